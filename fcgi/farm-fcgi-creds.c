@@ -1,0 +1,351 @@
+/* farm-fcgi-creds.c - /api/v1/integrations/credentials (seed 000).
+ *
+ * GET lists the caller's org (JWT); POST, PATCH and DELETE need the admin role.
+ * Another org's id is answered exactly like a missing one (404).
+ */
+#include "farm-fcgi.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "json.h"
+#include "creds.h"
+#include "log.h"
+#include "banned.h"
+
+static const char *caller_org(struct farm_req *r)
+{
+	return r->claims.has_org ? r->claims.org : NULL;
+}
+
+static int same_org(const char *a, const char *b)
+{
+	if (!a || !b)
+		return a == b;
+	return strcmp(a, b) == 0;
+}
+
+/* Error of the store, as an answer. */
+static int store_error(struct farm_req *r, int rc)
+{
+	farm_log(FARM_LOG_ERROR, r->id, 0, "store: %s", farm_strerror(rc));
+	if (rc == FARM_E_IO)
+		return farm_req_error(r, 507, "storage is full or failing; nothing was written");
+	return farm_req_error(r, 503, "storage unavailable; nothing was written");
+}
+
+/* ---- list ---- */
+
+struct list_ctx {
+	json_t *items;
+};
+
+static int list_cb(const void *key, size_t klen, const void *val, size_t vlen, void *arg)
+{
+	struct list_ctx *c = arg;
+	json_t *rec = json_loadb(val, vlen, 0, NULL);
+
+	(void)key;
+	(void)klen;
+	if (rec) {
+		json_array_append_new(c->items, farm_creds_public(rec));
+		json_decref(rec);
+	}
+	return FARM_OK;
+}
+
+struct scan_arg {
+	const char *org;
+	farm_store_scan_fn cb;
+	void *cbarg;
+};
+
+static int scan_txn(struct farm_txn *t, void *arg)
+{
+	struct scan_arg *a = arg;
+
+	return farm_txn_scan(t, FARM_T_CREDS, a->org, 0, a->cb, a->cbarg);
+}
+
+static int cmp_created(const void *pa, const void *pb)
+{
+	json_t *a = *(json_t *const *)pa, *b = *(json_t *const *)pb;
+	int c = strcmp(json_string_value(json_object_get(a, "createdAt")),
+		       json_string_value(json_object_get(b, "createdAt")));
+
+	return c ? c
+		 : strcmp(json_string_value(json_object_get(a, "id")),
+			  json_string_value(json_object_get(b, "id")));
+}
+
+int farm_h_creds_list(struct farm_req *r)
+{
+	struct farm_app *app = r->app;
+	struct list_ctx c = {json_array()};
+	struct scan_arg a = {caller_org(r), list_cb, &c};
+	size_t n;
+	json_t **v, *sorted;
+	int rc;
+
+	rc = farm_store_run(app->store, scan_txn, &a);
+	if (rc != FARM_OK) {
+		json_decref(c.items);
+		return store_error(r, rc);
+	}
+	/* Oldest first, like the seed platform's ORDER BY createdAt. */
+	n = json_array_size(c.items);
+	v = farm_arena_alloc(r->arena, (n ? n : 1) * sizeof(*v));
+	for (size_t i = 0; v && i < n; i++)
+		v[i] = json_array_get(c.items, i);
+	if (v)
+		qsort(v, n, sizeof(*v), cmp_created);
+	sorted = json_array();
+	for (size_t i = 0; v && i < n; i++)
+		json_array_append(sorted, v[i]);
+	json_decref(c.items);
+	return farm_req_json(r, 200, sorted);
+}
+
+/* ---- create ---- */
+
+static const char *const create_keys[] = {"type", "name", "value"};
+static const char *const patch_keys[] = {"type", "name", "value"};
+
+static void unknown_props(json_t *in, const char *const *allowed, size_t n, json_t *errors)
+{
+	const char *k;
+	json_t *v;
+
+	json_object_foreach(in, k, v)
+	{
+		size_t i;
+		for (i = 0; i < n; i++)
+			if (!strcmp(k, allowed[i]))
+				break;
+		if (i == n) {
+			char msg[300];
+			snprintf(msg, sizeof(msg), "property %.200s should not exist", k);
+			json_array_append_new(errors, json_string(msg));
+		}
+	}
+}
+
+struct put_arg {
+	json_t *rec;
+	const char *org;
+	int noover;
+};
+
+static int put_txn(struct farm_txn *t, void *arg)
+{
+	struct put_arg *p = arg;
+	const char *id = json_string_value(json_object_get(p->rec, "id"));
+	char *s = json_dumps(p->rec, JSON_COMPACT);
+	int rc;
+
+	if (!s)
+		return FARM_E_NOMEM;
+	rc = farm_txn_put(t, FARM_T_CREDS, id, strlen(id), p->org, s, strlen(s), p->noover);
+	farm_json_free(s);
+	return rc;
+}
+
+int farm_h_creds_create(struct farm_req *r)
+{
+	struct farm_app *app = r->app;
+	json_t *errors = json_array();
+	json_t *type = json_object_get(r->in, "type");
+	json_t *value = json_object_get(r->in, "value");
+	json_t *rec = NULL;
+	const char *org = caller_org(r);
+	char id[37], now[25];
+	int rc;
+
+	unknown_props(r->in, create_keys, 3, errors);
+	if (!type)
+		json_array_append_new(errors, json_string("type is required"));
+	else if (!farm_creds_type_known(json_string_value(type)))
+		json_array_append_new(
+			errors, json_string("type must be one of: argocd, circleci, jenkins, travisci"));
+	farm_creds_check_name(json_object_get(r->in, "name"), errors);
+	farm_creds_check_value(json_string_value(type), value, errors);
+	if (json_array_size(errors))
+		return farm_req_errors(r, 400, errors);
+	json_decref(errors);
+
+	if (farm_crypto_uuid4(id) != FARM_OK)
+		return farm_req_error(r, 500, "cannot generate an id");
+	farm_clock_iso(farm_clock_ms(), now);
+	rec = json_pack("{s:s,s:O,s:O,s:s?,s:s,s:s}", "id", id, "type", type, "name",
+			json_object_get(r->in, "name"), "orgId", org, "createdAt", now, "updatedAt",
+			now);
+	if (!rec)
+		return farm_req_error(r, 500, "out of memory");
+	if (!org)
+		json_object_set_new(rec, "orgId", json_null());
+	rc = farm_creds_seal(app->keyring, rec, value);
+	if (rc == FARM_OK) {
+		struct put_arg p = {rec, org, 1};
+		rc = farm_store_run(app->store, put_txn, &p);
+		if (rc != FARM_OK) {
+			json_decref(rec);
+			return store_error(r, rc);
+		}
+	} else {
+		json_decref(rec);
+		return farm_req_error(r, 500, "cannot seal the credential");
+	}
+	farm_log(FARM_LOG_INFO, r->id, 0, "credential %s (%s) created", id, json_string_value(type));
+	farm_req_json(r, 201, farm_creds_public(rec));
+	json_decref(rec);
+	return 201;
+}
+
+/* ---- patch ---- */
+
+struct patch_arg {
+	struct farm_req *r;
+	const char *id;
+	json_t *errors; /* validation failures found inside the txn */
+	json_t *result;
+	int notfound;
+};
+
+static int patch_txn(struct farm_txn *t, void *arg)
+{
+	struct patch_arg *p = arg;
+	struct farm_req *r = p->r;
+	struct farm_app *app = r->app;
+	const char *org = caller_org(r);
+	json_t *in = r->in, *rec = NULL, *value = json_object_get(in, "value");
+	json_t *type = json_object_get(in, "type");
+	void *val = NULL;
+	size_t vlen = 0;
+	char *stored_org = NULL, *s = NULL;
+	char now[25];
+	int found = 0, rc;
+
+	json_decref(p->result);
+	p->result = NULL;
+	p->notfound = 0;
+	rc = farm_txn_get_org(t, FARM_T_CREDS, p->id, strlen(p->id), &stored_org, &found);
+	if (rc != FARM_OK && rc != FARM_E_NOTFOUND)
+		goto out;
+	if (!found || !same_org(stored_org, org)) {
+		p->notfound = 1;
+		rc = FARM_E_NOTFOUND;
+		goto out;
+	}
+	rc = farm_txn_get(t, FARM_T_CREDS, p->id, strlen(p->id), &val, &vlen, 1);
+	if (rc)
+		goto out;
+	rec = json_loadb(val, vlen, 0, NULL);
+	if (!rec) {
+		rc = FARM_E_DB;
+		goto out;
+	}
+	if (type && !json_equal(type, json_object_get(rec, "type"))) {
+		json_array_append_new(p->errors, json_string("type cannot be changed"));
+		rc = FARM_E_INVAL;
+		goto out;
+	}
+	if (value &&
+	    farm_creds_check_value(json_string_value(json_object_get(rec, "type")), value, p->errors)) {
+		rc = FARM_E_INVAL;
+		goto out;
+	}
+	if (json_object_get(in, "name"))
+		json_object_set(rec, "name", json_object_get(in, "name"));
+	if (value && (rc = farm_creds_seal(app->keyring, rec, value)) != FARM_OK)
+		goto out;
+	farm_clock_iso(farm_clock_ms(), now);
+	json_object_set_new(rec, "updatedAt", json_string(now));
+	s = json_dumps(rec, JSON_COMPACT);
+	if (!s) {
+		rc = FARM_E_NOMEM;
+		goto out;
+	}
+	rc = farm_txn_put(t, FARM_T_CREDS, p->id, strlen(p->id), org, s, strlen(s), 0);
+	if (rc == FARM_OK)
+		p->result = farm_creds_public(rec);
+out:
+	farm_json_free(s);
+	json_decref(rec);
+	free(val);
+	free(stored_org);
+	return rc;
+}
+
+int farm_h_creds_patch(struct farm_req *r)
+{
+	struct farm_app *app = r->app;
+	struct patch_arg p = {r, r->params[0], json_array(), NULL, 0};
+	int rc;
+
+	unknown_props(r->in, patch_keys, 3, p.errors);
+	if (json_object_get(r->in, "name"))
+		farm_creds_check_name(json_object_get(r->in, "name"), p.errors);
+	if (!json_object_get(r->in, "name") && !json_object_get(r->in, "value"))
+		json_array_append_new(p.errors, json_string("nothing to update: give name and/or value"));
+	if (json_array_size(p.errors))
+		return farm_req_errors(r, 400, p.errors);
+	rc = farm_store_run(app->store, patch_txn, &p);
+	if (p.notfound) {
+		json_decref(p.errors);
+		return farm_req_error(r, 404, "Credential %s not found", p.id);
+	}
+	if (rc == FARM_E_INVAL && json_array_size(p.errors))
+		return farm_req_errors(r, 400, p.errors);
+	json_decref(p.errors);
+	if (rc != FARM_OK) {
+		json_decref(p.result);
+		return store_error(r, rc);
+	}
+	farm_log(FARM_LOG_INFO, r->id, 0, "credential %s updated", p.id);
+	return farm_req_json(r, 200, p.result);
+}
+
+/* ---- delete ---- */
+
+struct del_arg {
+	const char *id, *org;
+	int notfound;
+};
+
+static int del_txn(struct farm_txn *t, void *arg)
+{
+	struct del_arg *d = arg;
+	char *stored_org = NULL;
+	int found = 0, rc;
+
+	d->notfound = 0;
+	rc = farm_txn_get_org(t, FARM_T_CREDS, d->id, strlen(d->id), &stored_org, &found);
+	if (rc != FARM_OK && rc != FARM_E_NOTFOUND)
+		goto out;
+	if (!found || !same_org(stored_org, d->org)) {
+		d->notfound = 1;
+		rc = FARM_E_NOTFOUND;
+		goto out;
+	}
+	rc = farm_txn_del(t, FARM_T_CREDS, d->id, strlen(d->id));
+out:
+	free(stored_org);
+	return rc;
+}
+
+int farm_h_creds_delete(struct farm_req *r)
+{
+	struct farm_app *app = r->app;
+	struct del_arg d = {r->params[0], caller_org(r), 0};
+	int rc = farm_store_run(app->store, del_txn, &d);
+
+	if (d.notfound)
+		return farm_req_error(r, 404, "Credential %s not found", d.id);
+	if (rc != FARM_OK)
+		return store_error(r, rc);
+	farm_log(FARM_LOG_INFO, r->id, 0, "credential %s deleted", d.id);
+	r->status = 204;
+	return 204;
+}

@@ -1,0 +1,31 @@
+/* farm-fcgi-health.c - GET /api/v1/health: can the stack serve? */
+#include "farm-fcgi.h"
+
+#include <string.h>
+
+#include "banned.h"
+
+int farm_h_health(struct farm_req *r)
+{
+	struct farm_app *app = r->app;
+	json_t *checks = json_object();
+	int ok = 1, rc;
+
+	rc = farm_store_ping(app->store);
+	json_object_set_new(checks, "database", json_string(rc == FARM_OK ? "ok" : farm_strerror(rc)));
+	if (rc != FARM_OK)
+		ok = 0;
+	if (!ok) {
+		json_t *failing = json_array();
+		const char *k;
+		json_t *v;
+		json_object_foreach(checks, k, v)
+			if (strcmp(json_string_value(v), "ok") != 0)
+				json_array_append_new(failing, json_string(k));
+		return farm_req_json(r, 503,
+				     json_pack("{s:i,s:s,s:s,s:o,s:o}", "statusCode", 503, "status",
+					       "error", "error", "Service Unavailable", "failing",
+					       failing, "checks", checks));
+	}
+	return farm_req_json(r, 200, json_pack("{s:s,s:o}", "status", "ok", "checks", checks));
+}

@@ -1,0 +1,17 @@
+/* farm-fcgi-routes.c - every route of the API, in one table. */
+#include "farm-fcgi.h"
+
+#define AUTH FARM_ROUTE_AUTH
+#define ADMIN (FARM_ROUTE_AUTH | FARM_ROUTE_ADMIN)
+#define JSON FARM_ROUTE_JSON
+
+const struct farm_route farm_routes[] = {
+	{"GET", "/api/v1/health", farm_h_health, 0},
+
+	{"GET", "/api/v1/integrations/credentials", farm_h_creds_list, AUTH},
+	{"POST", "/api/v1/integrations/credentials", farm_h_creds_create, ADMIN | JSON},
+	{"PATCH", "/api/v1/integrations/credentials/:id", farm_h_creds_patch, ADMIN | JSON},
+	{"DELETE", "/api/v1/integrations/credentials/:id", farm_h_creds_delete, ADMIN},
+};
+
+const size_t farm_nroutes = sizeof(farm_routes) / sizeof(farm_routes[0]);

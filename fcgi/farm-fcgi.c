@@ -1,0 +1,515 @@
+/* farm-fcgi.c - the FastCGI process manager (php-fpm's "static" pool).
+ *
+ * The master takes the listening socket (its own `listen`, systemd's LISTEN_FDS,
+ * or a socket on fd 0 from spawn-fcgi), opens the database environment once with
+ * recovery, forks `workers` processes and then only supervises:
+ *   SIGCHLD  reap; a crashed worker is checked with failchk (full recovery and a
+ *            pool restart when a dead process held the environment), then respawned
+ *   SIGUSR1  a worker reached max_requests: start its replacement now
+ *   SIGHUP   re-read the configuration and replace every worker gracefully
+ *   SIGTERM/SIGINT/SIGQUIT  stop: workers finish in-flight requests, then exit
+ * and every second: checkpoints, the request_terminate_timeout watchdog.
+ */
+#include "farm-fcgi.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "json.h"
+#include "keys.h"
+#include "log.h"
+#include "banned.h"
+
+static const char *conf_path;
+static int generation;
+static char unix_path[108];
+
+static void usage(FILE *fp)
+{
+	fprintf(fp, "usage: farm-fcgi [-c FILE] [-t] [-h]\n"
+		    "  -c FILE  configuration file (default: $FARM_CONFIG, else built-in defaults)\n"
+		    "  -t       check the configuration and exit (non-zero with the line at fault)\n"
+		    "  -h       this help\n"
+		    "Environment: FARM_<KEY> overrides a key (state_dir → FARM_STATE_DIR), JWT_SECRET.\n");
+}
+
+/* Loads defaults, the file, then the environment.  0 or an error already printed. */
+static int load_conf(struct farm_conf *c)
+{
+	struct farm_error err = {0};
+	int rc;
+
+	if ((rc = farm_conf_init(c)))
+		return rc;
+	if (conf_path && (rc = farm_conf_load_file(c, conf_path, &err)))
+		goto fail;
+	if ((rc = farm_conf_load_env(c, NULL, &err)) || (rc = farm_conf_finish(c, &err)))
+		goto fail;
+	return 0;
+fail:
+	fprintf(stderr, "farm-fcgi: %s\n", err.msg);
+	farm_conf_free(c);
+	return rc;
+}
+
+static int notify_systemd(const char *msg)
+{
+	const char *path = getenv("NOTIFY_SOCKET");
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	socklen_t len;
+	int fd, rc;
+
+	if (!path || (path[0] != '/' && path[0] != '@') || strlen(path) >= sizeof(sa.sun_path))
+		return 0;
+	memcpy(sa.sun_path, path, strlen(path));
+	if (sa.sun_path[0] == '@')
+		sa.sun_path[0] = '\0';
+	len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + strlen(path));
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	rc = (int)sendto(fd, msg, strlen(msg), MSG_NOSIGNAL, (struct sockaddr *)&sa, len);
+	close(fd);
+	return rc < 0 ? -1 : 0;
+}
+
+static int is_listening_socket(int fd)
+{
+	int v = 0;
+	socklen_t l = sizeof(v);
+
+	return getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &v, &l) == 0 && v;
+}
+
+static int open_listen(const struct farm_conf *c)
+{
+	const char *l = c->listen;
+	const char *lfds = getenv("LISTEN_FDS"), *lpid = getenv("LISTEN_PID");
+	int fd;
+
+	/* systemd socket activation: the socket is fd 3. */
+	if (lfds && lpid && strtol(lpid, NULL, 10) == (long)getpid() && strtol(lfds, NULL, 10) >= 1 &&
+	    is_listening_socket(3)) {
+		fd = 3;
+		goto out;
+	}
+	if (!l || !*l) {
+		if (!is_listening_socket(0)) {
+			fprintf(stderr, "farm-fcgi: listen is empty and fd 0 is not a listening socket\n");
+			return -1;
+		}
+		fd = 0;
+		goto out;
+	}
+	if (strncmp(l, "unix:", 5) == 0) {
+		struct sockaddr_un sa = {.sun_family = AF_UNIX};
+		const char *p = l + 5;
+		mode_t mode = (mode_t)strtol(c->listen_mode, NULL, 8);
+		if (strlen(p) >= sizeof(sa.sun_path)) {
+			fprintf(stderr, "farm-fcgi: listen path too long: %s\n", p);
+			return -1;
+		}
+		memcpy(sa.sun_path, p, strlen(p) + 1);
+		memcpy(unix_path, p, strlen(p) + 1);
+		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		unlink(p);
+		if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+			fprintf(stderr, "farm-fcgi: cannot bind %s: %s\n", p, strerror(errno));
+			return -1;
+		}
+		chmod(p, mode);
+	} else {
+		struct sockaddr_in sa = {.sin_family = AF_INET};
+		char host[64];
+		const char *colon = strrchr(l, ':');
+		int one = 1;
+		if (!colon || (size_t)(colon - l) >= sizeof(host)) {
+			fprintf(stderr, "farm-fcgi: listen must be unix:/path or host:port\n");
+			return -1;
+		}
+		memcpy(host, l, (size_t)(colon - l));
+		host[colon - l] = '\0';
+		sa.sin_port = htons((uint16_t)strtol(colon + 1, NULL, 10));
+		if (inet_pton(AF_INET, host, &sa.sin_addr) != 1) {
+			fprintf(stderr, "farm-fcgi: listen host must be an IPv4 address\n");
+			return -1;
+		}
+		fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+			fprintf(stderr, "farm-fcgi: cannot bind %s: %s\n", l, strerror(errno));
+			return -1;
+		}
+	}
+	if (listen(fd, 1024) < 0) {
+		fprintf(stderr, "farm-fcgi: listen: %s\n", strerror(errno));
+		return -1;
+	}
+out:
+	/* Non-blocking: threads poll before accepting (see farm-fcgi-worker.c). */
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+	return fd;
+}
+
+/* The keyring follows the key version stored in the database (farmctl rotate-key). */
+static int load_keyring(struct farm_app *app)
+{
+	farm_keyring_free(app->keyring);
+	app->keyring = NULL;
+	return farm_keys_load(&app->conf, app->store, &app->keyring);
+}
+
+static int spawn_worker(struct farm_app *app)
+{
+	int slot = -1;
+	pid_t pid;
+
+	for (int i = 0; i < FARM_MAX_WORKERS; i++)
+		if (app->board->slot[i].pid == 0) {
+			slot = i;
+			break;
+		}
+	if (slot < 0) {
+		app->board->max_children_reached++;
+		return -1;
+	}
+	memset(&app->board->slot[slot], 0, sizeof(app->board->slot[slot]));
+	app->board->slot[slot].pid = -1; /* reserved */
+	pid = fork();
+	if (pid < 0) {
+		app->board->slot[slot].pid = 0;
+		farm_log(FARM_LOG_ERROR, NULL, errno, "fork");
+		return -1;
+	}
+	if (pid == 0) {
+		struct farm_error err = {0};
+		sigset_t all;
+		int rc;
+		sigemptyset(&all);
+		sigprocmask(SIG_SETMASK, &all, NULL);
+		signal(SIGCHLD, SIG_DFL);
+		app->slot = slot;
+		app->board->slot[slot].pid = getpid();
+		app->board->slot[slot].generation = generation;
+		app->board->slot[slot].started = time(NULL);
+		/* The master's environment handle must not be used (or closed) here. */
+		app->store = NULL;
+		if (farm_store_open(&app->store, app->conf.state_dir,
+				    app->conf.sync_commit ? 0 : FARM_STORE_NOSYNC, &err) != FARM_OK) {
+			farm_log(FARM_LOG_ERROR, NULL, 0, "worker: %s", err.msg);
+			_exit(3);
+		}
+		rc = farm_worker_main(app);
+		farm_store_close(app->store);
+		_exit(rc);
+	}
+	app->board->slot[slot].pid = pid;
+	app->board->slot[slot].generation = generation;
+	return 0;
+}
+
+static int live_workers(struct farm_app *app, int gen_only)
+{
+	int n = 0;
+
+	for (int i = 0; i < FARM_MAX_WORKERS; i++) {
+		struct farm_slot *s = &app->board->slot[i];
+		if (s->pid > 0 && !s->draining && (!gen_only || s->generation == generation))
+			n++;
+	}
+	return n;
+}
+
+static void signal_workers(struct farm_app *app, int sig, int older_than_gen)
+{
+	for (int i = 0; i < FARM_MAX_WORKERS; i++) {
+		struct farm_slot *s = &app->board->slot[i];
+		if (s->pid > 0 && (!older_than_gen || s->generation < generation)) {
+			if (sig != SIGKILL)
+				s->draining = 1;
+			kill(s->pid, sig);
+		}
+	}
+}
+
+static int any_worker(struct farm_app *app)
+{
+	for (int i = 0; i < FARM_MAX_WORKERS; i++)
+		if (app->board->slot[i].pid > 0)
+			return 1;
+	return 0;
+}
+
+static int open_store_master(struct farm_app *app)
+{
+	struct farm_error err = {0};
+	unsigned flags = FARM_STORE_MASTER | (app->conf.sync_commit ? 0 : FARM_STORE_NOSYNC);
+
+	if (farm_store_open(&app->store, app->conf.state_dir, flags, &err) != FARM_OK) {
+		farm_log(FARM_LOG_ERROR, NULL, 0, "database: %s", err.msg);
+		return -1;
+	}
+	return 0;
+}
+
+/* A dead process held the environment: stop every worker, recover, start again. */
+static void recover_pool(struct farm_app *app)
+{
+	farm_log(FARM_LOG_WARN, NULL, 0, "database needs recovery: restarting the pool");
+	app->board->recoveries++;
+	signal_workers(app, SIGKILL, 0);
+	while (any_worker(app)) {
+		int st;
+		pid_t p = waitpid(-1, &st, 0);
+		if (p < 0)
+			break;
+		for (int i = 0; i < FARM_MAX_WORKERS; i++)
+			if (app->board->slot[i].pid == p)
+				app->board->slot[i].pid = 0;
+	}
+	farm_store_close(app->store);
+	app->store = NULL;
+	if (open_store_master(app) < 0) {
+		farm_log(FARM_LOG_ERROR, NULL, 0, "recovery failed; exiting");
+		exit(1);
+	}
+}
+
+static void reap(struct farm_app *app, int stopping, time_t *crash_times, size_t ncrash)
+{
+	int st;
+	pid_t pid;
+	int need_recover = 0;
+
+	while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
+		int slot = -1;
+		for (int i = 0; i < FARM_MAX_WORKERS; i++)
+			if (app->board->slot[i].pid == pid)
+				slot = i;
+		if (slot < 0)
+			continue;
+		app->board->slot[slot].pid = 0;
+		if (WIFSIGNALED(st) || (WIFEXITED(st) && WEXITSTATUS(st) != 0)) {
+			farm_log(FARM_LOG_WARN, NULL, 0, "worker %ld %s %d", (long)pid,
+				 WIFSIGNALED(st) ? "killed by signal" : "exited with status",
+				 WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
+			if (!stopping && farm_store_failchk(app->store) == FARM_E_RECOVER)
+				need_recover = 1;
+			/* Emergency restart: too many crashes in the window restart the pool. */
+			memmove(crash_times + 1, crash_times, (ncrash - 1) * sizeof(*crash_times));
+			crash_times[0] = time(NULL);
+			long thr = app->conf.emergency_restart_threshold;
+			if (thr > 0 && (size_t)thr <= ncrash && crash_times[thr - 1] &&
+			    time(NULL) - crash_times[thr - 1] <= app->conf.emergency_restart_interval) {
+				farm_log(FARM_LOG_ERROR, NULL, 0,
+					 "%ld workers crashed within %ld s: emergency restart", thr,
+					 app->conf.emergency_restart_interval);
+				memset(crash_times, 0, ncrash * sizeof(*crash_times));
+				need_recover = 1;
+			}
+		}
+	}
+	if (need_recover && !stopping)
+		recover_pool(app);
+}
+
+static void watchdog(struct farm_app *app)
+{
+	struct timespec ts;
+	int64_t now;
+
+	if (app->conf.request_terminate_timeout <= 0)
+		return;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	for (int i = 0; i < FARM_MAX_WORKERS; i++) {
+		struct farm_slot *s = &app->board->slot[i];
+		int64_t since = __atomic_load_n(&s->busy_since_ms, __ATOMIC_RELAXED);
+		if (s->pid > 0 && since && now - since > app->conf.request_terminate_timeout * 1000) {
+			farm_log(FARM_LOG_ERROR, NULL, 0,
+				 "worker %ld stuck in a request for %lld ms: killing it", (long)s->pid,
+				 (long long)(now - since));
+			app->board->killed_stuck++;
+			kill(s->pid, SIGKILL);
+			s->busy_since_ms = 0;
+		}
+	}
+}
+
+int main(int argc, char **argv)
+{
+	struct farm_app app;
+	sigset_t set;
+	int opt, check_only = 0, stopping = 0;
+	time_t last_ckp = time(NULL), stop_started = 0;
+	time_t crash_times[64] = {0};
+
+	memset(&app, 0, sizeof(app));
+	farm_json_init();
+	conf_path = getenv("FARM_CONFIG");
+	if (conf_path && !*conf_path)
+		conf_path = NULL;
+	while ((opt = getopt(argc, argv, "c:th")) != -1) {
+		switch (opt) {
+		case 'c': conf_path = optarg; break;
+		case 't': check_only = 1; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (load_conf(&app.conf))
+		return 1;
+	if (check_only) {
+		printf("farm-fcgi: configuration %s is valid\n", conf_path ? conf_path : "(defaults)");
+		farm_conf_free(&app.conf);
+		return 0;
+	}
+	farm_log_init("farm-fcgi", farm_log_level_parse(app.conf.log_level));
+	if (farm_crypto_init() != FARM_OK) {
+		farm_log(FARM_LOG_ERROR, NULL, 0, "cannot initialise cryptography");
+		return 1;
+	}
+	app.dispatch.routes = farm_routes;
+	app.dispatch.nroutes = farm_nroutes;
+	app.dispatch.jwt_secret = app.conf.jwt_secret;
+	app.dispatch.jwt_secret_len = strlen(app.conf.jwt_secret);
+	app.dispatch.body_limit = app.conf.body_limit;
+
+	if (mkdir(app.conf.state_dir, 0700) < 0 && errno != EEXIST) {
+		farm_log(FARM_LOG_ERROR, NULL, errno, "cannot create %s", app.conf.state_dir);
+		return 1;
+	}
+	app.board = mmap(NULL, sizeof(*app.board), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+			 -1, 0);
+	if (app.board == MAP_FAILED) {
+		farm_log(FARM_LOG_ERROR, NULL, errno, "mmap");
+		return 1;
+	}
+	memset(app.board, 0, sizeof(*app.board));
+	app.board->started = time(NULL);
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGCHLD);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGQUIT);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGUSR1);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	app.listen_fd = open_listen(&app.conf);
+	if (app.listen_fd < 0)
+		return 1;
+	if (open_store_master(&app) < 0)
+		return 1;
+	if (load_keyring(&app) != FARM_OK) {
+		farm_log(FARM_LOG_ERROR, NULL, 0, "cannot load the credential keys");
+		return 1;
+	}
+	for (long i = 0; i < app.conf.workers; i++)
+		spawn_worker(&app);
+	farm_log(FARM_LOG_INFO, NULL, 0, "ready: %ld workers x %ld threads on %s", app.conf.workers,
+		 app.conf.threads, *app.conf.listen ? app.conf.listen : "fd 0");
+	notify_systemd("READY=1\nSTATUS=serving");
+
+	for (;;) {
+		struct timespec ts = {1, 0};
+		siginfo_t si;
+		int sig = sigtimedwait(&set, &si, &ts);
+
+		switch (sig) {
+		case SIGTERM:
+		case SIGINT:
+		case SIGQUIT:
+			if (!stopping) {
+				farm_log(FARM_LOG_INFO, NULL, 0, "stopping: finishing in-flight requests");
+				notify_systemd("STOPPING=1");
+				stopping = 1;
+				stop_started = time(NULL);
+				signal_workers(&app, SIGTERM, 0);
+			}
+			break;
+		case SIGHUP: {
+			struct farm_conf nc;
+			farm_log(FARM_LOG_INFO, NULL, 0, "reloading configuration");
+			notify_systemd("RELOADING=1");
+			if (load_conf(&nc) == 0) {
+				/* The socket and state_dir stay; everything else is taken. */
+				free(nc.listen);
+				nc.listen = app.conf.listen;
+				app.conf.listen = NULL;
+				free(nc.state_dir);
+				nc.state_dir = app.conf.state_dir;
+				app.conf.state_dir = NULL;
+				farm_conf_free(&app.conf);
+				app.conf = nc;
+				app.dispatch.jwt_secret = app.conf.jwt_secret;
+				app.dispatch.jwt_secret_len = strlen(app.conf.jwt_secret);
+				app.dispatch.body_limit = app.conf.body_limit;
+				if (load_keyring(&app) != FARM_OK)
+					farm_log(FARM_LOG_ERROR, NULL, 0, "cannot load the credential keys");
+				farm_log_init("farm-fcgi", farm_log_level_parse(app.conf.log_level));
+				generation++;
+				for (long i = 0; i < app.conf.workers; i++)
+					spawn_worker(&app);
+				signal_workers(&app, SIGTERM, 1);
+			} else {
+				farm_log(FARM_LOG_ERROR, NULL, 0, "reload refused: configuration invalid");
+			}
+			notify_systemd("READY=1");
+			break;
+		}
+		case SIGUSR1:
+			/* A worker is recycling; it already marked itself draining. */
+			for (int i = 0; i < FARM_MAX_WORKERS; i++)
+				if (app.board->slot[i].pid == si.si_pid)
+					app.board->slot[i].draining = 1;
+			break;
+		default:
+			break;
+		}
+		reap(&app, stopping, crash_times, sizeof(crash_times) / sizeof(crash_times[0]));
+		if (stopping) {
+			if (!any_worker(&app))
+				break;
+			if (time(NULL) - stop_started > 30) {
+				farm_log(FARM_LOG_WARN, NULL, 0, "workers did not stop in 30 s: killing");
+				signal_workers(&app, SIGKILL, 0);
+			}
+			continue;
+		}
+		while (live_workers(&app, 1) < app.conf.workers) {
+			app.board->respawns++;
+			if (spawn_worker(&app) < 0)
+				break;
+		}
+		watchdog(&app);
+		if (time(NULL) - last_ckp >= app.conf.checkpoint_interval) {
+			farm_store_checkpoint(app.store);
+			last_ckp = time(NULL);
+		}
+	}
+	farm_store_checkpoint(app.store);
+	farm_store_close(app.store);
+	if (unix_path[0])
+		unlink(unix_path);
+	farm_keyring_free(app.keyring);
+	farm_conf_free(&app.conf);
+	farm_log(FARM_LOG_INFO, NULL, 0, "stopped");
+	return 0;
+}

@@ -1,0 +1,73 @@
+/* farm-fcgi.h - state shared by the farm-fcgi master, its workers and handlers. */
+#ifndef FARM_FCGI_H
+#define FARM_FCGI_H
+
+#include <pthread.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include "conf.h"
+#include "crypto.h"
+#include "req.h"
+#include "router.h"
+#include "store.h"
+
+#define FARM_MAX_WORKERS 512
+
+/* The scoreboard: one shared (MAP_SHARED) page set written by workers and read by
+ * the master and the status endpoint.  Counters are updated with atomics. */
+struct farm_slot {
+	pid_t pid;
+	int generation;
+	uint64_t requests;   /* served by this worker */
+	uint32_t active;     /* requests in progress */
+	uint32_t draining;
+	int64_t started;     /* Unix seconds the worker started */
+	int64_t busy_since_ms; /* oldest in-progress request start, 0 when idle */
+};
+
+struct farm_scoreboard {
+	uint64_t accepted;           /* every request, every worker */
+	uint64_t slow_requests;
+	uint64_t max_children_reached;
+	uint64_t respawns, recoveries, killed_stuck;
+	int64_t started;
+	struct farm_slot slot[FARM_MAX_WORKERS];
+};
+
+struct farm_app {
+	struct farm_conf conf;
+	struct farm_store *store;         /* this process's handle */
+	struct farm_keyring *keyring;
+	struct farm_scoreboard *board;    /* shared */
+	int slot;                         /* this worker's scoreboard slot */
+	int listen_fd;
+	int wake_fd;                      /* readable when the worker must stop accepting */
+	struct farm_dispatch dispatch;
+};
+
+/* Per accepting thread. */
+struct farm_thr {
+	struct farm_app *app;
+	struct farm_arena *arena;
+	void *zmq_push;                   /* nudges to farm-eventd (lazily created) */
+	void *http;                       /* provider HTTP client (lazily created) */
+	unsigned long long rnd;
+};
+
+/* farm-fcgi-routes.c */
+extern const struct farm_route farm_routes[];
+extern const size_t farm_nroutes;
+
+/* farm-fcgi-worker.c: runs a worker process until told to stop; returns exit code. */
+int farm_worker_main(struct farm_app *app);
+
+/* Handlers (farm-fcgi-*.c) */
+int farm_h_health(struct farm_req *r);
+int farm_h_creds_list(struct farm_req *r);
+int farm_h_creds_create(struct farm_req *r);
+int farm_h_creds_patch(struct farm_req *r);
+int farm_h_creds_delete(struct farm_req *r);
+
+#endif

@@ -1,0 +1,12 @@
+/* farmctl.h - farmctl's command implementations (farmctl-*.c). */
+#ifndef FARMCTL_H
+#define FARMCTL_H
+
+#include "conf.h"
+
+int farmctl_load_conf(const char *path, struct farm_conf *c);
+int farmctl_db(const char *conf_path, int argc, char **argv);
+int farmctl_rotate(const char *conf_path, int argc, char **argv);
+int farmctl_credentials(const char *conf_path, int argc, char **argv);
+
+#endif

@@ -1,0 +1,71 @@
+/* conf.h - farm's configuration: one typed table of keys (conf.c), loaded from a
+ * `key = value` file, then overridden by FARM_<KEY> environment variables
+ * (upper case, '.' → '_'), JWT_SECRET included.  Every key and default is listed
+ * in farm.conf(5) and the README.
+ */
+#ifndef FARM_CONF_H
+#define FARM_CONF_H
+
+#include <stddef.h>
+
+#include "err.h"
+
+struct farm_conf {
+	char *listen;             /* unix:/path or 127.0.0.1:port; empty = fd 0 */
+	char *listen_mode;        /* octal mode of a unix socket, "0660" */
+	long workers, threads, max_requests;
+	char *state_dir;
+	char *jwt_secret;         /* secret: never logged */
+	char *jwt_secret_file;
+	char *master_key_file;    /* optional HKDF input instead of jwt_secret */
+	long body_limit;
+	long upstream_connect_timeout, upstream_timeout, upstream_max_body;
+	long cache_ttl;
+	char *pipelines_workspace_root;
+	char *circleci_api_url, *travisci_api_url;
+	char *webhook_circleci_secret;   /* secret */
+	char *webhook_jenkins_token;     /* secret */
+	char *webhook_argocd_token;      /* secret */
+	char *webhook_travisci_public_key_file;
+	long events_history;
+	char *events_push;        /* ZeroMQ endpoint eventd pulls nudges from */
+	char *events_pub;         /* ZeroMQ endpoint eventd publishes on */
+	char *wsd_listen;         /* host:port the WebSocket bridge listens on */
+	long request_slowlog_timeout, request_terminate_timeout;
+	long checkpoint_interval;
+	long argocd_poll_interval;
+	char *log_level;
+	long emergency_restart_threshold, emergency_restart_interval;
+	int sync_commit;          /* 0 = DB_TXN_WRITE_NOSYNC (benchmarks only) */
+};
+
+/* Fills every field with its default (strings are new; free with farm_conf_free). */
+int farm_conf_init(struct farm_conf *c);
+/* Frees the strings held (wiping secrets).  NULL-safe. */
+void farm_conf_free(struct farm_conf *c);
+
+/* Reads a file; on error err->msg is "path:line: what is wrong". */
+int farm_conf_load_file(struct farm_conf *c, const char *path, struct farm_error *err);
+/* Applies FARM_<KEY> and JWT_SECRET from `envp` (NULL = environ). */
+int farm_conf_load_env(struct farm_conf *c, char **envp, struct farm_error *err);
+/* Sets one key from text, checking type and bounds. */
+int farm_conf_set(struct farm_conf *c, const char *key, const char *value, struct farm_error *err);
+/* Cross-key checks and reading jwt_secret_file; after this, jwt_secret is set. */
+int farm_conf_finish(struct farm_conf *c, struct farm_error *err);
+
+/* Prints every key with its value (secrets shown as "(set)") to `fp` (a FILE *). */
+void farm_conf_dump(const struct farm_conf *c, void *fp);
+
+/* The table, for docs and `farmctl config keys`. */
+struct farm_conf_key {
+	const char *name;
+	enum { FARM_CONF_STR, FARM_CONF_INT, FARM_CONF_SIZE, FARM_CONF_BOOL } type;
+	size_t offset;
+	long min, max;
+	const char *def;
+	int secret;
+	const char *doc;
+};
+const struct farm_conf_key *farm_conf_keys(size_t *n);
+
+#endif

@@ -1,0 +1,247 @@
+/* creds.c - credential validation and sealing (no storage, no HTTP here). */
+#include "creds.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "json.h"
+#include "banned.h"
+
+struct cred_type {
+	const char *type;
+	const char *required[4];
+	const char *optional[4];
+	const char *urls[2]; /* fields that must be http(s) URLs */
+};
+
+static const struct cred_type cred_types[] = {
+	{"argocd", {"url", "token"}, {"webhookSecret"}, {"url"}},
+	{"circleci", {"token"}, {"url", "webhookSecret"}, {"url"}},
+	{"jenkins", {"url", "username", "apiToken"}, {"webhookSecret"}, {"url"}},
+	{"travisci", {"token"}, {"url", "webhookSecret"}, {"url"}},
+};
+
+static const struct cred_type *type_find(const char *type)
+{
+	for (size_t i = 0; type && i < sizeof(cred_types) / sizeof(cred_types[0]); i++)
+		if (!strcmp(cred_types[i].type, type))
+			return &cred_types[i];
+	return NULL;
+}
+
+int farm_creds_type_known(const char *type)
+{
+	return type_find(type) != NULL;
+}
+
+static int in_list(const char *const *list, size_t n, const char *s)
+{
+	for (size_t i = 0; i < n && list[i]; i++)
+		if (!strcmp(list[i], s))
+			return 1;
+	return 0;
+}
+
+static int has_ctl(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return 1;
+	return 0;
+}
+
+/* http(s)://host[:port][/path] with a non-empty host and no whitespace or
+ * control characters; userinfo is refused (credentials go in their own fields). */
+static int url_ok(const char *u)
+{
+	const char *host;
+	size_t hlen;
+
+	if (!strncmp(u, "https://", 8))
+		host = u + 8;
+	else if (!strncmp(u, "http://", 7))
+		host = u + 7;
+	else
+		return 0;
+	if (has_ctl(u) || strpbrk(u, " \\\"<>`{}|^"))
+		return 0;
+	hlen = strcspn(host, "/?#");
+	if (hlen == 0 || memchr(host, '@', hlen))
+		return 0;
+	if (host[0] == ':')
+		return 0;
+	return strlen(u) <= 2048;
+}
+
+__attribute__((format(printf, 2, 3))) static void add_err(json_t *errors, const char *fmt, ...)
+{
+	char msg[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	json_array_append_new(errors, json_string(msg));
+}
+
+int farm_creds_check_name(json_t *name, json_t *errors)
+{
+	size_t before = json_array_size(errors);
+	const char *s = json_string_value(name);
+
+	if (!name)
+		add_err(errors, "name is required");
+	else if (!s)
+		add_err(errors, "name must be a string");
+	else if (!*s || strspn(s, " \t") == strlen(s))
+		add_err(errors, "name must not be empty");
+	else if (strlen(s) > FARM_CREDS_NAME_MAX)
+		add_err(errors, "name must be at most 200 bytes");
+	else if (has_ctl(s))
+		add_err(errors, "name must not contain control characters");
+	return (int)(json_array_size(errors) - before);
+}
+
+int farm_creds_check_value(const char *type, json_t *value, json_t *errors)
+{
+	const struct cred_type *t = type_find(type);
+	size_t before = json_array_size(errors);
+	const char *k;
+	json_t *v;
+
+	if (!value) {
+		add_err(errors, "value is required");
+		goto out;
+	}
+	if (!json_is_object(value)) {
+		add_err(errors, "value must be an object");
+		goto out;
+	}
+	if (!t)
+		goto out; /* the type error is reported by the caller */
+	for (size_t i = 0; i < 4 && t->required[i]; i++) {
+		json_t *f = json_object_get(value, t->required[i]);
+		if (!f)
+			add_err(errors, "value.%s is required for type %s", t->required[i], t->type);
+	}
+	json_object_foreach(value, k, v)
+	{
+		const char *s = json_string_value(v);
+		if (!in_list(t->required, 4, k) && !in_list(t->optional, 4, k)) {
+			add_err(errors, "value.%s is not allowed for type %s", k, t->type);
+			continue;
+		}
+		if (!s) {
+			add_err(errors, "value.%s must be a string", k);
+			continue;
+		}
+		if (!*s)
+			add_err(errors, "value.%s must not be empty", k);
+		else if (strlen(s) > 4096)
+			add_err(errors, "value.%s must be at most 4096 bytes", k);
+		else if (in_list(t->urls, 2, k) && !url_ok(s))
+			add_err(errors, "value.%s must be an http:// or https:// URL", k);
+		else if (!in_list(t->urls, 2, k) && has_ctl(s))
+			add_err(errors, "value.%s must not contain control characters", k);
+	}
+out:
+	return (int)(json_array_size(errors) - before);
+}
+
+size_t farm_creds_aad(const char *id, const char *org, const char *type, unsigned char *out)
+{
+	/* "farm-cred/v1" NUL id NUL ("o:" org | "-") NUL type: unambiguous because no
+	 * part may contain NUL. */
+	size_t n = 0;
+	const char *parts[5] = {"farm-cred/v1", id, org ? "o:" : "-", org ? org : "", type};
+
+	for (int i = 0; i < 5; i++) {
+		size_t l = strlen(parts[i]);
+		if (n + l + 1 > FARM_CREDS_AAD_MAX)
+			l = FARM_CREDS_AAD_MAX - n - 1;
+		memcpy(out + n, parts[i], l);
+		n += l;
+		if (i != 2)
+			out[n++] = '\0';
+	}
+	return n;
+}
+
+static void rec_aad(json_t *rec, unsigned char *aad, size_t *len)
+{
+	json_t *org = json_object_get(rec, "orgId");
+
+	*len = farm_creds_aad(json_string_value(json_object_get(rec, "id")),
+			      json_is_string(org) ? json_string_value(org) : NULL,
+			      json_string_value(json_object_get(rec, "type")), aad);
+}
+
+int farm_creds_seal(const struct farm_keyring *kr, json_t *rec, json_t *value)
+{
+	unsigned char aad[FARM_CREDS_AAD_MAX];
+	size_t aadlen, ctlen = 0;
+	unsigned char *ct = NULL;
+	char *pt = NULL, *b64 = NULL;
+	int rc;
+
+	if (!json_string_value(json_object_get(rec, "id")) ||
+	    !json_string_value(json_object_get(rec, "type")))
+		return FARM_E_INVAL;
+	rec_aad(rec, aad, &aadlen);
+	pt = json_dumps(value, JSON_COMPACT | JSON_SORT_KEYS);
+	if (!pt)
+		return FARM_E_NOMEM;
+	rc = farm_crypto_seal(kr, aad, aadlen, pt, strlen(pt), &ct, &ctlen);
+	farm_json_free(pt); /* Jansson's allocator wipes it */
+	if (rc)
+		goto out;
+	rc = farm_b64_encode(ct, ctlen, &b64);
+	if (rc)
+		goto out;
+	json_object_set_new(rec, "sealed", json_string(b64));
+	json_object_set_new(rec, "keyVersion", json_integer(farm_keyring_current(kr)));
+out:
+	free(ct);
+	free(b64);
+	return rc;
+}
+
+int farm_creds_open(const struct farm_keyring *kr, json_t *rec, json_t **value)
+{
+	unsigned char aad[FARM_CREDS_AAD_MAX];
+	const char *b64 = json_string_value(json_object_get(rec, "sealed"));
+	unsigned char *ct = NULL, *pt = NULL;
+	size_t aadlen, ctlen = 0, ptlen = 0;
+	json_error_t je;
+	int rc;
+
+	*value = NULL;
+	if (!b64)
+		return FARM_E_INVAL;
+	rec_aad(rec, aad, &aadlen);
+	rc = farm_b64_decode(b64, strlen(b64), &ct, &ctlen);
+	if (rc)
+		return rc;
+	rc = farm_crypto_open(kr, aad, aadlen, ct, ctlen, &pt, &ptlen);
+	free(ct);
+	if (rc)
+		return rc;
+	*value = json_loadb((const char *)pt, ptlen, 0, &je);
+	farm_crypto_free_secret(pt, ptlen + 1);
+	explicit_bzero(&je, sizeof(je)); /* the error text may quote the plaintext */
+	return *value ? FARM_OK : FARM_E_CRYPTO;
+}
+
+json_t *farm_creds_public(json_t *rec)
+{
+	static const char *const keys[] = {"id", "type", "name", "orgId", "createdAt", "updatedAt"};
+	json_t *o = json_object();
+
+	for (size_t i = 0; o && i < sizeof(keys) / sizeof(keys[0]); i++) {
+		json_t *v = json_object_get(rec, keys[i]);
+		json_object_set(o, keys[i], v ? v : json_null());
+	}
+	return o;
+}

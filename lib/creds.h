@@ -1,0 +1,44 @@
+/* creds.h - integration credentials: validation, sealing, the public view.
+ *
+ * A stored credential (FARM_T_CREDS, key = id, org in the store's header) is the
+ * JSON object {"id","type","name","orgId","createdAt","updatedAt","keyVersion",
+ * "sealed"} where "sealed" is base64 of the AES-256-GCM envelope of the JSON
+ * `value`, bound to (id, org, type) as associated data.  `value` is never
+ * returned, logged, or written in plaintext.
+ */
+#ifndef FARM_CREDS_H
+#define FARM_CREDS_H
+
+#include <jansson.h>
+
+#include "crypto.h"
+#include "err.h"
+
+#define FARM_CREDS_NAME_MAX 200
+#define FARM_CREDS_VALUE_MAX 8192
+
+/* "argocd", "circleci", "jenkins", "travisci"; NULL-safe.  1 when known. */
+int farm_creds_type_known(const char *type);
+
+/* Appends one message per problem to `errors` (a JSON array); returns the count.
+ * `value` is checked against the type's required and optional fields;
+ * `prefix` is "value" in messages. */
+int farm_creds_check_value(const char *type, json_t *value, json_t *errors);
+int farm_creds_check_name(json_t *name, json_t *errors);
+
+/* Associated data binding a ciphertext to its record.  Returns its length;
+ * `out` must hold FARM_CREDS_AAD_MAX bytes. */
+#define FARM_CREDS_AAD_MAX 600
+size_t farm_creds_aad(const char *id, const char *org, const char *type, unsigned char *out);
+
+/* Seals `value` into rec["sealed"] and rec["keyVersion"]. */
+int farm_creds_seal(const struct farm_keyring *kr, json_t *rec, json_t *value);
+
+/* Opens rec["sealed"]; *value is new (free with json_decref; Jansson's allocator
+ * wipes it).  FARM_E_CRYPTO when it does not authenticate. */
+int farm_creds_open(const struct farm_keyring *kr, json_t *rec, json_t **value);
+
+/* The public view: {id,type,name,orgId,createdAt,updatedAt}.  Returns new. */
+json_t *farm_creds_public(json_t *rec);
+
+#endif

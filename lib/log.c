@@ -1,0 +1,79 @@
+/* log.c - formatted, levelled log lines on stderr, one write(2) per line. */
+#include "log.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "banned.h"
+
+static const char *log_prog = "farm";
+static int log_threshold = FARM_LOG_INFO;
+static const char *const level_names[] = {"error", "warn", "info", "debug"};
+
+void farm_log_init(const char *prog, int level)
+{
+	if (prog)
+		log_prog = prog;
+	if (level >= FARM_LOG_ERROR && level <= FARM_LOG_DEBUG)
+		log_threshold = level;
+}
+
+int farm_log_level(void)
+{
+	return log_threshold;
+}
+
+int farm_log_level_parse(const char *s)
+{
+	for (int i = 0; i <= FARM_LOG_DEBUG; i++)
+		if (s && strcmp(s, level_names[i]) == 0)
+			return i;
+	return -1;
+}
+
+void farm_log_at(int level, const char *reqid, int errnum, const char *fmt, ...)
+{
+	char line[2048];
+	char ebuf[128];
+	struct timeval tv;
+	struct tm tm;
+	size_t n;
+	int r;
+	va_list ap;
+
+	if (level < 0 || level > FARM_LOG_DEBUG)
+		level = FARM_LOG_ERROR;
+	gettimeofday(&tv, NULL);
+	gmtime_r(&tv.tv_sec, &tm);
+	n = strftime(line, sizeof(line), "%Y-%m-%dT%H:%M:%S", &tm);
+	r = snprintf(line + n, sizeof(line) - n, ".%03ldZ %s[%ld] %s %s%s%s", (long)tv.tv_usec / 1000,
+		     log_prog, (long)getpid(), level_names[level], reqid ? "[req " : "",
+		     reqid ? reqid : "", reqid ? "] " : "");
+	if (r > 0)
+		n += (size_t)r < sizeof(line) - n ? (size_t)r : sizeof(line) - n - 1;
+	va_start(ap, fmt);
+	r = vsnprintf(line + n, sizeof(line) - n, fmt, ap);
+	va_end(ap);
+	if (r > 0)
+		n += (size_t)r < sizeof(line) - n ? (size_t)r : sizeof(line) - n - 1;
+	if (errnum && n < sizeof(line) - 1) {
+		const char *es = strerror_r(errnum, ebuf, sizeof(ebuf));
+		r = snprintf(line + n, sizeof(line) - n, ": %s", es);
+		if (r > 0)
+			n += (size_t)r < sizeof(line) - n ? (size_t)r : sizeof(line) - n - 1;
+	}
+	/* Control characters never reach the log (no log injection through messages). */
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)line[i] < 0x20)
+			line[i] = '?';
+	if (n >= sizeof(line) - 1)
+		n = sizeof(line) - 2;
+	line[n++] = '\n';
+	while (write(STDERR_FILENO, line, n) < 0 && errno == EINTR)
+		;
+}

@@ -1,0 +1,252 @@
+/* req.c - dispatch (router + policy), error bodies, response serialisation. */
+#include "req.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "json.h"
+#include "log.h"
+#include "banned.h"
+
+void farm_req_reset(struct farm_req *r)
+{
+	struct farm_arena *a = r->arena;
+	void *app = r->app, *thr = r->thr;
+
+	json_decref(r->json);
+	json_decref(r->in);
+	farm_arena_reset(a);
+	explicit_bzero(&r->claims, sizeof(r->claims));
+	memset(r, 0, sizeof(*r));
+	r->arena = a;
+	r->app = app;
+	r->thr = thr;
+}
+
+const char *farm_req_env(struct farm_req *r, const char *name)
+{
+	return r->getenv ? r->getenv(r->env_ctx, name) : NULL;
+}
+
+static int form_decode(const char *in, size_t len, char *out)
+{
+	size_t o = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		char c = in[i];
+		if (c == '+') {
+			c = ' ';
+		} else if (c == '%') {
+			char hex[3];
+			char *end;
+			long v;
+			if (i + 2 >= len)
+				return -1;
+			hex[0] = in[i + 1];
+			hex[1] = in[i + 2];
+			hex[2] = '\0';
+			v = strtol(hex, &end, 16);
+			if (*end || v == 0 || !((hex[0] >= '0' && hex[0] <= '9') ||
+						(hex[0] | 0x20) >= 'a'))
+				return -1;
+			c = (char)v;
+			i += 2;
+		}
+		out[o++] = c;
+	}
+	out[o] = '\0';
+	return 0;
+}
+
+const char *farm_req_query(struct farm_req *r, const char *name)
+{
+	const char *q = r->query ? r->query : "";
+	size_t nlen = strlen(name);
+
+	while (*q) {
+		const char *amp = strchr(q, '&');
+		size_t len = amp ? (size_t)(amp - q) : strlen(q);
+		const char *eq = memchr(q, '=', len);
+		size_t klen = eq ? (size_t)(eq - q) : len;
+
+		if (klen == nlen && memcmp(q, name, nlen) == 0) {
+			const char *v = eq ? eq + 1 : q + len;
+			size_t vlen = eq ? len - klen - 1 : 0;
+			char *out = farm_arena_alloc(r->arena, vlen + 1);
+			if (!out || form_decode(v, vlen, out) < 0)
+				return NULL;
+			return out;
+		}
+		q += len;
+		if (*q == '&')
+			q++;
+	}
+	return NULL;
+}
+
+int farm_req_header(struct farm_req *r, const char *name, const char *value)
+{
+	if (r->nhdr >= FARM_REQ_MAX_HEADERS || strpbrk(value, "\r\n") || strpbrk(name, "\r\n:"))
+		return FARM_E_INVAL;
+	r->hdr[r->nhdr].name = name;
+	r->hdr[r->nhdr].value = value;
+	r->nhdr++;
+	return FARM_OK;
+}
+
+int farm_req_json(struct farm_req *r, int status, json_t *j)
+{
+	json_decref(r->json);
+	r->json = j;
+	r->status = status;
+	r->text = NULL;
+	return status;
+}
+
+int farm_req_errors(struct farm_req *r, int status, json_t *messages)
+{
+	json_t *j = json_pack("{s:i,s:o,s:s}", "statusCode", status, "message", messages, "error",
+			      farm_http_reason(status));
+
+	return farm_req_json(r, status, j);
+}
+
+int farm_req_error(struct farm_req *r, int status, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	return farm_req_errors(r, status, json_string(msg));
+}
+
+static int authenticate(const struct farm_dispatch *d, struct farm_req *r)
+{
+	const char *h = farm_req_env(r, "HTTP_AUTHORIZATION");
+	struct farm_error err = {0};
+	size_t len;
+
+	if (!h || strncasecmp(h, "Bearer ", 7) != 0)
+		return farm_req_error(r, 401, "missing bearer token");
+	h += 7;
+	while (*h == ' ')
+		h++;
+	len = strlen(h);
+	if (farm_jwt_verify(d->jwt_secret, d->jwt_secret_len, h, len, (long long)time(NULL),
+			    FARM_JWT_LEEWAY, &r->claims, &err) != FARM_OK) {
+		farm_log(FARM_LOG_INFO, r->id, 0, "auth refused: %s", err.msg);
+		return farm_req_error(r, 401, "invalid token: %s", err.msg);
+	}
+	r->authed = 1;
+	return 0;
+}
+
+static int parse_body(struct farm_req *r)
+{
+	json_error_t je;
+	const char *ct = farm_req_env(r, "CONTENT_TYPE");
+
+	if (r->body_len == 0)
+		return farm_req_error(r, 400, "request body must be a JSON object");
+	if (ct && *ct && strncasecmp(ct, "application/json", 16) != 0)
+		return farm_req_error(r, 415, "Content-Type must be application/json");
+	r->in = json_loadb(r->body, r->body_len, JSON_REJECT_DUPLICATES, &je);
+	if (!r->in)
+		return farm_req_error(r, 400, "malformed JSON at line %d, column %d (byte %d): %s",
+				      je.line, je.column, je.position, je.text);
+	if (!json_is_object(r->in))
+		return farm_req_error(r, 400, "request body must be a JSON object");
+	return 0;
+}
+
+int farm_req_dispatch(const struct farm_dispatch *d, struct farm_req *r)
+{
+	struct farm_match m;
+	const char *uri = r->uri ? r->uri : "";
+	int rc;
+
+
+	if (farm_path_parse(&r->path, uri) != FARM_OK)
+		return farm_req_error(r, 400, "malformed request path");
+	rc = farm_router_match(d->routes, d->nroutes, r->method ? r->method : "", &r->path, &m);
+	if (rc == FARM_E_NOTFOUND)
+		return farm_req_error(r, 404, "Cannot %s %.*s", r->method, (int)strcspn(uri, "?"),
+				      uri);
+	if (rc == FARM_E_CONFLICT) {
+		char *allow = farm_arena_strdup(r->arena, m.allow);
+		farm_req_header(r, "Allow", allow);
+		return farm_req_error(r, 405, "method %s not allowed here", r->method);
+	}
+	memcpy(r->params, m.params, sizeof(r->params));
+	r->nparams = m.nparams;
+	if (m.route->flags & (FARM_ROUTE_AUTH | FARM_ROUTE_ADMIN)) {
+		if (authenticate(d, r))
+			return r->status;
+		if ((m.route->flags & FARM_ROUTE_ADMIN) && !r->claims.admin)
+			return farm_req_error(r, 403, "admin role required");
+	}
+	if ((long)r->body_len > d->body_limit)
+		return farm_req_error(r, 413, "request body exceeds %ld bytes", d->body_limit);
+	if ((m.route->flags & FARM_ROUTE_JSON) && parse_body(r))
+		return r->status;
+	m.route->handler(r);
+	if (!r->status)
+		farm_req_error(r, 500, "handler produced no response");
+	return r->status;
+}
+
+int farm_req_emit(struct farm_req *r, farm_req_write_fn write, void *ctx)
+{
+	char head[2048];
+	char *body = NULL;
+	size_t blen = 0, n;
+	int rc;
+	int head_only = r->method && !strcmp(r->method, "HEAD");
+	int no_body = r->status == 204 || r->status == 304;
+
+	if (r->json && !no_body) {
+		body = json_dumps(r->json, JSON_COMPACT);
+		if (!body) {
+			json_decref(r->json);
+			r->json = NULL;
+			r->status = 500;
+		} else {
+			blen = strlen(body);
+		}
+	}
+	n = (size_t)snprintf(head, sizeof(head), "Status: %d %s\r\n", r->status,
+			     farm_http_reason(r->status));
+	if (!no_body && (body || r->text)) {
+		n += (size_t)snprintf(head + n, sizeof(head) - n, "Content-Type: %s\r\n",
+				      body ? "application/json; charset=utf-8"
+					   : (r->content_type ? r->content_type : "text/plain"));
+		n += (size_t)snprintf(head + n, sizeof(head) - n, "Content-Length: %zu\r\n",
+				      body ? blen : r->text_len);
+	} else if (!no_body) {
+		n += (size_t)snprintf(head + n, sizeof(head) - n, "Content-Length: 0\r\n");
+	}
+	n += (size_t)snprintf(head + n, sizeof(head) - n, "X-Request-Id: %s\r\n", r->id);
+	for (size_t i = 0; i < r->nhdr && n < sizeof(head); i++)
+		n += (size_t)snprintf(head + n, sizeof(head) - n, "%s: %s\r\n", r->hdr[i].name,
+				      r->hdr[i].value);
+	if (n >= sizeof(head) - 3) {
+		farm_json_free(body);
+		return FARM_E_TOOBIG;
+	}
+	n += (size_t)snprintf(head + n, sizeof(head) - n, "\r\n");
+	rc = write(ctx, head, n);
+	if (rc == 0 && !head_only && !no_body) {
+		if (body)
+			rc = write(ctx, body, blen);
+		else if (r->text)
+			rc = write(ctx, r->text, r->text_len);
+	}
+	farm_json_free(body);
+	return rc ? FARM_E_IO : FARM_OK;
+}

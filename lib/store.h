@@ -1,0 +1,114 @@
+/* store.h - farm's one gateway to Berkeley DB 5.3 (the only file that includes db.h
+ * is lib/store.c and its store-*.c companions).
+ *
+ * One transactional environment under state_dir, shared by every process:
+ * the farm-fcgi master opens it first with FARM_STORE_MASTER (runs normal recovery),
+ * then forks workers that open their own handle; the daemons (eventd, wsd, runner,
+ * farmctl) open it like workers.  Dead processes are handled with failchk: the master
+ * calls farm_store_failchk() after reaping a child; FARM_E_RECOVER means every
+ * process must close its handle and the master must reopen with recovery.
+ *
+ * Record values of org-scoped tables begin with a small header naming the org, so
+ * one secondary index per such table ("by org") serves listing without a scan.
+ * All handles are free-threaded (DB_THREAD).
+ */
+#ifndef FARM_STORE_H
+#define FARM_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+
+struct farm_store; /* one per process */
+struct farm_txn;   /* one transaction; valid only inside farm_store_run's callback */
+
+enum farm_store_flags {
+	FARM_STORE_MASTER = 1 << 0,  /* run recovery at open; owner of checkpoints */
+	FARM_STORE_NOSYNC = 1 << 1,  /* DB_TXN_WRITE_NOSYNC (tests/bench only; never default) */
+	FARM_STORE_SMALL_LOGS = 1 << 2, /* 128 KiB log files when the env is created
+					   (tests only: makes log removal observable) */
+};
+
+enum farm_table {
+	FARM_T_META = 0,   /* small key → value (counters, key versions) */
+	FARM_T_CREDS,      /* credential id → [org header] sealed record (org-indexed) */
+	FARM_T_CATALOG,    /* org\0componentId → link record (org-indexed) */
+	FARM_T_PIPELINES,  /* pipeline id → record (org-indexed) */
+	FARM_T_RUNS,       /* run id → record (org-indexed) */
+	FARM_T_DEDUPE,     /* webhook delivery key → event outbox seq (redelivery check) */
+	FARM_T_EVENTS,     /* event id (8-byte big-endian) → event JSON (history) */
+	FARM_T__COUNT
+};
+
+/* Opens (creating if needed) the environment in `dir`.  On success *out is new,
+ * free with farm_store_close().  On failure err->msg says what and where. */
+int farm_store_open(struct farm_store **out, const char *dir, unsigned flags,
+		    struct farm_error *err);
+
+/* NULL-safe.  Closes every database and the environment. */
+void farm_store_close(struct farm_store *s);
+
+/* Master only: check the environment after a child process died.
+ * FARM_OK, or FARM_E_RECOVER when full recovery is needed. */
+int farm_store_failchk(struct farm_store *s);
+
+/* Checkpoint and remove log files no longer needed (bounded log directory). */
+int farm_store_checkpoint(struct farm_store *s);
+
+/* Cheap liveness check for /health: FARM_OK or FARM_E_RECOVER/FARM_E_DB. */
+int farm_store_ping(struct farm_store *s);
+
+/* Run `fn` inside a transaction; commit if it returns FARM_OK, abort otherwise.
+ * Deadlock victims are retried (bounded).  Returns fn's result or a store error.
+ * A FARM_OK return means the commit is durable (synchronous unless NOSYNC). */
+typedef int (*farm_store_fn)(struct farm_txn *txn, void *arg);
+int farm_store_run(struct farm_store *s, farm_store_fn fn, void *arg);
+
+/* Inside a transaction.  `*val` is new (malloc), free with free(); the org header
+ * of org-scoped tables is stripped on get and written by put.
+ * FARM_E_NOTFOUND when absent.  get with `rmw` takes a write lock. */
+int farm_txn_get(struct farm_txn *t, enum farm_table tab, const void *key, size_t klen,
+		 void **val, size_t *vlen, int rmw);
+/* `org` may be NULL (the "no org" scope) for org-scoped tables; ignored for others.
+ * `noover`: FARM_E_EXISTS if the key is present. */
+int farm_txn_put(struct farm_txn *t, enum farm_table tab, const void *key, size_t klen,
+		 const char *org, const void *val, size_t vlen, int noover);
+int farm_txn_del(struct farm_txn *t, enum farm_table tab, const void *key, size_t klen);
+/* For org-scoped tables: the org stored with the record (new string or NULL for
+ * no org) — used to answer another org's record exactly like a missing one. */
+int farm_txn_get_org(struct farm_txn *t, enum farm_table tab, const void *key, size_t klen,
+		     char **org, int *found);
+
+/* Iterate records of one org (org-scoped tables, via the secondary index), or every
+ * record of a table when `all` is set (then `org` is ignored), in key order.
+ * `cb` returns FARM_OK to continue, 1 to stop, or an error which aborts the scan. */
+typedef int (*farm_store_scan_fn)(const void *key, size_t klen, const void *val,
+				  size_t vlen, void *arg);
+int farm_txn_scan(struct farm_txn *t, enum farm_table tab, const char *org, int all,
+		  farm_store_scan_fn cb, void *arg);
+
+/* Durable outbox of not-yet-published events (a Berkeley DB Queue/Recno).
+ * append: inside the caller's transaction (so an event is stored atomically with
+ * whatever produced it).  consume: the oldest entry, removed in the same txn. */
+int farm_txn_outbox_append(struct farm_txn *t, const void *val, size_t vlen);
+int farm_txn_outbox_pop(struct farm_txn *t, void **val, size_t *vlen); /* NOTFOUND if empty */
+int farm_store_outbox_depth(struct farm_store *s, uint64_t *depth);
+
+/* Monotonic counter in FARM_T_META named `name`: *out = previous + 1. */
+int farm_txn_next_seq(struct farm_txn *t, const char *name, uint64_t *out);
+
+/* Hot backup of the live environment into `target` (created; must be empty), then
+ * catastrophic recovery in the target so it is a consistent environment. */
+int farm_store_backup(struct farm_store *s, const char *target, struct farm_error *err);
+
+/* db_verify every database file in a stopped environment directory (a backup copy). */
+int farm_store_verify_dir(const char *dir, struct farm_error *err);
+
+struct farm_store_stats {
+	uint64_t txn_commits, txn_aborts, deadlocks, outbox_depth;
+	uint64_t log_files;
+};
+int farm_store_stats(struct farm_store *s, struct farm_store_stats *st);
+
+#endif
