@@ -41,7 +41,7 @@ UNIT_BIN := $(UNIT_SRC:t/unit/%.c=$(BUILD)/t/%)
 FUZZ_SRC := $(sort $(wildcard t/fuzz/fuzz-*.c))
 FUZZ_BIN := $(FUZZ_SRC:t/fuzz/%.c=$(BUILD)/fuzz/%)
 
-.PHONY: all deps run check check-unit check-sanitize test bench clean install rpm fmt
+.PHONY: all deps run check check-unit check-sanitize check-valgrind check-sanitize-full test clean install rpm fmt
 
 all: $(PROG_BIN) $(UNIT_BIN) $(FUZZ_BIN)
 
@@ -78,24 +78,32 @@ $(BUILD)/fuzz/%: $(BUILD)/t/fuzz/%.o $(BUILD)/t/fuzz/replay.o $(LIBFARM)
 run: deps all
 	$(Q)scripts/farm-run
 
-# The whole suite: warnings-as-errors build, unit + integration tests with prove,
-# then the unit tests and fuzz corpus again under ASan/UBSan.
+# The whole suite: warnings-as-errors build, unit tests, fuzz corpora and the
+# integration tests (real nginx, pool, database, daemons, fakes) with prove,
+# then the unit tests and fuzz corpora again under ASan/UBSan.
 check: deps
 	$(Q)$(MAKE) --no-print-directory all
-	$(Q)FARM_BUILD=$(CURDIR)/$(BUILD) prove -j2 --timer t/unit.t t/fuzz.t $(sort $(wildcard t/t[0-9]*.sh))
+	$(Q)FARM_BUILD=$(CURDIR)/$(BUILD) prove -j2 --timer $(UNIT_BIN) t/fuzz.t $(sort $(wildcard t/t[0-9]*.sh))
 	$(Q)$(MAKE) --no-print-directory check-sanitize
 
 check-unit: all
-	$(Q)FARM_BUILD=$(CURDIR)/$(BUILD) prove t/unit.t t/fuzz.t
+	$(Q)FARM_BUILD=$(CURDIR)/$(BUILD) prove $(UNIT_BIN) t/fuzz.t
 
 check-sanitize:
 	$(Q)$(MAKE) --no-print-directory BUILD=build-san SANITIZE=address,undefined all
 	$(Q)FARM_BUILD=$(CURDIR)/build-san ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
-	  UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 prove t/unit.t t/fuzz.t
+	  UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	  prove $(UNIT_SRC:t/unit/%.c=build-san/t/%) t/fuzz.t
 
-# Valgrind over the unit tests (slow; not part of check).
+# Valgrind over the unit tests (not part of check: slow).
 check-valgrind: all
-	$(Q)FARM_BUILD=$(CURDIR)/$(BUILD) FARM_VALGRIND=1 prove t/unit.t
+	$(Q)prove -e 'valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
+	  --suppressions=t/valgrind.supp' $(UNIT_BIN)
+
+# The whole suite under sanitizers, integration tests included.
+check-sanitize-full:
+	$(Q)$(MAKE) --no-print-directory BUILD=build-san SANITIZE=address,undefined all
+	$(Q)FARM_BUILD=$(CURDIR)/build-san ASAN_OPTIONS=detect_leaks=0 prove $(UNIT_SRC:t/unit/%.c=build-san/t/%) t/fuzz.t $(sort $(wildcard t/t[0-9]*.sh))
 
 test: check
 

@@ -1,7 +1,9 @@
 /* farm-fcgi-health.c - GET /api/v1/health: can the stack serve? */
 #include "farm-fcgi.h"
 
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "banned.h"
 
@@ -28,4 +30,24 @@ int farm_h_health(struct farm_req *r)
 					       failing, "checks", checks));
 	}
 	return farm_req_json(r, 200, json_pack("{s:s,s:o}", "status", "ok", "checks", checks));
+}
+
+/* GET /api/v1/__debug/sleep?ms=N: holds a request in flight (graceful-stop and
+ * watchdog tests).  Answers 404 like any unknown path unless debug_routes = yes. */
+int farm_h_debug_sleep(struct farm_req *r)
+{
+	struct farm_app *app = r->app;
+	const char *ms = farm_req_query(r, "ms");
+	long n = ms ? strtol(ms, NULL, 10) : 0;
+	struct timespec ts;
+
+	if (!app->conf.debug_routes)
+		return farm_req_error(r, 404, "Cannot GET /api/v1/__debug/sleep");
+	if (n < 0 || n > 60000)
+		return farm_req_error(r, 400, "ms must be within 0..60000");
+	ts.tv_sec = n / 1000;
+	ts.tv_nsec = (n % 1000) * 1000000L;
+	while (nanosleep(&ts, &ts) < 0)
+		;
+	return farm_req_json(r, 200, json_pack("{s:i}", "slept", (int)n));
 }

@@ -7,6 +7,7 @@
 
 const struct farm_route farm_routes[] = {
 	{"GET", "/api/v1/health", farm_h_health, 0},
+	{"GET", "/api/v1/__debug/sleep", farm_h_debug_sleep, 0},
 
 	{"GET", "/api/v1/integrations/credentials", farm_h_creds_list, AUTH},
 	{"POST", "/api/v1/integrations/credentials", farm_h_creds_create, ADMIN | JSON},

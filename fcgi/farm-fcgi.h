@@ -65,6 +65,7 @@ int farm_worker_main(struct farm_app *app);
 
 /* Handlers (farm-fcgi-*.c) */
 int farm_h_health(struct farm_req *r);
+int farm_h_debug_sleep(struct farm_req *r);
 int farm_h_creds_list(struct farm_req *r);
 int farm_h_creds_create(struct farm_req *r);
 int farm_h_creds_patch(struct farm_req *r);

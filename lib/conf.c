@@ -83,6 +83,8 @@ static const struct farm_conf_key conf_keys[] = {
 	 0, "seconds of the crash window"},
 	{"sync_commit", FARM_CONF_BOOL, OFF(sync_commit), 0, 1, "yes", 0,
 	 "fsync the log at every commit (turn off only for throw-away benchmarks)"},
+	{"debug_routes", FARM_CONF_BOOL, OFF(debug_routes), 0, 1, "no", 0,
+	 "enable test-only routes such as GET /api/v1/__debug/sleep?ms=N (never in production)"},
 };
 
 const struct farm_conf_key *farm_conf_keys(size_t *n)

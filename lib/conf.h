@@ -37,6 +37,7 @@ struct farm_conf {
 	char *log_level;
 	long emergency_restart_threshold, emergency_restart_interval;
 	int sync_commit;          /* 0 = DB_TXN_WRITE_NOSYNC (benchmarks only) */
+	int debug_routes;         /* test-only routes (/api/v1/__debug/...) */
 };
 
 /* Fills every field with its default (strings are new; free with farm_conf_free). */

@@ -9,8 +9,9 @@
 
 #include <jansson.h>
 
-#include "banned.h"
 #include "crypto.h"
+
+#include "banned.h"
 
 #define SIG_LEN 32
 

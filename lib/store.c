@@ -424,6 +424,12 @@ int farm_store_run(struct farm_store *s, farm_store_fn fn, void *arg)
 		t.s = s;
 		if ((rc = s->env->txn_begin(s->env, NULL, &t.tid, 0)) != 0)
 			return store_code(rc);
+		/* Each lost round raises the priority (default 100): the detector picks
+		 * victims among the lowest, so a retried transaction is not starved. */
+		if (attempt > 0 && (rc = t.tid->set_priority(t.tid, 100u + (u_int32_t)attempt)) != 0) {
+			t.tid->abort(t.tid);
+			return store_code(rc);
+		}
 		res = fn(&t, arg);
 		if (res == FARM_OK && !t.deadlock && t.fatal == FARM_OK) {
 			/* The handle is gone after commit, whatever it returns. */

@@ -61,7 +61,11 @@ int farm_store_ping(struct farm_store *s);
 
 /* Run `fn` inside a transaction; commit if it returns FARM_OK, abort otherwise.
  * Deadlock victims are retried (bounded).  Returns fn's result or a store error.
- * A FARM_OK return means the commit is durable (synchronous unless NOSYNC). */
+ * A FARM_OK return means the commit is durable (synchronous unless NOSYNC).
+ * `fn` may therefore run more than once: it must not carry state over from an
+ * aborted attempt.  After a deadlock or an unexpected store error inside the
+ * transaction it is aborted even if `fn` returned FARM_OK (FARM_E_DEADLOCK once the
+ * retries are spent).  Do not call farm_store_run from inside `fn`. */
 typedef int (*farm_store_fn)(struct farm_txn *txn, void *arg);
 int farm_store_run(struct farm_store *s, farm_store_fn fn, void *arg);
 

@@ -24,17 +24,22 @@ cd "$TRASH" || exit 1
 
 say() { echo "# $*"; }
 
+# bg CMD...: starts CMD in the background, its pid in BG_PID (usable inside a
+# &&-chain, where a bare `&` would background the whole chain).
+bg() { "$@" & BG_PID=$!; }
+
 test_expect_success() {
 	test_count=$((test_count + 1))
-	local desc=$1 body=$2 out
-	out=$(eval "$body" 2>&1 </dev/null)
+	local desc=$1 body=$2
+	# Runs in this shell (like git's test-lib), so start_farm's variables persist.
+	eval "$body" >"$TRASH/.test-out" 2>&1 </dev/null
 	local rc=$?
 	if [ $rc = 0 ]; then
 		echo "ok $test_count - $desc"
 	else
 		test_failed=$((test_failed + 1))
 		echo "not ok $test_count - $desc"
-		printf '%s\n' "$out" | tail -n 40 | sed 's/^/#   /'
+		tail -n 40 "$TRASH/.test-out" | sed 's/^/#   /'
 	fi
 }
 

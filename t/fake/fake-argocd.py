@@ -268,6 +268,9 @@ class ArgoCD(fakelib.Platform):
                         ctype="text/html; charset=utf-8")
 
     # routing ------------------------------------------------------------
+    def cache_ok(self, req):
+        return True     # every GET here is a pure read
+
     def handle(self, req):
         s = req.segments
         if len(s) < 3 or s[0] != "api" or s[1] != "v1" or s[2] != "applications":

@@ -219,6 +219,9 @@ class CircleCI(fakelib.Platform):
         return "/".join(segs), []
 
     # routing ------------------------------------------------------------
+    def cache_ok(self, req):
+        return True     # every GET here is a pure read
+
     def handle(self, req):
         s = req.segments
         if len(s) < 2 or s[0] != "api" or s[1] != "v2":

@@ -174,7 +174,7 @@ def render(value, spec):
     if isinstance(value, list):
         return [render(x, spec) for x in value]
     if isinstance(value, dict) and spec is not None:
-        out = {}
+        out = {"_class": value["_class"]} if "_class" in value else {}
         for name, sub, rng in spec:
             if name in value:
                 v = value[name]
@@ -534,6 +534,10 @@ class Jenkins(fakelib.Platform):
         self.running = keep
 
     # routing ------------------------------------------------------------
+    def cache_ok(self, req):
+        # queue polls change data; so does time while --build-seconds builds run
+        return not self.running and not (req.segments and req.segments[0] == "queue")
+
     def handle(self, req):
         s = list(req.segments)
         while len(s) > 1 and s[-1] == "":

@@ -362,6 +362,9 @@ class Travis(fakelib.Platform):
         return out
 
     # routing ------------------------------------------------------------
+    def cache_ok(self, req):
+        return True     # every GET here is a pure read
+
     def handle(self, req):
         s, hp, _ = self._strip_v3(req)
         s = list(s)

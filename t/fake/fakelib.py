@@ -25,6 +25,7 @@ import hmac
 import http.server
 import json
 import os
+import queue
 import signal
 import socket
 import socketserver
@@ -198,6 +199,7 @@ class Platform:
         st = self.normalize_state(copy.deepcopy(obj))
         with self.lock:
             self.state = st
+        self.fake.invalidate()
 
     def get_state(self):
         with self.lock:
@@ -227,6 +229,12 @@ class Platform:
                         "<body><p>Please sign in.</p></body></html>\n" % self.name,
                         ctype="text/html;charset=utf-8")
 
+    def cache_ok(self, req):
+        """True when this GET's answer depends only on the target and the data,
+        and computing it changes nothing; such answers are cached until the
+        next request that is not (or until the state is replaced)."""
+        return False
+
     def extra_headers(self):
         """Headers added to every API answer (e.g. X-Jenkins)."""
         return ()
@@ -253,9 +261,12 @@ class Fake:
         self.api_connections = 0
         self.generation = 0
         self.conn_serial = 0
+        self.conn_ids = {}          # fileno -> connection serial, until handled
         self.base = ""              # set once the port is known
-        self.platform = platform_cls(args, self)
         self._huge_chunk = None
+        self.cache = {}
+        self.cache_gen = 0
+        self.platform = platform_cls(args, self)
 
     # mode ---------------------------------------------------------------
     def set_mode(self, obj):
@@ -332,6 +343,27 @@ class Fake:
                     "apiConnections": self.api_connections,
                     "controlRequests": self.control_requests}
 
+    # answer cache for pure GETs --------------------------------------------
+    def invalidate(self):
+        with self.lock:
+            self.cache_gen += 1
+            if self.cache:
+                self.cache = {}
+
+    def cache_get(self, key, platform, req):
+        resp = self.cache.get(key)
+        if resp is not None:
+            return resp
+        gen = self.cache_gen
+        resp = platform.handle(req)
+        if resp.status == 200 and resp.stream is None:
+            with self.lock:
+                if gen == self.cache_gen:
+                    if len(self.cache) >= 1024:
+                        self.cache = {}
+                    self.cache[key] = resp
+        return resp
+
     def huge_chunk(self):
         if self._huge_chunk is None:
             item = b'{"id":"00000000-0000-4000-8000-000000000000","name":"' + b"x" * 180 + b'"},'
@@ -345,12 +377,43 @@ class Server(http.server.ThreadingHTTPServer):
     allow_reuse_address = True
     fake = None
 
+    max_idle_workers = 64
+
+    def server_activate(self):
+        super().server_activate()
+        self._jobs = queue.SimpleQueue()
+        self._idle = 0
+        self._idle_lock = threading.Lock()
+
+    def process_request(self, request, client_address):
+        """Hand the connection to an idle worker thread, or start one.  Workers
+        are kept (up to max_idle_workers) because starting a thread per
+        connection halves the rate of short-lived connections."""
+        with self._idle_lock:
+            if self._idle > 0:
+                self._idle -= 1
+                self._jobs.put((request, client_address))
+                return
+        t = threading.Thread(target=self._worker, args=(request, client_address),
+                             daemon=True)
+        t.start()
+
+    def _worker(self, request, client_address):
+        while True:
+            self.process_request_thread(request, client_address)
+            with self._idle_lock:
+                if self._idle >= self.max_idle_workers:
+                    return
+                self._idle += 1
+            request, client_address = self._jobs.get()
+
     def get_request(self):
         sock, addr = super().get_request()
         fake = self.fake
         with fake.lock:
             fake.connections += 1
             fake.conn_serial += 1
+            fake.conn_ids[sock.fileno()] = fake.conn_serial
         return sock, addr
 
     def handle_error(self, request, client_address):
@@ -366,6 +429,26 @@ class Server6(Server):
     address_family = socket.AF_INET6
 
 
+class Headers:
+    """Request headers: case-insensitive get(), items() in arrival order."""
+    __slots__ = ("_items", "lower")
+
+    def __init__(self):
+        self._items = []
+        self.lower = {}     # lower-case name -> value (repeats joined by ", ")
+
+    def add(self, name, value):
+        self._items.append((name, value))
+        k = name.lower()
+        self.lower[k] = self.lower[k] + ", " + value if k in self.lower else value
+
+    def get(self, name, default=None):
+        return self.lower.get(name.lower(), default)
+
+    def items(self):
+        return list(self._items)
+
+
 class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "fake"
@@ -378,7 +461,75 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self._api_gen = -1
         self._reset = False
         with self.server.fake.lock:
-            self._conn_id = self.server.fake.conn_serial
+            self._conn_id = self.server.fake.conn_ids.pop(self.connection.fileno(), 0)
+
+    def _fail(self, status, text):
+        self.close_connection = True
+        if not getattr(self, "command", None):
+            self.command = "GET"
+        try:
+            self._send(text_response(status, text + "\n"))
+        except OSError:
+            pass
+
+    def handle_one_request(self):
+        """A small HTTP/1.1 request parser (the stdlib one goes through the
+        email package, which costs a third of a request's time)."""
+        self.command = None
+        try:
+            line = self.rfile.readline(65537)
+        except (OSError, ValueError):
+            self.close_connection = True
+            return
+        if not line:
+            self.close_connection = True
+            return
+        if line in (b"\r\n", b"\n"):
+            return  # stray CRLF between requests (RFC 9112 2.2)
+        if len(line) > 65536:
+            self._fail(414, "request line too long")
+            return
+        self.raw_requestline = line
+        self.requestline = line.decode("latin-1").rstrip("\r\n")
+        parts = self.requestline.split()
+        if len(parts) != 3 or not parts[2].startswith("HTTP/1."):
+            self.request_version = "HTTP/1.0"
+            self._fail(400, "bad request line")
+            return
+        self.command, self.path, self.request_version = parts
+        hdrs = Headers()
+        count = 0
+        while True:
+            try:
+                h = self.rfile.readline(65537)
+            except (OSError, ValueError):
+                self.close_connection = True
+                return
+            if not h:
+                self.close_connection = True
+                return
+            if h in (b"\r\n", b"\n"):
+                break
+            count += 1
+            if count > 200 or len(h) > 65536:
+                self._fail(431, "request header fields too large")
+                return
+            text = h.decode("latin-1").rstrip("\r\n")
+            name, sep, value = text.partition(":")
+            if not sep or not name or name != name.strip():
+                self._fail(400, "bad header line")
+                return
+            hdrs.add(name, value.strip())
+        self.headers = hdrs
+        conn = hdrs.get("Connection", "").lower()
+        if self.request_version == "HTTP/1.1":
+            self.close_connection = "close" in conn
+        else:
+            self.close_connection = "keep-alive" not in conn
+        if self.request_version == "HTTP/1.1" and \
+                hdrs.get("Expect", "").lower() == "100-continue":
+            self.wfile.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        self._dispatch()
 
     def log_message(self, fmt, *args):
         if self.server.fake.args.verbose:
@@ -491,10 +642,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self._send(self._control(path, qs, body))
             return
 
-        headers = {}
-        for k, v in self.headers.items():
-            k = k.lower()
-            headers[k] = headers[k] + ", " + v if k in headers else v
+        headers = dict(self.headers.lower)
         rec = {"method": self.command, "path": target,
                "query": urllib.parse.parse_qs(qs, keep_blank_values=True) if qs else {},
                "headers": headers,
@@ -541,7 +689,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
         try:
             resp = platform.auth(req)
             if resp is None:
-                resp = platform.handle(req)
+                if self.command == "GET" and platform.cache_ok(req):
+                    resp = fake.cache_get(target, platform, req)
+                else:
+                    resp = platform.handle(req)
+                    fake.invalidate()
         except Exception:  # a bug in the fake: say so loudly
             traceback.print_exc()
             resp = text_response(500, "fake %s: internal error (see its stderr)\n"

@@ -32,21 +32,21 @@
 /* A key made for this target, and its signature over FUZZ_PAYLOAD (RSA-SHA1). */
 static const char fuzz_pem[] =
 	"-----BEGIN PUBLIC KEY-----\n"
-	"MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEAvMIzyurfK2CNSmOK/SfI\n"
-	"e9s+r7GtqqVPr6/AatpI/QKbI2xUMjnNhmbLrY9RuMoRYCEaKu6v6aU8Mup/fdia\n"
-	"NqeeS80pGPfniKCAcEQ6yPFPEgiV6yDUtzLdJbMzuK+ZjeyQ5Pz4ekH1c+VvTXCf\n"
-	"z1xQM8W8j3VeDgS91MzSCUpPyl6w9Vhq+daWtrzDk7VrdDT88wxq2SWRbF+U6A/1\n"
-	"XWjq5Y0ErlXujr07lC84pQHpIiW8Qka3zdvanrNW76D3EDAwm2Vn5eUXa97yMtq1\n"
-	"NY10fORPaG4W5jXaPbfWaeHVMq+4SztADirC9vWN2fa8F9kS7HG7tQzkWGnto7AR\n"
-	"LwIDAQAB\n"
+	"MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEArZfv6u0kTUQk/KGK+U44\n"
+	"mqjdV2BlxzzfbtD2xcKVgocbzIKG46lFvzAcWqLqyhfmmhSMIW9+W3PFtNwJuqrQ\n"
+	"srZjltOQQZVwXtPiI8S0gT2nY7F3zgcGTyqk9hwAF+Obx2Vpa+NhcYXR/9Gbrlpm\n"
+	"lbFEviwYA3CaHpw98a7lt4CVTmAYBnw32B3c0yki7ESx0ZZUunijsCNXU1jkE62v\n"
+	"JuBbqI0pdbfLXeZT2S70P/dYPIvqnBF8d7F4YyShA0RElyd6Vk/4J0Fy2ajcliho\n"
+	"XhBxNkg0WsQp+46wKBi2nwSz35TlPnpOAMSRqU0peV6GCtkVUTO/N9c001SL3e61\n"
+	"xwIDAQAB\n"
 	"-----END PUBLIC KEY-----\n";
 #define FUZZ_PAYLOAD "{\"id\":1,\"state\":\"passed\"}"
 static const char fuzz_sig[] =
-	"Kb40OKbFgnXfueSxux7Nd4OVzjL316YT9jEijlJ1U0S9fymfUIXGBCHNvBbpNwjx1hw9DiDSHUyTR66Q61Dw"
-	"Fh+6pGHFcpengynn33IVd475zZRmKUK3jMM8k4T+wIoL+xGj3iC8cT6VALXVNW/xM0Tjy1sWmKwinMowJ65/"
-	"jYsMRubOq42qOwGGmcUAkIC6fzQ3wlvLWLeLL426l3b9Tjl7zj5RHGkIAggbFRbw8vk/nG2V53hZkkb6lbSV"
-	"1w6oxJWL9Qonyeclw6AEuq0vjFgemkLWXAtvey1lxcXAe2THASZde+SNUE+HoE+DQrQwyZmlCb3elPrRWBP9"
-	"/01zBQ==";
+	"kg6ckwMQ0QbpKJCM3EaGAk5mTA+tUjj7Gyv+8nCWbQzOj73rNPRisjJOnvnRTUUhlvsALPPLmzW+3eZUT5dw"
+	"1bPJSJDkmjvWwiCyJA53YQu3BElNaV+eKxLJpwSpYOzO/WNKjqrWnLdzQnm8b6fTWBdjT3z7k6bIeV97i6AT"
+	"DD4/4IJdMDcYuugW+AHLF9nRHNNnbFGDxsmX2yEgYc6JOaBmrdfTjHqMw8F30kbJmtUyFsnCGMFn610MnJoj"
+	"cHVBt7FWxycAaKlBHLTirSsiG3h0cYODfTdvCW7hBZm0iqa8ejS2OYHrDh/c1bWX7sOVnehY98dd298lIejE"
+	"JUFU0g==";
 
 static const char modes[] = "cfsbkpCJTtSo";
 
@@ -134,6 +134,7 @@ static void fuzz_status(const uint8_t *p, size_t n)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+	static int self_checked;
 	const uint8_t *p, *tail;
 	const char *m;
 	size_t n, tlen;
@@ -143,6 +144,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char *key = NULL;
 	int rc;
 
+	/* The embedded signature must verify, or the forgery checks below prove nothing. */
+	if (!self_checked) {
+		if (farm_webhook_travis_verify(fuzz_pem, sizeof(fuzz_pem) - 1, fuzz_sig,
+					       FUZZ_PAYLOAD, sizeof(FUZZ_PAYLOAD) - 1) != FARM_OK)
+			abort();
+		self_checked = 1;
+	}
 	if (size == 0)
 		return 0;
 	m = memchr(modes, data[0], sizeof(modes) - 1);

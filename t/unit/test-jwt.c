@@ -260,6 +260,24 @@ static void test_signature(void)
 		cut[n - 1] = cut[n - 1] == 'A' ? 'B' : 'A';
 		refused(cut, "bad signature", "last signature character changed");
 		free(cut);
+		/* the right MAC followed by one more byte */
+		{
+			unsigned char mac[33];
+			const char *last = strrchr(good, '.');
+			char *sig2;
+
+			farm_crypto_hmac_sha256(SECRET, strlen(SECRET), good, (size_t)(last - good),
+						mac);
+			mac[32] = 0;
+			sig2 = b64url(mac, sizeof(mac));
+			cut = strndup(good, (size_t)(last - good));
+			t = cat3(cut, sig2, "");
+			t[strlen(t) - 1] = '\0';
+			refused(t, "bad signature", "valid MAC with a byte appended");
+			free(t);
+			free(sig2);
+		}
+		free(cut);
 		free(good);
 	}
 	free(h);
