@@ -5,6 +5,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "events.h"
 #include "banned.h"
 
 int farm_h_health(struct farm_req *r)
@@ -17,6 +18,20 @@ int farm_h_health(struct farm_req *r)
 	json_object_set_new(checks, "database", json_string(rc == FARM_OK ? "ok" : farm_strerror(rc)));
 	if (rc != FARM_OK)
 		ok = 0;
+	/* The event pipeline: farm-eventd ("sidecar") and farm-wsd ("bridge") each hold
+	 * a lock file in state_dir while they run.  A part whose endpoint is configured
+	 * empty is not deployed and not checked.  Webhooks never depend on this answer:
+	 * with eventd down they still store their events, which wait in the outbox. */
+	if (app->conf.events_pub && *app->conf.events_pub) {
+		rc = farm_events_lock_held(app->conf.state_dir, FARM_EVENTS_LOCK_EVENTD);
+		json_object_set_new(checks, "sidecar", json_string(rc == 1 ? "ok" : "down"));
+		ok &= rc == 1;
+	}
+	if (app->conf.wsd_listen && *app->conf.wsd_listen) {
+		rc = farm_events_lock_held(app->conf.state_dir, FARM_EVENTS_LOCK_WSD);
+		json_object_set_new(checks, "bridge", json_string(rc == 1 ? "ok" : "down"));
+		ok &= rc == 1;
+	}
 	if (!ok) {
 		json_t *failing = json_array();
 		const char *k;

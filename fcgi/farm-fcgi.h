@@ -70,5 +70,9 @@ int farm_h_creds_list(struct farm_req *r);
 int farm_h_creds_create(struct farm_req *r);
 int farm_h_creds_patch(struct farm_req *r);
 int farm_h_creds_delete(struct farm_req *r);
+/* farm-fcgi-webhooks.c: POST /api/v1/webhooks/<platform>[/:credentialId] */
+int farm_h_webhook_circleci(struct farm_req *r);
+int farm_h_webhook_jenkins(struct farm_req *r);
+int farm_h_webhook_travisci(struct farm_req *r);
 
 #endif

@@ -31,6 +31,8 @@ struct farm_conf {
 	char *events_push;        /* ZeroMQ endpoint eventd pulls nudges from */
 	char *events_pub;         /* ZeroMQ endpoint eventd publishes on */
 	char *wsd_listen;         /* host:port the WebSocket bridge listens on */
+	long wsd_ping_interval;   /* seconds of silence before the bridge pings */
+	long webhook_dedupe_ttl;  /* seconds redelivery keys are kept (0 = for ever) */
 	long request_slowlog_timeout, request_terminate_timeout;
 	long checkpoint_interval;
 	long argocd_poll_interval;

@@ -23,142 +23,142 @@ struct status_row {
 };
 
 static const struct status_row status_table[] = {
-	/* Argo CD operationState.phase; no operation → use health. */
-	{ "argocd", "phase", "Running", "running" },
-	{ "argocd", "phase", "Terminating", "running" },
-	{ "argocd", "phase", "Succeeded", "success" },
-	{ "argocd", "phase", "Failed", "failed" },
-	{ "argocd", "phase", "Error", "error" },
-	/* Argo CD health.status; Suspended/Missing are "not healthy, not failed". */
-	{ "argocd", "health", "Progressing", "running" },
-	{ "argocd", "health", "Healthy", "success" },
-	{ "argocd", "health", "Degraded", "failed" },
-	{ "argocd", "health", "Suspended", "unstable" },
-	{ "argocd", "health", "Missing", "unstable" },
-	{ "argocd", "health", "Unknown", "unknown" },
-	/* Argo CD sync.status (secondary). */
-	{ "argocd", "sync", "Synced", "success" },
-	{ "argocd", "sync", "OutOfSync", "unstable" },
-	{ "argocd", "sync", "Unknown", "unknown" },
+    /* Argo CD operationState.phase; no operation → use health. */
+    {"argocd", "phase", "Running", "running"},
+    {"argocd", "phase", "Terminating", "running"},
+    {"argocd", "phase", "Succeeded", "success"},
+    {"argocd", "phase", "Failed", "failed"},
+    {"argocd", "phase", "Error", "error"},
+    /* Argo CD health.status; Suspended/Missing are "not healthy, not failed". */
+    {"argocd", "health", "Progressing", "running"},
+    {"argocd", "health", "Healthy", "success"},
+    {"argocd", "health", "Degraded", "failed"},
+    {"argocd", "health", "Suspended", "unstable"},
+    {"argocd", "health", "Missing", "unstable"},
+    {"argocd", "health", "Unknown", "unknown"},
+    /* Argo CD sync.status (secondary). */
+    {"argocd", "sync", "Synced", "success"},
+    {"argocd", "sync", "OutOfSync", "unstable"},
+    {"argocd", "sync", "Unknown", "unknown"},
 
-	/* CircleCI workflow status; on_hold waits for an approval → queued. */
-	{ "circleci", "workflow", "on_hold", "queued" },
-	{ "circleci", "workflow", "running", "running" },
-	{ "circleci", "workflow", "failing", "running" },
-	{ "circleci", "workflow", "success", "success" },
-	{ "circleci", "workflow", "failed", "failed" },
-	{ "circleci", "workflow", "canceled", "canceled" },
-	{ "circleci", "workflow", "error", "error" },
-	{ "circleci", "workflow", "unauthorized", "error" },
-	{ "circleci", "workflow", "not_run", "unknown" },
-	/* CircleCI pipeline state (before any workflow exists). */
-	{ "circleci", "pipeline", "created", "queued" },
-	{ "circleci", "pipeline", "pending", "queued" },
-	{ "circleci", "pipeline", "setup-pending", "queued" },
-	{ "circleci", "pipeline", "setup", "queued" },
-	{ "circleci", "pipeline", "errored", "error" },
-	/* CircleCI job status. */
-	{ "circleci", "job", "queued", "queued" },
-	{ "circleci", "job", "not_running", "queued" },
-	{ "circleci", "job", "blocked", "queued" },
-	{ "circleci", "job", "on_hold", "queued" },
-	{ "circleci", "job", "running", "running" },
-	{ "circleci", "job", "success", "success" },
-	{ "circleci", "job", "failed", "failed" },
-	{ "circleci", "job", "timedout", "failed" },
-	{ "circleci", "job", "canceled", "canceled" },
-	{ "circleci", "job", "terminated-unknown", "canceled" },
-	{ "circleci", "job", "infrastructure_fail", "error" },
-	{ "circleci", "job", "unauthorized", "error" },
-	{ "circleci", "job", "not_run", "unknown" },
-	{ "circleci", "job", "retried", "unknown" },
+    /* CircleCI workflow status; on_hold waits for an approval → queued. */
+    {"circleci", "workflow", "on_hold", "queued"},
+    {"circleci", "workflow", "running", "running"},
+    {"circleci", "workflow", "failing", "running"},
+    {"circleci", "workflow", "success", "success"},
+    {"circleci", "workflow", "failed", "failed"},
+    {"circleci", "workflow", "canceled", "canceled"},
+    {"circleci", "workflow", "error", "error"},
+    {"circleci", "workflow", "unauthorized", "error"},
+    {"circleci", "workflow", "not_run", "unknown"},
+    /* CircleCI pipeline state (before any workflow exists). */
+    {"circleci", "pipeline", "created", "queued"},
+    {"circleci", "pipeline", "pending", "queued"},
+    {"circleci", "pipeline", "setup-pending", "queued"},
+    {"circleci", "pipeline", "setup", "queued"},
+    {"circleci", "pipeline", "errored", "error"},
+    /* CircleCI job status. */
+    {"circleci", "job", "queued", "queued"},
+    {"circleci", "job", "not_running", "queued"},
+    {"circleci", "job", "blocked", "queued"},
+    {"circleci", "job", "on_hold", "queued"},
+    {"circleci", "job", "running", "running"},
+    {"circleci", "job", "success", "success"},
+    {"circleci", "job", "failed", "failed"},
+    {"circleci", "job", "timedout", "failed"},
+    {"circleci", "job", "canceled", "canceled"},
+    {"circleci", "job", "terminated-unknown", "canceled"},
+    {"circleci", "job", "infrastructure_fail", "error"},
+    {"circleci", "job", "unauthorized", "error"},
+    {"circleci", "job", "not_run", "unknown"},
+    {"circleci", "job", "retried", "unknown"},
 
-	/* Jenkins build result (building:true / result:null is "running": caller's call). */
-	{ "jenkins", "result", "SUCCESS", "success" },
-	{ "jenkins", "result", "FAILURE", "failed" },
-	{ "jenkins", "result", "ABORTED", "canceled" },
-	{ "jenkins", "result", "UNSTABLE", "unstable" },
-	{ "jenkins", "result", "NOT_BUILT", "unknown" },
-	/* Jenkins job color. */
-	{ "jenkins", "color", "*_anime", "running" },
-	{ "jenkins", "color", "blue", "success" },
-	{ "jenkins", "color", "red", "failed" },
-	{ "jenkins", "color", "aborted", "canceled" },
-	{ "jenkins", "color", "yellow", "unstable" },
-	{ "jenkins", "color", "notbuilt", "unknown" },
-	{ "jenkins", "color", "grey", "unknown" },
-	{ "jenkins", "color", "disabled", "unknown" },
-	/* Jenkins Notification plugin: phase, or status once the result is known. */
-	{ "jenkins", "notification", "QUEUED", "queued" },
-	{ "jenkins", "notification", "STARTED", "running" },
-	{ "jenkins", "notification", "SUCCESS", "success" },
-	{ "jenkins", "notification", "FAILURE", "failed" },
-	{ "jenkins", "notification", "ABORTED", "canceled" },
-	{ "jenkins", "notification", "UNSTABLE", "unstable" },
-	{ "jenkins", "notification", "NOT_BUILT", "unknown" },
+    /* Jenkins build result (building:true / result:null is "running": caller's call). */
+    {"jenkins", "result", "SUCCESS", "success"},
+    {"jenkins", "result", "FAILURE", "failed"},
+    {"jenkins", "result", "ABORTED", "canceled"},
+    {"jenkins", "result", "UNSTABLE", "unstable"},
+    {"jenkins", "result", "NOT_BUILT", "unknown"},
+    /* Jenkins job color. */
+    {"jenkins", "color", "*_anime", "running"},
+    {"jenkins", "color", "blue", "success"},
+    {"jenkins", "color", "red", "failed"},
+    {"jenkins", "color", "aborted", "canceled"},
+    {"jenkins", "color", "yellow", "unstable"},
+    {"jenkins", "color", "notbuilt", "unknown"},
+    {"jenkins", "color", "grey", "unknown"},
+    {"jenkins", "color", "disabled", "unknown"},
+    /* Jenkins Notification plugin: phase, or status once the result is known. */
+    {"jenkins", "notification", "QUEUED", "queued"},
+    {"jenkins", "notification", "STARTED", "running"},
+    {"jenkins", "notification", "SUCCESS", "success"},
+    {"jenkins", "notification", "FAILURE", "failed"},
+    {"jenkins", "notification", "ABORTED", "canceled"},
+    {"jenkins", "notification", "UNSTABLE", "unstable"},
+    {"jenkins", "notification", "NOT_BUILT", "unknown"},
 
-	/* Travis CI v3 build state (queued is a job-level state). */
-	{ "travisci", "build", "created", "queued" },
-	{ "travisci", "build", "received", "queued" },
-	{ "travisci", "build", "queued", "queued" },
-	{ "travisci", "build", "started", "running" },
-	{ "travisci", "build", "passed", "success" },
-	{ "travisci", "build", "failed", "failed" },
-	{ "travisci", "build", "canceled", "canceled" },
-	{ "travisci", "build", "errored", "error" },
-	/* Travis CI webhook status_message (plus state "started"). */
-	{ "travisci", "webhook", "Pending", "queued" },
-	{ "travisci", "webhook", "started", "running" },
-	{ "travisci", "webhook", "Passed", "success" },
-	{ "travisci", "webhook", "Fixed", "success" },
-	{ "travisci", "webhook", "Failed", "failed" },
-	{ "travisci", "webhook", "Broken", "failed" },
-	{ "travisci", "webhook", "Still Failing", "failed" },
-	{ "travisci", "webhook", "Canceled", "canceled" },
-	{ "travisci", "webhook", "Errored", "error" },
+    /* Travis CI v3 build state (queued is a job-level state). */
+    {"travisci", "build", "created", "queued"},
+    {"travisci", "build", "received", "queued"},
+    {"travisci", "build", "queued", "queued"},
+    {"travisci", "build", "started", "running"},
+    {"travisci", "build", "passed", "success"},
+    {"travisci", "build", "failed", "failed"},
+    {"travisci", "build", "canceled", "canceled"},
+    {"travisci", "build", "errored", "error"},
+    /* Travis CI webhook status_message (plus state "started"). */
+    {"travisci", "webhook", "Pending", "queued"},
+    {"travisci", "webhook", "started", "running"},
+    {"travisci", "webhook", "Passed", "success"},
+    {"travisci", "webhook", "Fixed", "success"},
+    {"travisci", "webhook", "Failed", "failed"},
+    {"travisci", "webhook", "Broken", "failed"},
+    {"travisci", "webhook", "Still Failing", "failed"},
+    {"travisci", "webhook", "Canceled", "canceled"},
+    {"travisci", "webhook", "Errored", "error"},
 
-	/* Codefresh build status; pending-approval waits for a human → queued. */
-	{ "codefresh", "build", "pending", "queued" },
-	{ "codefresh", "build", "elected", "queued" },
-	{ "codefresh", "build", "delayed", "queued" },
-	{ "codefresh", "build", "pending-approval", "queued" },
-	{ "codefresh", "build", "running", "running" },
-	{ "codefresh", "build", "terminating", "running" },
-	{ "codefresh", "build", "success", "success" },
-	{ "codefresh", "build", "terminated", "canceled" },
-	{ "codefresh", "build", "error", "error" },
+    /* Codefresh build status; pending-approval waits for a human → queued. */
+    {"codefresh", "build", "pending", "queued"},
+    {"codefresh", "build", "elected", "queued"},
+    {"codefresh", "build", "delayed", "queued"},
+    {"codefresh", "build", "pending-approval", "queued"},
+    {"codefresh", "build", "running", "running"},
+    {"codefresh", "build", "terminating", "running"},
+    {"codefresh", "build", "success", "success"},
+    {"codefresh", "build", "terminated", "canceled"},
+    {"codefresh", "build", "error", "error"},
 
-	/* Semaphore pipeline state / result (failed + an infrastructure result_reason is
-	 * "error": that needs two fields, so the caller decides it). */
-	{ "semaphore", "pipeline", "initializing", "queued" },
-	{ "semaphore", "pipeline", "pending", "queued" },
-	{ "semaphore", "pipeline", "queuing", "queued" },
-	{ "semaphore", "pipeline", "running", "running" },
-	{ "semaphore", "pipeline", "stopping", "running" },
-	{ "semaphore", "pipeline", "passed", "success" },
-	{ "semaphore", "pipeline", "failed", "failed" },
-	{ "semaphore", "pipeline", "stopped", "canceled" },
-	{ "semaphore", "pipeline", "canceled", "canceled" },
+    /* Semaphore pipeline state / result (failed + an infrastructure result_reason is
+     * "error": that needs two fields, so the caller decides it). */
+    {"semaphore", "pipeline", "initializing", "queued"},
+    {"semaphore", "pipeline", "pending", "queued"},
+    {"semaphore", "pipeline", "queuing", "queued"},
+    {"semaphore", "pipeline", "running", "running"},
+    {"semaphore", "pipeline", "stopping", "running"},
+    {"semaphore", "pipeline", "passed", "success"},
+    {"semaphore", "pipeline", "failed", "failed"},
+    {"semaphore", "pipeline", "stopped", "canceled"},
+    {"semaphore", "pipeline", "canceled", "canceled"},
 
-	/* GitFlic pipeline status; MANUAL waits for an action → queued. */
-	{ "gitflic", "pipeline", "CREATED", "queued" },
-	{ "gitflic", "pipeline", "PENDING", "queued" },
-	{ "gitflic", "pipeline", "WAITING_FOR_RESOURCE", "queued" },
-	{ "gitflic", "pipeline", "SCHEDULED", "queued" },
-	{ "gitflic", "pipeline", "PREPARING", "queued" },
-	{ "gitflic", "pipeline", "MANUAL", "queued" },
-	{ "gitflic", "pipeline", "RUNNING", "running" },
-	{ "gitflic", "pipeline", "SUCCESS", "success" },
-	{ "gitflic", "pipeline", "FAILED", "failed" },
-	{ "gitflic", "pipeline", "CANCELED", "canceled" },
-	{ "gitflic", "pipeline", "WARNING", "unstable" },
-	{ "gitflic", "pipeline", "SKIPPED", "unknown" },
+    /* GitFlic pipeline status; MANUAL waits for an action → queued. */
+    {"gitflic", "pipeline", "CREATED", "queued"},
+    {"gitflic", "pipeline", "PENDING", "queued"},
+    {"gitflic", "pipeline", "WAITING_FOR_RESOURCE", "queued"},
+    {"gitflic", "pipeline", "SCHEDULED", "queued"},
+    {"gitflic", "pipeline", "PREPARING", "queued"},
+    {"gitflic", "pipeline", "MANUAL", "queued"},
+    {"gitflic", "pipeline", "RUNNING", "running"},
+    {"gitflic", "pipeline", "SUCCESS", "success"},
+    {"gitflic", "pipeline", "FAILED", "failed"},
+    {"gitflic", "pipeline", "CANCELED", "canceled"},
+    {"gitflic", "pipeline", "WARNING", "unstable"},
+    {"gitflic", "pipeline", "SKIPPED", "unknown"},
 
-	/* Candor run ("running" stands for the dashboard's running:true). */
-	{ "candor", "run", "running", "running" },
-	{ "candor", "run", "Passed", "success" },
-	{ "candor", "run", "Failed", "failed" },
-	{ "candor", "run", "Error", "error" },
+    /* Candor run ("running" stands for the dashboard's running:true). */
+    {"candor", "run", "running", "running"},
+    {"candor", "run", "Passed", "success"},
+    {"candor", "run", "Failed", "failed"},
+    {"candor", "run", "Error", "error"},
 };
 
 static int word_matches(const char *pattern, const char *word)
@@ -282,7 +282,7 @@ static int expect(const char *s, size_t len, size_t *i, char c)
 
 static unsigned days_in_month(unsigned y, unsigned m)
 {
-	static const unsigned char dim[12] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+	static const unsigned char dim[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
 
 	if (m == 2 && y % 4 == 0 && (y % 100 != 0 || y % 400 == 0))
 		return 29;
@@ -297,19 +297,16 @@ int farm_event_iso8601_parse(const char *s, size_t len, long long *epoch_ms)
 
 	if (!s || !epoch_ms)
 		return FARM_E_INVAL;
-	if (!digits(s, len, &i, 4, &y) || !expect(s, len, &i, '-') ||
-	    !digits(s, len, &i, 2, &mo) || !expect(s, len, &i, '-') ||
-	    !digits(s, len, &i, 2, &d))
+	if (!digits(s, len, &i, 4, &y) || !expect(s, len, &i, '-') || !digits(s, len, &i, 2, &mo) ||
+	    !expect(s, len, &i, '-') || !digits(s, len, &i, 2, &d))
 		return FARM_E_INVAL;
 	if (i >= len || (s[i] != 'T' && s[i] != 't' && s[i] != ' '))
 		return FARM_E_INVAL;
 	i++;
-	if (!digits(s, len, &i, 2, &h) || !expect(s, len, &i, ':') ||
-	    !digits(s, len, &i, 2, &mi) || !expect(s, len, &i, ':') ||
-	    !digits(s, len, &i, 2, &sec))
+	if (!digits(s, len, &i, 2, &h) || !expect(s, len, &i, ':') || !digits(s, len, &i, 2, &mi) ||
+	    !expect(s, len, &i, ':') || !digits(s, len, &i, 2, &sec))
 		return FARM_E_INVAL;
-	if (mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo) || h > 23 || mi > 59 ||
-	    sec > 60)
+	if (mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo) || h > 23 || mi > 59 || sec > 60)
 		return FARM_E_INVAL;
 
 	if (i < len && s[i] == '.') {
@@ -370,8 +367,8 @@ int farm_event_iso8601_norm(const char *s, size_t len, char out[FARM_EVENT_TS_LE
 
 /* The members of `data`, in the order of the contract. */
 static const char *const event_fields[] = {
-	"provider", "project", "name",	 "buildId", "number",	 "status",     "providerStatus",
-	"branch",   "commitSha", "url", "startedAt", "finishedAt",
+    "provider",	      "project", "name",      "buildId", "number",    "status",
+    "providerStatus", "branch",	 "commitSha", "url",	 "startedAt", "finishedAt",
 };
 
 static json_t *event_new(const char *provider)

@@ -24,10 +24,7 @@
 
 #define HMAC_SHA256_LEN 32
 
-static int is_ows(char c)
-{
-	return c == ' ' || c == '\t';
-}
+static int is_ows(char c) { return c == ' ' || c == '\t'; }
 
 /* Trims optional whitespace from both ends of [*s, *s + *n). */
 static void trim_ows(const char **s, size_t *n)
@@ -115,8 +112,7 @@ out:
 
 /* ---- Jenkins -------------------------------------------------------------------- */
 
-int farm_webhook_token_verify(const char *given, size_t glen, const char *expected,
-			      size_t elen)
+int farm_webhook_token_verify(const char *given, size_t glen, const char *expected, size_t elen)
 {
 	if (!given || !expected || elen == 0)
 		return FARM_E_AUTH;
@@ -230,8 +226,7 @@ static int form_key_is(const char *s, size_t n, const char *name, size_t nlen)
 	return j == nlen;
 }
 
-int farm_form_field(const char *body, size_t blen, const char *name, char **out,
-		    size_t *outlen)
+int farm_form_field(const char *body, size_t blen, const char *name, char **out, size_t *outlen)
 {
 	size_t start = 0, nlen;
 
@@ -306,7 +301,7 @@ static int der_read(const unsigned char **p, const unsigned char *end, unsigned 
 /* Imports a PKCS#1 RSAPublicKey ("RSA PUBLIC KEY"): SEQUENCE { INTEGER n, INTEGER e }. */
 static int import_pkcs1(gnutls_pubkey_t key, const gnutls_datum_t *pem)
 {
-	gnutls_datum_t der = { NULL, 0 }, m, e;
+	gnutls_datum_t der = {NULL, 0}, m, e;
 	const unsigned char *p, *end, *seq, *n_val, *e_val;
 	size_t seqlen, n_len, e_len;
 	int rc = FARM_E_INVAL;

@@ -40,8 +40,7 @@ int farm_webhook_circleci_verify(const char *sig_header, const void *secret, siz
 /* Compares a presented shared token with the configured one in constant time.
  * Both borrowed.  FARM_OK when equal; FARM_E_AUTH when different, when `given` is NULL,
  * or when `expected` is NULL or empty (an unset token never verifies). */
-int farm_webhook_token_verify(const char *given, size_t glen, const char *expected,
-			      size_t elen);
+int farm_webhook_token_verify(const char *given, size_t glen, const char *expected, size_t elen);
 
 /* Extracts the password of an `Authorization: Basic base64(user:pass)` header value
  * (borrowed; scheme matched case-insensitively).  *password is new, NUL-terminated and
@@ -57,8 +56,7 @@ int farm_webhook_basic_password(const char *authorization_header, char **passwor
  * FARM_E_INVAL.  A field without '=' has the empty value.  *out is new (malloc),
  * NUL-terminated (not counted in *outlen; the value may itself hold NUL bytes), free
  * with free().  FARM_E_NOTFOUND when no such field; FARM_E_NOMEM. */
-int farm_form_field(const char *body, size_t blen, const char *name, char **out,
-		    size_t *outlen);
+int farm_form_field(const char *body, size_t blen, const char *name, char **out, size_t *outlen);
 
 /* Verifies a Travis CI signature: `sig_b64` (borrowed, NUL-terminated, the `Signature`
  * header) is base64 of an RSA PKCS#1 v1.5 signature with SHA-1 over `payload`, which

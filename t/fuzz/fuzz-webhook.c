@@ -30,23 +30,22 @@
 #include "banned.h"
 
 /* A key made for this target, and its signature over FUZZ_PAYLOAD (RSA-SHA1). */
-static const char fuzz_pem[] =
-	"-----BEGIN PUBLIC KEY-----\n"
-	"MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEArZfv6u0kTUQk/KGK+U44\n"
-	"mqjdV2BlxzzfbtD2xcKVgocbzIKG46lFvzAcWqLqyhfmmhSMIW9+W3PFtNwJuqrQ\n"
-	"srZjltOQQZVwXtPiI8S0gT2nY7F3zgcGTyqk9hwAF+Obx2Vpa+NhcYXR/9Gbrlpm\n"
-	"lbFEviwYA3CaHpw98a7lt4CVTmAYBnw32B3c0yki7ESx0ZZUunijsCNXU1jkE62v\n"
-	"JuBbqI0pdbfLXeZT2S70P/dYPIvqnBF8d7F4YyShA0RElyd6Vk/4J0Fy2ajcliho\n"
-	"XhBxNkg0WsQp+46wKBi2nwSz35TlPnpOAMSRqU0peV6GCtkVUTO/N9c001SL3e61\n"
-	"xwIDAQAB\n"
-	"-----END PUBLIC KEY-----\n";
+static const char fuzz_pem[] = "-----BEGIN PUBLIC KEY-----\n"
+			       "MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEArZfv6u0kTUQk/KGK+U44\n"
+			       "mqjdV2BlxzzfbtD2xcKVgocbzIKG46lFvzAcWqLqyhfmmhSMIW9+W3PFtNwJuqrQ\n"
+			       "srZjltOQQZVwXtPiI8S0gT2nY7F3zgcGTyqk9hwAF+Obx2Vpa+NhcYXR/9Gbrlpm\n"
+			       "lbFEviwYA3CaHpw98a7lt4CVTmAYBnw32B3c0yki7ESx0ZZUunijsCNXU1jkE62v\n"
+			       "JuBbqI0pdbfLXeZT2S70P/dYPIvqnBF8d7F4YyShA0RElyd6Vk/4J0Fy2ajcliho\n"
+			       "XhBxNkg0WsQp+46wKBi2nwSz35TlPnpOAMSRqU0peV6GCtkVUTO/N9c001SL3e61\n"
+			       "xwIDAQAB\n"
+			       "-----END PUBLIC KEY-----\n";
 #define FUZZ_PAYLOAD "{\"id\":1,\"state\":\"passed\"}"
 static const char fuzz_sig[] =
-	"kg6ckwMQ0QbpKJCM3EaGAk5mTA+tUjj7Gyv+8nCWbQzOj73rNPRisjJOnvnRTUUhlvsALPPLmzW+3eZUT5dw"
-	"1bPJSJDkmjvWwiCyJA53YQu3BElNaV+eKxLJpwSpYOzO/WNKjqrWnLdzQnm8b6fTWBdjT3z7k6bIeV97i6AT"
-	"DD4/4IJdMDcYuugW+AHLF9nRHNNnbFGDxsmX2yEgYc6JOaBmrdfTjHqMw8F30kbJmtUyFsnCGMFn610MnJoj"
-	"cHVBt7FWxycAaKlBHLTirSsiG3h0cYODfTdvCW7hBZm0iqa8ejS2OYHrDh/c1bWX7sOVnehY98dd298lIejE"
-	"JUFU0g==";
+    "kg6ckwMQ0QbpKJCM3EaGAk5mTA+tUjj7Gyv+8nCWbQzOj73rNPRisjJOnvnRTUUhlvsALPPLmzW+3eZUT5dw"
+    "1bPJSJDkmjvWwiCyJA53YQu3BElNaV+eKxLJpwSpYOzO/WNKjqrWnLdzQnm8b6fTWBdjT3z7k6bIeV97i6AT"
+    "DD4/4IJdMDcYuugW+AHLF9nRHNNnbFGDxsmX2yEgYc6JOaBmrdfTjHqMw8F30kbJmtUyFsnCGMFn610MnJoj"
+    "cHVBt7FWxycAaKlBHLTirSsiG3h0cYODfTdvCW7hBZm0iqa8ejS2OYHrDh/c1bWX7sOVnehY98dd298lIejE"
+    "JUFU0g==";
 
 static const char modes[] = "cfsbkpCJTtSo";
 
@@ -76,11 +75,11 @@ static char *split(const uint8_t *p, size_t n, const uint8_t **tail, size_t *tle
 
 static void check_event(int rc, json_t *data, char *key)
 {
-	static const char *const fields[] = { "provider",  "project", "name",	    "buildId",
-					      "number",	   "status",  "providerStatus", "branch",
-					      "commitSha", "url",     "startedAt",  "finishedAt" };
-	static const char *const statuses[] = { "queued",   "running", "success",  "failed",
-						"canceled", "error",   "unstable", "unknown" };
+	static const char *const fields[] = {
+	    "provider",	      "project", "name",      "buildId", "number",    "status",
+	    "providerStatus", "branch",	 "commitSha", "url",	 "startedAt", "finishedAt"};
+	static const char *const statuses[] = {"queued",   "running", "success",  "failed",
+					       "canceled", "error",   "unstable", "unknown"};
 	const char *st;
 	size_t i;
 	int found = 0;

@@ -20,7 +20,7 @@ static void check(parse_fn fn, json_t *payload, json_t *want, const char *want_k
 {
 	char *body = json_dumps(payload, JSON_COMPACT), *key = NULL, tname[200];
 	json_t *data = NULL;
-	struct farm_error err = { 0 };
+	struct farm_error err = {0};
 	int rc;
 
 	json_decref(payload);
@@ -57,7 +57,7 @@ static int fails(parse_fn fn, const char *body, size_t len, char *msg)
 {
 	json_t *data = (json_t *)1;
 	char *key = (char *)1;
-	struct farm_error err = { 0 };
+	struct farm_error err = {0};
 	int rc = fn(body, len, &data, &key, &err);
 
 	if (rc == FARM_OK || data != NULL || key != NULL) {
@@ -92,8 +92,8 @@ static void test_circleci(void)
 	json_t *p;
 	char msg[256];
 	const char *wf_url =
-		"https://app.circleci.com/pipelines/github/octo-org/widget/4711/workflows/"
-		"5b0c8d2e-0000-4000-8000-00000000b002";
+	    "https://app.circleci.com/pipelines/github/octo-org/widget/4711/workflows/"
+	    "5b0c8d2e-0000-4000-8000-00000000b002";
 
 	/* workflow-completed, GitHub OAuth shape. */
 	p = json_pack("{s:s, s:s, s:s, s:{s:s, s:s}, s:{s:s, s:s, s:s}, s:{s:s, s:s}, "
@@ -107,8 +107,8 @@ static void test_circleci(void)
 		      "2024-06-01T10:04:31.875Z", "url", wf_url, "status", "failed", "pipeline",
 		      cci_pipeline_vcs());
 	check(farm_event_from_circleci, p,
-	      json_pack("{s:s, s:s, s:s, s:s, s:i, s:s, s:s, s:s, s:s, s:s, s:s, s:s}",
-			"provider", "circleci", "project", "github/octo-org/widget", "name",
+	      json_pack("{s:s, s:s, s:s, s:s, s:i, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "provider",
+			"circleci", "project", "github/octo-org/widget", "name",
 			"build-test-deploy", "buildId", "5b0c8d2e-0000-4000-8000-00000000b002",
 			"number", 4711, "status", "failed", "providerStatus", "failed", "branch",
 			"release/2.x", "commitSha", "0123456789abcdef0123456789abcdef01234567",
@@ -129,12 +129,12 @@ static void test_circleci(void)
 		      "2024-06-01T10:01:02.003Z", "stopped_at", "2024-06-01T10:02:59.999Z",
 		      "status", "canceled", "number", 98765, "pipeline", cci_pipeline_vcs());
 	check(farm_event_from_circleci, p,
-	      json_pack("{s:s, s:s, s:s, s:s, s:i, s:s, s:s, s:s, s:s, s:s, s:s, s:s}",
-			"provider", "circleci", "project", "github/octo-org/widget", "name",
-			"unit-tests", "buildId", "9c3d1e7f-0000-4000-8000-00000000c003", "number",
-			98765, "status", "canceled", "providerStatus", "canceled", "branch",
-			"release/2.x", "commitSha", "0123456789abcdef0123456789abcdef01234567",
-			"url", wf_url, "startedAt", "2024-06-01T10:01:02.003Z", "finishedAt",
+	      json_pack("{s:s, s:s, s:s, s:s, s:i, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "provider",
+			"circleci", "project", "github/octo-org/widget", "name", "unit-tests",
+			"buildId", "9c3d1e7f-0000-4000-8000-00000000c003", "number", 98765,
+			"status", "canceled", "providerStatus", "canceled", "branch", "release/2.x",
+			"commitSha", "0123456789abcdef0123456789abcdef01234567", "url", wf_url,
+			"startedAt", "2024-06-01T10:01:02.003Z", "finishedAt",
 			"2024-06-01T10:02:59.999Z"),
 	      "circleci:e2a6f3b1-2222-4333-8444-555566667777", "circleci job-completed");
 
@@ -148,46 +148,46 @@ static void test_circleci(void)
 		      "2024-06-01T12:00:00.123456+02:00", "stopped_at", "2024-06-01T10:00:09.5Z",
 		      "status", "brand_new_status", "pipeline", "id", "x", "number", 3,
 		      "trigger_parameters", "git", "tag", "", "checkout_sha",
-		      "fedcba9876543210fedcba9876543210fedcba98", "ref", "refs/heads/main", "branch",
-		      "main");
+		      "fedcba9876543210fedcba9876543210fedcba98", "ref", "refs/heads/main",
+		      "branch", "main");
 	check(farm_event_from_circleci, p,
-	      json_pack("{s:s, s:s, s:s, s:s, s:i, s:s, s:s, s:s, s:s, s:n, s:s, s:s}",
-			"provider", "circleci", "project", "circleci/AbCdEf/GhIjKl", "name",
-			"build", "buildId", "0d0e0f10-0000-4000-8000-00000000d004", "number", 3,
-			"status", "unknown", "providerStatus", "brand_new_status", "branch", "main",
-			"commitSha", "fedcba9876543210fedcba9876543210fedcba98", "url", "startedAt",
+	      json_pack("{s:s, s:s, s:s, s:s, s:i, s:s, s:s, s:s, s:s, s:n, s:s, s:s}", "provider",
+			"circleci", "project", "circleci/AbCdEf/GhIjKl", "name", "build", "buildId",
+			"0d0e0f10-0000-4000-8000-00000000d004", "number", 3, "status", "unknown",
+			"providerStatus", "brand_new_status", "branch", "main", "commitSha",
+			"fedcba9876543210fedcba9876543210fedcba98", "url", "startedAt",
 			"2024-06-01T10:00:00.123Z", "finishedAt", "2024-06-01T10:00:09.500Z"),
 	      "circleci:f3b7a4c2-3333-4444-8555-666677778888", "circleci gitlab shape");
 
 	/* Minimal: everything the payload does not say is null. */
 	p = json_pack("{s:s, s:s, s:{}}", "type", "workflow-completed", "id", "g1", "workflow");
 	check(farm_event_from_circleci, p,
-	      json_pack("{s:s, s:n, s:n, s:n, s:n, s:s, s:n, s:n, s:n, s:n, s:n, s:n}",
-			"provider", "circleci", "project", "name", "buildId", "number", "status",
-			"unknown", "providerStatus", "branch", "commitSha", "url", "startedAt",
-			"finishedAt"),
+	      json_pack("{s:s, s:n, s:n, s:n, s:n, s:s, s:n, s:n, s:n, s:n, s:n, s:n}", "provider",
+			"circleci", "project", "name", "buildId", "number", "status", "unknown",
+			"providerStatus", "branch", "commitSha", "url", "startedAt", "finishedAt"),
 	      "circleci:g1", "circleci minimal");
 
 	/* Unparseable timestamp → null rather than garbage. */
 	p = json_pack("{s:s, s:s, s:{s:s, s:s}}", "type", "workflow-completed", "id", "g2",
 		      "workflow", "created_at", "yesterday", "stopped_at", "2024-02-30T00:00:00Z");
 	check(farm_event_from_circleci, p,
-	      json_pack("{s:s, s:n, s:n, s:n, s:n, s:s, s:n, s:n, s:n, s:n, s:n, s:n}",
-			"provider", "circleci", "project", "name", "buildId", "number", "status",
-			"unknown", "providerStatus", "branch", "commitSha", "url", "startedAt",
-			"finishedAt"),
+	      json_pack("{s:s, s:n, s:n, s:n, s:n, s:s, s:n, s:n, s:n, s:n, s:n, s:n}", "provider",
+			"circleci", "project", "name", "buildId", "number", "status", "unknown",
+			"providerStatus", "branch", "commitSha", "url", "startedAt", "finishedAt"),
 	      "circleci:g2", "circleci bad timestamps");
 
 	is_int(FAILS(farm_event_from_circleci, "{\"type\":\"ping\",\"id\":\"x\"}", msg),
 	       FARM_E_NOTFOUND, "circleci: ping → NOTFOUND (nothing to emit)");
 	is_int(FAILS(farm_event_from_circleci, "{\"id\":\"x\"}", msg), FARM_E_INVAL,
 	       "circleci: no type → INVAL");
-	is_int(FAILS(farm_event_from_circleci, "{\"type\":\"workflow-completed\",\"workflow\":{}}", msg),
+	is_int(FAILS(farm_event_from_circleci, "{\"type\":\"workflow-completed\",\"workflow\":{}}",
+		     msg),
 	       FARM_E_INVAL, "circleci: no delivery id → INVAL");
 	ok(strstr(msg, "id") != NULL, "circleci: ... and the message names the id");
 	is_int(FAILS(farm_event_from_circleci, "{\"type\":\"job-completed\",\"id\":\"x\"}", msg),
 	       FARM_E_INVAL, "circleci: job-completed without job → INVAL");
-	is_int(FAILS(farm_event_from_circleci, "{\"type\":\"workflow-completed\",\"id\":\"x\",\"workflow\":[]}", msg),
+	is_int(FAILS(farm_event_from_circleci,
+		     "{\"type\":\"workflow-completed\",\"id\":\"x\",\"workflow\":[]}", msg),
 	       FARM_E_INVAL, "circleci: workflow not an object → INVAL");
 }
 
@@ -214,11 +214,11 @@ static void test_jenkins(void)
 		      "https://git.example.com/platform/api.git", "branch", "origin/feature/x",
 		      "commit", "aaaabbbbccccddddeeeeffff0000111122223333", "artifacts");
 	check(farm_event_from_jenkins, p,
-	      json_pack("{s:s, s:s, s:s, s:s, s:i, s:s, s:s, s:s, s:s, s:s, s:s, s:s}",
-			"provider", "jenkins", "project", "platform/api server", "name",
-			"api server", "buildId", "platform/api server#57", "number", 57, "status",
-			"unstable", "providerStatus", "UNSTABLE", "branch", "feature/x",
-			"commitSha", "aaaabbbbccccddddeeeeffff0000111122223333", "url",
+	      json_pack("{s:s, s:s, s:s, s:s, s:i, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "provider",
+			"jenkins", "project", "platform/api server", "name", "api server",
+			"buildId", "platform/api server#57", "number", 57, "status", "unstable",
+			"providerStatus", "UNSTABLE", "branch", "feature/x", "commitSha",
+			"aaaabbbbccccddddeeeeffff0000111122223333", "url",
 			"https://ci.example.com/job/platform/job/api%20server/57/", "startedAt", ts,
 			"finishedAt", ts2),
 	      "jenkins:platform/api server:57:COMPLETED", "jenkins completed in a folder");
@@ -229,10 +229,10 @@ static void test_jenkins(void)
 		      "number", 8, "timestamp", (json_int_t)start, "duration", (json_int_t)0,
 		      "phase", "STARTED", "scm", "branch", "refs/heads/main");
 	check(farm_event_from_jenkins, p,
-	      json_pack("{s:s, s:s, s:s, s:s, s:i, s:s, s:s, s:s, s:n, s:s, s:s, s:n}",
-			"provider", "jenkins", "project", "deploy", "name", "deploy", "buildId",
-			"deploy#8", "number", 8, "status", "running", "providerStatus", "STARTED",
-			"branch", "main", "commitSha", "url", "https://ci.example.com/job/deploy/8/",
+	      json_pack("{s:s, s:s, s:s, s:s, s:i, s:s, s:s, s:s, s:n, s:s, s:s, s:n}", "provider",
+			"jenkins", "project", "deploy", "name", "deploy", "buildId", "deploy#8",
+			"number", 8, "status", "running", "providerStatus", "STARTED", "branch",
+			"main", "commitSha", "url", "https://ci.example.com/job/deploy/8/",
 			"startedAt", ts, "finishedAt"),
 	      "jenkins:deploy:8:STARTED", "jenkins started");
 
@@ -240,8 +240,8 @@ static void test_jenkins(void)
 	p = json_pack("{s:s, s:s, s:{s:i, s:s, s:s}}", "name", "nightly", "url", "job/nightly/",
 		      "build", "number", 101, "phase", "QUEUED", "url", "job/nightly/101/");
 	check(farm_event_from_jenkins, p,
-	      json_pack("{s:s, s:s, s:s, s:s, s:i, s:s, s:s, s:n, s:n, s:n, s:n, s:n}",
-			"provider", "jenkins", "project", "nightly", "name", "nightly", "buildId",
+	      json_pack("{s:s, s:s, s:s, s:s, s:i, s:s, s:s, s:n, s:n, s:n, s:n, s:n}", "provider",
+			"jenkins", "project", "nightly", "name", "nightly", "buildId",
 			"nightly#101", "number", 101, "status", "queued", "providerStatus",
 			"QUEUED", "branch", "commitSha", "url", "startedAt", "finishedAt"),
 	      "jenkins:nightly:101:QUEUED", "jenkins queued");
@@ -252,48 +252,48 @@ static void test_jenkins(void)
 		      "FAILURE", "timestamp", (json_int_t)start, "duration", (json_int_t)1000);
 	farm_event_iso8601_ms(start + 1000, ts2);
 	check(farm_event_from_jenkins, p,
-	      json_pack("{s:s, s:s, s:s, s:s, s:i, s:s, s:s, s:n, s:n, s:n, s:s, s:s}",
-			"provider", "jenkins", "project", "legacy", "name", "legacy", "buildId",
-			"legacy#3", "number", 3, "status", "failed", "providerStatus", "FAILURE",
-			"branch", "commitSha", "url", "startedAt", ts, "finishedAt", ts2),
+	      json_pack("{s:s, s:s, s:s, s:s, s:i, s:s, s:s, s:n, s:n, s:n, s:s, s:s}", "provider",
+			"jenkins", "project", "legacy", "name", "legacy", "buildId", "legacy#3",
+			"number", 3, "status", "failed", "providerStatus", "FAILURE", "branch",
+			"commitSha", "url", "startedAt", ts, "finishedAt", ts2),
 	      "jenkins:legacy:3:FINALIZED", "jenkins finalized failure");
 
 	is_int(FAILS(farm_event_from_jenkins, "{\"name\":\"a\"}", msg), FARM_E_INVAL,
 	       "jenkins: no build object → INVAL");
-	is_int(FAILS(farm_event_from_jenkins, "{\"name\":\"a\",\"build\":{\"phase\":\"STARTED\"}}", msg),
+	is_int(FAILS(farm_event_from_jenkins, "{\"name\":\"a\",\"build\":{\"phase\":\"STARTED\"}}",
+		     msg),
 	       FARM_E_INVAL, "jenkins: no build number → INVAL");
 	ok(strstr(msg, "number") != NULL, "jenkins: ... and the message names it");
 	is_int(FAILS(farm_event_from_jenkins, "{\"name\":\"a\",\"build\":{\"number\":1}}", msg),
 	       FARM_E_INVAL, "jenkins: no phase → INVAL");
-	is_int(FAILS(farm_event_from_jenkins, "{\"build\":{\"number\":1,\"phase\":\"QUEUED\"}}", msg),
-	       FARM_E_INVAL, "jenkins: no name → INVAL");
+	is_int(
+	    FAILS(farm_event_from_jenkins, "{\"build\":{\"number\":1,\"phase\":\"QUEUED\"}}", msg),
+	    FARM_E_INVAL, "jenkins: no name → INVAL");
 }
 
 /* ---- Travis CI ------------------------------------------------------------------ */
 
 static json_t *travis_payload(const char *state, const char *status_message)
 {
-	return json_pack("{s:I, s:{s:I, s:s, s:s, s:n}, s:s, s:{s:s}, s:i, s:i, s:s*, s:s*, "
-			 "s:s, s:s, s:i, s:s, s:I, s:s, s:s, s:s, s:s, s:b, s:n}",
-			 "id", (json_int_t)902345678, "repository", "id", (json_int_t)31337, "name",
-			 "widget", "owner_name", "octo-org", "url", "number", "1234", "config",
-			 "language", "c", "status", 1, "result", 1, "status_message", status_message,
-			 "state", state, "started_at", "2024-06-01T10:00:01Z", "finished_at",
-			 "2024-06-01T10:07:42Z", "duration", 461, "build_url",
-			 "https://app.travis-ci.com/github/octo-org/widget/builds/902345678",
-			 "commit_id", (json_int_t)555, "commit",
-			 "9999888877776666555544443333222211110000", "branch", "main", "message",
-			 "Tweak", "type", "push", "pull_request", 0, "tag");
+	return json_pack(
+	    "{s:I, s:{s:I, s:s, s:s, s:n}, s:s, s:{s:s}, s:i, s:i, s:s*, s:s*, "
+	    "s:s, s:s, s:i, s:s, s:I, s:s, s:s, s:s, s:s, s:b, s:n}",
+	    "id", (json_int_t)902345678, "repository", "id", (json_int_t)31337, "name", "widget",
+	    "owner_name", "octo-org", "url", "number", "1234", "config", "language", "c", "status",
+	    1, "result", 1, "status_message", status_message, "state", state, "started_at",
+	    "2024-06-01T10:00:01Z", "finished_at", "2024-06-01T10:07:42Z", "duration", 461,
+	    "build_url", "https://app.travis-ci.com/github/octo-org/widget/builds/902345678",
+	    "commit_id", (json_int_t)555, "commit", "9999888877776666555544443333222211110000",
+	    "branch", "main", "message", "Tweak", "type", "push", "pull_request", 0, "tag");
 }
 
 static json_t *travis_want(const char *status, const char *pstatus)
 {
-	return json_pack("{s:s, s:s, s:s, s:s, s:i, s:s, s:s, s:s, s:s, s:s, s:s, s:s}",
-			 "provider", "travisci", "project", "octo-org/widget", "name", "widget",
-			 "buildId", "902345678", "number", 1234, "status", status, "providerStatus",
-			 pstatus, "branch", "main", "commitSha",
-			 "9999888877776666555544443333222211110000", "url",
-			 "https://app.travis-ci.com/github/octo-org/widget/builds/902345678",
+	return json_pack("{s:s, s:s, s:s, s:s, s:i, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "provider",
+			 "travisci", "project", "octo-org/widget", "name", "widget", "buildId",
+			 "902345678", "number", 1234, "status", status, "providerStatus", pstatus,
+			 "branch", "main", "commitSha", "9999888877776666555544443333222211110000",
+			 "url", "https://app.travis-ci.com/github/octo-org/widget/builds/902345678",
 			 "startedAt", "2024-06-01T10:00:01.000Z", "finishedAt",
 			 "2024-06-01T10:07:42.000Z");
 }
@@ -319,17 +319,18 @@ static void test_travis(void)
 	check(farm_event_from_travis, travis_payload("canceled", "Something New"),
 	      travis_want("canceled", "canceled"), "travisci:902345678:canceled",
 	      "travis unknown status_message → state");
-	check(farm_event_from_travis, travis_payload("weird", "Odd"), travis_want("unknown", "weird"),
-	      "travisci:902345678:weird", "travis unknown words → unknown");
+	check(farm_event_from_travis, travis_payload("weird", "Odd"),
+	      travis_want("unknown", "weird"), "travisci:902345678:weird",
+	      "travis unknown words → unknown");
 
 	/* Minimal: id only; number not numeric → null. */
 	p = json_pack("{s:I, s:s, s:n, s:n}", "id", (json_int_t)7, "number", "7.1", "started_at",
 		      "finished_at");
 	check(farm_event_from_travis, p,
-	      json_pack("{s:s, s:n, s:n, s:s, s:n, s:s, s:n, s:n, s:n, s:n, s:n, s:n}",
-			"provider", "travisci", "project", "name", "buildId", "7", "number",
-			"status", "unknown", "providerStatus", "branch", "commitSha", "url",
-			"startedAt", "finishedAt"),
+	      json_pack("{s:s, s:n, s:n, s:s, s:n, s:s, s:n, s:n, s:n, s:n, s:n, s:n}", "provider",
+			"travisci", "project", "name", "buildId", "7", "number", "status",
+			"unknown", "providerStatus", "branch", "commitSha", "url", "startedAt",
+			"finishedAt"),
 	      "travisci:7:-", "travis minimal");
 
 	is_int(FAILS(farm_event_from_travis, "{\"state\":\"passed\"}", msg), FARM_E_INVAL,
@@ -344,8 +345,8 @@ static void test_travis(void)
 
 static void test_bad_json(void)
 {
-	static const parse_fn fns[] = { farm_event_from_circleci, farm_event_from_jenkins,
-					farm_event_from_travis };
+	static const parse_fn fns[] = {farm_event_from_circleci, farm_event_from_jenkins,
+				       farm_event_from_travis};
 	const char *bad = "{\"id\": 1,,}";
 	char msg[256], *big;
 	const char *at;
@@ -400,92 +401,94 @@ static void test_status(void)
 		const char *provider, *kind, *status;
 		const char *words[8];
 	} spec[] = {
-		{ "argocd", "phase", "running", { "Running", "Terminating" } },
-		{ "argocd", "phase", "success", { "Succeeded" } },
-		{ "argocd", "phase", "failed", { "Failed" } },
-		{ "argocd", "phase", "error", { "Error" } },
-		{ "argocd", "health", "running", { "Progressing" } },
-		{ "argocd", "health", "success", { "Healthy" } },
-		{ "argocd", "health", "failed", { "Degraded" } },
-		{ "argocd", "health", "unstable", { "Suspended", "Missing" } },
-		{ "argocd", "health", "unknown", { "Unknown" } },
-		{ "argocd", "sync", "success", { "Synced" } },
-		{ "argocd", "sync", "unstable", { "OutOfSync" } },
-		{ "circleci", "workflow", "queued", { "on_hold" } },
-		{ "circleci", "workflow", "running", { "running", "failing" } },
-		{ "circleci", "workflow", "success", { "success" } },
-		{ "circleci", "workflow", "failed", { "failed" } },
-		{ "circleci", "workflow", "canceled", { "canceled" } },
-		{ "circleci", "workflow", "error", { "error", "unauthorized" } },
-		{ "circleci", "workflow", "unknown", { "not_run" } },
-		{ "circleci", "pipeline", "queued", { "created", "pending", "setup-pending", "setup" } },
-		{ "circleci", "pipeline", "error", { "errored" } },
-		{ "circleci", "job", "queued", { "queued", "not_running", "blocked", "on_hold" } },
-		{ "circleci", "job", "running", { "running" } },
-		{ "circleci", "job", "success", { "success" } },
-		{ "circleci", "job", "failed", { "failed", "timedout" } },
-		{ "circleci", "job", "canceled", { "canceled", "terminated-unknown" } },
-		{ "circleci", "job", "error", { "infrastructure_fail", "unauthorized" } },
-		{ "circleci", "job", "unknown", { "not_run", "retried" } },
-		{ "jenkins", "result", "success", { "SUCCESS" } },
-		{ "jenkins", "result", "failed", { "FAILURE" } },
-		{ "jenkins", "result", "canceled", { "ABORTED" } },
-		{ "jenkins", "result", "unstable", { "UNSTABLE" } },
-		{ "jenkins", "result", "unknown", { "NOT_BUILT" } },
-		{ "jenkins", "color", "running", { "blue_anime", "red_anime", "notbuilt_anime" } },
-		{ "jenkins", "color", "success", { "blue" } },
-		{ "jenkins", "color", "failed", { "red" } },
-		{ "jenkins", "color", "canceled", { "aborted" } },
-		{ "jenkins", "color", "unstable", { "yellow" } },
-		{ "jenkins", "color", "unknown", { "notbuilt", "grey", "disabled" } },
-		{ "jenkins", "notification", "queued", { "QUEUED" } },
-		{ "jenkins", "notification", "running", { "STARTED" } },
-		{ "jenkins", "notification", "success", { "SUCCESS" } },
-		{ "jenkins", "notification", "failed", { "FAILURE" } },
-		{ "jenkins", "notification", "canceled", { "ABORTED" } },
-		{ "jenkins", "notification", "unstable", { "UNSTABLE" } },
-		{ "jenkins", "notification", "unknown", { "NOT_BUILT", "COMPLETED" } },
-		{ "travisci", "build", "queued", { "created", "received", "queued" } },
-		{ "travisci", "build", "running", { "started" } },
-		{ "travisci", "build", "success", { "passed" } },
-		{ "travisci", "build", "failed", { "failed" } },
-		{ "travisci", "build", "canceled", { "canceled" } },
-		{ "travisci", "build", "error", { "errored" } },
-		{ "travisci", "webhook", "queued", { "Pending" } },
-		{ "travisci", "webhook", "running", { "started" } },
-		{ "travisci", "webhook", "success", { "Passed", "Fixed" } },
-		{ "travisci", "webhook", "failed", { "Failed", "Broken", "Still Failing" } },
-		{ "travisci", "webhook", "canceled", { "Canceled" } },
-		{ "travisci", "webhook", "error", { "Errored" } },
-		{ "codefresh", "build", "queued", { "pending", "elected", "delayed", "pending-approval" } },
-		{ "codefresh", "build", "running", { "running", "terminating" } },
-		{ "codefresh", "build", "success", { "success" } },
-		{ "codefresh", "build", "canceled", { "terminated" } },
-		{ "codefresh", "build", "error", { "error" } },
-		{ "semaphore", "pipeline", "queued", { "initializing", "pending", "queuing" } },
-		{ "semaphore", "pipeline", "running", { "running", "stopping" } },
-		{ "semaphore", "pipeline", "success", { "passed" } },
-		{ "semaphore", "pipeline", "failed", { "failed" } },
-		{ "semaphore", "pipeline", "canceled", { "stopped", "canceled" } },
-		{ "gitflic", "pipeline", "queued",
-		  { "CREATED", "PENDING", "WAITING_FOR_RESOURCE", "SCHEDULED", "PREPARING", "MANUAL" } },
-		{ "gitflic", "pipeline", "running", { "RUNNING" } },
-		{ "gitflic", "pipeline", "success", { "SUCCESS" } },
-		{ "gitflic", "pipeline", "failed", { "FAILED" } },
-		{ "gitflic", "pipeline", "canceled", { "CANCELED" } },
-		{ "gitflic", "pipeline", "unstable", { "WARNING" } },
-		{ "gitflic", "pipeline", "unknown", { "SKIPPED" } },
-		{ "candor", "run", "running", { "running" } },
-		{ "candor", "run", "success", { "Passed" } },
-		{ "candor", "run", "failed", { "Failed" } },
-		{ "candor", "run", "error", { "Error" } },
+	    {"argocd", "phase", "running", {"Running", "Terminating"}},
+	    {"argocd", "phase", "success", {"Succeeded"}},
+	    {"argocd", "phase", "failed", {"Failed"}},
+	    {"argocd", "phase", "error", {"Error"}},
+	    {"argocd", "health", "running", {"Progressing"}},
+	    {"argocd", "health", "success", {"Healthy"}},
+	    {"argocd", "health", "failed", {"Degraded"}},
+	    {"argocd", "health", "unstable", {"Suspended", "Missing"}},
+	    {"argocd", "health", "unknown", {"Unknown"}},
+	    {"argocd", "sync", "success", {"Synced"}},
+	    {"argocd", "sync", "unstable", {"OutOfSync"}},
+	    {"circleci", "workflow", "queued", {"on_hold"}},
+	    {"circleci", "workflow", "running", {"running", "failing"}},
+	    {"circleci", "workflow", "success", {"success"}},
+	    {"circleci", "workflow", "failed", {"failed"}},
+	    {"circleci", "workflow", "canceled", {"canceled"}},
+	    {"circleci", "workflow", "error", {"error", "unauthorized"}},
+	    {"circleci", "workflow", "unknown", {"not_run"}},
+	    {"circleci", "pipeline", "queued", {"created", "pending", "setup-pending", "setup"}},
+	    {"circleci", "pipeline", "error", {"errored"}},
+	    {"circleci", "job", "queued", {"queued", "not_running", "blocked", "on_hold"}},
+	    {"circleci", "job", "running", {"running"}},
+	    {"circleci", "job", "success", {"success"}},
+	    {"circleci", "job", "failed", {"failed", "timedout"}},
+	    {"circleci", "job", "canceled", {"canceled", "terminated-unknown"}},
+	    {"circleci", "job", "error", {"infrastructure_fail", "unauthorized"}},
+	    {"circleci", "job", "unknown", {"not_run", "retried"}},
+	    {"jenkins", "result", "success", {"SUCCESS"}},
+	    {"jenkins", "result", "failed", {"FAILURE"}},
+	    {"jenkins", "result", "canceled", {"ABORTED"}},
+	    {"jenkins", "result", "unstable", {"UNSTABLE"}},
+	    {"jenkins", "result", "unknown", {"NOT_BUILT"}},
+	    {"jenkins", "color", "running", {"blue_anime", "red_anime", "notbuilt_anime"}},
+	    {"jenkins", "color", "success", {"blue"}},
+	    {"jenkins", "color", "failed", {"red"}},
+	    {"jenkins", "color", "canceled", {"aborted"}},
+	    {"jenkins", "color", "unstable", {"yellow"}},
+	    {"jenkins", "color", "unknown", {"notbuilt", "grey", "disabled"}},
+	    {"jenkins", "notification", "queued", {"QUEUED"}},
+	    {"jenkins", "notification", "running", {"STARTED"}},
+	    {"jenkins", "notification", "success", {"SUCCESS"}},
+	    {"jenkins", "notification", "failed", {"FAILURE"}},
+	    {"jenkins", "notification", "canceled", {"ABORTED"}},
+	    {"jenkins", "notification", "unstable", {"UNSTABLE"}},
+	    {"jenkins", "notification", "unknown", {"NOT_BUILT", "COMPLETED"}},
+	    {"travisci", "build", "queued", {"created", "received", "queued"}},
+	    {"travisci", "build", "running", {"started"}},
+	    {"travisci", "build", "success", {"passed"}},
+	    {"travisci", "build", "failed", {"failed"}},
+	    {"travisci", "build", "canceled", {"canceled"}},
+	    {"travisci", "build", "error", {"errored"}},
+	    {"travisci", "webhook", "queued", {"Pending"}},
+	    {"travisci", "webhook", "running", {"started"}},
+	    {"travisci", "webhook", "success", {"Passed", "Fixed"}},
+	    {"travisci", "webhook", "failed", {"Failed", "Broken", "Still Failing"}},
+	    {"travisci", "webhook", "canceled", {"Canceled"}},
+	    {"travisci", "webhook", "error", {"Errored"}},
+	    {"codefresh", "build", "queued", {"pending", "elected", "delayed", "pending-approval"}},
+	    {"codefresh", "build", "running", {"running", "terminating"}},
+	    {"codefresh", "build", "success", {"success"}},
+	    {"codefresh", "build", "canceled", {"terminated"}},
+	    {"codefresh", "build", "error", {"error"}},
+	    {"semaphore", "pipeline", "queued", {"initializing", "pending", "queuing"}},
+	    {"semaphore", "pipeline", "running", {"running", "stopping"}},
+	    {"semaphore", "pipeline", "success", {"passed"}},
+	    {"semaphore", "pipeline", "failed", {"failed"}},
+	    {"semaphore", "pipeline", "canceled", {"stopped", "canceled"}},
+	    {"gitflic",
+	     "pipeline",
+	     "queued",
+	     {"CREATED", "PENDING", "WAITING_FOR_RESOURCE", "SCHEDULED", "PREPARING", "MANUAL"}},
+	    {"gitflic", "pipeline", "running", {"RUNNING"}},
+	    {"gitflic", "pipeline", "success", {"SUCCESS"}},
+	    {"gitflic", "pipeline", "failed", {"FAILED"}},
+	    {"gitflic", "pipeline", "canceled", {"CANCELED"}},
+	    {"gitflic", "pipeline", "unstable", {"WARNING"}},
+	    {"gitflic", "pipeline", "unknown", {"SKIPPED"}},
+	    {"candor", "run", "running", {"running"}},
+	    {"candor", "run", "success", {"Passed"}},
+	    {"candor", "run", "failed", {"Failed"}},
+	    {"candor", "run", "error", {"Error"}},
 	};
 	size_t i, j, n = 0, bad = 0;
 
 	for (i = 0; i < sizeof(spec) / sizeof(spec[0]); i++) {
 		for (j = 0; j < 8 && spec[i].words[j]; j++) {
-			const char *got = farm_event_status(spec[i].provider, spec[i].kind,
-							    spec[i].words[j]);
+			const char *got =
+			    farm_event_status(spec[i].provider, spec[i].kind, spec[i].words[j]);
 			n++;
 			if (strcmp(got, spec[i].status) != 0) {
 				diag("%s/%s/%s → %s, want %s", spec[i].provider, spec[i].kind,
@@ -540,27 +543,27 @@ static void ts_is(const char *in, const char *want, const char *name)
 static void test_time(void)
 {
 	static const char *const bad[] = {
-		"",
-		"2024-06-01",
-		"2024-06-01T10:00",
-		"2024-06-01T10:00:00.Z",
-		"2024-06-01T10:00:00ZZ",
-		"2024-06-01T10:00:00+2",
-		"2024-06-01T10:00:00+24:00",
-		"2024-06-01T10:00:00+02:60",
-		"2024-6-01T10:00:00Z",
-		"2024-06-01X10:00:00Z",
-		"2024-13-01T10:00:00Z",
-		"2024-00-01T10:00:00Z",
-		"2024-06-31T10:00:00Z",
-		"2023-02-29T10:00:00Z",
-		"1900-02-29T00:00:00Z",
-		"2024-06-01T24:00:00Z",
-		"2024-06-01T10:60:00Z",
-		"2024-06-01T10:00:61Z",
-		"2024-06-01T10:00:00Z ",
-		" 2024-06-01T10:00:00Z",
-		"2024-06-01T1a:00:00Z",
+	    "",
+	    "2024-06-01",
+	    "2024-06-01T10:00",
+	    "2024-06-01T10:00:00.Z",
+	    "2024-06-01T10:00:00ZZ",
+	    "2024-06-01T10:00:00+2",
+	    "2024-06-01T10:00:00+24:00",
+	    "2024-06-01T10:00:00+02:60",
+	    "2024-6-01T10:00:00Z",
+	    "2024-06-01X10:00:00Z",
+	    "2024-13-01T10:00:00Z",
+	    "2024-00-01T10:00:00Z",
+	    "2024-06-31T10:00:00Z",
+	    "2023-02-29T10:00:00Z",
+	    "1900-02-29T00:00:00Z",
+	    "2024-06-01T24:00:00Z",
+	    "2024-06-01T10:60:00Z",
+	    "2024-06-01T10:00:61Z",
+	    "2024-06-01T10:00:00Z ",
+	    " 2024-06-01T10:00:00Z",
+	    "2024-06-01T1a:00:00Z",
 	};
 	char out[FARM_EVENT_TS_LEN];
 	long long ms, probe;
@@ -577,8 +580,10 @@ static void test_time(void)
 	is_str(out, "2024-02-29T00:00:00.999Z", "time: leap day");
 	farm_event_iso8601_ms(253402300799999LL, out);
 	is_str(out, "9999-12-31T23:59:59.999Z", "time: last representable instant");
-	is_int(farm_event_iso8601_ms(253402300800000LL, out), FARM_E_INVAL, "time: year 10000 refused");
-	is_int(farm_event_iso8601_ms(-62167219200001LL, out), FARM_E_INVAL, "time: year -1 refused");
+	is_int(farm_event_iso8601_ms(253402300800000LL, out), FARM_E_INVAL,
+	       "time: year 10000 refused");
+	is_int(farm_event_iso8601_ms(-62167219200001LL, out), FARM_E_INVAL,
+	       "time: year -1 refused");
 	farm_event_iso8601_ms(-62167219200000LL, out);
 	is_str(out, "0000-01-01T00:00:00.000Z", "time: year 0 is the first");
 

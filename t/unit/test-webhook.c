@@ -21,13 +21,12 @@
 static const struct {
 	const char *body, *secret, *v1;
 } cci_vectors[] = {
-	{ "hello world", "secret",
-	  "734cc62f32841568f45715aeb9f4d7891324e6d948e4c6c60c0621cdac48623a" },
-	{ "lalala", "another-secret",
-	  "daa220016c8f29a8b214fbfc3671aeec2145cfb1e6790184ffb38b6d0425fa00" },
-	{ "an-important-request-payload", "hunter123",
-	  "9be2242094a9a8c00c64306f382a7f9d691de910b4a266f67bd314ef18ac49fa" },
-	{ "foo", "secret", "773ba44693c7553d6ee20f61ea5d2757a9a4f4a44d2841ae4e95b52e4cd62db4" },
+    {"hello world", "secret", "734cc62f32841568f45715aeb9f4d7891324e6d948e4c6c60c0621cdac48623a"},
+    {"lalala", "another-secret",
+     "daa220016c8f29a8b214fbfc3671aeec2145cfb1e6790184ffb38b6d0425fa00"},
+    {"an-important-request-payload", "hunter123",
+     "9be2242094a9a8c00c64306f382a7f9d691de910b4a266f67bd314ef18ac49fa"},
+    {"foo", "secret", "773ba44693c7553d6ee20f61ea5d2757a9a4f4a44d2841ae4e95b52e4cd62db4"},
 };
 
 static int cci(const char *header, const char *secret, const char *body)
@@ -119,7 +118,8 @@ static void test_circleci(void)
 		pad = FARM_WEBHOOK_SIG_HEADER_MAX - 67;
 		memset(big, ',', pad);
 		snprintf(big + pad, 128, "v1=%s", v);
-		is_int((int)strlen(big), FARM_WEBHOOK_SIG_HEADER_MAX, "circleci: header at the limit");
+		is_int((int)strlen(big), FARM_WEBHOOK_SIG_HEADER_MAX,
+		       "circleci: header at the limit");
 		is_int(cci(big, "secret", "hello world"), FARM_OK,
 		       "circleci: header exactly at the limit still verifies");
 		free(big);
@@ -136,8 +136,9 @@ static void test_circleci(void)
 			snprintf(hdr, sizeof(hdr), "v1=%s", hex);
 			is_int(cci(hdr, "s3cr3t", body), FARM_OK,
 			       "circleci: JSON body with trailing newline verifies");
-			is_int(farm_webhook_circleci_verify(hdr, "s3cr3t", 6, body, strlen(body) - 1),
-			       FARM_E_AUTH, "circleci: re-serialised body (newline lost) refused");
+			is_int(
+			    farm_webhook_circleci_verify(hdr, "s3cr3t", 6, body, strlen(body) - 1),
+			    FARM_E_AUTH, "circleci: re-serialised body (newline lost) refused");
 		} else {
 			ok(0, "circleci: could not compute HMAC for the JSON body");
 		}
@@ -246,7 +247,7 @@ static void form_ok(const char *body, const char *name, const char *want, size_t
 	int rc = farm_form_field(body, strlen(body), name, &out, &n);
 
 	ok(rc == FARM_OK && out && n == wantlen && memcmp(out, want, wantlen) == 0 &&
-		   out[n] == '\0',
+	       out[n] == '\0',
 	   tname);
 	if (rc != FARM_OK || !out || n != wantlen || memcmp(out, want, wantlen) != 0)
 		diag("rc %d, got '%s' (%zu bytes), want '%s'", rc, out ? out : "(null)", n, want);
@@ -329,7 +330,7 @@ static char *form_encode(const char *s, size_t n)
 /* Signs like Travis: RSA PKCS#1 v1.5 with SHA-1, base64. */
 static char *travis_sign(gnutls_privkey_t priv, const void *data, size_t len)
 {
-	gnutls_datum_t d = { (unsigned char *)(uintptr_t)data, (unsigned)len }, sig = { NULL, 0 };
+	gnutls_datum_t d = {(unsigned char *)(uintptr_t)data, (unsigned)len}, sig = {NULL, 0};
 	char *b64 = NULL;
 
 	if (gnutls_privkey_sign_data(priv, GNUTLS_DIG_SHA1, 0, &d, &sig) < 0)
@@ -343,7 +344,7 @@ static char *travis_sign(gnutls_privkey_t priv, const void *data, size_t len)
 static int gen_key(gnutls_privkey_t *priv, char **pem)
 {
 	gnutls_pubkey_t pub = NULL;
-	gnutls_datum_t out = { NULL, 0 };
+	gnutls_datum_t out = {NULL, 0};
 	int ok_ = 0;
 
 	*priv = NULL;
@@ -394,13 +395,14 @@ static size_t der_int(unsigned char *o, const gnutls_datum_t *v)
 static char *pkcs1_pem(const char *spki_pem)
 {
 	gnutls_pubkey_t pub = NULL;
-	gnutls_datum_t in = { (unsigned char *)(uintptr_t)spki_pem, (unsigned)strlen(spki_pem) };
-	gnutls_datum_t m = { NULL, 0 }, e = { NULL, 0 }, der, out = { NULL, 0 };
+	gnutls_datum_t in = {(unsigned char *)(uintptr_t)spki_pem, (unsigned)strlen(spki_pem)};
+	gnutls_datum_t m = {NULL, 0}, e = {NULL, 0}, der, out = {NULL, 0};
 	unsigned char body[1200], seq[1210];
 	size_t blen, slen = 0;
 	char *pem = NULL;
 
-	if (gnutls_pubkey_init(&pub) < 0 || gnutls_pubkey_import(pub, &in, GNUTLS_X509_FMT_PEM) < 0 ||
+	if (gnutls_pubkey_init(&pub) < 0 ||
+	    gnutls_pubkey_import(pub, &in, GNUTLS_X509_FMT_PEM) < 0 ||
 	    gnutls_pubkey_export_rsa_raw(pub, &m, &e) < 0 || m.size > 1100)
 		goto out;
 	blen = der_int(body, &m);
@@ -447,13 +449,13 @@ static void test_travis(void)
 
 	/* A payload shaped like Travis' (TR-TASK payload.rb), with characters that the
 	 * form encoding changes: spaces, '+', '/', ':', quotes, and UTF-8. */
-	j = json_pack("{s:I, s:s, s:s, s:s, s:i, s:s, s:s, s:s, s:s, s:{s:I, s:s, s:s}}",
-		      "id", (json_int_t)901234567, "number", "42", "state", "passed", "status_message",
+	j = json_pack("{s:I, s:s, s:s, s:s, s:i, s:s, s:s, s:s, s:s, s:{s:I, s:s, s:s}}", "id",
+		      (json_int_t)901234567, "number", "42", "state", "passed", "status_message",
 		      "Passed", "result", 0, "branch", "feature/a+b", "message",
 		      "Fix: 100% \"quoted\" — détails", "build_url",
 		      "https://app.travis-ci.com/github/octo-org/widget/builds/901234567",
-		      "started_at", "2024-03-05T10:00:01Z", "repository", "id",
-		      (json_int_t)777, "name", "widget", "owner_name", "octo-org");
+		      "started_at", "2024-03-05T10:00:01Z", "repository", "id", (json_int_t)777,
+		      "name", "widget", "owner_name", "octo-org");
 	payload = json_dumps(j, JSON_COMPACT);
 	json_decref(j);
 	if (!ok(payload != NULL, "travis: payload JSON built"))
@@ -540,7 +542,7 @@ static void test_travis(void)
 	{
 		gnutls_privkey_t ec = NULL;
 		gnutls_pubkey_t ecpub = NULL;
-		gnutls_datum_t ecpem = { NULL, 0 };
+		gnutls_datum_t ecpem = {NULL, 0};
 
 		if (gnutls_privkey_init(&ec) >= 0 &&
 		    gnutls_privkey_generate(ec, GNUTLS_PK_ECDSA,
@@ -549,8 +551,8 @@ static void test_travis(void)
 		    gnutls_pubkey_init(&ecpub) >= 0 &&
 		    gnutls_pubkey_import_privkey(ecpub, ec, 0, 0) >= 0 &&
 		    gnutls_pubkey_export2(ecpub, GNUTLS_X509_FMT_PEM, &ecpem) >= 0)
-			is_int(farm_webhook_travis_verify((char *)ecpem.data, ecpem.size, sig, decoded,
-							  declen),
+			is_int(farm_webhook_travis_verify((char *)ecpem.data, ecpem.size, sig,
+							  decoded, declen),
 			       FARM_E_INVAL, "travis: an EC public key → INVAL (RSA only)");
 		else
 			ok(0, "travis: could not make an EC key");
@@ -583,11 +585,11 @@ static void test_travis(void)
 	}
 	{
 		static const char *const bad[] = {
-			"{\"config\":{\"notifications\":{\"webhook\":{}}}}",
-			"{\"config\":{\"notifications\":{\"webhook\":{\"public_key\":42}}}}",
-			"{\"config\":{\"notifications\":{\"webhook\":{\"public_key\":\"\"}}}}",
-			"{\"config\":{\"notifications\":[]}}",
-			"{}",
+		    "{\"config\":{\"notifications\":{\"webhook\":{}}}}",
+		    "{\"config\":{\"notifications\":{\"webhook\":{\"public_key\":42}}}}",
+		    "{\"config\":{\"notifications\":{\"webhook\":{\"public_key\":\"\"}}}}",
+		    "{\"config\":{\"notifications\":[]}}",
+		    "{}",
 		};
 		size_t i;
 		char *x = (char *)1;
@@ -596,7 +598,7 @@ static void test_travis(void)
 		for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 			x = (char *)1;
 			if (farm_webhook_travis_key_from_config(bad[i], strlen(bad[i]), &x) !=
-				    FARM_E_NOTFOUND ||
+				FARM_E_NOTFOUND ||
 			    x != NULL) {
 				diag("case %zu: %s", i, bad[i]);
 				all = 0;
