@@ -318,8 +318,8 @@ class Jenkins(fakelib.Platform):
         norm(obj.get("jobs", []), "/")
         return {"jobs": obj.get("jobs", [])}
 
-    def reset_state(self):
-        super().reset_state()
+    def set_state(self, obj):
+        super().set_state(obj)
         with self.lock:
             self.queue.clear()
             self.running = []
@@ -489,7 +489,8 @@ class Jenkins(fakelib.Platform):
                                "defaultParameterValue": {
                                    "_class": "hudson.model.StringParameterValue",
                                    "name": p["name"], "value": p.get("default", "")},
-                               "description": "", "name": p["name"], "type": "StringParameterDefinition"}
+                               "description": "", "name": p["name"],
+                               "type": "StringParameterDefinition"}
                               for p in j["parameters"]]}] if j.get("parameters") else [],
             "queueItem": None, "concurrentBuild": False,
             "disabled": bool(j.get("disabled", False)),

@@ -28,7 +28,6 @@ import os
 import queue
 import signal
 import socket
-import socketserver
 import struct
 import sys
 import threading
@@ -485,7 +484,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.close_connection = True
             return
         if line in (b"\r\n", b"\n"):
-            return  # stray CRLF between requests (RFC 9112 2.2)
+            self.close_connection = False  # stray CRLF before a request (RFC 9112 2.2)
+            return
         if len(line) > 65536:
             self._fail(414, "request line too long")
             return
@@ -735,8 +735,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     return json_response(200, fake.get_mode())
             elif path == "/__fake/requests":
                 if cmd == "GET":
+                    q = urllib.parse.parse_qs(qs)
+                    method = (q.get("method") or [None])[0]
+                    prefix = (q.get("pathPrefix") or [None])[0]
                     with fake.lock:
-                        recs = list(fake.records)
+                        recs = [r for r in fake.records
+                                if (method is None or r["method"] == method) and
+                                (prefix is None or r["path"].startswith(prefix))]
                     return json_response(200, recs)
                 if cmd == "DELETE":
                     with fake.lock:
