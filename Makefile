@@ -112,3 +112,115 @@ clean:
 
 fmt:
 	clang-format -i lib/*.[ch] fcgi/*.[ch] t/unit/*.[ch]
+
+# ---- install and packages ------------------------------------------------------
+# make install DESTDIR=/tmp/root PREFIX=/usr   lays out what farm.spec packages:
+#   $(SBINDIR)/farm-fcgi farm-eventd farm-wsd farm-runner (those built), $(BINDIR)/farmctl,
+#   $(SYSCONFDIR)/farm/farm.conf (0640; never overwritten), units, sysusers.d, tmpfiles.d,
+#   nginx drop-ins ($(NGINXDIR)/conf.d/farm.conf upstreams, default.d/farm.conf locations,
+#   farm-fastcgi.conf), man pages, docs, $(STATEDIR) (0700).
+# FARM_SOCKET, FARM_WSD, FARM_NGINX_DIR, FARM_ACCESS_LOG, FARM_NGINX_GROUP fill the
+# templates' placeholders (the tests point them into a trash directory).
+# Ownership (farm user, nginx group) is the package's business: see farm.spec.
+VERSION       := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
+BINDIR        ?= $(PREFIX)/bin
+SBINDIR       ?= $(PREFIX)/sbin
+SYSCONFDIR    ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
+LOCALSTATEDIR ?= /var
+STATEDIR      ?= $(LOCALSTATEDIR)/lib/farm
+RUNDIR        ?= /run/farm
+SYSTEMDDIR    ?= $(if $(filter /usr,$(PREFIX)),/usr/lib,$(PREFIX)/lib)
+UNITDIR       ?= $(SYSTEMDDIR)/systemd/system
+SYSUSERSDIR   ?= $(SYSTEMDDIR)/sysusers.d
+TMPFILESDIR   ?= $(SYSTEMDDIR)/tmpfiles.d
+MANDIR        ?= $(PREFIX)/share/man
+DOCDIR        ?= $(PREFIX)/share/doc/farm
+NGINXDIR      ?= $(SYSCONFDIR)/nginx
+FARM_SOCKET      ?= $(RUNDIR)/farm.sock
+FARM_WSD         ?= 127.0.0.1:8091
+FARM_NGINX_DIR   ?= $(NGINXDIR)
+FARM_ACCESS_LOG  ?= $(LOCALSTATEDIR)/log/nginx/farm-access.log
+FARM_NGINX_GROUP ?= nginx
+
+DAEMONS   := $(foreach p,farm-fcgi farm-eventd farm-wsd farm-runner,$(if $(wildcard fcgi/$(p).c),$(p)))
+UNITS     := farm.socket farm.service $(addsuffix .service,$(filter-out farm-fcgi,$(DAEMONS)))
+MAN8      := farmctl.8 $(addsuffix .8,$(DAEMONS))
+MAN_OUT   := $(BUILD)/doc/farm.conf.5 $(MAN8:%=$(BUILD)/doc/%)
+
+SUBST = sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@BINDIR@|$(BINDIR)|g' \
+	-e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' -e 's|@FARM_STATEDIR@|$(STATEDIR)|g' \
+	-e 's|@FARM_RUNDIR@|$(RUNDIR)|g' -e 's|@FARM_SOCKET@|$(FARM_SOCKET)|g' \
+	-e 's|@FARM_WSD@|$(FARM_WSD)|g' -e 's|@FARM_NGINX_DIR@|$(FARM_NGINX_DIR)|g' \
+	-e 's|@FARM_ACCESS_LOG@|$(FARM_ACCESS_LOG)|g' -e 's|@FARM_NGINX_GROUP@|$(FARM_NGINX_GROUP)|g' \
+	-e 's|@VERSION@|$(VERSION)|g'
+
+# farm.conf(5)'s key list comes from the config table itself (farmctl config keys --man).
+$(BUILD)/doc/farm.conf.5: doc/farm.conf.5.in $(BUILD)/farmctl VERSION
+	@mkdir -p $(dir $@)
+	@$(if $(filter 1,$(V)),,echo "  GEN     $@")
+	$(Q){ sed '/^@KEYS@$$/,$$d' $< && env -u FARM_CONFIG $(BUILD)/farmctl config keys --man && \
+	  sed '1,/^@KEYS@$$/d' $<; } | $(SUBST) >$@.tmp && mv $@.tmp $@
+
+$(BUILD)/doc/%.8: doc/%.8 VERSION
+	@mkdir -p $(dir $@)
+	$(Q)$(SUBST) $< >$@
+
+.PHONY: man rpm-sysusers
+man: $(MAN_OUT)
+
+rpm-sysusers:
+	@$(SUBST) scripts/systemd/farm.sysusers
+
+install: $(PROG_BIN) $(MAN_OUT)
+	@$(if $(filter 1,$(V)),,echo "  INSTALL $(DESTDIR)$(PREFIX)")
+	$(Q)install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) $(DESTDIR)$(UNITDIR) \
+	  $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR) $(DESTDIR)$(MANDIR)/man5 \
+	  $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(DOCDIR) $(DESTDIR)$(NGINXDIR)/conf.d \
+	  $(DESTDIR)$(NGINXDIR)/default.d
+	$(Q)install -d -m 0750 $(DESTDIR)$(SYSCONFDIR)/farm
+	$(Q)install -d -m 0700 $(DESTDIR)$(STATEDIR)
+	$(Q)install -m 0755 $(BUILD)/farmctl $(DESTDIR)$(BINDIR)/farmctl
+	$(Q)for d in $(DAEMONS); do install -m 0755 $(BUILD)/$$d $(DESTDIR)$(SBINDIR)/$$d || exit 1; done
+	$(Q)set -e; if [ -e $(DESTDIR)$(SYSCONFDIR)/farm/farm.conf ]; then \
+	  echo "  KEEP    $(DESTDIR)$(SYSCONFDIR)/farm/farm.conf (new one: farm.conf.new)"; \
+	  $(SUBST) packaging/farm.conf.in >$(DESTDIR)$(SYSCONFDIR)/farm/farm.conf.new; \
+	  chmod 0640 $(DESTDIR)$(SYSCONFDIR)/farm/farm.conf.new; \
+	else \
+	  $(SUBST) packaging/farm.conf.in >$(DESTDIR)$(SYSCONFDIR)/farm/farm.conf; \
+	  chmod 0640 $(DESTDIR)$(SYSCONFDIR)/farm/farm.conf; \
+	fi
+	$(Q)set -e; for u in $(UNITS); do \
+	  $(SUBST) scripts/systemd/$$u >$(DESTDIR)$(UNITDIR)/$$u; chmod 0644 $(DESTDIR)$(UNITDIR)/$$u; done
+	$(Q)$(SUBST) scripts/systemd/farm.sysusers >$(DESTDIR)$(SYSUSERSDIR)/farm.conf
+	$(Q)$(SUBST) scripts/systemd/farm.tmpfiles >$(DESTDIR)$(TMPFILESDIR)/farm.conf
+	$(Q)$(SUBST) nginx/farm-upstream.conf >$(DESTDIR)$(NGINXDIR)/conf.d/farm.conf
+	$(Q)$(SUBST) nginx/farm-locations.conf >$(DESTDIR)$(NGINXDIR)/default.d/farm.conf
+	$(Q)$(SUBST) nginx/farm-fastcgi.conf >$(DESTDIR)$(NGINXDIR)/farm-fastcgi.conf
+	$(Q)chmod 0644 $(DESTDIR)$(SYSUSERSDIR)/farm.conf $(DESTDIR)$(TMPFILESDIR)/farm.conf \
+	  $(DESTDIR)$(NGINXDIR)/conf.d/farm.conf $(DESTDIR)$(NGINXDIR)/default.d/farm.conf \
+	  $(DESTDIR)$(NGINXDIR)/farm-fastcgi.conf
+	$(Q)install -m 0644 $(BUILD)/doc/farm.conf.5 $(DESTDIR)$(MANDIR)/man5/farm.conf.5
+	$(Q)install -m 0644 $(MAN8:%=$(BUILD)/doc/%) $(DESTDIR)$(MANDIR)/man8/
+	$(Q)install -m 0644 $(wildcard README.md docs/*.md) $(DESTDIR)$(DOCDIR)/
+
+# make rpm: source and binary RPMs with rpmbuild in a private _topdir ($(BUILD)/rpmbuild).
+# --nodeps: Debian has no RPM database to check BuildRequires against.
+RPM_TOP  := $(abspath $(BUILD))/rpmbuild
+DIST_TAR := $(RPM_TOP)/SOURCES/farm-$(VERSION).tar.gz
+DIST_SRC := $(wildcard Makefile VERSION farm.spec README.md .clang-format lib fcgi nginx scripts t doc docs packaging)
+
+rpm: farm.spec
+	$(Q)test "$$(sed -n 's/^Version:[[:space:]]*//p' farm.spec)" = "$(VERSION)" || \
+	  { echo "farm.spec Version differs from VERSION ($(VERSION))" >&2; exit 1; }
+	$(Q)rm -rf $(RPM_TOP) && mkdir -p $(RPM_TOP)/SOURCES $(RPM_TOP)/SPECS
+	@$(if $(filter 1,$(V)),,echo "  TAR     $(DIST_TAR)")
+	$(Q)tar -czf $(DIST_TAR) --exclude-vcs --exclude='t/trash.*' --exclude='__pycache__' \
+	  --exclude='*.o' --transform 's,^,farm-$(VERSION)/,' $(DIST_SRC)
+	$(Q)$(MAKE) --no-print-directory -s STATEDIR=/var/lib/farm rpm-sysusers >$(RPM_TOP)/SOURCES/farm.sysusers
+	$(Q)cp farm.spec $(RPM_TOP)/SPECS/farm.spec
+	@$(if $(filter 1,$(V)),,echo "  RPMBUILD $(RPM_TOP)")
+	$(Q)rpmbuild -ba --nodeps --define '_topdir $(RPM_TOP)' \
+	  $(if $(wildcard fcgi/farm-runner.c),,--without runner) \
+	  $(RPM_TOP)/SPECS/farm.spec >$(RPM_TOP)/rpmbuild.log 2>&1 || \
+	  { tail -n 40 $(RPM_TOP)/rpmbuild.log >&2; exit 1; }
+	$(Q)ls $(RPM_TOP)/SRPMS/*.src.rpm $(RPM_TOP)/RPMS/*/*.rpm

@@ -7,6 +7,7 @@
  *            pool restart when a dead process held the environment), then respawned
  *   SIGUSR1  a worker reached max_requests: start its replacement now
  *   SIGHUP   re-read the configuration and replace every worker gracefully
+ *   SIGUSR2  emergency restart: kill every worker, run recovery, start again
  *   SIGTERM/SIGINT/SIGQUIT  stop: workers finish in-flight requests, then exit
  * and every second: checkpoints, the request_terminate_timeout watchdog.
  */
@@ -266,12 +267,46 @@ static int open_store_master(struct farm_app *app)
 	return 0;
 }
 
+/* Recovery needs every user of the environment gone.  The daemons (farm-eventd,
+ * farm-wsd, farm-runner) each hold a write lock on "<state_dir>/<name>.lock": they
+ * are killed (their supervisor, farm-run or systemd, starts them again, and they
+ * reopen the recovered environment). */
+static void stop_env_users(const char *dir)
+{
+	static const char *const names[] = {"eventd", "wsd", "runner"};
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		char path[4200];
+		struct flock l;
+		int fd;
+
+		snprintf(path, sizeof(path), "%s/%s.lock", dir, names[i]);
+		fd = open(path, O_RDWR | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		for (int tries = 0; tries < 50; tries++) {
+			memset(&l, 0, sizeof(l));
+			l.l_type = F_WRLCK;
+			l.l_whence = SEEK_SET;
+			if (fcntl(fd, F_GETLK, &l) < 0 || l.l_type == F_UNLCK || l.l_pid <= 0)
+				break;
+			if (tries == 0)
+				farm_log(FARM_LOG_WARN, NULL, 0, "stopping %s (pid %ld) for recovery",
+					 names[i], (long)l.l_pid);
+			kill(l.l_pid, SIGKILL);
+			usleep(100 * 1000);
+		}
+		close(fd);
+	}
+}
+
 /* A dead process held the environment: stop every worker, recover, start again. */
 static void recover_pool(struct farm_app *app)
 {
 	farm_log(FARM_LOG_WARN, NULL, 0, "database needs recovery: restarting the pool");
 	app->board->recoveries++;
 	signal_workers(app, SIGKILL, 0);
+	stop_env_users(app->conf.state_dir);
 	while (any_worker(app)) {
 		int st;
 		pid_t p = waitpid(-1, &st, 0);
@@ -281,7 +316,8 @@ static void recover_pool(struct farm_app *app)
 			if (app->board->slot[i].pid == p)
 				app->board->slot[i].pid = 0;
 	}
-	farm_store_close(app->store);
+	/* Not closed: closing could block on a mutex the dead process held. */
+	farm_store_abandon(app->store);
 	app->store = NULL;
 	if (open_store_master(app) < 0) {
 		farm_log(FARM_LOG_ERROR, NULL, 0, "recovery failed; exiting");
@@ -409,6 +445,7 @@ int main(int argc, char **argv)
 	sigaddset(&set, SIGQUIT);
 	sigaddset(&set, SIGHUP);
 	sigaddset(&set, SIGUSR1);
+	sigaddset(&set, SIGUSR2);
 	sigprocmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
@@ -421,6 +458,8 @@ int main(int argc, char **argv)
 		farm_log(FARM_LOG_ERROR, NULL, 0, "cannot load the credential keys");
 		return 1;
 	}
+	if (farm_providers_init(&app) != FARM_OK)
+		return 1;
 	for (long i = 0; i < app.conf.workers; i++)
 		spawn_worker(&app);
 	farm_log(FARM_LOG_INFO, NULL, 0, "ready: %ld workers x %ld threads on %s", app.conf.workers,
@@ -474,6 +513,11 @@ int main(int argc, char **argv)
 			notify_systemd("READY=1");
 			break;
 		}
+		case SIGUSR2:
+			/* Operator-requested emergency restart: every worker, with recovery. */
+			if (!stopping)
+				recover_pool(&app);
+			break;
 		case SIGUSR1:
 			/* A worker is recycling; it already marked itself draining. */
 			for (int i = 0; i < FARM_MAX_WORKERS; i++)

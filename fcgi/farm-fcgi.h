@@ -36,6 +36,9 @@ struct farm_scoreboard {
 	struct farm_slot slot[FARM_MAX_WORKERS];
 };
 
+struct farm_cache;
+struct farm_httpc;
+
 struct farm_app {
 	struct farm_conf conf;
 	struct farm_store *store;         /* this process's handle */
@@ -45,6 +48,7 @@ struct farm_app {
 	int listen_fd;
 	int wake_fd;                      /* readable when the worker must stop accepting */
 	struct farm_dispatch dispatch;
+	struct farm_cache *cache;         /* shared platform cache (lib/cache.h), or NULL */
 };
 
 /* Per accepting thread. */
@@ -74,5 +78,41 @@ int farm_h_creds_delete(struct farm_req *r);
 int farm_h_webhook_circleci(struct farm_req *r);
 int farm_h_webhook_jenkins(struct farm_req *r);
 int farm_h_webhook_travisci(struct farm_req *r);
+/* farm-fcgi-status.c: GET /farm-status (JSON, or Prometheus text with ?format=prometheus) */
+int farm_h_status(struct farm_req *r);
+
+/* farm-fcgi-providers.c: platform endpoints (Argo CD, CircleCI, Jenkins, Travis CI).
+ * farm_providers_init: in the master before the workers (libcurl, the shared cache).
+ * farm_providers_http: this thread's HTTP client (lib/httpc.h), created on first use. */
+int farm_providers_init(struct farm_app *app);
+struct farm_httpc *farm_providers_http(struct farm_req *r);
+int farm_h_argocd_apps(struct farm_req *r);
+int farm_h_argocd_app(struct farm_req *r);
+int farm_h_argocd_sync(struct farm_req *r);
+int farm_h_circleci_pipelines(struct farm_req *r);
+int farm_h_circleci_trigger(struct farm_req *r);
+int farm_h_jenkins_jobs(struct farm_req *r);
+int farm_h_jenkins_builds(struct farm_req *r);
+int farm_h_jenkins_build(struct farm_req *r);
+int farm_h_travisci_builds(struct farm_req *r);
+int farm_h_travisci_restart(struct farm_req *r);
+
+/* farm-fcgi-catalog.c: catalog links to Argo CD applications, the CI/CD tab, and the
+ * Argo CD Notifications webhook.  farm_catalog_nudge: wakes farm-eventd after an
+ * event was committed to the outbox (never blocks). */
+void farm_catalog_nudge(struct farm_req *r);
+int farm_h_catalog_list(struct farm_req *r);
+int farm_h_catalog_get(struct farm_req *r);
+int farm_h_catalog_patch(struct farm_req *r);
+int farm_h_catalog_cicd(struct farm_req *r);
+int farm_h_webhook_argocd(struct farm_req *r);
+/* farm-fcgi-pipelines.c: pipelines and their runs (farm-runner executes them). */
+int farm_h_pipelines_list(struct farm_req *r);
+int farm_h_pipelines_create(struct farm_req *r);
+int farm_h_pipeline_get(struct farm_req *r);
+int farm_h_runs_list(struct farm_req *r);
+int farm_h_runs_create(struct farm_req *r);
+int farm_h_run_get(struct farm_req *r);
+int farm_h_run_log(struct farm_req *r);
 
 #endif

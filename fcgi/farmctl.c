@@ -1,18 +1,24 @@
 /* farmctl.c - the operator's command line: tokens, database care, key rotation.
  *
  *   farmctl [-c FILE] token --sub S [--org O] [--role admin] [--ttl 1h]
- *   farmctl [-c FILE] config check
+ *   farmctl [-c FILE] config check | config keys [--man]
  *   farmctl [-c FILE] db backup DIR | db verify [DIR] | db recover
  *   farmctl [-c FILE] rotate-key [--master-key-file F]
  *   farmctl [-c FILE] credentials list [--org O]
+ *   farmctl [-c FILE] events tail [--org O] [--since ID] [--count N] [--timeout S]
  *
- * Configuration is read exactly as farm-fcgi reads it (file, then FARM_<KEY>).
+ * Configuration is read exactly as farm-fcgi reads it (file, then FARM_<KEY>); the
+ * file is -c, else $FARM_CONFIG, else FARMCTL_DEFAULT_CONFIG when it exists.
  */
 #include <errno.h>
 #include <getopt.h>
+#include <grp.h>
+#include <limits.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -24,6 +30,12 @@
 #include "farmctl.h"
 #include "banned.h"
 
+/* The installed configuration (make install, farm.spec), used when neither -c nor
+ * FARM_CONFIG names one and the file exists. */
+#ifndef FARMCTL_DEFAULT_CONFIG
+#define FARMCTL_DEFAULT_CONFIG "/etc/farm/farm.conf"
+#endif
+
 static void usage(FILE *fp)
 {
 	fprintf(fp,
@@ -31,13 +43,35 @@ static void usage(FILE *fp)
 		"commands:\n"
 		"  token --sub S [--org O] [--role admin] [--ttl 1h]   mint an API token\n"
 		"  config check                                         validate the configuration\n"
+		"  config keys [--man]                                  every key, default and meaning\n"
 		"  db backup DIR                                        hot backup of the live database\n"
 		"  db verify [DIR]                                      verify a backup (default: a fresh one)\n"
 		"  db recover                                           run recovery (farm stopped)\n"
 		"  rotate-key [--master-key-file F]                     re-seal every credential\n"
 		"  credentials list [--org O]                           metadata only, never values\n"
-		"  events tail [--since ID]                             print events as they are published\n"
-		"Each command takes --help.\n");
+		"  events tail [--org O] [--since ID] [--count N]       print events as they are published\n"
+		"Each command takes --help.  The configuration is -c FILE, else $FARM_CONFIG,\n"
+		"else " FARMCTL_DEFAULT_CONFIG " when it exists.\n");
+}
+
+/* Root working on a state_dir that belongs to another user (the packaged `farm`)
+ * becomes that user: a database or log file created by root would lock the
+ * service out of its own environment. */
+static int become_state_owner(const struct farm_conf *c)
+{
+	struct passwd *pw;
+	struct stat st;
+
+	if (geteuid() != 0 || !c->state_dir || stat(c->state_dir, &st) != 0 || st.st_uid == 0)
+		return 0;
+	pw = getpwuid(st.st_uid);
+	if ((pw ? initgroups(pw->pw_name, st.st_gid) : setgroups(0, NULL)) != 0 ||
+	    setgid(st.st_gid) != 0 || setuid(st.st_uid) != 0) {
+		fprintf(stderr, "farmctl: cannot become uid %ld, the owner of %s: %s\n",
+			(long)st.st_uid, c->state_dir, strerror(errno));
+		return 1;
+	}
+	return 0;
 }
 
 int farmctl_load_conf(const char *path, struct farm_conf *c)
@@ -47,6 +81,10 @@ int farmctl_load_conf(const char *path, struct farm_conf *c)
 	if (farm_conf_init(c) || (path && farm_conf_load_file(c, path, &err)) ||
 	    farm_conf_load_env(c, NULL, &err) || farm_conf_finish(c, &err)) {
 		fprintf(stderr, "farmctl: %s\n", err.msg[0] ? err.msg : "configuration error");
+		return 1;
+	}
+	if (become_state_owner(c)) {
+		farm_conf_free(c);
 		return 1;
 	}
 	return 0;
@@ -121,13 +159,98 @@ static int cmd_token(const char *conf_path, int argc, char **argv)
 	return 0;
 }
 
+static const char *key_type(const struct farm_conf_key *k)
+{
+	switch (k->type) {
+	case FARM_CONF_INT: return "integer";
+	case FARM_CONF_SIZE: return "size";
+	case FARM_CONF_BOOL: return "boolean";
+	default: return "string";
+	}
+}
+
+/* FARM_<KEY>: upper case, '.' -> '_'. */
+static void env_name(const char *key, char *out, size_t cap)
+{
+	size_t o = (size_t)snprintf(out, cap, "FARM_");
+
+	for (size_t i = 0; key[i] && o + 1 < cap; i++)
+		out[o++] = key[i] == '.' ? '_' : (char)(key[i] >= 'a' && key[i] <= 'z' ? key[i] - 32 : key[i]);
+	out[o < cap ? o : cap - 1] = '\0';
+}
+
+/* Writes s for troff: a leading '.' or '\'' is escaped, '\\' doubled, '-' as \-. */
+static void troff_puts(const char *s, FILE *fp)
+{
+	if (*s == '.' || *s == '\'')
+		fputs("\\&", fp);
+	for (; *s; s++) {
+		if (*s == '\\')
+			fputs("\\e", fp);
+		else if (*s == '-')
+			fputs("\\-", fp);
+		else
+			fputc(*s, fp);
+	}
+}
+
+/* The key table (lib/conf.c), the one source of farm.conf(5)'s key list. */
+static int cmd_config_keys(int man)
+{
+	size_t n;
+	const struct farm_conf_key *k = farm_conf_keys(&n);
+	char env[128];
+
+	for (size_t i = 0; i < n; i++, k++) {
+		env_name(k->name, env, sizeof(env));
+		if (!man) {
+			printf("%s = %s\t# %s; %s%s\n", k->name, k->def, key_type(k), k->doc,
+			       k->secret ? " (secret)" : "");
+			continue;
+		}
+		fputs(".TP\n.B ", stdout);
+		troff_puts(k->name, stdout);
+		fputs("\n", stdout);
+		troff_puts(k->doc, stdout);
+		fputs(".\n.br\n", stdout);
+		printf("Type: %s", key_type(k));
+		if ((k->type == FARM_CONF_INT || k->type == FARM_CONF_SIZE) && k->max == LONG_MAX)
+			printf(", at least %ld", k->min);
+		else if (k->type == FARM_CONF_INT || k->type == FARM_CONF_SIZE)
+			printf(", %ld..%ld", k->min, k->max);
+		fputs(". Default: ", stdout);
+		if (*k->def) {
+			fputs("\\fB", stdout);
+			troff_puts(k->def, stdout);
+			fputs("\\fR", stdout);
+		} else {
+			fputs("empty", stdout);
+		}
+		fputs(". Environment: \\fB", stdout);
+		troff_puts(env, stdout);
+		fputs("\\fR", stdout);
+		if (k->secret)
+			fputs(". A secret: never printed by \\fBfarmctl config check\\fR", stdout);
+		fputs(".\n", stdout);
+	}
+	return 0;
+}
+
 static int cmd_config(const char *conf_path, int argc, char **argv)
 {
 	struct farm_conf c;
 
-	if (argc < 2 || strcmp(argv[1], "check") != 0) {
-		fprintf(stderr, "usage: farmctl config check\n");
-		return 2;
+	if (argc >= 2 && !strcmp(argv[1], "keys") &&
+	    (argc == 2 || (argc == 3 && !strcmp(argv[2], "--man"))))
+		return cmd_config_keys(argc == 3);
+	if (argc < 2 || strcmp(argv[1], "check") != 0 || argc > 2) {
+		FILE *fp = argc == 2 && !strcmp(argv[1], "--help") ? stdout : stderr;
+		fprintf(fp, "usage: farmctl config check | config keys [--man]\n"
+			    "  check        load the configuration as farm-fcgi does (file, then\n"
+			    "               FARM_<KEY> variables), print every key, secrets as (set)\n"
+			    "  keys         every key with its default, type and meaning\n"
+			    "  keys --man   the same as troff, for farm.conf(5)\n");
+		return fp == stdout ? 0 : 2;
 	}
 	if (farmctl_load_conf(conf_path, &c))
 		return 1;
@@ -150,6 +273,8 @@ int main(int argc, char **argv)
 		conf_path = argv[i + 1];
 		i += 2;
 	}
+	if (!conf_path && access(FARMCTL_DEFAULT_CONFIG, F_OK) == 0)
+		conf_path = FARMCTL_DEFAULT_CONFIG;
 	if (i >= argc || !strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
 		usage(i >= argc ? stderr : stdout);
 		return i >= argc ? 2 : 0;
@@ -158,6 +283,14 @@ int main(int argc, char **argv)
 		return 1;
 	argc -= i;
 	argv += i;
+	/* `farmctl CMD ... --help` anywhere after the command: that command's help. */
+	for (int a = 1; a < argc; a++)
+		if (!strcmp(argv[a], "--help") || !strcmp(argv[a], "-h")) {
+			static char help[] = "--help";
+			argv[1] = help;
+			argc = 2;
+			break;
+		}
 	if (!strcmp(argv[0], "token"))
 		return cmd_token(conf_path, argc, argv);
 	if (!strcmp(argv[0], "config"))
@@ -168,6 +301,8 @@ int main(int argc, char **argv)
 		return farmctl_rotate(conf_path, argc, argv);
 	if (!strcmp(argv[0], "credentials"))
 		return farmctl_credentials(conf_path, argc, argv);
+	if (!strcmp(argv[0], "events"))
+		return farmctl_events(conf_path, argc, argv);
 	fprintf(stderr, "farmctl: unknown command '%s'\n", argv[0]);
 	usage(stderr);
 	return 2;

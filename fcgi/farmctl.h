@@ -8,5 +8,7 @@ int farmctl_load_conf(const char *path, struct farm_conf *c);
 int farmctl_db(const char *conf_path, int argc, char **argv);
 int farmctl_rotate(const char *conf_path, int argc, char **argv);
 int farmctl_credentials(const char *conf_path, int argc, char **argv);
+/* farmctl-events.c: `events tail` (ZeroMQ SUB on events.pub, history with --since). */
+int farmctl_events(const char *conf_path, int argc, char **argv);
 
 #endif

@@ -20,8 +20,10 @@ struct farm_conf {
 	char *master_key_file;    /* optional HKDF input instead of jwt_secret */
 	long body_limit;
 	long upstream_connect_timeout, upstream_timeout, upstream_max_body;
-	long cache_ttl;
+	long cache_ttl, cache_size;
+	int upstream_allow_loopback; /* providers may reach 127.0.0.0/8 and ::1 */
 	char *pipelines_workspace_root;
+	long pipelines_stage_timeout; /* seconds, when a stage sets none */
 	char *circleci_api_url, *travisci_api_url;
 	char *webhook_circleci_secret;   /* secret */
 	char *webhook_jenkins_token;     /* secret */

@@ -356,6 +356,11 @@ void farm_store_close(struct farm_store *s)
 	free(s);
 }
 
+void farm_store_abandon(struct farm_store *s)
+{
+	free(s);
+}
+
 /* --- environment maintenance ------------------------------------------------------- */
 
 /* Berkeley DB 5.3.28 defect: when a dead process had databases open, failchk's

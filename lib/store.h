@@ -49,6 +49,11 @@ int farm_store_open(struct farm_store **out, const char *dir, unsigned flags,
 /* NULL-safe.  Closes every database and the environment. */
 void farm_store_close(struct farm_store *s);
 
+/* Forgets a handle without calling Berkeley DB: for a process that is about to run
+ * recovery after a dead process left the environment unusable (closing could block
+ * on a mutex the dead process held).  The region mappings leak until exit. */
+void farm_store_abandon(struct farm_store *s);
+
 /* Master only: check the environment after a child process died.
  * FARM_OK, or FARM_E_RECOVER when full recovery is needed. */
 int farm_store_failchk(struct farm_store *s);

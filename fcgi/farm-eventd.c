@@ -1,0 +1,471 @@
+/* farm-eventd.c - the sidecar: durable outbox → numbered history → ZeroMQ PUB.
+ *
+ *   farm-eventd [-c FILE] [-t] [-h]
+ *
+ * Woken by nudges on a PULL socket (events.push; the webhook receivers PUSH there
+ * without ever blocking) and every 500 ms regardless, it drains the outbox in
+ * batches.  One transaction per batch: pop each entry, give it the next
+ * "event.id", store it in FARM_T_EVENTS under that id, drop history beyond
+ * events.history; commit; then publish every committed event on the PUB socket
+ * (events.pub) as [topic "org:<orgId>" | "org:"][event JSON].
+ *
+ * Why nothing is lost or numbered twice: an entry leaves the outbox in the same
+ * transaction that stores it with its id and advances the sequence, so a crash
+ * either keeps all of it or none.  A crash after the commit but before publishing
+ * loses only the PUB message; subscribers that must not miss anything (farm-wsd)
+ * also read the history, which is the source of truth.
+ *
+ * Liveness: an exclusive lock on <state_dir>/eventd.lock for as long as it runs
+ * (GET /api/v1/health reports "sidecar" from it; a second eventd refuses to start).
+ * Every hour, webhook redelivery keys older than webhook.dedupe_ttl are forgotten.
+ * SIGTERM/SIGINT: finish the batch in hand, exit 0.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include "clock.h"
+#include "conf.h"
+#include "events.h"
+#include "json.h"
+#include "log.h"
+#include "store.h"
+#include "banned.h"
+
+#define BATCH 128              /* events per transaction */
+#define POLL_MS 500            /* outbox poll when no nudge comes */
+#define PRUNE_PER_BATCH 1024   /* history deletions per transaction */
+#define DEDUPE_EVERY_S 3600    /* redelivery-key sweep period */
+#define DEDUPE_PER_PASS 5000   /* keys forgotten per sweep transaction */
+#define PUB_HWM 100000
+
+static volatile sig_atomic_t stopping;
+
+static void on_stop(int sig)
+{
+	(void)sig;
+	stopping = 1;
+}
+
+struct eventd {
+	struct farm_conf conf;
+	struct farm_store *store;
+	void *zctx, *pull, *pub;
+	int lock_fd;
+	uint64_t oldest; /* oldest id in the history, 0 = not known yet */
+};
+
+/* One batch, rebuilt from scratch on every attempt of the transaction. */
+struct batch {
+	struct eventd *d;
+	size_t n;                 /* committed events to publish */
+	char *json[BATCH];
+	char *org[BATCH];
+	size_t dropped;           /* unreadable outbox entries skipped */
+	uint64_t oldest;
+};
+
+static void batch_clear(struct batch *b)
+{
+	for (size_t i = 0; i < b->n; i++) {
+		farm_json_free(b->json[i]);
+		free(b->org[i]);
+		b->json[i] = b->org[i] = NULL;
+	}
+	b->n = 0;
+	b->dropped = 0;
+}
+
+/* Gives one outbox entry its id and stores it.  FARM_OK, FARM_E_INVAL (entry
+ * unreadable: skipped), or a store error. */
+static int take_one(struct farm_txn *t, struct batch *b, const void *val, size_t vlen)
+{
+	json_t *ev = json_loadb(val, vlen, 0, NULL), *data = json_object_get(ev, "data");
+	json_t *org = json_object_get(data, "orgId");
+	unsigned char key[8];
+	uint64_t id;
+	char *s = NULL;
+	int rc;
+
+	if (!json_is_object(data) || !json_is_string(json_object_get(ev, "event"))) {
+		json_decref(ev);
+		return FARM_E_INVAL;
+	}
+	if ((rc = farm_txn_next_seq(t, FARM_EVENTS_SEQ, &id)) != FARM_OK)
+		goto out;
+	rc = FARM_E_NOMEM;
+	if (id > (uint64_t)INT64_MAX ||
+	    json_object_set_new(data, "id", json_integer((json_int_t)id)) != 0 ||
+	    !(s = json_dumps(ev, JSON_COMPACT)))
+		goto out;
+	farm_events_key(id, key);
+	if ((rc = farm_txn_put(t, FARM_T_EVENTS, key, sizeof(key), NULL, s, strlen(s), 0)) !=
+	    FARM_OK)
+		goto out;
+	b->org[b->n] = json_is_string(org) ? strdup(json_string_value(org)) : NULL;
+	if (json_is_string(org) && !b->org[b->n]) {
+		rc = FARM_E_NOMEM;
+		goto out;
+	}
+	b->json[b->n++] = s;
+	s = NULL;
+	if (b->oldest == 0)
+		b->oldest = id; /* the history was empty */
+	rc = FARM_OK;
+out:
+	farm_json_free(s);
+	json_decref(ev);
+	return rc;
+}
+
+/* Keeps the last events.history ids: deletes from the oldest up. */
+static int prune(struct farm_txn *t, struct batch *b, uint64_t last)
+{
+	uint64_t keep = (uint64_t)b->d->conf.events_history;
+	unsigned char key[8];
+	int rc;
+
+	if (b->oldest == 0 || last <= keep)
+		return FARM_OK;
+	for (int k = 0; k < PRUNE_PER_BATCH && b->oldest <= last - keep; k++, b->oldest++) {
+		farm_events_key(b->oldest, key);
+		rc = farm_txn_del(t, FARM_T_EVENTS, key, sizeof(key));
+		if (rc != FARM_OK && rc != FARM_E_NOTFOUND)
+			return rc;
+	}
+	return FARM_OK;
+}
+
+static int drain_txn(struct farm_txn *t, void *arg)
+{
+	struct batch *b = arg;
+	uint64_t last = 0;
+	void *val;
+	size_t vlen;
+	int rc;
+
+	batch_clear(b);
+	b->oldest = b->d->oldest;
+	if (b->oldest == 0 && (rc = farm_events_first(t, &b->oldest)) != FARM_OK)
+		return rc;
+	while (b->n < BATCH) {
+		rc = farm_txn_outbox_pop(t, &val, &vlen);
+		if (rc == FARM_E_NOTFOUND)
+			break;
+		if (rc != FARM_OK)
+			return rc;
+		rc = take_one(t, b, val, vlen);
+		free(val);
+		if (rc == FARM_E_INVAL) {
+			b->dropped++; /* never blocks the queue behind it */
+			continue;
+		}
+		if (rc != FARM_OK)
+			return rc;
+	}
+	if (b->n == 0 && b->dropped == 0)
+		return FARM_OK;
+	if ((rc = farm_events_last(t, &last)) != FARM_OK)
+		return rc;
+	return prune(t, b, last);
+}
+
+static void publish(struct eventd *d, struct batch *b)
+{
+	char topic[FARM_EVENTS_TOPIC_MAX];
+
+	for (size_t i = 0; d->pub && i < b->n; i++) {
+		int n = farm_events_topic(b->org[i], topic, sizeof(topic));
+		/* PUB never blocks: past the high-water mark a subscriber loses messages,
+		 * and reads the history instead. */
+		if (n < 0 || zmq_send(d->pub, topic, (size_t)n, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
+		    zmq_send(d->pub, b->json[i], strlen(b->json[i]), ZMQ_DONTWAIT) < 0)
+			farm_log(FARM_LOG_WARN, NULL, zmq_errno(), "publish");
+	}
+}
+
+/* Drains the whole outbox.  FARM_OK or the store error that stopped it. */
+static int drain(struct eventd *d)
+{
+	struct batch b;
+	int rc, more;
+
+	memset(&b, 0, sizeof(b));
+	b.d = d;
+	do {
+		rc = farm_store_run(d->store, drain_txn, &b);
+		if (rc != FARM_OK) {
+			batch_clear(&b);
+			break;
+		}
+		d->oldest = b.oldest;
+		if (b.dropped)
+			farm_log(FARM_LOG_ERROR, NULL, 0, "dropped %zu unreadable outbox entries",
+				 b.dropped);
+		publish(d, &b);
+		if (b.n)
+			farm_log(FARM_LOG_DEBUG, NULL, 0, "published %zu events", b.n);
+		more = b.n == BATCH; /* a full batch: more may wait */
+		batch_clear(&b);
+	} while (more && !stopping);
+	return rc;
+}
+
+/* --- forgetting old redelivery keys ------------------------------------------------ */
+
+struct sweep {
+	uint64_t before_ms;
+	size_t n;
+	struct {
+		char *key;
+		size_t len;
+	} old[DEDUPE_PER_PASS];
+};
+
+static void sweep_clear(struct sweep *w)
+{
+	for (size_t i = 0; i < w->n; i++)
+		free(w->old[i].key);
+	w->n = 0;
+}
+
+static int sweep_cb(const void *key, size_t klen, const void *val, size_t vlen, void *arg)
+{
+	struct sweep *w = arg;
+	uint64_t when;
+
+	if (farm_events_key_id(val, vlen, &when) != FARM_OK || when >= w->before_ms)
+		return FARM_OK;
+	if (!(w->old[w->n].key = malloc(klen ? klen : 1)))
+		return FARM_E_NOMEM;
+	memcpy(w->old[w->n].key, key, klen);
+	w->old[w->n].len = klen;
+	return ++w->n == DEDUPE_PER_PASS ? 1 : FARM_OK;
+}
+
+static int sweep_txn(struct farm_txn *t, void *arg)
+{
+	struct sweep *w = arg;
+	int rc;
+
+	sweep_clear(w);
+	if ((rc = farm_txn_scan(t, FARM_T_DEDUPE, NULL, 1, sweep_cb, w)) != FARM_OK)
+		return rc;
+	for (size_t i = 0; i < w->n; i++)
+		if ((rc = farm_txn_del(t, FARM_T_DEDUPE, w->old[i].key, w->old[i].len)) !=
+			    FARM_OK &&
+		    rc != FARM_E_NOTFOUND)
+			return rc;
+	return FARM_OK;
+}
+
+static int sweep_dedupe(struct eventd *d)
+{
+	struct sweep *w;
+	size_t total = 0;
+	int rc = FARM_OK, full;
+
+	if (d->conf.webhook_dedupe_ttl <= 0)
+		return FARM_OK;
+	if (!(w = calloc(1, sizeof(*w))))
+		return FARM_E_NOMEM;
+	w->before_ms = (uint64_t)(farm_clock_ms() - d->conf.webhook_dedupe_ttl * 1000LL);
+	do {
+		rc = farm_store_run(d->store, sweep_txn, w);
+		full = rc == FARM_OK && w->n == DEDUPE_PER_PASS;
+		if (rc == FARM_OK)
+			total += w->n;
+		sweep_clear(w);
+	} while (full && !stopping);
+	free(w);
+	if (total)
+		farm_log(FARM_LOG_INFO, NULL, 0, "forgot %zu webhook delivery keys older than %ld s",
+			 total, d->conf.webhook_dedupe_ttl);
+	return rc;
+}
+
+/* --- set-up --------------------------------------------------------------------------- */
+
+static int load_conf(struct farm_conf *c, const char *path)
+{
+	struct farm_error err = {0};
+
+	if (farm_conf_init(c) || (path && farm_conf_load_file(c, path, &err)) ||
+	    farm_conf_load_env(c, NULL, &err) || farm_conf_finish(c, &err)) {
+		fprintf(stderr, "farm-eventd: %s\n", err.msg[0] ? err.msg : "bad configuration");
+		farm_conf_free(c);
+		return -1;
+	}
+	return 0;
+}
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR && !stopping)
+		;
+}
+
+/* Opens the store, waiting (bounded by a stop) while it needs recovery. */
+static int open_store(struct eventd *d)
+{
+	struct farm_error err = {0};
+	int warned = 0;
+
+	while (!stopping) {
+		if (farm_events_store_open(&d->conf, &d->store, &err) == FARM_OK) {
+			d->oldest = 0; /* read again from the history */
+			return 0;
+		}
+		if (!warned++)
+			farm_log(FARM_LOG_ERROR, NULL, 0, "%s; retrying", err.msg);
+		sleep_ms(1000);
+	}
+	return -1;
+}
+
+static int open_zmq(struct eventd *d)
+{
+	int hwm = PUB_HWM, zero = 0;
+
+	if (!(d->zctx = zmq_ctx_new()))
+		return -1;
+	if (d->conf.events_push && *d->conf.events_push) {
+		if (!(d->pull = zmq_socket(d->zctx, ZMQ_PULL)) ||
+		    zmq_setsockopt(d->pull, ZMQ_LINGER, &zero, sizeof(zero)) != 0 ||
+		    zmq_bind(d->pull, d->conf.events_push) != 0) {
+			farm_log(FARM_LOG_ERROR, NULL, zmq_errno(), "events.push %s",
+				 d->conf.events_push);
+			return -1;
+		}
+	}
+	if (d->conf.events_pub && *d->conf.events_pub) {
+		if (!(d->pub = zmq_socket(d->zctx, ZMQ_PUB)) ||
+		    zmq_setsockopt(d->pub, ZMQ_SNDHWM, &hwm, sizeof(hwm)) != 0 ||
+		    zmq_setsockopt(d->pub, ZMQ_LINGER, &zero, sizeof(zero)) != 0 ||
+		    zmq_bind(d->pub, d->conf.events_pub) != 0) {
+			farm_log(FARM_LOG_ERROR, NULL, zmq_errno(), "events.pub %s",
+				 d->conf.events_pub);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static void usage(FILE *fp)
+{
+	fprintf(fp, "usage: farm-eventd [-c FILE] [-t] [-h]\n"
+		    "  -c FILE  configuration file (default: $FARM_CONFIG, else built-in defaults)\n"
+		    "  -t       check the configuration and exit\n"
+		    "  -h       this help\n"
+		    "Drains the event outbox into the history and publishes each event on\n"
+		    "events.pub (ZeroMQ PUB, topic \"org:<orgId>\" or \"org:\").\n");
+}
+
+int main(int argc, char **argv)
+{
+	struct eventd d;
+	struct sigaction sa;
+	const char *conf_path = getenv("FARM_CONFIG");
+	time_t last_sweep = 0;
+	int opt, check_only = 0, rc, code = 1;
+
+	memset(&d, 0, sizeof(d));
+	d.lock_fd = -1;
+	if (conf_path && !*conf_path)
+		conf_path = NULL;
+	while ((opt = getopt(argc, argv, "c:th")) != -1) {
+		switch (opt) {
+		case 'c': conf_path = optarg; break;
+		case 't': check_only = 1; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	farm_json_init();
+	if (load_conf(&d.conf, conf_path) < 0)
+		return 1;
+	if (check_only) {
+		printf("farm-eventd: configuration %s is valid\n", conf_path ? conf_path : "(defaults)");
+		farm_conf_free(&d.conf);
+		return 0;
+	}
+	farm_log_init("farm-eventd", farm_log_level_parse(d.conf.log_level));
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_stop; /* no SA_RESTART: zmq_poll returns at once */
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	rc = farm_events_lock_take(d.conf.state_dir, FARM_EVENTS_LOCK_EVENTD, &d.lock_fd);
+	if (rc != FARM_OK) {
+		farm_log(FARM_LOG_ERROR, NULL, rc == FARM_E_IO ? errno : 0, "%s/%s.lock: %s",
+			 d.conf.state_dir, FARM_EVENTS_LOCK_EVENTD,
+			 rc == FARM_E_EXISTS ? "another farm-eventd is running" : "cannot lock");
+		goto out;
+	}
+	if (open_store(&d) < 0 || open_zmq(&d) < 0)
+		goto out;
+	farm_log(FARM_LOG_INFO, NULL, 0, "ready: pull %s, publish %s, history %ld",
+		 d.pull ? d.conf.events_push : "(none)", d.pub ? d.conf.events_pub : "(none)",
+		 d.conf.events_history);
+
+	while (!stopping) {
+		zmq_pollitem_t it = {d.pull, 0, ZMQ_POLLIN, 0};
+		char nudge[16];
+
+		if (d.pull) {
+			if (zmq_poll(&it, 1, POLL_MS) < 0 && zmq_errno() != EINTR) {
+				farm_log(FARM_LOG_ERROR, NULL, zmq_errno(), "zmq_poll");
+				sleep_ms(POLL_MS);
+			}
+			/* Every nudge waiting means the same thing: look at the outbox. */
+			while (zmq_recv(d.pull, nudge, sizeof(nudge), ZMQ_DONTWAIT) >= 0)
+				;
+		} else {
+			sleep_ms(POLL_MS);
+		}
+		if (stopping)
+			break;
+		rc = drain(&d);
+		if (rc == FARM_OK && time(NULL) - last_sweep >= DEDUPE_EVERY_S) {
+			rc = sweep_dedupe(&d);
+			last_sweep = time(NULL);
+		}
+		if (rc == FARM_E_RECOVER) {
+			farm_log(FARM_LOG_WARN, NULL, 0, "database needs recovery: reopening");
+			farm_store_close(d.store);
+			d.store = NULL;
+			sleep_ms(1000);
+			if (open_store(&d) < 0)
+				break;
+		} else if (rc != FARM_OK) {
+			farm_log(FARM_LOG_ERROR, NULL, 0, "outbox: %s", farm_strerror(rc));
+			sleep_ms(POLL_MS);
+		}
+	}
+	code = 0;
+	farm_log(FARM_LOG_INFO, NULL, 0, "stopped");
+out:
+	if (d.pull)
+		zmq_close(d.pull);
+	if (d.pub)
+		zmq_close(d.pub);
+	if (d.zctx)
+		zmq_ctx_term(d.zctx);
+	farm_store_close(d.store);
+	if (d.lock_fd >= 0)
+		close(d.lock_fd);
+	farm_conf_free(&d.conf);
+	return code;
+}

@@ -1,0 +1,664 @@
+/* farm-fcgi-catalog.c - catalog components linked to Argo CD applications, the
+ * component page's CI/CD tab, and the Argo CD Notifications webhook.
+ *
+ *   GET    /api/v1/catalog/components            the org's links (JWT)
+ *   GET    /api/v1/catalog/components/:id        one link, 404 when none (JWT)
+ *   PATCH  /api/v1/catalog/components/:id        {"argocdApp":"<name>"|null} (admin)
+ *   GET    /api/v1/catalog/components/:id/cicd   live Argo CD status of the link (JWT)
+ *   POST   /api/v1/webhooks/argocd[/:credentialId]  Argo CD Notifications (shared token)
+ *
+ * A link lives in FARM_T_CATALOG under "o<org>\0<id>" (or "n\0<id>" without org), so
+ * two orgs may use the same component id and neither sees the other's.  The CI/CD tab
+ * reads the application through the provider layer (cached like every read) with the
+ * org's Argo CD credential (the most recently updated, or ?credentialId=).
+ *
+ * Argo CD cannot sign webhooks: a delivery proves itself with the shared token in
+ * X-Farm-Token or as the HTTP Basic password (compared in constant time) —
+ * webhook.argocd.token on the bare path, the credential's webhookSecret on
+ * /:credentialId (the event then carries the credential's org).  What it reports goes
+ * through the same observation as farm-runner's poller (lib/pipeline.h
+ * farm_pipeline_argocd_observe): one ci.build.updated event per change of the
+ * application's health, sync status, phase, revision or finish time, whichever of
+ * the two saw it first; a repeat answers 200 {"received":true,"duplicate":true}.
+ */
+#include "farm-fcgi.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+
+#include "cache.h"
+#include "clock.h"
+#include "creds.h"
+#include "event.h"
+#include "json.h"
+#include "keys.h"
+#include "log.h"
+#include "pipeline.h"
+#include "provider.h"
+#include "webhook.h"
+#include "banned.h"
+
+#define KEY_MAX (2 + FARM_CLAIM_MAX + FARM_PIPELINE_COMPONENT_MAX + 8)
+
+static const char *caller_org(struct farm_req *r)
+{
+	return r->claims.has_org ? r->claims.org : NULL;
+}
+
+static int store_error(struct farm_req *r, int rc)
+{
+	farm_log(FARM_LOG_ERROR, r->id, 0, "store: %s", farm_strerror(rc));
+	if (rc == FARM_E_IO)
+		return farm_req_error(r, 507, "storage is full or failing; nothing was written");
+	return farm_req_error(r, 503, "storage unavailable; nothing was written");
+}
+
+/* ---- nudging farm-eventd (shared with farm-fcgi-pipelines.c) -------------------------- */
+
+static void *zmq_ctx;
+static pthread_once_t zmq_once = PTHREAD_ONCE_INIT;
+
+static void zmq_ctx_make(void)
+{
+	zmq_ctx = zmq_ctx_new();
+}
+
+void farm_catalog_nudge(struct farm_req *r)
+{
+	struct farm_app *app = r->app;
+	struct farm_thr *t = r->thr;
+	int hwm = 16, zero = 0, one = 1;
+
+	if (!app->conf.events_push || !*app->conf.events_push || !t)
+		return;
+	if (!t->zmq_push) {
+		pthread_once(&zmq_once, zmq_ctx_make);
+		if (!zmq_ctx || !(t->zmq_push = zmq_socket(zmq_ctx, ZMQ_PUSH)))
+			return;
+		zmq_setsockopt(t->zmq_push, ZMQ_SNDHWM, &hwm, sizeof(hwm));
+		zmq_setsockopt(t->zmq_push, ZMQ_LINGER, &zero, sizeof(zero));
+		zmq_setsockopt(t->zmq_push, ZMQ_IMMEDIATE, &one, sizeof(one));
+		if (zmq_connect(t->zmq_push, app->conf.events_push) != 0) {
+			farm_log(FARM_LOG_WARN, r->id, zmq_errno(), "events.push %s",
+				 app->conf.events_push);
+			zmq_close(t->zmq_push);
+			t->zmq_push = NULL;
+			return;
+		}
+	}
+	/* Never blocks; a lost nudge only delays the event to eventd's next poll. */
+	if (zmq_send(t->zmq_push, "1", 1, ZMQ_DONTWAIT) < 0 && zmq_errno() != EAGAIN)
+		farm_log(FARM_LOG_DEBUG, r->id, zmq_errno(), "nudge to farm-eventd");
+}
+
+/* ---- links ------------------------------------------------------------------------- */
+
+/* The component id of the path, checked; NULL when an error was answered. */
+static const char *component_param(struct farm_req *r)
+{
+	const char *id = r->params[0], *why;
+
+	if (!farm_pipeline_component_id_ok(id, strlen(id), &why)) {
+		farm_req_error(r, 400, "%s", why);
+		return NULL;
+	}
+	return id;
+}
+
+struct link_io {
+	const char *key;
+	size_t klen;
+	const char *org, *id;
+	json_t *set;      /* patch: the app name (string) or null */
+	json_t *link;     /* out: the stored link, or NULL */
+	int existed;
+};
+
+static int link_get_txn(struct farm_txn *t, void *arg)
+{
+	struct link_io *l = arg;
+	void *val = NULL;
+	size_t vlen = 0;
+	int rc;
+
+	json_decref(l->link);
+	l->link = NULL;
+	rc = farm_txn_get(t, FARM_T_CATALOG, l->key, l->klen, &val, &vlen, 0);
+	if (rc == FARM_E_NOTFOUND)
+		return FARM_OK;
+	if (rc == FARM_OK && !(l->link = json_loadb(val, vlen, 0, NULL)))
+		rc = FARM_E_DB;
+	free(val);
+	return rc;
+}
+
+static int link_patch_txn(struct farm_txn *t, void *arg)
+{
+	struct link_io *l = arg;
+	json_t *old = NULL, *rec = NULL;
+	void *val = NULL;
+	size_t vlen = 0;
+	char now[25], *s = NULL;
+	int rc;
+
+	json_decref(l->link);
+	l->link = NULL;
+	l->existed = 0;
+	rc = farm_txn_get(t, FARM_T_CATALOG, l->key, l->klen, &val, &vlen, 1);
+	if (rc == FARM_OK)
+		old = json_loadb(val, vlen, 0, NULL);
+	else if (rc != FARM_E_NOTFOUND)
+		goto out;
+	l->existed = rc == FARM_OK;
+	if (json_is_null(l->set)) {
+		rc = l->existed ? farm_txn_del(t, FARM_T_CATALOG, l->key, l->klen) : FARM_OK;
+		goto out;
+	}
+	farm_clock_iso(farm_clock_ms(), now);
+	rec = json_pack("{s:s,s:O,s:s?,s:s,s:s}", "id", l->id, "argocdApp", l->set, "orgId", l->org,
+			"createdAt",
+			json_string_value(json_object_get(old, "createdAt"))
+				? json_string_value(json_object_get(old, "createdAt"))
+				: now,
+			"updatedAt", now);
+	rc = FARM_E_NOMEM;
+	if (!rec || !(s = json_dumps(rec, JSON_COMPACT)))
+		goto out;
+	rc = farm_txn_put(t, FARM_T_CATALOG, l->key, l->klen, l->org, s, strlen(s), 0);
+	if (rc == FARM_OK) {
+		l->link = rec;
+		rec = NULL;
+	}
+out:
+	farm_json_free(s);
+	json_decref(rec);
+	json_decref(old);
+	free(val);
+	return rc;
+}
+
+/* Fills l's key from the caller's org and the component id. */
+static int link_key(struct farm_req *r, struct link_io *l, const char *id)
+{
+	char *key = farm_arena_alloc(r->arena, KEY_MAX);
+	int n;
+
+	memset(l, 0, sizeof(*l));
+	l->org = caller_org(r);
+	l->id = id;
+	n = key ? farm_pipeline_catalog_key(l->org, id, key, KEY_MAX) : FARM_E_NOMEM;
+	if (n < 0)
+		return farm_req_error(r, 500, "cannot build the key");
+	l->key = key;
+	l->klen = (size_t)n;
+	return 0;
+}
+
+static int not_linked(struct farm_req *r, const char *id)
+{
+	return farm_req_error(r, 404, "Component %s is not linked to an Argo CD application", id);
+}
+
+int farm_h_catalog_get(struct farm_req *r)
+{
+	struct farm_app *app = r->app;
+	const char *id = component_param(r);
+	struct link_io l;
+	int rc;
+
+	if (!id || link_key(r, &l, id))
+		return r->status;
+	rc = farm_store_run(app->store, link_get_txn, &l);
+	if (rc != FARM_OK) {
+		json_decref(l.link);
+		return store_error(r, rc);
+	}
+	if (!l.link)
+		return not_linked(r, id);
+	return farm_req_json(r, 200, l.link);
+}
+
+int farm_h_catalog_patch(struct farm_req *r)
+{
+	struct farm_app *app = r->app;
+	const char *id = component_param(r), *k;
+	json_t *errors, *v, *set;
+	struct link_io l;
+	char why[200];
+	int rc;
+
+	if (!id)
+		return r->status;
+	errors = json_array();
+	json_object_foreach(r->in, k, v)
+	{
+		if (strcmp(k, "argocdApp") != 0) {
+			snprintf(why, sizeof(why), "property %.150s should not exist", k);
+			json_array_append_new(errors, json_string(why));
+		}
+	}
+	set = json_object_get(r->in, "argocdApp");
+	if (!set)
+		json_array_append_new(errors, json_string("argocdApp is required: an Argo CD "
+							  "application name, or null to unlink"));
+	else if (!json_is_null(set) && !json_is_string(set))
+		json_array_append_new(errors, json_string("argocdApp must be a string or null"));
+	else if (json_is_string(set) &&
+		 (strlen(json_string_value(set)) != json_string_length(set) ||
+		  !farm_provider_argocd_name_ok(json_string_value(set), why, sizeof(why))))
+		json_array_append_new(errors, json_string(strlen(json_string_value(set)) ==
+									  json_string_length(set)
+								  ? why
+								  : "argocdApp must not contain NUL"));
+	if (json_array_size(errors))
+		return farm_req_errors(r, 400, errors);
+	json_decref(errors);
+	if (link_key(r, &l, id))
+		return r->status;
+	l.set = set;
+	rc = farm_store_run(app->store, link_patch_txn, &l);
+	if (rc != FARM_OK) {
+		json_decref(l.link);
+		return store_error(r, rc);
+	}
+	if (json_is_null(set)) {
+		farm_log(FARM_LOG_INFO, r->id, 0, "component %s unlinked", id);
+		return farm_req_json(r, 200, json_pack("{s:s,s:n}", "id", id, "argocdApp"));
+	}
+	farm_log(FARM_LOG_INFO, r->id, 0, "component %s linked to argocd app %s", id,
+		 json_string_value(set));
+	return farm_req_json(r, 200, l.link);
+}
+
+struct list_io {
+	const char *org;
+	json_t *items;
+};
+
+static int list_cb(const void *key, size_t klen, const void *val, size_t vlen, void *arg)
+{
+	struct list_io *l = arg;
+	json_t *rec = json_loadb(val, vlen, 0, NULL);
+
+	(void)key;
+	(void)klen;
+	if (rec)
+		json_array_append_new(l->items, rec);
+	return FARM_OK;
+}
+
+static int list_txn(struct farm_txn *t, void *arg)
+{
+	struct list_io *l = arg;
+
+	json_array_clear(l->items);
+	return farm_txn_scan(t, FARM_T_CATALOG, l->org, 0, list_cb, l);
+}
+
+int farm_h_catalog_list(struct farm_req *r)
+{
+	struct farm_app *app = r->app;
+	struct list_io l = {caller_org(r), json_array()};
+	int rc;
+
+	if (!l.items)
+		return farm_req_error(r, 500, "out of memory");
+	rc = farm_store_run(app->store, list_txn, &l);
+	if (rc != FARM_OK) {
+		json_decref(l.items);
+		return store_error(r, rc);
+	}
+	return farm_req_json(r, 200, l.items); /* key order: by component id */
+}
+
+/* ---- the CI/CD tab ---------------------------------------------------------------- */
+
+static int same_org(const char *a, const char *b)
+{
+	if (!a || !b)
+		return a == b;
+	return strcmp(a, b) == 0;
+}
+
+/* The caller's Argo CD credential: ?credentialId= or the most recently updated. */
+struct pick {
+	const char *org, *id;
+	json_t *best;
+	int notfound;
+};
+
+static int pick_cb(const void *key, size_t klen, const void *val, size_t vlen, void *arg)
+{
+	struct pick *p = arg;
+	json_t *rec = json_loadb(val, vlen, 0, NULL);
+	const char *type = json_string_value(json_object_get(rec, "type"));
+	const char *upd = json_string_value(json_object_get(rec, "updatedAt"));
+	const char *bu = json_string_value(json_object_get(p->best, "updatedAt"));
+
+	(void)key;
+	(void)klen;
+	if (!type || !upd || strcmp(type, "argocd") != 0 ||
+	    (bu && (strcmp(upd, bu) < 0 ||
+		    (strcmp(upd, bu) == 0 &&
+		     strcmp(json_string_value(json_object_get(rec, "id")),
+			    json_string_value(json_object_get(p->best, "id"))) < 0)))) {
+		json_decref(rec);
+		return FARM_OK;
+	}
+	json_decref(p->best);
+	p->best = rec;
+	return FARM_OK;
+}
+
+static int pick_txn(struct farm_txn *t, void *arg)
+{
+	struct pick *p = arg;
+	char *org = NULL;
+	void *val = NULL;
+	size_t vlen = 0;
+	int found = 0, rc;
+
+	json_decref(p->best);
+	p->best = NULL;
+	p->notfound = 0;
+	if (!p->id)
+		return farm_txn_scan(t, FARM_T_CREDS, p->org, 0, pick_cb, p);
+	rc = farm_txn_get_org(t, FARM_T_CREDS, p->id, strlen(p->id), &org, &found);
+	if (rc != FARM_OK && rc != FARM_E_NOTFOUND)
+		goto out;
+	rc = FARM_OK;
+	if (!found || !same_org(org, p->org)) {
+		p->notfound = 1;
+		goto out;
+	}
+	rc = farm_txn_get(t, FARM_T_CREDS, p->id, strlen(p->id), &val, &vlen, 0);
+	if (rc == FARM_OK && !(p->best = json_loadb(val, vlen, 0, NULL)))
+		rc = FARM_E_DB;
+out:
+	free(val);
+	free(org);
+	return rc;
+}
+
+struct opener {
+	struct farm_app *app;
+	json_t *rec;
+};
+
+static int open_value(void *arg, json_t **value)
+{
+	struct opener *o = arg;
+	struct farm_keyring *kr = NULL;
+	int rc = farm_creds_open(o->app->keyring, o->rec, value);
+
+	if (rc == FARM_E_NOTFOUND) { /* sealed with a key newer than this worker's */
+		rc = farm_keys_load(&o->app->conf, o->app->store, &kr);
+		if (rc == FARM_OK)
+			rc = farm_creds_open(kr, o->rec, value);
+		farm_keyring_free(kr);
+	}
+	return rc;
+}
+
+int farm_h_catalog_cicd(struct farm_req *r)
+{
+	struct farm_app *app = r->app;
+	const char *id = component_param(r), *want, *name, *sealed, *upd;
+	struct farm_provider_call c;
+	struct opener o = {app, NULL};
+	struct pick pk;
+	struct link_io l;
+	json_t *out = NULL, *sum = NULL;
+	int rc;
+
+	memset(&c, 0, sizeof(c));
+	if (!id || link_key(r, &l, id))
+		return r->status;
+	rc = farm_store_run(app->store, link_get_txn, &l);
+	if (rc != FARM_OK) {
+		json_decref(l.link);
+		return store_error(r, rc);
+	}
+	if (!l.link)
+		return not_linked(r, id);
+	name = farm_arena_strdup(r->arena, json_string_value(json_object_get(l.link, "argocdApp")));
+	json_decref(l.link);
+	if (!name)
+		return farm_req_error(r, 500, "the link is unreadable");
+
+	memset(&pk, 0, sizeof(pk));
+	pk.org = caller_org(r);
+	if ((want = farm_req_query(r, "credentialId"))) {
+		size_t n = strlen(want);
+		if (!n || n > 64 || strspn(want, "0123456789abcdefABCDEF-") != n)
+			return farm_req_error(r, 400, "credentialId must be a credential id");
+		pk.id = want;
+	}
+	rc = farm_store_run(app->store, pick_txn, &pk);
+	if (rc != FARM_OK) {
+		json_decref(pk.best);
+		return store_error(r, rc);
+	}
+	if (pk.notfound)
+		return farm_req_error(r, 404, "Credential %s not found", want);
+	if (!pk.best)
+		return farm_req_error(r, 404, "No argocd credential configured for this "
+					      "organization");
+	if (strcmp(json_string_value(json_object_get(pk.best, "type")), "argocd") != 0) {
+		rc = farm_req_error(r, 400, "Credential %s is not an argocd credential", want);
+		json_decref(pk.best);
+		return rc;
+	}
+	o.rec = pk.best;
+	sealed = json_string_value(json_object_get(pk.best, "sealed"));
+	upd = json_string_value(json_object_get(pk.best, "updatedAt"));
+	c.p = &farm_provider_argocd;
+	c.http = farm_providers_http(r);
+	c.arena = r->arena;
+	c.cache = app->cache;
+	c.cache_ttl_ms = app->conf.cache_ttl * 1000;
+	c.timeout_s = app->conf.upstream_timeout;
+	c.cred_id = farm_arena_strdup(r->arena, json_string_value(json_object_get(pk.best, "id")));
+	/* The same cache identity as GET /argocd/applications/:name uses. */
+	c.cred_version = farm_arena_printf(r->arena, "%s:%.28s", upd ? upd : "", sealed ? sealed : "");
+	c.open_value = open_value;
+	c.open_arg = &o;
+	c.reqid = r->id;
+	if (!c.http || !c.cred_id || !c.cred_version) {
+		json_decref(pk.best);
+		return farm_req_error(r, 500, "cannot set up the Argo CD call");
+	}
+	rc = farm_provider_argocd_get(&c, name, &out);
+	if (c.cache && c.cache_state)
+		farm_req_header(r, "X-Farm-Cache", c.cache_state);
+	if (rc != FARM_OK) {
+		if (c.err.status == 429 && c.err.retry_after[0])
+			farm_req_header(r, "Retry-After",
+					farm_arena_strdup(r->arena, c.err.retry_after));
+		farm_req_error(r, c.err.status ? c.err.status : 500, "%s",
+			       c.err.status ? c.err.msg : "Argo CD call failed");
+		goto out;
+	}
+	sum = farm_pipeline_argocd_summary(out);
+	if (!sum || json_object_set_new(sum, "component", json_string(id)) ||
+	    json_object_set_new(sum, "argocdApp", json_string(name)) ||
+	    json_object_set_new(sum, "credentialId", json_string(c.cred_id))) {
+		json_decref(sum);
+		farm_req_error(r, 500, "out of memory");
+		goto out;
+	}
+	farm_req_json(r, 200, sum);
+out:
+	json_decref(out);
+	farm_provider_call_done(&c);
+	json_decref(pk.best);
+	return r->status;
+}
+
+/* ---- the Argo CD Notifications webhook -------------------------------------------- */
+
+static int unauthorized(struct farm_req *r, const char *why)
+{
+	farm_log(FARM_LOG_INFO, r->id, 0, "webhook refused: %s", why);
+	return farm_req_error(r, 401, "webhook not verified");
+}
+
+struct cred_get {
+	const char *id;
+	void *val;
+	size_t vlen;
+};
+
+static int cred_get_txn(struct farm_txn *t, void *arg)
+{
+	struct cred_get *g = arg;
+
+	free(g->val);
+	g->val = NULL;
+	return farm_txn_get(t, FARM_T_CREDS, g->id, strlen(g->id), &g->val, &g->vlen, 0);
+}
+
+/* The webhookSecret of an argocd credential (*secret new, a secret) and its org
+ * (arena).  FARM_E_NOTFOUND when there is no such argocd credential or secret. */
+static int hook_secret(struct farm_req *r, const char *cred_id, char **secret, char **org)
+{
+	struct farm_app *app = r->app;
+	struct cred_get g = {cred_id, NULL, 0};
+	struct opener o = {app, NULL};
+	json_t *value = NULL, *jorg;
+	const char *s;
+	int rc;
+
+	*secret = NULL;
+	*org = NULL;
+	rc = farm_store_run(app->store, cred_get_txn, &g);
+	if (rc != FARM_OK)
+		goto out;
+	o.rec = json_loadb(g.val, g.vlen, 0, NULL);
+	rc = FARM_E_NOTFOUND;
+	if (!o.rec || !json_is_string(json_object_get(o.rec, "type")) ||
+	    strcmp(json_string_value(json_object_get(o.rec, "type")), "argocd") != 0)
+		goto out;
+	if (open_value(&o, &value) != FARM_OK) {
+		farm_log(FARM_LOG_WARN, r->id, 0, "credential %s does not open", cred_id);
+		goto out;
+	}
+	s = json_string_value(json_object_get(value, "webhookSecret"));
+	if (!s || !*s)
+		goto out;
+	jorg = json_object_get(o.rec, "orgId");
+	rc = FARM_E_NOMEM;
+	if (json_is_string(jorg) &&
+	    !(*org = farm_arena_strdup(r->arena, json_string_value(jorg))))
+		goto out;
+	if (!(*secret = strdup(s)))
+		goto out;
+	rc = FARM_OK;
+out:
+	json_decref(value); /* Jansson's allocator wipes it */
+	json_decref(o.rec);
+	free(g.val);
+	return rc;
+}
+
+/* X-Farm-Token or the Basic password equal to `expected` (constant time). */
+static int token_ok(struct farm_req *r, const char *expected)
+{
+	size_t elen = strlen(expected);
+	const char *hdr = farm_req_env(r, "HTTP_X_FARM_TOKEN");
+	const char *auth = farm_req_env(r, "HTTP_AUTHORIZATION");
+	char *pw = NULL;
+	int ok = 0;
+
+	if (hdr && farm_webhook_token_verify(hdr, strlen(hdr), expected, elen) == FARM_OK)
+		ok = 1;
+	if (auth && farm_webhook_basic_password(auth, &pw) == FARM_OK) {
+		if (farm_webhook_token_verify(pw, strlen(pw), expected, elen) == FARM_OK)
+			ok = 1;
+		farm_crypto_free_secret(pw, strlen(pw) + 1);
+	}
+	return ok;
+}
+
+struct observe_io {
+	const char *org, *cred_id, *app, *now;
+	json_t *summary;
+	int emitted;
+};
+
+static int observe_txn(struct farm_txn *t, void *arg)
+{
+	struct observe_io *o = arg;
+
+	return farm_pipeline_argocd_observe(t, o->org, o->cred_id, o->app, o->summary, "webhook",
+					    o->now, &o->emitted);
+}
+
+int farm_h_webhook_argocd(struct farm_req *r)
+{
+	struct farm_app *app = r->app;
+	struct farm_error perr = {0};
+	struct observe_io o = {0};
+	const char *cred_id = r->nparams ? r->params[0] : NULL;
+	char *secret = NULL, *org = NULL, now[25];
+	json_t *sum = NULL;
+	int rc;
+
+	if (cred_id) {
+		rc = hook_secret(r, cred_id, &secret, &org);
+		if (rc == FARM_E_NOTFOUND) {
+			unauthorized(r, "no argocd credential with a webhookSecret under that id");
+			goto out;
+		}
+		if (rc != FARM_OK) {
+			store_error(r, rc);
+			goto out;
+		}
+	} else {
+		const char *conf = app->conf.webhook_argocd_token;
+		if (!conf || !*conf) {
+			unauthorized(r, "no Argo CD webhook token configured");
+			goto out;
+		}
+		if (!(secret = strdup(conf))) {
+			farm_req_error(r, 500, "out of memory");
+			goto out;
+		}
+	}
+	if (!token_ok(r, secret)) {
+		unauthorized(r, "bad or missing Argo CD token");
+		goto out;
+	}
+	rc = farm_pipeline_argocd_webhook(r->body, r->body_len, &sum, &perr);
+	if (rc != FARM_OK) {
+		farm_req_error(r, rc == FARM_E_TOOBIG ? 413 : rc == FARM_E_NOMEM ? 500 : 400, "%s",
+			       perr.msg);
+		goto out;
+	}
+	farm_clock_iso(farm_clock_ms(), now);
+	o.org = org;
+	o.cred_id = cred_id;
+	o.app = json_string_value(json_object_get(sum, "app"));
+	o.summary = sum;
+	o.now = now;
+	rc = farm_store_run(app->store, observe_txn, &o);
+	if (rc != FARM_OK) {
+		store_error(r, rc);
+		goto out;
+	}
+	if (!o.emitted) {
+		farm_req_json(r, 200, json_pack("{s:b,s:b}", "received", 1, "duplicate", 1));
+		goto out;
+	}
+	farm_req_json(r, 200, json_pack("{s:b}", "received", 1));
+	farm_catalog_nudge(r);
+out:
+	if (secret)
+		farm_crypto_free_secret(secret, strlen(secret) + 1);
+	json_decref(sum);
+	return r->status;
+}

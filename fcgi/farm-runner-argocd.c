@@ -1,0 +1,329 @@
+/* farm-runner-argocd.c - polling linked Argo CD applications: the fallback for Argo
+ * CD instances whose Notifications do not reach farm.
+ *
+ * Every argocd.poll_interval seconds (0 = off): read every catalog link
+ * (FARM_T_CATALOG), and for each org the most recently updated Argo CD credential;
+ * GET each linked application once per round (no cache: the point is to see
+ * changes), reduce it to the CI/CD summary and observe it in a transaction
+ * (lib/pipeline.h farm_pipeline_argocd_observe), which appends a ci.build.updated
+ * event only when health, sync status, phase, revision or finish time changed since
+ * the last observation — by this poller or by the webhook receiver.  A failing
+ * platform is logged once per change of the failure and retried next round.
+ */
+#include "farm-runner.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "arena.h"
+#include "clock.h"
+#include "creds.h"
+#include "httpc.h"
+#include "json.h"
+#include "keys.h"
+#include "log.h"
+#include "pipeline.h"
+#include "provider.h"
+#include "banned.h"
+
+#define MAX_LINKS 10000 /* applications polled per round */
+
+static pthread_t poller;
+static int poller_started;
+
+struct poll_state {
+	struct farm_runner *rn;
+	struct farm_httpc *http;
+	struct farm_keyring *keyring;
+	struct farm_arena *arena;
+	void *nudge;
+	json_t *last_err;  /* "<org>\n<app>" → last failure message logged */
+};
+
+/* ---- reading the links and the credentials -------------------------------------------- */
+
+struct links_io {
+	json_t *links; /* [{"org":..|null,"app":..}] unique */
+};
+
+static int links_cb(const void *key, size_t klen, const void *val, size_t vlen, void *arg)
+{
+	struct links_io *l = arg;
+	json_t *rec = json_loadb(val, vlen, 0, NULL), *org, *app, *it;
+	size_t i;
+
+	(void)key;
+	(void)klen;
+	app = json_object_get(rec, "argocdApp");
+	org = json_object_get(rec, "orgId");
+	if (!json_is_string(app) || json_array_size(l->links) >= MAX_LINKS) {
+		json_decref(rec);
+		return FARM_OK;
+	}
+	json_array_foreach(l->links, i, it) /* one poll per (org, app) */
+	if (json_equal(json_object_get(it, "app"), app) &&
+	    json_equal(json_object_get(it, "org"), org ? org : json_null())) {
+		json_decref(rec);
+		return FARM_OK;
+	}
+	json_array_append_new(l->links, json_pack("{s:O,s:O}", "org", org ? org : json_null(),
+						   "app", app));
+	json_decref(rec);
+	return FARM_OK;
+}
+
+static int links_txn(struct farm_txn *t, void *arg)
+{
+	struct links_io *l = arg;
+
+	json_array_clear(l->links);
+	return farm_txn_scan(t, FARM_T_CATALOG, NULL, 1, links_cb, l);
+}
+
+struct cred_io {
+	const char *org;
+	json_t *best;
+};
+
+static int cred_cb(const void *key, size_t klen, const void *val, size_t vlen, void *arg)
+{
+	struct cred_io *c = arg;
+	json_t *rec = json_loadb(val, vlen, 0, NULL);
+	const char *type = json_string_value(json_object_get(rec, "type"));
+	const char *upd = json_string_value(json_object_get(rec, "updatedAt"));
+	const char *bu = json_string_value(json_object_get(c->best, "updatedAt"));
+
+	(void)key;
+	(void)klen;
+	/* The same choice as the API: the most recently updated, ties to the greater id. */
+	if (!type || !upd || strcmp(type, "argocd") != 0 ||
+	    (bu && (strcmp(upd, bu) < 0 ||
+		    (strcmp(upd, bu) == 0 &&
+		     strcmp(json_string_value(json_object_get(rec, "id")),
+			    json_string_value(json_object_get(c->best, "id"))) < 0)))) {
+		json_decref(rec);
+		return FARM_OK;
+	}
+	json_decref(c->best);
+	c->best = rec;
+	return FARM_OK;
+}
+
+static int cred_txn(struct farm_txn *t, void *arg)
+{
+	struct cred_io *c = arg;
+
+	json_decref(c->best);
+	c->best = NULL;
+	return farm_txn_scan(t, FARM_T_CREDS, c->org, 0, cred_cb, c);
+}
+
+struct opener {
+	struct poll_state *ps;
+	json_t *rec;
+};
+
+static int open_value(void *arg, json_t **value)
+{
+	struct opener *o = arg;
+	struct poll_state *ps = o->ps;
+	int rc = ps->keyring ? farm_creds_open(ps->keyring, o->rec, value) : FARM_E_NOTFOUND;
+
+	if (rc == FARM_E_NOTFOUND) { /* first use, or a key rotated since */
+		farm_keyring_free(ps->keyring);
+		ps->keyring = NULL;
+		rc = farm_keys_load(&ps->rn->conf, ps->rn->store, &ps->keyring);
+		if (rc == FARM_OK)
+			rc = farm_creds_open(ps->keyring, o->rec, value);
+	}
+	return rc;
+}
+
+/* ---- one application ------------------------------------------------------------------ */
+
+struct observe_io {
+	const char *org, *cred_id, *app, *now;
+	json_t *summary;
+	int emitted;
+};
+
+static int observe_txn(struct farm_txn *t, void *arg)
+{
+	struct observe_io *o = arg;
+
+	return farm_pipeline_argocd_observe(t, o->org, o->cred_id, o->app, o->summary, "poll",
+					    o->now, &o->emitted);
+}
+
+/* Logs a failure only when it differs from the last one for this app. */
+static void note_failure(struct poll_state *ps, const char *org, const char *app, const char *msg)
+{
+	char key[600];
+	const char *old;
+
+	snprintf(key, sizeof(key), "%s\n%s", org ? org : "", app);
+	old = json_string_value(json_object_get(ps->last_err, key));
+	if (old && msg && !strcmp(old, msg))
+		return;
+	if (msg) {
+		farm_log(FARM_LOG_WARN, NULL, 0, "argocd poll: %s (org %s): %s", app,
+			 org ? org : "none", msg);
+		json_object_set_new(ps->last_err, key, json_string(msg));
+	} else if (old) {
+		farm_log(FARM_LOG_INFO, NULL, 0, "argocd poll: %s (org %s) answers again", app,
+			 org ? org : "none");
+		json_object_del(ps->last_err, key);
+	}
+}
+
+static void poll_app(struct poll_state *ps, json_t *cred, const char *org, const char *app)
+{
+	struct farm_runner *rn = ps->rn;
+	struct opener o = {ps, cred};
+	struct farm_provider_call c;
+	struct observe_io ob = {0};
+	json_t *out = NULL, *sum = NULL;
+	char now[25];
+	int rc;
+
+	memset(&c, 0, sizeof(c));
+	farm_arena_reset(ps->arena);
+	c.p = &farm_provider_argocd;
+	c.http = ps->http;
+	c.arena = ps->arena;
+	c.timeout_s = rn->conf.upstream_timeout;
+	c.cred_id = json_string_value(json_object_get(cred, "id"));
+	c.open_value = open_value;
+	c.open_arg = &o;
+	rc = farm_provider_argocd_get(&c, app, &out);
+	if (rc != FARM_OK) {
+		note_failure(ps, org, app, c.err.msg[0] ? c.err.msg : farm_strerror(rc));
+		goto out;
+	}
+	note_failure(ps, org, app, NULL);
+	if (!(sum = farm_pipeline_argocd_summary(out)))
+		goto out;
+	farm_clock_iso(farm_clock_ms(), now);
+	ob = (struct observe_io){org, c.cred_id, app, now, sum, 0};
+	rc = farm_store_run(rn->store, observe_txn, &ob);
+	if (rc != FARM_OK)
+		farm_log(FARM_LOG_ERROR, NULL, 0, "argocd poll: storing %s: %s", app,
+			 farm_strerror(rc));
+	else if (ob.emitted) {
+		farm_log(FARM_LOG_DEBUG, NULL, 0, "argocd poll: %s changed: %s", app,
+			 json_string_value(json_object_get(sum, "status")));
+		farm_runner_nudge(rn, &ps->nudge);
+	}
+out:
+	json_decref(sum);
+	json_decref(out);
+	farm_provider_call_done(&c);
+}
+
+static void poll_round(struct poll_state *ps)
+{
+	struct farm_runner *rn = ps->rn;
+	struct links_io l = {json_array()};
+	json_t *it, *creds = json_object(); /* org ("" + org, or "-") → credential or null */
+	size_t i;
+	int rc;
+
+	if (!l.links || !creds)
+		goto out;
+	rc = farm_store_run(rn->store, links_txn, &l);
+	if (rc != FARM_OK) {
+		farm_log(FARM_LOG_ERROR, NULL, 0, "argocd poll: reading links: %s", farm_strerror(rc));
+		goto out;
+	}
+	json_array_foreach(l.links, i, it)
+	{
+		const char *org = json_string_value(json_object_get(it, "org"));
+		const char *app = json_string_value(json_object_get(it, "app"));
+		char okey[300];
+		json_t *cred;
+
+		if (farm_runner_stopping)
+			break;
+		snprintf(okey, sizeof(okey), "%s%s", org ? "o" : "-", org ? org : "");
+		cred = json_object_get(creds, okey);
+		if (!cred) {
+			struct cred_io ci = {org, NULL};
+			if (farm_store_run(rn->store, cred_txn, &ci) != FARM_OK) {
+				json_decref(ci.best);
+				continue;
+			}
+			cred = ci.best ? ci.best : json_null();
+			json_object_set_new(creds, okey, cred);
+		}
+		if (json_is_null(cred))
+			continue; /* the org has no Argo CD credential (yet) */
+		poll_app(ps, cred, org, app);
+	}
+out:
+	json_decref(creds);
+	json_decref(l.links);
+}
+
+static void *poller_main(void *arg)
+{
+	struct poll_state *ps = arg;
+	long interval_ms = ps->rn->conf.argocd_poll_interval * 1000L;
+
+	while (!farm_runner_stopping) {
+		long long t0 = farm_clock_ms(), spent;
+		poll_round(ps);
+		spent = farm_clock_ms() - t0;
+		farm_runner_sleep_ms(spent < interval_ms ? interval_ms - spent : 0);
+	}
+	farm_runner_nudge_close(&ps->nudge);
+	farm_httpc_free(ps->http);
+	farm_keyring_free(ps->keyring);
+	farm_arena_free(ps->arena);
+	json_decref(ps->last_err);
+	free(ps);
+	return NULL;
+}
+
+int farm_runner_argocd_start(struct farm_runner *rn)
+{
+	struct farm_httpc_opts o = {
+		.connect_timeout_ms = rn->conf.upstream_connect_timeout * 1000,
+		.timeout_ms = rn->conf.upstream_timeout * 1000,
+		.max_body = (size_t)rn->conf.upstream_max_body,
+		.allow_loopback = rn->conf.upstream_allow_loopback,
+	};
+	struct poll_state *ps;
+
+	if (rn->conf.argocd_poll_interval <= 0)
+		return FARM_OK;
+	if (!(ps = calloc(1, sizeof(*ps))))
+		return FARM_E_NOMEM;
+	ps->rn = rn;
+	ps->arena = farm_arena_new(16384);
+	ps->last_err = json_object();
+	if (!ps->arena || !ps->last_err || farm_httpc_new(&ps->http, &o) != FARM_OK) {
+		farm_arena_free(ps->arena);
+		json_decref(ps->last_err);
+		free(ps);
+		return FARM_E_NOMEM;
+	}
+	if (pthread_create(&poller, NULL, poller_main, ps) != 0) {
+		farm_httpc_free(ps->http);
+		farm_arena_free(ps->arena);
+		json_decref(ps->last_err);
+		free(ps);
+		return FARM_E_IO;
+	}
+	poller_started = 1;
+	return FARM_OK;
+}
+
+void farm_runner_argocd_stop(void)
+{
+	if (poller_started)
+		pthread_join(poller, NULL);
+	poller_started = 0;
+}

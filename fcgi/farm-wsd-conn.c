@@ -1,0 +1,312 @@
+/* farm-wsd-conn.c - one WebSocket connection: GET /api/v1/events.
+ *
+ * Handshake (before any upgrade): the path must be /api/v1/events and the token,
+ * from `Authorization: Bearer` or `?access_token=`, must verify (lib/jwt.h); else the
+ * answer is a plain HTTP 401 (404 for another path, 400 for a bad ?since=) with a
+ * NestJS error body, and no upgrade.  `?since=<id>` asks for a replay of the retained
+ * events after id.  The token's orgId decides what the client sees.
+ *
+ * After the upgrade the client only receives: one text frame per event, a ping after
+ * wsd.ping_interval seconds without traffic (a client silent for another interval
+ * after a ping is dropped), and a close 1008 if it stops keeping up.
+ */
+#include "farm-wsd.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "crypto.h"
+#include "events.h"
+#include "jwt.h"
+#include "log.h"
+#include "banned.h"
+
+#define EVENTS_PATH "/api/v1/events"
+
+/* Sends a complete HTTP error answer on a connection not upgraded. */
+static int http_error(struct lws *wsi, unsigned status, const char *reason, const char *msg)
+{
+	unsigned char buf[LWS_PRE + 1024], *start = buf + LWS_PRE, *p = start,
+					     *end = buf + sizeof(buf) - 1;
+	json_t *j = json_pack("{s:i,s:s,s:s}", "statusCode", (int)status, "message", msg, "error",
+			      reason);
+	char *body = j ? json_dumps(j, JSON_COMPACT) : NULL;
+	size_t blen = body ? strlen(body) : 0;
+	int rc = -1;
+
+	json_decref(j);
+	if (!body)
+		return -1;
+	if (lws_add_http_common_headers(wsi, status, "application/json", blen, &p, end) ||
+	    lws_finalize_write_http_header(wsi, start, &p, end))
+		goto out;
+	/* The body goes out from its own LWS_PRE-padded buffer. */
+	if (blen + LWS_PRE <= sizeof(buf)) {
+		memcpy(buf + LWS_PRE, body, blen);
+		if (lws_write(wsi, buf + LWS_PRE, blen, LWS_WRITE_HTTP_FINAL) == (int)blen)
+			rc = 0;
+	}
+out:
+	free(body);
+	return rc;
+}
+
+/* The token of the handshake: Authorization: Bearer, else ?access_token=.
+ * Returns 0 with `out` filled, -1 when there is none. */
+static int handshake_token(struct lws *wsi, char *out, int cap)
+{
+	char arg[FARM_JWT_MAX_LEN + 64];
+	const char *v;
+	int n = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_AUTHORIZATION);
+
+	if (n > 0 && n < cap && lws_hdr_copy(wsi, out, cap, WSI_TOKEN_HTTP_AUTHORIZATION) > 0) {
+		if (strncasecmp(out, "Bearer ", 7) == 0) {
+			size_t skip = 7;
+			while (out[skip] == ' ')
+				skip++;
+			memmove(out, out + skip, strlen(out + skip) + 1);
+			return *out ? 0 : -1;
+		}
+	}
+	v = lws_get_urlarg_by_name(wsi, "access_token=", arg, (int)sizeof(arg));
+	if (v && *v && (int)strlen(v) < cap) {
+		memcpy(out, v, strlen(v) + 1);
+		farm_crypto_wipe(arg, sizeof(arg));
+		return 0;
+	}
+	farm_crypto_wipe(arg, sizeof(arg));
+	return -1;
+}
+
+/* ?since=<id>: 0 absent, 1 present (*since set), -1 malformed. */
+static int handshake_since(struct lws *wsi, uint64_t *since)
+{
+	char arg[64], *end;
+	const char *v = lws_get_urlarg_by_name(wsi, "since=", arg, (int)sizeof(arg));
+	unsigned long long n;
+
+	if (!v)
+		return 0;
+	if (*v < '0' || *v > '9')
+		return -1;
+	errno = 0;
+	n = strtoull(v, &end, 10);
+	if (*end || errno == ERANGE)
+		return -1;
+	*since = n;
+	return 1;
+}
+
+/* Checks path, token and since.  0 when acceptable (claims filled), else the HTTP
+ * status to refuse with and a message. */
+static unsigned handshake_check(struct lws *wsi, struct farm_claims *cl, uint64_t *since,
+				int *has_since, const char **msg)
+{
+	char path[256], tok[FARM_JWT_MAX_LEN + 1];
+	struct farm_error err = {0};
+	int n, rc;
+
+	n = lws_hdr_copy(wsi, path, (int)sizeof(path), WSI_TOKEN_GET_URI);
+	if (n <= 0 || strcmp(path, EVENTS_PATH) != 0) {
+		*msg = "Cannot GET this path";
+		return 404;
+	}
+	if (handshake_token(wsi, tok, (int)sizeof(tok)) < 0) {
+		*msg = "missing bearer token";
+		return 401;
+	}
+	rc = farm_jwt_verify(wsd.conf.jwt_secret, strlen(wsd.conf.jwt_secret), tok, strlen(tok),
+			     (long long)time(NULL), FARM_JWT_LEEWAY, cl, &err);
+	farm_crypto_wipe(tok, sizeof(tok));
+	if (rc != FARM_OK) {
+		farm_log(FARM_LOG_INFO, NULL, 0, "handshake refused: %s", err.msg);
+		*msg = "invalid token";
+		return 401;
+	}
+	*has_since = handshake_since(wsi, since);
+	if (*has_since < 0) {
+		*msg = "since must be an event id (a non-negative integer)";
+		return 400;
+	}
+	return 0;
+}
+
+static void client_close(struct wsd_client *c)
+{
+	if (c->prev)
+		c->prev->next = c->next;
+	else if (wsd.clients == c)
+		wsd.clients = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	if (c->wsi && wsd.nclients)
+		wsd.nclients--;
+	c->prev = c->next = NULL;
+	c->wsi = NULL;
+	wsd_client_release(c);
+	c->authed = 0;
+}
+
+/* One frame per writable callback, as lws wants. */
+static int client_write(struct wsd_client *c)
+{
+	/* A one-byte payload: lws 4.1 does not report the pong to an empty ping. */
+	static unsigned char ping[LWS_PRE + 1] = {[LWS_PRE] = 'p'};
+	struct wsd_msg *m;
+
+	if (c->closing) {
+		static const char why[] = "client too slow: reconnect with ?since=<last id>";
+		lws_close_reason(c->wsi, (enum lws_close_status)c->closing, (unsigned char *)why,
+				 sizeof(why) - 1);
+		return -1;
+	}
+	if (c->ping_due) {
+		c->ping_due = 0;
+		c->ping_outstanding = 1;
+		c->ping_sent_ms = wsd_now_ms();
+		if (lws_write(c->wsi, ping + LWS_PRE, 1, LWS_WRITE_PING) < 0)
+			return -1;
+	} else if ((m = wsd_client_head(c)) != NULL) {
+		if (lws_write(c->wsi, m->buf + LWS_PRE, m->len, LWS_WRITE_TEXT) < (int)m->len)
+			return -1;
+		c->last_tx_ms = wsd_now_ms();
+		wsd_client_pop(c);
+		wsd_client_pump(c); /* refill a replaying client */
+	}
+	if (c->qlen || c->ping_due || c->closing)
+		lws_callback_on_writable(c->wsi);
+	return 0;
+}
+
+static int cb_events(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+		     size_t len)
+{
+	struct wsd_client *c = user;
+	struct farm_claims cl;
+	const char *msg = NULL;
+	uint64_t since = 0;
+	int has_since = 0;
+	unsigned status;
+
+	(void)len;
+	switch (reason) {
+	case LWS_CALLBACK_HTTP:
+		/* A plain request (no Upgrade) reaches the bridge only by mistake. */
+		if (http_error(wsi, 426, "Upgrade Required",
+			       "GET /api/v1/events needs a WebSocket upgrade") < 0)
+			return -1;
+		return lws_http_transaction_completed(wsi) ? -1 : 0;
+
+	case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
+		if (!in || strcmp((const char *)in, "websocket") != 0)
+			return -1;
+		status = handshake_check(wsi, &cl, &since, &has_since, &msg);
+		if (status == 0)
+			return 0;
+		if (http_error(wsi, status, farm_http_reason((int)status), msg) < 0)
+			return -1;
+		return 1; /* answered: lws completes the transaction, no upgrade */
+
+	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+		/* Checked again here because this is where the session data the
+		 * connection keeps exists; a refusal here only hangs up. */
+		if (!c || handshake_check(wsi, &cl, &since, &has_since, &msg) != 0)
+			return -1;
+		memset(c, 0, sizeof(*c));
+		if (cl.has_org && !(c->org = strdup(cl.org)))
+			return -1;
+		c->has_since = has_since == 1;
+		c->since = since;
+		c->authed = 1;
+		return 0;
+
+	case LWS_CALLBACK_ESTABLISHED:
+		if (!c || !c->authed)
+			return -1;
+		c->wsi = wsi;
+		c->next = wsd.clients;
+		if (wsd.clients)
+			wsd.clients->prev = c;
+		wsd.clients = c;
+		wsd.nclients++;
+		c->last_tx_ms = wsd_now_ms();
+		/* A fixed socket send buffer: bounded kernel memory per client, and a
+		 * client that stops reading shows up in its queue instead of in an
+		 * autotuned buffer of megabytes. */
+		{
+			int fd = (int)lws_get_socket_fd(wsi), sz = WSD_SNDBUF;
+			if (fd >= 0)
+				setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
+		}
+		/* Live from now on, or replay from since (never beyond what exists). */
+		c->cursor = c->has_since && c->since < wsd.last_id ? c->since : wsd.last_id;
+		wsd_client_pump(c);
+		return 0;
+
+	case LWS_CALLBACK_SERVER_WRITEABLE:
+		if (!c || !c->authed)
+			return -1;
+		return client_write(c);
+
+	case LWS_CALLBACK_RECEIVE:
+	case LWS_CALLBACK_RECEIVE_PONG:
+		/* Clients have nothing to say; any frame proves they are alive. */
+		if (c)
+			c->ping_outstanding = 0;
+		return 0;
+
+	case LWS_CALLBACK_CLOSED:
+		if (c)
+			client_close(c);
+		return 0;
+
+	default:
+		return 0;
+	}
+}
+
+void wsd_conn_keepalive(void)
+{
+	int64_t now = wsd_now_ms(), ivl = wsd.conf.wsd_ping_interval * 1000;
+
+	for (struct wsd_client *c = wsd.clients; c; c = c->next) {
+		if (c->closing)
+			continue;
+		if (c->ping_outstanding && now - c->ping_sent_ms >= ivl) {
+			/* No pong for a whole interval: gone (a half-open TCP connection). */
+			lws_set_timeout(c->wsi, PENDING_TIMEOUT_CLOSE_ACK, LWS_TO_KILL_ASYNC);
+			continue;
+		}
+		if (!c->ping_outstanding && !c->ping_due && now - c->last_tx_ms >= ivl &&
+		    now - c->ping_sent_ms >= ivl) {
+			c->ping_due = 1;
+			lws_callback_on_writable(c->wsi);
+		}
+	}
+}
+
+/* Raw file wsi around the SUB socket's ZMQ_FD: readable means "look at ZMQ_EVENTS".
+ * ZMQ_FD is edge-like, so every wake-up drains the socket until EAGAIN. */
+static int cb_zmq(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+		  size_t len)
+{
+	(void)wsi;
+	(void)user;
+	(void)in;
+	(void)len;
+	if (reason == LWS_CALLBACK_RAW_RX_FILE)
+		wsd_feed_zmq();
+	return 0;
+}
+
+const struct lws_protocols wsd_protocols[] = {
+	/* rx_buffer_size small: clients only send pongs and closes; tx unchunked. */
+	{"farm-events", cb_events, sizeof(struct wsd_client), 512, 0, NULL, 65536},
+	{"farm-zmq", cb_zmq, 0, 0, 0, NULL, 0},
+	{NULL, NULL, 0, 0, 0, NULL, 0},
+};

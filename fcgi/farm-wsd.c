@@ -1,0 +1,274 @@
+/* farm-wsd.c - the WebSocket bridge: farm-eventd's events to browsers.
+ *
+ *   farm-wsd [-c FILE] [-t] [-h]
+ *
+ * Listens on wsd.listen (loopback only: nginx proxies GET /api/v1/events with the
+ * Upgrade headers to it), subscribes to every topic of events.pub, and reads the
+ * event history from the database, so that each client gets its org's events and
+ * the org-less ones, in id order, with ?since= replay and no gap or duplicate.
+ * One thread, one libwebsockets event loop: the ZeroMQ socket's ZMQ_FD is adopted
+ * into it, and a WSD_TICK_MS timer polls the history, drains ZeroMQ again (its fd is
+ * edge-triggered) and pings idle clients.
+ *
+ * Liveness: an exclusive lock on <state_dir>/wsd.lock ("bridge" in /api/v1/health).
+ * SIGTERM/SIGINT: close every connection (1001 going away), exit 0.
+ */
+#include "farm-wsd.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include "crypto.h"
+#include "events.h"
+#include "json.h"
+#include "log.h"
+#include "banned.h"
+
+struct wsd wsd;
+static volatile sig_atomic_t stopping;
+
+int64_t wsd_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void on_stop(int sig)
+{
+	(void)sig;
+	stopping = 1;
+}
+
+static void on_tick(lws_sorted_usec_list_t *sul)
+{
+	(void)sul;
+	wsd_feed_zmq();
+	wsd_feed_sync();
+	wsd_conn_keepalive();
+	lws_sul_schedule(wsd.ctx, 0, &wsd.tick, on_tick, WSD_TICK_MS * LWS_US_PER_MS);
+}
+
+/* libwebsockets' own messages, through farm's log (warnings and errors only). */
+static void lws_emit(int level, const char *line)
+{
+	size_t n = strlen(line);
+
+	while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+		n--;
+	farm_log(level == LLL_ERR ? FARM_LOG_ERROR : FARM_LOG_WARN, NULL, 0, "lws: %.*s", (int)n,
+		 line);
+}
+
+static int load_conf(struct farm_conf *c, const char *path)
+{
+	struct farm_error err = {0};
+
+	if (farm_conf_init(c) || (path && farm_conf_load_file(c, path, &err)) ||
+	    farm_conf_load_env(c, NULL, &err) || farm_conf_finish(c, &err)) {
+		fprintf(stderr, "farm-wsd: %s\n", err.msg[0] ? err.msg : "bad configuration");
+		farm_conf_free(c);
+		return -1;
+	}
+	return 0;
+}
+
+/* "127.0.0.1:8091" / "[::1]:8091" / "localhost:8091" → host, port.  Only loopback:
+ * the bridge speaks plain ws and trusts nginx in front of it for TLS and limits. */
+static int parse_listen(const char *s, char *host, size_t hcap, int *port)
+{
+	const char *colon = strrchr(s, ':'), *h = s;
+	size_t hl;
+	char *end;
+	long p;
+
+	if (!colon)
+		return -1;
+	hl = (size_t)(colon - s);
+	if (hl >= 2 && s[0] == '[' && s[hl - 1] == ']') {
+		h = s + 1;
+		hl -= 2;
+	}
+	if (hl == 0 || hl >= hcap)
+		return -1;
+	memcpy(host, h, hl);
+	host[hl] = '\0';
+	p = strtol(colon + 1, &end, 10);
+	if (*end || p < 1 || p > 65535)
+		return -1;
+	*port = (int)p;
+	if (strncmp(host, "127.", 4) != 0 && strcmp(host, "::1") != 0 &&
+	    strcmp(host, "localhost") != 0)
+		return -2;
+	return 0;
+}
+
+static int open_zmq(void)
+{
+	lws_sock_file_fd_type u;
+	size_t fl = sizeof(int);
+	int fd = -1, zero = 0, hwm = 100000;
+
+	if (!wsd.conf.events_pub || !*wsd.conf.events_pub) {
+		farm_log(FARM_LOG_WARN, NULL, 0, "events.pub is empty: reading the history only");
+		return 0;
+	}
+	if (!(wsd.zctx = zmq_ctx_new()) || !(wsd.sub = zmq_socket(wsd.zctx, ZMQ_SUB)) ||
+	    zmq_setsockopt(wsd.sub, ZMQ_LINGER, &zero, sizeof(zero)) != 0 ||
+	    zmq_setsockopt(wsd.sub, ZMQ_RCVHWM, &hwm, sizeof(hwm)) != 0 ||
+	    zmq_setsockopt(wsd.sub, ZMQ_SUBSCRIBE, FARM_EVENTS_TOPIC_PREFIX,
+			   strlen(FARM_EVENTS_TOPIC_PREFIX)) != 0 ||
+	    zmq_connect(wsd.sub, wsd.conf.events_pub) != 0 ||
+	    zmq_getsockopt(wsd.sub, ZMQ_FD, &fd, &fl) != 0) {
+		farm_log(FARM_LOG_ERROR, NULL, zmq_errno(), "events.pub %s", wsd.conf.events_pub);
+		return -1;
+	}
+	/* lws closes what it adopts; ZeroMQ keeps its own descriptor. */
+	if ((u.filefd = dup(fd)) < 0 ||
+	    !lws_adopt_descriptor_vhost(wsd.vh, LWS_ADOPT_RAW_FILE_DESC, u, "farm-zmq", NULL)) {
+		farm_log(FARM_LOG_ERROR, NULL, errno, "cannot watch the ZeroMQ socket");
+		return -1;
+	}
+	return 0;
+}
+
+static int read_last_id(struct farm_txn *t, void *arg)
+{
+	return farm_events_last(t, arg);
+}
+
+static void usage(FILE *fp)
+{
+	fprintf(fp, "usage: farm-wsd [-c FILE] [-t] [-h]\n"
+		    "  -c FILE  configuration file (default: $FARM_CONFIG, else built-in defaults)\n"
+		    "  -t       check the configuration and exit\n"
+		    "  -h       this help\n"
+		    "Serves GET /api/v1/events (WebSocket) on wsd.listen behind nginx.\n");
+}
+
+int main(int argc, char **argv)
+{
+	struct lws_context_creation_info info;
+	struct farm_error err = {0};
+	struct sigaction sa;
+	const char *conf_path = getenv("FARM_CONFIG");
+	char host[128];
+	int opt, check_only = 0, port = 0, rc, code = 1;
+
+	memset(&wsd, 0, sizeof(wsd));
+	wsd.lock_fd = -1;
+	if (conf_path && !*conf_path)
+		conf_path = NULL;
+	while ((opt = getopt(argc, argv, "c:th")) != -1) {
+		switch (opt) {
+		case 'c': conf_path = optarg; break;
+		case 't': check_only = 1; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	farm_json_init();
+	if (load_conf(&wsd.conf, conf_path) < 0)
+		return 1;
+	rc = parse_listen(wsd.conf.wsd_listen, host, sizeof(host), &port);
+	if (rc < 0) {
+		fprintf(stderr, "farm-wsd: wsd.listen %s: %s\n", wsd.conf.wsd_listen,
+			rc == -2 ? "must be a loopback address (nginx is the front)"
+				 : "expected host:port");
+		farm_conf_free(&wsd.conf);
+		return 1;
+	}
+	if (check_only) {
+		printf("farm-wsd: configuration %s is valid\n", conf_path ? conf_path : "(defaults)");
+		farm_conf_free(&wsd.conf);
+		return 0;
+	}
+	farm_log_init("farm-wsd", farm_log_level_parse(wsd.conf.log_level));
+	lws_set_log_level(LLL_ERR | LLL_WARN, lws_emit);
+	if (farm_crypto_init() != FARM_OK) {
+		farm_log(FARM_LOG_ERROR, NULL, 0, "cannot initialise cryptography");
+		goto out;
+	}
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_stop;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	rc = farm_events_lock_take(wsd.conf.state_dir, FARM_EVENTS_LOCK_WSD, &wsd.lock_fd);
+	if (rc != FARM_OK) {
+		farm_log(FARM_LOG_ERROR, NULL, rc == FARM_E_IO ? errno : 0, "%s/%s.lock: %s",
+			 wsd.conf.state_dir, FARM_EVENTS_LOCK_WSD,
+			 rc == FARM_E_EXISTS ? "another farm-wsd is running" : "cannot lock");
+		goto out;
+	}
+	while (farm_events_store_open(&wsd.conf, &wsd.store, &err) != FARM_OK) {
+		farm_log(FARM_LOG_ERROR, NULL, 0, "%s; retrying", err.msg);
+		sleep(1);
+		if (stopping)
+			goto out;
+	}
+	while ((rc = wsd_store_run(read_last_id, &wsd.last_id)) != FARM_OK) {
+		farm_log(FARM_LOG_WARN, NULL, 0, "cannot read the event sequence (%s); retrying",
+			 farm_strerror(rc));
+		sleep(1);
+		if (stopping)
+			goto out;
+	}
+
+	memset(&info, 0, sizeof(info));
+	info.iface = host;
+	info.port = port;
+	info.protocols = wsd_protocols;
+	info.gid = -1;
+	info.uid = -1;
+	info.vhost_name = "farm-wsd";
+	/* Handshakes carry tokens in a header or the query: room for an 8 KiB JWT. */
+	info.max_http_header_data = 16384;
+	info.max_http_header_pool = 64;
+	info.timeout_secs = 10;
+	if (!strchr(host, ':'))
+		info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
+	if (!(wsd.ctx = lws_create_context(&info))) {
+		farm_log(FARM_LOG_ERROR, NULL, 0, "cannot listen on %s", wsd.conf.wsd_listen);
+		goto out;
+	}
+	wsd.vh = lws_get_vhost_by_name(wsd.ctx, "farm-wsd");
+	if (!wsd.vh || open_zmq() < 0)
+		goto out;
+	lws_sul_schedule(wsd.ctx, 0, &wsd.tick, on_tick, WSD_TICK_MS * LWS_US_PER_MS);
+	farm_log(FARM_LOG_INFO, NULL, 0, "ready: ws://%s/api/v1/events, events from %s, last id %llu",
+		 wsd.conf.wsd_listen, wsd.sub ? wsd.conf.events_pub : "(history only)",
+		 (unsigned long long)wsd.last_id);
+
+	while (!stopping)
+		if (lws_service(wsd.ctx, 0) < 0)
+			break;
+	code = 0;
+	farm_log(FARM_LOG_INFO, NULL, 0, "stopping: closing %zu connections", wsd.nclients);
+out:
+	if (wsd.ctx) {
+		lws_sul_cancel(&wsd.tick);
+		lws_context_destroy(wsd.ctx);
+	}
+	for (size_t i = 0; i < WSD_RING; i++)
+		wsd_msg_unref(wsd.ring[i]);
+	if (wsd.sub)
+		zmq_close(wsd.sub);
+	if (wsd.zctx)
+		zmq_ctx_term(wsd.zctx);
+	farm_store_close(wsd.store);
+	if (wsd.lock_fd >= 0)
+		close(wsd.lock_fd);
+	farm_conf_free(&wsd.conf);
+	return code;
+}

@@ -1,0 +1,94 @@
+/* farm-wsd.h - the WebSocket bridge's shared state (farm-wsd*.c).
+ *
+ *   farm-wsd.c       main: config, lock, store, ZeroMQ SUB, the lws context, the tick
+ *   farm-wsd-feed.c  the event feed: ring of recent events, SUB drain, store sync,
+ *                    per-client queues and the pump that fills them in id order
+ *   farm-wsd-conn.c  the lws protocol: handshake auth, writes, pings, close
+ *
+ * One thread: lws's event loop runs everything, so nothing here is locked.
+ */
+#ifndef FARM_WSD_H
+#define FARM_WSD_H
+
+#include <libwebsockets.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "conf.h"
+#include "store.h"
+
+#define WSD_RING 4096             /* recent events kept in memory (power of two) */
+#define WSD_QUEUE_MAX 256         /* messages queued per client */
+#define WSD_QUEUE_BYTES (512 * 1024)
+#define WSD_SNDBUF (64 * 1024)    /* socket send buffer per client (the kernel doubles it) */
+#define WSD_STORE_BATCH 64        /* events read from the history per transaction */
+#define WSD_TICK_MS 250           /* store poll, ZeroMQ drain, pings */
+
+/* One event as sent: the text frame, preceded by the LWS_PRE bytes lws writes the
+ * frame header into.  Shared by the ring and every queue that holds it. */
+struct wsd_msg {
+	unsigned refs;
+	uint64_t id;
+	char *org;              /* NULL: org-less, seen by everyone */
+	size_t len;
+	unsigned char buf[];    /* LWS_PRE + len + 1 */
+};
+
+/* One WebSocket client (lws's per-session data). */
+struct wsd_client {
+	struct wsd_client *prev, *next;
+	struct lws *wsi;
+	char *org;              /* the token's org, NULL for none */
+	int authed;             /* handshake checked (FILTER_PROTOCOL_CONNECTION) */
+	int has_since;
+	uint64_t since;
+	uint64_t cursor;        /* every id <= cursor is queued, sent or not for this client */
+	int live;               /* has caught up once: a full queue now means "too slow" */
+	int closing;            /* close status to send, 0 = none */
+	int ping_due, ping_outstanding;
+	int64_t last_tx_ms, ping_sent_ms;
+	struct wsd_msg **q;     /* ring buffer of qcap slots */
+	unsigned qcap, qhead, qlen;
+	size_t qbytes;
+};
+
+struct wsd {
+	struct farm_conf conf;
+	struct farm_store *store;  /* NULL while it must be reopened */
+	struct lws_context *ctx;
+	struct lws_vhost *vh;
+	void *zctx, *sub;
+	int lock_fd;
+	uint64_t last_id;          /* newest event in the ring */
+	struct wsd_msg *ring[WSD_RING];
+	struct wsd_client *clients;
+	size_t nclients;
+	lws_sorted_usec_list_t tick;
+	uint64_t stat_dropped_pub; /* PUB messages that arrived out of order */
+};
+
+extern struct wsd wsd;
+
+int64_t wsd_now_ms(void);
+
+/* farm-wsd-feed.c */
+void wsd_msg_unref(struct wsd_msg *m);
+/* Drains the SUB socket; then brings the ring up to the store's newest id. */
+void wsd_feed_zmq(void);
+void wsd_feed_sync(void);
+/* Fills c's queue in id order (ring, else the history) and asks for a write. */
+void wsd_client_pump(struct wsd_client *c);
+void wsd_pump_all(void);
+/* Head of c's queue (NULL when empty) / drop it after it was written. */
+struct wsd_msg *wsd_client_head(struct wsd_client *c);
+void wsd_client_pop(struct wsd_client *c);
+void wsd_client_release(struct wsd_client *c);
+/* Store access with reopen on FARM_E_RECOVER; FARM_E_UNAVAIL while it is closed. */
+int wsd_store_run(farm_store_fn fn, void *arg);
+
+/* farm-wsd-conn.c */
+extern const struct lws_protocols wsd_protocols[];
+/* Pings idle clients, hangs up on the silent ones (called from the tick). */
+void wsd_conn_keepalive(void);
+
+#endif

@@ -1,0 +1,246 @@
+/* events.c - history keys, topics, visibility and liveness locks (see events.h). */
+#include "events.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "banned.h"
+
+void farm_events_key(uint64_t id, unsigned char key[8])
+{
+	for (int i = 0; i < 8; i++)
+		key[i] = (unsigned char)(id >> (56 - 8 * i));
+}
+
+int farm_events_key_id(const void *key, size_t klen, uint64_t *id)
+{
+	const unsigned char *p = key;
+	uint64_t v = 0;
+
+	if (id)
+		*id = 0;
+	if (!key || klen != 8 || !id)
+		return FARM_E_INVAL;
+	for (int i = 0; i < 8; i++)
+		v = v << 8 | p[i];
+	*id = v;
+	return FARM_OK;
+}
+
+int farm_events_topic(const char *org, char *out, size_t cap)
+{
+	int n;
+
+	if (!out || cap == 0)
+		return FARM_E_INVAL;
+	n = snprintf(out, cap, "%s%s", FARM_EVENTS_TOPIC_PREFIX, org ? org : "");
+	if (n < 0 || (size_t)n >= cap) {
+		out[0] = '\0';
+		return FARM_E_TOOBIG;
+	}
+	return n;
+}
+
+int farm_events_visible(const char *client_org, const char *event_org)
+{
+	if (!event_org)
+		return 1;
+	return client_org && strcmp(client_org, event_org) == 0;
+}
+
+int farm_events_parse(const void *json, size_t len, uint64_t *id, char **org)
+{
+	json_t *root, *data, *jid, *jorg;
+	int code = FARM_E_INVAL;
+
+	if (id)
+		*id = 0;
+	if (org)
+		*org = NULL;
+	if (!json || !id)
+		return FARM_E_INVAL;
+	if (len > FARM_EVENTS_JSON_MAX)
+		return FARM_E_TOOBIG;
+	root = json_loadb(json, len, JSON_REJECT_DUPLICATES, NULL);
+	data = json_object_get(root, "data");
+	jid = json_object_get(data, "id");
+	jorg = json_object_get(data, "orgId");
+	if (!json_is_object(data) || !json_is_integer(jid) || json_integer_value(jid) <= 0)
+		goto out;
+	if (jorg && !json_is_null(jorg) && !json_is_string(jorg))
+		goto out;
+	if (org && json_is_string(jorg) && !(*org = strdup(json_string_value(jorg)))) {
+		code = FARM_E_NOMEM;
+		goto out;
+	}
+	*id = (uint64_t)json_integer_value(jid);
+	code = FARM_OK;
+out:
+	json_decref(root);
+	return code;
+}
+
+int farm_events_last(struct farm_txn *t, uint64_t *last)
+{
+	void *v = NULL;
+	size_t vlen = 0;
+	int code;
+
+	if (last)
+		*last = 0;
+	if (!t || !last)
+		return FARM_E_INVAL;
+	code = farm_txn_get(t, FARM_T_META, FARM_EVENTS_SEQ, strlen(FARM_EVENTS_SEQ), &v, &vlen,
+			    0);
+	if (code == FARM_E_NOTFOUND)
+		return FARM_OK;
+	if (code != FARM_OK)
+		return code;
+	code = farm_events_key_id(v, vlen, last) == FARM_OK ? FARM_OK : FARM_E_DB;
+	free(v);
+	return code;
+}
+
+static int first_cb(const void *key, size_t klen, const void *val, size_t vlen, void *arg)
+{
+	(void)val;
+	(void)vlen;
+	if (farm_events_key_id(key, klen, arg) != FARM_OK)
+		return FARM_E_DB;
+	return 1; /* the first key is all we want */
+}
+
+int farm_events_first(struct farm_txn *t, uint64_t *first)
+{
+	if (first)
+		*first = 0;
+	if (!t || !first)
+		return FARM_E_INVAL;
+	return farm_txn_scan(t, FARM_T_EVENTS, NULL, 1, first_cb, first);
+}
+
+int farm_events_get(struct farm_txn *t, uint64_t id, char **json, size_t *len)
+{
+	unsigned char key[8];
+	void *v = NULL;
+	size_t vlen = 0;
+	char *s;
+	int code;
+
+	if (json)
+		*json = NULL;
+	if (len)
+		*len = 0;
+	if (!t || !json || !len)
+		return FARM_E_INVAL;
+	farm_events_key(id, key);
+	if ((code = farm_txn_get(t, FARM_T_EVENTS, key, sizeof(key), &v, &vlen, 0)) != FARM_OK)
+		return code;
+	/* NUL-terminate: the stored value is the bare JSON text. */
+	if (!(s = realloc(v, vlen + 1))) {
+		free(v);
+		return FARM_E_NOMEM;
+	}
+	s[vlen] = '\0';
+	*json = s;
+	*len = vlen;
+	return FARM_OK;
+}
+
+int farm_events_store_open(const struct farm_conf *c, struct farm_store **out,
+			   struct farm_error *err)
+{
+	int code;
+
+	if (out)
+		*out = NULL;
+	if (!c || !out)
+		return farm_error_set(err, FARM_E_INVAL, "store: bad open arguments");
+	code = farm_store_open(out, c->state_dir, c->sync_commit ? 0 : FARM_STORE_NOSYNC, err);
+	if (code != FARM_OK)
+		return code;
+	if ((code = farm_store_failchk(*out)) != FARM_OK) {
+		farm_store_close(*out);
+		*out = NULL;
+		return farm_error_set(err, code, "store: %s after failchk",
+				      code == FARM_E_RECOVER ? "recovery needed" : farm_strerror(code));
+	}
+	return FARM_OK;
+}
+
+static int lock_path(const char *dir, const char *name, char *out, size_t cap)
+{
+	int n;
+
+	if (!dir || !*dir || !name || !*name || strchr(name, '/'))
+		return FARM_E_INVAL;
+	n = snprintf(out, cap, "%s/%s.lock", dir, name);
+	return n < 0 || (size_t)n >= cap ? FARM_E_TOOBIG : FARM_OK;
+}
+
+/* A write lock over the whole file.  POSIX record locks rather than flock(2): the
+ * checker asks with F_GETLK, which takes nothing, so a health probe can never make a
+ * starting daemon believe that another one runs. */
+static void lock_whole(struct flock *l, short type)
+{
+	memset(l, 0, sizeof(*l));
+	l->l_type = type;
+	l->l_whence = SEEK_SET;
+	l->l_start = 0;
+	l->l_len = 0;
+}
+
+int farm_events_lock_take(const char *dir, const char *name, int *fd)
+{
+	char path[PATH_MAX], pid[32];
+	struct flock l;
+	int f, n, code;
+
+	if (fd)
+		*fd = -1;
+	if (!fd)
+		return FARM_E_INVAL;
+	if ((code = lock_path(dir, name, path, sizeof(path))) != FARM_OK)
+		return code;
+	if ((f = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600)) < 0)
+		return FARM_E_IO;
+	lock_whole(&l, F_WRLCK);
+	if (fcntl(f, F_SETLK, &l) != 0) {
+		code = errno == EACCES || errno == EAGAIN ? FARM_E_EXISTS : FARM_E_IO;
+		close(f);
+		return code;
+	}
+	/* The pid is for people (`cat eventd.lock`); the lock itself is what counts. */
+	n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+	if (ftruncate(f, 0) != 0 || pwrite(f, pid, (size_t)n, 0) != n) {
+		close(f);
+		return FARM_E_IO;
+	}
+	*fd = f;
+	return FARM_OK;
+}
+
+int farm_events_lock_held(const char *dir, const char *name)
+{
+	char path[PATH_MAX];
+	struct flock l;
+	int f, code;
+
+	if ((code = lock_path(dir, name, path, sizeof(path))) != FARM_OK)
+		return code;
+	if ((f = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0)
+		return errno == ENOENT ? 0 : FARM_E_IO;
+	lock_whole(&l, F_WRLCK);
+	if (fcntl(f, F_GETLK, &l) != 0)
+		code = FARM_E_IO;
+	else
+		code = l.l_type != F_UNLCK;
+	close(f);
+	return code;
+}

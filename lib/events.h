@@ -1,0 +1,84 @@
+/* events.h - what the webhook receivers, farm-eventd and farm-wsd agree on.
+ *
+ * The event pipeline (docs/events.md):
+ *   receiver  verified webhook → one transaction: dedupe key + outbox entry
+ *             {"event":"ci.build.updated","data":{"id":null,...}} → ZeroMQ nudge
+ *   eventd    outbox → id = next "event.id" → FARM_T_EVENTS[be64(id)] = event JSON with
+ *             data.id set → publish [topic]["json"] on the PUB socket
+ *   wsd       SUB + store → each client, in id order, what its org may see
+ *
+ * History keys are the event id as 8 bytes big-endian, so key order is id order.
+ * Ids are consecutive: the sequence is advanced in the transaction that stores the
+ * event, so a committed id has no hole below it except what pruning removed (always
+ * the oldest ids).  The PUB topic is "org:<orgId>", or "org:" for an org-less event.
+ * Liveness of the daemons is a POSIX write lock held on "<state_dir>/<name>.lock".
+ */
+#ifndef FARM_EVENTS_H
+#define FARM_EVENTS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "conf.h"
+#include "err.h"
+#include "store.h"
+
+/* The sequence (FARM_T_META) that numbers events. */
+#define FARM_EVENTS_SEQ "event.id"
+/* Lock-file names under state_dir. */
+#define FARM_EVENTS_LOCK_EVENTD "eventd"
+#define FARM_EVENTS_LOCK_WSD "wsd"
+/* Topic prefix of every published event. */
+#define FARM_EVENTS_TOPIC_PREFIX "org:"
+/* Longest topic: prefix + an org claim (jwt.h FARM_CLAIM_MAX) + NUL. */
+#define FARM_EVENTS_TOPIC_MAX (4 + 255 + 1)
+/* Largest event JSON kept or forwarded. */
+#define FARM_EVENTS_JSON_MAX (256 * 1024)
+
+/* History key of `id`. */
+void farm_events_key(uint64_t id, unsigned char key[8]);
+/* The id of a history key; FARM_E_INVAL unless klen == 8. */
+int farm_events_key_id(const void *key, size_t klen, uint64_t *id);
+
+/* "org:<org>" or "org:" (org NULL) into out (cap bytes, NUL-terminated).
+ * Returns the length, or FARM_E_TOOBIG when it does not fit. */
+int farm_events_topic(const char *org, char *out, size_t cap);
+
+/* 1 when a client of `client_org` (NULL: a token without org) may see an event of
+ * `event_org` (NULL: org-less, seen by everyone); 0 otherwise. */
+int farm_events_visible(const char *client_org, const char *event_org);
+
+/* Reads data.id and data.orgId from an event's JSON (borrowed, len bytes).
+ * *org is new (malloc, free with free()) or NULL for a null/absent orgId; org may be
+ * NULL when not wanted.  FARM_E_INVAL when the JSON is malformed, not an event, or its
+ * data.id is not a positive integer; FARM_E_TOOBIG over FARM_EVENTS_JSON_MAX. */
+int farm_events_parse(const void *json, size_t len, uint64_t *id, char **org);
+
+/* Inside a transaction: the newest id ever assigned (0 when none). */
+int farm_events_last(struct farm_txn *t, uint64_t *last);
+/* Inside a transaction: the oldest id still in the history (0 when it is empty). */
+int farm_events_first(struct farm_txn *t, uint64_t *first);
+/* Inside a transaction: the stored JSON of event `id`.  *json is new (malloc,
+ * NUL-terminated, not counted in *len), free with free().  FARM_E_NOTFOUND. */
+int farm_events_get(struct farm_txn *t, uint64_t id, char **json, size_t *len);
+
+/* Opens the store as a daemon does (not the master; sync_commit honoured), then runs
+ * failchk so that locks and transactions left by a killed predecessor (a daemon is
+ * not a child of the farm-fcgi master, which checks only its own children) are
+ * released.  *out new, free with farm_store_close().  FARM_E_RECOVER when the
+ * environment needs the master's recovery. */
+int farm_events_store_open(const struct farm_conf *c, struct farm_store **out,
+			   struct farm_error *err);
+
+/* Takes the exclusive lock "<dir>/<name>.lock" (created 0600) without waiting and
+ * writes the caller's pid into it.  *fd is the open lock; keep it open for the life
+ * of the process (the kernel drops the lock when the process dies).
+ * FARM_E_EXISTS when another process holds it; FARM_E_IO otherwise. */
+int farm_events_lock_take(const char *dir, const char *name, int *fd);
+
+/* 1 when another process holds "<dir>/<name>.lock", 0 when nobody does (or the file
+ * is missing), FARM_E_IO when it cannot be checked.  Takes no lock itself (F_GETLK),
+ * so it never races with a daemon taking its lock. */
+int farm_events_lock_held(const char *dir, const char *name);
+
+#endif

@@ -1,0 +1,1191 @@
+/* pipeline.c - pipeline and run validation, tag templates, build argv, the run
+ * queue key and events, and the catalog's Argo CD helpers (pipeline.h). */
+#include "pipeline.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "event.h"
+#include "json.h"
+#include "provider.h"
+#include "banned.h"
+
+const char *const farm_pipeline_engines[] = {"docker", "buildah", "podman", NULL};
+
+/* ---- small helpers ------------------------------------------------------------------- */
+
+static void add_err(json_t *errors, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void add_err(json_t *errors, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	json_array_append_new(errors, json_string(msg));
+}
+
+/* Adds "property X should not exist" for each member of obj not in allowed. */
+static int unknown_props(json_t *obj, const char *const *allowed, const char *where,
+			 json_t *errors)
+{
+	const char *k;
+	json_t *v;
+	int n = 0;
+
+	json_object_foreach(obj, k, v)
+	{
+		size_t i;
+		for (i = 0; allowed[i]; i++)
+			if (!strcmp(k, allowed[i]))
+				break;
+		if (!allowed[i]) {
+			add_err(errors, "property %s%.200s should not exist", where, k);
+			n++;
+		}
+	}
+	return n;
+}
+
+static int is_lower_alnum(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+}
+
+static int is_alnum(char c)
+{
+	return is_lower_alnum(c) || (c >= 'A' && c <= 'Z');
+}
+
+/* A JSON string without NUL, 1..max bytes; its text or NULL. */
+static const char *str_of(json_t *v, size_t max)
+{
+	const char *s = json_string_value(v);
+
+	if (!s || !*s || strlen(s) != json_string_length(v) || strlen(s) > max)
+		return NULL;
+	return s;
+}
+
+/* ---- paths ----------------------------------------------------------------------------- */
+
+int farm_pipeline_path_norm(const char *in, size_t len, char *out, size_t cap, const char **why)
+{
+	size_t o = 0, i = 0;
+
+	*why = NULL;
+	if (cap < 2) {
+		*why = "is too long";
+		return 0;
+	}
+	if (memchr(in, '\0', len)) {
+		*why = "must not contain a NUL character";
+		return 0;
+	}
+	if (len && in[0] == '/') {
+		*why = "must be a relative path, not an absolute one";
+		return 0;
+	}
+	for (size_t k = 0; k < len; k++) {
+		unsigned char c = (unsigned char)in[k];
+		if (c < 0x20 || c == 0x7f) {
+			*why = "must not contain control characters";
+			return 0;
+		}
+		if (c == '\\') {
+			*why = "must not contain a backslash";
+			return 0;
+		}
+	}
+	while (i < len) {
+		size_t start = i, n;
+		while (i < len && in[i] != '/')
+			i++;
+		n = i - start;
+		if (i < len)
+			i++; /* the '/' */
+		if (n == 0 || (n == 1 && in[start] == '.'))
+			continue;
+		if (n == 2 && in[start] == '.' && in[start + 1] == '.') {
+			*why = "must not contain '..' (it would leave the workspace)";
+			return 0;
+		}
+		if (o + (o ? 1 : 0) + n + 1 > cap || o + n + 1 > FARM_PIPELINE_PATH_MAX) {
+			*why = "is too long";
+			return 0;
+		}
+		if (o)
+			out[o++] = '/';
+		memcpy(out + o, in + start, n);
+		o += n;
+	}
+	if (o == 0)
+		out[o++] = '.';
+	out[o] = '\0';
+	return 1;
+}
+
+/* ---- image references --------------------------------------------------------------- */
+
+/* [a-z0-9]+ ((\.|_|__|-+)[a-z0-9]+)* */
+static int component_ok(const char *s, size_t n)
+{
+	size_t i = 0;
+
+	if (!n)
+		return 0;
+	while (i < n) {
+		size_t st = i;
+		while (i < n && is_lower_alnum(s[i]))
+			i++;
+		if (i == st)
+			return 0;
+		if (i == n)
+			return 1;
+		if (s[i] == '.') {
+			i++;
+		} else if (s[i] == '_') {
+			i++;
+			if (i < n && s[i] == '_')
+				i++;
+		} else if (s[i] == '-') {
+			while (i < n && s[i] == '-')
+				i++;
+		} else {
+			return 0;
+		}
+		if (i == n)
+			return 0;
+	}
+	return 1;
+}
+
+/* host labels [A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])? joined by '.', then :port. */
+static int domain_ok(const char *s, size_t n)
+{
+	const char *colon = memchr(s, ':', n);
+	size_t hn = colon ? (size_t)(colon - s) : n, i = 0;
+
+	if (!hn || hn > 253)
+		return 0;
+	while (i < hn) {
+		size_t st = i;
+		while (i < hn && (is_alnum(s[i]) || s[i] == '-'))
+			i++;
+		if (i == st || s[st] == '-' || s[i - 1] == '-')
+			return 0;
+		if (i < hn) {
+			if (s[i] != '.' || i + 1 == hn)
+				return 0;
+			i++;
+		}
+	}
+	if (colon) {
+		size_t pn = n - hn - 1;
+		long port = 0;
+		if (pn < 1 || pn > 5)
+			return 0;
+		for (size_t k = 0; k < pn; k++) {
+			if (colon[1 + k] < '0' || colon[1 + k] > '9')
+				return 0;
+			port = port * 10 + (colon[1 + k] - '0');
+		}
+		if (port < 1 || port > 65535)
+			return 0;
+	}
+	return 1;
+}
+
+static int looks_like_domain(const char *s, size_t n)
+{
+	return memchr(s, '.', n) || memchr(s, ':', n) || (n == 9 && !memcmp(s, "localhost", 9));
+}
+
+/* components separated by '/', the first may be a domain when more follow. */
+static int name_ok(const char *s, size_t n, int domain_allowed)
+{
+	size_t i = 0, idx = 0;
+
+	if (!n || n > FARM_PIPELINE_TAG_MAX)
+		return 0;
+	while (i <= n) {
+		const char *slash = memchr(s + i, '/', n - i);
+		size_t cn = slash ? (size_t)(slash - (s + i)) : n - i;
+		int ok;
+		if (idx == 0 && slash && domain_allowed && looks_like_domain(s + i, cn))
+			ok = domain_ok(s + i, cn);
+		else
+			ok = component_ok(s + i, cn);
+		if (!ok)
+			return 0;
+		idx++;
+		if (!slash)
+			break;
+		i += cn + 1;
+		if (i == n)
+			return 0; /* trailing '/' */
+	}
+	return 1;
+}
+
+static int tag_ok(const char *s, size_t n)
+{
+	if (n < 1 || n > 128 || !(is_alnum(s[0]) || s[0] == '_'))
+		return 0;
+	for (size_t i = 1; i < n; i++)
+		if (!(is_alnum(s[i]) || s[i] == '_' || s[i] == '.' || s[i] == '-'))
+			return 0;
+	return 1;
+}
+
+int farm_pipeline_ref_ok(const char *ref)
+{
+	const char *slash, *colon;
+	size_t n;
+
+	if (!ref || !*ref || ref[0] == '-')
+		return 0;
+	n = strlen(ref);
+	if (n > FARM_PIPELINE_IMAGE_MAX)
+		return 0;
+	slash = strrchr(ref, '/');
+	colon = strrchr(ref, ':');
+	if (colon && (!slash || colon > slash)) {
+		if (!tag_ok(colon + 1, n - (size_t)(colon + 1 - ref)))
+			return 0;
+		n = (size_t)(colon - ref);
+	}
+	return name_ok(ref, n, 1);
+}
+
+int farm_pipeline_registry_ok(const char *reg)
+{
+	const char *slash;
+	size_t n;
+
+	if (!reg || !*reg || reg[0] == '-' || strstr(reg, "://"))
+		return 0;
+	n = strlen(reg);
+	if (n > FARM_PIPELINE_REGISTRY_MAX)
+		return 0;
+	slash = strchr(reg, '/');
+	if (!domain_ok(reg, slash ? (size_t)(slash - reg) : n))
+		return 0;
+	if (!slash)
+		return 1;
+	return name_ok(slash + 1, n - (size_t)(slash + 1 - reg), 0);
+}
+
+int farm_pipeline_version_ok(const char *v)
+{
+	size_t n = v ? strlen(v) : 0;
+
+	if (n < 1 || n > FARM_PIPELINE_VERSION_MAX || v[0] == '.' || v[0] == '-')
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!(is_alnum(v[i]) || v[i] == '_' || v[i] == '.' || v[i] == '-'))
+			return 0;
+	return 1;
+}
+
+int farm_pipeline_sha_ok(const char *sha)
+{
+	size_t n = sha ? strlen(sha) : 0;
+
+	if (n < FARM_PIPELINE_SHA_MIN || n > FARM_PIPELINE_SHA_MAX)
+		return 0;
+	return strspn(sha, "0123456789abcdefABCDEF") == n;
+}
+
+/* ---- tag templates ------------------------------------------------------------------ */
+
+int farm_pipeline_tag_render(const char *tmpl, const char *version, const char *sha, char *out,
+			     size_t cap, char *why, size_t wcap)
+{
+	size_t o = 0;
+	const char *p = tmpl;
+
+	if (!cap)
+		return FARM_E_TOOBIG;
+	while (*p) {
+		const char *val = NULL;
+		size_t vlen = 0;
+
+		if (p[0] == '{' && p[1] == '{') {
+			const char *end = strstr(p + 2, "}}"), *a = p + 2, *b;
+			if (!end) {
+				snprintf(why, wcap, "unterminated '{{' in the tag template");
+				return FARM_E_INVAL;
+			}
+			b = end;
+			while (a < b && *a == ' ')
+				a++;
+			while (b > a && b[-1] == ' ')
+				b--;
+			if ((size_t)(b - a) == 7 && !memcmp(a, "version", 7)) {
+				val = version ? version : "";
+				vlen = strlen(val);
+			} else if ((size_t)(b - a) == 9 && !memcmp(a, "commitSha", 9)) {
+				val = sha ? sha : "";
+				vlen = strlen(val);
+				if (vlen > FARM_PIPELINE_SHORT_SHA)
+					vlen = FARM_PIPELINE_SHORT_SHA;
+			} else {
+				snprintf(why, wcap,
+					 "unknown template variable {{%.*s}} (use {{version}} or "
+					 "{{commitSha}})",
+					 (int)((b - a) > 40 ? 40 : (b - a)), a);
+				return FARM_E_INVAL;
+			}
+			p = end + 2;
+		} else {
+			val = p;
+			vlen = 1;
+			p++;
+		}
+		if (o + vlen + 1 > cap) {
+			snprintf(why, wcap, "the rendered tag is longer than %zu characters", cap - 1);
+			return FARM_E_TOOBIG;
+		}
+		memcpy(out + o, val, vlen);
+		o += vlen;
+	}
+	out[o] = '\0';
+	return FARM_OK;
+}
+
+/* ---- pipeline validation ---------------------------------------------------------- */
+
+static const char *const body_keys[] = {"name", "workspace", "stages", NULL};
+static const char *const stage_keys[] = {"name", "type", "config", NULL};
+static const char *const config_keys[] = {"engine",   "dockerfile", "context", "tag",
+					  "push",     "registry",   "tlsVerify", "timeout",
+					  NULL};
+
+static int engine_known(const char *e)
+{
+	for (size_t i = 0; e && farm_pipeline_engines[i]; i++)
+		if (!strcmp(e, farm_pipeline_engines[i]))
+			return 1;
+	return 0;
+}
+
+/* A path member: absent → def; else normalised.  NULL (and an error) when bad. */
+static json_t *path_member(json_t *cfg, const char *key, const char *def, const char *where,
+			   json_t *errors)
+{
+	json_t *v = json_object_get(cfg, key);
+	char buf[FARM_PIPELINE_PATH_MAX + 1];
+	const char *why;
+
+	if (!v || json_is_null(v))
+		return def ? json_string(def) : json_null();
+	if (!json_is_string(v) || json_string_length(v) > FARM_PIPELINE_PATH_MAX) {
+		add_err(errors, "%s%s must be a string of at most %d characters", where, key,
+			FARM_PIPELINE_PATH_MAX);
+		return NULL;
+	}
+	if (!farm_pipeline_path_norm(json_string_value(v), json_string_length(v), buf, sizeof(buf),
+				     &why)) {
+		add_err(errors, "%s%s %s", where, key, why);
+		return NULL;
+	}
+	return json_string(buf);
+}
+
+/* Checks one stage; appends the normalised stage to `stages` when it is good. */
+static void check_stage(json_t *st, size_t idx, json_t *errors, json_t *stages)
+{
+	char where[64];
+	json_t *cfg, *out = NULL, *ocfg = NULL, *v, *ctx = NULL, *df = NULL;
+	const char *type, *engine = "docker", *tag = NULL, *registry = NULL;
+	size_t before = json_array_size(errors);
+	int push = 0, tls = 1;
+	json_int_t timeout = 0;
+
+	snprintf(where, sizeof(where), "stages[%zu].", idx);
+	if (!json_is_object(st)) {
+		add_err(errors, "stages[%zu] must be an object", idx);
+		return;
+	}
+	unknown_props(st, stage_keys, where, errors);
+	if (!str_of(json_object_get(st, "name"), FARM_PIPELINE_NAME_MAX))
+		add_err(errors, "%sname must be a string of 1 to %d characters", where,
+			FARM_PIPELINE_NAME_MAX);
+	type = json_string_value(json_object_get(st, "type"));
+	if (!type || strcmp(type, "build") != 0)
+		add_err(errors, "%stype must be one of: build", where);
+	cfg = json_object_get(st, "config");
+	if (!json_is_object(cfg)) {
+		add_err(errors, "%sconfig must be an object", where);
+		return;
+	}
+	snprintf(where, sizeof(where), "stages[%zu].config.", idx);
+	unknown_props(cfg, config_keys, where, errors);
+
+	if ((v = json_object_get(cfg, "engine")) && !json_is_null(v)) {
+		engine = json_string_value(v);
+		if (!engine_known(engine)) {
+			add_err(errors, "%sengine must be one of: docker, buildah, podman", where);
+			engine = "docker";
+		}
+	}
+	v = json_object_get(cfg, "tag");
+	if (!v || json_is_null(v)) {
+		add_err(errors, "%stag is required", where);
+	} else if (!(tag = str_of(v, FARM_PIPELINE_TAG_MAX))) {
+		add_err(errors, "%stag must be a string of 1 to %d characters", where,
+			FARM_PIPELINE_TAG_MAX);
+	}
+	if ((v = json_object_get(cfg, "push")) && !json_is_null(v)) {
+		if (!json_is_boolean(v))
+			add_err(errors, "%spush must be a boolean", where);
+		else
+			push = json_is_true(v);
+	}
+	if ((v = json_object_get(cfg, "tlsVerify")) && !json_is_null(v)) {
+		if (!json_is_boolean(v))
+			add_err(errors, "%stlsVerify must be a boolean", where);
+		else
+			tls = json_is_true(v);
+	}
+	v = json_object_get(cfg, "registry");
+	if (v && !json_is_null(v)) {
+		registry = str_of(v, FARM_PIPELINE_REGISTRY_MAX);
+		if (!registry || !farm_pipeline_registry_ok(registry)) {
+			add_err(errors, "%sregistry must be host[:port][/namespace] without a scheme",
+				where);
+			registry = NULL;
+		}
+	} else if (push) {
+		add_err(errors, "%sregistry is required when push is true", where);
+	}
+	if ((v = json_object_get(cfg, "timeout")) && !json_is_null(v)) {
+		timeout = json_is_integer(v) ? json_integer_value(v) : 0;
+		if (timeout < 1 || timeout > FARM_PIPELINE_TIMEOUT_MAX)
+			add_err(errors, "%stimeout must be an integer from 1 to %d (seconds)", where,
+				FARM_PIPELINE_TIMEOUT_MAX);
+	}
+	ctx = path_member(cfg, "context", ".", where, errors);
+	if (ctx) {
+		json_t *dv = json_object_get(cfg, "dockerfile");
+		if (!dv || json_is_null(dv)) {
+			/* Like `docker build` without -f: the Dockerfile of the context. */
+			const char *c = json_string_value(ctx);
+			char buf[FARM_PIPELINE_PATH_MAX + 16];
+			snprintf(buf, sizeof(buf), "%s%s", strcmp(c, ".") ? c : "",
+				 strcmp(c, ".") ? "/Dockerfile" : "Dockerfile");
+			df = json_string(buf);
+		} else {
+			df = path_member(cfg, "dockerfile", NULL, where, errors);
+			if (df && !strcmp(json_string_value(df), ".")) {
+				add_err(errors, "%sdockerfile must name a file in the workspace", where);
+				json_decref(df);
+				df = NULL;
+			}
+		}
+	} else {
+		/* still report a bad dockerfile */
+		json_decref(path_member(cfg, "dockerfile", "Dockerfile", where, errors));
+	}
+	if (tag) {
+		/* The template must render, and render to a reference, for a plausible run. */
+		char buf[FARM_PIPELINE_IMAGE_MAX + 1], why[200];
+		int rc = farm_pipeline_tag_render(tag, "0", "0000000", buf, FARM_PIPELINE_TAG_MAX + 1,
+						  why, sizeof(why));
+		if (rc != FARM_OK)
+			add_err(errors, "%stag: %s", where, why);
+		else if (!farm_pipeline_ref_ok(buf))
+			add_err(errors,
+				"%stag must render to an image reference: lower-case name components "
+				"separated by '/', then an optional :tag",
+				where);
+	}
+	if (json_array_size(errors) != before)
+		goto out;
+	ocfg = json_pack("{s:s,s:O,s:O,s:s,s:b,s:s?,s:b}", "engine", engine, "dockerfile", df,
+			 "context", ctx, "tag", tag, "push", push, "registry", registry, "tlsVerify",
+			 tls);
+	if (ocfg) {
+		json_object_set_new(ocfg, "timeout", timeout ? json_integer(timeout) : json_null());
+		if (!registry)
+			json_object_set_new(ocfg, "registry", json_null());
+	}
+	out = ocfg ? json_pack("{s:O,s:s,s:o}", "name", json_object_get(st, "name"), "type", "build",
+			       "config", ocfg)
+		   : NULL;
+	if (!out || json_array_append_new(stages, out) != 0)
+		add_err(errors, "out of memory");
+out:
+	json_decref(ctx);
+	json_decref(df);
+}
+
+int farm_pipeline_check(json_t *in, json_t *errors, json_t **out)
+{
+	json_t *stages, *ws = NULL, *norm = NULL, *v;
+	size_t before = json_array_size(errors), i;
+
+	*out = NULL;
+	if (!json_is_object(in)) {
+		add_err(errors, "the body must be a JSON object");
+		return 1;
+	}
+	unknown_props(in, body_keys, "", errors);
+	v = json_object_get(in, "name");
+	if (!v)
+		add_err(errors, "name is required");
+	else if (!str_of(v, FARM_PIPELINE_NAME_MAX))
+		add_err(errors, "name must be a string of 1 to %d characters", FARM_PIPELINE_NAME_MAX);
+	ws = path_member(in, "workspace", ".", "", errors);
+	stages = json_object_get(in, "stages");
+	norm = json_array();
+	if (!stages) {
+		add_err(errors, "stages is required");
+	} else if (!json_is_array(stages) || json_array_size(stages) < 1 ||
+		   json_array_size(stages) > FARM_PIPELINE_STAGES_MAX) {
+		add_err(errors, "stages must be an array of 1 to %d stages", FARM_PIPELINE_STAGES_MAX);
+	} else {
+		json_array_foreach(stages, i, v) check_stage(v, i, errors, norm);
+	}
+	if (json_array_size(errors) == before && ws && norm) {
+		*out = json_pack("{s:O,s:O,s:O}", "name", json_object_get(in, "name"), "workspace", ws,
+				 "stages", norm);
+		if (!*out)
+			add_err(errors, "out of memory");
+	}
+	json_decref(ws);
+	json_decref(norm);
+	return (int)(json_array_size(errors) - before);
+}
+
+/* ---- run validation ------------------------------------------------------------------ */
+
+static const char *const run_keys[] = {"version", "commitSha", NULL};
+
+int farm_pipeline_run_check(json_t *pipeline, json_t *in, json_t *errors, json_t **stages)
+{
+	size_t before = json_array_size(errors), i;
+	const char *version = NULL, *sha = NULL;
+	json_t *st, *v, *res = NULL;
+
+	*stages = NULL;
+	if (!json_is_object(in)) {
+		add_err(errors, "the body must be a JSON object");
+		return 1;
+	}
+	unknown_props(in, run_keys, "", errors);
+	v = json_object_get(in, "version");
+	if (!v)
+		add_err(errors, "version is required");
+	else if (!farm_pipeline_version_ok(version = str_of(v, FARM_PIPELINE_VERSION_MAX)))
+		add_err(errors, "version must be 1 to %d letters, digits, '_', '.' or '-', not "
+				"starting with '.' or '-'",
+			FARM_PIPELINE_VERSION_MAX);
+	v = json_object_get(in, "commitSha");
+	if (!v)
+		add_err(errors, "commitSha is required");
+	else if (!farm_pipeline_sha_ok(sha = str_of(v, FARM_PIPELINE_SHA_MAX)))
+		add_err(errors, "commitSha must be %d to %d hexadecimal digits", FARM_PIPELINE_SHA_MIN,
+			FARM_PIPELINE_SHA_MAX);
+	if (json_array_size(errors) != before)
+		return (int)(json_array_size(errors) - before);
+
+	res = json_array();
+	json_array_foreach(json_object_get(pipeline, "stages"), i, st)
+	{
+		json_t *cfg = json_object_get(st, "config"), *rs;
+		const char *tmpl = json_string_value(json_object_get(cfg, "tag"));
+		const char *reg = json_string_value(json_object_get(cfg, "registry"));
+		int push = json_is_true(json_object_get(cfg, "push"));
+		char tag[FARM_PIPELINE_TAG_MAX + 1], image[FARM_PIPELINE_IMAGE_MAX + 1], why[200];
+		int rc = tmpl ? farm_pipeline_tag_render(tmpl, version, sha, tag, sizeof(tag), why,
+							 sizeof(why))
+			      : FARM_E_INVAL;
+
+		if (rc != FARM_OK) {
+			add_err(errors, "stages[%zu].config.tag: %s", i, tmpl ? why : "missing");
+			continue;
+		}
+		if (push && reg)
+			snprintf(image, sizeof(image), "%s/%s", reg, tag);
+		else
+			snprintf(image, sizeof(image), "%s", tag);
+		if (!farm_pipeline_ref_ok(tag) || !farm_pipeline_ref_ok(image)) {
+			add_err(errors, "stages[%zu].config.tag renders to '%s', which is not a valid "
+					"image reference",
+				i, image);
+			continue;
+		}
+		rs = json_pack("{s:O,s:O,s:s,s:s,s:s,s:n,s:n,s:n,s:n,s:O}", "name",
+			       json_object_get(st, "name"), "type", json_object_get(st, "type"),
+			       "status", "pending", "tag", tag, "image", image, "startedAt",
+			       "finishedAt", "error", "exitCode", "config", cfg);
+		if (!rs || json_array_append_new(res, rs) != 0)
+			add_err(errors, "out of memory");
+	}
+	if (json_array_size(errors) != before) {
+		json_decref(res);
+		return (int)(json_array_size(errors) - before);
+	}
+	*stages = res;
+	return 0;
+}
+
+/* ---- argv --------------------------------------------------------------------------- */
+
+static int argv_add(struct farm_pipeline_argv *a, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static int argv_add(struct farm_pipeline_argv *a, const char *fmt, ...)
+{
+	va_list ap;
+	char *s = NULL;
+	int n;
+
+	if (a->n >= FARM_PIPELINE_ARGV_MAX)
+		return FARM_E_TOOBIG;
+	va_start(ap, fmt);
+	n = vasprintf(&s, fmt, ap);
+	va_end(ap);
+	if (n < 0 || !s)
+		return FARM_E_NOMEM;
+	a->v[a->n++] = s;
+	a->v[a->n] = NULL;
+	return FARM_OK;
+}
+
+void farm_pipeline_argv_clear(struct farm_pipeline_argv *a)
+{
+	if (!a)
+		return;
+	for (size_t i = 0; i < a->n && i < FARM_PIPELINE_ARGV_MAX; i++)
+		free(a->v[i]);
+	memset(a, 0, sizeof(*a));
+}
+
+int farm_pipeline_argv(struct farm_pipeline_argv *a, const char *engine, const char *engine_path,
+		       enum farm_pipeline_step step, const char *dockerfile, const char *context,
+		       const char *tag, const char *registry, int tls_verify)
+{
+	const char *tls = tls_verify ? "true" : "false";
+	int buildah, docker, rc = FARM_OK;
+
+	memset(a, 0, sizeof(*a));
+	if (!engine_known(engine) || !engine_path || !tag ||
+	    (step != FARM_PIPELINE_BUILD && step != FARM_PIPELINE_PUSH))
+		return FARM_E_INVAL;
+	if (step == FARM_PIPELINE_PUSH && (!registry || !*registry))
+		return FARM_E_INVAL;
+	if (step == FARM_PIPELINE_BUILD && (!dockerfile || !context))
+		return FARM_E_INVAL;
+	buildah = !strcmp(engine, "buildah");
+	docker = !strcmp(engine, "docker");
+/* Appends in order, stopping at the first failure. */
+#define ADD(...)                                                                          \
+	do {                                                                              \
+		if (rc == FARM_OK)                                                        \
+			rc = argv_add(a, __VA_ARGS__);                                    \
+	} while (0)
+	ADD("%s", engine_path);
+	if (buildah) {
+		ADD("--storage-driver");
+		ADD("vfs");
+	}
+	if (step == FARM_PIPELINE_BUILD) {
+		ADD("%s", buildah ? "bud" : "build");
+		ADD("-f");
+		ADD("%s", dockerfile);
+		ADD("-t");
+		if (docker && registry && *registry)
+			ADD("%s/%s", registry, tag);
+		else
+			ADD("%s", tag);
+		ADD("%s", context);
+	} else if (docker) {
+		ADD("push");
+		ADD("%s/%s", registry, tag);
+	} else {
+		ADD("push");
+		ADD("--tls-verify=%s", tls);
+		ADD("%s", tag);
+		ADD("docker://%s/%s", registry, tag);
+	}
+#undef ADD
+	if (rc != FARM_OK) {
+		farm_pipeline_argv_clear(a);
+		return rc;
+	}
+	return FARM_OK;
+}
+
+int farm_pipeline_which(const char *name, const char *path, char *out, size_t cap)
+{
+	const char *p = path;
+
+	if (!name || !*name || strchr(name, '/') || !path)
+		return FARM_E_NOTFOUND;
+	while (*p) {
+		const char *end = strchr(p, ':');
+		size_t n = end ? (size_t)(end - p) : strlen(p);
+		struct stat st;
+		int w;
+
+		/* Empty and relative entries would search the current directory. */
+		if (n && p[0] == '/') {
+			w = snprintf(out, cap, "%.*s/%s", (int)n, p, name);
+			if (w < 0 || (size_t)w >= cap)
+				return FARM_E_TOOBIG;
+			if (stat(out, &st) == 0 && S_ISREG(st.st_mode) && access(out, X_OK) == 0)
+				return FARM_OK;
+		}
+		if (!end)
+			break;
+		p = end + 1;
+	}
+	if (cap)
+		out[0] = '\0';
+	return FARM_E_NOTFOUND;
+}
+
+int farm_pipeline_env_keep(const char *entry)
+{
+	static const char *const names[] = {
+		"PATH", "HOME", "USER", "LOGNAME", "LANG", "LANGUAGE", "TZ", "TMPDIR", "TERM",
+		"http_proxy", "https_proxy", "no_proxy", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY",
+		"REGISTRY_AUTH_FILE", NULL};
+	static const char *const prefixes[] = {"LC_",	     "XDG_",	"CONTAINERS_", "BUILDAH_",
+					       "STORAGE_",   "DOCKER_", "PODMAN_",     NULL};
+	const char *eq = entry ? strchr(entry, '=') : NULL;
+	size_t n;
+
+	if (!eq || eq == entry)
+		return 0;
+	n = (size_t)(eq - entry);
+	for (size_t i = 0; names[i]; i++)
+		if (strlen(names[i]) == n && !memcmp(entry, names[i], n))
+			return 1;
+	for (size_t i = 0; prefixes[i]; i++)
+		if (n > strlen(prefixes[i]) && !strncmp(entry, prefixes[i], strlen(prefixes[i])))
+			return 1;
+	return 0;
+}
+
+static int uuid_ok(const char *s)
+{
+	if (!s || strlen(s) != 36)
+		return 0;
+	for (int i = 0; i < 36; i++) {
+		if (i == 8 || i == 13 || i == 18 || i == 23) {
+			if (s[i] != '-')
+				return 0;
+		} else if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f'))) {
+			return 0;
+		}
+	}
+	return 1;
+}
+
+int farm_pipeline_log_path(const char *state_dir, const char *run_id, char *out, size_t cap)
+{
+	int n;
+
+	if (!state_dir || !*state_dir || !uuid_ok(run_id))
+		return FARM_E_INVAL;
+	n = snprintf(out, cap, "%s/runs/%s.log", state_dir, run_id);
+	if (n < 0 || (size_t)n >= cap)
+		return FARM_E_TOOBIG;
+	return FARM_OK;
+}
+
+/* ---- queue and events ----------------------------------------------------------------- */
+
+int farm_pipeline_queue_key(long long created_ms, const char *run_id, char *out, size_t cap)
+{
+	int n;
+
+	if (!uuid_ok(run_id) || created_ms < 0)
+		return FARM_E_INVAL;
+	n = snprintf(out, cap, FARM_PIPELINE_QUEUE_PREFIX "%016llx:%s",
+		     (unsigned long long)created_ms, run_id);
+	if (n < 0 || (size_t)n >= cap)
+		return FARM_E_TOOBIG;
+	return n;
+}
+
+/* json_string of s, or null. */
+static json_t *str_or_null(const char *s)
+{
+	return s ? json_string(s) : json_null();
+}
+
+json_t *farm_pipeline_run_event(json_t *run, const char *now_iso)
+{
+	const char *pid = json_string_value(json_object_get(run, "pipelineId"));
+	const char *rid = json_string_value(json_object_get(run, "id"));
+	const char *status = json_string_value(json_object_get(run, "status"));
+	json_t *data, *num = json_object_get(run, "number");
+	char url[200];
+	int bad;
+
+	if (!pid || !rid || !status)
+		return NULL;
+	snprintf(url, sizeof(url), "/api/v1/pipelines/%s/runs/%s", pid, rid);
+	data = json_object();
+	if (!data)
+		return NULL;
+	bad = json_object_set_new(data, "id", json_null());
+	bad |= json_object_set_new(data, "provider", json_string("farm"));
+	bad |= json_object_set(data, "orgId", json_object_get(run, "orgId")
+						       ? json_object_get(run, "orgId")
+						       : json_null());
+	bad |= json_object_set_new(data, "credentialId", json_null());
+	bad |= json_object_set_new(data, "project", json_string(pid));
+	bad |= json_object_set_new(
+		data, "name", str_or_null(json_string_value(json_object_get(run, "pipelineName"))));
+	bad |= json_object_set_new(data, "buildId", json_string(rid));
+	bad |= json_object_set(data, "number", json_is_integer(num) ? num : json_null());
+	bad |= json_object_set_new(data, "status", json_string(status));
+	bad |= json_object_set_new(data, "providerStatus", json_string(status));
+	bad |= json_object_set_new(data, "branch", json_null());
+	bad |= json_object_set_new(
+		data, "commitSha", str_or_null(json_string_value(json_object_get(run, "commitSha"))));
+	bad |= json_object_set_new(data, "url", json_string(url));
+	bad |= json_object_set_new(
+		data, "startedAt", str_or_null(json_string_value(json_object_get(run, "startedAt"))));
+	bad |= json_object_set_new(
+		data, "finishedAt", str_or_null(json_string_value(json_object_get(run, "finishedAt"))));
+	bad |= json_object_set_new(data, "receivedAt", str_or_null(now_iso));
+	bad |= json_object_set_new(
+		data, "version", str_or_null(json_string_value(json_object_get(run, "version"))));
+	bad |= json_object_set_new(data, "error",
+				   str_or_null(json_string_value(json_object_get(run, "error"))));
+	if (bad) {
+		json_decref(data);
+		return NULL;
+	}
+	return json_pack("{s:s,s:o}", "event", FARM_EVENT_BUILD_UPDATED, "data", data);
+}
+
+json_t *farm_pipeline_run_public(json_t *run)
+{
+	json_t *p = json_deep_copy(run);
+
+	if (p)
+		json_object_del(p, "queueKey");
+	return p;
+}
+
+/* ---- catalog ---------------------------------------------------------------------------- */
+
+int farm_pipeline_component_id_ok(const char *id, size_t len, const char **why)
+{
+	*why = NULL;
+	if (!id || len == 0) {
+		*why = "component id must not be empty";
+		return 0;
+	}
+	if (len > FARM_PIPELINE_COMPONENT_MAX) {
+		*why = "component id must be at most 200 characters";
+		return 0;
+	}
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)id[i] < 0x20 || (unsigned char)id[i] > 0x7e) {
+			*why = "component id must be printable ASCII characters";
+			return 0;
+		}
+	if (id[0] == ' ' || id[len - 1] == ' ') {
+		*why = "component id must not start or end with a space";
+		return 0;
+	}
+	return 1;
+}
+
+int farm_pipeline_catalog_key(const char *org, const char *id, char *out, size_t cap)
+{
+	size_t ol = org ? strlen(org) : 0, il = id ? strlen(id) : 0, n = 1 + ol + 1 + il;
+
+	if (!id || n > cap)
+		return FARM_E_TOOBIG;
+	out[0] = org ? 'o' : 'n';
+	memcpy(out + 1, org ? org : "", ol);
+	out[1 + ol] = '\0';
+	memcpy(out + 2 + ol, id, il);
+	return (int)n;
+}
+
+const char *farm_pipeline_argocd_status(const char *health, const char *sync, const char *phase,
+					int op_running, const char **word)
+{
+	const char *w = NULL, *s;
+
+	if (op_running || (phase && (!strcasecmp(phase, "Running") ||
+				     !strcasecmp(phase, "Terminating")))) {
+		w = phase && *phase ? phase : "Running";
+		s = "running";
+	} else if (phase && (!strcasecmp(phase, "Failed") || !strcasecmp(phase, "Error"))) {
+		w = phase;
+		s = farm_event_status("argocd", "phase", phase);
+	} else if (health) {
+		w = health;
+		s = farm_event_status("argocd", "health", health);
+		if (!strcmp(s, "success") && sync &&
+		    !strcmp(farm_event_status("argocd", "sync", sync), "unstable")) {
+			w = sync;
+			s = "unstable";
+		}
+	} else if (sync) {
+		w = sync;
+		s = farm_event_status("argocd", "sync", sync);
+	} else {
+		s = "unknown";
+	}
+	if (word)
+		*word = w;
+	return s;
+}
+
+/* obj[k1][k2]... as a string, or NULL. */
+static const char *path_str(json_t *o, const char *k1, const char *k2, const char *k3)
+{
+	o = json_object_get(o, k1);
+	if (k2)
+		o = json_object_get(o, k2);
+	if (k3)
+		o = json_object_get(o, k3);
+	return json_string_value(o);
+}
+
+json_t *farm_pipeline_argocd_summary(json_t *app)
+{
+	json_t *st = json_object_get(app, "status"), *op = json_object_get(st, "operationState");
+	const char *health = path_str(st, "health", "status", NULL);
+	const char *sync = path_str(st, "sync", "status", NULL);
+	const char *rev = path_str(st, "sync", "revision", NULL);
+	const char *phase = path_str(op, "phase", NULL, NULL);
+	const char *target = path_str(app, "spec", "source", "targetRevision");
+	const char *word = NULL, *status;
+	json_t *o = json_object_get(app, "operation");
+	int running = json_is_object(o) && json_object_size(o) > 0;
+
+	if (!rev) {
+		json_t *revs = json_object_get(json_object_get(st, "sync"), "revisions");
+		rev = json_string_value(json_array_get(revs, 0));
+	}
+	if (!target) {
+		json_t *srcs = json_object_get(json_object_get(app, "spec"), "sources");
+		target = path_str(json_array_get(srcs, 0), "targetRevision", NULL, NULL);
+	}
+	status = farm_pipeline_argocd_status(health, sync, phase, running, &word);
+	return json_pack("{s:{s:s?,s:s?},s:{s:s?,s:s?},s:{s:s?,s:s?,s:s?,s:s?},s:s,s:s?,s:s?,s:s?,"
+			 "s:s?}",
+			 "health", "status", health, "message",
+			 path_str(st, "health", "message", NULL), "sync", "status", sync, "revision",
+			 rev, "operation", "phase", phase, "startedAt",
+			 path_str(op, "startedAt", NULL, NULL), "finishedAt",
+			 path_str(op, "finishedAt", NULL, NULL), "message",
+			 path_str(op, "message", NULL, NULL), "status", status, "providerStatus",
+			 word, "project", path_str(app, "spec", "project", NULL), "targetRevision",
+			 target, "reconciledAt", path_str(st, "reconciledAt", NULL, NULL));
+}
+
+/* A webhook's flat word: a string (empty or "<no value>" = absent) or null. */
+static int flat_word(json_t *in, const char *key, const char **out, struct farm_error *err)
+{
+	json_t *v = json_object_get(in, key);
+	const char *s;
+
+	*out = NULL;
+	if (!v || json_is_null(v))
+		return FARM_OK;
+	if (!json_is_string(v) || json_string_length(v) > 1024 ||
+	    strlen(json_string_value(v)) != json_string_length(v))
+		return farm_error_set(err, FARM_E_INVAL, "%s must be a string", key);
+	s = json_string_value(v);
+	if (*s && strcmp(s, "<no value>") != 0)
+		*out = s;
+	return FARM_OK;
+}
+
+int farm_pipeline_argocd_webhook(const void *body, size_t len, json_t **out,
+				 struct farm_error *err)
+{
+	static const char *const flat[] = {"health",  "sync",	"phase",   "revision",
+					   "startedAt", "finishedAt", "message", "project"};
+	const char *w[8] = {0}, *name = NULL;
+	json_error_t je;
+	json_t *in, *app, *made = NULL, *sum = NULL;
+	char why[200];
+	int rc;
+
+	*out = NULL;
+	if (len > FARM_EVENT_BODY_MAX)
+		return farm_error_set(err, FARM_E_TOOBIG, "body over %d bytes", FARM_EVENT_BODY_MAX);
+	in = json_loadb(body, len, JSON_REJECT_DUPLICATES, &je);
+	if (!in)
+		return farm_error_set(err, FARM_E_INVAL, "malformed JSON at line %d, column %d "
+							 "(byte %d): %s",
+				      je.line, je.column, je.position, je.text);
+	rc = FARM_E_INVAL;
+	if (!json_is_object(in)) {
+		farm_error_set(err, rc, "the body must be a JSON object");
+		goto out;
+	}
+	app = json_object_get(in, "app");
+	if (!app && json_is_object(json_object_get(in, "metadata")))
+		app = in; /* a bare Application */
+	if (json_is_object(app)) {
+		name = path_str(app, "metadata", "name", NULL);
+	} else if (json_is_string(app)) {
+		name = json_string_value(app);
+		for (size_t i = 0; i < 8; i++)
+			if ((rc = flat_word(in, flat[i], &w[i], err)) != FARM_OK)
+				goto out;
+		rc = FARM_E_INVAL;
+		/* The flat words, shaped as an Application for one code path. */
+		made = json_pack("{s:{s:s?},s:{s:{s:s?},s:{s:s?,s:s?},s:{s:s?,s:s?,s:s?,s:s?}}}",
+				 "spec", "project", w[7], "status", "health", "status", w[0], "sync",
+				 "status", w[1], "revision", w[3], "operationState", "phase", w[2],
+				 "startedAt", w[4], "finishedAt", w[5], "message", w[6]);
+		if (!made) {
+			rc = farm_error_set(err, FARM_E_NOMEM, "out of memory");
+			goto out;
+		}
+		app = made;
+	} else {
+		farm_error_set(err, rc, "app must be the application's name or object");
+		goto out;
+	}
+	if (!name || !farm_provider_argocd_name_ok(name, why, sizeof(why))) {
+		farm_error_set(err, rc, "%s", name ? why : "no application name in the body");
+		goto out;
+	}
+	sum = farm_pipeline_argocd_summary(app);
+	if (!sum || json_object_set_new(sum, "app", json_string(name)) != 0) {
+		rc = farm_error_set(err, FARM_E_NOMEM, "out of memory");
+		goto out;
+	}
+	*out = sum;
+	sum = NULL;
+	rc = FARM_OK;
+out:
+	json_decref(sum);
+	json_decref(made);
+	json_decref(in);
+	return rc;
+}
+
+#define OBS_PREFIX "argocd.obs:"
+
+/* A timestamp as the event carries it (ms precision), or NULL. */
+static json_t *iso_or_null(const char *s)
+{
+	char buf[FARM_EVENT_TS_LEN];
+
+	if (!s || farm_event_iso8601_norm(s, strlen(s), buf) != FARM_OK)
+		return json_null();
+	return json_string(buf);
+}
+
+static json_t *observe_event(const char *org, const char *cred_id, const char *app,
+			     json_t *summary, const char *source, const char *now_iso)
+{
+	const char *rev = path_str(summary, "sync", "revision", NULL);
+	json_t *data = json_object(), *op = json_object_get(summary, "operation");
+	char build_id[600];
+	int bad = !data;
+
+	snprintf(build_id, sizeof(build_id), "%s%s%s", app, rev ? "@" : "", rev ? rev : "");
+	bad |= json_object_set_new(data, "id", json_null());
+	bad |= json_object_set_new(data, "provider", json_string("argocd"));
+	bad |= json_object_set_new(data, "orgId", str_or_null(org));
+	bad |= json_object_set_new(data, "credentialId", str_or_null(cred_id));
+	bad |= json_object_set_new(data, "project",
+				   str_or_null(path_str(summary, "project", NULL, NULL)));
+	bad |= json_object_set_new(data, "name", json_string(app));
+	bad |= json_object_set_new(data, "buildId", json_string(build_id));
+	bad |= json_object_set_new(data, "number", json_null());
+	bad |= json_object_set(data, "status", json_object_get(summary, "status"));
+	bad |= json_object_set_new(data, "providerStatus",
+				   str_or_null(path_str(summary, "providerStatus", NULL, NULL)));
+	bad |= json_object_set_new(data, "branch",
+				   str_or_null(path_str(summary, "targetRevision", NULL, NULL)));
+	bad |= json_object_set_new(data, "commitSha", str_or_null(rev));
+	bad |= json_object_set_new(data, "url", json_null());
+	bad |= json_object_set_new(data, "startedAt",
+				   iso_or_null(path_str(op, "startedAt", NULL, NULL)));
+	bad |= json_object_set_new(data, "finishedAt",
+				   iso_or_null(path_str(op, "finishedAt", NULL, NULL)));
+	bad |= json_object_set_new(data, "receivedAt", str_or_null(now_iso));
+	bad |= json_object_set_new(data, "health",
+				   str_or_null(path_str(summary, "health", "status", NULL)));
+	bad |= json_object_set_new(data, "sync",
+				   str_or_null(path_str(summary, "sync", "status", NULL)));
+	bad |= json_object_set_new(data, "phase", str_or_null(path_str(op, "phase", NULL, NULL)));
+	bad |= json_object_set_new(data, "source", str_or_null(source));
+	if (bad) {
+		json_decref(data);
+		return NULL;
+	}
+	return json_pack("{s:s,s:o}", "event", FARM_EVENT_BUILD_UPDATED, "data", data);
+}
+
+int farm_pipeline_argocd_observe(struct farm_txn *t, const char *org, const char *cred_id,
+				 const char *app, json_t *summary, const char *source,
+				 const char *now_iso, int *emitted)
+{
+	json_t *op = json_object_get(summary, "operation"), *fp = NULL, *old = NULL, *ev = NULL;
+	char key[sizeof(OBS_PREFIX) + 2 * 512];
+	char *fps = NULL, *evs = NULL;
+	void *val = NULL;
+	size_t vlen = 0, pl = sizeof(OBS_PREFIX) - 1;
+	int kl, rc;
+
+	*emitted = 0;
+	if (!app)
+		return FARM_E_INVAL;
+	memcpy(key, OBS_PREFIX, pl);
+	kl = farm_pipeline_catalog_key(org, app, key + pl, sizeof(key) - pl);
+	if (kl < 0)
+		return kl;
+	fp = json_pack("{s:s?,s:s?,s:s?,s:s?,s:s?}", "health",
+		       path_str(summary, "health", "status", NULL), "sync",
+		       path_str(summary, "sync", "status", NULL), "phase",
+		       path_str(op, "phase", NULL, NULL), "revision",
+		       path_str(summary, "sync", "revision", NULL), "finishedAt",
+		       path_str(op, "finishedAt", NULL, NULL));
+	if (!fp)
+		return FARM_E_NOMEM;
+	rc = farm_txn_get(t, FARM_T_META, key, pl + (size_t)kl, &val, &vlen, 1);
+	if (rc == FARM_OK)
+		old = json_loadb(val, vlen, 0, NULL);
+	else if (rc != FARM_E_NOTFOUND)
+		goto out;
+	rc = FARM_OK;
+	if (old && json_equal(old, fp))
+		goto out; /* nothing changed */
+	rc = FARM_E_NOMEM;
+	fps = json_dumps(fp, JSON_COMPACT | JSON_SORT_KEYS);
+	ev = observe_event(org, cred_id, app, summary, source, now_iso);
+	evs = ev ? json_dumps(ev, JSON_COMPACT) : NULL;
+	if (!fps || !evs)
+		goto out;
+	rc = farm_txn_put(t, FARM_T_META, key, pl + (size_t)kl, NULL, fps, strlen(fps), 0);
+	if (rc == FARM_OK)
+		rc = farm_txn_outbox_append(t, evs, strlen(evs));
+	if (rc == FARM_OK)
+		*emitted = 1;
+out:
+	free(val);
+	free(fps);
+	free(evs);
+	json_decref(ev);
+	json_decref(old);
+	json_decref(fp);
+	return rc;
+}

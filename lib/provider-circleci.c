@@ -1,0 +1,370 @@
+/* provider-circleci.c - CircleCI API v2 (providers.md §2).
+ *
+ * Auth: Circle-Token: <token>.  Base: the credential's url (CircleCI server) or
+ * circleci.api_url, plus /api/v2.  Lists are {"items":[...],"next_page_token"}: the
+ * token goes back as ?page-token=, followed up to FARM_CIRCLECI_MAX_PAGES pages.
+ * Errors: {"message":"..."}.
+ */
+#include "provider.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "banned.h"
+
+static int circleci_auth(struct farm_provider_call *c, json_t *value, const char **hdr)
+{
+	const char *tok = json_string_value(json_object_get(value, "token"));
+
+	if (!tok || strpbrk(tok, "\r\n"))
+		return -1;
+	hdr[0] = farm_arena_printf(c->arena, "Circle-Token: %s", tok);
+	return hdr[0] ? 1 : -1;
+}
+
+static void circleci_message(const char *body, size_t len, json_t *json, char *out, size_t cap)
+{
+	const char *m = json_string_value(json_object_get(json, "message"));
+
+	(void)body;
+	(void)len;
+	snprintf(out, cap, "%s", m ? m : "");
+}
+
+const struct farm_provider farm_provider_circleci = {
+	.type = "circleci",
+	.title = "CircleCI",
+	.api_root = "/api/v2",
+	.url_required = 0,
+	.auth = circleci_auth,
+	.message = circleci_message,
+};
+
+#define NAME_CHARS "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-"
+
+/* One org or repository name: 1..100 of NAME_CHARS, not "." or "..". */
+static int name_ok(const char *s, size_t n)
+{
+	if (!n || n > 100 || (n == 1 && s[0] == '.') || (n == 2 && s[0] == '.' && s[1] == '.'))
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!strchr(NAME_CHARS, s[i]) || !s[i])
+			return 0;
+	return 1;
+}
+
+int farm_provider_circleci_slug_ok(const char *slug, char *why, size_t cap)
+{
+	static const char *const vcs[] = {"gh", "github", "bb", "bitbucket", "circleci"};
+	const char *a = slug ? strchr(slug, '/') : NULL, *b = a ? strchr(a + 1, '/') : NULL;
+	size_t vl = a ? (size_t)(a - slug) : 0;
+	int known = 0;
+
+	for (size_t i = 0; a && i < sizeof(vcs) / sizeof(vcs[0]); i++)
+		if (strlen(vcs[i]) == vl && !strncmp(slug, vcs[i], vl))
+			known = 1;
+	if (!known || !b || strchr(b + 1, '/') || !name_ok(a + 1, (size_t)(b - a - 1)) ||
+	    !name_ok(b + 1, strlen(b + 1))) {
+		snprintf(why, cap, "slug must be gh/org/repo or bb/org/repo (URL-encoded, e.g. "
+				   "gh%%2Forg%%2Frepo)");
+		return 0;
+	}
+	return 1;
+}
+
+/* "https://github.com/org/repo(.git)", "git@github.com:org/repo.git",
+ * "ssh://git@bitbucket.org/org/repo" ... -> "gh/org/repo" / "bb/org/repo". */
+int farm_provider_circleci_slug_of(const char *url, char *out, size_t cap)
+{
+	static const struct {
+		const char *host, *vcs;
+	} hosts[] = {{"github.com", "gh"}, {"www.github.com", "gh"},
+		     {"bitbucket.org", "bb"}, {"www.bitbucket.org", "bb"}};
+	const char *p = url, *vcs = NULL, *org, *repo, *end;
+	size_t ol, rl;
+
+	if (!url)
+		return 0;
+	if (!strncasecmp(p, "https://", 8))
+		p += 8;
+	else if (!strncasecmp(p, "http://", 7))
+		p += 7;
+	else if (!strncasecmp(p, "ssh://", 6))
+		p += 6;
+	else if (!strncasecmp(p, "git://", 6))
+		p += 6;
+	if (!strncasecmp(p, "git@", 4))
+		p += 4;
+	for (size_t i = 0; i < sizeof(hosts) / sizeof(hosts[0]); i++) {
+		size_t hl = strlen(hosts[i].host);
+		if (!strncasecmp(p, hosts[i].host, hl) && (p[hl] == '/' || p[hl] == ':')) {
+			vcs = hosts[i].vcs;
+			p += hl + 1;
+			break;
+		}
+	}
+	if (!vcs)
+		return 0;
+	org = p;
+	if (!(repo = strchr(org, '/')))
+		return 0;
+	ol = (size_t)(repo - org);
+	repo++;
+	end = repo + strcspn(repo, "/");
+	rl = (size_t)(end - repo);
+	if (*end == '/' && end[1] != '\0') /* .../tree/main and the like: not a repository URL */
+		return 0;
+	if (rl > 4 && !strncmp(end - 4, ".git", 4))
+		rl -= 4;
+	if (!name_ok(org, ol) || !name_ok(repo, rl) || ol + rl + 5 > cap)
+		return 0;
+	snprintf(out, cap, "%s/%.*s/%.*s", vcs, (int)ol, org, (int)rl, repo);
+	return 1;
+}
+
+/* A repository URL reduced for comparison: no scheme, user, "www.", ".git" or
+ * trailing '/', lower case. */
+static void norm_repo(const char *u, char *out, size_t cap)
+{
+	const char *p = u, *at;
+	size_t n;
+
+	p += strncasecmp(p, "https://", 8) == 0 ? 8 : strncasecmp(p, "http://", 7) == 0 ? 7 : 0;
+	if ((at = strchr(p, '@')) && at < p + strcspn(p, "/"))
+		p = at + 1;
+	if (!strncasecmp(p, "www.", 4))
+		p += 4;
+	n = strlen(p);
+	while (n && p[n - 1] == '/')
+		n--;
+	if (n > 4 && !strncasecmp(p + n - 4, ".git", 4))
+		n -= 4;
+	if (n >= cap)
+		n = cap - 1;
+	for (size_t i = 0; i < n; i++)
+		out[i] = (char)tolower((unsigned char)(p[i] == ':' ? '/' : p[i]));
+	out[n] = '\0';
+}
+
+static int repo_matches(json_t *pipeline, const char *want)
+{
+	json_t *vcs = json_object_get(pipeline, "vcs");
+	const char *fields[] = {"target_repository_url", "origin_repository_url"};
+	char got[2100];
+
+	for (size_t i = 0; i < 2; i++) {
+		const char *u = json_string_value(json_object_get(vcs, fields[i]));
+		if (!u)
+			continue;
+		norm_repo(u, got, sizeof(got));
+		if (!strcmp(got, want))
+			return 1;
+	}
+	return 0;
+}
+
+static char *slug_path(struct farm_arena *a, const char *slug)
+{
+	char *s = farm_arena_strdup(a, slug), *out = farm_arena_strdup(a, "/project");
+	char *save = NULL;
+
+	for (char *seg = s ? strtok_r(s, "/", &save) : NULL; seg && out;
+	     seg = strtok_r(NULL, "/", &save)) {
+		const char *enc = farm_provider_pct(a, seg);
+		out = enc ? farm_arena_printf(a, "%s/%s", out, enc) : NULL;
+	}
+	return s ? out : NULL;
+}
+
+int farm_provider_circleci_pipelines(struct farm_provider_call *c, const char *vcs_url,
+				     json_t **out)
+{
+	char slug[256], want[2100];
+	const char *base = "/pipeline", *what = NULL, *token = NULL;
+	json_t *all = json_array(), *page = NULL;
+	int filter = 0, rc = FARM_OK;
+
+	*out = NULL;
+	if (!all)
+		return farm_provider_nomem(c);
+	if (vcs_url && *vcs_url) {
+		size_t n = strlen(vcs_url);
+		int ctl = 0;
+		for (size_t i = 0; i < n; i++)
+			ctl |= (unsigned char)vcs_url[i] < 0x20 || vcs_url[i] == 0x7f;
+		if (n > 2048 || ctl) {
+			json_decref(all);
+			return farm_provider_bad_input(c, "vcsUrl must be a repository URL of at "
+							  "most 2048 characters");
+		}
+		if (farm_provider_circleci_slug_of(vcs_url, slug, sizeof(slug))) {
+			char *p = slug_path(c->arena, slug);
+			base = p ? farm_arena_printf(c->arena, "%s/pipeline", p) : NULL;
+			what = farm_arena_printf(c->arena, "project '%s'", slug);
+			if (!base || !what) {
+				json_decref(all);
+				return farm_provider_nomem(c);
+			}
+		} else {
+			norm_repo(vcs_url, want, sizeof(want));
+			filter = 1;
+		}
+	}
+	for (int i = 0; i < FARM_CIRCLECI_MAX_PAGES; i++) {
+		const char *path = base, *enc;
+		json_t *items, *item, *next;
+		size_t k;
+
+		if (token) {
+			enc = farm_provider_pct(c->arena, token);
+			path = enc ? farm_arena_printf(c->arena, "%s?page-token=%s", base, enc) : NULL;
+			if (!path) {
+				rc = farm_provider_nomem(c);
+				break;
+			}
+		}
+		if ((rc = farm_provider_get_json(c, path, what, 0, &page)) != FARM_OK)
+			break;
+		items = json_object_get(page, "items");
+		next = json_object_get(page, "next_page_token");
+		if (!json_is_array(items) || (next && !json_is_null(next) && !json_is_string(next))) {
+			rc = farm_provider_fail(c, FARM_PO_GARBAGE, NULL, NULL);
+			break;
+		}
+		json_array_foreach(items, k, item)
+		{
+			if (!filter || repo_matches(item, want))
+				json_array_append(all, item);
+		}
+		token = json_string_value(next);
+		token = token && *token ? farm_arena_strdup(c->arena, token) : NULL;
+		json_decref(page);
+		page = NULL;
+		if (!token)
+			break;
+	}
+	json_decref(page);
+	if (rc != FARM_OK) {
+		json_decref(all);
+		return rc;
+	}
+	*out = all;
+	return FARM_OK;
+}
+
+static int text_ok(json_t *v, size_t max)
+{
+	const char *s = json_string_value(v);
+	size_t n = s ? json_string_length(v) : 0;
+
+	if (!s || !n || n > max || strlen(s) != n)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+			return 0;
+	return 1;
+}
+
+static int trigger_body(struct farm_provider_call *c, json_t *in, json_t **out)
+{
+	json_t *b = json_object(), *v, *params;
+	const char *k;
+
+	*out = NULL;
+	if (!b)
+		return farm_provider_nomem(c);
+	json_object_foreach(in, k, v)
+	{
+		if (strcmp(k, "branch") && strcmp(k, "tag") && strcmp(k, "parameters")) {
+			json_decref(b);
+			return farm_provider_bad_input(c, "property %.100s should not exist", k);
+		}
+	}
+	if (json_object_get(in, "branch") && json_object_get(in, "tag")) {
+		json_decref(b);
+		return farm_provider_bad_input(c, "give either branch or tag, not both");
+	}
+	const char *refs[] = {"branch", "tag"};
+	for (size_t i = 0; i < 2; i++)
+		if ((v = json_object_get(in, refs[i]))) {
+			if (!text_ok(v, 255)) {
+				json_decref(b);
+				return farm_provider_bad_input(c, "%s must be a non-empty string of at "
+								  "most 255 characters", refs[i]);
+			}
+			json_object_set(b, refs[i], v);
+		}
+	if ((params = json_object_get(in, "parameters"))) {
+		if (!json_is_object(params) || json_object_size(params) > 100) {
+			json_decref(b);
+			return farm_provider_bad_input(c, "parameters must be an object of at most "
+							  "100 entries");
+		}
+		json_object_foreach(params, k, v)
+		{
+			if (!*k || strlen(k) > 128 ||
+			    !(json_is_boolean(v) || json_is_integer(v) ||
+			      (json_is_string(v) && json_string_length(v) <= 512))) {
+				json_decref(b);
+				return farm_provider_bad_input(
+					c, "parameters: keys of 1..128 characters, values strings "
+					   "(at most 512 characters), integers or booleans");
+			}
+		}
+		json_object_set(b, "parameters", params);
+	}
+	*out = b;
+	return FARM_OK;
+}
+
+int farm_provider_circleci_trigger(struct farm_provider_call *c, const char *slug, json_t *body,
+				   json_t **out)
+{
+	struct farm_provider_resp r;
+	json_t *req = NULL, *j;
+	char why[200], *path, *what, *text;
+	int rc, outcome;
+
+	*out = NULL;
+	if (!farm_provider_circleci_slug_ok(slug, why, sizeof(why)))
+		return farm_provider_bad_input(c, "%s", why);
+	if (body && !json_is_object(body))
+		return farm_provider_bad_input(c, "request body must be a JSON object");
+	if ((rc = trigger_body(c, body, &req)) != FARM_OK)
+		return rc;
+	path = slug_path(c->arena, slug);
+	path = path ? farm_arena_printf(c->arena, "%s/pipeline", path) : NULL;
+	what = farm_arena_printf(c->arena, "project '%s'", slug);
+	text = json_dumps(req, JSON_COMPACT);
+	json_decref(req);
+	if (!path || !what || !text) {
+		free(text);
+		return farm_provider_nomem(c);
+	}
+	rc = farm_provider_send(c, "POST", path, NULL, 0, "application/json", text, strlen(text),
+				&r);
+	free(text);
+	if (rc != FARM_OK)
+		return rc;
+	outcome = r.outcome;
+	j = r.json;
+	if (outcome == FARM_PO_OK && (!json_is_object(j) || !json_is_string(json_object_get(j, "id"))))
+		outcome = FARM_PO_GARBAGE;
+	if (outcome != FARM_PO_OK) {
+		rc = farm_provider_fail(c, outcome, &r, what);
+		farm_provider_resp_clear(&r);
+		return rc;
+	}
+	*out = json_pack("{s:O,s:O,s:O,s:O}", "id", json_object_get(j, "id"), "number",
+			 json_object_get(j, "number") ? json_object_get(j, "number") : json_null(),
+			 "state",
+			 json_object_get(j, "state") ? json_object_get(j, "state") : json_null(),
+			 "created_at",
+			 json_object_get(j, "created_at") ? json_object_get(j, "created_at")
+							  : json_null());
+	farm_provider_resp_clear(&r);
+	return *out ? FARM_OK : farm_provider_nomem(c);
+}

@@ -1,0 +1,133 @@
+/* provider-travis.c - Travis CI API v3 (providers.md §4).
+ *
+ * Headers: Travis-API-Version: 3, Authorization: token <token>.  Base: the
+ * credential's url (Enterprise: https://host/api) or travisci.api_url.  A repository
+ * slug travels as one %2F-encoded segment.  Lists take limit/offset.  Refused
+ * credentials are 403 (never 401); errors are {"@type":"error","error_type",
+ * "error_message"}.
+ */
+#include "provider.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "banned.h"
+
+static int travis_auth(struct farm_provider_call *c, json_t *value, const char **hdr)
+{
+	const char *tok = json_string_value(json_object_get(value, "token"));
+
+	if (!tok || strpbrk(tok, "\r\n"))
+		return -1;
+	hdr[0] = "Travis-API-Version: 3";
+	hdr[1] = farm_arena_printf(c->arena, "Authorization: token %s", tok);
+	return hdr[1] ? 2 : -1;
+}
+
+static void travis_message(const char *body, size_t len, json_t *json, char *out, size_t cap)
+{
+	const char *m = json_string_value(json_object_get(json, "error_message"));
+
+	(void)body;
+	(void)len;
+	snprintf(out, cap, "%s", m ? m : "");
+}
+
+const struct farm_provider farm_provider_travisci = {
+	.type = "travisci",
+	.title = "Travis CI",
+	.api_root = "",
+	.url_required = 0,
+	.auth = travis_auth,
+	.message = travis_message,
+};
+
+#define NAME_CHARS "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-"
+
+int farm_provider_travisci_slug_ok(const char *slug, char *why, size_t cap)
+{
+	const char *slash = slug ? strchr(slug, '/') : NULL;
+	size_t ol = slash ? (size_t)(slash - slug) : 0, rl = slash ? strlen(slash + 1) : 0;
+
+	if (!slash || !ol || !rl || ol > 100 || rl > 100 || strchr(slash + 1, '/') ||
+	    strspn(slug, NAME_CHARS) != ol || strspn(slash + 1, NAME_CHARS) != rl ||
+	    !strcmp(slash + 1, ".") || !strcmp(slash + 1, "..") || (ol == 1 && slug[0] == '.') ||
+	    (ol == 2 && !strncmp(slug, "..", 2))) {
+		snprintf(why, cap, "repoSlug must be owner/name (letters, digits, '.', '_', '-')");
+		return 0;
+	}
+	return 1;
+}
+
+int farm_provider_travisci_builds(struct farm_provider_call *c, const char *repo_slug,
+				  long limit, long offset, json_t **out)
+{
+	char why[200], *path, *what = NULL;
+	json_t *page = NULL, *builds;
+	int rc;
+
+	*out = NULL;
+	if (limit < 1 || limit > 100)
+		return farm_provider_bad_input(c, "limit must be within 1..100");
+	if (offset < 0 || offset > 1000000000L)
+		return farm_provider_bad_input(c, "offset must be a non-negative number");
+	if (repo_slug && *repo_slug) {
+		const char *enc;
+		if (!farm_provider_travisci_slug_ok(repo_slug, why, sizeof(why)))
+			return farm_provider_bad_input(c, "%s", why);
+		enc = farm_provider_pct(c->arena, repo_slug); /* owner%2Fname */
+		path = enc ? farm_arena_printf(c->arena, "/repo/%s/builds?limit=%ld&offset=%ld", enc,
+					       limit, offset)
+			   : NULL;
+		what = farm_arena_printf(c->arena, "repository '%s'", repo_slug);
+		if (!what)
+			path = NULL;
+	} else {
+		path = farm_arena_printf(c->arena, "/builds?limit=%ld&offset=%ld", limit, offset);
+	}
+	if (!path)
+		return farm_provider_nomem(c);
+	if ((rc = farm_provider_get_json(c, path, what, 0, &page)) != FARM_OK)
+		return rc;
+	builds = json_object_get(page, "builds");
+	if (!json_is_array(builds)) {
+		json_decref(page);
+		return farm_provider_fail(c, FARM_PO_GARBAGE, NULL, NULL);
+	}
+	*out = json_incref(builds);
+	json_decref(page);
+	return FARM_OK;
+}
+
+int farm_provider_travisci_restart(struct farm_provider_call *c, const char *id, json_t **out)
+{
+	struct farm_provider_resp r;
+	char *path, *what;
+	size_t n = id ? strlen(id) : 0;
+	int rc, outcome;
+
+	*out = NULL;
+	if (!n || n > 18 || strspn(id, "0123456789") != n)
+		return farm_provider_bad_input(c, "build id must be a number");
+	path = farm_arena_printf(c->arena, "/build/%s/restart", id);
+	what = farm_arena_printf(c->arena, "build %s", id);
+	if (!path || !what)
+		return farm_provider_nomem(c);
+	rc = farm_provider_send(c, "POST", path, NULL, 0, NULL, NULL, 0, &r);
+	if (rc != FARM_OK)
+		return rc;
+	outcome = r.outcome;
+	if (r.status == 406) /* repository_inactive */
+		outcome = FARM_PO_INVALID;
+	if (outcome == FARM_PO_OK && !json_is_object(r.json))
+		outcome = FARM_PO_GARBAGE;
+	if (outcome != FARM_PO_OK) {
+		rc = farm_provider_fail(c, outcome, &r, what);
+		farm_provider_resp_clear(&r);
+		return rc;
+	}
+	*out = r.json;
+	r.json = NULL;
+	farm_provider_resp_clear(&r);
+	return FARM_OK;
+}

@@ -1,0 +1,203 @@
+#!/bin/bash
+# Every way a platform can fail, on all four platforms, and what farm answers:
+# refused token 502, 404, 429 + Retry-After, 500 502, HTML or garbage 502, a
+# hang past upstream.timeout 504, a reset 502, a 20 MiB body 502, unreachable
+# 502, forbidden addresses 502 — with the pool serving /health meanwhile and no
+# secret in any answer or log.
+
+. "$(dirname "$0")/test-lib.sh"
+. "$TEST_DIR/lib-fakes.sh"
+
+export FARM_CACHE_TTL=0
+export FARM_UPSTREAM_TIMEOUT=2
+export FARM_UPSTREAM_CONNECT_TIMEOUT=2
+
+for f in argocd circleci jenkins travis; do
+	start_fake $f || exit 1
+done
+export FARM_CIRCLECI_API_URL=$FAKE_CIRCLECI_URL
+export FARM_TRAVISCI_API_URL=$FAKE_TRAVIS_URL
+
+ATOKEN=argocd-test-token CTOKEN=circle-test-token TTOKEN=travis-test-token
+JTOKEN=11f0e3c2a9b8d7e6f5a4b3c2d1e0f9a8b7
+
+# read PLATFORM: the list request of each platform (through nginx), as $TOKEN.
+read_list() {
+	case $1 in
+	argocd) api GET /api/v1/argocd/applications ;;
+	circleci) api GET "/api/v1/circleci/pipelines?vcsUrl=https://github.com/acme/api" ;;
+	jenkins) api GET /api/v1/jenkins/jobs ;;
+	travis) api GET "/api/v1/travisci/builds?repoSlug=acme/api" ;;
+	esac
+}
+
+title() {
+	case $1 in
+	argocd) echo "Argo CD" ;; circleci) echo CircleCI ;;
+	jenkins) echo Jenkins ;; travis) echo "Travis CI" ;;
+	esac
+}
+
+expect_message() { test_equal "$(json_get body "d[\"message\"]")" "$1"; }
+
+test_expect_success 'setup: the stack and one credential per platform' '
+	start_farm &&
+	ADMIN=$(token alice org-a admin) &&
+	TOKEN=$(token bob org-a) &&
+	TOKEN=$ADMIN make_cred argocd A "{\"url\":\"$FAKE_ARGOCD_URL\",\"token\":\"$ATOKEN\"}" &&
+	TOKEN=$ADMIN make_cred circleci C "{\"token\":\"$CTOKEN\"}" &&
+	TOKEN=$ADMIN make_cred jenkins J \
+		"{\"url\":\"$FAKE_JENKINS_URL\",\"username\":\"farm\",\"apiToken\":\"$JTOKEN\"}" &&
+	TOKEN=$ADMIN make_cred travisci T "{\"token\":\"$TTOKEN\"}" &&
+	for p in argocd circleci jenkins travis; do
+		read_list $p && expect_status 200 || return 1
+	done
+'
+
+test_expect_success 'a refused credential: 502 "<Platform> rejected the stored credential"' '
+	for p in argocd circleci jenkins travis; do
+		fake_mode $p 401 &&
+		read_list $p && expect_status 502 &&
+		code=401 && { [ $p != travis ] || code=403; } &&
+		expect_message "$(title $p) rejected the stored credential (HTTP $code)" &&
+		fake_mode $p 403 &&
+		read_list $p && expect_status 502 &&
+		expect_message "$(title $p) rejected the stored credential (HTTP 403)" &&
+		fake_mode $p normal || { echo "platform $p"; return 1; }
+	done
+'
+
+test_expect_success 'not found upstream: 404' '
+	for p in argocd circleci jenkins travis; do
+		fake_mode $p 404 && read_list $p && expect_status 404 &&
+		fake_mode $p normal || { echo "platform $p"; return 1; }
+	done &&
+	expect_message "Travis CI repository '"'"'acme/api'"'"' not found"
+'
+
+test_expect_success 'rate limited: 429 with the platform'"'"'s Retry-After' '
+	for p in argocd circleci jenkins travis; do
+		fake_mode $p 429 "" "\"retryAfter\":\"37\"" && read_list $p && expect_status 429 &&
+		expect_message "$(title $p) rate limit reached (HTTP 429)" &&
+		grep -qi "^Retry-After: 37" headers &&
+		fake_mode $p normal || { echo "platform $p"; cat headers; return 1; }
+	done &&
+	fake_mode circleci 429 "" "\"retryAfter\":\"Wed, 21 Oct 2026 07:28:00 GMT\"" &&
+	TOKEN=$ADMIN api POST /api/v1/circleci/pipelines/gh%2Facme%2Fapi/trigger && expect_status 429 &&
+	grep -qi "^Retry-After: Wed, 21 Oct 2026 07:28:00 GMT" headers &&
+	fake_mode circleci normal
+'
+
+test_expect_success 'a server error: 502 "<Platform> failed (HTTP 500)"' '
+	for p in argocd circleci jenkins travis; do
+		fake_mode $p 500 && read_list $p && expect_status 502 &&
+		expect_message "$(title $p) failed (HTTP 500)" &&
+		fake_mode $p normal || { echo "platform $p"; return 1; }
+	done
+'
+
+test_expect_success 'HTML or garbage instead of JSON: 502' '
+	for p in argocd circleci jenkins travis; do
+		for m in html garbage; do
+			fake_mode $p $m && read_list $p && expect_status 502 &&
+			expect_message "$(title $p) answered with something unexpected (HTTP 200)" &&
+			fake_mode $p normal || { echo "platform $p mode $m"; return 1; }
+		done
+	done
+'
+
+test_expect_success 'a reset connection: 502 "<Platform> is unreachable"' '
+	for p in argocd circleci jenkins travis; do
+		fake_mode $p reset && read_list $p && expect_status 502 &&
+		expect_message "$(title $p) is unreachable" &&
+		fake_mode $p normal || { echo "platform $p"; return 1; }
+	done
+'
+
+test_expect_success 'a 20 MiB answer: 502, cut at upstream.max_body' '
+	for p in argocd circleci jenkins travis; do
+		fake_mode $p huge && read_list $p && expect_status 502 &&
+		expect_message "$(title $p) answer is larger than upstream.max_body" &&
+		fake_mode $p normal || { echo "platform $p"; return 1; }
+	done
+'
+
+test_expect_success 'a hang past upstream.timeout: 504 after ~2 s; /health answers meanwhile' '
+	for p in argocd circleci jenkins travis; do
+		fake_mode $p hang "" "\"seconds\":6" || return 1
+	done &&
+	start=$(date +%s%N) &&
+	for p in argocd circleci jenkins travis argocd jenkins; do
+		(mkdir -p "hang.$p.$BASHPID" && cd "hang.$p.$BASHPID" && read_list $p) &
+	done &&
+	sleep 0.3 &&
+	for i in 1 2 3 4 5; do
+		h0=$(date +%s%N) &&
+		curl -sS -o /dev/null -w "%{http_code}" "$FARM_URL/api/v1/health" >hs &&
+		test_equal "$(cat hs)" 200 &&
+		test $(( ($(date +%s%N) - h0) / 1000000 )) -lt 500 || return 1
+	done &&
+	wait &&
+	el=$(( ($(date +%s%N) - start) / 1000000 )) &&
+	test $el -lt 4500 &&
+	for d in hang.*; do
+		(cd $d && expect_status 504) || return 1
+	done &&
+	test_grep "did not answer within 2 s" $(ls -d hang.jenkins.* | head -1)/body &&
+	for p in argocd circleci jenkins travis; do fake_mode $p normal || return 1; done
+'
+
+test_expect_success 'writes fail the same way (a trigger during a 500, a hang)' '
+	fake_mode jenkins 500 &&
+	TOKEN=$ADMIN api POST /api/v1/jenkins/jobs/farm-build/build && expect_status 502 &&
+	expect_message "Jenkins failed (HTTP 500)" &&
+	fake_mode jenkins normal &&
+	fake_mode travis hang "" "\"seconds\":4" &&
+	TOKEN=$ADMIN api POST /api/v1/travisci/builds/90000001/restart && expect_status 504 &&
+	fake_mode travis normal &&
+	fake_mode argocd reset &&
+	TOKEN=$ADMIN api POST /api/v1/argocd/applications/guestbook/sync && expect_status 502 &&
+	fake_mode argocd normal
+'
+
+test_expect_success 'an unreachable platform: 502 "<Platform> is unreachable"' '
+	dead=$(free_port) &&
+	TOKEN=$(token dave org-d admin) make_cred jenkins J \
+		"{\"url\":\"http://127.0.0.1:$dead\",\"username\":\"farm\",\"apiToken\":\"$JTOKEN\"}" &&
+	TOKEN=$(token dave org-d) api GET /api/v1/jenkins/jobs && expect_status 502 &&
+	expect_message "Jenkins is unreachable"
+'
+
+test_expect_success 'link-local and metadata addresses are never contacted' '
+	for u in http://169.254.169.254 "http://[::ffff:169.254.169.254]" "http://[fe80::1]:8080" \
+		http://0.0.0.0:8080; do
+		TOKEN=$(token erin org-e admin) make_cred argocd "meta" "{\"url\":\"$u\",\"token\":\"$ATOKEN\"}" &&
+		TOKEN=$(token erin org-e) api GET "/api/v1/argocd/applications?credentialId=$CRED_ID" &&
+		expect_status 502 &&
+		expect_message "Argo CD address is not allowed (loopback, link-local or metadata)" ||
+		{ echo "url: $u"; return 1; }
+	done
+'
+
+test_expect_success 'the stored secrets never appear in answers, headers or logs' '
+	for s in "$ATOKEN" "$CTOKEN" "$JTOKEN" "$TTOKEN"; do
+		no_secret "$s" || return 1
+	done &&
+	! grep -rlaF -e "$JTOKEN" -e "$ATOKEN" -e "$CTOKEN" -e "$TTOKEN" . "$TRASH/state/log" \
+		--exclude-dir=fake-argocd --exclude-dir=fake-circleci --exclude-dir=fake-jenkins \
+		--exclude-dir=fake-travis --exclude=farm-run.out --exclude=.test-out \
+		--exclude-dir=db &&
+	check_logs_clean
+'
+
+test_expect_success 'without upstream.allow_loopback, 127.0.0.1 is refused (no connection)' '
+	stop_farm &&
+	export FARM_UPSTREAM_ALLOW_LOOPBACK=no && start_farm &&
+	fake_reset jenkins &&
+	TOKEN=$(token bob org-a) api GET /api/v1/jenkins/jobs && expect_status 502 &&
+	expect_message "Jenkins address is not allowed (loopback, link-local or metadata)" &&
+	test_equal "$(fake_count jenkins)" 0 &&
+	test_equal "$(fake_stats jenkins | $PY -c "import json,sys; print(json.load(sys.stdin)[\"apiConnections\"])")" 0
+'
+
+test_done
