@@ -204,7 +204,9 @@ install: $(PROG_BIN) $(MAN_OUT)
 	$(Q)install -m 0644 $(wildcard README.md docs/*.md) $(DESTDIR)$(DOCDIR)/
 
 # make rpm: source and binary RPMs with rpmbuild in a private _topdir ($(BUILD)/rpmbuild).
-# --nodeps: Debian has no RPM database to check BuildRequires against.
+# --nodeps: Debian has no RPM database to check BuildRequires against.  rpmbuild runs
+# with a clean environment: this make's command-line variables (BUILD=...) are in
+# ours and would leak into the spec's own make.
 RPM_TOP  := $(abspath $(BUILD))/rpmbuild
 DIST_TAR := $(RPM_TOP)/SOURCES/farm-$(VERSION).tar.gz
 DIST_SRC := $(wildcard Makefile VERSION farm.spec README.md .clang-format lib fcgi nginx scripts t doc docs packaging)
@@ -219,7 +221,7 @@ rpm: farm.spec
 	$(Q)$(MAKE) --no-print-directory -s STATEDIR=/var/lib/farm rpm-sysusers >$(RPM_TOP)/SOURCES/farm.sysusers
 	$(Q)cp farm.spec $(RPM_TOP)/SPECS/farm.spec
 	@$(if $(filter 1,$(V)),,echo "  RPMBUILD $(RPM_TOP)")
-	$(Q)rpmbuild -ba --nodeps --define '_topdir $(RPM_TOP)' \
+	$(Q)env -i PATH="$$PATH" HOME="$$HOME" LANG=C.UTF-8 rpmbuild -ba --nodeps --define '_topdir $(RPM_TOP)' \
 	  $(if $(wildcard fcgi/farm-runner.c),,--without runner) \
 	  $(RPM_TOP)/SPECS/farm.spec >$(RPM_TOP)/rpmbuild.log 2>&1 || \
 	  { tail -n 40 $(RPM_TOP)/rpmbuild.log >&2; exit 1; }

@@ -184,7 +184,7 @@ static long long ws_clients(const char *addr)
 	while (fgets(line, sizeof(line), fp)) {
 		unsigned long laddr, lport, st;
 		char *p = strchr(line, ':');
-		/* "  sl  local_address rem_address   st ..." : "0: 0100007F:1F9B 00000000:0000 0A" */
+		/* "  sl  local_address rem_address st ...": "0: 0100007F:1F9B 00000000:0000 0A" */
 		if (!p)
 			continue;
 		laddr = strtoul(p + 1, &end, 16);

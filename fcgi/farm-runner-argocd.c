@@ -46,14 +46,15 @@ struct poll_state {
 /* ---- reading the links and the credentials -------------------------------------------- */
 
 struct links_io {
-	json_t *links; /* [{"org":..|null,"app":..}] unique */
+	json_t *links; /* [{"org":..|null,"app":..}], one per (org, app) */
+	json_t *seen;  /* "o<org>\n<app>" or "-\n<app>" → true */
 };
 
 static int links_cb(const void *key, size_t klen, const void *val, size_t vlen, void *arg)
 {
 	struct links_io *l = arg;
-	json_t *rec = json_loadb(val, vlen, 0, NULL), *org, *app, *it;
-	size_t i;
+	json_t *rec = json_loadb(val, vlen, 0, NULL), *org, *app;
+	char k[600];
 
 	(void)key;
 	(void)klen;
@@ -63,14 +64,14 @@ static int links_cb(const void *key, size_t klen, const void *val, size_t vlen, 
 		json_decref(rec);
 		return FARM_OK;
 	}
-	json_array_foreach(l->links, i, it) /* one poll per (org, app) */
-	if (json_equal(json_object_get(it, "app"), app) &&
-	    json_equal(json_object_get(it, "org"), org ? org : json_null())) {
-		json_decref(rec);
-		return FARM_OK;
+	snprintf(k, sizeof(k), "%s%s\n%s", json_is_string(org) ? "o" : "-",
+		 json_is_string(org) ? json_string_value(org) : "", json_string_value(app));
+	if (!json_object_get(l->seen, k)) {
+		json_object_set_new(l->seen, k, json_true());
+		json_array_append_new(l->links,
+				      json_pack("{s:O,s:O}", "org", json_is_string(org) ? org : json_null(),
+						"app", app));
 	}
-	json_array_append_new(l->links, json_pack("{s:O,s:O}", "org", org ? org : json_null(),
-						   "app", app));
 	json_decref(rec);
 	return FARM_OK;
 }
@@ -80,6 +81,7 @@ static int links_txn(struct farm_txn *t, void *arg)
 	struct links_io *l = arg;
 
 	json_array_clear(l->links);
+	json_object_clear(l->seen);
 	return farm_txn_scan(t, FARM_T_CATALOG, NULL, 1, links_cb, l);
 }
 
@@ -226,12 +228,12 @@ out:
 static void poll_round(struct poll_state *ps)
 {
 	struct farm_runner *rn = ps->rn;
-	struct links_io l = {json_array()};
+	struct links_io l = {json_array(), json_object()};
 	json_t *it, *creds = json_object(); /* org ("" + org, or "-") → credential or null */
 	size_t i;
 	int rc;
 
-	if (!l.links || !creds)
+	if (!l.links || !l.seen || !creds)
 		goto out;
 	rc = farm_store_run(rn->store, links_txn, &l);
 	if (rc != FARM_OK) {
@@ -264,6 +266,7 @@ static void poll_round(struct poll_state *ps)
 	}
 out:
 	json_decref(creds);
+	json_decref(l.seen);
 	json_decref(l.links);
 }
 
@@ -274,7 +277,10 @@ static void *poller_main(void *arg)
 
 	while (!farm_runner_stopping) {
 		long long t0 = farm_clock_ms(), spent;
-		poll_round(ps);
+		pthread_rwlock_rdlock(&ps->rn->store_lock);
+		if (ps->rn->store)
+			poll_round(ps);
+		pthread_rwlock_unlock(&ps->rn->store_lock);
 		spent = farm_clock_ms() - t0;
 		farm_runner_sleep_ms(spent < interval_ms ? interval_ms - spent : 0);
 	}

@@ -160,6 +160,8 @@ out:
 	return rc;
 }
 
+static int reopen_store(struct farm_runner *rn);
+
 static int save(struct farm_runner *rn, json_t *run, int event, const char *queue_value,
 		int del_queue)
 {
@@ -173,7 +175,10 @@ static int save(struct farm_runner *rn, json_t *run, int event, const char *queu
 		/* The database may be busy or recovering: the record must not be lost. */
 		farm_log(FARM_LOG_WARN, NULL, 0, "saving run %s: %s; retrying",
 			 json_string_value(json_object_get(run, "id")), farm_strerror(rc));
-		farm_runner_sleep_ms(500);
+		if (rc == FARM_E_RECOVER)
+			reopen_store(rn);
+		else
+			farm_runner_sleep_ms(500);
 	}
 	return rc;
 }
@@ -395,7 +400,7 @@ static const char *step_name(const char *engine, enum farm_pipeline_step step)
 }
 
 /* One engine step; 0, or -1 with the stage's error in why. */
-static int run_step(struct job *j, const char *engine, const char *engine_path,
+static int run_step(struct job *j, json_t *st, const char *engine, const char *engine_path,
 		    enum farm_pipeline_step step, const char *df, const char *ctx, const char *tag,
 		    const char *registry, int tls, long long deadline, long timeout_s, char *why,
 		    size_t cap)
@@ -422,6 +427,8 @@ static int run_step(struct job *j, const char *engine, const char *engine_path,
 			 err);
 		return -1;
 	}
+	if (res.end == FARM_RUNNER_EXITED)
+		json_object_set_new(st, "exitCode", json_integer(res.code));
 	switch (res.end) {
 	case FARM_RUNNER_EXITED:
 		if (res.code == 0)
@@ -479,10 +486,10 @@ static int run_stage(struct job *j, json_t *st, char *why, size_t cap)
 	if (!strcmp(engine, "docker") && push && !tls)
 		farm_runner_log_printf(&j->log, "note: docker has no per-push TLS switch; the "
 						"daemon's insecure-registries setting decides\n");
-	if (run_step(j, engine, engine_path, FARM_PIPELINE_BUILD, df_abs, ctx_abs, tag,
+	if (run_step(j, st, engine, engine_path, FARM_PIPELINE_BUILD, df_abs, ctx_abs, tag,
 		     push ? registry : NULL, tls, deadline, timeout_s, why, cap))
 		return -1;
-	if (push && run_step(j, engine, engine_path, FARM_PIPELINE_PUSH, NULL, NULL, tag, registry,
+	if (push && run_step(j, st, engine, engine_path, FARM_PIPELINE_PUSH, NULL, NULL, tag, registry,
 			     tls, deadline, timeout_s, why, cap))
 		return -1;
 	return 0;
@@ -618,6 +625,22 @@ static int open_store(struct farm_runner *rn)
 	return -1;
 }
 
+/* After the pool's master recovered the environment: a new handle (eventd does the
+ * same).  Waits for the poller's round to end. */
+static int reopen_store(struct farm_runner *rn)
+{
+	int rc;
+
+	farm_log(FARM_LOG_WARN, NULL, 0, "database needs recovery: reopening");
+	pthread_rwlock_wrlock(&rn->store_lock);
+	farm_store_close(rn->store);
+	rn->store = NULL;
+	farm_runner_sleep_ms(1000);
+	rc = open_store(rn);
+	pthread_rwlock_unlock(&rn->store_lock);
+	return rc;
+}
+
 static void usage(FILE *fp)
 {
 	fprintf(fp, "usage: farm-runner [-c FILE] [-t] [-h]\n"
@@ -638,6 +661,7 @@ int main(int argc, char **argv)
 
 	memset(&rn, 0, sizeof(rn));
 	rn.lock_fd = -1;
+	pthread_rwlock_init(&rn.store_lock, NULL);
 	if (conf_path && !*conf_path)
 		conf_path = NULL;
 	while ((opt = getopt(argc, argv, "c:th")) != -1) {
@@ -708,10 +732,8 @@ int main(int argc, char **argv)
 		rc = farm_store_run(rn.store, take_txn, &tk);
 		if (rc != FARM_OK) {
 			farm_log(FARM_LOG_ERROR, NULL, 0, "run queue: %s", farm_strerror(rc));
-			if (rc == FARM_E_RECOVER) {
-				farm_log(FARM_LOG_WARN, NULL, 0, "database needs recovery: exiting");
+			if (rc == FARM_E_RECOVER && reopen_store(&rn) < 0)
 				break;
-			}
 			farm_runner_sleep_ms(POLL_MS);
 			continue;
 		}

@@ -8,6 +8,7 @@
 #ifndef FARM_RUNNER_H
 #define FARM_RUNNER_H
 
+#include <pthread.h>
 #include <signal.h>
 #include <stddef.h>
 
@@ -21,6 +22,9 @@ extern volatile sig_atomic_t farm_runner_stopping;
 struct farm_runner {
 	struct farm_conf conf;
 	struct farm_store *store;
+	/* The poller holds it for reading during a round; the main thread takes it for
+	 * writing to reopen the store after the pool's recovery (FARM_E_RECOVER). */
+	pthread_rwlock_t store_lock;
 	void *zctx;          /* ZeroMQ context (thread-safe); sockets are per thread */
 	int lock_fd;
 };

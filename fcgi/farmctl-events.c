@@ -109,7 +109,8 @@ static int tail_replay(const struct farm_conf *c, struct tail *t, uint64_t since
 	int rc;
 
 	if ((rc = farm_events_store_open(c, &s, &err)) != FARM_OK) {
-		fprintf(stderr, "farmctl events tail: %s\n", err.msg[0] ? err.msg : farm_strerror(rc));
+		fprintf(stderr, "farmctl events tail: %s\n",
+			err.msg[0] ? err.msg : farm_strerror(rc));
 		return -1;
 	}
 	/* Printing happens inside the transaction: a deadlock retry may run a batch

@@ -41,15 +41,15 @@ static void usage(FILE *fp)
 	fprintf(fp,
 		"usage: farmctl [-c FILE] COMMAND ...\n"
 		"commands:\n"
-		"  token --sub S [--org O] [--role admin] [--ttl 1h]   mint an API token\n"
-		"  config check                                         validate the configuration\n"
-		"  config keys [--man]                                  every key, default and meaning\n"
-		"  db backup DIR                                        hot backup of the live database\n"
-		"  db verify [DIR]                                      verify a backup (default: a fresh one)\n"
-		"  db recover                                           run recovery (farm stopped)\n"
-		"  rotate-key [--master-key-file F]                     re-seal every credential\n"
-		"  credentials list [--org O]                           metadata only, never values\n"
-		"  events tail [--org O] [--since ID] [--count N]       print events as they are published\n"
+		"  token --sub S [--org O] [--role admin] [--ttl 1h]  mint an API token\n"
+		"  config check                     validate the configuration\n"
+		"  config keys [--man]              every key, its default and meaning\n"
+		"  db backup DIR                    hot backup of the live database\n"
+		"  db verify [DIR]                  verify a backup (default: a fresh one)\n"
+		"  db recover                       run recovery (farm stopped)\n"
+		"  rotate-key [--master-key-file F] re-seal every credential\n"
+		"  credentials list [--org O]       metadata only, never values\n"
+		"  events tail [--org O] [--since ID] [--count N]  print events as published\n"
 		"Each command takes --help.  The configuration is -c FILE, else $FARM_CONFIG,\n"
 		"else " FARMCTL_DEFAULT_CONFIG " when it exists.\n");
 }
@@ -175,7 +175,8 @@ static void env_name(const char *key, char *out, size_t cap)
 	size_t o = (size_t)snprintf(out, cap, "FARM_");
 
 	for (size_t i = 0; key[i] && o + 1 < cap; i++)
-		out[o++] = key[i] == '.' ? '_' : (char)(key[i] >= 'a' && key[i] <= 'z' ? key[i] - 32 : key[i]);
+		out[o++] = key[i] == '.' ? '_'
+			   : (char)(key[i] >= 'a' && key[i] <= 'z' ? key[i] - 32 : key[i]);
 	out[o < cap ? o : cap - 1] = '\0';
 }
 
@@ -247,7 +248,8 @@ static int cmd_config(const char *conf_path, int argc, char **argv)
 		FILE *fp = argc == 2 && !strcmp(argv[1], "--help") ? stdout : stderr;
 		fprintf(fp, "usage: farmctl config check | config keys [--man]\n"
 			    "  check        load the configuration as farm-fcgi does (file, then\n"
-			    "               FARM_<KEY> variables), print every key, secrets as (set)\n"
+			    "               FARM_<KEY> variables); print every key, secrets\n"
+			    "               shown as (set)\n"
 			    "  keys         every key with its default, type and meaning\n"
 			    "  keys --man   the same as troff, for farm.conf(5)\n");
 		return fp == stdout ? 0 : 2;

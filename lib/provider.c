@@ -430,7 +430,8 @@ static void copy_retry_after(char *out, size_t cap, const char *in)
 	size_t n = strlen(in);
 
 	out[0] = '\0';
-	if (!n || n >= cap || strspn(in, "0123456789 ,:-ADFJMNOSTWadeghilnoprtuvy") != n)
+	if (!n || n >= cap ||
+	    strspn(in, "0123456789 ,:-ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") != n)
 		return;
 	memcpy(out, in, n + 1);
 }

@@ -7,7 +7,8 @@
 #   post_cci PATH FILE SECRET      a signed CircleCI delivery → ./body ./status
 #   post_many N START TAG [args]   N signed deliveries (t/events-post.py)
 #   daemon_pid NAME / daemon_stop NAME [SIG] / daemon_start NAME   farm-eventd, farm-wsd
-#     (start_farm must run with FARM_RUN_SUPERVISE_EXCEPT naming them)
+#     (start_farm must run with FARM_RUN_SUPERVISE_EXCEPT naming them, and with
+#     FARM_WSD_LISTEN exported so that a restarted farm-wsd listens where nginx looks)
 
 WS_CLIENT=$TEST_DIR/ws-client.py
 POSTER=$TEST_DIR/events-post.py
@@ -116,7 +117,11 @@ daemon_start() {
 		{ echo "$1 did not start:"; tail -n 5 "$TRASH/state/log/$1.log"; return 1; }
 }
 stop_daemons() {
-	[ -s "$TRASH/daemons.pids" ] && kill $(cat "$TRASH/daemons.pids") 2>/dev/null
+	local p
+	[ -s "$TRASH/daemons.pids" ] || return 0
+	for p in $(cat "$TRASH/daemons.pids"); do
+		kill "$p" 2>/dev/null && { wait_until 5 _daemon_gone "$p" || kill -KILL "$p" 2>/dev/null; }
+	done
 	rm -f "$TRASH/daemons.pids"
 	return 0
 }

@@ -258,4 +258,101 @@ test_expect_success 'the stored API token never appears in answers or logs' '
 	check_logs_clean
 '
 
+# ---- the shared cache (cache.ttl on) ------------------------------------------------
+
+cache_hdr() { sed -n "s/^X-Farm-Cache: *\([a-z]*\).*/\1/Ip" headers; }
+
+test_expect_success 'cache on: a restarted stack with cache.ttl = 30' '
+	stop_farm &&
+	export FARM_CACHE_TTL=30 FARM_UPSTREAM_TIMEOUT=5 &&
+	start_farm &&
+	fake_reset jenkins state && fake_reset jenkins@crumb state
+'
+
+test_expect_success 'cache: two identical GETs make one upstream call' '
+	TOKEN=$MEMBER_A api GET "/api/v1/jenkins/jobs?credentialId=$J1" && expect_status 200 &&
+	test_equal "$(cache_hdr)" miss && cp body first &&
+	TOKEN=$MEMBER_A api GET "/api/v1/jenkins/jobs?credentialId=$J1" && expect_status 200 &&
+	test_equal "$(cache_hdr)" hit &&
+	test_cmp first body &&
+	test_equal "$(fake_count jenkins)" 1
+'
+
+test_expect_success 'cache: another request is another entry' '
+	TOKEN=$MEMBER_A api GET "/api/v1/jenkins/jobs/farm-build/builds?limit=3&credentialId=$J1" &&
+	TOKEN=$MEMBER_A api GET "/api/v1/jenkins/jobs/farm-build/builds?limit=4&credentialId=$J1" &&
+	TOKEN=$MEMBER_A api GET "/api/v1/jenkins/jobs/farm-build/builds?limit=3&credentialId=$J1" &&
+	test_equal "$(cache_hdr)" hit &&
+	test_equal "$(fake_count jenkins)" 3
+'
+
+test_expect_success 'cache: 50 concurrent identical misses make exactly one upstream call' '
+	fake_forget jenkins &&
+	fake_mode jenkins hang 1 "\"seconds\":1" &&
+	pids= &&
+	for i in $(seq 1 50); do
+		curl -sS -o par.$i -w "%{http_code}\n" -H "Authorization: Bearer $MEMBER_A" \
+			"$FARM_URL/api/v1/jenkins/jobs/farm-build/builds?limit=7&credentialId=$J1" \
+			>par.$i.status &
+		pids="$pids $!"
+	done &&
+	wait $pids &&
+	test_equal "$(cat par.*.status | sort | uniq -c | sed "s/^ *//")" "50 200" &&
+	for i in $(seq 2 50); do test_cmp par.1 par.$i || return 1; done &&
+	test_equal "$($PY -c "import json; print(len(json.load(open(\"par.1\"))))")" 7 &&
+	test_equal "$(fake_count jenkins)" 1
+'
+
+test_expect_success 'cache: a trigger drops the credential'"'"'s entries' '
+	fake_forget jenkins &&
+	TOKEN=$MEMBER_A api GET "/api/v1/jenkins/jobs?credentialId=$J1" && test_equal "$(cache_hdr)" hit &&
+	TOKEN=$ADMIN_A api POST "/api/v1/jenkins/jobs/farm-build/build?credentialId=$J1" &&
+	expect_status 201 &&
+	TOKEN=$MEMBER_A api GET "/api/v1/jenkins/jobs?credentialId=$J1" && expect_status 200 &&
+	test_equal "$(cache_hdr)" miss &&
+	test_equal "$(json_get body "d[0][\"color\"]")" blue &&
+	TOKEN=$MEMBER_A api GET "/api/v1/jenkins/jobs/farm-build/builds?limit=3&credentialId=$J1" &&
+	test_equal "$(cache_hdr)" miss &&
+	test_equal "$(fake_requests jenkins | $PY -c "import json,sys; print(\" \".join(r[\"method\"] for r in json.load(sys.stdin)))")" \
+		"POST GET GET"
+'
+
+test_expect_success 'cache: failures are not cached' '
+	fake_forget jenkins &&
+	fake_mode jenkins 500 1 &&
+	TOKEN=$MEMBER_A api GET "/api/v1/jenkins/jobs/farm-build/builds?limit=9&credentialId=$J1" &&
+	expect_status 502 &&
+	TOKEN=$MEMBER_A api GET "/api/v1/jenkins/jobs/farm-build/builds?limit=9&credentialId=$J1" &&
+	expect_status 200 && test_equal "$(cache_hdr)" miss &&
+	test_equal "$(fake_count jenkins)" 2
+'
+
+test_expect_success 'cache: a new value of the credential is a new key; other orgs never share' '
+	fake_forget jenkins &&
+	TOKEN=$ADMIN_A api PATCH "/api/v1/integrations/credentials/$J1" \
+		"{\"value\":$(jcred "$FAKE_JENKINS_URL")}" && expect_status 200 &&
+	TOKEN=$MEMBER_A api GET "/api/v1/jenkins/jobs?credentialId=$J1" && test_equal "$(cache_hdr)" miss &&
+	TOKEN=$(token zed org-z admin) make_cred jenkins "same server" "$(jcred "$FAKE_JENKINS_URL")" &&
+	TOKEN=$(token zed org-z) api GET /api/v1/jenkins/jobs && test_equal "$(cache_hdr)" miss &&
+	test_equal "$(fake_count jenkins)" 2
+'
+
+test_expect_success 'cache: a worker killed (-9) while filling does not block the next caller' '
+	fake_forget jenkins &&
+	fake_mode jenkins hang 1 "\"seconds\":4" &&
+	(TOKEN=$MEMBER_A api GET "/api/v1/jenkins/jobs/farm-build/builds?limit=11&credentialId=$J1" >/dev/null 2>&1 &) &&
+	sleep 0.5 &&
+	kill -9 $(farm_worker_pids) &&
+	for i in $(seq 1 50); do
+		curl -fsS -o /dev/null "$FARM_URL/api/v1/health" 2>/dev/null && break
+		sleep 0.1
+	done &&
+	t0=$(date +%s%N) &&
+	TOKEN=$MEMBER_A api GET "/api/v1/jenkins/jobs/farm-build/builds?limit=11&credentialId=$J1" &&
+	expect_status 200 &&
+	test $(( ($(date +%s%N) - t0) / 1000000 )) -lt 2000 &&
+	TOKEN=$MEMBER_A api GET "/api/v1/jenkins/jobs/farm-build/builds?limit=11&credentialId=$J1" &&
+	test_equal "$(cache_hdr)" hit
+'
+
 test_done

@@ -127,8 +127,10 @@ test_expect_success 'a hang past upstream.timeout: 504 after ~2 s; /health answe
 		fake_mode $p hang "" "\"seconds\":6" || return 1
 	done &&
 	start=$(date +%s%N) &&
+	pids= &&
 	for p in argocd circleci jenkins travis argocd jenkins; do
 		(mkdir -p "hang.$p.$BASHPID" && cd "hang.$p.$BASHPID" && read_list $p) &
+		pids="$pids $!"
 	done &&
 	sleep 0.3 &&
 	for i in 1 2 3 4 5; do
@@ -137,7 +139,7 @@ test_expect_success 'a hang past upstream.timeout: 504 after ~2 s; /health answe
 		test_equal "$(cat hs)" 200 &&
 		test $(( ($(date +%s%N) - h0) / 1000000 )) -lt 500 || return 1
 	done &&
-	wait &&
+	wait $pids &&
 	el=$(( ($(date +%s%N) - start) / 1000000 )) &&
 	test $el -lt 4500 &&
 	for d in hang.*; do

@@ -214,6 +214,7 @@ test_expect_success 'a failing Dockerfile: the run fails with the engine error, 
 	test_equal "$(json_get body "d[\"status\"]")" failed &&
 	test_equal "$(json_get body "d[\"stages\"][0][\"status\"]")" failed &&
 	test_equal "$(json_get body "d[\"stages\"][1][\"status\"]")" skipped &&
+	test_equal "$(json_get body "d[\"stages\"][0][\"exitCode\"]")" 1 &&
 	json_get body "d[\"stages\"][0][\"error\"]" >err &&
 	test_grep "docker build exited with status 1: Error: building at STEP \"RUN false\": exit status 1" err &&
 	json_get body "d[\"error\"]" >err && test_grep "^stage .compile.: docker build exited with status 1" err &&

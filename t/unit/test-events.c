@@ -1,0 +1,256 @@
+/* test-events.c - lib/events: history keys, topics, visibility, event parsing, the
+ * history read helpers on a real store, and the daemons' liveness locks. */
+#include "events.h"
+
+#include <errno.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "tap.h"
+
+#include "banned.h"
+
+static char root[1024];
+
+static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+static void test_keys(void)
+{
+	unsigned char a[8], b[8];
+	uint64_t id = 0;
+
+	farm_events_key(1, a);
+	farm_events_key(256, b);
+	ok(memcmp(a, b, 8) < 0, "key order is id order (1 < 256 bytewise)");
+	farm_events_key(0x0102030405060708ULL, a);
+	is_int(a[0], 1, "big-endian: most significant byte first");
+	is_int(a[7], 8, "big-endian: least significant byte last");
+	ok(farm_events_key_id(a, 8, &id) == FARM_OK && id == 0x0102030405060708ULL,
+	   "a key decodes to its id");
+	is_int(farm_events_key_id(a, 7, &id), FARM_E_INVAL, "a 7-byte key is refused");
+	is_int(id, 0, "and the id is cleared");
+}
+
+static void test_topics(void)
+{
+	char t[FARM_EVENTS_TOPIC_MAX], small[6], org[300];
+
+	is_int(farm_events_topic("org-a", t, sizeof(t)), 9, "topic length");
+	is_str(t, "org:org-a", "org topic");
+	is_int(farm_events_topic(NULL, t, sizeof(t)), 4, "org-less topic length");
+	is_str(t, "org:", "org-less topic is the bare prefix (every subscriber of org: gets it)");
+	is_int(farm_events_topic("org-a", small, sizeof(small)), FARM_E_TOOBIG, "too small");
+	memset(org, 'x', 255);
+	org[255] = '\0';
+	ok(farm_events_topic(org, t, sizeof(t)) == 259, "the longest org claim fits");
+}
+
+static void test_visible(void)
+{
+	ok(farm_events_visible("a", NULL), "org-less events reach an org client");
+	ok(farm_events_visible(NULL, NULL), "org-less events reach a client without org");
+	ok(farm_events_visible("a", "a"), "own org");
+	ok(!farm_events_visible("a", "b"), "never another org");
+	ok(!farm_events_visible("a", "ab"), "no prefix match");
+	ok(!farm_events_visible(NULL, "a"), "a client without org sees no org's events");
+}
+
+static void test_parse(void)
+{
+	const char *good = "{\"event\":\"ci.build.updated\",\"data\":{\"id\":42,\"orgId\":\"o\"}}";
+	const char *none = "{\"event\":\"ci.build.updated\",\"data\":{\"id\":7,\"orgId\":null}}";
+	const char *bad[] = {
+		"{\"data\":{\"id\":0}}",
+		"{\"data\":{\"id\":-1}}",
+		"{\"data\":{\"id\":\"42\"}}",
+		"{\"data\":{\"id\":1,\"orgId\":5}}",
+		"{\"data\":[1]}",
+		"[]",
+		"{\"data\":{\"id\":1}",
+		"{\"data\":{\"id\":1},\"data\":{\"id\":2}}",
+	};
+	uint64_t id;
+	char *org = NULL;
+
+	ok(farm_events_parse(good, strlen(good), &id, &org) == FARM_OK && id == 42 && org &&
+		   strcmp(org, "o") == 0,
+	   "id and org of an event");
+	free(org);
+	org = (char *)1;
+	ok(farm_events_parse(none, strlen(none), &id, &org) == FARM_OK && id == 7 && !org,
+	   "a null orgId is NULL");
+	ok(farm_events_parse(good, strlen(good), &id, NULL) == FARM_OK, "org not wanted");
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char name[128];
+		snprintf(name, sizeof(name), "refused: %s", bad[i]);
+		is_int(farm_events_parse(bad[i], strlen(bad[i]), &id, &org), FARM_E_INVAL, name);
+	}
+	is_int(farm_events_parse(good, FARM_EVENTS_JSON_MAX + 1, &id, NULL), FARM_E_TOOBIG,
+	       "over the size limit");
+}
+
+/* --- the history, on a real store --------------------------------------------------- */
+
+struct fill {
+	int n;
+	int prune_first;
+};
+
+static int fill_txn(struct farm_txn *t, void *arg)
+{
+	struct fill *f = arg;
+	unsigned char key[8];
+	char json[128];
+	uint64_t id;
+	int rc;
+
+	for (int i = 0; i < f->n; i++) {
+		if ((rc = farm_txn_next_seq(t, FARM_EVENTS_SEQ, &id)) != FARM_OK)
+			return rc;
+		snprintf(json, sizeof(json), "{\"event\":\"e\",\"data\":{\"id\":%llu,\"orgId\":null}}",
+			 (unsigned long long)id);
+		farm_events_key(id, key);
+		if ((rc = farm_txn_put(t, FARM_T_EVENTS, key, 8, NULL, json, strlen(json), 0)))
+			return rc;
+	}
+	if (f->prune_first) {
+		farm_events_key(1, key);
+		return farm_txn_del(t, FARM_T_EVENTS, key, 8);
+	}
+	return FARM_OK;
+}
+
+struct look {
+	uint64_t first, last;
+	char *json;
+	size_t len;
+	int get_rc;
+	uint64_t want;
+};
+
+static int look_txn(struct farm_txn *t, void *arg)
+{
+	struct look *l = arg;
+	int rc;
+
+	free(l->json);
+	l->json = NULL;
+	if ((rc = farm_events_first(t, &l->first)) != FARM_OK ||
+	    (rc = farm_events_last(t, &l->last)) != FARM_OK)
+		return rc;
+	l->get_rc = farm_events_get(t, l->want, &l->json, &l->len);
+	return FARM_OK;
+}
+
+static void test_history(void)
+{
+	char dir[1100];
+	struct farm_store *s = NULL;
+	struct farm_error err = {0};
+	struct look l = {0};
+	struct fill f = {3, 0};
+	uint64_t id = 0;
+
+	snprintf(dir, sizeof(dir), "%s/env", root);
+	if (!ok(farm_store_open(&s, dir, FARM_STORE_MASTER | FARM_STORE_NOSYNC, &err) == FARM_OK,
+		"store opens")) {
+		diag("%s", err.msg);
+		return;
+	}
+	l.want = 1;
+	ok(farm_store_run(s, look_txn, &l) == FARM_OK && l.first == 0 && l.last == 0 &&
+		   l.get_rc == FARM_E_NOTFOUND,
+	   "an empty history: first 0, last 0, nothing to get");
+	ok(farm_store_run(s, fill_txn, &f) == FARM_OK, "three events stored");
+	l.want = 2;
+	ok(farm_store_run(s, look_txn, &l) == FARM_OK && l.first == 1 && l.last == 3 &&
+		   l.get_rc == FARM_OK,
+	   "first 1, last 3, event 2 readable");
+	ok(l.json && l.json[l.len] == '\0' && farm_events_parse(l.json, l.len, &id, NULL) == FARM_OK &&
+		   id == 2,
+	   "the stored JSON is event 2, NUL-terminated");
+	f.prune_first = 1;
+	ok(farm_store_run(s, fill_txn, &f) == FARM_OK, "three more, the oldest pruned");
+	l.want = 1;
+	ok(farm_store_run(s, look_txn, &l) == FARM_OK && l.first == 2 && l.last == 6 &&
+		   l.get_rc == FARM_E_NOTFOUND,
+	   "first moves to 2 after pruning, last 6; event 1 is gone");
+	free(l.json);
+	farm_store_close(s);
+}
+
+/* --- liveness locks ------------------------------------------------------------------ */
+
+/* In a child: what another process sees. */
+static int child_sees(const char *name, int try_take)
+{
+	pid_t p = fork();
+	int st = 0;
+
+	if (p == 0) {
+		int fd = -1, rc;
+		if (try_take) {
+			rc = farm_events_lock_take(root, name, &fd);
+			_exit(rc == FARM_E_EXISTS ? 10 : rc == FARM_OK ? 11 : 12);
+		}
+		rc = farm_events_lock_held(root, name);
+		_exit(rc == 1 ? 1 : rc == 0 ? 0 : 2);
+	}
+	waitpid(p, &st, 0);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static void test_locks(void)
+{
+	int fd = -1, fd2 = -1;
+	char buf[32] = "";
+	char path[1200];
+	FILE *fp;
+
+	is_int(farm_events_lock_held(root, "eventd"), 0, "no lock file: nobody runs");
+	ok(farm_events_lock_take(root, "eventd", &fd) == FARM_OK && fd >= 0, "lock taken");
+	is_int(child_sees("eventd", 0), 1, "another process sees it held");
+	is_int(child_sees("eventd", 1), 10, "another process cannot take it");
+	snprintf(path, sizeof(path), "%s/eventd.lock", root);
+	fp = fopen(path, "r");
+	ok(fp && fgets(buf, sizeof(buf), fp) && strtol(buf, NULL, 10) == (long)getpid(),
+	   "the lock file names the holder's pid");
+	if (fp)
+		fclose(fp);
+	is_int(child_sees("wsd", 0), 0, "another name is independent");
+	close(fd);
+	is_int(child_sees("eventd", 0), 0, "released when the holder closes it");
+	ok(farm_events_lock_take(root, "eventd", &fd2) == FARM_OK, "and can be taken again");
+	close(fd2);
+	is_int(farm_events_lock_take(root, "../x", &fd), FARM_E_INVAL, "a name with / is refused");
+	is_int(farm_events_lock_held("", "eventd"), FARM_E_INVAL, "an empty dir is refused");
+}
+
+int main(void)
+{
+	const char *base = getenv("TMPDIR");
+
+	snprintf(root, sizeof(root), "%s/farm-events-XXXXXX", base && *base ? base : "/tmp");
+	if (!mkdtemp(root)) {
+		printf("Bail out! mkdtemp: %s\n", strerror(errno));
+		return 1;
+	}
+	test_keys();
+	test_topics();
+	test_visible();
+	test_parse();
+	test_history();
+	test_locks();
+	nftw(root, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	return done_testing();
+}
