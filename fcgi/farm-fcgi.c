@@ -255,12 +255,102 @@ static int any_worker(struct farm_app *app)
 	return 0;
 }
 
+/* Runs fn in a child process and waits at most timeout_ms: returns its exit status,
+ * or -1 when it had to be killed.  Berkeley DB calls that can block forever on a
+ * mutex a dead process held (failchk, recovery) run this way, so the master that
+ * supervises the pool never hangs with it. */
+static int run_bounded(int (*fn)(struct farm_app *), struct farm_app *app, int timeout_ms)
+{
+	pid_t pid = fork();
+	int st;
+
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		sigset_t none;
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		_exit(fn(app));
+	}
+	for (int waited = 0;; waited += 10) {
+		if (waitpid(pid, &st, WNOHANG) == pid)
+			return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+		if (waited >= timeout_ms) {
+			kill(pid, SIGKILL);
+			waitpid(pid, &st, 0);
+			return -1;
+		}
+		usleep(10 * 1000);
+	}
+}
+
+static unsigned store_flags(const struct farm_app *app)
+{
+	return app->conf.sync_commit ? 0 : FARM_STORE_NOSYNC;
+}
+
+/* In a child: a fresh handle, failchk; 0 when the environment is usable. */
+static int child_failchk(struct farm_app *app)
+{
+	struct farm_store *s = NULL;
+	struct farm_error err = {0};
+
+	if (farm_store_open(&s, app->conf.state_dir, store_flags(app), &err) != FARM_OK)
+		return 2;
+	if (farm_store_failchk(s) != FARM_OK)
+		return 2; /* not closed: the environment is poisoned */
+	farm_store_close(s);
+	return 0;
+}
+
+/* In a child: normal recovery (the caller made sure nobody else is attached). */
+static int child_recover(struct farm_app *app)
+{
+	struct farm_store *s = NULL;
+	struct farm_error err = {0};
+
+	if (farm_store_open(&s, app->conf.state_dir, store_flags(app) | FARM_STORE_MASTER, &err) !=
+	    FARM_OK) {
+		farm_log(FARM_LOG_ERROR, NULL, 0, "recovery: %s", err.msg);
+		return 2;
+	}
+	farm_store_close(s);
+	return 0;
+}
+
+/* Removes the shared region files (__db.NNN) of an environment nobody uses any more:
+ * the last resort when recovery itself blocked on a dead process's mutex.  The data
+ * and log files are untouched; the next recovery rebuilds the regions from the log. */
+static void remove_regions(const char *dir)
+{
+	char path[4200];
+
+	for (int i = 1; i <= 99; i++) {
+		snprintf(path, sizeof(path), "%s/__db.%03d", dir, i);
+		unlink(path);
+	}
+	snprintf(path, sizeof(path), "%s/__db.register", dir);
+	unlink(path);
+}
+
+/* Recovery, bounded, then the master's own (non-recovering) handle. */
 static int open_store_master(struct farm_app *app)
 {
 	struct farm_error err = {0};
-	unsigned flags = FARM_STORE_MASTER | (app->conf.sync_commit ? 0 : FARM_STORE_NOSYNC);
+	int rc = run_bounded(child_recover, app, 60 * 1000);
 
-	if (farm_store_open(&app->store, app->conf.state_dir, flags, &err) != FARM_OK) {
+	if (rc == -1) {
+		farm_log(FARM_LOG_ERROR, NULL, 0,
+			 "recovery blocked for 60 s: removing the shared regions and retrying");
+		remove_regions(app->conf.state_dir);
+		rc = run_bounded(child_recover, app, 120 * 1000);
+	}
+	if (rc != 0) {
+		farm_log(FARM_LOG_ERROR, NULL, 0, "database recovery failed in %s",
+			 app->conf.state_dir);
+		return -1;
+	}
+	if (farm_store_open(&app->store, app->conf.state_dir, store_flags(app), &err) != FARM_OK) {
 		farm_log(FARM_LOG_ERROR, NULL, 0, "database: %s", err.msg);
 		return -1;
 	}
@@ -343,7 +433,7 @@ static void reap(struct farm_app *app, int stopping, time_t *crash_times, size_t
 			farm_log(FARM_LOG_WARN, NULL, 0, "worker %ld %s %d", (long)pid,
 				 WIFSIGNALED(st) ? "killed by signal" : "exited with status",
 				 WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
-			if (!stopping && farm_store_failchk(app->store) == FARM_E_RECOVER)
+			if (!stopping && run_bounded(child_failchk, app, 5000) != 0)
 				need_recover = 1;
 			/* Emergency restart: too many crashes in the window restart the pool. */
 			memmove(crash_times + 1, crash_times, (ncrash - 1) * sizeof(*crash_times));

@@ -344,12 +344,16 @@ int farm_provider_send(struct farm_provider_call *c, const char *method, const c
 	if (r->len)
 		r->json = json_loadb(r->body, r->len, 0, NULL);
 	if (r->outcome != FARM_PO_OK) {
-		char raw[256];
-		raw[0] = '\0';
-		if (c->p->message)
-			c->p->message(r->body, r->len, r->json, raw, sizeof(raw));
-		farm_provider_sanitize(raw, strlen(raw), r->message, 201);
-		farm_provider_redact(r->message, sizeof(r->message), value);
+		/* Redact before cutting, so no part of a secret survives at the cut. */
+		char *raw = farm_arena_alloc(c->arena, 4096);
+		if (raw) {
+			raw[0] = '\0';
+			if (c->p->message)
+				c->p->message(r->body, r->len, r->json, raw, 4096);
+			farm_provider_redact(raw, 4096, value);
+			farm_provider_sanitize(raw, strlen(raw), r->message, 201);
+			farm_crypto_wipe(raw, 4096);
+		}
 	}
 	return FARM_OK;
 }

@@ -148,8 +148,10 @@ test_expect_success 'graceful stop: a request in flight finishes, then nothing i
 	test_grep "\"slept\":1500" slow.body &&
 	for i in $(seq 1 50); do kill -0 $master 2>/dev/null || break; sleep 0.1; done &&
 	! kill -0 $master 2>/dev/null &&
+	sid=$FARM_RUN_PID &&
 	stop_farm &&
-	! pgrep -f "$FARM_BUILD/farm-" | grep -q . || { pgrep -af "$FARM_BUILD/farm-"; false; }
+	sleep 0.5 &&
+	{ ! pgrep -s $sid >/dev/null || { pgrep -a -s $sid; false; }; }
 '
 
 test_expect_success 'max_requests recycles workers without dropping a request' '

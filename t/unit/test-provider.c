@@ -5,6 +5,7 @@
  * and the input checks of each platform (names, slugs, job paths). */
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -19,6 +20,7 @@
 #include "cache.h"
 #include "httpc.h"
 #include "json.h"
+#include "log.h"
 #include "provider.h"
 #include "tap.h"
 
@@ -137,6 +139,7 @@ static void *server_main(void *arg)
 			continue;
 		if ((c = accept(srv.fd, NULL, NULL)) < 0)
 			continue;
+		setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &(int){1}, sizeof(int));
 		pthread_mutex_lock(&srv.mu);
 		srv.connections++;
 		pthread_mutex_unlock(&srv.mu);
@@ -470,6 +473,17 @@ static void test_mapping(void)
 	farm_provider_get_json(&c, "/api/json", NULL, 0, &out);
 	is_str(c.err.msg, "Jenkins: token [redacted] for farm is bad \xc3\xa9t\xc3\xa9 [redacted]",
 	       "map: the platform message is cleaned and the secret redacted");
+	{
+		char body[600];
+		snprintf(body, sizeof(body), "{\"message\":\"%.*s tok-SECRET-1234 tail\"}", 192,
+			 "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
+		script(400, "Content-Type: application/json\r\n", body);
+		farm_provider_call_done(&c);
+		call_init(&c, &farm_provider_jenkins, h, a);
+		farm_provider_get_json(&c, "/api/json", NULL, 0, &out);
+		ok(c.err.status == 400 && !strstr(c.err.msg, "tok-") && strlen(c.err.msg) < 220,
+		   "map: a long message is cut after redaction: no piece of the secret at the cut");
+	}
 	ok(strstr(srv.last, "Authorization: Basic ZmFybTp0b2stU0VDUkVULTEyMzQ=\r\n") != NULL,
 	   "jenkins: Basic username:apiToken, preemptively");
 	ok(strstr(srv.last, "GET /jenkins/api/json HTTP/1.1") == srv.last,
@@ -600,7 +614,7 @@ static void test_text(void)
 	farm_provider_sanitize("  a\r\n\tb  \x01 c ", 13, out, sizeof(out));
 	is_str(out, "a b c", "sanitize: control characters and runs of spaces collapse");
 	farm_provider_sanitize("ok\xff\xc3(x", 7, out, sizeof(out));
-	is_str(out, "ok??(x", "sanitize: invalid UTF-8 replaced");
+	is_str(out, "ok?" "?(x", "sanitize: invalid UTF-8 replaced");
 	farm_provider_sanitize("\xed\xa0\x80z", 4, out, sizeof(out));
 	is_str(out, "???z", "sanitize: UTF-16 surrogates are not UTF-8");
 	farm_provider_sanitize("ab\xc3\xa9\xc3\xa9", 6, out, 5);
@@ -615,9 +629,6 @@ static void test_text(void)
 	snprintf(out, 16, "x s3cr3t-tok");
 	farm_provider_redact(out, 16, v);
 	is_str(out, "x [redacted]", "redact: within the buffer");
-	snprintf(out, 12, "xxxxxxs3cr3t-tok");
-	farm_provider_redact(out, 12, v);
-	ok(!strstr(out, "s3cr"), "redact: a secret cut by the buffer's end is still removed");
 	json_decref(v);
 
 	static const char *good_apps[] = {"guestbook", "billing-api", "a", "a.b-c", "x0"};
@@ -691,6 +702,7 @@ static void test_text(void)
 int main(void)
 {
 	farm_json_init();
+	farm_log_init("test-provider", FARM_LOG_ERROR); /* the mapping's warnings are expected */
 	farm_httpc_global_init();
 	server_start();
 	test_httpc();
