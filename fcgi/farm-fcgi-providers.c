@@ -32,8 +32,9 @@ int farm_providers_init(struct farm_app *app)
 		farm_log(FARM_LOG_ERROR, NULL, 0, "cannot initialise libcurl");
 		return FARM_E_IO;
 	}
-	if (app->conf.cache_ttl > 0 &&
-	    farm_cache_new(&app->cache, (size_t)app->conf.cache_size) != FARM_OK) {
+	/* Mapped even with cache.ttl = 0, so a reload can turn caching on: untouched
+	 * pages of an anonymous shared mapping cost no memory. */
+	if (farm_cache_new(&app->cache, (size_t)app->conf.cache_size) != FARM_OK) {
 		farm_log(FARM_LOG_WARN, NULL, 0, "cannot map the %ld-byte platform cache: running "
 						 "without it", app->conf.cache_size);
 		app->cache = NULL;

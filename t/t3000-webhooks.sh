@@ -4,7 +4,7 @@
 # connected WebSocket client within a second, normalised; anything not verified is a
 # 401 and no event; a redelivery is one event; events of a credential's org reach
 # that org only.
-. ./test-lib.sh
+. "$(dirname "$0")/test-lib.sh"
 . "$TEST_DIR/lib-events.sh"
 
 CCI_SECRET=cci-instance-secret-0123456789

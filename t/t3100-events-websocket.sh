@@ -3,7 +3,7 @@
 # before any upgrade), ?access_token=, ?since= replay, pings, slow clients, and the
 # delivery guarantees across farm-eventd and farm-wsd stops and kill -9: every
 # acknowledged webhook reaches the clients once, in id order, nothing lost.
-. ./test-lib.sh
+. "$(dirname "$0")/test-lib.sh"
 . "$TEST_DIR/lib-events.sh"
 
 CCI_SECRET=cci-secret-for-t3100-0123456789

@@ -9,7 +9,7 @@
 # The test then does what the master's watcher must do (docs/events.md, "kill -9"):
 # SIGUSR2 to the master (recovery; it stops the daemons through their lock files),
 # and starts the daemons again as their supervisor would.
-. ./test-lib.sh
+. "$(dirname "$0")/test-lib.sh"
 . "$TEST_DIR/lib-events.sh"
 
 CCI_SECRET=cci-secret-for-t3200-0123456789

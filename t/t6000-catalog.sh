@@ -6,7 +6,7 @@
 # Notifications webhook (X-Farm-Token or Basic password, refused otherwise), and
 # farm-runner's polling fallback emitting exactly one event per change — counted on a
 # WebSocket client (t/ws-client.py), whichever of poller and webhook saw it first.
-. ./test-lib.sh
+. "$(dirname "$0")/test-lib.sh"
 . "$TEST_DIR/lib-fakes.sh"
 . "$TEST_DIR/lib-events.sh"
 

@@ -9,7 +9,7 @@
 # (that run failed at restart, the queued one kept and run), and the run's
 # ci.build.updated events on a WebSocket client.
 # The real engine (buildah) and a real registry: t6200-build-buildah.sh.
-. ./test-lib.sh
+. "$(dirname "$0")/test-lib.sh"
 . "$TEST_DIR/lib-events.sh"
 
 export FARM_RUN_SUPERVISE_EXCEPT="farm-runner"

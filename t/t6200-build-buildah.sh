@@ -7,7 +7,7 @@
 # a WebSocket client, a Dockerfile that fails under buildah, and tlsVerify: true
 # refusing the plain-HTTP registry.  buildah's storage lives in the trash directory
 # (CONTAINERS_STORAGE_CONF, which farm-runner passes to the engine).
-. ./test-lib.sh
+. "$(dirname "$0")/test-lib.sh"
 . "$TEST_DIR/lib-events.sh"
 
 if ! command -v buildah >/dev/null || ! command -v docker-registry >/dev/null; then
