@@ -6,6 +6,7 @@
 #include "farm-fcgi.h"
 
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -38,8 +39,45 @@ static int store_error(struct farm_req *r, int rc)
 
 /* ---- list ---- */
 
+/* Every committed write bumps the pool-wide generation in the shared scoreboard
+ * before it is acknowledged.  A list reads the generation first and, when this
+ * thread already answered the same org at the same generation, reuses that answer
+ * instead of scanning the org's records; a list that starts after a write was
+ * acknowledged always sees the new generation.  Only public fields are cached, and
+ * the counter lives outside the database so writers never queue on it. */
+#define LIST_CACHE_SLOTS 8
+
+struct farm_list_cache {
+	struct {
+		char *org; /* NULL slot unused; "" + has_org=0 for the no-org scope */
+		int has_org;
+		uint64_t gen;
+		char *body;
+		size_t len;
+		unsigned long long used;
+	} slot[LIST_CACHE_SLOTS];
+	unsigned long long tick;
+};
+
+void farm_creds_cache_free(struct farm_list_cache *c)
+{
+	if (!c)
+		return;
+	for (int i = 0; i < LIST_CACHE_SLOTS; i++) {
+		free(c->slot[i].org);
+		free(c->slot[i].body);
+	}
+	free(c);
+}
+
 struct list_ctx {
 	json_t *items;
+	const char *org;
+	uint64_t gen;
+	struct farm_list_cache *cache;
+	int hit;
+	const char *body;
+	size_t len;
 };
 
 static int list_cb(const void *key, size_t klen, const void *val, size_t vlen, void *arg)
@@ -56,17 +94,67 @@ static int list_cb(const void *key, size_t klen, const void *val, size_t vlen, v
 	return FARM_OK;
 }
 
-struct scan_arg {
-	const char *org;
-	farm_store_scan_fn cb;
-	void *cbarg;
-};
-
-static int scan_txn(struct farm_txn *t, void *arg)
+static void bump_gen(struct farm_app *app)
 {
-	struct scan_arg *a = arg;
+	__atomic_add_fetch(&app->board->creds_gen, 1, __ATOMIC_RELEASE);
+}
 
-	return farm_txn_scan(t, FARM_T_CREDS, a->org, 0, a->cb, a->cbarg);
+static int cache_find(struct farm_list_cache *c, const char *org, uint64_t gen)
+{
+	for (int i = 0; c && i < LIST_CACHE_SLOTS; i++)
+		if (c->slot[i].org && c->slot[i].gen == gen && c->slot[i].has_org == (org != NULL) &&
+		    strcmp(c->slot[i].org, org ? org : "") == 0)
+			return i;
+	return -1;
+}
+
+static void cache_put(struct farm_list_cache *c, const char *org, uint64_t gen, const char *body,
+		      size_t len)
+{
+	int victim = 0;
+	char *o, *b;
+
+	if (!c)
+		return;
+	for (int i = 1; i < LIST_CACHE_SLOTS; i++)
+		if (c->slot[i].used < c->slot[victim].used)
+			victim = i;
+	o = strdup(org ? org : "");
+	b = malloc(len + 1);
+	if (!o || !b) {
+		free(o);
+		free(b);
+		return;
+	}
+	memcpy(b, body, len);
+	b[len] = '\0';
+	free(c->slot[victim].org);
+	free(c->slot[victim].body);
+	c->slot[victim].org = o;
+	c->slot[victim].has_org = org != NULL;
+	c->slot[victim].gen = gen;
+	c->slot[victim].body = b;
+	c->slot[victim].len = len;
+	c->slot[victim].used = ++c->tick;
+}
+
+static int list_txn(struct farm_txn *t, void *arg)
+{
+	struct list_ctx *c = arg;
+	int rc, i;
+
+	json_array_clear(c->items);
+	c->hit = 0;
+	(void)rc;
+	i = cache_find(c->cache, c->org, c->gen);
+	if (i >= 0) {
+		c->cache->slot[i].used = ++c->cache->tick;
+		c->hit = 1;
+		c->body = c->cache->slot[i].body;
+		c->len = c->cache->slot[i].len;
+		return FARM_OK;
+	}
+	return farm_txn_scan(t, FARM_T_CREDS, c->org, 0, list_cb, c);
 }
 
 static int cmp_created(const void *pa, const void *pb)
@@ -83,16 +171,29 @@ static int cmp_created(const void *pa, const void *pb)
 int farm_h_creds_list(struct farm_req *r)
 {
 	struct farm_app *app = r->app;
-	struct list_ctx c = {json_array()};
-	struct scan_arg a = {caller_org(r), list_cb, &c};
+	struct farm_thr *thr = r->thr;
+	struct list_ctx c = {json_array(), caller_org(r), 0, NULL, 0, NULL, 0};
 	size_t n;
 	json_t **v, *sorted;
+	char *body;
 	int rc;
 
-	rc = farm_store_run(app->store, scan_txn, &a);
+	if (thr && !thr->creds_cache)
+		thr->creds_cache = calloc(1, sizeof(*thr->creds_cache));
+	c.cache = thr ? thr->creds_cache : NULL;
+	c.gen = __atomic_load_n(&app->board->creds_gen, __ATOMIC_ACQUIRE);
+	rc = farm_store_run(app->store, list_txn, &c);
 	if (rc != FARM_OK) {
 		json_decref(c.items);
 		return store_error(r, rc);
+	}
+	if (c.hit) {
+		json_decref(c.items);
+		r->text = farm_arena_strndup(r->arena, c.body, c.len);
+		r->text_len = c.len;
+		r->content_type = "application/json; charset=utf-8";
+		r->status = 200;
+		return 200;
 	}
 	/* Oldest first, like the seed platform's ORDER BY createdAt. */
 	n = json_array_size(c.items);
@@ -105,6 +206,11 @@ int farm_h_creds_list(struct farm_req *r)
 	for (size_t i = 0; v && i < n; i++)
 		json_array_append(sorted, v[i]);
 	json_decref(c.items);
+	body = json_dumps(sorted, JSON_COMPACT);
+	if (body) {
+		cache_put(c.cache, c.org, c.gen, body, strlen(body));
+		farm_json_free(body);
+	}
 	return farm_req_json(r, 200, sorted);
 }
 
@@ -189,6 +295,8 @@ int farm_h_creds_create(struct farm_req *r)
 	if (rc == FARM_OK) {
 		struct put_arg p = {rec, org, 1};
 		rc = farm_store_run(app->store, put_txn, &p);
+		if (rc == FARM_OK)
+			bump_gen(app);
 		if (rc != FARM_OK) {
 			json_decref(rec);
 			return store_error(r, rc);
@@ -292,6 +400,8 @@ int farm_h_creds_patch(struct farm_req *r)
 	if (json_array_size(p.errors))
 		return farm_req_errors(r, 400, p.errors);
 	rc = farm_store_run(app->store, patch_txn, &p);
+	if (rc == FARM_OK)
+		bump_gen(app);
 	if (p.notfound) {
 		json_decref(p.errors);
 		return farm_req_error(r, 404, "Credential %s not found", p.id);
@@ -340,6 +450,9 @@ int farm_h_creds_delete(struct farm_req *r)
 	struct farm_app *app = r->app;
 	struct del_arg d = {r->params[0], caller_org(r), 0};
 	int rc = farm_store_run(app->store, del_txn, &d);
+
+	if (rc == FARM_OK)
+		bump_gen(app);
 
 	if (d.notfound)
 		return farm_req_error(r, 404, "Credential %s not found", d.id);

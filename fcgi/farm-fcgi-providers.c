@@ -66,6 +66,7 @@ struct farm_httpc *farm_providers_http(struct farm_req *r)
 		.timeout_ms = app->conf.upstream_timeout * 1000,
 		.max_body = (size_t)app->conf.upstream_max_body,
 		.allow_loopback = app->conf.upstream_allow_loopback,
+		.ca_file = app->conf.upstream_ca_file,
 	};
 	struct farm_httpc *h = t->http;
 
@@ -307,6 +308,78 @@ static int answer(struct farm_req *r, struct pcall *pc, int rc, int status, json
 	return r->status;
 }
 
+/* The reads, as farm_provider_read wants them. */
+struct read_in {
+	const char *s;
+	long n1, n2;
+};
+
+static int rd_argocd_list(struct farm_provider_call *c, const void *a, json_t **out)
+{
+	(void)a;
+	return farm_provider_argocd_list(c, out);
+}
+
+static int rd_argocd_get(struct farm_provider_call *c, const void *a, json_t **out)
+{
+	return farm_provider_argocd_get(c, ((const struct read_in *)a)->s, out);
+}
+
+static int rd_circleci_pipelines(struct farm_provider_call *c, const void *a, json_t **out)
+{
+	return farm_provider_circleci_pipelines(c, ((const struct read_in *)a)->s, out);
+}
+
+static int rd_jenkins_jobs(struct farm_provider_call *c, const void *a, json_t **out)
+{
+	(void)a;
+	return farm_provider_jenkins_jobs(c, out);
+}
+
+static int rd_jenkins_builds(struct farm_provider_call *c, const void *a, json_t **out)
+{
+	const struct read_in *in = a;
+
+	return farm_provider_jenkins_builds(c, in->s, in->n1, out);
+}
+
+static int rd_travisci_builds(struct farm_provider_call *c, const void *a, json_t **out)
+{
+	const struct read_in *in = a;
+
+	return farm_provider_travisci_builds(c, in->s, in->n1, in->n2, out);
+}
+
+/* Runs a read through the cache and answers 200 with its JSON text, or the error. */
+static int answer_read(struct farm_req *r, struct pcall *pc, const char *key,
+		       farm_provider_read_fn fn, const struct read_in *in)
+{
+	char *text = NULL, *copy;
+	size_t len = 0;
+	int rc;
+
+	if (!key) {
+		pcall_end(pc);
+		return farm_req_error(r, 500, "out of memory");
+	}
+	rc = farm_provider_read(&pc->c, key, fn, in, &text, &len);
+	if (rc != FARM_OK)
+		return answer(r, pc, rc, 0, NULL);
+	if (pc->c.cache_state)
+		farm_req_header(r, "X-Farm-Cache", pc->c.cache_state);
+	copy = farm_arena_alloc(r->arena, len + 1);
+	if (copy) {
+		memcpy(copy, text, len + 1);
+		r->text = copy;
+		r->text_len = len;
+		r->content_type = "application/json; charset=utf-8";
+		r->status = 200;
+	}
+	free(text);
+	pcall_end(pc);
+	return copy ? 200 : farm_req_error(r, 500, "out of memory");
+}
+
 /* A write went to the platform: whatever it answered, cached reads may be stale. */
 static void written(struct farm_req *r, struct pcall *pc)
 {
@@ -371,29 +444,28 @@ static long number_param(struct farm_req *r, const char *name, long def, long lo
 int farm_h_argocd_apps(struct farm_req *r)
 {
 	struct pcall pc;
-	json_t *out = NULL;
-	int b = begin(r, "argocd", &pc), rc;
+	int b = begin(r, "argocd", &pc);
 
 	if (b == BEGIN_NONE)
 		return farm_req_json(r, 200, json_array());
 	if (b != BEGIN_OK)
 		return r->status;
-	rc = farm_provider_argocd_list(&pc.c, &out);
-	return answer(r, &pc, rc, 200, out);
+	return answer_read(r, &pc, "argocd.applications", rd_argocd_list, NULL);
 }
 
 int farm_h_argocd_app(struct farm_req *r)
 {
 	struct pcall pc;
-	json_t *out = NULL;
-	int b = begin(r, "argocd", &pc), rc;
+	struct read_in in = {0};
+	int b = begin(r, "argocd", &pc);
 
 	if (b == BEGIN_NONE)
 		return no_credential(r, "argocd");
 	if (b != BEGIN_OK)
 		return r->status;
-	rc = farm_provider_argocd_get(&pc.c, r->params[0], &out);
-	return answer(r, &pc, rc, 200, out);
+	in.s = r->params[0];
+	return answer_read(r, &pc, farm_arena_printf(r->arena, "argocd.application %s", in.s),
+			   rd_argocd_get, &in);
 }
 
 int farm_h_argocd_sync(struct farm_req *r)
@@ -423,16 +495,18 @@ int farm_h_argocd_sync(struct farm_req *r)
 int farm_h_circleci_pipelines(struct farm_req *r)
 {
 	struct pcall pc;
-	json_t *out = NULL;
+	struct read_in in = {0};
 	const char *vcs = farm_req_query(r, "vcsUrl");
-	int b = begin(r, "circleci", &pc), rc;
+	int b = begin(r, "circleci", &pc);
 
 	if (b == BEGIN_NONE)
 		return farm_req_json(r, 200, json_array());
 	if (b != BEGIN_OK)
 		return r->status;
-	rc = farm_provider_circleci_pipelines(&pc.c, vcs, &out);
-	return answer(r, &pc, rc, 200, out);
+	in.s = vcs;
+	return answer_read(r, &pc, farm_arena_printf(r->arena, "circleci.pipelines %s",
+						     vcs ? vcs : ""),
+			   rd_circleci_pipelines, &in);
 }
 
 int farm_h_circleci_trigger(struct farm_req *r)
@@ -462,23 +536,21 @@ int farm_h_circleci_trigger(struct farm_req *r)
 int farm_h_jenkins_jobs(struct farm_req *r)
 {
 	struct pcall pc;
-	json_t *out = NULL;
-	int b = begin(r, "jenkins", &pc), rc;
+	int b = begin(r, "jenkins", &pc);
 
 	if (b == BEGIN_NONE)
 		return farm_req_json(r, 200, json_array());
 	if (b != BEGIN_OK)
 		return r->status;
-	rc = farm_provider_jenkins_jobs(&pc.c, &out);
-	return answer(r, &pc, rc, 200, out);
+	return answer_read(r, &pc, "jenkins.jobs", rd_jenkins_jobs, NULL);
 }
 
 int farm_h_jenkins_builds(struct farm_req *r)
 {
 	struct pcall pc;
-	json_t *out = NULL;
+	struct read_in in = {0};
 	long limit = number_param(r, "limit", 20, 1, 100);
-	int b, rc;
+	int b;
 
 	if (limit < 0)
 		return r->status;
@@ -487,8 +559,11 @@ int farm_h_jenkins_builds(struct farm_req *r)
 		return farm_req_json(r, 200, json_array());
 	if (b != BEGIN_OK)
 		return r->status;
-	rc = farm_provider_jenkins_builds(&pc.c, r->params[0], limit, &out);
-	return answer(r, &pc, rc, 200, out);
+	in.s = r->params[0];
+	in.n1 = limit;
+	return answer_read(r, &pc,
+			   farm_arena_printf(r->arena, "jenkins.builds %ld %s", limit, in.s),
+			   rd_jenkins_builds, &in);
 }
 
 int farm_h_jenkins_build(struct farm_req *r)
@@ -533,10 +608,10 @@ int farm_h_jenkins_build(struct farm_req *r)
 int farm_h_travisci_builds(struct farm_req *r)
 {
 	struct pcall pc;
-	json_t *out = NULL;
+	struct read_in in = {0};
 	const char *slug = farm_req_query(r, "repoSlug");
 	long limit = number_param(r, "limit", 25, 1, 100), offset;
-	int b, rc;
+	int b;
 
 	if (limit < 0 || (offset = number_param(r, "offset", 0, 0, 1000000000L)) < 0)
 		return r->status;
@@ -545,8 +620,13 @@ int farm_h_travisci_builds(struct farm_req *r)
 		return farm_req_json(r, 200, json_array());
 	if (b != BEGIN_OK)
 		return r->status;
-	rc = farm_provider_travisci_builds(&pc.c, slug, limit, offset, &out);
-	return answer(r, &pc, rc, 200, out);
+	in.s = slug;
+	in.n1 = limit;
+	in.n2 = offset;
+	return answer_read(r, &pc,
+			   farm_arena_printf(r->arena, "travisci.builds %ld %ld %s", limit, offset,
+					     slug ? slug : ""),
+			   rd_travisci_builds, &in);
 }
 
 int farm_h_travisci_restart(struct farm_req *r)

@@ -158,13 +158,15 @@ static void zmq_ctx_make(void)
 	zmq_ctx = zmq_ctx_new();
 }
 
-/* Never blocks: ZMQ_IMMEDIATE queues nothing while eventd is away, ZMQ_DONTWAIT drops
- * the nudge when the small queue is full; eventd polls the outbox anyway. */
+/* Never blocks: ZMQ_DONTWAIT drops the nudge when the small queue (ZMQ_SNDHWM) is full,
+ * as it is while eventd is away; eventd polls the outbox anyway.  Not ZMQ_IMMEDIATE:
+ * the first nudge of a thread, sent while its connection is still being made, must
+ * wait for it rather than be dropped (it would cost the event up to a poll period). */
 static void nudge_eventd(struct farm_req *r)
 {
 	struct farm_app *app = r->app;
 	struct farm_thr *t = r->thr;
-	int hwm = 16, zero = 0, one = 1;
+	int hwm = 16, zero = 0;
 
 	if (!app->conf.events_push || !*app->conf.events_push || !t)
 		return;
@@ -174,7 +176,6 @@ static void nudge_eventd(struct farm_req *r)
 			return;
 		zmq_setsockopt(t->zmq_push, ZMQ_SNDHWM, &hwm, sizeof(hwm));
 		zmq_setsockopt(t->zmq_push, ZMQ_LINGER, &zero, sizeof(zero));
-		zmq_setsockopt(t->zmq_push, ZMQ_IMMEDIATE, &one, sizeof(one));
 		if (zmq_connect(t->zmq_push, app->conf.events_push) != 0) {
 			farm_log(FARM_LOG_WARN, r->id, zmq_errno(), "events.push %s",
 				 app->conf.events_push);

@@ -304,8 +304,10 @@ int farm_worker_main(struct farm_app *app)
 	rc = 0;
 out:
 	if (thr)
-		for (long i = 0; i < n; i++)
+		for (long i = 0; i < n; i++) {
 			farm_arena_free(thr[i].arena);
+			farm_creds_cache_free(thr[i].creds_cache);
+		}
 	free(thr);
 	free(tids);
 	close(wake[0]);

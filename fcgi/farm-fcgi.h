@@ -33,6 +33,7 @@ struct farm_scoreboard {
 	uint64_t max_children_reached;
 	uint64_t respawns, recoveries, killed_stuck;
 	int64_t started;
+	uint64_t creds_gen;          /* bumped after every committed credential write */
 	struct farm_slot slot[FARM_MAX_WORKERS];
 };
 
@@ -52,12 +53,15 @@ struct farm_app {
 };
 
 /* Per accepting thread. */
+struct farm_list_cache;
+
 struct farm_thr {
 	struct farm_app *app;
 	struct farm_arena *arena;
 	void *zmq_push;                   /* nudges to farm-eventd (lazily created) */
 	void *http;                       /* provider HTTP client (lazily created) */
 	unsigned long long rnd;
+	struct farm_list_cache *creds_cache; /* see farm-fcgi-creds.c */
 };
 
 /* farm-fcgi-routes.c */
@@ -71,6 +75,8 @@ int farm_worker_main(struct farm_app *app);
 int farm_h_health(struct farm_req *r);
 int farm_h_debug_sleep(struct farm_req *r);
 int farm_h_creds_list(struct farm_req *r);
+/* Frees a thread's credential list cache (NULL-safe). */
+void farm_creds_cache_free(struct farm_list_cache *c);
 int farm_h_creds_create(struct farm_req *r);
 int farm_h_creds_patch(struct farm_req *r);
 int farm_h_creds_delete(struct farm_req *r);

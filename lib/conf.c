@@ -50,6 +50,8 @@ static const struct farm_conf_key conf_keys[] = {
 	 "memory shared by the pool for cached platform reads"},
 	{"upstream.allow_loopback", FARM_CONF_BOOL, OFF(upstream_allow_loopback), 0, 1, "no", 0,
 	 "let platform URLs reach loopback addresses (tests, a platform on the same host)"},
+	{"upstream.ca_file", FARM_CONF_STR, OFF(upstream_ca_file), 0, 0, "", 0,
+	 "PEM CA bundle trusted for platform TLS instead of the system store (internal CAs)"},
 	{"pipelines.workspace_root", FARM_CONF_STR, OFF(pipelines_workspace_root), 0, 0,
 	 "/var/lib/farm/workspaces", 0, "directory pipeline workspaces live under"},
 	{"pipelines.stage_timeout", FARM_CONF_INT, OFF(pipelines_stage_timeout), 1, 86400, "1800", 0,

@@ -22,6 +22,7 @@ struct farm_conf {
 	long upstream_connect_timeout, upstream_timeout, upstream_max_body;
 	long cache_ttl, cache_size;
 	int upstream_allow_loopback; /* providers may reach 127.0.0.0/8 and ::1 */
+	char *upstream_ca_file;      /* extra CA bundle for platform TLS; empty = system store */
 	char *pipelines_workspace_root;
 	long pipelines_stage_timeout; /* seconds, when a stage sets none */
 	char *circleci_api_url, *travisci_api_url;

@@ -5,9 +5,11 @@
 #include <fcntl.h>
 #include <jansson.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "banned.h"
@@ -153,6 +155,45 @@ int farm_events_get(struct farm_txn *t, uint64_t id, char **json, size_t *len)
 	return FARM_OK;
 }
 
+/* failchk in a child process, waited for at most timeout_ms: failchk blocks for ever
+ * on a mutex that a process killed inside Berkeley DB still holds, and a daemon must
+ * not hang with it (the farm-fcgi master runs its own checks the same way).
+ * FARM_OK, or FARM_E_RECOVER when the environment needs recovery (or failchk hung). */
+static int failchk_bounded(const struct farm_conf *c, int timeout_ms)
+{
+	pid_t pid = fork();
+	int st = 0;
+
+	if (pid < 0)
+		return FARM_E_IO;
+	if (pid == 0) {
+		struct farm_store *s = NULL;
+		if (farm_store_open(&s, c->state_dir, c->sync_commit ? 0 : FARM_STORE_NOSYNC,
+				    NULL) != FARM_OK)
+			_exit(2);
+		if (farm_store_failchk(s) != FARM_OK)
+			_exit(3); /* not closed: the environment is poisoned */
+		farm_store_close(s);
+		_exit(0);
+	}
+	for (int waited = 0;; waited += 10) {
+		pid_t w = waitpid(pid, &st, WNOHANG);
+		if (w == pid)
+			break;
+		if (w < 0 && errno != EINTR)
+			return FARM_E_IO;
+		if (waited >= timeout_ms) {
+			kill(pid, SIGKILL);
+			waitpid(pid, &st, 0);
+			return FARM_E_RECOVER;
+		}
+		usleep(10 * 1000);
+	}
+	if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
+		return FARM_OK;
+	return WIFEXITED(st) && WEXITSTATUS(st) == 2 ? FARM_E_DB : FARM_E_RECOVER;
+}
+
 int farm_events_store_open(const struct farm_conf *c, struct farm_store **out,
 			   struct farm_error *err)
 {
@@ -162,16 +203,14 @@ int farm_events_store_open(const struct farm_conf *c, struct farm_store **out,
 		*out = NULL;
 	if (!c || !out)
 		return farm_error_set(err, FARM_E_INVAL, "store: bad open arguments");
-	code = farm_store_open(out, c->state_dir, c->sync_commit ? 0 : FARM_STORE_NOSYNC, err);
+	code = failchk_bounded(c, FARM_EVENTS_FAILCHK_MS);
 	if (code != FARM_OK)
-		return code;
-	if ((code = farm_store_failchk(*out)) != FARM_OK) {
-		farm_store_close(*out);
-		*out = NULL;
-		return farm_error_set(err, code, "store: %s after failchk",
-				      code == FARM_E_RECOVER ? "recovery needed" : farm_strerror(code));
-	}
-	return FARM_OK;
+		return farm_error_set(err, code, "store: %s",
+				      code == FARM_E_RECOVER
+					      ? "recovery needed (a process died inside Berkeley DB; "
+						"the farm-fcgi master recovers on SIGUSR2)"
+					      : "cannot open the environment for failchk");
+	return farm_store_open(out, c->state_dir, c->sync_commit ? 0 : FARM_STORE_NOSYNC, err);
 }
 
 static int lock_path(const char *dir, const char *name, char *out, size_t cap)

@@ -62,11 +62,14 @@ int farm_events_first(struct farm_txn *t, uint64_t *first);
  * NUL-terminated, not counted in *len), free with free().  FARM_E_NOTFOUND. */
 int farm_events_get(struct farm_txn *t, uint64_t id, char **json, size_t *len);
 
-/* Opens the store as a daemon does (not the master; sync_commit honoured), then runs
- * failchk so that locks and transactions left by a killed predecessor (a daemon is
- * not a child of the farm-fcgi master, which checks only its own children) are
- * released.  *out new, free with farm_store_close().  FARM_E_RECOVER when the
- * environment needs the master's recovery. */
+/* Opens the store as a daemon does (not the master; sync_commit honoured) after a
+ * failchk, so that locks and transactions left by a killed predecessor are released
+ * (a daemon is not a child of the farm-fcgi master, which checks only after its own
+ * children die).  failchk runs in a child process bounded by FARM_EVENTS_FAILCHK_MS:
+ * it can block for ever on a mutex a process killed inside Berkeley DB still holds.
+ * *out new, free with farm_store_close().  FARM_E_RECOVER when the environment needs
+ * the master's recovery (SIGUSR2 to the farm-fcgi master). */
+#define FARM_EVENTS_FAILCHK_MS 5000
 int farm_events_store_open(const struct farm_conf *c, struct farm_store **out,
 			   struct farm_error *err);
 

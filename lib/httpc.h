@@ -25,6 +25,8 @@ struct farm_httpc_opts {
 	long timeout_ms;         /* whole exchange; <= 0: 15000 */
 	size_t max_body;         /* response body cap; 0: 8 MiB */
 	int allow_loopback;      /* permit 127.0.0.0/8 and ::1 (tests, local platforms) */
+	const char *ca_file;     /* PEM CA bundle instead of the system store, or NULL
+				  * (borrowed: must outlive the handle's use) */
 };
 
 /* Returns new handle in *out; free with farm_httpc_free.  Call

@@ -361,59 +361,82 @@ int farm_provider_send(struct farm_provider_call *c, const char *method, const c
 int farm_provider_get_json(struct farm_provider_call *c, const char *path, const char *what,
 			   unsigned flags, json_t **out)
 {
-	struct farm_cache_ticket t = {-1, 0};
 	struct farm_provider_resp r;
-	int filling = 0, rc, outcome;
+	int rc, outcome;
 
 	*out = NULL;
-	if (c->cache && c->cache_ttl_ms > 0 && c->cred_id && c->cred_version) {
-		struct farm_cache_key k;
-		char *req = farm_arena_printf(c->arena, "%s\n%s\n%s\nGET %s", c->cred_version,
-					      c->p->type, c->conf_base ? c->conf_base : "", path);
-		char *body = NULL;
-		size_t blen = 0;
-		long wait = c->timeout_s * 1000;
-		int res;
-
-		if (req) {
-			farm_cache_key_make(&k, c->cred_id, req, strlen(req));
-			res = farm_cache_get(c->cache, &k, wait, wait + 2000, &body, &blen, &t);
-			if (res == FARM_CACHE_HIT) {
-				*out = json_loadb(body, blen, 0, NULL);
-				free(body);
-				if (*out) {
-					c->cache_state = "hit";
-					return FARM_OK;
-				}
-			}
-			filling = res == FARM_CACHE_FILL;
-			c->cache_state = filling ? "miss" : "bypass";
-		}
-	}
 	rc = farm_provider_send(c, "GET", path, NULL, 0, NULL, NULL, 0, &r);
-	if (rc != FARM_OK) {
-		if (filling)
-			farm_cache_fill(c->cache, &t, NULL, 0, 0);
+	if (rc != FARM_OK)
 		return rc;
-	}
 	outcome = r.outcome;
 	if (outcome == FARM_PO_OK && !r.json)
 		outcome = FARM_PO_GARBAGE;
 	if (outcome == FARM_PO_REFUSED && r.status == 403 &&
 	    (flags & FARM_PROVIDER_FORBIDDEN_IS_NOTFOUND))
 		outcome = FARM_PO_NOTFOUND;
-	if (filling)
-		farm_cache_fill(c->cache, &t, outcome == FARM_PO_OK && r.status == 200 ? r.body : NULL,
-				r.len, c->cache_ttl_ms);
 	if (outcome != FARM_PO_OK) {
 		rc = farm_provider_fail(c, outcome, &r, what);
 		farm_provider_resp_clear(&r);
 		return rc;
 	}
+	if (r.status != 200)
+		c->uncacheable = 1; /* only answers built from 200s are kept */
 	*out = r.json;
 	r.json = NULL;
 	farm_provider_resp_clear(&r);
 	return FARM_OK;
+}
+
+static int dump_answer(struct farm_provider_call *c, json_t *j, char **text, size_t *len)
+{
+	*text = json_dumps(j, JSON_COMPACT);
+	json_decref(j);
+	if (!*text)
+		return farm_provider_nomem(c);
+	*len = strlen(*text);
+	return FARM_OK;
+}
+
+int farm_provider_read(struct farm_provider_call *c, const char *key, farm_provider_read_fn fn,
+		       const void *arg, char **text, size_t *len)
+{
+	struct farm_cache_ticket t = {-1, 0};
+	struct farm_cache_key k;
+	json_t *j = NULL;
+	char *req;
+	int rc, res;
+
+	*text = NULL;
+	*len = 0;
+	if (!c->cache || c->cache_ttl_ms <= 0 || !c->cred_id || !c->cred_version) {
+		if ((rc = fn(c, arg, &j)) != FARM_OK)
+			return rc;
+		return dump_answer(c, j, text, len);
+	}
+	/* The credential's exact value (id + version), the platform and its base, and
+	 * the read with its inputs: together they name the upstream requests made. */
+	req = farm_arena_printf(c->arena, "%s\n%s\n%s\n%s", c->cred_version, c->p->type,
+				c->conf_base ? c->conf_base : "", key);
+	if (!req)
+		return farm_provider_nomem(c);
+	farm_cache_key_make(&k, c->cred_id, req, strlen(req));
+	res = farm_cache_get(c->cache, &k, c->timeout_s * 1000, c->timeout_s * 1000 + 2000, text,
+			     len, &t);
+	if (res == FARM_CACHE_HIT) {
+		c->cache_state = "hit";
+		return FARM_OK;
+	}
+	if (res < 0)
+		return farm_provider_nomem(c);
+	c->cache_state = res == FARM_CACHE_FILL ? "miss" : "bypass";
+	c->uncacheable = 0;
+	rc = fn(c, arg, &j);
+	if (rc == FARM_OK)
+		rc = dump_answer(c, j, text, len);
+	if (res == FARM_CACHE_FILL)
+		farm_cache_fill(c->cache, &t, rc == FARM_OK && !c->uncacheable ? *text : NULL,
+				*len, c->cache_ttl_ms);
+	return rc;
 }
 
 /* ---- the mapping -------------------------------------------------------------------- */

@@ -86,6 +86,7 @@ struct farm_provider_call {
 	struct farm_provider_error err;
 	const char *cache_state;     /* "hit", "miss", "bypass" or NULL (no cache) */
 	unsigned upstream_calls;     /* exchanges made by this call */
+	int uncacheable;             /* an answer was not a 200: do not keep the result */
 };
 
 /* Releases what the call holds (the decrypted value).  NULL-safe. */
@@ -119,12 +120,26 @@ int farm_provider_send(struct farm_provider_call *c, const char *method, const c
 		       const char *const *hdrs, size_t nhdrs, const char *ctype, const void *body,
 		       size_t len, struct farm_provider_resp *r);
 
-/* GET path expecting 200 and JSON, through the cache.  *out is new.  On failure
+/* GET path expecting 2xx and JSON.  *out is new.  On failure
  * c->err is set (via farm_provider_fail) and FARM_E_UPSTREAM returned.
  * `what` names the object for a 404 ("job 'a/b'").  Flags: */
 #define FARM_PROVIDER_FORBIDDEN_IS_NOTFOUND 1u /* 403 means "no such object" (Argo CD) */
 int farm_provider_get_json(struct farm_provider_call *c, const char *path, const char *what,
 			   unsigned flags, json_t **out);
+
+/* A read: fills *out (new) with farm's answer, or sets c->err. */
+typedef int (*farm_provider_read_fn)(struct farm_provider_call *c, const void *arg,
+				     json_t **out);
+
+/* Runs a read through the shared cache (when c->cache and c->cache_ttl_ms are set):
+ * farm's answer as compact JSON text in *text (new, malloc; free with free()), len
+ * bytes.  `key` names the read and every input that shapes its upstream requests
+ * ("jenkins.builds 20 platform/api"); with the credential's id and version, the
+ * platform and its configured base it is the cache key.  Concurrent identical misses
+ * in the whole pool run fn once; only results built from 200 answers are kept for
+ * c->cache_ttl_ms.  c->cache_state tells what happened. */
+int farm_provider_read(struct farm_provider_call *c, const char *key, farm_provider_read_fn fn,
+		       const void *arg, char **text, size_t *len);
 
 /* THE mapping: fills c->err from an outcome (and the answer r, may be NULL), logs
  * the failure without any secret, and returns FARM_E_UPSTREAM (FARM_OK for

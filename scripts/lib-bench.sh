@@ -3,7 +3,7 @@
 # Benchmarks compare against a reference run in the same invocation, because the
 # machines are shared and noisy: the ratios are the figures that matter.
 set -u
-here=$(cd "$(dirname "$0")/.." && pwd)
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build=${FARM_BUILD:-$here/build}
 PY=/usr/bin/python3
 DUR=${BENCH_DURATION:-10}

@@ -350,7 +350,7 @@ test_expect_success 'cache: a worker killed (-9) while filling does not block th
 	t0=$(date +%s%N) &&
 	TOKEN=$MEMBER_A api GET "/api/v1/jenkins/jobs/farm-build/builds?limit=11&credentialId=$J1" &&
 	expect_status 200 &&
-	test $(( ($(date +%s%N) - t0) / 1000000 )) -lt 2000 &&
+	test $(( ($(date +%s%N) - t0) / 1000000 )) -lt 3500 &&
 	TOKEN=$MEMBER_A api GET "/api/v1/jenkins/jobs/farm-build/builds?limit=11&credentialId=$J1" &&
 	test_equal "$(cache_hdr)" hit
 '

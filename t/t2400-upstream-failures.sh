@@ -181,15 +181,46 @@ test_expect_success 'link-local and metadata addresses are never contacted' '
 	done
 '
 
-test_expect_success 'the stored secrets never appear in answers, headers or logs' '
-	for s in "$ATOKEN" "$CTOKEN" "$JTOKEN" "$TTOKEN"; do
-		no_secret "$s" || return 1
-	done &&
-	! grep -rlaF -e "$JTOKEN" -e "$ATOKEN" -e "$CTOKEN" -e "$TTOKEN" . "$TRASH/state/log" \
-		--exclude-dir=fake-argocd --exclude-dir=fake-circleci --exclude-dir=fake-jenkins \
-		--exclude-dir=fake-travis --exclude=farm-run.out --exclude=.test-out \
-		--exclude-dir=db &&
-	check_logs_clean
+tls_server() { # CERT KEY: an HTTPS server answering an HTML status page; port in TPORT
+	TPORT=$(free_port) &&
+	bg openssl s_server -quiet -www -accept "127.0.0.1:$TPORT" -cert "$1" -key "$2" &&
+	FAKE_PIDS="${FAKE_PIDS:-} $BG_PID" &&
+	for i in $(seq 1 50); do
+		(echo >/dev/tcp/127.0.0.1/$TPORT) 2>/dev/null && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+test_expect_success 'TLS: certificates are verified (peer and host name)' '
+	openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=127.0.0.1" \
+		-addext "subjectAltName=IP:127.0.0.1" -keyout ok.key -out ok.crt 2>/dev/null &&
+	openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=jenkins.example.com" \
+		-addext "subjectAltName=DNS:jenkins.example.com" -keyout other.key -out other.crt \
+		2>/dev/null &&
+	cat ok.crt other.crt >ca.pem &&
+	tls_server ok.crt ok.key && OK_PORT=$TPORT &&
+	tls_server other.crt other.key && OTHER_PORT=$TPORT &&
+	TOKEN=$(token tess org-t admin) make_cred jenkins ok \
+		"{\"url\":\"https://127.0.0.1:$OK_PORT\",\"username\":\"farm\",\"apiToken\":\"$JTOKEN\"}" &&
+	TLS_OK=$CRED_ID &&
+	TOKEN=$(token tess org-t admin) make_cred jenkins other \
+		"{\"url\":\"https://127.0.0.1:$OTHER_PORT\",\"username\":\"farm\",\"apiToken\":\"$JTOKEN\"}" &&
+	TLS_OTHER=$CRED_ID &&
+	TOKEN=$(token tess org-t) api GET "/api/v1/jenkins/jobs?credentialId=$TLS_OK" &&
+	expect_status 502 && expect_message "Jenkins is unreachable" &&
+	test_grep "jenkins: unreachable" "$TRASH/state/log/farm-fcgi.log"
+'
+
+test_expect_success 'TLS: upstream.ca_file trusts an internal CA; the host name still counts' '
+	stop_farm &&
+	export FARM_UPSTREAM_CA_FILE=$TRASH/ca.pem && start_farm &&
+	TOKEN=$(token tess org-t) api GET "/api/v1/jenkins/jobs?credentialId=$TLS_OK" &&
+	expect_status 502 &&
+	expect_message "Jenkins answered with something unexpected (HTTP 200)" &&
+	TOKEN=$(token tess org-t) api GET "/api/v1/jenkins/jobs?credentialId=$TLS_OTHER" &&
+	expect_status 502 && expect_message "Jenkins is unreachable" &&
+	unset FARM_UPSTREAM_CA_FILE
 '
 
 test_expect_success 'without upstream.allow_loopback, 127.0.0.1 is refused (no connection)' '
@@ -200,6 +231,17 @@ test_expect_success 'without upstream.allow_loopback, 127.0.0.1 is refused (no c
 	expect_message "Jenkins address is not allowed (loopback, link-local or metadata)" &&
 	test_equal "$(fake_count jenkins)" 0 &&
 	test_equal "$(fake_stats jenkins | $PY -c "import json,sys; print(json.load(sys.stdin)[\"apiConnections\"])")" 0
+'
+
+test_expect_success 'the stored secrets never appear in answers, headers or logs' '
+	for s in "$ATOKEN" "$CTOKEN" "$JTOKEN" "$TTOKEN"; do
+		no_secret "$s" || return 1
+	done &&
+	! grep -rlaF -e "$JTOKEN" -e "$ATOKEN" -e "$CTOKEN" -e "$TTOKEN" . "$TRASH/state/log" \
+		--exclude-dir=fake-argocd --exclude-dir=fake-circleci --exclude-dir=fake-jenkins \
+		--exclude-dir=fake-travis --exclude=farm-run.out --exclude=.test-out \
+		--exclude-dir=db &&
+	check_logs_clean
 '
 
 test_done

@@ -266,7 +266,7 @@ static void test_httpc(void)
 	t0 = now_ms();
 	rc = farm_httpc_do(h, &rq, &rs);
 	is_int(rc, FARM_E_TIMEOUT, "httpc: a slow answer times out");
-	ok(now_ms() - t0 >= 700 && now_ms() - t0 < 1400, "httpc: after timeout_ms");
+	ok(now_ms() - t0 >= 700 && now_ms() - t0 < 3000, "httpc: after timeout_ms");
 	ok(rs.errbuf[0] != '\0', "httpc: with libcurl's explanation");
 	ok(strstr(rs.errbuf, "sekrit") == NULL, "httpc: which holds no header");
 	farm_httpc_resp_clear(&rs);
@@ -399,6 +399,16 @@ static void call_init(struct farm_provider_call *c, const struct farm_provider *
 	c->reqid = "0123456789abcdef";
 }
 
+static int read_root(struct farm_provider_call *c, const void *arg, json_t **out)
+{
+	int rc = farm_provider_get_json(c, "/api/json", NULL, 0, out);
+
+	(void)arg;
+	if (rc == FARM_OK)
+		json_object_set_new(*out, "n", json_integer(1));
+	return rc;
+}
+
 static void test_mapping(void)
 {
 	struct farm_httpc_opts o = {.timeout_ms = 1000, .allow_loopback = 1};
@@ -514,6 +524,8 @@ static void test_mapping(void)
 	/* Reads through the cache: one upstream exchange, the value opened once. */
 	{
 		struct farm_cache *cache = NULL;
+		char *text = NULL;
+		size_t len = 0;
 		int before;
 		farm_cache_new(&cache, 1 << 20);
 		script(200, "Content-Type: application/json\r\n", "{\"jobs\":[]}");
@@ -525,11 +537,11 @@ static void test_mapping(void)
 			call_init(&c, &farm_provider_jenkins, h, a);
 			c.cache = cache;
 			c.cache_ttl_ms = 60000;
-			ok(farm_provider_get_json(&c, "/api/json", NULL, 0, &out) == FARM_OK &&
-				   json_is_array(json_object_get(out, "jobs")),
-			   "cache: a read answers");
+			ok(farm_provider_read(&c, "root", read_root, NULL, &text, &len) == FARM_OK &&
+				   !strcmp(text, "{\"jobs\":[],\"n\":1}") && len == strlen(text),
+			   "cache: a read answers its JSON text");
 			ok(!strcmp(c.cache_state, i ? "hit" : "miss"), i ? "cache: hit" : "cache: miss");
-			json_decref(out);
+			free(text);
 			farm_provider_call_done(&c);
 		}
 		is_int(srv.requests - before, 1, "cache: three reads, one upstream exchange");
@@ -537,18 +549,58 @@ static void test_mapping(void)
 		call_init(&c, &farm_provider_jenkins, h, a);
 		c.cache = cache;
 		c.cache_ttl_ms = 60000;
+		farm_provider_read(&c, "other", read_root, NULL, &text, &len);
+		ok(!strcmp(c.cache_state, "miss"), "cache: another read is another key");
+		free(text);
+		farm_provider_call_done(&c);
+		call_init(&c, &farm_provider_jenkins, h, a);
+		c.cache = cache;
+		c.cache_ttl_ms = 60000;
 		c.cred_version = "2025-01-02T00:00:00.000Z:RlJNMQAAAAG";
-		farm_provider_get_json(&c, "/api/json", NULL, 0, &out);
+		farm_provider_read(&c, "root", read_root, NULL, &text, &len);
 		ok(!strcmp(c.cache_state, "miss"), "cache: a new credential version is a new key");
-		json_decref(out);
+		free(text);
 		farm_provider_call_done(&c);
 		farm_cache_invalidate(cache, "11111111-2222-4333-8444-555555555555");
 		call_init(&c, &farm_provider_jenkins, h, a);
 		c.cache = cache;
 		c.cache_ttl_ms = 60000;
-		farm_provider_get_json(&c, "/api/json", NULL, 0, &out);
+		farm_provider_read(&c, "root", read_root, NULL, &text, &len);
 		ok(!strcmp(c.cache_state, "miss"), "cache: invalidating the credential drops it");
-		json_decref(out);
+		free(text);
+		farm_provider_call_done(&c);
+
+		script(203, "Content-Type: application/json\r\n", "{\"jobs\":[]}");
+		for (int i = 0; i < 2; i++) {
+			call_init(&c, &farm_provider_jenkins, h, a);
+			c.cache = cache;
+			c.cache_ttl_ms = 60000;
+			farm_provider_read(&c, "non-200", read_root, NULL, &text, &len);
+			ok(!strcmp(c.cache_state, "miss"), "cache: an answer built from a 203 is not kept");
+			free(text);
+			farm_provider_call_done(&c);
+		}
+		script(500, "", "");
+		call_init(&c, &farm_provider_jenkins, h, a);
+		c.cache = cache;
+		c.cache_ttl_ms = 60000;
+		ok(farm_provider_read(&c, "fails", read_root, NULL, &text, &len) == FARM_E_UPSTREAM &&
+			   !text && c.err.status == 502,
+		   "cache: a failed read answers its error");
+		farm_provider_call_done(&c);
+		script(200, "Content-Type: application/json\r\n", "{\"jobs\":[]}");
+		call_init(&c, &farm_provider_jenkins, h, a);
+		c.cache = cache;
+		c.cache_ttl_ms = 60000;
+		farm_provider_read(&c, "fails", read_root, NULL, &text, &len);
+		ok(!strcmp(c.cache_state, "miss"), "cache: and is not kept");
+		free(text);
+		farm_provider_call_done(&c);
+		call_init(&c, &farm_provider_jenkins, h, a);
+		ok(farm_provider_read(&c, "root", read_root, NULL, &text, &len) == FARM_OK &&
+			   c.cache_state == NULL,
+		   "no cache: the read runs, no cache state");
+		free(text);
 		farm_provider_call_done(&c);
 		farm_cache_free(cache);
 	}
@@ -596,6 +648,179 @@ static void test_mapping(void)
 		   "argocd: the url must come from the credential");
 		farm_provider_call_done(&c);
 	}
+	json_decref(the_value);
+	farm_httpc_free(h);
+	farm_arena_free(a);
+}
+
+/* ---- the operations, against scripted answers (shapes, bodies sent, no leaks) ---------- */
+
+static void test_ops(void)
+{
+	struct farm_httpc_opts o = {.timeout_ms = 2000, .allow_loopback = 1};
+	struct farm_httpc *h = NULL;
+	struct farm_arena *a = farm_arena_new(8192);
+	struct farm_provider_call c;
+	json_t *out = NULL, *in;
+	char url[64], *s;
+	const char *J = "Content-Type: application/json\r\n";
+
+	farm_httpc_new(&h, &o);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d", srv.port);
+	the_value = json_pack("{s:s,s:s,s:s,s:s}", "url", url, "token", "tk-0123", "username", "u",
+			      "apiToken", "at-0123");
+#define CALL(p) (farm_provider_call_done(&c), farm_arena_reset(a), call_init(&c, (p), h, a))
+	call_init(&c, &farm_provider_argocd, h, a);
+
+	script(200, J, "{\"metadata\":{},\"items\":[{\"metadata\":{\"name\":\"a\"}}]}");
+	ok(farm_provider_argocd_list(&c, &out) == FARM_OK && json_array_size(out) == 1,
+	   "argocd list: the items");
+	json_decref(out);
+	CALL(&farm_provider_argocd);
+	script(200, J, "{\"metadata\":{},\"items\":null}");
+	ok(farm_provider_argocd_list(&c, &out) == FARM_OK && json_array_size(out) == 0,
+	   "argocd list: items null is []");
+	json_decref(out);
+	CALL(&farm_provider_argocd);
+	script(200, J, "{\"items\":{}}");
+	ok(farm_provider_argocd_list(&c, &out) == FARM_E_UPSTREAM && c.err.status == 502,
+	   "argocd list: items of another type is a 502");
+	CALL(&farm_provider_argocd);
+	script(403, J, "{\"error\":\"permission denied\",\"code\":7,\"message\":\"permission denied\"}");
+	ok(farm_provider_argocd_get(&c, "nope", &out) == FARM_E_UPSTREAM && c.err.status == 404,
+	   "argocd get: 403 on a named app is a 404");
+	ok(strstr(srv.last, "GET /api/v1/applications/nope ") == srv.last, "argocd get: the path");
+	CALL(&farm_provider_argocd);
+	in = json_loads("{\"revision\":\"v1\",\"prune\":true,\"syncOptions\":[\"A=1\"]}", 0, NULL);
+	script(200, J, "{\"metadata\":{\"name\":\"app\"},\"operation\":{}}");
+	ok(farm_provider_argocd_sync(&c, "app", in, &out) == FARM_OK && json_is_object(out),
+	   "argocd sync: the application back");
+	s = strstr(srv.last, "\r\n\r\n");
+	ok(s && !strcmp(s + 4, "{\"name\":\"app\",\"revision\":\"v1\",\"prune\":true,"
+				"\"syncOptions\":{\"items\":[\"A=1\"]}}"),
+	   "argocd sync: the body sent");
+	json_decref(out);
+	json_decref(in);
+	CALL(&farm_provider_argocd);
+	script(400, J, "{\"error\":\"another operation is already in progress\",\"code\":9,"
+		       "\"message\":\"another operation is already in progress\"}");
+	ok(farm_provider_argocd_sync(&c, "app", NULL, &out) == FARM_E_UPSTREAM &&
+		   c.err.status == 409,
+	   "argocd sync: another operation in progress is a 409");
+	CALL(&farm_provider_argocd);
+	in = json_loads("{\"prune\":1}", 0, NULL);
+	ok(farm_provider_argocd_sync(&c, "app", in, &out) == FARM_E_INVAL && c.err.status == 400,
+	   "argocd sync: a bad option is a 400");
+	json_decref(in);
+
+	CALL(&farm_provider_circleci);
+	c.conf_base = url;
+	script(200, J, "{\"items\":[{\"id\":\"1\",\"vcs\":{\"target_repository_url\":"
+		       "\"https://gitlab.com/a/b\"}},{\"id\":\"2\"}],\"next_page_token\":null}");
+	ok(farm_provider_circleci_pipelines(&c, "https://gitlab.com/a/b.git", &out) == FARM_OK &&
+		   json_array_size(out) == 1,
+	   "circleci pipelines: the org listing filtered on the repository");
+	json_decref(out);
+	CALL(&farm_provider_circleci);
+	c.conf_base = url;
+	script(200, J, "{\"items\":[{\"id\":\"1\"}],\"next_page_token\":\"tok/+=\"}");
+	ok(farm_provider_circleci_pipelines(&c, "https://github.com/a/b", &out) == FARM_OK &&
+		   json_array_size(out) == FARM_CIRCLECI_MAX_PAGES && c.upstream_calls == FARM_CIRCLECI_MAX_PAGES,
+	   "circleci pipelines: page tokens followed up to the bound");
+	ok(strstr(srv.last, "GET /api/v2/project/gh/a/b/pipeline?page-token=tok%2F%2B%3D ") == srv.last,
+	   "circleci pipelines: the page token encoded");
+	json_decref(out);
+	CALL(&farm_provider_circleci);
+	c.conf_base = url;
+	script(200, J, "{\"items\":7}");
+	ok(farm_provider_circleci_pipelines(&c, NULL, &out) == FARM_E_UPSTREAM && c.err.status == 502,
+	   "circleci pipelines: a bad shape is a 502");
+	CALL(&farm_provider_circleci);
+	c.conf_base = url;
+	in = json_loads("{\"branch\":\"main\",\"parameters\":{\"x\":1}}", 0, NULL);
+	script(201, J, "{\"id\":\"u-1\",\"state\":\"pending\",\"number\":9,"
+		       "\"created_at\":\"2025-01-01T00:00:00.000Z\",\"extra\":1}");
+	ok(farm_provider_circleci_trigger(&c, "gh/a/b", in, &out) == FARM_OK &&
+		   json_object_size(out) == 4 && json_integer_value(json_object_get(out, "number")) == 9,
+	   "circleci trigger: {id, number, state, created_at}");
+	ok(strstr(srv.last, "POST /api/v2/project/gh/a/b/pipeline ") == srv.last &&
+		   strstr(srv.last, "\r\n\r\n{\"branch\":\"main\",\"parameters\":{\"x\":1}}"),
+	   "circleci trigger: path and body");
+	json_decref(out);
+	json_decref(in);
+	CALL(&farm_provider_circleci);
+	in = json_loads("{\"branch\":\"a\",\"tag\":\"b\"}", 0, NULL);
+	ok(farm_provider_circleci_trigger(&c, "gh/a/b", in, &out) == FARM_E_INVAL,
+	   "circleci trigger: branch and tag is a 400");
+	json_decref(in);
+
+	CALL(&farm_provider_jenkins);
+	script(200, J, "{\"jobs\":[{\"_class\":\"x.Folder\",\"name\":\"f\",\"jobs\":[{\"name\":"
+		       "\"j\",\"color\":\"red\",\"url\":\"u\",\"lastBuild\":{\"_class\":\"b\","
+		       "\"number\":3,\"result\":\"FAILURE\",\"timestamp\":1,\"duration\":2}}]},"
+		       "{\"name\":\"k\",\"lastBuild\":null},{\"_class\":\"a.Folder\",\"name\":\"deep\"}]}");
+	ok(farm_provider_jenkins_jobs(&c, &out) == FARM_OK && json_array_size(out) == 2, "jenkins jobs");
+	s = json_dumps(out, JSON_COMPACT);
+	is_str(s, "[{\"name\":\"f/j\",\"url\":\"u\",\"color\":\"red\",\"lastBuild\":{\"number\":3,"
+		  "\"result\":\"FAILURE\",\"timestamp\":1,\"duration\":2}},{\"name\":\"k\",\"url\":null,"
+		  "\"color\":null,\"lastBuild\":null}]",
+	       "jenkins jobs: flattened to the seed shape");
+	free(s);
+	json_decref(out);
+	CALL(&farm_provider_jenkins);
+	script(200, J, "{\"builds\":[{\"number\":1,\"result\":\"SUCCESS\",\"building\":false},"
+		       "{\"number\":3,\"result\":null,\"building\":true},{\"number\":2}]}");
+	ok(farm_provider_jenkins_builds(&c, "a b", 2, &out) == FARM_OK && json_array_size(out) == 2 &&
+		   json_integer_value(json_object_get(json_array_get(out, 0), "number")) == 3 &&
+		   json_integer_value(json_object_get(json_array_get(out, 1), "number")) == 2,
+	   "jenkins builds: newest first, cut at the limit");
+	json_decref(out);
+	CALL(&farm_provider_jenkins);
+	script(200, J, "{\"_class\":\"com.cloudbees.hudson.plugins.folder.Folder\",\"jobs\":[]}");
+	ok(farm_provider_jenkins_builds(&c, "f", 5, &out) == FARM_E_INVAL && c.err.status == 400,
+	   "jenkins builds: a folder is a 400");
+	CALL(&farm_provider_jenkins);
+	in = json_loads("{\"A\":\"x y\",\"B\":2.5,\"C\":false}", 0, NULL);
+	script(201, "Location: http://j/queue/item/77/\r\n", "");
+	ok(farm_provider_jenkins_build(&c, "f/j", in, &out) == FARM_OK &&
+		   json_integer_value(json_object_get(out, "queueId")) == 77,
+	   "jenkins build: the queue item from Location");
+	ok(strstr(srv.last, "POST /job/f/job/j/buildWithParameters ") == srv.last &&
+		   strstr(srv.last, "\r\n\r\nA=x%20y&B=2.5&C=false"),
+	   "jenkins build: buildWithParameters with a form body");
+	json_decref(out);
+	json_decref(in);
+	CALL(&farm_provider_jenkins);
+	script(201, "", "");
+	ok(farm_provider_jenkins_build(&c, "j", NULL, &out) == FARM_E_UPSTREAM && c.err.status == 502,
+	   "jenkins build: no Location is a 502");
+	CALL(&farm_provider_jenkins);
+	script(403, "Content-Type: text/html\r\n", "<html>No valid crumb was included</html>");
+	ok(farm_provider_jenkins_build(&c, "j", NULL, &out) == FARM_E_UPSTREAM && c.err.status == 502 &&
+		   c.upstream_calls == 2,
+	   "jenkins build: a crumb asked for but none to be had: one crumb request, then 502");
+
+	CALL(&farm_provider_travisci);
+	c.conf_base = url;
+	json_object_del(the_value, "url");
+	script(200, J, "{\"@type\":\"builds\",\"builds\":[{\"id\":1},{\"id\":2}]}");
+	ok(farm_provider_travisci_builds(&c, "o/r", 10, 20, &out) == FARM_OK && json_array_size(out) == 2,
+	   "travis builds: the builds array");
+	ok(strstr(srv.last, "GET /repo/o%2Fr/builds?limit=10&offset=20 ") == srv.last,
+	   "travis builds: slug %2F-encoded, limit and offset");
+	json_decref(out);
+	CALL(&farm_provider_travisci);
+	c.conf_base = url;
+	script(406, J, "{\"@type\":\"error\",\"error_type\":\"repository_inactive\","
+		       "\"error_message\":\"repository not active\"}");
+	ok(farm_provider_travisci_restart(&c, "5", &out) == FARM_E_UPSTREAM && c.err.status == 400 &&
+		   !strcmp(c.err.msg, "Travis CI: repository not active"),
+	   "travis restart: 406 is a 400 with Travis' message");
+	CALL(&farm_provider_travisci);
+	ok(farm_provider_travisci_restart(&c, "5x", &out) == FARM_E_INVAL && c.upstream_calls == 0,
+	   "travis restart: a bad id never leaves farm");
+	farm_provider_call_done(&c);
+#undef CALL
 	json_decref(the_value);
 	farm_httpc_free(h);
 	farm_arena_free(a);
@@ -708,6 +933,7 @@ int main(void)
 	test_httpc();
 	test_policy();
 	test_mapping();
+	test_ops();
 	test_text();
 	server_stop();
 	return done_testing();

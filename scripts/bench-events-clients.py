@@ -1,0 +1,129 @@
+#!/usr/bin/python3
+"""bench-events-clients.py - many WebSocket clients in one process, for scripts/bench-events.
+
+  bench-events-clients.py --port P --token T --n N --ready FILE --out FILE
+                          [--duration S] [--expect M] [--since ID]
+
+Opens N connections to 127.0.0.1:P (GET /api/v1/events, Authorization: Bearer T),
+writes FILE --ready once every handshake is done, then reads with epoll until
+--duration seconds passed or --expect text messages arrived in total.  Pings are
+answered.  For every text message it records the receipt time and the delivery
+number i taken from the event's name "wf-<i>": --out gets one line "i time" per
+message (epoch seconds): the kernel's receive timestamp of the segment that completed
+the frame (SO_TIMESTAMPNS), so the time this script takes to get round to a socket
+among thousands is not counted against the server.  Plain sockets and epoll, no library: the client must cost
+as little as possible next to the server it measures.
+"""
+
+import argparse
+import base64
+import os
+import re
+import select
+import socket
+import struct
+import sys
+import time
+
+NAME = re.compile(rb'"name":"wf-(\d+)"')
+SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)
+
+
+def handshake(port, path, token):
+    s = socket.create_connection(("127.0.0.1", port), timeout=30)
+    key = base64.b64encode(os.urandom(16)).decode()
+    s.sendall(("GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+               "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n"
+               "Authorization: Bearer %s\r\n\r\n" % (path, key, token)).encode())
+    buf = b""
+    while b"\r\n\r\n" not in buf:
+        d = s.recv(4096)
+        if not d:
+            raise OSError("closed during the handshake")
+        buf += d
+    head, rest = buf.split(b"\r\n\r\n", 1)
+    if b" 101 " not in head.split(b"\r\n")[0]:
+        raise OSError("handshake refused: %r" % head.split(b"\r\n")[0])
+    s.setblocking(False)
+    s.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+    return s, rest
+
+
+def pong(s, payload):
+    mask = os.urandom(4)
+    data = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+    s.send(bytes([0x8A, 0x80 | len(payload)]) + mask + data)
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--port", type=int, required=True)
+    p.add_argument("--token", required=True)
+    p.add_argument("--n", type=int, required=True)
+    p.add_argument("--ready", required=True)
+    p.add_argument("--out", required=True)
+    p.add_argument("--duration", type=float, default=30)
+    p.add_argument("--expect", type=int, default=0)
+    p.add_argument("--since")
+    a = p.parse_args()
+
+    path = "/api/v1/events" + ("?since=" + a.since if a.since else "")
+    socks, bufs = {}, {}
+    ep = select.epoll()
+    for _ in range(a.n):
+        s, rest = handshake(a.port, path, a.token)
+        socks[s.fileno()] = s
+        bufs[s.fileno()] = rest
+        ep.register(s.fileno(), select.EPOLLIN)
+    with open(a.ready, "w") as f:
+        f.write("%d\n" % os.getpid())
+    got = []
+    total = 0
+    end = time.time() + a.duration
+    while time.time() < end and (a.expect == 0 or total < a.expect):
+        for fd, _ in ep.poll(0.2):
+            s = socks[fd]
+            try:
+                d, anc, _, _ = s.recvmsg(262144, 64)
+            except BlockingIOError:
+                continue
+            now = time.time()
+            for lvl, typ, data in anc:
+                if lvl == socket.SOL_SOCKET and typ == SO_TIMESTAMPNS and len(data) >= 16:
+                    sec, ns = struct.unpack("qq", data[:16])
+                    now = sec + ns / 1e9
+            if not d:
+                ep.unregister(fd)
+                continue
+            b = bufs[fd] + d
+            i = 0
+            while len(b) - i >= 2:
+                op, ln = b[i] & 15, b[i + 1] & 127
+                h = 2
+                if ln == 126:
+                    if len(b) - i < 4:
+                        break
+                    ln, h = int.from_bytes(b[i + 2:i + 4], "big"), 4
+                elif ln == 127:
+                    if len(b) - i < 10:
+                        break
+                    ln, h = int.from_bytes(b[i + 2:i + 10], "big"), 10
+                if len(b) - i < h + ln:
+                    break
+                payload = b[i + h:i + h + ln]
+                if op == 1:
+                    m = NAME.search(payload)
+                    got.append((int(m.group(1)) if m else -1, now))
+                    total += 1
+                elif op == 9:
+                    pong(s, payload)
+                i += h + ln
+            bufs[fd] = b[i:]
+    with open(a.out, "w") as f:
+        for i, t in got:
+            f.write("%d %.6f\n" % (i, t))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
