@@ -361,19 +361,52 @@ int farm_provider_send(struct farm_provider_call *c, const char *method, const c
 int farm_provider_get_json(struct farm_provider_call *c, const char *path, const char *what,
 			   unsigned flags, json_t **out)
 {
+	struct farm_cache_ticket t = {-1, 0};
 	struct farm_provider_resp r;
-	int rc, outcome;
+	int filling = 0, rc, outcome;
 
 	*out = NULL;
+	/* Called on its own (not inside farm_provider_read, which keeps whole answers),
+	 * an upstream read is cached by itself: same key rules, the raw 200 body kept. */
+	if (!c->in_read && c->cache && c->cache_ttl_ms > 0 && c->cred_id && c->cred_version) {
+		struct farm_cache_key k;
+		char *req = farm_arena_printf(c->arena, "%s\n%s\n%s\nGET %s", c->cred_version,
+					      c->p->type, c->conf_base ? c->conf_base : "", path);
+		char *body = NULL;
+		size_t blen = 0;
+		long wait = c->timeout_s * 1000;
+		int res;
+
+		if (req) {
+			farm_cache_key_make(&k, c->cred_id, req, strlen(req));
+			res = farm_cache_get(c->cache, &k, wait, wait + 2000, &body, &blen, &t);
+			if (res == FARM_CACHE_HIT) {
+				*out = json_loadb(body, blen, 0, NULL);
+				free(body);
+				if (*out) {
+					c->cache_state = "hit";
+					return FARM_OK;
+				}
+			}
+			filling = res == FARM_CACHE_FILL;
+			c->cache_state = filling ? "miss" : "bypass";
+		}
+	}
 	rc = farm_provider_send(c, "GET", path, NULL, 0, NULL, NULL, 0, &r);
-	if (rc != FARM_OK)
+	if (rc != FARM_OK) {
+		if (filling)
+			farm_cache_fill(c->cache, &t, NULL, 0, 0);
 		return rc;
+	}
 	outcome = r.outcome;
 	if (outcome == FARM_PO_OK && !r.json)
 		outcome = FARM_PO_GARBAGE;
 	if (outcome == FARM_PO_REFUSED && r.status == 403 &&
 	    (flags & FARM_PROVIDER_FORBIDDEN_IS_NOTFOUND))
 		outcome = FARM_PO_NOTFOUND;
+	if (filling)
+		farm_cache_fill(c->cache, &t, outcome == FARM_PO_OK && r.status == 200 ? r.body : NULL,
+				r.len, c->cache_ttl_ms);
 	if (outcome != FARM_PO_OK) {
 		rc = farm_provider_fail(c, outcome, &r, what);
 		farm_provider_resp_clear(&r);
@@ -430,7 +463,9 @@ int farm_provider_read(struct farm_provider_call *c, const char *key, farm_provi
 		return farm_provider_nomem(c);
 	c->cache_state = res == FARM_CACHE_FILL ? "miss" : "bypass";
 	c->uncacheable = 0;
+	c->in_read = 1;
 	rc = fn(c, arg, &j);
+	c->in_read = 0;
 	if (rc == FARM_OK)
 		rc = dump_answer(c, j, text, len);
 	if (res == FARM_CACHE_FILL)

@@ -87,6 +87,7 @@ struct farm_provider_call {
 	const char *cache_state;     /* "hit", "miss", "bypass" or NULL (no cache) */
 	unsigned upstream_calls;     /* exchanges made by this call */
 	int uncacheable;             /* an answer was not a 200: do not keep the result */
+	int in_read;                 /* inside farm_provider_read (it caches the answer) */
 };
 
 /* Releases what the call holds (the decrypted value).  NULL-safe. */
@@ -120,7 +121,9 @@ int farm_provider_send(struct farm_provider_call *c, const char *method, const c
 		       const char *const *hdrs, size_t nhdrs, const char *ctype, const void *body,
 		       size_t len, struct farm_provider_resp *r);
 
-/* GET path expecting 2xx and JSON.  *out is new.  On failure
+/* GET path expecting 2xx and JSON.  *out is new.  Called outside
+ * farm_provider_read, the upstream answer itself goes through the cache (with
+ * collapsed misses, like a read).  On failure
  * c->err is set (via farm_provider_fail) and FARM_E_UPSTREAM returned.
  * `what` names the object for a 404 ("job 'a/b'").  Flags: */
 #define FARM_PROVIDER_FORBIDDEN_IS_NOTFOUND 1u /* 403 means "no such object" (Argo CD) */

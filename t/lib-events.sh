@@ -2,7 +2,7 @@
 #
 #   ws_start NAME TOKEN [QUERY] [ws-client args]   a WebSocket client through nginx,
 #                                  in the background; returns once it is connected
-#   ws_lines NAME / ws_wait NAME N [SECONDS] / ws_field NAME INDEX EXPR / ws_stop NAME
+#   ws_lines NAME / ws_wait NAME N [SECONDS=3] / ws_field NAME INDEX EXPR / ws_stop NAME
 #   cci_sign FILE SECRET           v1=<hex HMAC-SHA256> (python hmac)
 #   post_cci PATH FILE SECRET      a signed CircleCI delivery → ./body ./status
 #   post_many N START TAG [args]   N signed deliveries (t/events-post.py)
@@ -45,8 +45,8 @@ ws_start() {
 ws_lines() { wc -l <"$1.out" | tr -d ' '; }
 _ws_has() { [ "$(ws_lines "$1")" -ge "$2" ]; }
 ws_wait() {
-	wait_until "${3:-1}" _ws_has "$1" "$2" ||
-		{ echo "client $1: $(ws_lines "$1") messages, expected $2 within ${3:-1} s:"; cut -c1-300 "$1.out"; cat "$1.status" 2>/dev/null; return 1; }
+	wait_until "${3:-3}" _ws_has "$1" "$2" ||
+		{ echo "client $1: $(ws_lines "$1") messages, expected $2 within ${3:-3} s:"; cut -c1-300 "$1.out"; cat "$1.status" 2>/dev/null; return 1; }
 }
 # ws_field NAME INDEX EXPR: python expression on `e` (message INDEX, 0-based; -1 = last)
 ws_field() {

@@ -209,6 +209,18 @@ test_expect_success 'a client that stops reading is closed (1008); the others ge
 	ws_ids_consecutive again
 '
 
+test_expect_success 'redelivery keys older than webhook.dedupe_ttl are forgotten by eventd' '
+	cci_body old.json old-1 wf-old &&
+	post_cci /api/v1/webhooks/circleci old.json "$CCI_SECRET" && expect_status 200 &&
+	post_cci /api/v1/webhooks/circleci old.json "$CCI_SECRET" && expect_status 200 &&
+	test_equal "$(json_get body "d.get(\"duplicate\")")" true &&
+	sleep 2 && daemon_stop farm-eventd &&
+	FARM_WEBHOOK_DEDUPE_TTL=1 daemon_start farm-eventd &&
+	wait_until 5 grep -q "forgot [0-9]* webhook delivery keys" "$TRASH/state/log/farm-eventd.log" &&
+	post_cci /api/v1/webhooks/circleci old.json "$CCI_SECRET" && expect_status 200 &&
+	test_equal "$(json_get body "d.get(\"duplicate\")")" null
+'
+
 test_expect_success 'logs are clean (no alert, no sanitizer report, no token)' '
 	! grep -r -e "$USER_A" -e "$CCI_SECRET" "$TRASH/state/log" "$TRASH/state/nginx/access.log" &&
 	check_logs_clean

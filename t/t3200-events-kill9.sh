@@ -65,7 +65,7 @@ last=0
 for ROUND in $(seq 1 "$ROUNDS"); do
 	test_expect_success "round $ROUND: eventd kill -9 twice while webhooks arrive" '
 		base=$((ROUND * 1000)) &&
-		( post_many 150 $((base + 1)) k9-$ROUND --rate 100 --times times-e$ROUND >/dev/null 2>&1 ) &
+		{ post_many 150 $((base + 1)) k9-$ROUND --rate 100 --times times-e$ROUND >/dev/null 2>&1 & } &&
 		sleep 0.4 && daemon_stop farm-eventd KILL && sleep 0.3 && supervise e$ROUND-1 &&
 		sleep 0.3 && daemon_stop farm-eventd KILL && sleep 0.2 && supervise e$ROUND-2 &&
 		wait_until 20 test -s times-e$ROUND &&
@@ -79,12 +79,12 @@ for ROUND in $(seq 1 "$ROUNDS"); do
 	test_expect_success "round $ROUND: wsd kill -9 while webhooks arrive and clients listen" '
 		base=$((ROUND * 1000 + 500)) &&
 		ws_start w$ROUND "$USER_NONE" "?since=$last" &&
-		( post_many 100 $((base + 1)) wk9-$ROUND --rate 100 --times times-w$ROUND >/dev/null 2>&1 ) &
+		{ post_many 100 $((base + 1)) wk9-$ROUND --rate 100 --times times-w$ROUND >/dev/null 2>&1 & } &&
 		sleep 0.3 && daemon_stop farm-wsd KILL && sleep 0.3 && supervise w$ROUND &&
 		wait_until 20 test -s times-w$ROUND &&
 		sleep 1 && supervise w$ROUND-2 &&
 		n=$(ws_lines w$ROUND) && cp w$ROUND.out w$ROUND-all.out &&
-		resume=$last && [ "$n" = 0 ] || resume=$(ws_field w$ROUND -1 "e[\"data\"][\"id\"]") &&
+		if [ "$n" = 0 ]; then resume=$last; else resume=$(ws_field w$ROUND -1 "e[\"data\"][\"id\"]"); fi &&
 		ws_start w${ROUND}b "$USER_NONE" "?since=$resume" &&
 		wait_until 5 test -s w${ROUND}b.out &&
 		sleep 1 && cat w${ROUND}b.out >>w$ROUND-all.out &&

@@ -596,6 +596,18 @@ static void test_mapping(void)
 		ok(!strcmp(c.cache_state, "miss"), "cache: and is not kept");
 		free(text);
 		farm_provider_call_done(&c);
+		for (int i = 0; i < 2; i++) {
+			json_t *j = NULL;
+			call_init(&c, &farm_provider_jenkins, h, a);
+			c.cache = cache;
+			c.cache_ttl_ms = 60000;
+			ok(farm_provider_get_json(&c, "/direct", NULL, 0, &j) == FARM_OK &&
+				   !strcmp(c.cache_state, i ? "hit" : "miss"),
+			   i ? "cache: an upstream read called on its own is kept (hit)"
+			     : "cache: an upstream read called on its own is kept (miss)");
+			json_decref(j);
+			farm_provider_call_done(&c);
+		}
 		call_init(&c, &farm_provider_jenkins, h, a);
 		ok(farm_provider_read(&c, "root", read_root, NULL, &text, &len) == FARM_OK &&
 			   c.cache_state == NULL,
