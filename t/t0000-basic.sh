@@ -106,6 +106,7 @@ test_expect_success 'kill -9 of a worker under load: respawned, requests keep be
 	sleep 0.3 &&
 	kill -9 $(farm_worker_pids | head -n 1) &&
 	wait $load &&
+	for i in $(seq 1 50); do [ $(farm_worker_pids | wc -l) = 2 ] && break; sleep 0.1; done &&
 	after=$(farm_worker_pids | sort | tr "\n" " ") &&
 	test "$before" != "$after" &&
 	test $(farm_worker_pids | wc -l) = 2 &&
