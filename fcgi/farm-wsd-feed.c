@@ -72,10 +72,16 @@ static void ring_push(struct wsd_msg *m)
 
 int wsd_store_run(farm_store_fn fn, void *arg)
 {
+	static int64_t last_try;
 	struct farm_error err = {0};
 	int rc;
 
 	if (!wsd.store) {
+		/* At most one attempt a second: each runs a failchk in a child process,
+		 * and the event loop must keep serving the ring meanwhile. */
+		if (wsd_now_ms() - last_try < 1000)
+			return FARM_E_UNAVAIL;
+		last_try = wsd_now_ms();
 		if (farm_events_store_open(&wsd.conf, &wsd.store, &err) != FARM_OK)
 			return FARM_E_UNAVAIL;
 		farm_log(FARM_LOG_INFO, NULL, 0, "database reopened");

@@ -88,11 +88,11 @@ test_expect_success 'get: Argo CD 403 "permission denied" on a named app is a 40
 test_expect_success 'hostile or invalid application names: 400, nothing forwarded' '
 	fake_forget argocd &&
 	long=$(printf "a%.0s" $(seq 1 300)) &&
-	for n in Guestbook "..%2Fsecrets" "a%2Fb" "a%0D%0Ab" "-x" "a..b" "a%20b" "$long"; do
+	(for n in Guestbook "..%2Fsecrets" "a%2Fb" "a%0D%0Ab" "-x" "a..b" "a%20b" "$long"; do
 		TOKEN=$MEMBER_A api GET "/api/v1/argocd/applications/$n" && expect_status 400 &&
 		TOKEN=$ADMIN_A api POST "/api/v1/argocd/applications/$n/sync" && expect_status 400 ||
-		{ echo "name: $n"; return 1; }
-	done &&
+		{ echo "name: $n"; exit 1; }
+	done) &&
 	test_grep "application name must" body &&
 	test_equal "$(fake_count argocd)" 0
 '
@@ -156,13 +156,13 @@ test_expect_success 'sync: a sync window block is a 409, a missing app a 404' '
 
 test_expect_success 'sync: bad options are refused before any upstream call' '
 	fake_forget argocd &&
-	for b in "{\"force\":true}" "{\"prune\":\"yes\"}" "{\"dryRun\":1}" "{\"revision\":5}" \
+	(for b in "{\"force\":true}" "{\"prune\":\"yes\"}" "{\"dryRun\":1}" "{\"revision\":5}" \
 		"{\"strategy\":{\"apply\":true}}" "{\"strategy\":{\"x\":{}}}" \
 		"{\"resources\":[{\"kind\":\"Service\"}]}" "{\"resources\":{}}" \
 		"{\"syncOptions\":[1]}" "{\"syncOptions\":\"CreateNamespace=true\"}" "[1]"; do
 		TOKEN=$ADMIN_A api POST /api/v1/argocd/applications/guestbook/sync "$b" &&
-		expect_status 400 || { echo "body: $b"; return 1; }
-	done &&
+		expect_status 400 || { echo "body: $b"; exit 1; }
+	done) &&
 	test_equal "$(fake_count argocd)" 0
 '
 

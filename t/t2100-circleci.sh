@@ -57,15 +57,15 @@ test_expect_success 'a GitHub URL: the project endpoint, both pages, newest firs
 '
 
 test_expect_success 'other spellings of a GitHub or Bitbucket repository URL' '
-	for u in "git@github.com:acme/web.git" "https://github.com/acme/web.git" \
+	(for u in "git@github.com:acme/web.git" "https://github.com/acme/web.git" \
 		"https://www.github.com/acme/web/" "ssh://git@github.com/acme/web"; do
 		fake_forget circleci &&
 		TOKEN=$MEMBER_A api GET "/api/v1/circleci/pipelines?vcsUrl=$u" && expect_status 200 &&
 		test_equal "$(json_get body "[p[\"number\"] for p in d]")" "[9, 8, 7]" &&
 		fake_last circleci req.json &&
 		test_equal "$(json_get req.json "d[\"path\"]")" /api/v2/project/gh/acme/web/pipeline ||
-		{ echo "url: $u"; return 1; }
-	done &&
+		{ echo "url: $u"; exit 1; }
+	done) &&
 	TOKEN=$MEMBER_A api GET "/api/v1/circleci/pipelines?vcsUrl=https://bitbucket.org/acme/site" &&
 	expect_status 404 &&
 	test_equal "$(json_get body "d[\"message\"]")" \
@@ -166,18 +166,18 @@ test_expect_success 'trigger: a tag, or no body at all' '
 
 test_expect_success 'trigger: bad bodies and hostile slugs are 400, nothing forwarded' '
 	fake_forget circleci &&
-	for b in "{\"branch\":\"main\",\"tag\":\"v1\"}" "{\"branch\":\"\"}" "{\"branch\":7}" \
+	(for b in "{\"branch\":\"main\",\"tag\":\"v1\"}" "{\"branch\":\"\"}" "{\"branch\":7}" \
 		"{\"ref\":\"main\"}" "{\"parameters\":[]}" "{\"parameters\":{\"a\":{\"b\":1}}}" \
 		"{\"parameters\":{\"a\":\"$(printf "x%.0s" $(seq 1 600))\"}}" "[]"; do
 		TOKEN=$ADMIN_A api POST "/api/v1/circleci/pipelines/gh%2Facme%2Fapi/trigger?credentialId=$C1" "$b" &&
-		expect_status 400 || { echo "body: $b"; return 1; }
-	done &&
-	for s in "gh%2Facme" "xx%2Facme%2Fapi" "gh%2F..%2Fapi" "gh%2Facme%2Fapi%2Fpipeline" \
+		expect_status 400 || { echo "body: $b"; exit 1; }
+	done) &&
+	(for s in "gh%2Facme" "xx%2Facme%2Fapi" "gh%2F..%2Fapi" "gh%2Facme%2Fapi%2Fpipeline" \
 		"gh%2Facme%2Fa%0Ab" "gh%2Facme%2F" "gh%2Fa%20b%2Fc" \
 		"gh%2Facme%2F$(printf "r%.0s" $(seq 1 200))"; do
 		TOKEN=$ADMIN_A api POST "/api/v1/circleci/pipelines/$s/trigger?credentialId=$C1" &&
-		expect_status 400 || { echo "slug: $s"; return 1; }
-	done &&
+		expect_status 400 || { echo "slug: $s"; exit 1; }
+	done) &&
 	test_grep "slug must be gh/org/repo" body &&
 	test_equal "$(fake_count circleci)" 0
 '

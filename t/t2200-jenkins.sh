@@ -102,10 +102,10 @@ test_expect_success 'builds: limit defaults to 20, folder segments are percent-e
 '
 
 test_expect_success 'builds: limit outside 1..100 is a 400' '
-	for l in 0 101 abc -1 ""; do
+	(for l in 0 101 abc -1 ""; do
 		TOKEN=$MEMBER_A api GET "/api/v1/jenkins/jobs/farm-build/builds?limit=$l" &&
-		expect_status 400 || return 1
-	done &&
+		expect_status 400 || exit 1
+	done) &&
 	test_grep "limit must be a whole number within 1..100" body
 '
 
@@ -186,12 +186,12 @@ test_expect_success 'build: malformed bodies are refused before any upstream cal
 test_expect_success 'hostile job names: 400, nothing forwarded' '
 	fake_forget jenkins &&
 	long=$(printf "x%.0s" $(seq 1 1100)) &&
-	for n in "..%2F..%2Fcredentials" "a%2F..%2Fb" "." "a%0D%0AX-Injected:%201" "a%2F%2Fb" \
+	(for n in "..%2F..%2Fcredentials" "a%2F..%2Fb" "%2E" "%2E%2E" "a%2F%2E%2Fb" "a%0D%0AX-Injected:%201" "a%2F%2Fb" \
 		"a%2F" "%2Fa" "a%09b" "$long"; do
 		TOKEN=$MEMBER_A api GET "/api/v1/jenkins/jobs/$n/builds" && expect_status 400 &&
 		TOKEN=$ADMIN_A api POST "/api/v1/jenkins/jobs/$n/build" && expect_status 400 ||
-		{ echo "name: $n"; return 1; }
-	done &&
+		{ echo "name: $n"; exit 1; }
+	done) &&
 	TOKEN=$MEMBER_A api GET "/api/v1/jenkins/jobs/a%00b/builds" && expect_status 400 &&
 	test_equal "$(fake_count jenkins)" 0
 '
@@ -298,7 +298,7 @@ test_expect_success 'cache: 50 concurrent identical misses make exactly one upst
 	done &&
 	wait $pids &&
 	test_equal "$(cat par.*.status | sort | uniq -c | sed "s/^ *//")" "50 200" &&
-	for i in $(seq 2 50); do test_cmp par.1 par.$i || return 1; done &&
+	(for i in $(seq 2 50); do test_cmp par.1 par.$i || exit 1; done) &&
 	test_equal "$($PY -c "import json; print(len(json.load(open(\"par.1\"))))")" 7 &&
 	test_equal "$(fake_count jenkins)" 1
 '

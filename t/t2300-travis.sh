@@ -76,12 +76,12 @@ test_expect_success 'builds: unknown repository 404; bad slug, limit or offset 4
 	test_equal "$(json_get body "d[\"message\"]")" \
 		"Travis CI repository '"'"'acme/nope'"'"' not found" &&
 	fake_forget travis &&
-	for q in "repoSlug=acme" "repoSlug=acme/api/x" "repoSlug=../x" "repoSlug=..%2Fx" \
+	(for q in "repoSlug=acme" "repoSlug=acme/api/x" "repoSlug=../x" "repoSlug=..%2Fx" \
 		"repoSlug=a%20b/c" "repoSlug=a/b%0D%0A" "limit=0" "limit=101" "limit=x" "offset=-1" \
 		"offset=1e3"; do
 		TOKEN=$MEMBER_A api GET "/api/v1/travisci/builds?$q" && expect_status 400 ||
-		{ echo "query: $q"; return 1; }
-	done &&
+		{ echo "query: $q"; exit 1; }
+	done) &&
 	test_equal "$(fake_count travis)" 0
 '
 
@@ -112,10 +112,10 @@ test_expect_success 'restart: a running build 409, an unknown one 404' '
 
 test_expect_success 'restart: a build id must be digits (400, nothing forwarded)' '
 	fake_forget travis &&
-	for id in abc 12a -1 "1%2F..%2F2" "1%0A" 1234567890123456789 "%20"; do
+	(for id in abc 12a -1 "1%2F..%2F2" "1%0A" 1234567890123456789 "%20"; do
 		TOKEN=$ADMIN_A api POST "/api/v1/travisci/builds/$id/restart" && expect_status 400 ||
-		{ echo "id: $id"; return 1; }
-	done &&
+		{ echo "id: $id"; exit 1; }
+	done) &&
 	test_grep "build id must be a number" body &&
 	test_equal "$(fake_count travis)" 0
 '

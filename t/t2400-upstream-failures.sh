@@ -49,13 +49,13 @@ test_expect_success 'setup: the stack and one credential per platform' '
 	TOKEN=$ADMIN make_cred jenkins J \
 		"{\"url\":\"$FAKE_JENKINS_URL\",\"username\":\"farm\",\"apiToken\":\"$JTOKEN\"}" &&
 	TOKEN=$ADMIN make_cred travisci T "{\"token\":\"$TTOKEN\"}" &&
-	for p in argocd circleci jenkins travis; do
-		read_list $p && expect_status 200 || return 1
-	done
+	(for p in argocd circleci jenkins travis; do
+		read_list $p && expect_status 200 || exit 1
+	done)
 '
 
 test_expect_success 'a refused credential: 502 "<Platform> rejected the stored credential"' '
-	for p in argocd circleci jenkins travis; do
+	(for p in argocd circleci jenkins travis; do
 		fake_mode $p 401 &&
 		read_list $p && expect_status 502 &&
 		code=401 && { [ $p != travis ] || code=403; } &&
@@ -63,25 +63,25 @@ test_expect_success 'a refused credential: 502 "<Platform> rejected the stored c
 		fake_mode $p 403 &&
 		read_list $p && expect_status 502 &&
 		expect_message "$(title $p) rejected the stored credential (HTTP 403)" &&
-		fake_mode $p normal || { echo "platform $p"; return 1; }
-	done
+		fake_mode $p normal || { echo "platform $p"; exit 1; }
+	done)
 '
 
 test_expect_success 'not found upstream: 404' '
-	for p in argocd circleci jenkins travis; do
+	(for p in argocd circleci jenkins travis; do
 		fake_mode $p 404 && read_list $p && expect_status 404 &&
-		fake_mode $p normal || { echo "platform $p"; return 1; }
-	done &&
+		fake_mode $p normal || { echo "platform $p"; exit 1; }
+	done) &&
 	expect_message "Travis CI repository '"'"'acme/api'"'"' not found"
 '
 
 test_expect_success 'rate limited: 429 with the platform'"'"'s Retry-After' '
-	for p in argocd circleci jenkins travis; do
+	(for p in argocd circleci jenkins travis; do
 		fake_mode $p 429 "" "\"retryAfter\":\"37\"" && read_list $p && expect_status 429 &&
 		expect_message "$(title $p) rate limit reached (HTTP 429)" &&
 		grep -qi "^Retry-After: 37" headers &&
-		fake_mode $p normal || { echo "platform $p"; cat headers; return 1; }
-	done &&
+		fake_mode $p normal || { echo "platform $p"; cat headers; exit 1; }
+	done) &&
 	fake_mode circleci 429 "" "\"retryAfter\":\"Wed, 21 Oct 2026 07:28:00 GMT\"" &&
 	TOKEN=$ADMIN api POST /api/v1/circleci/pipelines/gh%2Facme%2Fapi/trigger && expect_status 429 &&
 	grep -qi "^Retry-After: Wed, 21 Oct 2026 07:28:00 GMT" headers &&
@@ -89,43 +89,43 @@ test_expect_success 'rate limited: 429 with the platform'"'"'s Retry-After' '
 '
 
 test_expect_success 'a server error: 502 "<Platform> failed (HTTP 500)"' '
-	for p in argocd circleci jenkins travis; do
+	(for p in argocd circleci jenkins travis; do
 		fake_mode $p 500 && read_list $p && expect_status 502 &&
 		expect_message "$(title $p) failed (HTTP 500)" &&
-		fake_mode $p normal || { echo "platform $p"; return 1; }
-	done
+		fake_mode $p normal || { echo "platform $p"; exit 1; }
+	done)
 '
 
 test_expect_success 'HTML or garbage instead of JSON: 502' '
-	for p in argocd circleci jenkins travis; do
+	(for p in argocd circleci jenkins travis; do
 		for m in html garbage; do
 			fake_mode $p $m && read_list $p && expect_status 502 &&
 			expect_message "$(title $p) answered with something unexpected (HTTP 200)" &&
-			fake_mode $p normal || { echo "platform $p mode $m"; return 1; }
+			fake_mode $p normal || { echo "platform $p mode $m"; exit 1; }
 		done
-	done
+	done)
 '
 
 test_expect_success 'a reset connection: 502 "<Platform> is unreachable"' '
-	for p in argocd circleci jenkins travis; do
+	(for p in argocd circleci jenkins travis; do
 		fake_mode $p reset && read_list $p && expect_status 502 &&
 		expect_message "$(title $p) is unreachable" &&
-		fake_mode $p normal || { echo "platform $p"; return 1; }
-	done
+		fake_mode $p normal || { echo "platform $p"; exit 1; }
+	done)
 '
 
 test_expect_success 'a 20 MiB answer: 502, cut at upstream.max_body' '
-	for p in argocd circleci jenkins travis; do
+	(for p in argocd circleci jenkins travis; do
 		fake_mode $p huge && read_list $p && expect_status 502 &&
 		expect_message "$(title $p) answer is larger than upstream.max_body" &&
-		fake_mode $p normal || { echo "platform $p"; return 1; }
-	done
+		fake_mode $p normal || { echo "platform $p"; exit 1; }
+	done)
 '
 
 test_expect_success 'a hang past upstream.timeout: 504 after ~2 s; /health answers meanwhile' '
-	for p in argocd circleci jenkins travis; do
-		fake_mode $p hang "" "\"seconds\":6" || return 1
-	done &&
+	(for p in argocd circleci jenkins travis; do
+		fake_mode $p hang "" "\"seconds\":6" || exit 1
+	done) &&
 	start=$(date +%s%N) &&
 	pids= &&
 	for p in argocd circleci jenkins travis argocd jenkins; do
@@ -133,20 +133,20 @@ test_expect_success 'a hang past upstream.timeout: 504 after ~2 s; /health answe
 		pids="$pids $!"
 	done &&
 	sleep 0.3 &&
-	for i in 1 2 3 4 5; do
+	(for i in 1 2 3 4 5; do
 		h0=$(date +%s%N) &&
 		curl -sS -o /dev/null -w "%{http_code}" "$FARM_URL/api/v1/health" >hs &&
 		test_equal "$(cat hs)" 200 &&
-		test $(( ($(date +%s%N) - h0) / 1000000 )) -lt 500 || return 1
-	done &&
+		test $(( ($(date +%s%N) - h0) / 1000000 )) -lt 500 || exit 1
+	done) &&
 	wait $pids &&
 	el=$(( ($(date +%s%N) - start) / 1000000 )) &&
 	test $el -lt 4500 &&
-	for d in hang.*; do
-		(cd $d && expect_status 504) || return 1
-	done &&
+	(for d in hang.*; do
+		(cd $d && expect_status 504) || exit 1
+	done) &&
 	test_grep "did not answer within 2 s" $(ls -d hang.jenkins.* | head -1)/body &&
-	for p in argocd circleci jenkins travis; do fake_mode $p normal || return 1; done
+	(for p in argocd circleci jenkins travis; do fake_mode $p normal || exit 1; done)
 '
 
 test_expect_success 'writes fail the same way (a trigger during a 500, a hang)' '
@@ -171,14 +171,14 @@ test_expect_success 'an unreachable platform: 502 "<Platform> is unreachable"' '
 '
 
 test_expect_success 'link-local and metadata addresses are never contacted' '
-	for u in http://169.254.169.254 "http://[::ffff:169.254.169.254]" "http://[fe80::1]:8080" \
+	(for u in http://169.254.169.254 "http://[::ffff:169.254.169.254]" "http://[fe80::1]:8080" \
 		http://0.0.0.0:8080; do
 		TOKEN=$(token erin org-e admin) make_cred argocd "meta" "{\"url\":\"$u\",\"token\":\"$ATOKEN\"}" &&
 		TOKEN=$(token erin org-e) api GET "/api/v1/argocd/applications?credentialId=$CRED_ID" &&
 		expect_status 502 &&
 		expect_message "Argo CD address is not allowed (loopback, link-local or metadata)" ||
-		{ echo "url: $u"; return 1; }
-	done
+		{ echo "url: $u"; exit 1; }
+	done)
 '
 
 tls_server() { # CERT KEY: an HTTPS server answering an HTML status page; port in TPORT
@@ -234,9 +234,9 @@ test_expect_success 'without upstream.allow_loopback, 127.0.0.1 is refused (no c
 '
 
 test_expect_success 'the stored secrets never appear in answers, headers or logs' '
-	for s in "$ATOKEN" "$CTOKEN" "$JTOKEN" "$TTOKEN"; do
-		no_secret "$s" || return 1
-	done &&
+	(for s in "$ATOKEN" "$CTOKEN" "$JTOKEN" "$TTOKEN"; do
+		no_secret "$s" || exit 1
+	done) &&
 	! grep -rlaF -e "$JTOKEN" -e "$ATOKEN" -e "$CTOKEN" -e "$TTOKEN" . "$TRASH/state/log" \
 		--exclude-dir=fake-argocd --exclude-dir=fake-circleci --exclude-dir=fake-jenkins \
 		--exclude-dir=fake-travis --exclude=farm-run.out --exclude=.test-out \

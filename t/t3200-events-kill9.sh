@@ -98,6 +98,7 @@ test_expect_success 'the stack is healthy again and the logs are clean' '
 	check_logs_clean
 '
 
+say "recoveries asked of the master: $(cat recoveries 2>/dev/null | wc -l)"
 for c in $(ls ./*.pid 2>/dev/null); do ws_stop "$(basename "${c%.pid}")"; done
 stop_daemons
 test_done

@@ -28,11 +28,14 @@ say() { echo "# $*"; }
 # &&-chain, where a bare `&` would background the whole chain).
 bg() { "$@" & BG_PID=$!; }
 
+test_run_body() { eval "$1"; }
+
 test_expect_success() {
 	test_count=$((test_count + 1))
 	local desc=$1 body=$2
-	# Runs in this shell (like git's test-lib), so start_farm's variables persist.
-	eval "$body" >"$TRASH/.test-out" 2>&1 </dev/null
+	# Runs in this shell (like git's test-lib), so start_farm's variables persist;
+	# inside a function, so a `return 1` in a body fails that test, not the harness.
+	test_run_body "$body" >"$TRASH/.test-out" 2>&1 </dev/null
 	local rc=$?
 	if [ $rc = 0 ]; then
 		echo "ok $test_count - $desc"
