@@ -22,13 +22,12 @@
  * the two saw it first; a repeat answers 200 {"received":true,"duplicate":true}.
  */
 #include "farm-fcgi.h"
+#include "farm-fcgi-pcall.h"
 
 #include <errno.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <zmq.h>
 
 #include "cache.h"
 #include "clock.h"
@@ -55,44 +54,6 @@ static int store_error(struct farm_req *r, int rc)
 	if (rc == FARM_E_IO)
 		return farm_req_error(r, 507, "storage is full or failing; nothing was written");
 	return farm_req_error(r, 503, "storage unavailable; nothing was written");
-}
-
-/* ---- nudging farm-eventd (shared with farm-fcgi-pipelines.c) -------------------------- */
-
-static void *zmq_ctx;
-static pthread_once_t zmq_once = PTHREAD_ONCE_INIT;
-
-static void zmq_ctx_make(void)
-{
-	zmq_ctx = zmq_ctx_new();
-}
-
-void farm_catalog_nudge(struct farm_req *r)
-{
-	struct farm_app *app = r->app;
-	struct farm_thr *t = r->thr;
-	int hwm = 16, zero = 0, one = 1;
-
-	if (!app->conf.events_push || !*app->conf.events_push || !t)
-		return;
-	if (!t->zmq_push) {
-		pthread_once(&zmq_once, zmq_ctx_make);
-		if (!zmq_ctx || !(t->zmq_push = zmq_socket(zmq_ctx, ZMQ_PUSH)))
-			return;
-		zmq_setsockopt(t->zmq_push, ZMQ_SNDHWM, &hwm, sizeof(hwm));
-		zmq_setsockopt(t->zmq_push, ZMQ_LINGER, &zero, sizeof(zero));
-		zmq_setsockopt(t->zmq_push, ZMQ_IMMEDIATE, &one, sizeof(one));
-		if (zmq_connect(t->zmq_push, app->conf.events_push) != 0) {
-			farm_log(FARM_LOG_WARN, r->id, zmq_errno(), "events.push %s",
-				 app->conf.events_push);
-			zmq_close(t->zmq_push);
-			t->zmq_push = NULL;
-			return;
-		}
-	}
-	/* Never blocks; a lost nudge only delays the event to eventd's next poll. */
-	if (zmq_send(t->zmq_push, "1", 1, ZMQ_DONTWAIT) < 0 && zmq_errno() != EAGAIN)
-		farm_log(FARM_LOG_DEBUG, r->id, zmq_errno(), "nudge to farm-eventd");
 }
 
 /* ---- links ------------------------------------------------------------------------- */
@@ -317,105 +278,15 @@ int farm_h_catalog_list(struct farm_req *r)
 
 /* ---- the CI/CD tab ---------------------------------------------------------------- */
 
-static int same_org(const char *a, const char *b)
-{
-	if (!a || !b)
-		return a == b;
-	return strcmp(a, b) == 0;
-}
-
-/* The caller's Argo CD credential: ?credentialId= or the most recently updated. */
-struct pick {
-	const char *org, *id;
-	json_t *best;
-	int notfound;
-};
-
-static int pick_cb(const void *key, size_t klen, const void *val, size_t vlen, void *arg)
-{
-	struct pick *p = arg;
-	json_t *rec = json_loadb(val, vlen, 0, NULL);
-	const char *type = json_string_value(json_object_get(rec, "type"));
-	const char *upd = json_string_value(json_object_get(rec, "updatedAt"));
-	const char *bu = json_string_value(json_object_get(p->best, "updatedAt"));
-
-	(void)key;
-	(void)klen;
-	if (!type || !upd || strcmp(type, "argocd") != 0 ||
-	    (bu && (strcmp(upd, bu) < 0 ||
-		    (strcmp(upd, bu) == 0 &&
-		     strcmp(json_string_value(json_object_get(rec, "id")),
-			    json_string_value(json_object_get(p->best, "id"))) < 0)))) {
-		json_decref(rec);
-		return FARM_OK;
-	}
-	json_decref(p->best);
-	p->best = rec;
-	return FARM_OK;
-}
-
-static int pick_txn(struct farm_txn *t, void *arg)
-{
-	struct pick *p = arg;
-	char *org = NULL;
-	void *val = NULL;
-	size_t vlen = 0;
-	int found = 0, rc;
-
-	json_decref(p->best);
-	p->best = NULL;
-	p->notfound = 0;
-	if (!p->id)
-		return farm_txn_scan(t, FARM_T_CREDS, p->org, 0, pick_cb, p);
-	rc = farm_txn_get_org(t, FARM_T_CREDS, p->id, strlen(p->id), &org, &found);
-	if (rc != FARM_OK && rc != FARM_E_NOTFOUND)
-		goto out;
-	rc = FARM_OK;
-	if (!found || !same_org(org, p->org)) {
-		p->notfound = 1;
-		goto out;
-	}
-	rc = farm_txn_get(t, FARM_T_CREDS, p->id, strlen(p->id), &val, &vlen, 0);
-	if (rc == FARM_OK && !(p->best = json_loadb(val, vlen, 0, NULL)))
-		rc = FARM_E_DB;
-out:
-	free(val);
-	free(org);
-	return rc;
-}
-
-struct opener {
-	struct farm_app *app;
-	json_t *rec;
-};
-
-static int open_value(void *arg, json_t **value)
-{
-	struct opener *o = arg;
-	struct farm_keyring *kr = NULL;
-	int rc = farm_creds_open(o->app->keyring, o->rec, value);
-
-	if (rc == FARM_E_NOTFOUND) { /* sealed with a key newer than this worker's */
-		rc = farm_keys_load(&o->app->conf, o->app->store, &kr);
-		if (rc == FARM_OK)
-			rc = farm_creds_open(kr, o->rec, value);
-		farm_keyring_free(kr);
-	}
-	return rc;
-}
-
 int farm_h_catalog_cicd(struct farm_req *r)
 {
 	struct farm_app *app = r->app;
-	const char *id = component_param(r), *want, *name, *sealed, *upd;
-	struct farm_provider_call c;
-	struct opener o = {app, NULL};
-	struct pick pk;
+	const char *id = component_param(r), *name;
+	struct farm_pcall pc;
 	struct link_io l;
 	json_t *out = NULL, *sum = NULL;
 	int rc;
 
-	memset(&c, 0, sizeof(c));
 	if (!id || link_key(r, &l, id))
 		return r->status;
 	rc = farm_store_run(app->store, link_get_txn, &l);
@@ -430,73 +301,27 @@ int farm_h_catalog_cicd(struct farm_req *r)
 	if (!name)
 		return farm_req_error(r, 500, "the link is unreadable");
 
-	memset(&pk, 0, sizeof(pk));
-	pk.org = caller_org(r);
-	if ((want = farm_req_query(r, "credentialId"))) {
-		size_t n = strlen(want);
-		if (!n || n > 64 || strspn(want, "0123456789abcdefABCDEF-") != n)
-			return farm_req_error(r, 400, "credentialId must be a credential id");
-		pk.id = want;
-	}
-	rc = farm_store_run(app->store, pick_txn, &pk);
-	if (rc != FARM_OK) {
-		json_decref(pk.best);
-		return store_error(r, rc);
-	}
-	if (pk.notfound)
-		return farm_req_error(r, 404, "Credential %s not found", want);
-	if (!pk.best)
+	/* The same credential choice and cache identity as GET /argocd/applications/:name. */
+	switch (farm_pcall_begin(r, "argocd", &pc)) {
+	case FARM_PCALL_ANSWERED:
+		return r->status;
+	case FARM_PCALL_NONE:
 		return farm_req_error(r, 404, "No argocd credential configured for this "
 					      "organization");
-	if (strcmp(json_string_value(json_object_get(pk.best, "type")), "argocd") != 0) {
-		rc = farm_req_error(r, 400, "Credential %s is not an argocd credential", want);
-		json_decref(pk.best);
-		return rc;
 	}
-	o.rec = pk.best;
-	sealed = json_string_value(json_object_get(pk.best, "sealed"));
-	upd = json_string_value(json_object_get(pk.best, "updatedAt"));
-	c.p = &farm_provider_argocd;
-	c.http = farm_providers_http(r);
-	c.arena = r->arena;
-	c.cache = app->cache;
-	c.cache_ttl_ms = app->conf.cache_ttl * 1000;
-	c.timeout_s = app->conf.upstream_timeout;
-	c.cred_id = farm_arena_strdup(r->arena, json_string_value(json_object_get(pk.best, "id")));
-	/* The same cache identity as GET /argocd/applications/:name uses. */
-	c.cred_version = farm_arena_printf(r->arena, "%s:%.28s", upd ? upd : "", sealed ? sealed : "");
-	c.open_value = open_value;
-	c.open_arg = &o;
-	c.reqid = r->id;
-	if (!c.http || !c.cred_id || !c.cred_version) {
-		json_decref(pk.best);
-		return farm_req_error(r, 500, "cannot set up the Argo CD call");
-	}
-	rc = farm_provider_argocd_get(&c, name, &out);
-	if (c.cache && c.cache_state)
-		farm_req_header(r, "X-Farm-Cache", c.cache_state);
-	if (rc != FARM_OK) {
-		if (c.err.status == 429 && c.err.retry_after[0])
-			farm_req_header(r, "Retry-After",
-					farm_arena_strdup(r->arena, c.err.retry_after));
-		farm_req_error(r, c.err.status ? c.err.status : 500, "%s",
-			       c.err.status ? c.err.msg : "Argo CD call failed");
-		goto out;
-	}
+	rc = farm_provider_argocd_get(&pc.c, name, &out);
+	if (rc != FARM_OK)
+		return farm_pcall_answer(r, &pc, rc, 0, NULL);
 	sum = farm_pipeline_argocd_summary(out);
+	json_decref(out);
 	if (!sum || json_object_set_new(sum, "component", json_string(id)) ||
 	    json_object_set_new(sum, "argocdApp", json_string(name)) ||
-	    json_object_set_new(sum, "credentialId", json_string(c.cred_id))) {
+	    json_object_set_new(sum, "credentialId", json_string(pc.c.cred_id))) {
 		json_decref(sum);
-		farm_req_error(r, 500, "out of memory");
-		goto out;
+		farm_pcall_end(&pc);
+		return farm_req_error(r, 500, "out of memory");
 	}
-	farm_req_json(r, 200, sum);
-out:
-	json_decref(out);
-	farm_provider_call_done(&c);
-	json_decref(pk.best);
-	return r->status;
+	return farm_pcall_answer(r, &pc, FARM_OK, 200, sum);
 }
 
 /* ---- the Argo CD Notifications webhook -------------------------------------------- */
@@ -528,8 +353,7 @@ static int hook_secret(struct farm_req *r, const char *cred_id, char **secret, c
 {
 	struct farm_app *app = r->app;
 	struct cred_get g = {cred_id, NULL, 0};
-	struct opener o = {app, NULL};
-	json_t *value = NULL, *jorg;
+	json_t *rec = NULL, *value = NULL, *jorg;
 	const char *s;
 	int rc;
 
@@ -538,19 +362,19 @@ static int hook_secret(struct farm_req *r, const char *cred_id, char **secret, c
 	rc = farm_store_run(app->store, cred_get_txn, &g);
 	if (rc != FARM_OK)
 		goto out;
-	o.rec = json_loadb(g.val, g.vlen, 0, NULL);
+	rec = json_loadb(g.val, g.vlen, 0, NULL);
 	rc = FARM_E_NOTFOUND;
-	if (!o.rec || !json_is_string(json_object_get(o.rec, "type")) ||
-	    strcmp(json_string_value(json_object_get(o.rec, "type")), "argocd") != 0)
+	if (!rec || !json_is_string(json_object_get(rec, "type")) ||
+	    strcmp(json_string_value(json_object_get(rec, "type")), "argocd") != 0)
 		goto out;
-	if (open_value(&o, &value) != FARM_OK) {
+	if (farm_keys_open_cred(app->keyring, &app->conf, app->store, rec, &value) != FARM_OK) {
 		farm_log(FARM_LOG_WARN, r->id, 0, "credential %s does not open", cred_id);
 		goto out;
 	}
 	s = json_string_value(json_object_get(value, "webhookSecret"));
 	if (!s || !*s)
 		goto out;
-	jorg = json_object_get(o.rec, "orgId");
+	jorg = json_object_get(rec, "orgId");
 	rc = FARM_E_NOMEM;
 	if (json_is_string(jorg) &&
 	    !(*org = farm_arena_strdup(r->arena, json_string_value(jorg))))
@@ -560,7 +384,7 @@ static int hook_secret(struct farm_req *r, const char *cred_id, char **secret, c
 	rc = FARM_OK;
 out:
 	json_decref(value); /* Jansson's allocator wipes it */
-	json_decref(o.rec);
+	json_decref(rec);
 	free(g.val);
 	return rc;
 }
@@ -655,7 +479,7 @@ int farm_h_webhook_argocd(struct farm_req *r)
 		goto out;
 	}
 	farm_req_json(r, 200, json_pack("{s:b}", "received", 1));
-	farm_catalog_nudge(r);
+	farm_fcgi_nudge_eventd(r);
 out:
 	if (secret)
 		farm_crypto_free_secret(secret, strlen(secret) + 1);

@@ -21,13 +21,6 @@ static const char *caller_org(struct farm_req *r)
 	return r->claims.has_org ? r->claims.org : NULL;
 }
 
-static int same_org(const char *a, const char *b)
-{
-	if (!a || !b)
-		return a == b;
-	return strcmp(a, b) == 0;
-}
-
 /* Error of the store, as an answer. */
 static int store_error(struct farm_req *r, int rc)
 {
@@ -75,9 +68,6 @@ struct list_ctx {
 	const char *org;
 	uint64_t gen;
 	struct farm_list_cache *cache;
-	int hit;
-	const char *body;
-	size_t len;
 };
 
 static int list_cb(const void *key, size_t klen, const void *val, size_t vlen, void *arg)
@@ -141,19 +131,8 @@ static void cache_put(struct farm_list_cache *c, const char *org, uint64_t gen, 
 static int list_txn(struct farm_txn *t, void *arg)
 {
 	struct list_ctx *c = arg;
-	int rc, i;
 
-	json_array_clear(c->items);
-	c->hit = 0;
-	(void)rc;
-	i = cache_find(c->cache, c->org, c->gen);
-	if (i >= 0) {
-		c->cache->slot[i].used = ++c->cache->tick;
-		c->hit = 1;
-		c->body = c->cache->slot[i].body;
-		c->len = c->cache->slot[i].len;
-		return FARM_OK;
-	}
+	json_array_clear(c->items); /* a deadlock retry starts over */
 	return farm_txn_scan(t, FARM_T_CREDS, c->org, 0, list_cb, c);
 }
 
@@ -172,28 +151,33 @@ int farm_h_creds_list(struct farm_req *r)
 {
 	struct farm_app *app = r->app;
 	struct farm_thr *thr = r->thr;
-	struct list_ctx c = {json_array(), caller_org(r), 0, NULL, 0, NULL, 0};
+	struct list_ctx c = {NULL, caller_org(r), 0, NULL};
 	size_t n;
 	json_t **v, *sorted;
 	char *body;
-	int rc;
+	int rc, hit;
 
 	if (thr && !thr->creds_cache)
 		thr->creds_cache = calloc(1, sizeof(*thr->creds_cache));
 	c.cache = thr ? thr->creds_cache : NULL;
 	c.gen = __atomic_load_n(&app->board->creds_gen, __ATOMIC_ACQUIRE);
+	/* A hit needs no transaction at all. */
+	if ((hit = cache_find(c.cache, c.org, c.gen)) >= 0) {
+		c.cache->slot[hit].used = ++c.cache->tick;
+		r->text = farm_arena_strndup(r->arena, c.cache->slot[hit].body,
+					     c.cache->slot[hit].len);
+		if (!r->text)
+			return farm_req_error(r, 500, "out of memory");
+		r->text_len = c.cache->slot[hit].len;
+		r->content_type = "application/json; charset=utf-8";
+		r->status = 200;
+		return 200;
+	}
+	c.items = json_array();
 	rc = farm_store_run(app->store, list_txn, &c);
 	if (rc != FARM_OK) {
 		json_decref(c.items);
 		return store_error(r, rc);
-	}
-	if (c.hit) {
-		json_decref(c.items);
-		r->text = farm_arena_strndup(r->arena, c.body, c.len);
-		r->text_len = c.len;
-		r->content_type = "application/json; charset=utf-8";
-		r->status = 200;
-		return 200;
 	}
 	/* Oldest first, like the seed platform's ORDER BY createdAt. */
 	n = json_array_size(c.items);
@@ -341,7 +325,7 @@ static int patch_txn(struct farm_txn *t, void *arg)
 	rc = farm_txn_get_org(t, FARM_T_CREDS, p->id, strlen(p->id), &stored_org, &found);
 	if (rc != FARM_OK && rc != FARM_E_NOTFOUND)
 		goto out;
-	if (!found || !same_org(stored_org, org)) {
+	if (!found || !farm_creds_same_org(stored_org, org)) {
 		p->notfound = 1;
 		rc = FARM_E_NOTFOUND;
 		goto out;
@@ -434,7 +418,7 @@ static int del_txn(struct farm_txn *t, void *arg)
 	rc = farm_txn_get_org(t, FARM_T_CREDS, d->id, strlen(d->id), &stored_org, &found);
 	if (rc != FARM_OK && rc != FARM_E_NOTFOUND)
 		goto out;
-	if (!found || !same_org(stored_org, d->org)) {
+	if (!found || !farm_creds_same_org(stored_org, d->org)) {
 		d->notfound = 1;
 		rc = FARM_E_NOTFOUND;
 		goto out;

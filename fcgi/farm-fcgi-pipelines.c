@@ -15,6 +15,8 @@
  */
 #include "farm-fcgi.h"
 
+#include "creds.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -35,13 +37,6 @@
 static const char *caller_org(struct farm_req *r)
 {
 	return r->claims.has_org ? r->claims.org : NULL;
-}
-
-static int same_org(const char *a, const char *b)
-{
-	if (!a || !b)
-		return a == b;
-	return strcmp(a, b) == 0;
 }
 
 static int store_error(struct farm_req *r, int rc)
@@ -78,7 +73,7 @@ static int get_scoped(struct farm_txn *t, enum farm_table tab, const char *id, c
 	if (rc != FARM_OK && rc != FARM_E_NOTFOUND)
 		goto out;
 	rc = FARM_OK;
-	if (!found || !same_org(stored, org))
+	if (!found || !farm_creds_same_org(stored, org))
 		goto out;
 	rc = farm_txn_get(t, tab, id, strlen(id), &val, &vlen, rmw);
 	if (rc == FARM_OK && !(*rec = json_loadb(val, vlen, 0, NULL)))
@@ -378,7 +373,7 @@ int farm_h_runs_create(struct farm_req *r)
 	if (loc)
 		farm_req_header(r, "Location", loc);
 	farm_log(FARM_LOG_INFO, r->id, 0, "pipeline %s: run %s queued", q.pid, rid);
-	farm_catalog_nudge(r);
+	farm_fcgi_nudge_eventd(r);
 	rc = farm_req_json(r, 202, farm_pipeline_run_public(q.run));
 	json_decref(q.run);
 	return rc;

@@ -9,6 +9,7 @@
  * trigger, build, restart) are never cached and drop the credential's cache entries.
  */
 #include "farm-fcgi.h"
+#include "farm-fcgi-pcall.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -89,109 +90,30 @@ static const char *caller_org(struct farm_req *r)
 	return r->claims.has_org ? r->claims.org : NULL;
 }
 
-static int same_org(const char *a, const char *b)
-{
-	if (!a || !b)
-		return a == b;
-	return strcmp(a, b) == 0;
-}
-
 struct pick {
 	const char *org, *type, *id; /* id: ?credentialId= or NULL */
 	json_t *best;
 	int notfound;
 };
 
-static int pick_cb(const void *key, size_t klen, const void *val, size_t vlen, void *arg)
-{
-	struct pick *p = arg;
-	json_t *rec = json_loadb(val, vlen, 0, NULL);
-	const char *type = json_string_value(json_object_get(rec, "type"));
-	const char *upd = json_string_value(json_object_get(rec, "updatedAt"));
-
-	(void)key;
-	(void)klen;
-	if (!rec || !type || !upd || strcmp(type, p->type)) {
-		json_decref(rec);
-		return FARM_OK;
-	}
-	if (p->best) {
-		const char *bu = json_string_value(json_object_get(p->best, "updatedAt"));
-		int c = strcmp(upd, bu);
-		/* The most recently updated; equal times: the greater id, so all agree. */
-		if (c < 0 || (c == 0 && strcmp(json_string_value(json_object_get(rec, "id")),
-					       json_string_value(json_object_get(p->best, "id"))) < 0)) {
-			json_decref(rec);
-			return FARM_OK;
-		}
-		json_decref(p->best);
-	}
-	p->best = rec;
-	return FARM_OK;
-}
-
 static int pick_txn(struct farm_txn *t, void *arg)
 {
 	struct pick *p = arg;
-	char *org = NULL;
-	void *val = NULL;
-	size_t vlen = 0;
-	int found = 0, rc;
 
 	json_decref(p->best); /* a deadlock retry starts over */
 	p->best = NULL;
-	p->notfound = 0;
-	if (!p->id)
-		return farm_txn_scan(t, FARM_T_CREDS, p->org, 0, pick_cb, p);
-	rc = farm_txn_get_org(t, FARM_T_CREDS, p->id, strlen(p->id), &org, &found);
-	if (rc != FARM_OK && rc != FARM_E_NOTFOUND)
-		goto out;
-	if (!found || !same_org(org, p->org)) { /* another org's: exactly like a missing one */
-		p->notfound = 1;
-		rc = FARM_OK;
-		goto out;
-	}
-	rc = farm_txn_get(t, FARM_T_CREDS, p->id, strlen(p->id), &val, &vlen, 0);
-	if (rc == FARM_OK && !(p->best = json_loadb(val, vlen, 0, NULL)))
-		rc = FARM_E_DB;
-out:
-	free(val);
-	free(org);
-	return rc;
+	return farm_creds_pick(t, p->org, p->type, p->id, &p->best, &p->notfound);
 }
 
-struct opener {
-	struct farm_app *app;
-	json_t *rec;
-};
-
-/* Decrypts the credential; a key version newer than this worker's keyring (after
- * `farmctl rotate-key`) is opened with a keyring rebuilt for this call. */
 static int open_value(void *arg, json_t **value)
 {
-	struct opener *o = arg;
-	struct farm_keyring *kr = NULL;
-	int rc = farm_creds_open(o->app->keyring, o->rec, value);
+	struct farm_pcall_opener *o = arg;
 
-	if (rc == FARM_E_NOTFOUND) {
-		rc = farm_keys_load(&o->app->conf, o->app->store, &kr);
-		if (rc == FARM_OK)
-			rc = farm_creds_open(kr, o->rec, value);
-		farm_keyring_free(kr);
-	}
-	return rc;
+	return farm_keys_open_cred(o->app->keyring, &o->app->conf, o->app->store, o->rec, value);
 }
 
-/* What a handler holds for one platform call. */
-struct pcall {
-	struct farm_provider_call c;
-	struct opener opener;
-	json_t *rec;
-};
 
-enum { BEGIN_OK = 0, BEGIN_NONE = 1, BEGIN_ANSWERED = 2 };
-
-static void pcall_end(struct pcall *pc)
+void farm_pcall_end(struct farm_pcall *pc)
 {
 	farm_provider_call_done(&pc->c);
 	json_decref(pc->rec);
@@ -205,7 +127,7 @@ static int providers_begin(struct farm_req *r, const char *type,
 	const struct farm_provider *p = farm_provider_find(type);
 	const char *want = farm_req_query(r, "credentialId");
 	struct pick pk = {caller_org(r), type, NULL, NULL, 0};
-	struct opener *o = opener_mem;
+	struct farm_pcall_opener *o = opener_mem;
 	const char *sealed, *upd;
 	int rc;
 
@@ -213,14 +135,14 @@ static int providers_begin(struct farm_req *r, const char *type,
 	memset(c, 0, sizeof(*c));
 	if (!p) {
 		farm_req_error(r, 500, "unknown platform");
-		return BEGIN_ANSWERED;
+		return FARM_PCALL_ANSWERED;
 	}
 	if (want) {
 		size_t n = strlen(want);
 		if (!n || n > 64 ||
 		    strspn(want, "0123456789abcdefABCDEF-") != n) {
 			farm_req_error(r, 400, "credentialId must be a credential id");
-			return BEGIN_ANSWERED;
+			return FARM_PCALL_ANSWERED;
 		}
 		pk.id = want;
 	}
@@ -229,19 +151,19 @@ static int providers_begin(struct farm_req *r, const char *type,
 		json_decref(pk.best);
 		farm_log(FARM_LOG_ERROR, r->id, 0, "store: %s", farm_strerror(rc));
 		farm_req_error(r, 503, "storage unavailable");
-		return BEGIN_ANSWERED;
+		return FARM_PCALL_ANSWERED;
 	}
 	if (pk.notfound) {
 		farm_req_error(r, 404, "Credential %s not found", want);
-		return BEGIN_ANSWERED;
+		return FARM_PCALL_ANSWERED;
 	}
 	if (!pk.best)
-		return BEGIN_NONE;
+		return FARM_PCALL_NONE;
 	if (want && strcmp(json_string_value(json_object_get(pk.best, "type")), type)) {
 		farm_req_error(r, 400, "Credential %s is a %s credential, not %s", want,
 			       json_string_value(json_object_get(pk.best, "type")), type);
 		json_decref(pk.best);
-		return BEGIN_ANSWERED;
+		return FARM_PCALL_ANSWERED;
 	}
 	sealed = json_string_value(json_object_get(pk.best, "sealed"));
 	upd = json_string_value(json_object_get(pk.best, "updatedAt"));
@@ -267,13 +189,13 @@ static int providers_begin(struct farm_req *r, const char *type,
 	if (!c->http || !c->cred_id || !c->cred_version) {
 		json_decref(pk.best);
 		farm_req_error(r, 500, "cannot set up the %s call", p->title);
-		return BEGIN_ANSWERED;
+		return FARM_PCALL_ANSWERED;
 	}
 	*rec_out = pk.best;
-	return BEGIN_OK;
+	return FARM_PCALL_OK;
 }
 
-static int begin(struct farm_req *r, const char *type, struct pcall *pc)
+int farm_pcall_begin(struct farm_req *r, const char *type, struct farm_pcall *pc)
 {
 	return providers_begin(r, type, &pc->c, &pc->rec, &pc->opener);
 }
@@ -283,15 +205,14 @@ static int no_credential(struct farm_req *r, const char *type)
 	return farm_req_error(r, 404, "No %s credential configured for this organization", type);
 }
 
-/* Answers a finished call: its result (taking ownership) or its mapped error. */
-static int answer(struct farm_req *r, struct pcall *pc, int rc, int status, json_t *result)
+int farm_pcall_answer(struct farm_req *r, struct farm_pcall *pc, int rc, int status, json_t *result)
 {
 	struct farm_provider_call *c = &pc->c;
 
 	if (c->cache && c->cache_state)
 		farm_req_header(r, "X-Farm-Cache", c->cache_state);
 	if (rc == FARM_OK && result) {
-		pcall_end(pc);
+		farm_pcall_end(pc);
 		return farm_req_json(r, status, result);
 	}
 	json_decref(result);
@@ -304,7 +225,7 @@ static int answer(struct farm_req *r, struct pcall *pc, int rc, int status, json
 		farm_req_error(r, c->err.status, "%s", c->err.msg);
 	else
 		farm_req_error(r, 500, "%s call failed", c->p ? c->p->title : "platform");
-	pcall_end(pc);
+	farm_pcall_end(pc);
 	return r->status;
 }
 
@@ -351,7 +272,7 @@ static int rd_travisci_builds(struct farm_provider_call *c, const void *a, json_
 }
 
 /* Runs a read through the cache and answers 200 with its JSON text, or the error. */
-static int answer_read(struct farm_req *r, struct pcall *pc, const char *key,
+static int answer_read(struct farm_req *r, struct farm_pcall *pc, const char *key,
 		       farm_provider_read_fn fn, const struct read_in *in)
 {
 	char *text = NULL, *copy;
@@ -359,12 +280,12 @@ static int answer_read(struct farm_req *r, struct pcall *pc, const char *key,
 	int rc;
 
 	if (!key) {
-		pcall_end(pc);
+		farm_pcall_end(pc);
 		return farm_req_error(r, 500, "out of memory");
 	}
 	rc = farm_provider_read(&pc->c, key, fn, in, &text, &len);
 	if (rc != FARM_OK)
-		return answer(r, pc, rc, 0, NULL);
+		return farm_pcall_answer(r, pc, rc, 0, NULL);
 	if (pc->c.cache_state)
 		farm_req_header(r, "X-Farm-Cache", pc->c.cache_state);
 	copy = farm_arena_alloc(r->arena, len + 1);
@@ -376,12 +297,12 @@ static int answer_read(struct farm_req *r, struct pcall *pc, const char *key,
 		r->status = 200;
 	}
 	free(text);
-	pcall_end(pc);
+	farm_pcall_end(pc);
 	return copy ? 200 : farm_req_error(r, 500, "out of memory");
 }
 
 /* A write went to the platform: whatever it answered, cached reads may be stale. */
-static void written(struct farm_req *r, struct pcall *pc)
+static void written(struct farm_req *r, struct farm_pcall *pc)
 {
 	struct farm_app *app = r->app;
 
@@ -443,25 +364,25 @@ static long number_param(struct farm_req *r, const char *name, long def, long lo
 
 int farm_h_argocd_apps(struct farm_req *r)
 {
-	struct pcall pc;
-	int b = begin(r, "argocd", &pc);
+	struct farm_pcall pc;
+	int b = farm_pcall_begin(r, "argocd", &pc);
 
-	if (b == BEGIN_NONE)
+	if (b == FARM_PCALL_NONE)
 		return farm_req_json(r, 200, json_array());
-	if (b != BEGIN_OK)
+	if (b != FARM_PCALL_OK)
 		return r->status;
 	return answer_read(r, &pc, "argocd.applications", rd_argocd_list, NULL);
 }
 
 int farm_h_argocd_app(struct farm_req *r)
 {
-	struct pcall pc;
+	struct farm_pcall pc;
 	struct read_in in = {0};
-	int b = begin(r, "argocd", &pc);
+	int b = farm_pcall_begin(r, "argocd", &pc);
 
-	if (b == BEGIN_NONE)
+	if (b == FARM_PCALL_NONE)
 		return no_credential(r, "argocd");
-	if (b != BEGIN_OK)
+	if (b != FARM_PCALL_OK)
 		return r->status;
 	in.s = r->params[0];
 	return answer_read(r, &pc, farm_arena_printf(r->arena, "argocd.application %s", in.s),
@@ -470,16 +391,16 @@ int farm_h_argocd_app(struct farm_req *r)
 
 int farm_h_argocd_sync(struct farm_req *r)
 {
-	struct pcall pc;
+	struct farm_pcall pc;
 	json_t *out = NULL, *in = NULL;
 	int b, rc;
 
 	if (optional_body(r, &in))
 		return r->status;
-	b = begin(r, "argocd", &pc);
-	if (b != BEGIN_OK) {
+	b = farm_pcall_begin(r, "argocd", &pc);
+	if (b != FARM_PCALL_OK) {
 		json_decref(in);
-		return b == BEGIN_NONE ? no_credential(r, "argocd") : r->status;
+		return b == FARM_PCALL_NONE ? no_credential(r, "argocd") : r->status;
 	}
 	rc = farm_provider_argocd_sync(&pc.c, r->params[0], in, &out);
 	json_decref(in);
@@ -487,21 +408,21 @@ int farm_h_argocd_sync(struct farm_req *r)
 		written(r, &pc);
 	if (rc == FARM_OK)
 		farm_log(FARM_LOG_INFO, r->id, 0, "argocd: sync of %s requested", r->params[0]);
-	return answer(r, &pc, rc, 200, out);
+	return farm_pcall_answer(r, &pc, rc, 200, out);
 }
 
 /* ---- CircleCI ------------------------------------------------------------------------ */
 
 int farm_h_circleci_pipelines(struct farm_req *r)
 {
-	struct pcall pc;
+	struct farm_pcall pc;
 	struct read_in in = {0};
 	const char *vcs = farm_req_query(r, "vcsUrl");
-	int b = begin(r, "circleci", &pc);
+	int b = farm_pcall_begin(r, "circleci", &pc);
 
-	if (b == BEGIN_NONE)
+	if (b == FARM_PCALL_NONE)
 		return farm_req_json(r, 200, json_array());
-	if (b != BEGIN_OK)
+	if (b != FARM_PCALL_OK)
 		return r->status;
 	in.s = vcs;
 	return answer_read(r, &pc, farm_arena_printf(r->arena, "circleci.pipelines %s",
@@ -511,16 +432,16 @@ int farm_h_circleci_pipelines(struct farm_req *r)
 
 int farm_h_circleci_trigger(struct farm_req *r)
 {
-	struct pcall pc;
+	struct farm_pcall pc;
 	json_t *out = NULL, *in = NULL;
 	int b, rc;
 
 	if (optional_body(r, &in))
 		return r->status;
-	b = begin(r, "circleci", &pc);
-	if (b != BEGIN_OK) {
+	b = farm_pcall_begin(r, "circleci", &pc);
+	if (b != FARM_PCALL_OK) {
 		json_decref(in);
-		return b == BEGIN_NONE ? no_credential(r, "circleci") : r->status;
+		return b == FARM_PCALL_NONE ? no_credential(r, "circleci") : r->status;
 	}
 	rc = farm_provider_circleci_trigger(&pc.c, r->params[0], in, &out);
 	json_decref(in);
@@ -528,36 +449,36 @@ int farm_h_circleci_trigger(struct farm_req *r)
 		written(r, &pc);
 	if (rc == FARM_OK)
 		farm_log(FARM_LOG_INFO, r->id, 0, "circleci: pipeline triggered on %s", r->params[0]);
-	return answer(r, &pc, rc, 201, out);
+	return farm_pcall_answer(r, &pc, rc, 201, out);
 }
 
 /* ---- Jenkins ------------------------------------------------------------------------- */
 
 int farm_h_jenkins_jobs(struct farm_req *r)
 {
-	struct pcall pc;
-	int b = begin(r, "jenkins", &pc);
+	struct farm_pcall pc;
+	int b = farm_pcall_begin(r, "jenkins", &pc);
 
-	if (b == BEGIN_NONE)
+	if (b == FARM_PCALL_NONE)
 		return farm_req_json(r, 200, json_array());
-	if (b != BEGIN_OK)
+	if (b != FARM_PCALL_OK)
 		return r->status;
 	return answer_read(r, &pc, "jenkins.jobs", rd_jenkins_jobs, NULL);
 }
 
 int farm_h_jenkins_builds(struct farm_req *r)
 {
-	struct pcall pc;
+	struct farm_pcall pc;
 	struct read_in in = {0};
 	long limit = number_param(r, "limit", 20, 1, 100);
 	int b;
 
 	if (limit < 0)
 		return r->status;
-	b = begin(r, "jenkins", &pc);
-	if (b == BEGIN_NONE)
+	b = farm_pcall_begin(r, "jenkins", &pc);
+	if (b == FARM_PCALL_NONE)
 		return farm_req_json(r, 200, json_array());
-	if (b != BEGIN_OK)
+	if (b != FARM_PCALL_OK)
 		return r->status;
 	in.s = r->params[0];
 	in.n1 = limit;
@@ -568,7 +489,7 @@ int farm_h_jenkins_builds(struct farm_req *r)
 
 int farm_h_jenkins_build(struct farm_req *r)
 {
-	struct pcall pc;
+	struct farm_pcall pc;
 	json_t *out = NULL, *in = NULL, *params;
 	const char *k;
 	json_t *v;
@@ -589,10 +510,10 @@ int farm_h_jenkins_build(struct farm_req *r)
 		json_decref(in);
 		return farm_req_error(r, 400, "parameters must be an object");
 	}
-	b = begin(r, "jenkins", &pc);
-	if (b != BEGIN_OK) {
+	b = farm_pcall_begin(r, "jenkins", &pc);
+	if (b != FARM_PCALL_OK) {
 		json_decref(in);
-		return b == BEGIN_NONE ? no_credential(r, "jenkins") : r->status;
+		return b == FARM_PCALL_NONE ? no_credential(r, "jenkins") : r->status;
 	}
 	rc = farm_provider_jenkins_build(&pc.c, r->params[0], params, &out);
 	json_decref(in);
@@ -600,14 +521,14 @@ int farm_h_jenkins_build(struct farm_req *r)
 		written(r, &pc);
 	if (rc == FARM_OK)
 		farm_log(FARM_LOG_INFO, r->id, 0, "jenkins: build of %s queued", r->params[0]);
-	return answer(r, &pc, rc, 201, out);
+	return farm_pcall_answer(r, &pc, rc, 201, out);
 }
 
 /* ---- Travis CI ------------------------------------------------------------------------ */
 
 int farm_h_travisci_builds(struct farm_req *r)
 {
-	struct pcall pc;
+	struct farm_pcall pc;
 	struct read_in in = {0};
 	const char *slug = farm_req_query(r, "repoSlug");
 	long limit = number_param(r, "limit", 25, 1, 100), offset;
@@ -615,10 +536,10 @@ int farm_h_travisci_builds(struct farm_req *r)
 
 	if (limit < 0 || (offset = number_param(r, "offset", 0, 0, 1000000000L)) < 0)
 		return r->status;
-	b = begin(r, "travisci", &pc);
-	if (b == BEGIN_NONE)
+	b = farm_pcall_begin(r, "travisci", &pc);
+	if (b == FARM_PCALL_NONE)
 		return farm_req_json(r, 200, json_array());
-	if (b != BEGIN_OK)
+	if (b != FARM_PCALL_OK)
 		return r->status;
 	in.s = slug;
 	in.n1 = limit;
@@ -631,17 +552,17 @@ int farm_h_travisci_builds(struct farm_req *r)
 
 int farm_h_travisci_restart(struct farm_req *r)
 {
-	struct pcall pc;
+	struct farm_pcall pc;
 	json_t *out = NULL;
 	int b, rc;
 	size_t n = strlen(r->params[0]);
 
 	if (!n || n > 18 || strspn(r->params[0], "0123456789") != n)
 		return farm_req_error(r, 400, "build id must be a number");
-	b = begin(r, "travisci", &pc);
-	if (b == BEGIN_NONE)
+	b = farm_pcall_begin(r, "travisci", &pc);
+	if (b == FARM_PCALL_NONE)
 		return no_credential(r, "travisci");
-	if (b != BEGIN_OK)
+	if (b != FARM_PCALL_OK)
 		return r->status;
 	rc = farm_provider_travisci_restart(&pc.c, r->params[0], &out);
 	if (pc.c.upstream_calls)
@@ -649,5 +570,5 @@ int farm_h_travisci_restart(struct farm_req *r)
 	if (rc == FARM_OK)
 		farm_log(FARM_LOG_INFO, r->id, 0, "travisci: restart of build %s requested",
 			 r->params[0]);
-	return answer(r, &pc, rc, 202, out);
+	return farm_pcall_answer(r, &pc, rc, 202, out);
 }

@@ -162,7 +162,7 @@ static void zmq_ctx_make(void)
  * as it is while eventd is away; eventd polls the outbox anyway.  Not ZMQ_IMMEDIATE:
  * the first nudge of a thread, sent while its connection is still being made, must
  * wait for it rather than be dropped (it would cost the event up to a poll period). */
-static void nudge_eventd(struct farm_req *r)
+void farm_fcgi_nudge_eventd(struct farm_req *r)
 {
 	struct farm_app *app = r->app;
 	struct farm_thr *t = r->thr;
@@ -290,7 +290,7 @@ static int hook_accept(struct hook *h, int parsed, json_t *fields, char *key,
 		goto out;
 	}
 	status = farm_req_json(r, 200, json_pack("{s:b}", "received", 1));
-	nudge_eventd(r);
+	farm_fcgi_nudge_eventd(r);
 out:
 	farm_json_free(json);
 	json_decref(ev);

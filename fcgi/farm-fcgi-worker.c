@@ -210,11 +210,8 @@ static void *accept_thread(void *arg)
 		}
 		if (n == 0)
 			continue;
-		if (!stopping && (pfd[1].revents & POLLIN)) {
-			if (!__atomic_load_n(&worker_stopping, __ATOMIC_ACQUIRE))
-				continue;
-			continue;
-		}
+		if (!stopping && (pfd[1].revents & POLLIN))
+			continue; /* woken to stop: the loop's head switches to draining */
 		if (!(pfd[0].revents & (POLLIN | POLLHUP | POLLERR)))
 			continue;
 		if (FCGX_Accept_r(&req) < 0)

@@ -52,18 +52,10 @@ static void usage(FILE *fp)
 static int load_conf(struct farm_conf *c)
 {
 	struct farm_error err = {0};
-	int rc;
+	int rc = farm_conf_load(c, conf_path, &err);
 
-	if ((rc = farm_conf_init(c)))
-		return rc;
-	if (conf_path && (rc = farm_conf_load_file(c, conf_path, &err)))
-		goto fail;
-	if ((rc = farm_conf_load_env(c, NULL, &err)) || (rc = farm_conf_finish(c, &err)))
-		goto fail;
-	return 0;
-fail:
-	fprintf(stderr, "farm-fcgi: %s\n", err.msg);
-	farm_conf_free(c);
+	if (rc)
+		fprintf(stderr, "farm-fcgi: %s\n", err.msg);
 	return rc;
 }
 

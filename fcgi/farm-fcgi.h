@@ -103,10 +103,12 @@ int farm_h_jenkins_build(struct farm_req *r);
 int farm_h_travisci_builds(struct farm_req *r);
 int farm_h_travisci_restart(struct farm_req *r);
 
+/* farm-fcgi-webhooks.c: wakes farm-eventd after an event was committed to the
+ * outbox (every handler that appends to it calls this; never blocks). */
+void farm_fcgi_nudge_eventd(struct farm_req *r);
+
 /* farm-fcgi-catalog.c: catalog links to Argo CD applications, the CI/CD tab, and the
- * Argo CD Notifications webhook.  farm_catalog_nudge: wakes farm-eventd after an
- * event was committed to the outbox (never blocks). */
-void farm_catalog_nudge(struct farm_req *r);
+ * Argo CD Notifications webhook. */
 int farm_h_catalog_list(struct farm_req *r);
 int farm_h_catalog_get(struct farm_req *r);
 int farm_h_catalog_patch(struct farm_req *r);

@@ -90,37 +90,15 @@ struct cred_io {
 	json_t *best;
 };
 
-static int cred_cb(const void *key, size_t klen, const void *val, size_t vlen, void *arg)
-{
-	struct cred_io *c = arg;
-	json_t *rec = json_loadb(val, vlen, 0, NULL);
-	const char *type = json_string_value(json_object_get(rec, "type"));
-	const char *upd = json_string_value(json_object_get(rec, "updatedAt"));
-	const char *bu = json_string_value(json_object_get(c->best, "updatedAt"));
-
-	(void)key;
-	(void)klen;
-	/* The same choice as the API: the most recently updated, ties to the greater id. */
-	if (!type || !upd || strcmp(type, "argocd") != 0 ||
-	    (bu && (strcmp(upd, bu) < 0 ||
-		    (strcmp(upd, bu) == 0 &&
-		     strcmp(json_string_value(json_object_get(rec, "id")),
-			    json_string_value(json_object_get(c->best, "id"))) < 0)))) {
-		json_decref(rec);
-		return FARM_OK;
-	}
-	json_decref(c->best);
-	c->best = rec;
-	return FARM_OK;
-}
-
 static int cred_txn(struct farm_txn *t, void *arg)
 {
 	struct cred_io *c = arg;
+	int notfound;
 
 	json_decref(c->best);
 	c->best = NULL;
-	return farm_txn_scan(t, FARM_T_CREDS, c->org, 0, cred_cb, c);
+	/* The same choice as the API: the most recently updated, ties to the greater id. */
+	return farm_creds_pick(t, c->org, "argocd", NULL, &c->best, &notfound);
 }
 
 struct opener {
@@ -132,16 +110,10 @@ static int open_value(void *arg, json_t **value)
 {
 	struct opener *o = arg;
 	struct poll_state *ps = o->ps;
-	int rc = ps->keyring ? farm_creds_open(ps->keyring, o->rec, value) : FARM_E_NOTFOUND;
 
-	if (rc == FARM_E_NOTFOUND) { /* first use, or a key rotated since */
-		farm_keyring_free(ps->keyring);
-		ps->keyring = NULL;
-		rc = farm_keys_load(&ps->rn->conf, ps->rn->store, &ps->keyring);
-		if (rc == FARM_OK)
-			rc = farm_creds_open(ps->keyring, o->rec, value);
-	}
-	return rc;
+	if (!ps->keyring && farm_keys_load(&ps->rn->conf, ps->rn->store, &ps->keyring) != FARM_OK)
+		return FARM_E_CRYPTO;
+	return farm_keys_open_cred(ps->keyring, &ps->rn->conf, ps->rn->store, o->rec, value);
 }
 
 /* ---- one application ------------------------------------------------------------------ */

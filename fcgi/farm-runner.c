@@ -601,10 +601,8 @@ static int load_conf(struct farm_conf *c, const char *path)
 {
 	struct farm_error err = {0};
 
-	if (farm_conf_init(c) || (path && farm_conf_load_file(c, path, &err)) ||
-	    farm_conf_load_env(c, NULL, &err) || farm_conf_finish(c, &err)) {
+	if (farm_conf_load(c, path, &err) != FARM_OK) {
 		fprintf(stderr, "farm-runner: %s\n", err.msg[0] ? err.msg : "bad configuration");
-		farm_conf_free(c);
 		return -1;
 	}
 	return 0;

@@ -5,6 +5,7 @@
  * never on the live files.
  */
 #include <errno.h>
+#include <ftw.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,13 +34,17 @@ static int open_store(const struct farm_conf *c, struct farm_store **s, unsigned
 	return 0;
 }
 
+static int rm_one(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+	(void)st;
+	(void)ftw;
+	return type == FTW_DP ? rmdir(path) : unlink(path);
+}
+
+/* Removes a directory farmctl created itself with mkdtemp (no shell involved). */
 static int rm_rf(const char *dir)
 {
-	char cmd[4200];
-
-	/* Only ever a directory farmctl created itself with mkdtemp. */
-	snprintf(cmd, sizeof(cmd), "rm -rf -- '%s'", dir);
-	return system(cmd);
+	return nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 int farmctl_db(const char *conf_path, int argc, char **argv)

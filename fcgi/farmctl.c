@@ -78,8 +78,7 @@ int farmctl_load_conf(const char *path, struct farm_conf *c)
 {
 	struct farm_error err = {0};
 
-	if (farm_conf_init(c) || (path && farm_conf_load_file(c, path, &err)) ||
-	    farm_conf_load_env(c, NULL, &err) || farm_conf_finish(c, &err)) {
+	if (farm_conf_load(c, path, &err) != FARM_OK) {
 		fprintf(stderr, "farmctl: %s\n", err.msg[0] ? err.msg : "configuration error");
 		return 1;
 	}

@@ -428,3 +428,17 @@ void farm_conf_dump(const struct farm_conf *c, void *fpv)
 		}
 	}
 }
+
+int farm_conf_load(struct farm_conf *c, const char *path, struct farm_error *err)
+{
+	int rc = farm_conf_init(c);
+
+	if (rc)
+		return farm_error_set(err, rc, "out of memory");
+	if ((path && (rc = farm_conf_load_file(c, path, err))) ||
+	    (rc = farm_conf_load_env(c, NULL, err)) || (rc = farm_conf_finish(c, err))) {
+		farm_conf_free(c);
+		return rc;
+	}
+	return FARM_OK;
+}

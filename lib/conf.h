@@ -50,6 +50,11 @@ int farm_conf_init(struct farm_conf *c);
 /* Frees the strings held (wiping secrets).  NULL-safe. */
 void farm_conf_free(struct farm_conf *c);
 
+/* The whole sequence every program uses: defaults, then `path` (NULL: none), then
+ * the environment, then farm_conf_finish.  On failure *c is freed and err->msg says
+ * what is wrong. */
+int farm_conf_load(struct farm_conf *c, const char *path, struct farm_error *err);
+
 /* Reads a file; on error err->msg is "path:line: what is wrong". */
 int farm_conf_load_file(struct farm_conf *c, const char *path, struct farm_error *err);
 /* Applies FARM_<KEY> and JWT_SECRET from `envp` (NULL = environ). */

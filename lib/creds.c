@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "json.h"
+#include "store.h"
 #include "banned.h"
 
 struct cred_type {
@@ -244,4 +245,79 @@ json_t *farm_creds_public(json_t *rec)
 		json_object_set(o, keys[i], v ? v : json_null());
 	}
 	return o;
+}
+
+int farm_creds_same_org(const char *a, const char *b)
+{
+	if (!a || !b)
+		return a == b;
+	return strcmp(a, b) == 0;
+}
+
+struct pick {
+	const char *type;
+	json_t *best;
+};
+
+static int pick_cb(const void *key, size_t klen, const void *val, size_t vlen, void *arg)
+{
+	struct pick *p = arg;
+	json_t *rec = json_loadb(val, vlen, 0, NULL);
+	const char *type = json_string_value(json_object_get(rec, "type"));
+	const char *upd = json_string_value(json_object_get(rec, "updatedAt"));
+
+	(void)key;
+	(void)klen;
+	if (!rec || !type || !upd || strcmp(type, p->type)) {
+		json_decref(rec);
+		return FARM_OK;
+	}
+	if (p->best) {
+		const char *bu = json_string_value(json_object_get(p->best, "updatedAt"));
+		int c = strcmp(upd, bu);
+		if (c < 0 || (c == 0 && strcmp(json_string_value(json_object_get(rec, "id")),
+					       json_string_value(json_object_get(p->best, "id"))) < 0)) {
+			json_decref(rec);
+			return FARM_OK;
+		}
+		json_decref(p->best);
+	}
+	p->best = rec;
+	return FARM_OK;
+}
+
+int farm_creds_pick(struct farm_txn *t, const char *org, const char *type, const char *id,
+		    json_t **rec, int *notfound)
+{
+	struct pick p = {type, NULL};
+	char *stored = NULL;
+	void *val = NULL;
+	size_t vlen = 0;
+	int found = 0, rc;
+
+	*rec = NULL;
+	*notfound = 0;
+	if (!id) {
+		rc = farm_txn_scan(t, FARM_T_CREDS, org, 0, pick_cb, &p);
+		if (rc == FARM_OK)
+			*rec = p.best;
+		else
+			json_decref(p.best);
+		return rc;
+	}
+	rc = farm_txn_get_org(t, FARM_T_CREDS, id, strlen(id), &stored, &found);
+	if (rc != FARM_OK && rc != FARM_E_NOTFOUND)
+		goto out;
+	rc = FARM_OK;
+	if (!found || !farm_creds_same_org(stored, org)) {
+		*notfound = 1;
+		goto out;
+	}
+	rc = farm_txn_get(t, FARM_T_CREDS, id, strlen(id), &val, &vlen, 0);
+	if (rc == FARM_OK && !(*rec = json_loadb(val, vlen, 0, NULL)))
+		rc = FARM_E_DB;
+out:
+	free(val);
+	free(stored);
+	return rc;
 }

@@ -38,6 +38,18 @@ int farm_creds_seal(const struct farm_keyring *kr, json_t *rec, json_t *value);
  * wipes it).  FARM_E_CRYPTO when it does not authenticate. */
 int farm_creds_open(const struct farm_keyring *kr, json_t *rec, json_t **value);
 
+/* Two record orgs are the same scope (NULL = no org). */
+int farm_creds_same_org(const char *a, const char *b);
+
+/* Inside a transaction: the credential a platform call uses.  With `id` (from
+ * ?credentialId=): that record when it belongs to `org`, of whatever type (the caller
+ * checks it); another org's id sets *notfound exactly like a missing one.  Without:
+ * the org's credential of `type` updated last (equal times: the greater id, so every
+ * process agrees).  *rec is new (json_decref) or NULL when there is none. */
+struct farm_txn;
+int farm_creds_pick(struct farm_txn *t, const char *org, const char *type, const char *id,
+		    json_t **rec, int *notfound);
+
 /* The public view: {id,type,name,orgId,createdAt,updatedAt}.  Returns new. */
 json_t *farm_creds_public(json_t *rec);
 

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "creds.h"
 #include "banned.h"
 
 #define KEY_VERSION "key.version"
@@ -116,5 +117,20 @@ int farm_keys_load(const struct farm_conf *c, struct farm_store *s, struct farm_
 		return rc;
 	rc = farm_keys_keyring(out, m, mlen, version);
 	farm_crypto_free_secret(m, mlen);
+	return rc;
+}
+
+int farm_keys_open_cred(const struct farm_keyring *kr, const struct farm_conf *c,
+			struct farm_store *s, json_t *rec, json_t **value)
+{
+	struct farm_keyring *fresh = NULL;
+	int rc = kr ? farm_creds_open(kr, rec, value) : FARM_E_NOTFOUND;
+
+	if (rc == FARM_E_NOTFOUND) {
+		rc = farm_keys_load(c, s, &fresh);
+		if (rc == FARM_OK)
+			rc = farm_creds_open(fresh, rec, value);
+		farm_keyring_free(fresh);
+	}
 	return rc;
 }

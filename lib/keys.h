@@ -5,6 +5,8 @@
 
 #include <stddef.h>
 
+#include <jansson.h>
+
 #include "conf.h"
 #include "crypto.h"
 #include "store.h"
@@ -27,5 +29,11 @@ int farm_keys_keyring(struct farm_keyring **out, const void *master, size_t len,
 
 /* Reads the version from the store and builds the keyring (for a process start). */
 int farm_keys_load(const struct farm_conf *c, struct farm_store *s, struct farm_keyring **out);
+
+/* Opens a stored credential record's value with `kr`; when its key version is newer
+ * than kr knows (after `farmctl rotate-key`), with a keyring rebuilt for this call.
+ * *value is new (json_decref; wiped on free). */
+int farm_keys_open_cred(const struct farm_keyring *kr, const struct farm_conf *c,
+			struct farm_store *s, json_t *rec, json_t **value);
 
 #endif

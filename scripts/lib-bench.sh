@@ -36,12 +36,14 @@ bench_stop() {
 
 bench_token() { FARM_CONFIG=$FARM_STATE_DIR/farm.conf "$build/farmctl" token "$@"; }
 
-# wrk_run NAME URL [wrk args...]: prints a line and sets RPS, P50, P99 (ms), NON2XX
+# wrk_run NAME URL [wrk args...]: prints a line and sets RPS, REQS (requests wrk
+# completed), P50, P99 (ms), NON2XX
 wrk_run() {
 	local name=$1 url=$2 out
 	shift 2
 	out=$(wrk -t2 -c"$CONNS" -d"${DUR}s" --latency "$@" "$url" 2>&1)
 	RPS=$(printf '%s\n' "$out" | awk '/^Requests\/sec:/ {print $2}')
+	REQS=$(printf '%s\n' "$out" | awk '/requests in/ {print $1}')
 	P50=$(printf '%s\n' "$out" | awk '$1=="50%" {print $2}')
 	P99=$(printf '%s\n' "$out" | awk '$1=="99%" {print $2}')
 	NON2XX=$(printf '%s\n' "$out" | awk '/Non-2xx or 3xx responses:/ {print $5}')

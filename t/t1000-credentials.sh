@@ -6,8 +6,6 @@
 
 CANARY=canary-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')
 
-A=$(true) # tokens are minted after the stack starts
-
 test_expect_success 'start the stack' '
 	start_farm &&
 	ADMIN_A=$(token alice org-a admin) &&

@@ -103,6 +103,18 @@ stop_farm() {
 	done
 	kill -KILL -- -$FARM_RUN_PID 2>/dev/null
 	wait $FARM_RUN_PID 2>/dev/null
+	# Nothing of this stack outlives it: its session, and any daemon a test started
+	# itself (found through the daemons' lock files, which hold their pid).
+	pkill -KILL -s $FARM_RUN_PID 2>/dev/null
+	local f pid
+	for f in "$TRASH"/state/*.lock; do
+		[ -f "$f" ] || continue
+		pid=$(tr -dc 0-9 <"$f" 2>/dev/null)
+		[ -n "$pid" ] || continue
+		case "$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null)" in
+		"$FARM_BUILD"/farm-*) kill -KILL "$pid" 2>/dev/null ;;
+		esac
+	done
 	FARM_RUN_PID=
 }
 
