@@ -248,7 +248,8 @@ static int any_worker(struct farm_app *app)
 }
 
 /* Runs fn in a child process and waits at most timeout_ms: returns its exit status,
- * or -1 when it had to be killed.  Berkeley DB calls that can block forever on a
+ * 128 + the signal when something else killed it, or -1 when it had to be killed
+ * (or could not be started).  Berkeley DB calls that can block forever on a
  * mutex a dead process held (failchk, recovery) run this way, so the master that
  * supervises the pool never hangs with it. */
 static int run_bounded(int (*fn)(struct farm_app *), struct farm_app *app, int timeout_ms)
@@ -266,7 +267,7 @@ static int run_bounded(int (*fn)(struct farm_app *), struct farm_app *app, int t
 	}
 	for (int waited = 0;; waited += 10) {
 		if (waitpid(pid, &st, WNOHANG) == pid)
-			return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+			return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 		if (waited >= timeout_ms) {
 			kill(pid, SIGKILL);
 			waitpid(pid, &st, 0);
@@ -331,6 +332,11 @@ static int open_store_master(struct farm_app *app)
 	struct farm_error err = {0};
 	int rc = run_bounded(child_recover, app, 60 * 1000);
 
+	for (int tries = 0; rc > 128 && tries < 3; tries++) {
+		farm_log(FARM_LOG_WARN, NULL, 0, "recovery process killed by signal %d; retrying",
+			 rc - 128);
+		rc = run_bounded(child_recover, app, 60 * 1000);
+	}
 	if (rc == -1) {
 		farm_log(FARM_LOG_ERROR, NULL, 0,
 			 "recovery blocked for 60 s: removing the shared regions and retrying");

@@ -113,7 +113,7 @@ test_expect_success 'kill -9 of a worker under load: respawned, requests keep be
 	ok=$(grep -c "^200$" codes) &&
 	echo "200s: $ok of 300" &&
 	test "$ok" -ge 295 &&
-	api GET /api/v1/health && expect_status 200
+	wait_healthy 20
 '
 
 test_expect_success 'farm-fcgi -t accepts a good config and names the line of a bad one' '

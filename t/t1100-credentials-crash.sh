@@ -30,7 +30,7 @@ test_expect_success 'writers run while random workers are killed 20 times' '
 
 test_expect_success 'the pool is whole again and every acknowledged write is there' '
 	for i in $(seq 1 50); do [ $(farm_worker_pids | wc -l) = 2 ] && break; sleep 0.1; done &&
-	api GET /api/v1/health && expect_status 200 &&
+	wait_healthy 20 &&
 	$PY "$TEST_DIR/lib-crash-writer.py" --check "$FARM_URL" "$ADMIN" hist1
 '
 

@@ -81,7 +81,7 @@ start_farm() {
 	setsid "$SRC_DIR/scripts/farm-run" >"$TRASH/farm-run.out" 2>&1 &
 	FARM_RUN_PID=$!
 	local i
-	for i in $(seq 1 150); do
+	for i in $(seq 1 300); do
 		if curl -fsS -o /dev/null "$FARM_URL/api/v1/health" 2>/dev/null; then
 			return 0
 		fi
@@ -119,6 +119,20 @@ stop_farm() {
 }
 
 # Pids of farm-fcgi processes of this test (master first).
+# After a crash the supervisors restart what died (the pool master its workers and,
+# after a recovery, farm-run the daemons): /health answers 503 until every part is
+# back.  Waits up to $1 seconds (default 20) for a 200, else shows the last answer.
+wait_healthy() {
+	local i
+	for i in $(seq 1 $((${1:-20} * 10))); do
+		curl -fsS -o /dev/null "$FARM_URL/api/v1/health" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	echo "not healthy after ${1:-20} s:"
+	curl -sS "$FARM_URL/api/v1/health"
+	return 1
+}
+
 farm_master_pid() { pgrep -f -n "^$FARM_BUILD/farm-fcgi" -P $FARM_RUN_PID; }
 farm_worker_pids() { pgrep -P "$(farm_master_pid)"; }
 
