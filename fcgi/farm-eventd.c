@@ -3,8 +3,8 @@
  *   farm-eventd [-c FILE] [-t] [-h]
  *
  * Woken by nudges on a PULL socket (events.push; the webhook receivers PUSH there
- * without ever blocking) and every 500 ms regardless, it drains the outbox in
- * batches.  One transaction per batch: pop each entry, give it the next
+ * without ever blocking, and only when the wake word says eventd waits: events.h)
+ * and every 500 ms regardless, it drains the outbox in batches.  One transaction per batch: pop each entry, give it the next
  * "event.id", store it in FARM_T_EVENTS under that id, drop history beyond
  * events.history; commit; then publish every committed event on the PUB socket
  * (events.pub) as [topic "org:<orgId>" | "org:"][event JSON].
@@ -60,6 +60,7 @@ struct eventd {
 	struct farm_conf conf;
 	struct farm_store *store;
 	void *zctx, *pull, *pub;
+	struct farm_events_wake *wake; /* the word receivers look at before nudging */
 	int lock_fd;
 	uint64_t oldest; /* oldest id in the history, 0 = not known yet */
 };
@@ -193,8 +194,9 @@ static void publish(struct eventd *d, struct batch *b)
 	}
 }
 
-/* Drains the whole outbox.  FARM_OK or the store error that stopped it. */
-static int drain(struct eventd *d)
+/* Drains the whole outbox; *taken counts the entries.  FARM_OK or the store error
+ * that stopped it. */
+static int drain(struct eventd *d, size_t *taken)
 {
 	struct batch b;
 	int rc, more;
@@ -212,6 +214,7 @@ static int drain(struct eventd *d)
 			farm_log(FARM_LOG_ERROR, NULL, 0, "dropped %zu unreadable outbox entries",
 				 b.dropped);
 		publish(d, &b);
+		*taken += b.n + b.dropped;
 		if (b.n)
 			farm_log(FARM_LOG_DEBUG, NULL, 0, "published %zu events", b.n);
 		more = b.n == BATCH; /* a full batch: more may wait */
@@ -416,6 +419,9 @@ int main(int argc, char **argv)
 	}
 	if (open_store(&d) < 0 || open_zmq(&d) < 0)
 		goto out;
+	if (farm_events_wake_open(d.conf.state_dir, &d.wake) != FARM_OK)
+		farm_log(FARM_LOG_WARN, NULL, errno, "%s/eventd.wake: receivers will not know "
+			 "when to nudge; events wait for the %d ms poll", d.conf.state_dir, POLL_MS);
 	farm_log(FARM_LOG_INFO, NULL, 0, "ready: pull %s, publish %s, history %ld",
 		 d.pull ? d.conf.events_push : "(none)", d.pub ? d.conf.events_pub : "(none)",
 		 d.conf.events_history);
@@ -423,26 +429,16 @@ int main(int argc, char **argv)
 	while (!stopping) {
 		zmq_pollitem_t it = {d.pull, 0, ZMQ_POLLIN, 0};
 		char nudge[16];
+		size_t taken = 0;
 
-		if (d.pull) {
-			if (zmq_poll(&it, 1, POLL_MS) < 0 && zmq_errno() != EINTR) {
-				farm_log(FARM_LOG_ERROR, NULL, zmq_errno(), "zmq_poll");
-				sleep_ms(POLL_MS);
-			}
-			/* Every nudge waiting means the same thing: look at the outbox. */
-			while (zmq_recv(d.pull, nudge, sizeof(nudge), ZMQ_DONTWAIT) >= 0)
-				;
-		} else {
-			sleep_ms(POLL_MS);
-		}
-		if (stopping)
-			break;
 		/* Every drain transaction holds the outbox, which webhook transactions
-		 * append to, for one synchronous commit.  Under load, waiting a few ms
-		 * gathers a bigger batch and leaves the commits to the webhooks. */
+		 * append to, for one commit.  Under load, waiting a few ms gathers a
+		 * bigger batch and leaves the commits to the webhooks. */
 		if (farm_clock_ms() - last_drain < GAP_MS)
 			sleep_ms(GAP_MS - (farm_clock_ms() - last_drain));
-		rc = drain(&d);
+		/* From here until the wait ends, a receiver's commit nudges (events.h). */
+		farm_events_wake_set(d.wake, 1);
+		rc = drain(&d, &taken);
 		last_drain = farm_clock_ms();
 		if (rc == FARM_OK && time(NULL) - last_sweep >= DEDUPE_EVERY_S) {
 			rc = sweep_dedupe(&d);
@@ -458,11 +454,26 @@ int main(int argc, char **argv)
 		} else if (rc != FARM_OK) {
 			farm_log(FARM_LOG_ERROR, NULL, 0, "outbox: %s", farm_strerror(rc));
 			sleep_ms(POLL_MS);
+		} else if (taken == 0 && !stopping) {
+			/* Found nothing after announcing the wait: sleep until a nudge. */
+			if (d.pull) {
+				if (zmq_poll(&it, 1, POLL_MS) < 0 && zmq_errno() != EINTR) {
+					farm_log(FARM_LOG_ERROR, NULL, zmq_errno(), "zmq_poll");
+					sleep_ms(POLL_MS);
+				}
+				/* Every nudge waiting means the same thing: look again. */
+				while (zmq_recv(d.pull, nudge, sizeof(nudge), ZMQ_DONTWAIT) >= 0)
+					;
+			} else {
+				sleep_ms(POLL_MS);
+			}
 		}
+		farm_events_wake_set(d.wake, 0);
 	}
 	code = 0;
 	farm_log(FARM_LOG_INFO, NULL, 0, "stopped");
 out:
+	farm_events_wake_close(d.wake);
 	if (d.pull)
 		zmq_close(d.pull);
 	if (d.pub)

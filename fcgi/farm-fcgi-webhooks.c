@@ -19,9 +19,11 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <zmq.h>
 
 #include "clock.h"
@@ -162,6 +164,28 @@ static void zmq_ctx_make(void)
  * as it is while eventd is away; eventd polls the outbox anyway.  Not ZMQ_IMMEDIATE:
  * the first nudge of a thread, sent while its connection is still being made, must
  * wait for it rather than be dropped (it would cost the event up to a poll period). */
+/* This process's view of the wake word (events.h), opened on first use; while it
+ * cannot be opened, every commit nudges (and another open is tried a second later). */
+static struct farm_events_wake *wake_word(const struct farm_app *app)
+{
+	static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+	static struct farm_events_wake *_Atomic word;
+	static time_t next_try;
+	struct farm_events_wake *w = atomic_load(&word);
+
+	if (w)
+		return w;
+	pthread_mutex_lock(&mu);
+	if (!(w = atomic_load(&word)) && time(NULL) >= next_try) {
+		if (farm_events_wake_open(app->conf.state_dir, &w) == FARM_OK)
+			atomic_store(&word, w);
+		else
+			next_try = time(NULL) + 1;
+	}
+	pthread_mutex_unlock(&mu);
+	return w;
+}
+
 void farm_fcgi_nudge_eventd(struct farm_req *r)
 {
 	struct farm_app *app = r->app;
@@ -170,6 +194,8 @@ void farm_fcgi_nudge_eventd(struct farm_req *r)
 
 	if (!app->conf.events_push || !*app->conf.events_push || !t)
 		return;
+	if (!farm_events_wake_claim(wake_word(app)))
+		return; /* eventd is awake and will look at the outbox again */
 	if (!t->zmq_push) {
 		pthread_once(&zmq_once, zmq_ctx_make);
 		if (!zmq_ctx || !(t->zmq_push = zmq_socket(zmq_ctx, ZMQ_PUSH)))

@@ -6,9 +6,12 @@
 #include <jansson.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -282,4 +285,74 @@ int farm_events_lock_held(const char *dir, const char *name)
 		code = l.l_type != F_UNLCK;
 	close(f);
 	return code;
+}
+
+/* --- the wake word ------------------------------------------------------------------ */
+
+enum { WAKE_FILE_SIZE = 64 }; /* one cache line; the word is its first 4 bytes */
+
+struct farm_events_wake {
+	_Atomic uint32_t *word;
+};
+
+int farm_events_wake_open(const char *dir, struct farm_events_wake **out)
+{
+	char path[PATH_MAX];
+	struct farm_events_wake *w;
+	struct stat st;
+	void *map;
+	int f, n;
+
+	if (out)
+		*out = NULL;
+	if (!dir || !*dir || !out)
+		return FARM_E_INVAL;
+	n = snprintf(path, sizeof(path), "%s/eventd.wake", dir);
+	if (n < 0 || (size_t)n >= sizeof(path))
+		return FARM_E_TOOBIG;
+	if ((f = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600)) < 0)
+		return FARM_E_IO;
+	/* Both sides may create it: growing an empty file to the same size twice is
+	 * harmless, and the new bytes are zero ("awake"). */
+	if (fstat(f, &st) != 0 || !S_ISREG(st.st_mode) ||
+	    (st.st_size < WAKE_FILE_SIZE && ftruncate(f, WAKE_FILE_SIZE) != 0)) {
+		close(f);
+		return FARM_E_IO;
+	}
+	map = mmap(NULL, WAKE_FILE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, f, 0);
+	close(f);
+	if (map == MAP_FAILED)
+		return FARM_E_IO;
+	if (!(w = malloc(sizeof(*w)))) {
+		munmap(map, WAKE_FILE_SIZE);
+		return FARM_E_NOMEM;
+	}
+	w->word = map;
+	*out = w;
+	return FARM_OK;
+}
+
+void farm_events_wake_close(struct farm_events_wake *w)
+{
+	if (!w)
+		return;
+	munmap((void *)w->word, WAKE_FILE_SIZE);
+	free(w);
+}
+
+void farm_events_wake_set(struct farm_events_wake *w, int waiting)
+{
+	if (!w)
+		return;
+	atomic_store(w->word, waiting ? 1u : 0u);
+	atomic_thread_fence(memory_order_seq_cst);
+}
+
+int farm_events_wake_claim(struct farm_events_wake *w)
+{
+	if (!w)
+		return 1;
+	atomic_thread_fence(memory_order_seq_cst);
+	/* A plain load first: under load the word is 0 and stays in every cache. */
+	return atomic_load(w->word) != 0 && atomic_exchange(w->word, 0u) != 0;
 }

@@ -84,4 +84,29 @@ int farm_events_lock_take(const char *dir, const char *name, int *fd);
  * so it never races with a daemon taking its lock. */
 int farm_events_lock_held(const char *dir, const char *name);
 
+/* The wake word: a shared word in "<dir>/eventd.wake" (created 0600, never removed)
+ * saying whether farm-eventd is about to wait for a nudge.  A nudge costs both sides
+ * a trip through ZeroMQ's I/O threads; under load eventd is busy draining and every
+ * nudge would be wasted, so a receiver nudges only when it claims the word.
+ *
+ *   eventd:    farm_events_wake_set(w, 1); drain; only if the drain found nothing,
+ *              wait for a nudge; then farm_events_wake_set(w, 0).
+ *   receiver:  commit; if farm_events_wake_claim(w), nudge.
+ *
+ * Nothing waits unseen: the receiver's commit comes before its look at the word and
+ * eventd's "1" before its look at the outbox (both with full fences), so either eventd
+ * finds the entry or the receiver finds the "1" and nudges.  Claiming clears the word,
+ * so one nudge wakes eventd however many receivers commit meanwhile.  The file is
+ * mapped, never read with read(2); a missing or unusable file means "always nudge". */
+struct farm_events_wake;
+/* Opens (creating it if needed) the word under dir.  *out new, free with
+ * farm_events_wake_close().  FARM_E_IO when the file cannot be made or mapped. */
+int farm_events_wake_open(const char *dir, struct farm_events_wake **out);
+void farm_events_wake_close(struct farm_events_wake *w);
+/* eventd: 1 = about to wait (followed by a full fence), 0 = awake. */
+void farm_events_wake_set(struct farm_events_wake *w, int waiting);
+/* receiver, after its commit: 1 when it must nudge (the word was "waiting" and is now
+ * cleared by this call); always 1 when w is NULL. */
+int farm_events_wake_claim(struct farm_events_wake *w);
+
 #endif

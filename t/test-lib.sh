@@ -111,7 +111,7 @@ stop_farm() {
 		[ -f "$f" ] || continue
 		pid=$(tr -dc 0-9 <"$f" 2>/dev/null)
 		[ -n "$pid" ] || continue
-		case "$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null)" in
+		case "$(tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline")" in
 		"$FARM_BUILD"/farm-*) kill -KILL "$pid" 2>/dev/null ;;
 		esac
 	done

@@ -3,11 +3,17 @@
 #include "events.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
+#include <poll.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "tap.h"
@@ -236,6 +242,119 @@ static void test_locks(void)
 	is_int(farm_events_lock_held("", "eventd"), FARM_E_INVAL, "an empty dir is refused");
 }
 
+/* In a child: opens its own mapping and claims once; exit status = the claim. */
+static int child_claims(void)
+{
+	pid_t p = fork();
+	int st = 0;
+
+	if (p == 0) {
+		struct farm_events_wake *w = NULL;
+		if (farm_events_wake_open(root, &w) != FARM_OK)
+			_exit(9);
+		_exit(farm_events_wake_claim(w));
+	}
+	waitpid(p, &st, 0);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* The protocol of events.h between two processes, with a shared counter as the
+ * "outbox" and a pipe as the nudge.  The receiver appends one entry, claims (nudging
+ * only on a claim) and waits until the sleeper has seen that entry; the sleeper
+ * announces, looks, and waits only when it found nothing.  A lost wake-up leaves the
+ * receiver waiting: it gives up after 300 ms (the sleeper would wait 2 s). */
+static int race_lost_wakeups(int rounds)
+{
+	_Atomic long *box = mmap(NULL, 2 * sizeof(long), PROT_READ | PROT_WRITE,
+				 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	struct farm_events_wake *w = NULL;
+	int fds[2], st = 0;
+	long seen = 0;
+	char buf[256];
+	pid_t p;
+
+	if (box == MAP_FAILED || pipe(fds) != 0)
+		return -1;
+	atomic_store(&box[0], 0);
+	atomic_store(&box[1], 0);
+	p = fork();
+	if (p == 0) { /* receiver */
+		close(fds[0]);
+		if (farm_events_wake_open(root, &w) != FARM_OK)
+			_exit(9);
+		for (long i = 1; i <= rounds; i++) {
+			atomic_store(&box[0], i);
+			if (farm_events_wake_claim(w) && write(fds[1], "1", 1) != 1)
+				_exit(8);
+			struct timespec t0, t1;
+			clock_gettime(CLOCK_MONOTONIC, &t0);
+			for (int spin = 0; atomic_load(&box[1]) < i; spin++) {
+				clock_gettime(CLOCK_MONOTONIC, &t1);
+				if ((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000 > 300) {
+					atomic_store(&box[0], -1); /* tell the sleeper to stop */
+					_exit(7);
+				}
+				if (spin > 1000)
+					usleep(1);
+			}
+		}
+		_exit(0);
+	}
+	close(fds[1]);
+	farm_events_wake_open(root, &w);
+	while (seen < rounds) {
+		farm_events_wake_set(w, 1);
+		long now = atomic_load(&box[0]);
+		if (now < 0)
+			break;
+		if (now == seen) {
+			struct pollfd pfd = {fds[0], POLLIN, 0};
+			if (poll(&pfd, 1, 2000) > 0 && read(fds[0], buf, sizeof(buf)) <= 0)
+				break;
+		}
+		seen = now;
+		atomic_store(&box[1], seen);
+		farm_events_wake_set(w, 0);
+	}
+	waitpid(p, &st, 0);
+	farm_events_wake_close(w);
+	close(fds[0]);
+	munmap((void *)box, 2 * sizeof(long));
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static void test_wake(void)
+{
+	struct farm_events_wake *w = NULL;
+	char path[1200], link[1200];
+	struct stat st;
+
+	is_int(farm_events_wake_claim(NULL), 1, "no word: always nudge");
+	is_int(farm_events_wake_open(root, &w), FARM_OK, "the word opens (created)");
+	snprintf(path, sizeof(path), "%s/eventd.wake", root);
+	ok(stat(path, &st) == 0 && (st.st_mode & 0777) == 0600, "the file is 0600");
+	is_int(farm_events_wake_claim(w), 0, "a new word says awake: no nudge");
+	is_int(child_claims(), 0, "nor for another process");
+	farm_events_wake_set(w, 1);
+	is_int(child_claims(), 1, "waiting: another process claims it");
+	is_int(farm_events_wake_claim(w), 0, "once: the claim cleared it");
+	farm_events_wake_set(w, 1);
+	is_int(farm_events_wake_claim(w), 1, "waiting again: claimed");
+	farm_events_wake_set(w, 1);
+	farm_events_wake_set(w, 0);
+	is_int(farm_events_wake_claim(w), 0, "awake again: no nudge");
+	farm_events_wake_close(w);
+	is_int(race_lost_wakeups(20000), 0, "20,000 appends raced one by one against the sleeper: none waits unseen");
+	snprintf(link, sizeof(link), "%s/waketest", root);
+	mkdir(link, 0700);
+	snprintf(path, sizeof(path), "%s/waketest/eventd.wake", root);
+	ok(symlink("/etc/passwd", path) == 0, "a symlink planted at the word's path");
+	w = NULL;
+	is_int(farm_events_wake_open(link, &w), FARM_E_IO, "is not followed");
+	ok(w == NULL, "and no handle is returned");
+	is_int(farm_events_wake_open("", &w), FARM_E_INVAL, "an empty dir is refused");
+}
+
 int main(void)
 {
 	const char *base = getenv("TMPDIR");
@@ -251,6 +370,7 @@ int main(void)
 	test_parse();
 	test_history();
 	test_locks();
+	test_wake();
 	nftw(root, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 	return done_testing();
 }
