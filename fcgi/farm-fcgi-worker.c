@@ -1,24 +1,26 @@
-/* farm-fcgi-worker.c - one worker process: `threads` accepting threads around
- * libfcgi's FCGX_Accept_r, stopped gracefully through a wake pipe.
+/* farm-fcgi-worker.c - one worker process: `threads` threads serving requests with
+ * libfcgi, stopped gracefully through a wake pipe.
  *
  * libfcgi blocks in accept(2) and installs its own signal handlers, so a thread in
- * FCGX_Accept_r cannot be stopped by a signal.  Instead the listening socket is
- * non-blocking and each thread polls it (or the nginx connection it keeps, with
- * fastcgi_keep_conn) together with the wake pipe.  On stop a thread finishes its
- * request, stops accepting, and serves its kept connection until nginx closes it
- * (nginx closes idle upstream connections first, so no request is caught in a
- * close race) or the drain deadline passes.
+ * FCGX_Accept_r cannot be stopped by a signal.  Instead farm accepts connections
+ * itself from a non-blocking listening socket, and the threads wait in one epoll set
+ * for new connections, for requests on kept ones, and for the wake pipe (see
+ * "connections" below).  On stop the threads finish their requests, stop accepting,
+ * and serve the kept connections until nginx closes them or the drain deadline
+ * passes.
  */
 #include "farm-fcgi.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <fcgiapp.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdatomic.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
 
@@ -172,52 +174,164 @@ static void handle(struct farm_thr *t, FCGX_Request *req)
 	farm_req_reset(&r);
 }
 
+/* --- connections ---------------------------------------------------------------------
+ *
+ * nginx keeps its upstream connections open between requests (fastcgi_keep_conn on,
+ * keepalive in the upstream block).  A kept connection is not tied to a thread: after
+ * its request the thread parks it in the worker's epoll set (EPOLLONESHOT) and any
+ * thread takes it up when nginx sends the next request on it; a new connection is
+ * parked the same way as soon as it is accepted, so no thread waits on a silent one.  Threads count
+ * concurrent requests, not connections, so nginx may keep as many idle connections as
+ * it likes without starving new ones of a thread.  The set also holds the listening
+ * socket (EPOLLEXCLUSIVE: a new connection wakes one worker process, not all) and the
+ * wake pipe.
+ *
+ * libfcgi is given a socket that never listens: farm accepts connections itself and
+ * hands libfcgi an open one in FCGX_Request.ipcFd, with keepConnection set so that the
+ * FCGX_Finish_r that opens FCGX_Accept_r does not close it.  When nginx has closed
+ * the connection, libfcgi closes it and its own accept fails at once: FCGX_Accept_r
+ * returns < 0 with ipcFd < 0.  Both fields sit below fcgiapp.h's "don't use" line;
+ * they are unchanged since libfcgi 2.4.0 (2002) and test t0000 covers this use. */
+
+static int pool_ep = -1;         /* the worker's epoll set */
+static int dead_listen = -1;     /* what libfcgi believes it accepts on */
+static _Atomic long open_conns;  /* connections accepted and not yet closed */
+static _Atomic int listen_off;   /* the listening socket left the set (stopping) */
+
+static int pool_set_open(struct farm_app *app)
+{
+	struct epoll_event ev;
+
+	if ((pool_ep = epoll_create1(EPOLL_CLOEXEC)) < 0)
+		return -1;
+	if ((dead_listen = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+		return -1;
+	memset(&ev, 0, sizeof(ev));
+	ev.events = EPOLLIN | EPOLLEXCLUSIVE;
+	ev.data.fd = app->listen_fd;
+	if (epoll_ctl(pool_ep, EPOLL_CTL_ADD, app->listen_fd, &ev) != 0)
+		return -1;
+	ev.events = EPOLLIN;
+	ev.data.fd = app->wake_fd;
+	return epoll_ctl(pool_ep, EPOLL_CTL_ADD, app->wake_fd, &ev);
+}
+
+static void pool_set_close(void)
+{
+	if (pool_ep >= 0)
+		close(pool_ep);
+	if (dead_listen >= 0)
+		close(dead_listen);
+	pool_ep = dead_listen = -1;
+}
+
+/* Puts fd (back) in the set, to be taken up by one thread when it is readable. */
+static int park(int fd, int op)
+{
+	struct epoll_event ev;
+
+	memset(&ev, 0, sizeof(ev));
+	ev.events = EPOLLIN | EPOLLONESHOT;
+	ev.data.fd = fd;
+	return epoll_ctl(pool_ep, op, fd, &ev);
+}
+
+/* Takes a new connection from the (non-blocking) listening socket and parks it: no
+ * thread ever blocks on a connection that has not sent a request yet. */
+static void take_new(struct farm_app *app)
+{
+	int fd = accept4(app->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+
+	if (fd < 0)
+		return; /* EAGAIN: another worker took it */
+	if (park(fd, EPOLL_CTL_ADD) != 0) {
+		farm_log(FARM_LOG_WARN, NULL, errno, "cannot watch an nginx connection");
+		close(fd);
+		return;
+	}
+	atomic_fetch_add(&open_conns, 1);
+}
+
+/* Serves the request nginx sent on fd, then parks fd again (or it was closed). */
+static void serve_conn(struct farm_thr *t, FCGX_Request *req, int fd)
+{
+	req->ipcFd = fd;
+	req->keepConnection = 1;
+	if (FCGX_Accept_r(req) >= 0) {
+		handle(t, req);
+		FCGX_Finish_r(req);
+	}
+	if (req->ipcFd < 0) { /* closed: by nginx, after an error, or not kept */
+		atomic_fetch_sub(&open_conns, 1);
+		return;
+	}
+	fd = req->ipcFd;
+	req->ipcFd = -1; /* before parking: another thread may take it up at once */
+	if (park(fd, EPOLL_CTL_MOD) != 0) {
+		farm_log(FARM_LOG_WARN, NULL, errno, "cannot keep an nginx connection");
+		close(fd);
+		atomic_fetch_sub(&open_conns, 1);
+	}
+}
+
 static void *accept_thread(void *arg)
 {
 	struct farm_thr *t = arg;
 	struct farm_app *app = t->app;
 	FCGX_Request req;
+	char c;
 
-	if (FCGX_InitRequest(&req, app->listen_fd, FCGI_FAIL_ACCEPT_ON_INTR) != 0) {
+	if (FCGX_InitRequest(&req, dead_listen, FCGI_FAIL_ACCEPT_ON_INTR) != 0) {
 		farm_log(FARM_LOG_ERROR, NULL, 0, "FCGX_InitRequest failed");
 		return NULL;
 	}
 	for (;;) {
-		struct pollfd pfd[2];
+		struct epoll_event ev[8];
 		int stopping = __atomic_load_n(&worker_stopping, __ATOMIC_ACQUIRE);
-		int timeout = -1, n;
+		int timeout = 1000, n, conn = -1, listen = 0, wake = 0;
 
 		if (stopping) {
+			/* Stop accepting; serve the kept connections until nginx closes
+			 * them (it closes idle ones first, so no request is caught in a
+			 * close race) or the drain deadline passes. */
 			int64_t left = drain_deadline_ms - now_ms();
-			if (req.ipcFd < 0)
+			if (!atomic_exchange(&listen_off, 1))
+				epoll_ctl(pool_ep, EPOLL_CTL_DEL, app->listen_fd, NULL);
+			if (atomic_load(&open_conns) <= 0 || left <= 0)
 				break;
-			if (left <= 0) {
-				FCGX_Free(&req, 1);
-				break;
-			}
-			timeout = (int)left;
+			timeout = left < 100 ? (int)left : 100;
 		}
-		pfd[0].fd = req.ipcFd >= 0 ? req.ipcFd : app->listen_fd;
-		pfd[0].events = POLLIN;
-		pfd[1].fd = app->wake_fd;
-		pfd[1].events = POLLIN;
-		n = poll(pfd, stopping ? 1 : 2, timeout);
+		n = epoll_wait(pool_ep, ev, 8, timeout);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			farm_log(FARM_LOG_ERROR, NULL, errno, "poll");
+			farm_log(FARM_LOG_ERROR, NULL, errno, "epoll_wait");
 			break;
 		}
-		if (n == 0)
-			continue;
-		if (!stopping && (pfd[1].revents & POLLIN))
-			continue; /* woken to stop: the loop's head switches to draining */
-		if (!(pfd[0].revents & (POLLIN | POLLHUP | POLLERR)))
-			continue;
-		if (FCGX_Accept_r(&req) < 0)
-			continue; /* EAGAIN: another thread took it; or nginx closed a kept conn */
-		handle(t, &req);
-		FCGX_Finish_r(&req);
+		/* A request already sent comes before a new connection: one connection is
+		 * served, the others this call returned go back for other threads. */
+		for (int i = 0; i < n; i++) {
+			int fd = ev[i].data.fd;
+			if (fd == app->wake_fd)
+				wake = 1;
+			else if (fd == app->listen_fd)
+				listen = 1;
+			else if (conn < 0)
+				conn = fd;
+			else if (park(fd, EPOLL_CTL_MOD) != 0)
+				farm_log(FARM_LOG_WARN, NULL, errno, "epoll_ctl");
+		}
+		if (wake) {
+			/* One byte per thread was written: take one, so that the pipe is
+			 * empty (and quiet) once every thread has seen it. */
+			if (read(app->wake_fd, &c, 1) < 0 && errno != EAGAIN)
+				farm_log(FARM_LOG_WARN, NULL, errno, "wake pipe");
+		}
+		if (conn >= 0)
+			serve_conn(t, &req, conn);
+		else if (!stopping && (listen || n == 0))
+			take_new(app); /* (a timeout tries too: the one worker that
+					  EPOLLEXCLUSIVE woke may have been stopping) */
 	}
 	FCGX_Free(&req, 1);
 	return NULL;
@@ -247,11 +361,15 @@ int farm_worker_main(struct farm_app *app)
 	sigaddset(&set, SIGUSR2);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 
-	if (pipe2(wake, O_CLOEXEC) < 0) {
+	if (pipe2(wake, O_CLOEXEC | O_NONBLOCK) < 0) {
 		farm_log(FARM_LOG_ERROR, NULL, errno, "pipe");
 		return 1;
 	}
 	app->wake_fd = wake[0];
+	if (pool_set_open(app) != 0) {
+		farm_log(FARM_LOG_ERROR, NULL, errno, "epoll");
+		goto out;
+	}
 	tids = calloc((size_t)n, sizeof(*tids));
 	thr = calloc((size_t)n, sizeof(*thr));
 	if (!tids || !thr)
@@ -294,8 +412,9 @@ int farm_worker_main(struct farm_app *app)
 	__atomic_store_n(&slot->draining, 1, __ATOMIC_RELAXED);
 	drain_deadline_ms = now_ms() + DRAIN_MS;
 	__atomic_store_n(&worker_stopping, 1, __ATOMIC_RELEASE);
-	if (write(wake[1], "x", 1) < 0)
-		farm_log(FARM_LOG_WARN, NULL, errno, "wake pipe");
+	for (long i = 0; i < started; i++)
+		if (write(wake[1], "x", 1) < 0)
+			farm_log(FARM_LOG_WARN, NULL, errno, "wake pipe");
 	for (long i = 0; i < started; i++)
 		pthread_join(tids[i], NULL);
 	rc = 0;
@@ -307,6 +426,7 @@ out:
 		}
 	free(thr);
 	free(tids);
+	pool_set_close();
 	close(wake[0]);
 	close(wake[1]);
 	return rc;

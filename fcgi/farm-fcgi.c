@@ -296,13 +296,14 @@ static int child_failchk(struct farm_app *app)
 	return 0;
 }
 
-/* In a child: normal recovery (the caller made sure nobody else is attached). */
+/* In a child: normal recovery; any process still attached is killed first (EVICT). */
 static int child_recover(struct farm_app *app)
 {
 	struct farm_store *s = NULL;
 	struct farm_error err = {0};
 
-	if (farm_store_open(&s, app->conf.state_dir, store_flags(app) | FARM_STORE_MASTER, &err) !=
+	if (farm_store_open(&s, app->conf.state_dir,
+			    store_flags(app) | FARM_STORE_MASTER | FARM_STORE_EVICT, &err) !=
 	    FARM_OK) {
 		farm_log(FARM_LOG_ERROR, NULL, 0, "recovery: %s", err.msg);
 		return 2;

@@ -24,6 +24,7 @@
 #include <db.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
@@ -86,6 +87,7 @@ struct farm_store {
 	DB *org[FARM_T__COUNT]; /* secondaries; NULL for tables without an org */
 	DB *outbox;
 	unsigned flags;
+	int lock_fd; /* "<dir>/env.lock": shared, or exclusive for recovery */
 };
 
 /* One transaction.  `deadlock` and `fatal` remember what a callback may have ignored:
@@ -186,6 +188,61 @@ static void store_backoff(int attempt)
 }
 
 /* --- open and close ---------------------------------------------------------------- */
+
+/* Takes the environment lock (store.h): shared, or exclusive for recovery.  Polls
+ * (F_SETLK every 20 ms) rather than F_SETLKW so that the wait is bounded. */
+static int store_env_lock(struct farm_store *s, const char *dir, unsigned flags,
+			  struct farm_error *err)
+{
+	int exclusive = !!(flags & FARM_STORE_MASTER);
+	char path[PATH_MAX];
+	int fd, n;
+
+	n = snprintf(path, sizeof(path), "%s/env.lock", dir);
+	if (n < 0 || (size_t)n >= sizeof(path))
+		return farm_error_set(err, FARM_E_TOOBIG, "store: path too long");
+	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600)) < 0)
+		return farm_error_set(err, FARM_E_IO, "store: %s: %s", path, strerror(errno));
+	for (long waited = 0;; waited += 20) {
+		struct flock l;
+
+		memset(&l, 0, sizeof(l));
+		l.l_type = exclusive ? F_WRLCK : F_RDLCK;
+		l.l_whence = SEEK_SET;
+		if (fcntl(fd, F_SETLK, &l) == 0) {
+			s->lock_fd = fd;
+			return FARM_OK;
+		}
+		if (errno != EACCES && errno != EAGAIN) {
+			close(fd);
+			return farm_error_set(err, FARM_E_IO, "store: lock %s: %s", path,
+					      strerror(errno));
+		}
+		if (exclusive) {
+			memset(&l, 0, sizeof(l));
+			l.l_type = F_WRLCK;
+			l.l_whence = SEEK_SET;
+			if (fcntl(fd, F_GETLK, &l) == 0 && l.l_type != F_UNLCK && l.l_pid > 0) {
+				if (!(flags & FARM_STORE_EVICT)) {
+					close(fd);
+					return farm_error_set(err, FARM_E_CONFLICT,
+							      "store: %s is in use by process %ld; "
+							      "stop it before recovery",
+							      dir, (long)l.l_pid);
+				}
+				if (l.l_pid != getppid())
+					kill(l.l_pid, SIGKILL);
+			}
+		}
+		if (waited >= FARM_STORE_LOCK_WAIT_MS) {
+			close(fd);
+			return farm_error_set(err, FARM_E_UNAVAIL,
+					      "store: %s stayed locked for recovery over %d s", dir,
+					      FARM_STORE_LOCK_WAIT_MS / 1000);
+		}
+		usleep(20 * 1000);
+	}
+}
 
 /* Secondary key callback: the org named in the record's header. */
 static int store_org_key(DB *sdb, const DBT *key, const DBT *data, DBT *result)
@@ -291,7 +348,8 @@ int farm_store_open(struct farm_store **out, const char *dir, unsigned flags,
 	if (out)
 		*out = NULL;
 	if (!out || !dir || !*dir ||
-	    (flags & ~(unsigned)(FARM_STORE_MASTER | FARM_STORE_NOSYNC | FARM_STORE_SMALL_LOGS)))
+	    (flags & ~(unsigned)(FARM_STORE_MASTER | FARM_STORE_NOSYNC | FARM_STORE_SMALL_LOGS |
+				 FARM_STORE_EVICT)))
 		return farm_error_set(err, FARM_E_INVAL, "store: bad open arguments");
 	if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
 		code = farm_error_set(err, FARM_E_IO, "store: mkdir %s: %s", dir, strerror(errno));
@@ -302,8 +360,21 @@ int farm_store_open(struct farm_store **out, const char *dir, unsigned flags,
 	if (!(s = calloc(1, sizeof(*s))))
 		return farm_error_set(err, FARM_E_NOMEM, "store: out of memory");
 	s->flags = flags;
-	if ((code = store_env_open(s, dir, flags, err)) != FARM_OK)
+	s->lock_fd = -1;
+	if ((code = store_env_lock(s, dir, flags, err)) != FARM_OK ||
+	    (code = store_env_open(s, dir, flags, err)) != FARM_OK)
 		goto out;
+	if (flags & FARM_STORE_MASTER) { /* recovered: others may attach now */
+		struct flock l;
+		memset(&l, 0, sizeof(l));
+		l.l_type = F_RDLCK;
+		l.l_whence = SEEK_SET;
+		if (fcntl(s->lock_fd, F_SETLK, &l) != 0) {
+			code = farm_error_set(err, FARM_E_IO, "store: lock %s: %s", dir,
+					      strerror(errno));
+			goto out;
+		}
+	}
 	for (i = 0; i < FARM_T__COUNT; i++) {
 		const struct store_table *tb = &store_tables[i];
 
@@ -355,11 +426,17 @@ void farm_store_close(struct farm_store *s)
 		s->outbox->close(s->outbox, 0);
 	if (s->env)
 		s->env->close(s->env, 0);
+	if (s->lock_fd >= 0)
+		close(s->lock_fd); /* last: the environment is left before recovery may run */
 	free(s);
 }
 
 void farm_store_abandon(struct farm_store *s)
 {
+	if (!s)
+		return;
+	if (s->lock_fd >= 0)
+		close(s->lock_fd); /* this process no longer counts as attached */
 	free(s);
 }
 
@@ -423,20 +500,37 @@ int farm_store_ping(struct farm_store *s)
  * transaction until its own fsync returned, so writers of one page (the outbox's root,
  * an org's page of a secondary index, the last leaf of a small table) queue behind one
  * fsync each.  Instead the commit writes its record to the log buffer and releases the
- * locks (DB_TXN_NOSYNC), then log_flush makes the log durable up to the end: concurrent
- * committers share one flush.  The caller still returns only after its record is on
- * disk, so an acknowledged write survives a power cut as before.  Another transaction
- * may read the data in the moment before the flush; any write it then commits is
- * flushed after it in the same log, so nothing derived from it can outlive it. */
+ * locks (DB_TXN_NOSYNC), then log_flush makes the log durable up to its end:
+ * concurrent committers share one flush, and the caller returns only after its record
+ * is on disk, so an acknowledged write survives a crash as before.
+ *
+ * Released early, the locks let other transactions read the commit before it is
+ * durable.  Should its process die before the flush, recovery rolls it back, and an
+ * answer built on that read would describe a state that never was (t1100 saw it: a
+ * DELETE retried by nginx answered 404 for a record recovery then kept).  So every
+ * transaction, read-only or aborted too, returns only once the log is durable to
+ * where it was when the transaction ended: whatever it saw is on disk by then.
+ * When nothing is pending, log_flush returns without writing. */
+static int store_durable(struct farm_store *s, int code)
+{
+	int rc;
+
+	if (code == FARM_E_RECOVER || (s->flags & FARM_STORE_NOSYNC))
+		return code;
+	if ((rc = s->env->log_flush(s->env, NULL)) != 0)
+		return store_code(rc);
+	return code;
+}
+
 static int store_commit(struct farm_store *s, struct farm_txn *t)
 {
 	int rc;
 
-	if (!t->wrote || (s->flags & FARM_STORE_NOSYNC)) /* nothing to flush, or benchmarks */
+	if (s->flags & FARM_STORE_NOSYNC) /* benchmarks: DB_TXN_WRITE_NOSYNC */
 		return store_code(t->tid->commit(t->tid, 0)); /* the handle is gone after it */
-	if ((rc = t->tid->commit(t->tid, DB_TXN_NOSYNC)) != 0)
+	if ((rc = t->tid->commit(t->tid, t->wrote ? DB_TXN_NOSYNC : 0)) != 0)
 		return store_code(rc);
-	return store_code(s->env->log_flush(s->env, NULL));
+	return store_durable(s, FARM_OK);
 }
 
 int farm_store_run(struct farm_store *s, farm_store_fn fn, void *arg)
@@ -469,7 +563,7 @@ int farm_store_run(struct farm_store *s, farm_store_fn fn, void *arg)
 			store_backoff(attempt);
 			continue;
 		}
-		return res != FARM_OK ? res : t.fatal;
+		return store_durable(s, res != FARM_OK ? res : t.fatal);
 	}
 }
 

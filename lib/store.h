@@ -8,6 +8,15 @@
  * calls farm_store_failchk() after reaping a child; FARM_E_RECOVER means every
  * process must close its handle and the master must reopen with recovery.
  *
+ * Recovery must run alone: a process that attached during it would work on regions
+ * recovery is about to remove, and its buffer pool could later write stale pages over
+ * recovered ones.  So every handle holds a shared POSIX lock on "<dir>/env.lock" for
+ * its whole life, and a FARM_STORE_MASTER open takes it exclusively: an open waits
+ * while recovery runs (up to FARM_STORE_LOCK_WAIT_MS, then FARM_E_UNAVAIL), and
+ * recovery refuses to start while anyone is attached (FARM_E_CONFLICT naming the pid)
+ * unless FARM_STORE_EVICT lets it kill them first (the farm-fcgi master's recovery:
+ * their supervisors start them again, and they wait for the recovery to end).
+ *
  * Record values of org-scoped tables begin with a small header naming the org, so
  * one secondary index per such table ("by org") serves listing without a scan.
  * All handles are free-threaded (DB_THREAD).
@@ -28,7 +37,10 @@ enum farm_store_flags {
 	FARM_STORE_NOSYNC = 1 << 1,  /* DB_TXN_WRITE_NOSYNC (tests/bench only; never default) */
 	FARM_STORE_SMALL_LOGS = 1 << 2, /* 128 KiB log files when the env is created
 					   (tests only: makes log removal observable) */
+	FARM_STORE_EVICT = 1 << 3,   /* with MASTER: SIGKILL every other attached process */
 };
+
+#define FARM_STORE_LOCK_WAIT_MS 120000
 
 enum farm_table {
 	FARM_T_META = 0,   /* small key → value (counters, key versions) */

@@ -2,14 +2,22 @@
 """Concurrent credential writers that record what was acknowledged (Jepsen-style).
 
 usage: lib-crash-writer.py URL TOKEN SECONDS THREADS HISTORY_FILE
-       lib-crash-writer.py --check URL TOKEN HISTORY_FILE
+       lib-crash-writer.py --check URL TOKEN HISTORY_FILE [NGINX_ACCESS_LOG...]
 
-Each op is recorded as invoke/ok/fail/unknown.  --check lists the credentials
+Each op is recorded as ok/fail/unknown/gone.  --check lists the credentials
 and verifies against the model: every acknowledged create is present with the
 name of its last acknowledged patch (or of a later unknown patch), and every
 acknowledged delete is absent.  Unknown outcomes may land either way.
+
+"gone" is a DELETE answered 404.  nginx retries an idempotent request (DELETE
+is one) on a new connection when the first one broke, so when a worker is
+killed after committing a delete but before answering, the retry answers 404
+for a record the same request deleted.  A 404 alone cannot tell that from a
+lost record, so nginx's access log must show that DELETE sent more than once
+(upstream=502, 404); otherwise "gone" counts as a failed delete and the record
+must still be there.
 """
-import http.client, json, random, sys, threading, time, urllib.parse
+import http.client, json, random, re, sys, threading, time, urllib.parse
 
 def request(url, token, method, path, body=None):
     u = urllib.parse.urlparse(url)
@@ -52,8 +60,9 @@ def writer(url, token, deadline, tid, hist, lock):
             cid = mine.pop(rnd.randrange(len(mine)))
             st, _ = request(url, token, "DELETE", f"/api/v1/integrations/credentials/{cid}")
             rec = {"op": "delete", "id": cid,
-                   "res": "ok" if st == 204 else ("fail" if st and st < 500 else "unknown")}
-            if rec["res"] != "ok":
+                   "res": "ok" if st == 204 else "gone" if st == 404 else
+                          ("fail" if st and st < 500 else "unknown")}
+            if rec["res"] not in ("ok", "gone"):
                 mine.append(cid)
         rec["t"] = time.time()
         with lock:
@@ -74,8 +83,14 @@ def run(url, token, seconds, threads, out):
     unk = sum(1 for r in hist if r["res"] == "unknown")
     print(f"ops={len(hist)} acknowledged={ok} unknown={unk}")
 
-def check(url, token, histfile):
+def check(url, token, histfile, logs=()):
     hist = [json.loads(l) for l in open(histfile)]
+    retried_deletes = set()
+    for path in logs:
+        with open(path, errors="replace") as f:
+            for m in re.finditer(r'"DELETE /api/v1/integrations/credentials/([0-9a-f-]{36}) [^"]*" '
+                                 r'.* upstream=(\S+, .*)$', f.read(), re.M):
+                retried_deletes.add(m.group(1))
     st, body = request(url, token, "GET", "/api/v1/integrations/credentials")
     assert st == 200, f"list failed: {st} {body[:200]}"
     present = {c["id"]: c for c in json.loads(body)}
@@ -88,7 +103,8 @@ def check(url, token, histfile):
         elif r["op"] in ("patch", "delete"):
             byid.setdefault(r["id"], []).append(r)
     for cid, ops in byid.items():
-        deleted = any(o["op"] == "delete" and o["res"] == "ok" for o in ops)
+        deleted = any(o["op"] == "delete" and (o["res"] == "ok" or
+                      (o["res"] == "gone" and cid in retried_deletes)) for o in ops)
         maybe_deleted = any(o["op"] == "delete" and o["res"] == "unknown" for o in ops)
         if deleted:
             if cid in present:
@@ -115,6 +131,6 @@ def check(url, token, histfile):
 
 if __name__ == "__main__":
     if sys.argv[1] == "--check":
-        check(sys.argv[2], sys.argv[3], sys.argv[4])
+        check(sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5:])
     else:
         run(sys.argv[1], sys.argv[2], float(sys.argv[3]), int(sys.argv[4]), sys.argv[5])

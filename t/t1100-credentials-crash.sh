@@ -31,7 +31,7 @@ test_expect_success 'writers run while random workers are killed 20 times' '
 test_expect_success 'the pool is whole again and every acknowledged write is there' '
 	for i in $(seq 1 50); do [ $(farm_worker_pids | wc -l) = 2 ] && break; sleep 0.1; done &&
 	wait_healthy 20 &&
-	$PY "$TEST_DIR/lib-crash-writer.py" --check "$FARM_URL" "$ADMIN" hist1
+	$PY "$TEST_DIR/lib-crash-writer.py" --check "$FARM_URL" "$ADMIN" hist1 state/nginx/access.log
 '
 
 test_expect_success 'kill -9 of the whole pool mid-write, then a restart: nothing acknowledged is lost' '
@@ -43,7 +43,7 @@ test_expect_success 'kill -9 of the whole pool mid-write, then a restart: nothin
 	wait $writer &&
 	stop_farm && start_farm &&
 	cat hist1 hist2 >hist-all &&
-	$PY "$TEST_DIR/lib-crash-writer.py" --check "$FARM_URL" "$ADMIN" hist-all
+	$PY "$TEST_DIR/lib-crash-writer.py" --check "$FARM_URL" "$ADMIN" hist-all state/nginx/access.log
 '
 
 test_expect_success 'a hot backup of the environment passes verification' '

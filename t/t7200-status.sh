@@ -11,9 +11,10 @@ JWT_SECRET=status-test-secret-0123456789abcdef
 
 # ---- the listen queue, on the FastCGI socket itself (no nginx) ----------------------
 # One worker with one thread.  A client keeps its FastCGI connection open
-# (FCGI_KEEP_CONN), so the only thread serves that connection and nothing else;
-# further connections wait in the kernel's accept queue, which the status request
-# sent on the kept connection must count.
+# (FCGI_KEEP_CONN) and holds the only thread with a slow request; connections made
+# meanwhile wait in the kernel's accept queue.  The status request the client sent
+# behind the slow one comes first when the thread is free again (a request already
+# sent goes before a new connection), so it sees and must count them.
 
 cat >fcgi-status.py <<'EOF'
 import json, socket, struct, sys, time
@@ -30,12 +31,16 @@ def nv(d):
         out += k + v
     return out
 
-def ask(s, uri, query=""):
+def send(s, uri, query=""):
     params = {"REQUEST_METHOD": "GET", "REQUEST_URI": uri + ("?" + query if query else ""),
               "QUERY_STRING": query, "SERVER_PROTOCOL": "HTTP/1.1", "REMOTE_ADDR": "127.0.0.1"}
     s.sendall(record(1, 1, struct.pack("!HB5x", 1, 1)) +  # BEGIN_REQUEST responder, KEEP_CONN
               record(4, 1, nv(params)) + record(4, 1, b"") + record(5, 1, b""))
-    out, buf = b"", b""
+
+pending = {}
+
+def answer(s):
+    out, buf = b"", pending.get(s, b"")
     while True:
         while len(buf) < 8 or len(buf) < 8 + struct.unpack("!H", buf[4:6])[0] + buf[6]:
             chunk = s.recv(65536)
@@ -47,8 +52,13 @@ def ask(s, uri, query=""):
         if kind == 6:
             out += content
         elif kind == 3:
+            pending[s] = buf
             head, _, body = out.partition(b"\r\n\r\n")
             return head.decode(), body.decode()
+
+def ask(s, uri, query=""):
+    send(s, uri, query)
+    return answer(s)
 
 def connect(addr):
     if addr.startswith("unix:"):
@@ -63,11 +73,19 @@ addr, waiting = sys.argv[1], int(sys.argv[2])
 s = connect(addr)
 _, body = ask(s, "/farm-status")
 before = json.loads(body)["pool"]
+s2 = connect(addr)
+ask(s2, "/farm-status")                      # a second kept connection
+send(s, "/api/v1/__debug/sleep", "ms=1000")  # holds the only thread
+time.sleep(0.3)
 extra = [connect(addr) for _ in range(waiting)]
 time.sleep(0.2)
-_, body = ask(s, "/farm-status")
+send(s, "/farm-status")                      # both wait for the thread, which
+send(s2, "/farm-status", "format=prometheus")  # serves them before new connections
+_, body = answer(s)
+assert '"slept":1000' in body, body
+_, body = answer(s)
 after = json.loads(body)["pool"]
-head, text = ask(s, "/farm-status", "format=prometheus")
+head, text = answer(s2)
 print(json.dumps({"before": before, "after": after, "head": head, "text": text}))
 EOF
 
@@ -75,7 +93,7 @@ run_queue_probe() { # run_queue_probe LISTEN N: a one-thread pool, N waiting cli
 	local dir=$TRASH/q-$3
 	mkdir -p "$dir"
 	env -u FARM_CONFIG JWT_SECRET=$JWT_SECRET FARM_LISTEN="$1" FARM_STATE_DIR="$dir/db" \
-		FARM_WORKERS=1 FARM_THREADS=1 FARM_EVENTS_PUB= FARM_WSD_LISTEN= \
+		FARM_WORKERS=1 FARM_THREADS=1 FARM_EVENTS_PUB= FARM_WSD_LISTEN= FARM_DEBUG_ROUTES=yes \
 		"$FARM_BUILD/farm-fcgi" 2>"$dir/farm-fcgi.log" &
 	local pid=$! i
 	for i in $(seq 1 100); do
