@@ -308,8 +308,8 @@ static void *accept_thread(void *arg)
 			farm_log(FARM_LOG_ERROR, NULL, errno, "epoll_wait");
 			break;
 		}
-		/* A request already sent comes before a new connection: one connection is
-		 * served, the others this call returned go back for other threads. */
+		/* A request already sent comes first: one connection is served, the
+		 * others this call returned go back for other threads. */
 		for (int i = 0; i < n; i++) {
 			int fd = ev[i].data.fd;
 			if (fd == app->wake_fd)
@@ -329,9 +329,12 @@ static void *accept_thread(void *arg)
 		}
 		if (conn >= 0)
 			serve_conn(t, &req, conn);
-		else if (!stopping && (listen || n == 0))
-			take_new(app); /* (a timeout tries too: the one worker that
-					  EPOLLEXCLUSIVE woke may have been stopping) */
+		/* Then a new connection, even under load: while every thread had a kept
+		 * connection to serve, nginx's new ones would wait in the backlog for as
+		 * long as the load lasts.  (A timeout tries too: the one worker that
+		 * EPOLLEXCLUSIVE woke may have been stopping.) */
+		if (!stopping && (listen || n == 0))
+			take_new(app);
 	}
 	FCGX_Free(&req, 1);
 	return NULL;
