@@ -1,12 +1,31 @@
 /* farm-fcgi-health.c - GET /api/v1/health: can the stack serve? */
 #include "farm-fcgi.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "events.h"
 #include "banned.h"
+
+/* The daemons' lock files, kept open for the life of the worker process. */
+static int lock_eventd = -1, lock_wsd = -1;
+static pthread_mutex_t lock_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static int daemon_running(const struct farm_app *app, const char *name, int *fd)
+{
+	int rc;
+
+	if (__atomic_load_n(fd, __ATOMIC_ACQUIRE) >= 0)
+		return farm_events_lock_held_fd(app->conf.state_dir, name, fd);
+	pthread_mutex_lock(&lock_mu);
+	int f = *fd;
+	rc = farm_events_lock_held_fd(app->conf.state_dir, name, &f);
+	__atomic_store_n(fd, f, __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&lock_mu);
+	return rc;
+}
 
 int farm_h_health(struct farm_req *r)
 {
@@ -23,12 +42,12 @@ int farm_h_health(struct farm_req *r)
 	 * empty is not deployed and not checked.  Webhooks never depend on this answer:
 	 * with eventd down they still store their events, which wait in the outbox. */
 	if (app->conf.events_pub && *app->conf.events_pub) {
-		rc = farm_events_lock_held(app->conf.state_dir, FARM_EVENTS_LOCK_EVENTD);
+		rc = daemon_running(app, FARM_EVENTS_LOCK_EVENTD, &lock_eventd);
 		json_object_set_new(checks, "sidecar", json_string(rc == 1 ? "ok" : "down"));
 		ok &= rc == 1;
 	}
 	if (app->conf.wsd_listen && *app->conf.wsd_listen) {
-		rc = farm_events_lock_held(app->conf.state_dir, FARM_EVENTS_LOCK_WSD);
+		rc = daemon_running(app, FARM_EVENTS_LOCK_WSD, &lock_wsd);
 		json_object_set_new(checks, "bridge", json_string(rc == 1 ? "ok" : "down"));
 		ok &= rc == 1;
 	}

@@ -286,9 +286,9 @@ static void *accept_thread(void *arg)
 		return NULL;
 	}
 	for (;;) {
-		struct epoll_event ev[8];
+		struct epoll_event ev;
 		int stopping = __atomic_load_n(&worker_stopping, __ATOMIC_ACQUIRE);
-		int timeout = 1000, n, conn = -1, listen = 0, wake = 0;
+		int timeout = 1000, n;
 
 		if (stopping) {
 			/* Stop accepting; serve the kept connections until nginx closes
@@ -301,40 +301,29 @@ static void *accept_thread(void *arg)
 				break;
 			timeout = left < 100 ? (int)left : 100;
 		}
-		n = epoll_wait(pool_ep, ev, 8, timeout);
+		/* One event per call: a thread takes exactly what it will handle, so a
+		 * request costs one epoll_wait and one re-arm (with several events per
+		 * call, the connections a thread could not serve had to be re-armed for
+		 * the others, five extra epoll_ctl per request under load). */
+		n = epoll_wait(pool_ep, &ev, 1, timeout);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
 			farm_log(FARM_LOG_ERROR, NULL, errno, "epoll_wait");
 			break;
 		}
-		/* A request already sent comes first: one connection is served, the
-		 * others this call returned go back for other threads. */
-		for (int i = 0; i < n; i++) {
-			int fd = ev[i].data.fd;
-			if (fd == app->wake_fd)
-				wake = 1;
-			else if (fd == app->listen_fd)
-				listen = 1;
-			else if (conn < 0)
-				conn = fd;
-			else if (park(fd, EPOLL_CTL_MOD) != 0)
-				farm_log(FARM_LOG_WARN, NULL, errno, "epoll_ctl");
-		}
-		if (wake) {
+		if (n > 0 && ev.data.fd == app->wake_fd) {
 			/* One byte per thread was written: take one, so that the pipe is
 			 * empty (and quiet) once every thread has seen it. */
 			if (read(app->wake_fd, &c, 1) < 0 && errno != EAGAIN)
 				farm_log(FARM_LOG_WARN, NULL, errno, "wake pipe");
-		}
-		if (conn >= 0)
-			serve_conn(t, &req, conn);
-		/* Then a new connection, even under load: while every thread had a kept
-		 * connection to serve, nginx's new ones would wait in the backlog for as
-		 * long as the load lasts.  (A timeout tries too: the one worker that
-		 * EPOLLEXCLUSIVE woke may have been stopping.) */
-		if (!stopping && (listen || n == 0))
+		} else if (n > 0 && ev.data.fd != app->listen_fd) {
+			serve_conn(t, &req, ev.data.fd); /* a kept connection with a request */
+		} else if (!stopping) {
+			/* A new connection (or a timeout: the one worker that EPOLLEXCLUSIVE
+			 * woke may have been stopping). */
 			take_new(app);
+		}
 	}
 	FCGX_Free(&req, 1);
 	return NULL;

@@ -287,6 +287,26 @@ int farm_events_lock_held(const char *dir, const char *name)
 	return code;
 }
 
+int farm_events_lock_held_fd(const char *dir, const char *name, int *fd)
+{
+	char path[PATH_MAX];
+	struct flock l;
+	int code;
+
+	if (!fd)
+		return FARM_E_INVAL;
+	if (*fd < 0) {
+		if ((code = lock_path(dir, name, path, sizeof(path))) != FARM_OK)
+			return code;
+		if ((*fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0)
+			return errno == ENOENT ? 0 : FARM_E_IO;
+	}
+	lock_whole(&l, F_WRLCK);
+	if (fcntl(*fd, F_GETLK, &l) != 0)
+		return FARM_E_IO;
+	return l.l_type != F_UNLCK;
+}
+
 /* --- the wake word ------------------------------------------------------------------ */
 
 enum { WAKE_FILE_SIZE = 64 }; /* one cache line; the word is its first 4 bytes */

@@ -84,6 +84,13 @@ int farm_events_lock_take(const char *dir, const char *name, int *fd);
  * so it never races with a daemon taking its lock. */
 int farm_events_lock_held(const char *dir, const char *name);
 
+/* The same answer through a descriptor kept open by the caller (*fd, -1 at first):
+ * opened on first use once the file exists, then only asked (F_GETLK), so a health
+ * probe costs one fcntl instead of open + fcntl + close.  The lock files are never
+ * removed or replaced, so the descriptor stays valid.  Threads may share *fd once
+ * it is set; the caller serialises the first open. */
+int farm_events_lock_held_fd(const char *dir, const char *name, int *fd);
+
 /* The wake word: a shared word in "<dir>/eventd.wake" (created 0600, never removed)
  * saying whether farm-eventd is about to wait for a nudge.  A nudge costs both sides
  * a trip through ZeroMQ's I/O threads; under load eventd is busy draining and every

@@ -13,9 +13,10 @@ JWT_SECRET=status-test-secret-0123456789abcdef
 # One worker with one thread.  A client keeps its FastCGI connection open
 # (FCGI_KEEP_CONN) and holds the only thread with a slow request; connections made
 # meanwhile wait in the kernel's accept queue.  The status request the client sent
-# behind the slow one comes first when the thread is free again (a request already
-# sent goes before a new connection), so it sees and must count them; moments later
-# the thread has accepted them all.
+# behind the slow one is served when the thread is free again, after at most one
+# of the waiting connections was accepted (the thread takes one ready event at a
+# time, in the order they became ready), so it must count all of them or all but
+# one; moments later the thread has accepted them all.
 
 cat >fcgi-status.py <<'EOF'
 import json, socket, struct, sys, time
@@ -109,7 +110,8 @@ run_queue_probe() { # run_queue_probe LISTEN N: a one-thread pool, N waiting cli
 test_expect_success 'listen queue (unix socket): connections nobody accepted yet are counted' '
 	run_queue_probe "unix:$TRASH/q.sock" 3 unix &&
 	test_equal "$(json_get probe-unix.json "d[\"before\"][\"listen_queue\"]")" 0 &&
-	test_equal "$(json_get probe-unix.json "d[\"after\"][\"listen_queue\"]")" 3 &&
+	q=$(json_get probe-unix.json "d[\"after\"][\"listen_queue\"]") &&
+	{ [ "$q" = 3 ] || [ "$q" = 2 ]; } &&
 	test_equal "$(json_get probe-unix.json "d[\"after\"][\"listen_queue_len\"]")" 1024 &&
 	test_equal "$(json_get probe-unix.json "d[\"after\"][\"threads\"][\"active\"]")" 1 &&
 	test_equal "$(json_get probe-unix.json "d[\"after\"][\"threads\"][\"idle\"]")" 0
@@ -119,7 +121,8 @@ test_expect_success 'listen queue (TCP): the same through TCP_INFO' '
 	qport=$(free_port) &&
 	run_queue_probe "127.0.0.1:$qport" 2 tcp &&
 	test_equal "$(json_get probe-tcp.json "d[\"before\"][\"listen_queue\"]")" 0 &&
-	test_equal "$(json_get probe-tcp.json "d[\"after\"][\"listen_queue\"]")" 2 &&
+	q=$(json_get probe-tcp.json "d[\"after\"][\"listen_queue\"]") &&
+	{ [ "$q" = 2 ] || [ "$q" = 1 ]; } &&
 	test_equal "$(json_get probe-tcp.json "d[\"after\"][\"listen_queue_len\"]")" 1024
 '
 

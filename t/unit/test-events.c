@@ -216,17 +216,37 @@ static int child_sees(const char *name, int try_take)
 	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
+/* In a child: the kept-descriptor probe, asked twice through the same descriptor. */
+static int child_sees_fd(const char *name)
+{
+	pid_t p = fork();
+	int st = 0;
+
+	if (p == 0) {
+		int f = -1, a, b;
+		a = farm_events_lock_held_fd(root, name, &f);
+		b = farm_events_lock_held_fd(root, name, &f);
+		_exit(a == b && f >= 0 ? a : 9);
+	}
+	waitpid(p, &st, 0);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
 static void test_locks(void)
 {
+	int nofile = -1;
 	int fd = -1, fd2 = -1;
 	char buf[32] = "";
 	char path[1200];
 	FILE *fp;
 
 	is_int(farm_events_lock_held(root, "eventd"), 0, "no lock file: nobody runs");
+	is_int(farm_events_lock_held_fd(root, "eventd", &nofile), 0, "kept-fd probe: nobody runs");
+	is_int(nofile, -1, "and nothing is kept open for a missing file");
 	ok(farm_events_lock_take(root, "eventd", &fd) == FARM_OK && fd >= 0, "lock taken");
 	is_int(child_sees("eventd", 0), 1, "another process sees it held");
 	is_int(child_sees("eventd", 1), 10, "another process cannot take it");
+	is_int(child_sees_fd("eventd"), 1, "the kept-fd probe sees it held, twice");
 	snprintf(path, sizeof(path), "%s/eventd.lock", root);
 	fp = fopen(path, "r");
 	ok(fp && fgets(buf, sizeof(buf), fp) && strtol(buf, NULL, 10) == (long)getpid(),
@@ -236,6 +256,7 @@ static void test_locks(void)
 	is_int(child_sees("wsd", 0), 0, "another name is independent");
 	close(fd);
 	is_int(child_sees("eventd", 0), 0, "released when the holder closes it");
+	is_int(child_sees_fd("eventd"), 0, "the kept-fd probe sees it released");
 	ok(farm_events_lock_take(root, "eventd", &fd2) == FARM_OK, "and can be taken again");
 	close(fd2);
 	is_int(farm_events_lock_take(root, "../x", &fd), FARM_E_INVAL, "a name with / is refused");
