@@ -332,60 +332,23 @@ static int unauthorized(struct farm_req *r, const char *why)
 	return farm_req_error(r, 401, "webhook not verified");
 }
 
-struct cred_get {
-	const char *id;
-	void *val;
-	size_t vlen;
-};
-
-static int cred_get_txn(struct farm_txn *t, void *arg)
-{
-	struct cred_get *g = arg;
-
-	free(g->val);
-	g->val = NULL;
-	return farm_txn_get(t, FARM_T_CREDS, g->id, strlen(g->id), &g->val, &g->vlen, 0);
-}
-
 /* The webhookSecret of an argocd credential (*secret new, a secret) and its org
  * (arena).  FARM_E_NOTFOUND when there is no such argocd credential or secret. */
 static int hook_secret(struct farm_req *r, const char *cred_id, char **secret, char **org)
 {
-	struct farm_app *app = r->app;
-	struct cred_get g = {cred_id, NULL, 0};
-	json_t *rec = NULL, *value = NULL, *jorg;
+	json_t *value = NULL;
 	const char *s;
 	int rc;
 
 	*secret = NULL;
-	*org = NULL;
-	rc = farm_store_run(app->store, cred_get_txn, &g);
+	rc = farm_fcgi_hook_cred(r, cred_id, "argocd", &value, org);
 	if (rc != FARM_OK)
-		goto out;
-	rec = json_loadb(g.val, g.vlen, 0, NULL);
-	rc = FARM_E_NOTFOUND;
-	if (!rec || !json_is_string(json_object_get(rec, "type")) ||
-	    strcmp(json_string_value(json_object_get(rec, "type")), "argocd") != 0)
-		goto out;
-	if (farm_keys_open_cred(app->keyring, &app->conf, app->store, rec, &value) != FARM_OK) {
-		farm_log(FARM_LOG_WARN, r->id, 0, "credential %s does not open", cred_id);
-		goto out;
-	}
+		return rc;
 	s = json_string_value(json_object_get(value, "webhookSecret"));
-	if (!s || !*s)
-		goto out;
-	jorg = json_object_get(rec, "orgId");
-	rc = FARM_E_NOMEM;
-	if (json_is_string(jorg) &&
-	    !(*org = farm_arena_strdup(r->arena, json_string_value(jorg))))
-		goto out;
-	if (!(*secret = strdup(s)))
-		goto out;
-	rc = FARM_OK;
-out:
+	rc = FARM_E_NOTFOUND;
+	if (s && *s)
+		rc = (*secret = strdup(s)) ? FARM_OK : FARM_E_NOMEM;
 	json_decref(value); /* Jansson's allocator wipes it */
-	json_decref(rec);
-	free(g.val);
 	return rc;
 }
 

@@ -31,6 +31,7 @@
 #include "event.h"
 #include "events.h"
 #include "json.h"
+#include "keys.h"
 #include "log.h"
 #include "webhook.h"
 #include "banned.h"
@@ -83,31 +84,32 @@ static int cred_get_txn(struct farm_txn *t, void *arg)
 	return farm_txn_get(t, FARM_T_CREDS, g->id, strlen(g->id), &g->val, &g->vlen, 0);
 }
 
-/* FARM_OK with h->org and h->value set; FARM_E_NOTFOUND when there is no usable
- * credential of h->provider's type under that id; a store error otherwise. */
-static int hook_load_cred(struct hook *h)
+int farm_fcgi_hook_cred(struct farm_req *r, const char *cred_id, const char *type,
+			json_t **value, char **org)
 {
-	struct farm_app *app = h->r->app;
-	struct cred_get g = {h->cred_id, NULL, 0};
-	json_t *rec = NULL, *org;
+	struct farm_app *app = r->app;
+	struct cred_get g = {cred_id, NULL, 0};
+	json_t *rec = NULL, *jorg;
 	int rc;
 
+	*value = NULL;
+	*org = NULL;
 	rc = farm_store_run(app->store, cred_get_txn, &g);
 	if (rc != FARM_OK)
 		goto out;
 	rec = json_loadb(g.val, g.vlen, 0, NULL);
 	rc = FARM_E_NOTFOUND;
 	if (!rec || !json_is_string(json_object_get(rec, "type")) ||
-	    strcmp(json_string_value(json_object_get(rec, "type")), h->provider) != 0)
+	    strcmp(json_string_value(json_object_get(rec, "type")), type) != 0)
 		goto out;
-	org = json_object_get(rec, "orgId");
-	if (json_is_string(org) &&
-	    !(h->org = farm_arena_strdup(h->r->arena, json_string_value(org)))) {
+	jorg = json_object_get(rec, "orgId");
+	if (json_is_string(jorg) &&
+	    !(*org = farm_arena_strdup(r->arena, json_string_value(jorg)))) {
 		rc = FARM_E_NOMEM;
 		goto out;
 	}
-	if (farm_creds_open(app->keyring, rec, &h->value) != FARM_OK) {
-		farm_log(FARM_LOG_WARN, h->r->id, 0, "credential %s does not open", h->cred_id);
+	if (farm_keys_open_cred(app->keyring, &app->conf, app->store, rec, value) != FARM_OK) {
+		farm_log(FARM_LOG_WARN, r->id, 0, "credential %s does not open", cred_id);
 		goto out;
 	}
 	rc = FARM_OK;
@@ -136,7 +138,7 @@ static int hook_begin(struct hook *h, struct farm_req *r, const char *provider)
 	if (r->nparams == 0)
 		return 0;
 	h->cred_id = r->params[0];
-	rc = hook_load_cred(h);
+	rc = farm_fcgi_hook_cred(r, h->cred_id, provider, &h->value, &h->org);
 	if (rc == FARM_E_NOTFOUND)
 		return unauthorized(r, "no such credential for this platform");
 	if (rc != FARM_OK)

@@ -106,6 +106,13 @@ int farm_h_travisci_restart(struct farm_req *r);
 /* farm-fcgi-webhooks.c: wakes farm-eventd after an event was committed to the
  * outbox (every handler that appends to it calls this; never blocks). */
 void farm_fcgi_nudge_eventd(struct farm_req *r);
+/* The credential named by a webhook's /:credentialId: it must exist and be of `type`;
+ * *value is its opened value (new; Jansson's allocator wipes it), *org its orgId in the
+ * request arena or NULL.  A rotated keyring is rebuilt (farm_keys_open_cred).
+ * FARM_E_NOTFOUND for a missing, other-type or unopenable credential; else a store
+ * error. */
+int farm_fcgi_hook_cred(struct farm_req *r, const char *cred_id, const char *type,
+			json_t **value, char **org);
 
 /* farm-fcgi-catalog.c: catalog links to Argo CD applications, the CI/CD tab, and the
  * Argo CD Notifications webhook. */

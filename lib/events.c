@@ -270,21 +270,11 @@ int farm_events_lock_take(const char *dir, const char *name, int *fd)
 
 int farm_events_lock_held(const char *dir, const char *name)
 {
-	char path[PATH_MAX];
-	struct flock l;
-	int f, code;
+	int fd = -1, rc = farm_events_lock_held_fd(dir, name, &fd);
 
-	if ((code = lock_path(dir, name, path, sizeof(path))) != FARM_OK)
-		return code;
-	if ((f = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0)
-		return errno == ENOENT ? 0 : FARM_E_IO;
-	lock_whole(&l, F_WRLCK);
-	if (fcntl(f, F_GETLK, &l) != 0)
-		code = FARM_E_IO;
-	else
-		code = l.l_type != F_UNLCK;
-	close(f);
-	return code;
+	if (fd >= 0)
+		close(fd);
+	return rc;
 }
 
 int farm_events_lock_held_fd(const char *dir, const char *name, int *fd)

@@ -97,7 +97,6 @@ struct farm_txn {
 	DB_TXN *tid;
 	int deadlock; /* DB_LOCK_DEADLOCK / DB_LOCK_NOTGRANTED seen: abort and retry */
 	int fatal;    /* first unexpected error (FARM_E_*): abort, never commit */
-	int wrote;    /* a put or delete was attempted: the commit has a log record */
 };
 
 /* --- errors, messages, liveness ---------------------------------------------------- */
@@ -528,7 +527,8 @@ static int store_commit(struct farm_store *s, struct farm_txn *t)
 
 	if (s->flags & FARM_STORE_NOSYNC) /* benchmarks: DB_TXN_WRITE_NOSYNC */
 		return store_code(t->tid->commit(t->tid, 0)); /* the handle is gone after it */
-	if ((rc = t->tid->commit(t->tid, t->wrote ? DB_TXN_NOSYNC : 0)) != 0)
+	/* (A transaction that wrote nothing has no commit record: NOSYNC changes nothing.) */
+	if ((rc = t->tid->commit(t->tid, DB_TXN_NOSYNC)) != 0)
 		return store_code(rc);
 	return store_durable(s, FARM_OK);
 }
@@ -682,7 +682,6 @@ int farm_txn_put(struct farm_txn *t, enum farm_table tab, const void *key, size_
 		d.data = buf;
 		d.size = (u_int32_t)(hdr + vlen);
 	}
-	t->wrote = 1;
 	rc = db->put(db, t->tid, &k, &d, noover ? DB_NOOVERWRITE : 0);
 	free(buf);
 	return rc ? txn_fail(t, rc) : FARM_OK;
@@ -697,7 +696,6 @@ int farm_txn_del(struct farm_txn *t, enum farm_table tab, const void *key, size_
 	if (!db || (!key && klen) || klen > UINT32_MAX)
 		return FARM_E_INVAL;
 	store_key(&k, key, klen);
-	t->wrote = 1;
 	rc = db->del(db, t->tid, &k, 0);
 	return rc ? txn_fail(t, rc) : FARM_OK;
 }
@@ -825,7 +823,6 @@ int farm_txn_outbox_append(struct farm_txn *t, const void *val, size_t vlen)
 	k.flags = DB_DBT_USERMEM;
 	d.data = (void *)val;
 	d.size = (u_int32_t)vlen;
-	t->wrote = 1;
 	rc = t->s->outbox->put(t->s->outbox, t->tid, &k, &d, DB_APPEND);
 	return rc ? txn_fail(t, rc) : FARM_OK;
 }
@@ -851,7 +848,6 @@ int farm_txn_outbox_pop(struct farm_txn *t, void **val, size_t *vlen)
 	d.flags = DB_DBT_MALLOC;
 	if ((rc = t->s->outbox->cursor(t->s->outbox, t->tid, &c, 0)) != 0)
 		return txn_fail(t, rc);
-	t->wrote = 1;
 	if ((rc = c->get(c, &k, &d, DB_FIRST | DB_RMW)) == 0)
 		rc = c->del(c, 0);
 	crc = c->close(c);
