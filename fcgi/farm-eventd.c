@@ -34,6 +34,7 @@
 
 #include "clock.h"
 #include "conf.h"
+#include "daemon.h"
 #include "events.h"
 #include "json.h"
 #include "log.h"
@@ -376,47 +377,28 @@ static void usage(FILE *fp)
 int main(int argc, char **argv)
 {
 	struct eventd d;
-	struct sigaction sa;
-	const char *conf_path = getenv("FARM_CONFIG");
+	const char *conf_path = NULL;
 	time_t last_sweep = 0;
 	long long last_drain = 0;
-	int opt, check_only = 0, rc, code = 1;
+	int check_only = 0, rc, code = 1;
 
 	memset(&d, 0, sizeof(d));
 	d.lock_fd = -1;
-	if (conf_path && !*conf_path)
-		conf_path = NULL;
-	while ((opt = getopt(argc, argv, "c:th")) != -1) {
-		switch (opt) {
-		case 'c': conf_path = optarg; break;
-		case 't': check_only = 1; break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
-		}
-	}
+	if ((rc = farm_daemon_args(argc, argv, usage, &conf_path, &check_only)) >= 0)
+		return rc;
 	farm_json_init();
 	if (load_conf(&d.conf, conf_path) < 0)
 		return 1;
 	if (check_only) {
-		printf("farm-eventd: configuration %s is valid\n", conf_path ? conf_path : "(defaults)");
+		farm_daemon_checked("farm-eventd", conf_path);
 		farm_conf_free(&d.conf);
 		return 0;
 	}
 	farm_log_init("farm-eventd", farm_log_level_parse(d.conf.log_level));
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_stop; /* no SA_RESTART: zmq_poll returns at once */
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	farm_daemon_signals(on_stop); /* no SA_RESTART: a blocking wait returns at once */
 
-	rc = farm_events_lock_take(d.conf.state_dir, FARM_EVENTS_LOCK_EVENTD, &d.lock_fd);
-	if (rc != FARM_OK) {
-		farm_log(FARM_LOG_ERROR, NULL, rc == FARM_E_IO ? errno : 0, "%s/%s.lock: %s",
-			 d.conf.state_dir, FARM_EVENTS_LOCK_EVENTD,
-			 rc == FARM_E_EXISTS ? "another farm-eventd is running" : "cannot lock");
+	if (farm_daemon_lock("farm-eventd", d.conf.state_dir, FARM_EVENTS_LOCK_EVENTD, &d.lock_fd) < 0)
 		goto out;
-	}
 	if (open_store(&d) < 0 || open_zmq(&d) < 0)
 		goto out;
 	if (farm_events_wake_open(d.conf.state_dir, &d.wake) != FARM_OK)

@@ -41,6 +41,7 @@
 #include <zmq.h>
 
 #include "clock.h"
+#include "daemon.h"
 #include "events.h"
 #include "httpc.h"
 #include "json.h"
@@ -652,50 +653,31 @@ static void usage(FILE *fp)
 int main(int argc, char **argv)
 {
 	struct farm_runner rn;
-	struct sigaction sa;
-	const char *conf_path = getenv("FARM_CONFIG");
+	const char *conf_path = NULL;
 	void *nudge = NULL;
-	int opt, check_only = 0, rc, code = 1, poller = 0;
+	int check_only = 0, rc, code = 1, poller = 0;
 
 	memset(&rn, 0, sizeof(rn));
 	rn.lock_fd = -1;
 	pthread_rwlock_init(&rn.store_lock, NULL);
-	if (conf_path && !*conf_path)
-		conf_path = NULL;
-	while ((opt = getopt(argc, argv, "c:th")) != -1) {
-		switch (opt) {
-		case 'c': conf_path = optarg; break;
-		case 't': check_only = 1; break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
-		}
-	}
+	if ((rc = farm_daemon_args(argc, argv, usage, &conf_path, &check_only)) >= 0)
+		return rc;
 	farm_json_init();
 	if (load_conf(&rn.conf, conf_path) < 0)
 		return 1;
 	if (check_only) {
-		printf("farm-runner: configuration %s is valid\n", conf_path ? conf_path : "(defaults)");
+		farm_daemon_checked("farm-runner", conf_path);
 		farm_conf_free(&rn.conf);
 		return 0;
 	}
 	farm_log_init("farm-runner", farm_log_level_parse(rn.conf.log_level));
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_stop;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	farm_daemon_signals(on_stop); /* no SA_RESTART: a blocking wait returns at once */
 	if (farm_crypto_init() != FARM_OK || farm_httpc_global_init() != FARM_OK) {
 		farm_log(FARM_LOG_ERROR, NULL, 0, "cannot initialise GnuTLS/libcurl");
 		goto out;
 	}
-	rc = farm_events_lock_take(rn.conf.state_dir, LOCK_NAME, &rn.lock_fd);
-	if (rc != FARM_OK) {
-		farm_log(FARM_LOG_ERROR, NULL, rc == FARM_E_IO ? errno : 0, "%s/%s.lock: %s",
-			 rn.conf.state_dir, LOCK_NAME,
-			 rc == FARM_E_EXISTS ? "another farm-runner is running" : "cannot lock");
+	if (farm_daemon_lock("farm-runner", rn.conf.state_dir, LOCK_NAME, &rn.lock_fd) < 0)
 		goto out;
-	}
 	if (open_store(&rn) < 0 || !(rn.zctx = zmq_ctx_new()))
 		goto out;
 

@@ -26,6 +26,7 @@
 #include <zmq.h>
 
 #include "crypto.h"
+#include "daemon.h"
 #include "events.h"
 #include "json.h"
 #include "log.h"
@@ -156,23 +157,14 @@ int main(int argc, char **argv)
 {
 	struct lws_context_creation_info info;
 	struct farm_error err = {0};
-	struct sigaction sa;
-	const char *conf_path = getenv("FARM_CONFIG");
+	const char *conf_path = NULL;
 	char host[128];
-	int opt, check_only = 0, port = 0, rc, code = 1;
+	int check_only = 0, port = 0, rc, code = 1;
 
 	memset(&wsd, 0, sizeof(wsd));
 	wsd.lock_fd = -1;
-	if (conf_path && !*conf_path)
-		conf_path = NULL;
-	while ((opt = getopt(argc, argv, "c:th")) != -1) {
-		switch (opt) {
-		case 'c': conf_path = optarg; break;
-		case 't': check_only = 1; break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
-		}
-	}
+	if ((rc = farm_daemon_args(argc, argv, usage, &conf_path, &check_only)) >= 0)
+		return rc;
 	farm_json_init();
 	if (load_conf(&wsd.conf, conf_path) < 0)
 		return 1;
@@ -185,7 +177,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	if (check_only) {
-		printf("farm-wsd: configuration %s is valid\n", conf_path ? conf_path : "(defaults)");
+		farm_daemon_checked("farm-wsd", conf_path);
 		farm_conf_free(&wsd.conf);
 		return 0;
 	}
@@ -195,20 +187,10 @@ int main(int argc, char **argv)
 		farm_log(FARM_LOG_ERROR, NULL, 0, "cannot initialise cryptography");
 		goto out;
 	}
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_stop;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	farm_daemon_signals(on_stop); /* no SA_RESTART: a blocking wait returns at once */
 
-	rc = farm_events_lock_take(wsd.conf.state_dir, FARM_EVENTS_LOCK_WSD, &wsd.lock_fd);
-	if (rc != FARM_OK) {
-		farm_log(FARM_LOG_ERROR, NULL, rc == FARM_E_IO ? errno : 0, "%s/%s.lock: %s",
-			 wsd.conf.state_dir, FARM_EVENTS_LOCK_WSD,
-			 rc == FARM_E_EXISTS ? "another farm-wsd is running" : "cannot lock");
+	if (farm_daemon_lock("farm-wsd", wsd.conf.state_dir, FARM_EVENTS_LOCK_WSD, &wsd.lock_fd) < 0)
 		goto out;
-	}
 	while (farm_events_store_open(&wsd.conf, &wsd.store, &err) != FARM_OK) {
 		farm_log(FARM_LOG_ERROR, NULL, 0, "%s; retrying", err.msg);
 		sleep(1);
