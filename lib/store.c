@@ -27,11 +27,15 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
+#include <linux/futex.h>
 #include <signal.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/types.h>
 #include <time.h>
 #include <unistd.h>
@@ -88,6 +92,13 @@ struct farm_store {
 	DB *outbox;
 	unsigned flags;
 	int lock_fd; /* "<dir>/env.lock": shared, or exclusive for recovery */
+	struct store_flush { /* in-process group commit: store_durable */
+		_Atomic uint64_t asked;   /* tickets handed out: one per store_durable call */
+		_Atomic uint64_t covered; /* every ticket up to this one is durable */
+		_Atomic uint32_t done;    /* futex word: bumped when a log_flush returns */
+		atomic_int running;       /* a thread of this process is in log_flush */
+		atomic_int rc;            /* what the last log_flush returned */
+	} flush;
 };
 
 /* One transaction.  `deadlock` and `fatal` remember what a callback may have ignored:
@@ -509,16 +520,46 @@ int farm_store_ping(struct farm_store *s)
  * DELETE retried by nginx answered 404 for a record recovery then kept).  So every
  * transaction, read-only or aborted too, returns only once the log is durable to
  * where it was when the transaction ended: whatever it saw is on disk by then.
- * When nothing is pending, log_flush returns without writing. */
+ * When nothing is pending, log_flush returns without writing.
+ *
+ * The threads of one process take turns at log_flush themselves: one calls it, the
+ * others sleep on a futex word and are all woken together when it returns.  Left to
+ * Berkeley DB, every waiter queues on the log region's mutex and each flush releases
+ * them one at a time, a context switch each (a webhook burst on 2 cores spent most of
+ * its off-CPU time in that chain); a mutex and condition variable of ours would make
+ * the woken threads queue again for the mutex.  A flush started after a thread took
+ * its ticket covers that thread: log_flush(NULL) writes the whole log as it is when
+ * called, and the ticket was taken after the thread's commit record was in it. */
 static int store_durable(struct farm_store *s, int code)
 {
-	int rc;
+	struct store_flush *f = &s->flush;
+	uint64_t ticket, upto;
+	uint32_t seen;
+	int rc, idle;
 
 	if (code == FARM_E_RECOVER || (s->flags & FARM_STORE_NOSYNC))
 		return code;
-	if ((rc = s->env->log_flush(s->env, NULL)) != 0)
-		return store_code(rc);
-	return code;
+	ticket = atomic_fetch_add(&f->asked, 1) + 1;
+	for (;;) {
+		seen = atomic_load(&f->done);
+		if (atomic_load(&f->covered) >= ticket)
+			break;
+		idle = 0;
+		if (atomic_compare_exchange_strong(&f->running, &idle, 1)) {
+			upto = atomic_load(&f->asked);
+			rc = s->env->log_flush(s->env, NULL);
+			atomic_store(&f->rc, rc);
+			atomic_store(&f->covered, upto);
+			atomic_store(&f->running, 0);
+			atomic_fetch_add(&f->done, 1);
+			syscall(SYS_futex, &f->done, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
+			continue;
+		}
+		/* Returns at once if a flush ended since `seen` was read. */
+		syscall(SYS_futex, &f->done, FUTEX_WAIT_PRIVATE, seen, NULL, NULL, 0);
+	}
+	rc = atomic_load(&f->rc); /* of the flush that covered us, or a later one: as strict */
+	return rc != 0 ? store_code(rc) : code;
 }
 
 static int store_commit(struct farm_store *s, struct farm_txn *t)
@@ -1050,6 +1091,7 @@ int farm_store_stats(struct farm_store *s, struct farm_store_stats *st)
 {
 	DB_TXN_STAT *ts = NULL;
 	DB_LOCK_STAT *ls = NULL;
+	DB_LOG_STAT *gs = NULL;
 	char **logs = NULL, **p;
 	int rc, code;
 
@@ -1065,6 +1107,10 @@ int farm_store_stats(struct farm_store *s, struct farm_store_stats *st)
 		return store_code(rc);
 	st->deadlocks = ls->st_ndeadlocks;
 	free(ls);
+	if ((rc = s->env->log_stat(s->env, &gs, 0)) != 0)
+		return store_code(rc);
+	st->log_flushes = gs->st_scount;
+	free(gs);
 	if ((code = farm_store_outbox_depth(s, &st->outbox_depth)) != FARM_OK)
 		return code;
 	if ((rc = s->env->log_archive(s->env, &logs, DB_ARCH_LOG)) != 0)

@@ -129,6 +129,7 @@ int farm_store_verify_dir(const char *dir, struct farm_error *err);
 struct farm_store_stats {
 	uint64_t txn_commits, txn_aborts, deadlocks, outbox_depth;
 	uint64_t log_files;
+	uint64_t log_flushes; /* log writes made durable (fsyncs of the log), since creation */
 };
 int farm_store_stats(struct farm_store *s, struct farm_store_stats *st);
 

@@ -22,12 +22,16 @@ import json
 import sys
 import threading
 import time
+import uuid
 import urllib.parse
 
 
-def body(tag, i, project="gh/farm/demo", status="success"):
+def body(tag, i, project="gh/farm/demo", status="success", uuid_id=False):
+    # CircleCI's delivery ids are random UUIDs; uuid_id=True gives one (stable for
+    # tag and i), so that a benchmark's redelivery keys spread as real ones do.
+    did = str(uuid.uuid5(uuid.NAMESPACE_URL, "%s-%d" % (tag, i))) if uuid_id else "%s-%d" % (tag, i)
     return json.dumps({
-        "id": "%s-%d" % (tag, i), "type": "workflow-completed",
+        "id": did, "type": "workflow-completed",
         "happened_at": "2025-01-01T10:00:00.000Z",
         "webhook": {"id": "hook-1", "name": "farm"},
         "project": {"id": "p-1", "name": "demo", "slug": project},

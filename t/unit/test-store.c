@@ -1118,6 +1118,43 @@ static void test_concurrency(void)
 	scratch_done();
 }
 
+/* Synchronous commits from 8 threads: every one returns (a thread waiting for another's
+ * flush is woken), nothing is lost, and the threads share log flushes. */
+static void test_group_commit(void)
+{
+	char dir[4096];
+	struct farm_store *s;
+	struct farm_store_stats st0, st;
+	struct worker w[8];
+	pthread_t th[8];
+	int i, code, failures = 0;
+	char *v;
+
+	scratch_new(dir, sizeof(dir));
+	s = open_or_bail(dir, FARM_STORE_MASTER);
+	ok(farm_store_stats(s, &st0) == FARM_OK, "group commit: stats before");
+	for (i = 0; i < 8; i++) {
+		w[i] = (struct worker){.s = s};
+		pthread_create(&th[i], NULL, worker_main, &w[i]);
+	}
+	for (i = 0; i < 8; i++) {
+		pthread_join(th[i], NULL);
+		failures += w[i].failures;
+	}
+	is_int(failures, 0, "  8 threads x 400 synchronous transactions all return FARM_OK");
+	v = get(s, FARM_T_META, "counter", &code);
+	is_str(v, "1600", "  the counter reached 1600");
+	free(v);
+	ok(farm_store_stats(s, &st) == FARM_OK, "  stats after");
+	diag("commits %llu, log flushes %llu",
+	     (unsigned long long)(st.txn_commits - st0.txn_commits),
+	     (unsigned long long)(st.log_flushes - st0.log_flushes));
+	ok(st.log_flushes - st0.log_flushes < st.txn_commits - st0.txn_commits,
+	   "  fewer log flushes than commits: concurrent commits shared them");
+	farm_store_close(s);
+	scratch_done();
+}
+
 int main(void)
 {
 	alarm(600); /* a hung lock must fail the test, not the suite */
@@ -1134,5 +1171,6 @@ int main(void)
 	test_checkpoint_logs();
 	test_deadlock_retry();
 	test_concurrency();
+	test_group_commit();
 	return done_testing();
 }
