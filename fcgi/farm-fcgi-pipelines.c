@@ -61,27 +61,10 @@ static int run_missing(struct farm_req *r, const char *id)
 static int get_scoped(struct farm_txn *t, enum farm_table tab, const char *id, const char *org,
 		      int rmw, json_t **rec)
 {
-	char *stored = NULL;
-	void *val = NULL;
-	size_t vlen = 0;
-	int found = 0, rc;
-
 	*rec = NULL;
 	if (strlen(id) > ID_MAX)
 		return FARM_OK;
-	rc = farm_txn_get_org(t, tab, id, strlen(id), &stored, &found);
-	if (rc != FARM_OK && rc != FARM_E_NOTFOUND)
-		goto out;
-	rc = FARM_OK;
-	if (!found || !farm_creds_same_org(stored, org))
-		goto out;
-	rc = farm_txn_get(t, tab, id, strlen(id), &val, &vlen, rmw);
-	if (rc == FARM_OK && !(*rec = json_loadb(val, vlen, 0, NULL)))
-		rc = FARM_E_DB;
-out:
-	free(val);
-	free(stored);
-	return rc;
+	return farm_scoped_get(t, tab, id, org, rmw, rec);
 }
 
 static int put_json(struct farm_txn *t, enum farm_table tab, const char *id, const char *org,

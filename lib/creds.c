@@ -286,14 +286,35 @@ static int pick_cb(const void *key, size_t klen, const void *val, size_t vlen, v
 	return FARM_OK;
 }
 
-int farm_creds_pick(struct farm_txn *t, const char *org, const char *type, const char *id,
-		    json_t **rec, int *notfound)
+int farm_scoped_get(struct farm_txn *t, enum farm_table tab, const char *id, const char *org, int rmw,
+		    json_t **rec)
 {
-	struct pick p = {type, NULL};
 	char *stored = NULL;
 	void *val = NULL;
 	size_t vlen = 0;
 	int found = 0, rc;
+
+	*rec = NULL;
+	rc = farm_txn_get_org(t, tab, id, strlen(id), &stored, &found);
+	if (rc != FARM_OK && rc != FARM_E_NOTFOUND)
+		goto out;
+	rc = FARM_OK;
+	if (!found || !farm_creds_same_org(stored, org))
+		goto out;
+	rc = farm_txn_get(t, tab, id, strlen(id), &val, &vlen, rmw);
+	if (rc == FARM_OK && !(*rec = json_loadb(val, vlen, 0, NULL)))
+		rc = FARM_E_DB;
+out:
+	free(val);
+	free(stored);
+	return rc;
+}
+
+int farm_creds_pick(struct farm_txn *t, const char *org, const char *type, const char *id,
+		    json_t **rec, int *notfound)
+{
+	struct pick p = {type, NULL};
+	int rc;
 
 	*rec = NULL;
 	*notfound = 0;
@@ -305,19 +326,7 @@ int farm_creds_pick(struct farm_txn *t, const char *org, const char *type, const
 			json_decref(p.best);
 		return rc;
 	}
-	rc = farm_txn_get_org(t, FARM_T_CREDS, id, strlen(id), &stored, &found);
-	if (rc != FARM_OK && rc != FARM_E_NOTFOUND)
-		goto out;
-	rc = FARM_OK;
-	if (!found || !farm_creds_same_org(stored, org)) {
-		*notfound = 1;
-		goto out;
-	}
-	rc = farm_txn_get(t, FARM_T_CREDS, id, strlen(id), &val, &vlen, 0);
-	if (rc == FARM_OK && !(*rec = json_loadb(val, vlen, 0, NULL)))
-		rc = FARM_E_DB;
-out:
-	free(val);
-	free(stored);
+	rc = farm_scoped_get(t, FARM_T_CREDS, id, org, 0, rec);
+	*notfound = rc == FARM_OK && !*rec;
 	return rc;
 }

@@ -13,6 +13,7 @@
 
 #include "crypto.h"
 #include "err.h"
+#include "store.h"
 
 #define FARM_CREDS_NAME_MAX 200
 #define FARM_CREDS_VALUE_MAX 8192
@@ -41,12 +42,17 @@ int farm_creds_open(const struct farm_keyring *kr, json_t *rec, json_t **value);
 /* Two record orgs are the same scope (NULL = no org). */
 int farm_creds_same_org(const char *a, const char *b);
 
+/* Inside a transaction: record `id` of the org-scoped table `tab` (an enum farm_table),
+ * parsed, when it belongs to `org`.  *rec is new (json_decref), or NULL when the record
+ * is missing or another org's: the two are told apart nowhere.  `rmw`: write-lock it. */
+int farm_scoped_get(struct farm_txn *t, enum farm_table tab, const char *id, const char *org, int rmw,
+		    json_t **rec);
+
 /* Inside a transaction: the credential a platform call uses.  With `id` (from
  * ?credentialId=): that record when it belongs to `org`, of whatever type (the caller
  * checks it); another org's id sets *notfound exactly like a missing one.  Without:
  * the org's credential of `type` updated last (equal times: the greater id, so every
  * process agrees).  *rec is new (json_decref) or NULL when there is none. */
-struct farm_txn;
 int farm_creds_pick(struct farm_txn *t, const char *org, const char *type, const char *id,
 		    json_t **rec, int *notfound);
 

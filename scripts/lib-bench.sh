@@ -36,20 +36,22 @@ bench_stop() {
 
 bench_token() { FARM_CONFIG=$FARM_STATE_DIR/farm.conf "$build/farmctl" token "$@"; }
 
-# wrk_run NAME URL [wrk args...]: prints a line and sets RPS, REQS (requests wrk
-# completed), P50, P99 (ms), NON2XX
-wrk_run() {
-	local name=$1 url=$2 out
-	shift 2
-	out=$(wrk -t2 -c"$CONNS" -d"${DUR}s" --latency "$@" "$url" 2>&1)
-	RPS=$(printf '%s\n' "$out" | awk '/^Requests\/sec:/ {print $2}')
-	REQS=$(printf '%s\n' "$out" | awk '/requests in/ {print $1}')
-	P50=$(printf '%s\n' "$out" | awk '$1=="50%" {print $2}')
-	P99=$(printf '%s\n' "$out" | awk '$1=="99%" {print $2}')
-	NON2XX=$(printf '%s\n' "$out" | awk '/Non-2xx or 3xx responses:/ {print $5}')
+# wrk_parse OUTPUT: sets RPS, REQS (requests wrk completed), P50, P99 (ms), NON2XX
+# from what `wrk --latency` printed.
+wrk_parse() {
+	RPS=$(printf '%s\n' "$1" | awk '/^Requests\/sec:/ {print $2}')
+	REQS=$(printf '%s\n' "$1" | awk '/requests in/ {print $1}')
+	P50=$(to_ms "$(printf '%s\n' "$1" | awk '$1=="50%" {print $2}')")
+	P99=$(to_ms "$(printf '%s\n' "$1" | awk '$1=="99%" {print $2}')")
+	NON2XX=$(printf '%s\n' "$1" | awk '/Non-2xx or 3xx responses:/ {print $5}')
 	NON2XX=${NON2XX:-0}
-	P50=$(to_ms "$P50")
-	P99=$(to_ms "$P99")
+}
+
+# wrk_run NAME URL [wrk args...]: runs wrk, prints a line, sets what wrk_parse sets
+wrk_run() {
+	local name=$1 url=$2
+	shift 2
+	wrk_parse "$(wrk -t2 -c"$CONNS" -d"${DUR}s" --latency "$@" "$url" 2>&1)"
 	printf '%-34s %10.0f req/s   p50 %7.3f ms   p99 %7.3f ms   non-2xx %s\n' "$name" "$RPS" "$P50" "$P99" "$NON2XX"
 }
 

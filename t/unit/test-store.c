@@ -1015,6 +1015,27 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
+/* Runs worker_main in n (<= 8) threads on one store; returns their failures. */
+static int run_workers(struct farm_store *s, int n)
+{
+	struct worker w[8];
+	pthread_t th[8];
+	int i, failures = 0;
+
+	for (i = 0; i < n; i++) {
+		w[i] = (struct worker){.s = s};
+		pthread_create(&th[i], NULL, worker_main, &w[i]);
+	}
+	for (i = 0; i < n; i++) {
+		pthread_join(th[i], NULL);
+		failures += w[i].failures;
+		if (w[i].failures)
+			diag("thread %d: %d failures, last %s", i, w[i].failures,
+			     farm_strerror(w[i].last_error));
+	}
+	return failures;
+}
+
 /* Two transactions read the same record, meet, then both write it: a certain
  * lock-upgrade deadlock.  The detector picks a victim, farm_store_run retries it. */
 struct racer {
@@ -1084,26 +1105,13 @@ static void test_concurrency(void)
 	char dir[4096];
 	struct farm_store *s;
 	struct farm_store_stats st;
-	struct worker w[4];
-	pthread_t th[4];
 	struct seq q = {.name = "seq"};
-	int i, code, failures = 0;
+	int code;
 	char *v;
 
 	scratch_new(dir, sizeof(dir));
 	s = open_or_bail(dir, FARM_STORE_MASTER | FARM_STORE_NOSYNC);
-	for (i = 0; i < 4; i++) {
-		w[i] = (struct worker){.s = s};
-		pthread_create(&th[i], NULL, worker_main, &w[i]);
-	}
-	for (i = 0; i < 4; i++) {
-		pthread_join(th[i], NULL);
-		failures += w[i].failures;
-		if (w[i].failures)
-			diag("thread %d: %d failures, last %s", i, w[i].failures,
-			     farm_strerror(w[i].last_error));
-	}
-	is_int(failures, 0, "4 threads x 200 transactions all commit");
+	is_int(run_workers(s, 4), 0, "4 threads x 200 transactions all commit");
 	v = get(s, FARM_T_META, "counter", &code);
 	is_str(v, "800", "the read-then-write counter reached 800 (no lost update)");
 	free(v);
@@ -1125,23 +1133,13 @@ static void test_group_commit(void)
 	char dir[4096];
 	struct farm_store *s;
 	struct farm_store_stats st0, st;
-	struct worker w[8];
-	pthread_t th[8];
-	int i, code, failures = 0;
+	int code;
 	char *v;
 
 	scratch_new(dir, sizeof(dir));
 	s = open_or_bail(dir, FARM_STORE_MASTER);
 	ok(farm_store_stats(s, &st0) == FARM_OK, "group commit: stats before");
-	for (i = 0; i < 8; i++) {
-		w[i] = (struct worker){.s = s};
-		pthread_create(&th[i], NULL, worker_main, &w[i]);
-	}
-	for (i = 0; i < 8; i++) {
-		pthread_join(th[i], NULL);
-		failures += w[i].failures;
-	}
-	is_int(failures, 0, "  8 threads x 400 synchronous transactions all return FARM_OK");
+	is_int(run_workers(s, 8), 0, "  8 threads x 400 synchronous transactions all return FARM_OK");
 	v = get(s, FARM_T_META, "counter", &code);
 	is_str(v, "1600", "  the counter reached 1600");
 	free(v);
