@@ -4,9 +4,10 @@
  *
  * Woken by nudges on a PULL socket (events.push; the webhook receivers PUSH there
  * without ever blocking, and only when the wake word says eventd waits: events.h)
- * and every 500 ms regardless, it drains the outbox in batches.  One transaction per batch: pop each entry, give it the next
- * "event.id", store it in FARM_T_EVENTS under that id, drop history beyond
- * events.history; commit; then publish every committed event on the PUB socket
+ * and every 500 ms regardless, it drains the outbox in batches.  One transaction per
+ * batch: read the entries, give each the next "event.id", store it in FARM_T_EVENTS
+ * under that id, drop history beyond events.history, remove the entries from the
+ * outbox; commit; then publish every committed event on the PUB socket
  * (events.pub) as [topic "org:<orgId>" | "org:"][event JSON].
  *
  * Why nothing is lost or numbered twice: an entry leaves the outbox in the same
@@ -147,38 +148,39 @@ static int prune(struct farm_txn *t, struct batch *b, uint64_t last)
 	return FARM_OK;
 }
 
+/* The outbox entries are read first and removed last (farm_txn_outbox_peek/drop):
+ * webhook receivers append to the outbox all the while, and wait only for the end
+ * of this transaction instead of all of it. */
 static int drain_txn(struct farm_txn *t, void *arg)
 {
 	struct batch *b = arg;
+	void *val[BATCH];
+	size_t vlen[BATCH], n = 0, i;
 	uint64_t last = 0;
-	void *val;
-	size_t vlen;
 	int rc;
 
 	batch_clear(b);
 	b->oldest = b->d->oldest;
 	if (b->oldest == 0 && (rc = farm_events_first(t, &b->oldest)) != FARM_OK)
 		return rc;
-	while (b->n < BATCH) {
-		rc = farm_txn_outbox_pop(t, &val, &vlen);
-		if (rc == FARM_E_NOTFOUND)
-			break;
-		if (rc != FARM_OK)
-			return rc;
-		rc = take_one(t, b, val, vlen);
-		free(val);
+	if ((rc = farm_txn_outbox_peek(t, BATCH, val, vlen, &n)) != FARM_OK || n == 0)
+		return rc;
+	for (i = 0; i < n; i++) {
+		rc = take_one(t, b, val[i], vlen[i]);
 		if (rc == FARM_E_INVAL) {
 			b->dropped++; /* never blocks the queue behind it */
-			continue;
+			rc = FARM_OK;
 		}
 		if (rc != FARM_OK)
-			return rc;
+			break;
 	}
-	if (b->n == 0 && b->dropped == 0)
-		return FARM_OK;
-	if ((rc = farm_events_last(t, &last)) != FARM_OK)
-		return rc;
-	return prune(t, b, last);
+	for (i = 0; i < n; i++)
+		free(val[i]);
+	if (rc == FARM_OK)
+		rc = farm_events_last(t, &last);
+	if (rc == FARM_OK)
+		rc = prune(t, b, last);
+	return rc == FARM_OK ? farm_txn_outbox_drop(t, n) : rc;
 }
 
 static void publish(struct eventd *d, struct batch *b)
@@ -218,7 +220,7 @@ static int drain(struct eventd *d, size_t *taken)
 		*taken += b.n + b.dropped;
 		if (b.n)
 			farm_log(FARM_LOG_DEBUG, NULL, 0, "published %zu events", b.n);
-		more = b.n == BATCH; /* a full batch: more may wait */
+		more = b.n + b.dropped == BATCH; /* a full batch: more may wait */
 		batch_clear(&b);
 	} while (more && !stopping);
 	return rc;

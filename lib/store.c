@@ -903,6 +903,81 @@ int farm_txn_outbox_pop(struct farm_txn *t, void **val, size_t *vlen)
 	return FARM_OK;
 }
 
+/* Reading first and removing last is how the consumer keeps the outbox free for the
+ * writers: the read-committed cursor lets go of each page as it moves on, so until
+ * farm_txn_outbox_drop the writers' appends proceed while the consumer does its work;
+ * the drop write-locks the root only for the end of the consumer's transaction.
+ * What was read is what is dropped: appends only add at the end, and the one
+ * consumer (farm-eventd holds eventd.lock) is the only remover. */
+int farm_txn_outbox_peek(struct farm_txn *t, size_t max, void **val, size_t *vlen,
+			 size_t *n)
+{
+	db_recno_t recno = 0;
+	DBC *c = NULL;
+	DBT k, d;
+	int rc = 0, crc;
+	size_t i;
+
+	if (n)
+		*n = 0;
+	if (!t || !t->tid || !val || !vlen || !n)
+		return FARM_E_INVAL;
+	if ((rc = t->s->outbox->cursor(t->s->outbox, t->tid, &c, DB_READ_COMMITTED)) != 0)
+		return txn_fail(t, rc);
+	for (i = 0; i < max; i++) {
+		memset(&k, 0, sizeof(k));
+		memset(&d, 0, sizeof(d));
+		k.data = &recno;
+		k.ulen = sizeof(recno);
+		k.flags = DB_DBT_USERMEM;
+		d.flags = DB_DBT_MALLOC;
+		if ((rc = c->get(c, &k, &d, i == 0 ? DB_FIRST : DB_NEXT)) != 0)
+			break;
+		val[i] = d.data;
+		vlen[i] = d.size;
+	}
+	crc = c->close(c);
+	if (rc == DB_NOTFOUND)
+		rc = 0;
+	if (rc == 0)
+		rc = crc;
+	if (rc != 0) {
+		while (i > 0)
+			free(val[--i]);
+		return txn_fail(t, rc);
+	}
+	*n = i;
+	return FARM_OK;
+}
+
+int farm_txn_outbox_drop(struct farm_txn *t, size_t n)
+{
+	db_recno_t recno = 0;
+	DBC *c = NULL;
+	DBT k, d;
+	int rc = 0, crc;
+
+	if (!t || !t->tid)
+		return FARM_E_INVAL;
+	if (n == 0)
+		return FARM_OK;
+	if ((rc = t->s->outbox->cursor(t->s->outbox, t->tid, &c, 0)) != 0)
+		return txn_fail(t, rc);
+	memset(&k, 0, sizeof(k));
+	memset(&d, 0, sizeof(d));
+	k.data = &recno;
+	k.ulen = sizeof(recno);
+	k.flags = DB_DBT_USERMEM;
+	d.flags = DB_DBT_PARTIAL; /* the record is not needed: read none of it */
+	for (size_t i = 0; i < n && rc == 0; i++)
+		if ((rc = c->get(c, &k, &d, DB_FIRST | DB_RMW)) == 0)
+			rc = c->del(c, 0);
+	crc = c->close(c);
+	if (rc == 0)
+		rc = crc;
+	return rc ? txn_fail(t, rc) : FARM_OK;
+}
+
 int farm_store_outbox_depth(struct farm_store *s, uint64_t *depth)
 {
 	DB_BTREE_STAT *sp = NULL;

@@ -115,6 +115,13 @@ int farm_txn_scan(struct farm_txn *t, enum farm_table tab, const char *org, int 
 int farm_txn_outbox_append(struct farm_txn *t, const void *val, size_t vlen);
 int farm_txn_outbox_pop(struct farm_txn *t, void **val, size_t *vlen); /* NOTFOUND if empty */
 int farm_store_outbox_depth(struct farm_store *s, uint64_t *depth);
+/* The consumer's way: peek reads up to `max` oldest entries into val[]/vlen[] (each
+ * malloc'd, the caller frees) and sets *n, holding no lock on the outbox afterwards;
+ * drop then removes the n oldest, write-locking the outbox until commit.  Do the
+ * work between the two, so appenders wait only for the end of the transaction. */
+int farm_txn_outbox_peek(struct farm_txn *t, size_t max, void **val, size_t *vlen,
+			 size_t *n);
+int farm_txn_outbox_drop(struct farm_txn *t, size_t n);
 
 /* Monotonic counter in FARM_T_META named `name`: *out = previous + 1. */
 int farm_txn_next_seq(struct farm_txn *t, const char *name, uint64_t *out);

@@ -12,6 +12,7 @@
 #include <ftw.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -578,6 +579,126 @@ static void test_outbox(void)
 	s = open_or_bail(dir, FARM_STORE_MASTER);
 	is_int(depth(s), 24, "the outbox survives a reopen with recovery");
 	ok(pop_is(s, "n26"), "  ... in order");
+	farm_store_close(s);
+	scratch_done();
+}
+
+/* --- the consumer's peek and drop ------------------------------------------------ */
+
+struct peek {
+	size_t max, n, drop;
+	void *val[8];
+	size_t vlen[8];
+	int result;
+	atomic_int *appended; /* when set: wait up to 3 s for it between peek and drop */
+	int saw_append;       /* the append committed while this transaction was open */
+};
+
+static int fn_peek_drop(struct farm_txn *t, void *arg)
+{
+	struct peek *p = arg;
+	int code, i;
+
+	while (p->n > 0)
+		free(p->val[--p->n]);
+	if ((code = farm_txn_outbox_peek(t, p->max, p->val, p->vlen, &p->n)) != FARM_OK)
+		return code;
+	for (i = 0; p->appended && i < 300 && !atomic_load(p->appended); i++)
+		usleep(10000);
+	p->saw_append = p->appended && atomic_load(p->appended);
+	if ((code = farm_txn_outbox_drop(t, p->drop)) != FARM_OK)
+		return code;
+	return p->result;
+}
+
+static int peeked_is(struct peek *p, size_t i, const char *want)
+{
+	return i < p->n && p->vlen[i] == strlen(want) && memcmp(p->val[i], want, p->vlen[i]) == 0;
+}
+
+static void peek_free(struct peek *p)
+{
+	while (p->n > 0)
+		free(p->val[--p->n]);
+}
+
+struct appender {
+	struct farm_store *s;
+	atomic_int done;
+	int code;
+};
+
+static void *appender_main(void *arg)
+{
+	struct appender *a = arg;
+	struct ob o = {0};
+
+	usleep(50000); /* let the consumer peek first */
+	o.vals[0] = "late";
+	o.nvals = 1;
+	a->code = farm_store_run(a->s, fn_append, &o);
+	atomic_store(&a->done, 1);
+	return NULL;
+}
+
+static void test_outbox_peek_drop(void)
+{
+	char dir[4096];
+	struct farm_store *s;
+	struct ob o = {0};
+	struct peek p = {0};
+	struct appender a = {0};
+	pthread_t th;
+
+	scratch_new(dir, sizeof(dir));
+	s = open_or_bail(dir, FARM_STORE_MASTER | FARM_STORE_NOSYNC);
+	p.max = 8;
+	is_int(farm_store_run(s, fn_peek_drop, &p), FARM_OK, "peek of an empty outbox is OK");
+	is_int(p.n, 0, "  ... and reads nothing");
+	o.vals[0] = "a";
+	o.vals[1] = "b";
+	o.vals[2] = "c";
+	o.nvals = 3;
+	is_int(farm_store_run(s, fn_append, &o), FARM_OK, "append three");
+	p.max = 2;
+	farm_store_run(s, fn_peek_drop, &p);
+	ok(p.n == 2 && peeked_is(&p, 0, "a") && peeked_is(&p, 1, "b"),
+	   "peek of 2 reads the two oldest, in order");
+	is_int(depth(s), 3, "  ... and removes nothing");
+	p.max = 8;
+	p.drop = 2;
+	p.result = FARM_E_UPSTREAM;
+	is_int(farm_store_run(s, fn_peek_drop, &p), FARM_E_UPSTREAM, "a drop in an aborted transaction ...");
+	ok(p.n == 3 && peeked_is(&p, 2, "c"), "  (peek of 8 read all three)");
+	is_int(depth(s), 3, "  ... removes nothing");
+	p.max = 2;
+	p.result = FARM_OK;
+	p.drop = 2;
+	is_int(farm_store_run(s, fn_peek_drop, &p), FARM_OK, "peek 2 then drop 2");
+	is_int(depth(s), 1, "  ... removes exactly those");
+	ok(pop_is(s, "c"), "  ... and the third is next");
+
+	/* Between peek and drop the outbox is not locked: a writer's append commits
+	 * while the consumer's transaction is still open (it would wait for the
+	 * consumer's commit if the peek had kept its locks). */
+	o.nvals = 3;
+	farm_store_run(s, fn_append, &o);
+	a.s = s;
+	atomic_init(&a.done, 0);
+	p.max = 2;
+	p.drop = 2;
+	p.appended = &a.done;
+	if (pthread_create(&th, NULL, appender_main, &a) != 0) {
+		printf("Bail out! pthread_create\n");
+		exit(1);
+	}
+	is_int(farm_store_run(s, fn_peek_drop, &p), FARM_OK, "a consumer peeks, waits, drops");
+	pthread_join(th, NULL);
+	is_int(a.code, FARM_OK, "  a concurrent append commits");
+	ok(p.saw_append, "  ... while the consumer's transaction is open (peek holds no lock)");
+	is_int(depth(s), 2, "  the drop removed the two it read, not the new one");
+	ok(pop_is(s, "c") && pop_is(s, "late"), "  ... which follows the rest in order");
+	peek_free(&p);
 	farm_store_close(s);
 	scratch_done();
 }
@@ -1161,6 +1282,7 @@ int main(void)
 	test_noover_and_abort();
 	test_org_scan();
 	test_outbox();
+	test_outbox_peek_drop();
 	test_next_seq();
 	test_reopen_recovery();
 	test_killed_idle_worker();
