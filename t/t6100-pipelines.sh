@@ -23,7 +23,7 @@ echo "env JWT_SECRET=${JWT_SECRET:-unset} FARM_CONFIG=${FARM_CONFIG:-unset} PATH
 if [ "$1" = build ]; then
 	df=$3
 	grep -q FAIL "$df" && { echo "Error: building at STEP \"RUN false\": exit status 1" >&2; exit 1; }
-	grep -q SLEEP "$df" && exec sleep 60
+	grep -q SLEEP "$df" && { echo $$ >"${df%/*}/engine.pid"; exec sleep 60; }
 fi
 exit 0
 EOF
@@ -45,6 +45,16 @@ _run_done() {
 	api GET "/api/v1/pipelines/$1/runs/$2" >/dev/null 2>&1 &&
 	case "$(json_get body 'd["status"]' 2>/dev/null)" in success | failed) return 0 ;; esac
 	return 1
+}
+# engine_gone DIR: the sleeping engine started in workspace DIR (its pid written by
+# bin/docker before it became `sleep 60`) is no longer running; waits up to 5 s.
+_engine_gone() { ! grep -qs "sleep" "/proc/$1/cmdline"; }
+engine_gone() {
+	local p
+	[ -e "$1/engine.pid" ] || { echo "(the engine was stopped before it slept)"; return 0; }
+	p=$(cat "$1/engine.pid") && rm -f "$1/engine.pid" || return 1
+	wait_until 5 _engine_gone "$p" ||
+		{ echo "engine $p still running:"; ps -o pid,ppid,stat,etime,args -p "$p"; return 1; }
 }
 wait_run() {
 	wait_until "${3:-60}" _run_done "$1" "$2" ||
@@ -242,7 +252,7 @@ test_expect_success 'a stage over its timeout is killed and fails' '
 	TOKEN=$ADMIN_A new_run "$PID" 1 abcdef0 &&
 	TOKEN=$USER_A wait_run "$PID" "$RID" 20 &&
 	test_equal "$(json_get body "d[\"stages\"][0][\"error\"]")" "stage timed out after 1 s (docker build was killed)" &&
-	! pgrep -f "^sleep 60$" -P 1 >/dev/null
+	engine_gone "$WS/slow"
 '
 
 test_expect_success 'a missing workspace, a context leaving it through a symlink, a missing Dockerfile' '
@@ -283,7 +293,7 @@ test_expect_success 'a runner killed mid-run: that run failed at restart, the qu
 	test_equal "$(json_get body "d[\"stages\"][0][\"status\"]")" failed &&
 	TOKEN=$USER_A wait_run "$WEB" "$KEPT" 30 &&
 	test_equal "$(json_get body "d[\"status\"]")" success &&
-	! pgrep -f "^sleep 60$" >/dev/null
+	engine_gone "$WS/slow"
 '
 
 test_expect_success 'SIGTERM during a run: the engine is killed, the run failed, exit 0' '
@@ -294,7 +304,7 @@ test_expect_success 'SIGTERM during a run: the engine is killed, the run failed,
 	TOKEN=$USER_A api GET "/api/v1/pipelines/$SLOW/runs/$STOPPED" &&
 	test_equal "$(json_get body "d[\"status\"]")" failed &&
 	json_get body "d[\"error\"]" >err && test_grep "farm-runner was stopped" err &&
-	! pgrep -f "^sleep 60$" >/dev/null &&
+	engine_gone "$WS/slow" &&
 	test_grep "stopped" "$TRASH/state/log/farm-runner.log" &&
 	daemon_start farm-runner
 '

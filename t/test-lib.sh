@@ -42,7 +42,8 @@ test_expect_success() {
 	else
 		test_failed=$((test_failed + 1))
 		echo "not ok $test_count - $desc"
-		tail -n 40 "$TRASH/.test-out" | sed 's/^/#   /'
+		# On stderr, which prove shows without -v (a CI log then says what failed).
+		{ echo "# $TEST_NAME $test_count failed: $desc"; tail -n 40 "$TRASH/.test-out" | sed 's/^/#   /'; } >&2
 	fi
 }
 
