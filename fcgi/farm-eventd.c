@@ -4,10 +4,11 @@
  *
  * Woken by nudges on a PULL socket (events.push; the webhook receivers PUSH there
  * without ever blocking, and only when the wake word says eventd waits: events.h)
- * and every 500 ms regardless, it drains the outbox in batches.  One transaction per
- * batch: read the entries, give each the next "event.id", store it in FARM_T_EVENTS
- * under that id, drop history beyond events.history, remove the entries from the
- * outbox; commit; then publish every committed event on the PUB socket
+ * and every 500 ms regardless, it drains the outbox in batches: read the oldest
+ * entries of every outbox shard, merged in order (farm_store_outbox_peek); then one
+ * transaction gives each the next "event.id", stores it in FARM_T_EVENTS under that
+ * id, drops history beyond events.history and removes the entries from the outbox;
+ * commit; then publish every committed event on the PUB socket
  * (events.pub) as [topic "org:<orgId>" | "org:"][event JSON].
  *
  * Why nothing is lost or numbered twice: an entry leaves the outbox in the same
@@ -42,7 +43,8 @@
 #include "store.h"
 #include "banned.h"
 
-#define BATCH 128              /* events per transaction */
+#define PER_SHARD 16           /* entries read from each outbox shard per batch */
+#define BATCH (FARM_OUTBOX_SHARDS * PER_SHARD) /* events per transaction, at most */
 #define POLL_MS 500            /* outbox poll when no nudge comes */
 #define GAP_MS 5               /* least time between two drain transactions */
 #define PRUNE_PER_BATCH 1024   /* history deletions per transaction */
@@ -65,6 +67,7 @@ struct eventd {
 	struct farm_events_wake *wake; /* the word receivers look at before nudging */
 	int lock_fd;
 	uint64_t oldest; /* oldest id in the history, 0 = not known yet */
+	struct farm_outbox_batch outbox; /* the entries of the batch in hand */
 };
 
 /* One batch, rebuilt from scratch on every attempt of the transaction. */
@@ -148,14 +151,14 @@ static int prune(struct farm_txn *t, struct batch *b, uint64_t last)
 	return FARM_OK;
 }
 
-/* The outbox entries are read first and removed last (farm_txn_outbox_peek/drop):
- * webhook receivers append to the outbox all the while, and wait only for the end
- * of this transaction instead of all of it. */
+/* The entries were read before this transaction (farm_store_outbox_peek, which
+ * holds no lock on the outbox afterwards) and are removed last: webhook receivers
+ * append to the outbox all the while, and wait only for the end of this transaction
+ * instead of all of it. */
 static int drain_txn(struct farm_txn *t, void *arg)
 {
 	struct batch *b = arg;
-	void *val[BATCH];
-	size_t vlen[BATCH], n = 0, i;
+	struct farm_outbox_batch *ob = &b->d->outbox;
 	uint64_t last = 0;
 	int rc;
 
@@ -163,24 +166,18 @@ static int drain_txn(struct farm_txn *t, void *arg)
 	b->oldest = b->d->oldest;
 	if (b->oldest == 0 && (rc = farm_events_first(t, &b->oldest)) != FARM_OK)
 		return rc;
-	if ((rc = farm_txn_outbox_peek(t, BATCH, val, vlen, &n)) != FARM_OK || n == 0)
-		return rc;
-	for (i = 0; i < n; i++) {
-		rc = take_one(t, b, val[i], vlen[i]);
+	for (size_t i = 0; i < ob->n; i++) {
+		rc = take_one(t, b, ob->e[i].val, ob->e[i].len);
 		if (rc == FARM_E_INVAL) {
 			b->dropped++; /* never blocks the queue behind it */
-			rc = FARM_OK;
+			continue;
 		}
 		if (rc != FARM_OK)
-			break;
+			return rc;
 	}
-	for (i = 0; i < n; i++)
-		free(val[i]);
-	if (rc == FARM_OK)
-		rc = farm_events_last(t, &last);
-	if (rc == FARM_OK)
-		rc = prune(t, b, last);
-	return rc == FARM_OK ? farm_txn_outbox_drop(t, n) : rc;
+	if ((rc = farm_events_last(t, &last)) != FARM_OK || (rc = prune(t, b, last)) != FARM_OK)
+		return rc;
+	return farm_txn_outbox_drop(t, ob);
 }
 
 static void publish(struct eventd *d, struct batch *b)
@@ -207,11 +204,19 @@ static int drain(struct eventd *d, size_t *taken)
 	memset(&b, 0, sizeof(b));
 	b.d = d;
 	do {
+		if ((rc = farm_store_outbox_peek(d->store, PER_SHARD, &d->outbox)) != FARM_OK ||
+		    d->outbox.n == 0)
+			break;
+		more = 0;
+		for (int k = 0; k < FARM_OUTBOX_SHARDS; k++)
+			more |= d->outbox.take[k] == PER_SHARD; /* a full shard: more may wait */
 		rc = farm_store_run(d->store, drain_txn, &b);
 		if (rc != FARM_OK) {
 			batch_clear(&b);
+			farm_outbox_batch_clear(&d->outbox);
 			break;
 		}
+		farm_outbox_batch_done(&d->outbox);
 		d->oldest = b.oldest;
 		if (b.dropped)
 			farm_log(FARM_LOG_ERROR, NULL, 0, "dropped %zu unreadable outbox entries",
@@ -220,7 +225,6 @@ static int drain(struct eventd *d, size_t *taken)
 		*taken += b.n + b.dropped;
 		if (b.n)
 			farm_log(FARM_LOG_DEBUG, NULL, 0, "published %zu events", b.n);
-		more = b.n + b.dropped == BATCH; /* a full batch: more may wait */
 		batch_clear(&b);
 	} while (more && !stopping);
 	return rc;

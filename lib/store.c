@@ -3,7 +3,7 @@
  * The environment home is `dir` itself (mode 0700, every file 0600):
  *   meta.db creds.db catalog.db pipelines.db runs.db dedupe.db events.db   Btree primaries
  *   creds-org.db catalog-org.db pipelines-org.db runs-org.db               "by org" secondaries
- *   outbox.db                                                              the event outbox (Recno)
+ *   outbox.db outbox-1.db ... outbox-7.db                                  the event outbox (Recno shards)
  *   log.NNNNNNNNNN (write-ahead log), __db.NNN (shared regions)
  *
  * Every setting is made here, before DB_ENV->open; there is no DB_CONFIG file.
@@ -75,13 +75,38 @@ static const struct store_table {
  * or a second Btree of payloads written alongside.  Recno stores variable-length
  * records directly.  DB_RENUMBER matters: without it a deleted record leaves a
  * placeholder that every later DB_FIRST must step over (pop would get slower for
- * ever); with it, pop removes record 1 and the tree's per-page record counts keep
- * DB_FIRST and the depth (DB_FAST_STAT) O(log n).  Maintaining those counts
- * write-locks the path from the root on every append or pop, held until commit, so
- * outbox writers are serialized: record order is commit order (FIFO by commit).  What
- * keeps that cheap is store_commit: the locks go with the commit record, before the
- * fsync, which the waiting writers then share (group commit). */
-static const char store_outbox_file[] = "outbox.db";
+ * ever); with it, a pop removes record 1 and the tree's per-page record counts keep
+ * DB_FIRST and the depth (DB_FAST_STAT) O(log n).
+ *
+ * Why shards: maintaining those counts write-locks the path from the root on every
+ * append, held until commit, so the writers of one Recno pass one at a time (a
+ * webhook burst waited for that lock in 3 of 4 transactions).  The outbox is
+ * STORE_OUTBOX_SHARDS Recno files; each thread appends to one of them (chosen once
+ * per thread, round robin), so writers mostly meet only a few others.
+ *
+ * Order across shards: each record starts with a stamp, the wall clock in ns read
+ * inside DB_APPEND (store_stamp, the append callback), while the shard's root is
+ * locked: within a shard, record order is stamp order.  An event whose transaction
+ * began after another's commit has the larger stamp.  farm_store_outbox_peek reads
+ * all shards in one transaction with read locks held to its end, which is a
+ * consistent cut (an append cannot commit into a shard already read to its end), and
+ * merges by stamp; when a shard has more than was read, nothing stamped after its
+ * last read entry is taken from the others this time.  So an event never goes out
+ * before one that was committed before it began.  A wall clock stepped back can
+ * reorder the events around the step (the consumer clamps each shard's stamps so they
+ * never go back); it cannot lose or repeat one. */
+enum {
+	STORE_OUTBOX_SHARDS = FARM_OUTBOX_SHARDS,
+	STORE_STAMP_LEN = 9, /* 0x00 | u64 big-endian ns; a JSON entry never starts with 0 */
+};
+
+static void store_outbox_file(int k, char *buf, size_t cap)
+{
+	if (k == 0)
+		snprintf(buf, cap, "outbox.db"); /* the one outbox before shards: kept */
+	else
+		snprintf(buf, cap, "outbox-%d.db", k);
+}
 
 static const unsigned char store_no_org_key[1] = {0};
 
@@ -89,7 +114,7 @@ struct farm_store {
 	DB_ENV *env;
 	DB *db[FARM_T__COUNT];
 	DB *org[FARM_T__COUNT]; /* secondaries; NULL for tables without an org */
-	DB *outbox;
+	DB *outbox[STORE_OUTBOX_SHARDS];
 	unsigned flags;
 	int lock_fd; /* "<dir>/env.lock": shared, or exclusive for recovery */
 	struct store_flush { /* in-process group commit: store_durable */
@@ -278,6 +303,25 @@ static int store_org_key(DB *sdb, const DBT *key, const DBT *data, DBT *result)
 	return 0;
 }
 
+/* DB_APPEND's callback: runs with the new record's page path write-locked, so the
+ * stamps of one shard rise with its record numbers. */
+static int store_stamp(DB *db, DBT *data, db_recno_t recno)
+{
+	unsigned char *p = data->data;
+	struct timespec ts;
+	uint64_t ns;
+
+	(void)db;
+	(void)recno;
+	if (data->size < STORE_STAMP_LEN || p[0] != 0)
+		return EINVAL;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	for (int i = 0; i < 8; i++)
+		p[1 + i] = (unsigned char)(ns >> (56 - 8 * i));
+	return 0;
+}
+
 static int store_db_open(struct farm_store *s, DB **out, const char *file, DBTYPE type,
 			 u_int32_t dbflags, struct farm_error *err)
 {
@@ -287,7 +331,10 @@ static int store_db_open(struct farm_store *s, DB **out, const char *file, DBTYP
 	for (attempt = 0;; attempt++) {
 		if ((rc = db_create(&db, s->env, 0)) != 0)
 			break;
-		if ((rc = db->set_flags(db, DB_CHKSUM | dbflags)) == 0) {
+		rc = db->set_flags(db, DB_CHKSUM | dbflags);
+		if (rc == 0 && type == DB_RECNO)
+			rc = db->set_append_recno(db, store_stamp);
+		if (rc == 0) {
 			rc = db->open(db, NULL, file, NULL, type,
 				      DB_CREATE | DB_AUTO_COMMIT | DB_THREAD, 0600);
 			if (rc == 0) {
@@ -409,7 +456,12 @@ int farm_store_open(struct farm_store **out, const char *dir, unsigned flags,
 			goto out;
 		}
 	}
-	code = store_db_open(s, &s->outbox, store_outbox_file, DB_RECNO, DB_RENUMBER, err);
+	for (i = 0; i < STORE_OUTBOX_SHARDS && code == FARM_OK; i++) {
+		char file[32];
+
+		store_outbox_file(i, file, sizeof(file));
+		code = store_db_open(s, &s->outbox[i], file, DB_RECNO, DB_RENUMBER, err);
+	}
 out:
 	if (code != FARM_OK) {
 		farm_store_close(s);
@@ -432,8 +484,9 @@ void farm_store_close(struct farm_store *s)
 	for (i = 0; i < FARM_T__COUNT; i++)
 		if (s->db[i])
 			s->db[i]->close(s->db[i], 0);
-	if (s->outbox)
-		s->outbox->close(s->outbox, 0);
+	for (i = 0; i < STORE_OUTBOX_SHARDS; i++)
+		if (s->outbox[i])
+			s->outbox[i]->close(s->outbox[i], 0);
 	if (s->env)
 		s->env->close(s->env, 0);
 	if (s->lock_fd >= 0)
@@ -847,33 +900,84 @@ int farm_txn_scan(struct farm_txn *t, enum farm_table tab, const char *org, int 
 
 /* --- outbox and counters ----------------------------------------------------------- */
 
+/* The shard this thread appends to: round robin over the threads of the process,
+ * started at a place that differs between processes. */
+static int store_my_shard(void)
+{
+	static atomic_uint next;
+	static _Thread_local int mine = -1;
+
+	if (mine < 0)
+		mine = (int)((atomic_fetch_add(&next, 1) + (unsigned)getpid()) %
+			     STORE_OUTBOX_SHARDS);
+	return mine;
+}
+
+/* Stamp of a stored entry (0 for an entry from before the shards: oldest) and where
+ * its payload starts. */
+static uint64_t store_entry_stamp(const unsigned char *p, size_t len, size_t *off)
+{
+	uint64_t ns = 0;
+
+	if (len < STORE_STAMP_LEN || p[0] != 0) {
+		*off = 0;
+		return 0;
+	}
+	for (int i = 0; i < 8; i++)
+		ns = ns << 8 | p[1 + i];
+	*off = STORE_STAMP_LEN;
+	return ns;
+}
+
 int farm_txn_outbox_append(struct farm_txn *t, const void *val, size_t vlen)
 {
 	db_recno_t recno = 0;
+	unsigned char *buf;
+	DB *db;
 	DBT k, d;
 	int rc;
 
 	if (!t || !t->tid || !val || vlen == 0)
 		return FARM_E_INVAL;
-	if (vlen > UINT32_MAX)
+	if (vlen > UINT32_MAX - STORE_STAMP_LEN)
 		return FARM_E_TOOBIG;
+	if (!(buf = malloc(vlen + STORE_STAMP_LEN)))
+		return FARM_E_NOMEM;
+	memset(buf, 0, STORE_STAMP_LEN); /* store_stamp fills in the time */
+	memcpy(buf + STORE_STAMP_LEN, val, vlen);
 	memset(&k, 0, sizeof(k));
 	memset(&d, 0, sizeof(d));
 	k.data = &recno; /* DB_APPEND returns the new record number here */
 	k.ulen = sizeof(recno);
 	k.flags = DB_DBT_USERMEM;
-	d.data = (void *)val;
-	d.size = (u_int32_t)vlen;
-	rc = t->s->outbox->put(t->s->outbox, t->tid, &k, &d, DB_APPEND);
+	d.data = buf;
+	d.size = (u_int32_t)(vlen + STORE_STAMP_LEN);
+	db = t->s->outbox[store_my_shard()];
+	rc = db->put(db, t->tid, &k, &d, DB_APPEND);
+	free(buf);
 	return rc ? txn_fail(t, rc) : FARM_OK;
+}
+
+/* Copies the payload of a record read with DB_DBT_MALLOC to the front of its buffer. */
+static void *store_entry_take(DBT *d, size_t *len, uint64_t *stamp)
+{
+	size_t off;
+
+	*stamp = store_entry_stamp(d->data, d->size, &off);
+	*len = d->size - off;
+	if (off)
+		memmove(d->data, (unsigned char *)d->data + off, *len);
+	return d->data;
 }
 
 int farm_txn_outbox_pop(struct farm_txn *t, void **val, size_t *vlen)
 {
+	DBC *c[STORE_OUTBOX_SHARDS] = {NULL};
+	DBT d[STORE_OUTBOX_SHARDS];
 	db_recno_t recno = 0;
-	DBC *c = NULL;
-	DBT k, d;
-	int rc, crc;
+	int rc = 0, best = -1, k;
+	uint64_t best_stamp = 0;
+	DBT key;
 
 	if (val)
 		*val = NULL;
@@ -881,101 +985,206 @@ int farm_txn_outbox_pop(struct farm_txn *t, void **val, size_t *vlen)
 		*vlen = 0;
 	if (!t || !t->tid || !val || !vlen)
 		return FARM_E_INVAL;
-	memset(&k, 0, sizeof(k));
-	memset(&d, 0, sizeof(d));
-	k.data = &recno;
-	k.ulen = sizeof(recno);
-	k.flags = DB_DBT_USERMEM;
-	d.flags = DB_DBT_MALLOC;
-	if ((rc = t->s->outbox->cursor(t->s->outbox, t->tid, &c, 0)) != 0)
-		return txn_fail(t, rc);
-	if ((rc = c->get(c, &k, &d, DB_FIRST | DB_RMW)) == 0)
-		rc = c->del(c, 0);
-	crc = c->close(c);
-	if (rc == 0)
-		rc = crc;
-	if (rc != 0) {
-		free(d.data);
-		return txn_fail(t, rc);
+	memset(d, 0, sizeof(d));
+	/* The head of every shard, write-locked: the oldest stamp goes. */
+	for (k = 0; k < STORE_OUTBOX_SHARDS && rc == 0; k++) {
+		size_t off;
+		uint64_t st;
+
+		if ((rc = t->s->outbox[k]->cursor(t->s->outbox[k], t->tid, &c[k], 0)) != 0)
+			break;
+		memset(&key, 0, sizeof(key));
+		key.data = &recno;
+		key.ulen = sizeof(recno);
+		key.flags = DB_DBT_USERMEM;
+		d[k].flags = DB_DBT_MALLOC;
+		rc = c[k]->get(c[k], &key, &d[k], DB_FIRST | DB_RMW);
+		if (rc == DB_NOTFOUND) {
+			rc = 0;
+			continue;
+		}
+		if (rc != 0)
+			break;
+		st = store_entry_stamp(d[k].data, d[k].size, &off);
+		if (best < 0 || st < best_stamp) {
+			best = k;
+			best_stamp = st;
+		}
 	}
-	*val = d.data;
-	*vlen = d.size;
+	if (rc == 0 && best < 0)
+		rc = DB_NOTFOUND;
+	if (rc == 0)
+		rc = c[best]->del(c[best], 0);
+	for (k = 0; k < STORE_OUTBOX_SHARDS; k++) {
+		int crc = c[k] ? c[k]->close(c[k]) : 0;
+
+		if (rc == 0)
+			rc = crc;
+	}
+	for (k = 0; k < STORE_OUTBOX_SHARDS; k++)
+		if (k != best || rc != 0)
+			free(d[k].data);
+	if (rc != 0)
+		return txn_fail(t, rc);
+	*val = store_entry_take(&d[best], vlen, &best_stamp);
 	return FARM_OK;
 }
 
-/* Reading first and removing last is how the consumer keeps the outbox free for the
- * writers: the read-committed cursor lets go of each page as it moves on, so until
- * farm_txn_outbox_drop the writers' appends proceed while the consumer does its work;
- * the drop write-locks the root only for the end of the consumer's transaction.
- * What was read is what is dropped: appends only add at the end, and the one
- * consumer (farm-eventd holds eventd.lock) is the only remover. */
-int farm_txn_outbox_peek(struct farm_txn *t, size_t max, void **val, size_t *vlen,
-			 size_t *n)
+void farm_outbox_batch_clear(struct farm_outbox_batch *b)
 {
+	for (size_t i = 0; i < b->n; i++)
+		free(b->e[i].val);
+	b->n = 0;
+	memset(b->take, 0, sizeof(b->take));
+}
+
+static int store_entry_cmp(const void *a, const void *b)
+{
+	const struct farm_outbox_entry *x = a, *y = b;
+
+	if (x->stamp != y->stamp)
+		return x->stamp < y->stamp ? -1 : 1;
+	if (x->shard != y->shard)
+		return x->shard < y->shard ? -1 : 1;
+	return x->pos < y->pos ? -1 : x->pos > y->pos;
+}
+
+/* Reads up to `per` entries of shard k into b (from b->n on); *more tells whether
+ * the shard holds more than that.  Stamps are clamped to rise from b->floor[k]. */
+static int store_peek_shard(struct farm_store *s, DB_TXN *tid, int k, size_t per,
+			    struct farm_outbox_batch *b, size_t *got, int *more)
+{
+	uint64_t floor = b->floor[k];
 	db_recno_t recno = 0;
 	DBC *c = NULL;
-	DBT k, d;
-	int rc = 0, crc;
+	DBT key, d;
+	int rc, crc;
 	size_t i;
 
-	if (n)
-		*n = 0;
-	if (!t || !t->tid || !val || !vlen || !n)
-		return FARM_E_INVAL;
-	if ((rc = t->s->outbox->cursor(t->s->outbox, t->tid, &c, DB_READ_COMMITTED)) != 0)
-		return txn_fail(t, rc);
-	for (i = 0; i < max; i++) {
-		memset(&k, 0, sizeof(k));
+	*got = 0;
+	*more = 0;
+	if ((rc = s->outbox[k]->cursor(s->outbox[k], tid, &c, 0)) != 0)
+		return rc;
+	for (i = 0; i <= per; i++) {
+		struct farm_outbox_entry *e = &b->e[b->n];
+
+		memset(&key, 0, sizeof(key));
 		memset(&d, 0, sizeof(d));
-		k.data = &recno;
-		k.ulen = sizeof(recno);
-		k.flags = DB_DBT_USERMEM;
-		d.flags = DB_DBT_MALLOC;
-		if ((rc = c->get(c, &k, &d, i == 0 ? DB_FIRST : DB_NEXT)) != 0)
+		key.data = &recno;
+		key.ulen = sizeof(recno);
+		key.flags = DB_DBT_USERMEM;
+		if (i == per)
+			d.flags = DB_DBT_PARTIAL; /* only whether there is one more */
+		else
+			d.flags = DB_DBT_MALLOC;
+		if ((rc = c->get(c, &key, &d, i == 0 ? DB_FIRST : DB_NEXT)) != 0)
 			break;
-		val[i] = d.data;
-		vlen[i] = d.size;
+		if (i == per) {
+			*more = 1;
+			break;
+		}
+		e->val = store_entry_take(&d, &e->len, &e->stamp);
+		if (e->stamp < floor)
+			e->stamp = floor;
+		floor = e->stamp;
+		e->shard = k;
+		e->pos = i;
+		b->n++;
+		(*got)++;
 	}
-	crc = c->close(c);
 	if (rc == DB_NOTFOUND)
 		rc = 0;
-	if (rc == 0)
-		rc = crc;
-	if (rc != 0) {
-		while (i > 0)
-			free(val[--i]);
-		return txn_fail(t, rc);
+	crc = c->close(c);
+	return rc ? rc : crc;
+}
+
+int farm_store_outbox_peek(struct farm_store *s, size_t per, struct farm_outbox_batch *b)
+{
+	size_t got[STORE_OUTBOX_SHARDS], i, keep;
+	int more[STORE_OUTBOX_SHARDS];
+	uint64_t bound;
+	DB_TXN *tid = NULL;
+	int rc = 0, attempt, k;
+
+	if (!s || !b || per == 0 || per > FARM_OUTBOX_PER_SHARD)
+		return FARM_E_INVAL;
+	farm_outbox_batch_clear(b);
+	for (attempt = 0;; attempt++) {
+		if ((rc = s->env->txn_begin(s->env, NULL, &tid, 0)) != 0)
+			return store_code(rc);
+		for (k = 0; k < STORE_OUTBOX_SHARDS && rc == 0; k++)
+			rc = store_peek_shard(s, tid, k, per, b, &got[k], &more[k]);
+		/* Read-only: no commit record.  No wait for the log either: the consumer's
+		 * own commit comes after these in the log and is made durable. */
+		if (rc == 0)
+			rc = tid->commit(tid, DB_TXN_NOSYNC);
+		else
+			tid->abort(tid);
+		if (rc == 0)
+			break;
+		farm_outbox_batch_clear(b);
+		if (!store_is_deadlock(rc) || attempt + 1 >= STORE_RETRIES)
+			return store_code(rc);
+		store_backoff(attempt);
 	}
-	*n = i;
+	/* A shard with more than was read bounds what the others may give now. */
+	bound = UINT64_MAX;
+	for (i = 0; i < b->n; i++)
+		if (more[b->e[i].shard] && b->e[i].pos + 1 == got[b->e[i].shard] &&
+		    b->e[i].stamp < bound)
+			bound = b->e[i].stamp;
+	for (i = keep = 0; i < b->n; i++) {
+		if (b->e[i].stamp > bound) {
+			free(b->e[i].val);
+			continue;
+		}
+		b->take[b->e[i].shard]++;
+		b->e[keep++] = b->e[i];
+	}
+	b->n = keep;
+	qsort(b->e, b->n, sizeof(b->e[0]), store_entry_cmp);
 	return FARM_OK;
 }
 
-int farm_txn_outbox_drop(struct farm_txn *t, size_t n)
+/* Removing the entries the batch holds is safe at any later time: appends only add
+ * at a shard's end, and the one consumer (farm-eventd holds eventd.lock) is the only
+ * remover, so each shard's first take[k] records are still the ones read. */
+int farm_txn_outbox_drop(struct farm_txn *t, const struct farm_outbox_batch *b)
 {
 	db_recno_t recno = 0;
 	DBC *c = NULL;
-	DBT k, d;
-	int rc = 0, crc;
+	DBT key, d;
+	int rc = 0, crc, k;
 
-	if (!t || !t->tid)
+	if (!t || !t->tid || !b)
 		return FARM_E_INVAL;
-	if (n == 0)
-		return FARM_OK;
-	if ((rc = t->s->outbox->cursor(t->s->outbox, t->tid, &c, 0)) != 0)
-		return txn_fail(t, rc);
-	memset(&k, 0, sizeof(k));
-	memset(&d, 0, sizeof(d));
-	k.data = &recno;
-	k.ulen = sizeof(recno);
-	k.flags = DB_DBT_USERMEM;
-	d.flags = DB_DBT_PARTIAL; /* the record is not needed: read none of it */
-	for (size_t i = 0; i < n && rc == 0; i++)
-		if ((rc = c->get(c, &k, &d, DB_FIRST | DB_RMW)) == 0)
-			rc = c->del(c, 0);
-	crc = c->close(c);
-	if (rc == 0)
-		rc = crc;
+	for (k = 0; k < STORE_OUTBOX_SHARDS && rc == 0; k++) {
+		if (b->take[k] == 0)
+			continue;
+		if ((rc = t->s->outbox[k]->cursor(t->s->outbox[k], t->tid, &c, 0)) != 0)
+			break;
+		memset(&key, 0, sizeof(key));
+		memset(&d, 0, sizeof(d));
+		key.data = &recno;
+		key.ulen = sizeof(recno);
+		key.flags = DB_DBT_USERMEM;
+		d.flags = DB_DBT_PARTIAL; /* the record is not needed: read none of it */
+		for (size_t i = 0; i < b->take[k] && rc == 0; i++)
+			if ((rc = c->get(c, &key, &d, DB_FIRST | DB_RMW)) == 0)
+				rc = c->del(c, 0);
+		crc = c->close(c);
+		if (rc == 0)
+			rc = crc;
+	}
 	return rc ? txn_fail(t, rc) : FARM_OK;
+}
+
+void farm_outbox_batch_done(struct farm_outbox_batch *b)
+{
+	for (size_t i = 0; i < b->n; i++)
+		if (b->e[i].stamp > b->floor[b->e[i].shard])
+			b->floor[b->e[i].shard] = b->e[i].stamp;
+	farm_outbox_batch_clear(b);
 }
 
 int farm_store_outbox_depth(struct farm_store *s, uint64_t *depth)
@@ -988,10 +1197,12 @@ int farm_store_outbox_depth(struct farm_store *s, uint64_t *depth)
 	if (!s || !depth)
 		return FARM_E_INVAL;
 	/* Exact for a renumbering Recno: the root page carries the record count. */
-	if ((rc = s->outbox->stat(s->outbox, NULL, &sp, DB_FAST_STAT)) != 0)
-		return store_code(rc);
-	*depth = sp->bt_nkeys;
-	free(sp);
+	for (int k = 0; k < STORE_OUTBOX_SHARDS; k++) {
+		if ((rc = s->outbox[k]->stat(s->outbox[k], NULL, &sp, DB_FAST_STAT)) != 0)
+			return store_code(rc);
+		*depth += sp->bt_nkeys;
+		free(sp);
+	}
 	return FARM_OK;
 }
 

@@ -109,19 +109,39 @@ typedef int (*farm_store_scan_fn)(const void *key, size_t klen, const void *val,
 int farm_txn_scan(struct farm_txn *t, enum farm_table tab, const char *org, int all,
 		  farm_store_scan_fn cb, void *arg);
 
-/* Durable outbox of not-yet-published events (a Berkeley DB Queue/Recno).
+/* Durable outbox of not-yet-published events: FARM_OUTBOX_SHARDS Berkeley DB Recno
+ * files (lib/store.c explains the shards and their order).
  * append: inside the caller's transaction (so an event is stored atomically with
- * whatever produced it).  consume: the oldest entry, removed in the same txn. */
+ * whatever produced it).  pop: the oldest entry, removed in the same transaction
+ * (tests; the consumer uses peek/drop). */
+enum { FARM_OUTBOX_SHARDS = 8, FARM_OUTBOX_PER_SHARD = 32 };
 int farm_txn_outbox_append(struct farm_txn *t, const void *val, size_t vlen);
 int farm_txn_outbox_pop(struct farm_txn *t, void **val, size_t *vlen); /* NOTFOUND if empty */
+
+/* The consumer's way.  farm_store_outbox_peek reads up to `per` (<= PER_SHARD) entries
+ * of every shard in a transaction of its own and leaves in `b` those that may go out
+ * now, oldest first (b->e[0..n)), holding no lock afterwards.  The caller then, in
+ * its transaction, stores them and calls farm_txn_outbox_drop (which removes exactly
+ * those), commits, and calls farm_outbox_batch_done; after a failed transaction,
+ * farm_outbox_batch_clear.  Keep `b` across rounds (floor[] is its memory). */
+struct farm_outbox_entry {
+	void *val; /* malloc'd payload */
+	size_t len;
+	uint64_t stamp;
+	int shard;
+	size_t pos;
+};
+struct farm_outbox_batch {
+	size_t n;
+	struct farm_outbox_entry e[FARM_OUTBOX_SHARDS * FARM_OUTBOX_PER_SHARD];
+	size_t take[FARM_OUTBOX_SHARDS];   /* entries of each shard in e[] */
+	uint64_t floor[FARM_OUTBOX_SHARDS]; /* each shard's last stamp taken */
+};
+int farm_store_outbox_peek(struct farm_store *s, size_t per, struct farm_outbox_batch *b);
+int farm_txn_outbox_drop(struct farm_txn *t, const struct farm_outbox_batch *b);
+void farm_outbox_batch_done(struct farm_outbox_batch *b);
+void farm_outbox_batch_clear(struct farm_outbox_batch *b);
 int farm_store_outbox_depth(struct farm_store *s, uint64_t *depth);
-/* The consumer's way: peek reads up to `max` oldest entries into val[]/vlen[] (each
- * malloc'd, the caller frees) and sets *n, holding no lock on the outbox afterwards;
- * drop then removes the n oldest, write-locking the outbox until commit.  Do the
- * work between the two, so appenders wait only for the end of the transaction. */
-int farm_txn_outbox_peek(struct farm_txn *t, size_t max, void **val, size_t *vlen,
-			 size_t *n);
-int farm_txn_outbox_drop(struct farm_txn *t, size_t n);
 
 /* Monotonic counter in FARM_T_META named `name`: *out = previous + 1. */
 int farm_txn_next_seq(struct farm_txn *t, const char *name, uint64_t *out);

@@ -6,6 +6,8 @@
  */
 #include "store.h"
 
+#include <db.h>
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -583,47 +585,59 @@ static void test_outbox(void)
 	scratch_done();
 }
 
-/* --- the consumer's peek and drop ------------------------------------------------ */
+/* --- the consumer's peek and drop; order across shards ------------------------------ */
 
-struct peek {
-	size_t max, n, drop;
-	void *val[8];
-	size_t vlen[8];
+/* The values of a batch, joined with spaces. */
+static void batch_str(const struct farm_outbox_batch *b, char *out, size_t cap)
+{
+	size_t o = 0;
+
+	out[0] = '\0';
+	for (size_t i = 0; i < b->n && o < cap; i++)
+		o += (size_t)snprintf(out + o, cap - o, "%s%.*s", i ? " " : "", (int)b->e[i].len,
+				      (const char *)b->e[i].val);
+}
+
+static int peek_is(struct farm_store *s, struct farm_outbox_batch *b, size_t per,
+		   const char *want)
+{
+	char got[512];
+	int code = farm_store_outbox_peek(s, per, b);
+
+	batch_str(b, got, sizeof(got));
+	if (code != FARM_OK || strcmp(got, want) != 0) {
+		diag("peek: code %d, got '%s', want '%s'", code, got, want);
+		return 0;
+	}
+	return 1;
+}
+
+struct drop {
+	const struct farm_outbox_batch *b;
 	int result;
-	atomic_int *appended; /* when set: wait up to 3 s for it between peek and drop */
-	int saw_append;       /* the append committed while this transaction was open */
+	atomic_int *appended; /* when set: wait up to 3 s for it before the drop */
+	int saw_append;
 };
 
-static int fn_peek_drop(struct farm_txn *t, void *arg)
+static int fn_drop(struct farm_txn *t, void *arg)
 {
-	struct peek *p = arg;
+	struct drop *dr = arg;
 	int code, i;
 
-	while (p->n > 0)
-		free(p->val[--p->n]);
-	if ((code = farm_txn_outbox_peek(t, p->max, p->val, p->vlen, &p->n)) != FARM_OK)
-		return code;
-	for (i = 0; p->appended && i < 300 && !atomic_load(p->appended); i++)
+	for (i = 0; dr->appended && i < 300 && !atomic_load(dr->appended); i++)
 		usleep(10000);
-	p->saw_append = p->appended && atomic_load(p->appended);
-	if ((code = farm_txn_outbox_drop(t, p->drop)) != FARM_OK)
+	dr->saw_append = dr->appended && atomic_load(dr->appended);
+	if ((code = farm_txn_outbox_drop(t, dr->b)) != FARM_OK)
 		return code;
-	return p->result;
+	return dr->result;
 }
 
-static int peeked_is(struct peek *p, size_t i, const char *want)
-{
-	return i < p->n && p->vlen[i] == strlen(want) && memcmp(p->val[i], want, p->vlen[i]) == 0;
-}
-
-static void peek_free(struct peek *p)
-{
-	while (p->n > 0)
-		free(p->val[--p->n]);
-}
-
+/* Appends each value in its own transaction from a new thread: a new thread is a new
+ * shard (round robin), and each append commits before the next begins. */
 struct appender {
 	struct farm_store *s;
+	const char *vals[4];
+	useconds_t delay;
 	atomic_int done;
 	int code;
 };
@@ -631,74 +645,165 @@ struct appender {
 static void *appender_main(void *arg)
 {
 	struct appender *a = arg;
-	struct ob o = {0};
 
-	usleep(50000); /* let the consumer peek first */
-	o.vals[0] = "late";
-	o.nvals = 1;
-	a->code = farm_store_run(a->s, fn_append, &o);
+	usleep(a->delay);
+	for (int i = 0; i < 4 && a->vals[i] && a->code == FARM_OK; i++) {
+		struct ob o = {0};
+
+		o.vals[0] = a->vals[i];
+		o.nvals = 1;
+		a->code = farm_store_run(a->s, fn_append, &o);
+	}
 	atomic_store(&a->done, 1);
 	return NULL;
+}
+
+static pthread_t appender_start(struct appender *a, struct farm_store *s, useconds_t delay)
+{
+	pthread_t th;
+
+	a->s = s;
+	a->delay = delay;
+	a->code = FARM_OK;
+	atomic_init(&a->done, 0);
+	if (pthread_create(&th, NULL, appender_main, a) != 0) {
+		printf("Bail out! pthread_create\n");
+		exit(1);
+	}
+	return th;
+}
+
+static int append_from_thread(struct farm_store *s, const char *v1, const char *v2,
+			      const char *v3)
+{
+	struct appender a = {.vals = {v1, v2, v3}};
+
+	pthread_join(appender_start(&a, s, 0), NULL);
+	return a.code;
 }
 
 static void test_outbox_peek_drop(void)
 {
 	char dir[4096];
 	struct farm_store *s;
+	struct farm_outbox_batch *b = calloc(1, sizeof(*b));
+	struct appender a = {.vals = {"late"}};
+	struct drop dr = {0};
 	struct ob o = {0};
-	struct peek p = {0};
-	struct appender a = {0};
 	pthread_t th;
 
 	scratch_new(dir, sizeof(dir));
 	s = open_or_bail(dir, FARM_STORE_MASTER | FARM_STORE_NOSYNC);
-	p.max = 8;
-	is_int(farm_store_run(s, fn_peek_drop, &p), FARM_OK, "peek of an empty outbox is OK");
-	is_int(p.n, 0, "  ... and reads nothing");
+	ok(peek_is(s, b, 4, ""), "peek of an empty outbox reads nothing");
 	o.vals[0] = "a";
 	o.vals[1] = "b";
 	o.vals[2] = "c";
 	o.nvals = 3;
-	is_int(farm_store_run(s, fn_append, &o), FARM_OK, "append three");
-	p.max = 2;
-	farm_store_run(s, fn_peek_drop, &p);
-	ok(p.n == 2 && peeked_is(&p, 0, "a") && peeked_is(&p, 1, "b"),
-	   "peek of 2 reads the two oldest, in order");
+	is_int(farm_store_run(s, fn_append, &o), FARM_OK, "append three in one transaction");
+	ok(peek_is(s, b, 2, "a b"), "peek of 2 per shard reads the two oldest, in order");
 	is_int(depth(s), 3, "  ... and removes nothing");
-	p.max = 8;
-	p.drop = 2;
-	p.result = FARM_E_UPSTREAM;
-	is_int(farm_store_run(s, fn_peek_drop, &p), FARM_E_UPSTREAM, "a drop in an aborted transaction ...");
-	ok(p.n == 3 && peeked_is(&p, 2, "c"), "  (peek of 8 read all three)");
+	dr.b = b;
+	dr.result = FARM_E_UPSTREAM;
+	is_int(farm_store_run(s, fn_drop, &dr), FARM_E_UPSTREAM, "a drop in an aborted transaction ...");
 	is_int(depth(s), 3, "  ... removes nothing");
-	p.max = 2;
-	p.result = FARM_OK;
-	p.drop = 2;
-	is_int(farm_store_run(s, fn_peek_drop, &p), FARM_OK, "peek 2 then drop 2");
+	farm_outbox_batch_clear(b);
+	ok(peek_is(s, b, 2, "a b"), "peek again: the same two");
+	dr.result = FARM_OK;
+	is_int(farm_store_run(s, fn_drop, &dr), FARM_OK, "drop them");
+	farm_outbox_batch_done(b);
 	is_int(depth(s), 1, "  ... removes exactly those");
-	ok(pop_is(s, "c"), "  ... and the third is next");
 
-	/* Between peek and drop the outbox is not locked: a writer's append commits
-	 * while the consumer's transaction is still open (it would wait for the
-	 * consumer's commit if the peek had kept its locks). */
-	o.nvals = 3;
-	farm_store_run(s, fn_append, &o);
-	a.s = s;
-	atomic_init(&a.done, 0);
-	p.max = 2;
-	p.drop = 2;
-	p.appended = &a.done;
-	if (pthread_create(&th, NULL, appender_main, &a) != 0) {
-		printf("Bail out! pthread_create\n");
-		exit(1);
-	}
-	is_int(farm_store_run(s, fn_peek_drop, &p), FARM_OK, "a consumer peeks, waits, drops");
+	/* After peek nothing is locked: an append commits before the consumer's drop,
+	 * and the drop removes what was read, not the newcomer. */
+	ok(peek_is(s, b, 4, "c"), "peek the rest");
+	th = appender_start(&a, s, 50000);
+	dr.appended = &a.done;
+	is_int(farm_store_run(s, fn_drop, &dr), FARM_OK, "the consumer waits, then drops");
 	pthread_join(th, NULL);
-	is_int(a.code, FARM_OK, "  a concurrent append commits");
-	ok(p.saw_append, "  ... while the consumer's transaction is open (peek holds no lock)");
-	is_int(depth(s), 2, "  the drop removed the two it read, not the new one");
-	ok(pop_is(s, "c") && pop_is(s, "late"), "  ... which follows the rest in order");
-	peek_free(&p);
+	farm_outbox_batch_done(b);
+	ok(a.code == FARM_OK && dr.saw_append, "  an append committed between peek and drop");
+	ok(peek_is(s, b, 4, "late") && depth(s) == 1, "  the drop left only the newcomer");
+	farm_store_run(s, fn_drop, &dr);
+	farm_outbox_batch_done(b);
+
+	/* Causal order across shards: each value below is committed before the next
+	 * one's transaction begins, from threads that append to different shards. */
+	is_int(append_from_thread(s, "e1", "e2", "e3"), FARM_OK, "e1 e2 e3 from one thread");
+	is_int(append_from_thread(s, "e4", NULL, NULL), FARM_OK, "then e4 from another");
+	is_int(append_from_thread(s, "e5", "e6", NULL), FARM_OK, "then e5 e6 from a third");
+	ok(peek_is(s, b, 2, "e1 e2"),
+	   "2 per shard: e1 e2, and not e4 or e5 (the first shard may hold older ones)");
+	dr.appended = NULL;
+	farm_store_run(s, fn_drop, &dr);
+	farm_outbox_batch_done(b);
+	ok(peek_is(s, b, 2, "e3 e4 e5 e6"), "then e3 e4 e5 e6: the order they were committed in");
+	farm_store_run(s, fn_drop, &dr);
+	farm_outbox_batch_done(b);
+	is_int(depth(s), 0, "the outbox is empty");
+
+	/* The main thread's shard, another, the main thread's again. */
+	o.vals[0] = "m1";
+	o.nvals = 1;
+	farm_store_run(s, fn_append, &o);
+	append_from_thread(s, "m2", NULL, NULL);
+	o.vals[0] = "m3";
+	farm_store_run(s, fn_append, &o);
+	ok(peek_is(s, b, 4, "m1 m2 m3"), "m1 (a shard) m2 (another) m3 (the first again): in that order");
+	farm_store_run(s, fn_drop, &dr);
+	farm_outbox_batch_done(b);
+
+	is_int(append_from_thread(s, "p1", NULL, NULL), FARM_OK, "p1, p2, p3 from three threads");
+	append_from_thread(s, "p2", NULL, NULL);
+	append_from_thread(s, "p3", NULL, NULL);
+	ok(pop_is(s, "p1") && pop_is(s, "p2") && pop_is(s, "p3"), "  pop takes them in that order");
+	free(b);
+	farm_store_close(s);
+	scratch_done();
+}
+
+/* An outbox.db written before the shards (entries without a stamp): its entries are
+ * the oldest and go first. */
+static void test_outbox_legacy(void)
+{
+	char dir[4096];
+	struct farm_store *s;
+	DB_ENV *env = NULL;
+	DB *db = NULL;
+	db_recno_t recno = 0;
+	DBT k, d;
+	int rc;
+
+	scratch_new(dir, sizeof(dir));
+	s = open_or_bail(dir, FARM_STORE_MASTER | FARM_STORE_NOSYNC);
+	farm_store_close(s);
+	rc = db_env_create(&env, 0);
+	if (rc == 0)
+		rc = env->open(env, dir, DB_CREATE | DB_INIT_LOCK | DB_INIT_LOG | DB_INIT_MPOOL |
+				   DB_INIT_TXN, 0600);
+	if (rc == 0)
+		rc = db_create(&db, env, 0);
+	if (rc == 0)
+		rc = db->set_flags(db, DB_CHKSUM | DB_RENUMBER);
+	if (rc == 0)
+		rc = db->open(db, NULL, "outbox.db", NULL, DB_RECNO, DB_AUTO_COMMIT, 0600);
+	memset(&k, 0, sizeof(k));
+	memset(&d, 0, sizeof(d));
+	k.data = &recno;
+	k.ulen = sizeof(recno);
+	k.flags = DB_DBT_USERMEM;
+	d.data = "{\"old\":1}";
+	d.size = 9;
+	if (rc == 0)
+		rc = db->put(db, NULL, &k, &d, DB_APPEND | DB_AUTO_COMMIT);
+	if (db)
+		db->close(db, 0);
+	if (env)
+		env->close(env, 0);
+	is_int(rc, 0, "an entry written as before the shards (no stamp)");
+	s = open_or_bail(dir, FARM_STORE_MASTER | FARM_STORE_NOSYNC);
+	is_int(append_from_thread(s, "new", NULL, NULL), FARM_OK, "a new entry after it");
+	is_int(depth(s), 2, "depth counts both");
+	ok(pop_is(s, "{\"old\":1}") && pop_is(s, "new"), "the old entry comes first, intact");
 	farm_store_close(s);
 	scratch_done();
 }
@@ -1283,6 +1388,7 @@ int main(void)
 	test_org_scan();
 	test_outbox();
 	test_outbox_peek_drop();
+	test_outbox_legacy();
 	test_next_seq();
 	test_reopen_recovery();
 	test_killed_idle_worker();
