@@ -49,7 +49,7 @@
 #define GAP_MS 5               /* least time between two drain transactions */
 #define PRUNE_PER_BATCH 1024   /* history deletions per transaction */
 #define DEDUPE_EVERY_S 3600    /* redelivery-key sweep period */
-#define DEDUPE_PER_PASS 5000   /* keys forgotten per sweep transaction */
+#define DEDUPE_PER_PASS 1000   /* keys forgotten per sweep transaction (a lock each) */
 #define PUB_HWM 100000
 
 static volatile sig_atomic_t stopping;
@@ -268,7 +268,8 @@ static int sweep_txn(struct farm_txn *t, void *arg)
 	int rc;
 
 	sweep_clear(w);
-	if ((rc = farm_txn_scan(t, FARM_T_DEDUPE, NULL, 1, sweep_cb, w)) != FARM_OK)
+	if ((rc = farm_txn_scan(t, FARM_T_DEDUPE, NULL, FARM_SCAN_ALL | FARM_SCAN_COMMITTED,
+				sweep_cb, w)) != FARM_OK)
 		return rc;
 	for (size_t i = 0; i < w->n; i++)
 		if ((rc = farm_txn_del(t, FARM_T_DEDUPE, w->old[i].key, w->old[i].len)) !=

@@ -82,7 +82,7 @@ static int links_txn(struct farm_txn *t, void *arg)
 
 	json_array_clear(l->links);
 	json_object_clear(l->seen);
-	return farm_txn_scan(t, FARM_T_CATALOG, NULL, 1, links_cb, l);
+	return farm_txn_scan(t, FARM_T_CATALOG, NULL, FARM_SCAN_ALL, links_cb, l);
 }
 
 struct cred_io {

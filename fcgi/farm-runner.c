@@ -256,7 +256,8 @@ static int take_txn(struct farm_txn *t, void *arg)
 	tk->run = NULL;
 	for (;;) {
 		scan_clear(&s);
-		if ((rc = farm_txn_scan(t, FARM_T_META, NULL, 1, queue_cb, &s)) != FARM_OK &&
+		if ((rc = farm_txn_scan(t, FARM_T_META, NULL, FARM_SCAN_ALL, queue_cb, &s)) !=
+			    FARM_OK &&
 		    rc != 1)
 			goto out;
 		rc = FARM_OK;
@@ -332,7 +333,8 @@ static int stale_txn(struct farm_txn *t, void *arg)
 	int rc;
 
 	st->n = 0;
-	if ((rc = farm_txn_scan(t, FARM_T_META, NULL, 1, queue_cb, &s)) != FARM_OK && rc != 1)
+	if ((rc = farm_txn_scan(t, FARM_T_META, NULL, FARM_SCAN_ALL, queue_cb, &s)) != FARM_OK &&
+	    rc != 1)
 		goto out;
 	farm_clock_iso(farm_clock_ms(), now);
 	for (size_t i = 0; i < s.n; i++) {

@@ -149,7 +149,7 @@ static int collect_cb(const void *key, size_t klen, const void *val, size_t vlen
 
 static int collect_txn(struct farm_txn *t, void *arg)
 {
-	return farm_txn_scan(t, FARM_T_CREDS, NULL, 1, collect_cb, arg);
+	return farm_txn_scan(t, FARM_T_CREDS, NULL, FARM_SCAN_ALL, collect_cb, arg);
 }
 
 struct reseal_arg {

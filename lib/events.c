@@ -127,7 +127,7 @@ int farm_events_first(struct farm_txn *t, uint64_t *first)
 		*first = 0;
 	if (!t || !first)
 		return FARM_E_INVAL;
-	return farm_txn_scan(t, FARM_T_EVENTS, NULL, 1, first_cb, first);
+	return farm_txn_scan(t, FARM_T_EVENTS, NULL, FARM_SCAN_ALL, first_cb, first);
 }
 
 int farm_events_get(struct farm_txn *t, uint64_t id, char **json, size_t *len)

@@ -102,11 +102,15 @@ int farm_txn_get_org(struct farm_txn *t, enum farm_table tab, const void *key, s
 		     char **org, int *found);
 
 /* Iterate records of one org (org-scoped tables, via the secondary index), or every
- * record of a table when `all` is set (then `org` is ignored), in key order.
+ * record of a table with FARM_SCAN_ALL (then `org` is ignored), in key order.
+ * FARM_SCAN_COMMITTED reads each record as committed and keeps no lock on what it
+ * has passed (degree 2): for sweeps of big tables, which would otherwise hold a lock
+ * per page and block writers until commit.
  * `cb` returns FARM_OK to continue, 1 to stop, or an error which aborts the scan. */
+enum { FARM_SCAN_ALL = 1, FARM_SCAN_COMMITTED = 2 };
 typedef int (*farm_store_scan_fn)(const void *key, size_t klen, const void *val,
 				  size_t vlen, void *arg);
-int farm_txn_scan(struct farm_txn *t, enum farm_table tab, const char *org, int all,
+int farm_txn_scan(struct farm_txn *t, enum farm_table tab, const char *org, unsigned how,
 		  farm_store_scan_fn cb, void *arg);
 
 /* Durable outbox of not-yet-published events: FARM_OUTBOX_SHARDS Berkeley DB Recno

@@ -761,6 +761,79 @@ static void test_outbox_peek_drop(void)
 	scratch_done();
 }
 
+/* A sweep with FARM_SCAN_COMMITTED keeps no lock on what it read: a writer of a
+ * scanned record commits while the scanning transaction is still open.  Without
+ * the flag (degree 3) the same writer waits for the scanner's commit. */
+struct scan_wait {
+	unsigned how;
+	atomic_int *written;
+	int saw_write;
+	struct scan sc;
+};
+
+static int fn_scan_wait(struct farm_txn *t, void *arg)
+{
+	struct scan_wait *w = arg;
+	int code, i;
+
+	memset(&w->sc, 0, sizeof(w->sc));
+	if ((code = farm_txn_scan(t, FARM_T_DEDUPE, NULL, w->how, scan_cb, &w->sc)) != FARM_OK)
+		return code;
+	for (i = 0; i < 100 && !atomic_load(w->written); i++)
+		usleep(10000);
+	w->saw_write = atomic_load(w->written);
+	return FARM_OK;
+}
+
+struct rewriter {
+	struct farm_store *s;
+	atomic_int done;
+};
+
+static void *rewriter_main(void *arg)
+{
+	struct rewriter *r = arg;
+
+	usleep(50000); /* let the scan run first */
+	put(r->s, FARM_T_DEDUPE, "k1", NULL, "new");
+	atomic_store(&r->done, 1);
+	return NULL;
+}
+
+static void test_scan_committed(void)
+{
+	char dir[4096];
+	struct farm_store *s;
+	struct scan_wait w = {0};
+	struct rewriter r = {0};
+	pthread_t th;
+
+	scratch_new(dir, sizeof(dir));
+	s = open_or_bail(dir, FARM_STORE_MASTER | FARM_STORE_NOSYNC);
+	put(s, FARM_T_DEDUPE, "k1", NULL, "old");
+	put(s, FARM_T_DEDUPE, "k2", NULL, "old");
+	for (int pass = 0; pass < 2; pass++) {
+		r.s = s;
+		atomic_init(&r.done, 0);
+		w.how = FARM_SCAN_ALL | (pass == 0 ? FARM_SCAN_COMMITTED : 0);
+		w.written = &r.done;
+		if (pthread_create(&th, NULL, rewriter_main, &r) != 0) {
+			printf("Bail out! pthread_create\n");
+			exit(1);
+		}
+		is_int(farm_store_run(s, fn_scan_wait, &w), FARM_OK,
+		       pass == 0 ? "a committed-read scan of a whole table" : "a degree-3 scan");
+		pthread_join(th, NULL);
+		is_int(w.sc.n, 2, "  read both records");
+		if (pass == 0)
+			ok(w.saw_write, "  a writer of a scanned record committed during the scan");
+		else
+			ok(!w.saw_write, "  (without the flag, the writer waited for the scan's commit)");
+	}
+	farm_store_close(s);
+	scratch_done();
+}
+
 /* An outbox.db written before the shards (entries without a stamp): its entries are
  * the oldest and go first. */
 static void test_outbox_legacy(void)
@@ -1389,6 +1462,7 @@ int main(void)
 	test_outbox();
 	test_outbox_peek_drop();
 	test_outbox_legacy();
+	test_scan_committed();
 	test_next_seq();
 	test_reopen_recovery();
 	test_killed_idle_worker();
