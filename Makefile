@@ -96,9 +96,10 @@ check-sanitize:
 	  prove $(UNIT_SRC:t/unit/%.c=build-san/t/%) t/fuzz.t
 
 # Valgrind over the unit tests (not part of check: slow).
+VALGRIND := valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
+	--suppressions=t/valgrind.supp
 check-valgrind: all
-	$(Q)prove -e 'valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
-	  --suppressions=t/valgrind.supp' $(UNIT_BIN)
+	$(Q)prove -e '$(VALGRIND)' $(UNIT_BIN)
 
 # The whole suite under sanitizers, integration tests included.
 check-sanitize-full:
