@@ -779,7 +779,9 @@ static int fn_scan_wait(struct farm_txn *t, void *arg)
 	memset(&w->sc, 0, sizeof(w->sc));
 	if ((code = farm_txn_scan(t, FARM_T_DEDUPE, NULL, w->how, scan_cb, &w->sc)) != FARM_OK)
 		return code;
-	for (i = 0; i < 100 && !atomic_load(w->written); i++)
+	/* Up to 5 s for the writer that should get through (valgrind is slow), 1 s for
+	 * the one that should wait. */
+	for (i = 0; i < ((w->how & FARM_SCAN_COMMITTED) ? 500 : 100) && !atomic_load(w->written); i++)
 		usleep(10000);
 	w->saw_write = atomic_load(w->written);
 	return FARM_OK;
