@@ -308,22 +308,35 @@ static int store_org_key(DB *sdb, const DBT *key, const DBT *data, DBT *result)
 	return 0;
 }
 
+/* Counters and stamps are stored big-endian, so that they sort as numbers. */
+static void store_be64_put(unsigned char *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		p[i] = (unsigned char)(v >> (56 - 8 * i));
+}
+
+static uint64_t store_be64_get(const unsigned char *p)
+{
+	uint64_t v = 0;
+
+	for (int i = 0; i < 8; i++)
+		v = v << 8 | p[i];
+	return v;
+}
+
 /* DB_APPEND's callback: runs with the new record's page path write-locked, so the
  * stamps of one shard rise with its record numbers. */
 static int store_stamp(DB *db, DBT *data, db_recno_t recno)
 {
 	unsigned char *p = data->data;
 	struct timespec ts;
-	uint64_t ns;
 
 	(void)db;
 	(void)recno;
 	if (data->size < STORE_STAMP_LEN || p[0] != 0)
 		return EINVAL;
 	clock_gettime(CLOCK_REALTIME, &ts);
-	ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-	for (int i = 0; i < 8; i++)
-		p[1 + i] = (unsigned char)(ns >> (56 - 8 * i));
+	store_be64_put(p + 1, (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec);
 	return 0;
 }
 
@@ -907,6 +920,15 @@ int farm_txn_scan(struct farm_txn *t, enum farm_table tab, const char *org, unsi
 
 /* --- outbox and counters ----------------------------------------------------------- */
 
+/* A Recno key: the record number is returned (DB_APPEND) or read into *recno. */
+static void store_recno_key(DBT *k, db_recno_t *recno)
+{
+	memset(k, 0, sizeof(*k));
+	k->data = recno;
+	k->ulen = sizeof(*recno);
+	k->flags = DB_DBT_USERMEM;
+}
+
 /* The shard this thread appends to: round robin over the threads of the process,
  * started at a place that differs between processes. */
 static int store_my_shard(void)
@@ -924,16 +946,12 @@ static int store_my_shard(void)
  * its payload starts. */
 static uint64_t store_entry_stamp(const unsigned char *p, size_t len, size_t *off)
 {
-	uint64_t ns = 0;
-
 	if (len < STORE_STAMP_LEN || p[0] != 0) {
 		*off = 0;
 		return 0;
 	}
-	for (int i = 0; i < 8; i++)
-		ns = ns << 8 | p[1 + i];
 	*off = STORE_STAMP_LEN;
-	return ns;
+	return store_be64_get(p + 1);
 }
 
 int farm_txn_outbox_append(struct farm_txn *t, const void *val, size_t vlen)
@@ -952,11 +970,8 @@ int farm_txn_outbox_append(struct farm_txn *t, const void *val, size_t vlen)
 		return FARM_E_NOMEM;
 	memset(buf, 0, STORE_STAMP_LEN); /* store_stamp fills in the time */
 	memcpy(buf + STORE_STAMP_LEN, val, vlen);
-	memset(&k, 0, sizeof(k));
+	store_recno_key(&k, &recno);
 	memset(&d, 0, sizeof(d));
-	k.data = &recno; /* DB_APPEND returns the new record number here */
-	k.ulen = sizeof(recno);
-	k.flags = DB_DBT_USERMEM;
 	d.data = buf;
 	d.size = (u_int32_t)(vlen + STORE_STAMP_LEN);
 	db = t->s->outbox[store_my_shard()];
@@ -975,66 +990,6 @@ static void *store_entry_take(DBT *d, size_t *len, uint64_t *stamp)
 	if (off)
 		memmove(d->data, (unsigned char *)d->data + off, *len);
 	return d->data;
-}
-
-int farm_txn_outbox_pop(struct farm_txn *t, void **val, size_t *vlen)
-{
-	DBC *c[STORE_OUTBOX_SHARDS] = {NULL};
-	DBT d[STORE_OUTBOX_SHARDS];
-	db_recno_t recno = 0;
-	int rc = 0, best = -1, k;
-	uint64_t best_stamp = 0;
-	DBT key;
-
-	if (val)
-		*val = NULL;
-	if (vlen)
-		*vlen = 0;
-	if (!t || !t->tid || !val || !vlen)
-		return FARM_E_INVAL;
-	memset(d, 0, sizeof(d));
-	/* The head of every shard, write-locked: the oldest stamp goes. */
-	for (k = 0; k < STORE_OUTBOX_SHARDS && rc == 0; k++) {
-		size_t off;
-		uint64_t st;
-
-		if ((rc = t->s->outbox[k]->cursor(t->s->outbox[k], t->tid, &c[k], 0)) != 0)
-			break;
-		memset(&key, 0, sizeof(key));
-		key.data = &recno;
-		key.ulen = sizeof(recno);
-		key.flags = DB_DBT_USERMEM;
-		d[k].flags = DB_DBT_MALLOC;
-		rc = c[k]->get(c[k], &key, &d[k], DB_FIRST | DB_RMW);
-		if (rc == DB_NOTFOUND) {
-			rc = 0;
-			continue;
-		}
-		if (rc != 0)
-			break;
-		st = store_entry_stamp(d[k].data, d[k].size, &off);
-		if (best < 0 || st < best_stamp) {
-			best = k;
-			best_stamp = st;
-		}
-	}
-	if (rc == 0 && best < 0)
-		rc = DB_NOTFOUND;
-	if (rc == 0)
-		rc = c[best]->del(c[best], 0);
-	for (k = 0; k < STORE_OUTBOX_SHARDS; k++) {
-		int crc = c[k] ? c[k]->close(c[k]) : 0;
-
-		if (rc == 0)
-			rc = crc;
-	}
-	for (k = 0; k < STORE_OUTBOX_SHARDS; k++)
-		if (k != best || rc != 0)
-			free(d[k].data);
-	if (rc != 0)
-		return txn_fail(t, rc);
-	*val = store_entry_take(&d[best], vlen, &best_stamp);
-	return FARM_OK;
 }
 
 void farm_outbox_batch_clear(struct farm_outbox_batch *b)
@@ -1056,10 +1011,11 @@ static int store_entry_cmp(const void *a, const void *b)
 	return x->pos < y->pos ? -1 : x->pos > y->pos;
 }
 
-/* Reads up to `per` entries of shard k into b (from b->n on); *more tells whether
- * the shard holds more than that.  Stamps are clamped to rise from b->floor[k]. */
+/* Reads up to `per` entries of shard k into b (from b->n on), stamps clamped to rise
+ * from b->floor[k]; *last is the stamp of the last one read, *more whether the shard
+ * holds more than that. */
 static int store_peek_shard(struct farm_store *s, DB_TXN *tid, int k, size_t per,
-			    struct farm_outbox_batch *b, size_t *got, int *more)
+			    struct farm_outbox_batch *b, uint64_t *last, int *more)
 {
 	uint64_t floor = b->floor[k];
 	db_recno_t recno = 0;
@@ -1068,18 +1024,14 @@ static int store_peek_shard(struct farm_store *s, DB_TXN *tid, int k, size_t per
 	int rc, crc;
 	size_t i;
 
-	*got = 0;
 	*more = 0;
 	if ((rc = s->outbox[k]->cursor(s->outbox[k], tid, &c, 0)) != 0)
 		return rc;
 	for (i = 0; i <= per; i++) {
 		struct farm_outbox_entry *e = &b->e[b->n];
 
-		memset(&key, 0, sizeof(key));
+		store_recno_key(&key, &recno);
 		memset(&d, 0, sizeof(d));
-		key.data = &recno;
-		key.ulen = sizeof(recno);
-		key.flags = DB_DBT_USERMEM;
 		if (i == per)
 			d.flags = DB_DBT_PARTIAL; /* only whether there is one more */
 		else
@@ -1097,8 +1049,8 @@ static int store_peek_shard(struct farm_store *s, DB_TXN *tid, int k, size_t per
 		e->shard = k;
 		e->pos = i;
 		b->n++;
-		(*got)++;
 	}
+	*last = floor;
 	if (rc == DB_NOTFOUND)
 		rc = 0;
 	crc = c->close(c);
@@ -1107,11 +1059,10 @@ static int store_peek_shard(struct farm_store *s, DB_TXN *tid, int k, size_t per
 
 int farm_store_outbox_peek(struct farm_store *s, size_t per, struct farm_outbox_batch *b)
 {
-	size_t got[STORE_OUTBOX_SHARDS], i, keep;
-	int more[STORE_OUTBOX_SHARDS];
-	uint64_t bound;
+	uint64_t last, bound;
+	size_t i, keep;
 	DB_TXN *tid = NULL;
-	int rc = 0, attempt, k;
+	int rc = 0, attempt, k, more;
 
 	if (!s || !b || per == 0 || per > FARM_OUTBOX_PER_SHARD)
 		return FARM_E_INVAL;
@@ -1119,8 +1070,12 @@ int farm_store_outbox_peek(struct farm_store *s, size_t per, struct farm_outbox_
 	for (attempt = 0;; attempt++) {
 		if ((rc = s->env->txn_begin(s->env, NULL, &tid, 0)) != 0)
 			return store_code(rc);
+		/* A shard with more than was read bounds what the others may give now. */
+		bound = UINT64_MAX;
 		for (k = 0; k < STORE_OUTBOX_SHARDS && rc == 0; k++)
-			rc = store_peek_shard(s, tid, k, per, b, &got[k], &more[k]);
+			if ((rc = store_peek_shard(s, tid, k, per, b, &last, &more)) == 0 &&
+			    more && last < bound)
+				bound = last;
 		/* Read-only: no commit record.  No wait for the log either: the consumer's
 		 * own commit comes after these in the log and is made durable. */
 		if (rc == 0)
@@ -1134,12 +1089,6 @@ int farm_store_outbox_peek(struct farm_store *s, size_t per, struct farm_outbox_
 			return store_code(rc);
 		store_backoff(attempt);
 	}
-	/* A shard with more than was read bounds what the others may give now. */
-	bound = UINT64_MAX;
-	for (i = 0; i < b->n; i++)
-		if (more[b->e[i].shard] && b->e[i].pos + 1 == got[b->e[i].shard] &&
-		    b->e[i].stamp < bound)
-			bound = b->e[i].stamp;
 	for (i = keep = 0; i < b->n; i++) {
 		if (b->e[i].stamp > bound) {
 			free(b->e[i].val);
@@ -1170,11 +1119,8 @@ int farm_txn_outbox_drop(struct farm_txn *t, const struct farm_outbox_batch *b)
 			continue;
 		if ((rc = t->s->outbox[k]->cursor(t->s->outbox[k], t->tid, &c, 0)) != 0)
 			break;
-		memset(&key, 0, sizeof(key));
+		store_recno_key(&key, &recno);
 		memset(&d, 0, sizeof(d));
-		key.data = &recno;
-		key.ulen = sizeof(recno);
-		key.flags = DB_DBT_USERMEM;
 		d.flags = DB_DBT_PARTIAL; /* the record is not needed: read none of it */
 		for (size_t i = 0; i < b->take[k] && rc == 0; i++)
 			if ((rc = c->get(c, &key, &d, DB_FIRST | DB_RMW)) == 0)
@@ -1184,6 +1130,43 @@ int farm_txn_outbox_drop(struct farm_txn *t, const struct farm_outbox_batch *b)
 			rc = crc;
 	}
 	return rc ? txn_fail(t, rc) : FARM_OK;
+}
+
+/* The consumer's merge on one entry, in the caller's transaction: the head of every
+ * shard, the oldest of them removed. */
+int farm_txn_outbox_pop(struct farm_txn *t, void **val, size_t *vlen)
+{
+	struct farm_outbox_batch *b;
+	uint64_t last;
+	int rc = 0, more;
+
+	if (val)
+		*val = NULL;
+	if (vlen)
+		*vlen = 0;
+	if (!t || !t->tid || !val || !vlen)
+		return FARM_E_INVAL;
+	if (!(b = calloc(1, sizeof(*b))))
+		return FARM_E_NOMEM;
+	for (int k = 0; k < STORE_OUTBOX_SHARDS && rc == 0; k++)
+		rc = store_peek_shard(t->s, t->tid, k, 1, b, &last, &more);
+	if (rc != 0) {
+		rc = txn_fail(t, rc);
+	} else if (b->n == 0) {
+		rc = FARM_E_NOTFOUND;
+	} else {
+		qsort(b->e, b->n, sizeof(b->e[0]), store_entry_cmp);
+		b->take[b->e[0].shard] = 1;
+		rc = farm_txn_outbox_drop(t, b);
+	}
+	if (rc == FARM_OK) {
+		*val = b->e[0].val;
+		*vlen = b->e[0].len;
+		b->e[0].val = NULL;
+	}
+	farm_outbox_batch_clear(b);
+	free(b);
+	return rc;
 }
 
 void farm_outbox_batch_done(struct farm_outbox_batch *b)
@@ -1216,9 +1199,8 @@ int farm_store_outbox_depth(struct farm_store *s, uint64_t *depth)
 int farm_txn_next_seq(struct farm_txn *t, const char *name, uint64_t *out)
 {
 	unsigned char buf[8];
-	const unsigned char *p;
 	void *v = NULL;
-	size_t vlen = 0, i;
+	size_t vlen = 0;
 	uint64_t prev = 0;
 	int code;
 
@@ -1232,16 +1214,14 @@ int farm_txn_next_seq(struct farm_txn *t, const char *name, uint64_t *out)
 			free(v);
 			return FARM_E_DB;
 		}
-		for (p = v, i = 0; i < sizeof(buf); i++)
-			prev = prev << 8 | p[i];
+		prev = store_be64_get(v);
 		free(v);
 	} else if (code != FARM_E_NOTFOUND) {
 		return code;
 	}
 	if (prev == UINT64_MAX)
 		return FARM_E_TOOBIG;
-	for (i = 0; i < sizeof(buf); i++)
-		buf[i] = (unsigned char)((prev + 1) >> (56 - 8 * i));
+	store_be64_put(buf, prev + 1);
 	code = farm_txn_put(t, FARM_T_META, name, strlen(name), NULL, buf, sizeof(buf), 0);
 	if (code == FARM_OK)
 		*out = prev + 1;

@@ -632,6 +632,17 @@ static int fn_drop(struct farm_txn *t, void *arg)
 	return dr->result;
 }
 
+static pthread_t thread_or_bail(void *(*fn)(void *), void *arg)
+{
+	pthread_t th;
+
+	if (pthread_create(&th, NULL, fn, arg) != 0) {
+		printf("Bail out! pthread_create\n");
+		exit(1);
+	}
+	return th;
+}
+
 /* Appends each value in its own transaction from a new thread: a new thread is a new
  * shard (round robin), and each append commits before the next begins. */
 struct appender {
@@ -660,17 +671,11 @@ static void *appender_main(void *arg)
 
 static pthread_t appender_start(struct appender *a, struct farm_store *s, useconds_t delay)
 {
-	pthread_t th;
-
 	a->s = s;
 	a->delay = delay;
 	a->code = FARM_OK;
 	atomic_init(&a->done, 0);
-	if (pthread_create(&th, NULL, appender_main, a) != 0) {
-		printf("Bail out! pthread_create\n");
-		exit(1);
-	}
-	return th;
+	return thread_or_bail(appender_main, a);
 }
 
 static int append_from_thread(struct farm_store *s, const char *v1, const char *v2,
@@ -819,10 +824,7 @@ static void test_scan_committed(void)
 		atomic_init(&r.done, 0);
 		w.how = FARM_SCAN_ALL | (pass == 0 ? FARM_SCAN_COMMITTED : 0);
 		w.written = &r.done;
-		if (pthread_create(&th, NULL, rewriter_main, &r) != 0) {
-			printf("Bail out! pthread_create\n");
-			exit(1);
-		}
+		th = thread_or_bail(rewriter_main, &r);
 		is_int(farm_store_run(s, fn_scan_wait, &w), FARM_OK,
 		       pass == 0 ? "a committed-read scan of a whole table" : "a degree-3 scan");
 		pthread_join(th, NULL);
