@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "events.h"
+#include "gate.h"
 #include "banned.h"
 
 /* The daemons' lock files, kept open for the life of the worker process. */
@@ -81,7 +82,9 @@ int farm_h_debug_sleep(struct farm_req *r)
 		return farm_req_error(r, 400, "ms must be within 0..60000");
 	ts.tv_sec = n / 1000;
 	ts.tv_nsec = (n % 1000) * 1000000L;
+	farm_gate_block();
 	while (nanosleep(&ts, &ts) < 0)
 		;
+	farm_gate_unblock();
 	return farm_req_json(r, 200, json_pack("{s:i}", "slept", (int)n));
 }

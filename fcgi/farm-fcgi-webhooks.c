@@ -30,6 +30,7 @@
 #include "creds.h"
 #include "event.h"
 #include "events.h"
+#include "gate.h"
 #include "json.h"
 #include "keys.h"
 #include "log.h"
@@ -470,7 +471,9 @@ static int travis_fetch_key(struct farm_req *r, const char *api, char **pem)
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, curl_sink);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
 	curl_easy_setopt(c, CURLOPT_USERAGENT, "farm");
+	farm_gate_block();
 	cc = curl_easy_perform(c);
+	farm_gate_unblock();
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
 	if (cc == CURLE_OPERATION_TIMEDOUT) {
 		rc = FARM_E_TIMEOUT;

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "crypto.h"
+#include "gate.h"
 #include "banned.h"
 
 enum { S_EMPTY = 0, S_FILLING = 1, S_READY = 2 };
@@ -392,7 +393,9 @@ int farm_cache_get(struct farm_cache *c, const struct farm_cache_key *k, long wa
 			long ms = deadline - now > 1000 ? 1000 : (long)(deadline - now);
 			unlock(c);
 			/* Woken by the fill's end; at most every second to check the filler. */
+			farm_gate_block();
 			futex_wait(&found->seq, seen, ms);
+			farm_gate_unblock();
 			now = mono_ms();
 			if (lock(c))
 				return FARM_CACHE_BYPASS;

@@ -26,6 +26,8 @@ static const struct farm_conf_key conf_keys[] = {
 	 "permissions of a unix listen socket"},
 	{"workers", FARM_CONF_INT, OFF(workers), 1, 256, "2", 0, "worker processes"},
 	{"threads", FARM_CONF_INT, OFF(threads), 1, 256, "4", 0, "accepting threads per worker"},
+	{"threads.running", FARM_CONF_INT, OFF(threads_running), 0, 256, "0", 0,
+	 "threads of a worker running request code at once, the others wait (0 = online CPUs / workers, rounded up)"},
 	{"max_requests", FARM_CONF_INT, OFF(max_requests), 0, LONG_MAX, "0", 0,
 	 "recycle a worker after this many requests (0 = never)"},
 	{"state_dir", FARM_CONF_STR, OFF(state_dir), 0, 0, "/var/lib/farm", 0,

@@ -14,6 +14,7 @@ struct farm_conf {
 	char *listen;             /* unix:/path or 127.0.0.1:port; empty = fd 0 */
 	char *listen_mode;        /* octal mode of a unix socket, "0660" */
 	long workers, threads, max_requests;
+	long threads_running;     /* threads of a worker running request code at once; 0 = auto */
 	char *state_dir;
 	char *jwt_secret;         /* secret: never logged */
 	char *jwt_secret_file;

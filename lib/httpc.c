@@ -12,6 +12,7 @@
 #include <curl/curl.h>
 
 #include "crypto.h"
+#include "gate.h"
 #include "banned.h"
 
 _Static_assert(FARM_HTTPC_ERRLEN >= CURL_ERROR_SIZE, "error buffer too small for libcurl");
@@ -340,7 +341,9 @@ int farm_httpc_do(struct farm_httpc *h, const struct farm_httpc_req *rq,
 			curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, rq->method);
 	}
 
+	farm_gate_block();
 	cc = curl_easy_perform(c);
+	farm_gate_unblock();
 	rs->curl_code = (int)cc;
 	{
 		const char *e = h->errbuf[0] ? h->errbuf : curl_easy_strerror(cc);

@@ -40,6 +40,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "gate.h"
 #include "banned.h"
 
 enum {
@@ -611,6 +612,7 @@ static int store_durable(struct farm_store *s, int code)
 	if (code == FARM_E_RECOVER || (s->flags & FARM_STORE_NOSYNC))
 		return code;
 	ticket = atomic_fetch_add(&f->asked, 1) + 1;
+	farm_gate_block();
 	for (;;) {
 		seen = atomic_load(&f->done);
 		if (atomic_load(&f->covered) >= ticket)
@@ -629,6 +631,7 @@ static int store_durable(struct farm_store *s, int code)
 		/* Returns at once if a flush ended since `seen` was read. */
 		syscall(SYS_futex, &f->done, FUTEX_WAIT_PRIVATE, seen, NULL, NULL, 0);
 	}
+	farm_gate_unblock();
 	rc = atomic_load(&f->rc); /* of the flush that covered us, or a later one: as strict */
 	return rc != 0 ? store_code(rc) : code;
 }

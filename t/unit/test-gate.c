@@ -1,0 +1,155 @@
+/* test-gate.c - the worker's running-thread gate (lib/gate.c): at most `slots`
+ * threads between taking a slot and blocking, a blocked thread's slot goes to a
+ * waiting one, nobody is left asleep, and opening the gate lets every waiter through.
+ * A lost wake-up shows as a hang: alarm() turns it into a failure. */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "gate.h"
+#include "tap.h"
+
+#define THREADS 4
+#define ROUNDS 400
+
+static atomic_int inside, most, passed;
+static atomic_int seen_by[THREADS];
+
+static void pause_us(long us)
+{
+	struct timespec ts = {0, us * 1000};
+
+	nanosleep(&ts, NULL);
+}
+
+static void spin_us(long us)
+{
+	struct timespec a, b;
+
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	do
+		clock_gettime(CLOCK_MONOTONIC, &b);
+	while ((b.tv_sec - a.tv_sec) * 1000000L + (b.tv_nsec - a.tv_nsec) / 1000 < us);
+}
+
+/* The worker's loop: settle, run (CPU), block (an upstream call), come back. */
+static void *runner(void *arg)
+{
+	int id = (int)(long)arg;
+
+	farm_gate_enter();
+	for (int i = 0; i < ROUNDS; i++) {
+		int in, m;
+
+		farm_gate_settle();
+		in = atomic_fetch_add(&inside, 1) + 1;
+		m = atomic_load(&most);
+		while (in > m && !atomic_compare_exchange_weak(&most, &m, in))
+			;
+		atomic_fetch_add(&seen_by[id], 1);
+		spin_us(20);
+		atomic_fetch_sub(&inside, 1);
+		farm_gate_block();
+		pause_us(i % 3 == 0 ? 200 : 0);
+		farm_gate_unblock();
+	}
+	farm_gate_leave();
+	return NULL;
+}
+
+static int run_all(int slots)
+{
+	pthread_t t[THREADS];
+	int all = 1;
+
+	atomic_store(&inside, 0);
+	atomic_store(&most, 0);
+	farm_gate_init(slots);
+	for (long i = 0; i < THREADS; i++) {
+		atomic_store(&seen_by[i], 0);
+		pthread_create(&t[i], NULL, runner, (void *)i);
+	}
+	for (int i = 0; i < THREADS; i++)
+		pthread_join(t[i], NULL);
+	for (int i = 0; i < THREADS; i++)
+		all &= atomic_load(&seen_by[i]) == ROUNDS;
+	return all;
+}
+
+static void *enter_and_count(void *arg)
+{
+	(void)arg;
+	farm_gate_enter();
+	atomic_fetch_add(&passed, 1);
+	farm_gate_leave();
+	return NULL;
+}
+
+/* Waits up to a second for `passed` to reach n. */
+static int passed_reaches(int n)
+{
+	for (int i = 0; i < 1000 && atomic_load(&passed) < n; i++)
+		pause_us(1000);
+	return atomic_load(&passed) == n;
+}
+
+int main(void)
+{
+	pthread_t t[3];
+
+	alarm(20);
+
+	ok(run_all(1), "one slot: every thread finished every round (no lost wake-up)");
+	is_int(atomic_load(&most), 1, "one slot: never two threads running request code at once");
+
+	ok(run_all(2), "two slots: every thread finished every round");
+	ok(atomic_load(&most) <= 2, "two slots: at most two running at once");
+
+	/* No limit: nobody waits, even with a slot held. */
+	farm_gate_init(0);
+	atomic_store(&passed, 0);
+	farm_gate_enter();
+	for (int i = 0; i < 3; i++)
+		pthread_create(&t[i], NULL, enter_and_count, NULL);
+	ok(passed_reaches(3), "no limit: every thread goes through at once");
+	for (int i = 0; i < 3; i++)
+		pthread_join(t[i], NULL);
+	farm_gate_leave();
+
+	/* A holder's block lets exactly one waiter in; its unblock does not wait. */
+	farm_gate_init(1);
+	atomic_store(&passed, 0);
+	farm_gate_enter();
+	for (int i = 0; i < 3; i++)
+		pthread_create(&t[i], NULL, enter_and_count, NULL);
+	pause_us(50000);
+	is_int(atomic_load(&passed), 0, "slot held: the others wait at the gate");
+	farm_gate_block();
+	ok(passed_reaches(3), "holder blocked: the waiters go through one after another");
+	farm_gate_unblock(); /* returns at once: the test would hang here otherwise */
+	ok(1, "unblock came back without waiting");
+	for (int i = 0; i < 3; i++)
+		pthread_join(t[i], NULL);
+
+	/* Opening the gate (a stopping worker) releases everyone at once. */
+	atomic_store(&passed, 0);
+	for (int i = 0; i < 3; i++)
+		pthread_create(&t[i], NULL, enter_and_count, NULL);
+	pause_us(50000);
+	is_int(atomic_load(&passed), 0, "slot held again: the others wait");
+	farm_gate_open();
+	ok(passed_reaches(3), "gate opened: every waiter went through");
+	for (int i = 0; i < 3; i++)
+		pthread_join(t[i], NULL);
+	farm_gate_leave();
+
+	/* settle hands the slot over only when there are too many runners. */
+	farm_gate_init(1);
+	farm_gate_enter();
+	farm_gate_settle(); /* alone: keeps its slot, returns at once */
+	ok(1, "settle with the slot and no excess returns at once");
+	farm_gate_leave();
+
+	return done_testing();
+}
