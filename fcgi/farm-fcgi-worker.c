@@ -337,8 +337,8 @@ static void *accept_thread(void *arg)
 /* How many of a worker's threads run request code at once (threads.running; see gate.h
  * and farm.conf(5)).  Auto: the CPUs shared out among the workers, so that the pool as a
  * whole keeps about one running thread per CPU and the threads past that wait at the
- * gate instead of in the run queue, ahead of nginx.  Measured on 2 cores, 2 x 4: health
- * p99 4.2-6.4 ms with the gate at 1 against 4.4-16 ms without (docs/operations.md). */
+ * gate instead of in the run queue, ahead of nginx (measurements: docs/operations.md,
+ * "Threads"). */
 int farm_running_slots(const struct farm_conf *conf)
 {
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN), slots = conf->threads_running;
