@@ -6,7 +6,7 @@
  * only compete with nginx and with each other for the CPUs, and every extra runnable
  * thread lengthens the wait of a request that is ready.  The gate lets `slots`
  * threads take requests; a thread about to block (an upstream call, a database
- * transaction, waiting for a cache fill) gives its slot to a waiting thread and takes it back
+ * write, waiting for a cache fill) gives its slot to a waiting thread and takes it back
  * without waiting when it returns, so the gate never holds up a thread that holds
  * anything: only a thread with nothing in hand waits at it.
  *

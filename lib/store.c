@@ -139,7 +139,19 @@ struct farm_txn {
 	DB_TXN *tid;
 	int deadlock; /* DB_LOCK_DEADLOCK / DB_LOCK_NOTGRANTED seen: abort and retry */
 	int fatal;    /* first unexpected error (FARM_E_*): abort, never commit */
+	int *handed;  /* this run gave its gate slot away (farm_store_run) */
 };
+
+/* A transaction that writes takes write locks, and may wait for another's: from its
+ * first write to its end it runs outside the worker's running-thread gate (gate.h).
+ * A read-only one stays inside: it is short, and handing the slot on costs a wake-up. */
+static void txn_hand_over(int *handed)
+{
+	if (handed && !*handed) {
+		*handed = 1;
+		farm_gate_block();
+	}
+}
 
 /* --- errors, messages, liveness ---------------------------------------------------- */
 
@@ -602,7 +614,7 @@ int farm_store_ping(struct farm_store *s)
  * the woken threads queue again for the mutex.  A flush started after a thread took
  * its ticket covers that thread: log_flush(NULL) writes the whole log as it is when
  * called, and the ticket was taken after the thread's commit record was in it. */
-static int store_durable(struct farm_store *s, int code)
+static int store_durable(struct farm_store *s, int code, int *handed)
 {
 	struct store_flush *f = &s->flush;
 	uint64_t ticket, upto;
@@ -627,6 +639,8 @@ static int store_durable(struct farm_store *s, int code)
 			syscall(SYS_futex, &f->done, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
 			continue;
 		}
+		/* Another thread's flush is on the disk: wait outside the gate. */
+		txn_hand_over(handed);
 		/* Returns at once if a flush ended since `seen` was read. */
 		syscall(SYS_futex, &f->done, FUTEX_WAIT_PRIVATE, seen, NULL, NULL, 0);
 	}
@@ -643,10 +657,10 @@ static int store_commit(struct farm_store *s, struct farm_txn *t)
 	/* (A transaction that wrote nothing has no commit record: NOSYNC changes nothing.) */
 	if ((rc = t->tid->commit(t->tid, DB_TXN_NOSYNC)) != 0)
 		return store_code(rc);
-	return store_durable(s, FARM_OK);
+	return store_durable(s, FARM_OK, t->handed);
 }
 
-static int store_run(struct farm_store *s, farm_store_fn fn, void *arg)
+static int store_run(struct farm_store *s, farm_store_fn fn, void *arg, int *handed)
 {
 	struct farm_txn t;
 	int attempt, rc, res;
@@ -654,6 +668,7 @@ static int store_run(struct farm_store *s, farm_store_fn fn, void *arg)
 	for (attempt = 0;; attempt++) {
 		memset(&t, 0, sizeof(t));
 		t.s = s;
+		t.handed = handed;
 		if ((rc = s->env->txn_begin(s->env, NULL, &t.tid, 0)) != 0)
 			return store_code(rc);
 		/* Each lost round raises the priority (default 100): the detector picks
@@ -671,27 +686,29 @@ static int store_run(struct farm_store *s, farm_store_fn fn, void *arg)
 		if (t.deadlock) {
 			if (attempt + 1 >= STORE_RETRIES)
 				return FARM_E_DEADLOCK;
+			txn_hand_over(handed); /* the back-off sleeps */
 			store_backoff(attempt);
 			continue;
 		}
-		return store_durable(s, res != FARM_OK ? res : t.fatal);
+		return store_durable(s, res != FARM_OK ? res : t.fatal, handed);
 	}
 }
 
-/* A transaction runs outside the worker's running-thread gate (gate.h): it may wait
- * for another's page locks, or for the log flush, and neither wait is one the gate
- * can see; a thread holding a slot while it waits there would keep the threads behind
- * the gate from running.  Measured with a webhook burst on 1 x 32 threads: with the
- * gate around only the flush wait, ingest fell by a tenth (docs/operations.md). */
+/* The gate slot given away at a first write or a wait for another's flush comes back
+ * here, counted at once (gate.h).  With the whole transaction outside the gate, a
+ * proxied request handed its slot on twice (credential read, platform call), which
+ * cost a quarter of the uncached throughput; with only the flush wait outside it,
+ * page-lock waits kept their slots and webhook ingest on 1 x 32 fell by a tenth
+ * (docs/operations.md). */
 int farm_store_run(struct farm_store *s, farm_store_fn fn, void *arg)
 {
-	int rc;
+	int rc, handed = 0;
 
 	if (!s || !fn)
 		return FARM_E_INVAL;
-	farm_gate_block();
-	rc = store_run(s, fn, arg);
-	farm_gate_unblock();
+	rc = store_run(s, fn, arg, &handed);
+	if (handed)
+		farm_gate_unblock();
 	return rc;
 }
 
@@ -758,6 +775,8 @@ int farm_txn_get(struct farm_txn *t, enum farm_table tab, const void *key, size_
 	store_key(&k, key, klen);
 	memset(&d, 0, sizeof(d));
 	d.flags = DB_DBT_MALLOC;
+	if (rmw)
+		txn_hand_over(t->handed);
 	if ((rc = db->get(db, t->tid, &k, &d, rmw ? DB_RMW : 0)) != 0)
 		return txn_fail(t, rc);
 	off = 0;
@@ -810,6 +829,7 @@ int farm_txn_put(struct farm_txn *t, enum farm_table tab, const void *key, size_
 		d.data = buf;
 		d.size = (u_int32_t)(hdr + vlen);
 	}
+	txn_hand_over(t->handed);
 	rc = db->put(db, t->tid, &k, &d, noover ? DB_NOOVERWRITE : 0);
 	free(buf);
 	return rc ? txn_fail(t, rc) : FARM_OK;
@@ -824,6 +844,7 @@ int farm_txn_del(struct farm_txn *t, enum farm_table tab, const void *key, size_
 	if (!db || (!key && klen) || klen > UINT32_MAX)
 		return FARM_E_INVAL;
 	store_key(&k, key, klen);
+	txn_hand_over(t->handed);
 	rc = db->del(db, t->tid, &k, 0);
 	return rc ? txn_fail(t, rc) : FARM_OK;
 }
@@ -991,6 +1012,7 @@ int farm_txn_outbox_append(struct farm_txn *t, const void *val, size_t vlen)
 	d.data = buf;
 	d.size = (u_int32_t)(vlen + STORE_STAMP_LEN);
 	db = t->s->outbox[store_my_shard()];
+	txn_hand_over(t->handed);
 	rc = db->put(db, t->tid, &k, &d, DB_APPEND);
 	free(buf);
 	return rc ? txn_fail(t, rc) : FARM_OK;
@@ -1130,6 +1152,7 @@ int farm_txn_outbox_drop(struct farm_txn *t, const struct farm_outbox_batch *b)
 
 	if (!t || !t->tid || !b)
 		return FARM_E_INVAL;
+	txn_hand_over(t->handed);
 	for (k = 0; k < STORE_OUTBOX_SHARDS && rc == 0; k++) {
 		if (b->take[k] == 0)
 			continue;

@@ -1,7 +1,7 @@
 #!/bin/bash
 # threads.running: a worker's threads past the limit wait at the gate between
 # requests, and a thread waiting on something (here the debug sleep; in production
-# an upstream call, a database transaction, a cache fill) hands its slot on.  At the tightest
+# an upstream call, a database write, a cache fill) hands its slot on.  At the tightest
 # setting (one worker, four threads, one running) nothing may wait behind a sleeper,
 # no request may be lost, and a graceful stop still finishes what is in flight.
 
