@@ -338,7 +338,7 @@ static void *accept_thread(void *arg)
  * and farm.conf(5)).  Auto: the CPUs shared out among the workers, so that the pool as a
  * whole keeps about one running thread per CPU and the threads past that wait at the
  * gate instead of in the run queue, ahead of nginx (measurements: docs/operations.md,
- * "Threads"). */
+ * "Threads").  Never more than `threads`. */
 int farm_running_slots(const struct farm_conf *conf)
 {
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN), slots = conf->threads_running;
@@ -348,7 +348,7 @@ int farm_running_slots(const struct farm_conf *conf)
 			cpus = 1;
 		slots = (cpus + conf->workers - 1) / conf->workers;
 	}
-	return slots >= conf->threads ? 0 : (int)slots; /* 0: no gate */
+	return (int)(slots < conf->threads ? slots : conf->threads);
 }
 
 int farm_worker_main(struct farm_app *app)
@@ -359,7 +359,7 @@ int farm_worker_main(struct farm_app *app)
 	long n = app->conf.threads, started = 0;
 	int wake[2] = {-1, -1};
 	sigset_t set;
-	int sig = 0, rc = 1;
+	int sig = 0, rc = 1, running;
 	uint64_t seed = 0;
 
 	if (FCGX_Init() != 0) {
@@ -389,7 +389,8 @@ int farm_worker_main(struct farm_app *app)
 	if (!tids || !thr)
 		goto out;
 	farm_crypto_random(&seed, sizeof(seed));
-	farm_gate_init(farm_running_slots(&app->conf));
+	running = farm_running_slots(&app->conf);
+	farm_gate_init(running < n ? running : 0); /* every thread running: no gate */
 	for (long i = 0; i < n; i++) {
 		thr[i].app = app;
 		thr[i].arena = farm_arena_new(32768);

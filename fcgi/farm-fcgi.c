@@ -479,7 +479,7 @@ int main(int argc, char **argv)
 {
 	struct farm_app app;
 	sigset_t set;
-	int opt, check_only = 0, stopping = 0, running;
+	int opt, check_only = 0, stopping = 0;
 	time_t last_ckp = time(NULL), stop_started = 0;
 	time_t crash_times[64] = {0};
 
@@ -551,9 +551,8 @@ int main(int argc, char **argv)
 		return 1;
 	for (long i = 0; i < app.conf.workers; i++)
 		spawn_worker(&app);
-	running = farm_running_slots(&app.conf);
-	farm_log(FARM_LOG_INFO, NULL, 0, "ready: %ld workers x %ld threads (%ld running at once) on %s",
-		 app.conf.workers, app.conf.threads, running ? (long)running : app.conf.threads,
+	farm_log(FARM_LOG_INFO, NULL, 0, "ready: %ld workers x %ld threads (%d running at once) on %s",
+		 app.conf.workers, app.conf.threads, farm_running_slots(&app.conf),
 		 *app.conf.listen ? app.conf.listen : "fd 0");
 	notify_systemd("READY=1\nSTATUS=serving");
 

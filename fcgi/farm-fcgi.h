@@ -70,7 +70,7 @@ extern const size_t farm_nroutes;
 
 /* farm-fcgi-worker.c: runs a worker process until told to stop; returns exit code. */
 int farm_worker_main(struct farm_app *app);
-/* threads.running resolved: slots of the running-thread gate, 0 = no gate. */
+/* threads.running resolved: 1..threads threads of a worker running at once. */
 int farm_running_slots(const struct farm_conf *conf);
 
 /* Handlers (farm-fcgi-*.c) */

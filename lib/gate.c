@@ -33,7 +33,8 @@ void farm_gate_enter(void)
 		atomic_fetch_add(&waiting, 1);
 		/* Sleeps only if no slot was given back since `seen` was read: a leave
 		 * that came before the count of waiters rose bumped `moved` first. */
-		if (atomic_load(&active) >= atomic_load(&limit) && atomic_load(&limit))
+		lim = atomic_load(&limit);
+		if (lim != 0 && atomic_load(&active) >= lim)
 			syscall(SYS_futex, &moved, FUTEX_WAIT_PRIVATE, seen, NULL, NULL, 0);
 		atomic_fetch_sub(&waiting, 1);
 	}

@@ -145,10 +145,10 @@ struct farm_txn {
 /* A transaction that writes takes write locks, and may wait for another's: from its
  * first write to its end it runs outside the worker's running-thread gate (gate.h).
  * A read-only one stays inside: it is short, and handing the slot on costs a wake-up. */
-static void txn_hand_over(int *handed)
+static void txn_hand_over(struct farm_txn *t)
 {
-	if (handed && !*handed) {
-		*handed = 1;
+	if (t->handed && !*t->handed) {
+		*t->handed = 1;
 		farm_gate_block();
 	}
 }
@@ -614,8 +614,9 @@ int farm_store_ping(struct farm_store *s)
  * the woken threads queue again for the mutex.  A flush started after a thread took
  * its ticket covers that thread: log_flush(NULL) writes the whole log as it is when
  * called, and the ticket was taken after the thread's commit record was in it. */
-static int store_durable(struct farm_store *s, int code, int *handed)
+static int store_durable(struct farm_txn *t, int code)
 {
+	struct farm_store *s = t->s;
 	struct store_flush *f = &s->flush;
 	uint64_t ticket, upto;
 	uint32_t seen;
@@ -640,7 +641,7 @@ static int store_durable(struct farm_store *s, int code, int *handed)
 			continue;
 		}
 		/* Another thread's flush is on the disk: wait outside the gate. */
-		txn_hand_over(handed);
+		txn_hand_over(t);
 		/* Returns at once if a flush ended since `seen` was read. */
 		syscall(SYS_futex, &f->done, FUTEX_WAIT_PRIVATE, seen, NULL, NULL, 0);
 	}
@@ -657,7 +658,7 @@ static int store_commit(struct farm_store *s, struct farm_txn *t)
 	/* (A transaction that wrote nothing has no commit record: NOSYNC changes nothing.) */
 	if ((rc = t->tid->commit(t->tid, DB_TXN_NOSYNC)) != 0)
 		return store_code(rc);
-	return store_durable(s, FARM_OK, t->handed);
+	return store_durable(t, FARM_OK);
 }
 
 static int store_run(struct farm_store *s, farm_store_fn fn, void *arg, int *handed)
@@ -686,11 +687,11 @@ static int store_run(struct farm_store *s, farm_store_fn fn, void *arg, int *han
 		if (t.deadlock) {
 			if (attempt + 1 >= STORE_RETRIES)
 				return FARM_E_DEADLOCK;
-			txn_hand_over(handed); /* the back-off sleeps */
+			txn_hand_over(&t); /* the back-off sleeps */
 			store_backoff(attempt);
 			continue;
 		}
-		return store_durable(s, res != FARM_OK ? res : t.fatal, handed);
+		return store_durable(&t, res != FARM_OK ? res : t.fatal);
 	}
 }
 
@@ -776,7 +777,7 @@ int farm_txn_get(struct farm_txn *t, enum farm_table tab, const void *key, size_
 	memset(&d, 0, sizeof(d));
 	d.flags = DB_DBT_MALLOC;
 	if (rmw)
-		txn_hand_over(t->handed);
+		txn_hand_over(t);
 	if ((rc = db->get(db, t->tid, &k, &d, rmw ? DB_RMW : 0)) != 0)
 		return txn_fail(t, rc);
 	off = 0;
@@ -829,7 +830,7 @@ int farm_txn_put(struct farm_txn *t, enum farm_table tab, const void *key, size_
 		d.data = buf;
 		d.size = (u_int32_t)(hdr + vlen);
 	}
-	txn_hand_over(t->handed);
+	txn_hand_over(t);
 	rc = db->put(db, t->tid, &k, &d, noover ? DB_NOOVERWRITE : 0);
 	free(buf);
 	return rc ? txn_fail(t, rc) : FARM_OK;
@@ -844,7 +845,7 @@ int farm_txn_del(struct farm_txn *t, enum farm_table tab, const void *key, size_
 	if (!db || (!key && klen) || klen > UINT32_MAX)
 		return FARM_E_INVAL;
 	store_key(&k, key, klen);
-	txn_hand_over(t->handed);
+	txn_hand_over(t);
 	rc = db->del(db, t->tid, &k, 0);
 	return rc ? txn_fail(t, rc) : FARM_OK;
 }
@@ -1012,7 +1013,7 @@ int farm_txn_outbox_append(struct farm_txn *t, const void *val, size_t vlen)
 	d.data = buf;
 	d.size = (u_int32_t)(vlen + STORE_STAMP_LEN);
 	db = t->s->outbox[store_my_shard()];
-	txn_hand_over(t->handed);
+	txn_hand_over(t);
 	rc = db->put(db, t->tid, &k, &d, DB_APPEND);
 	free(buf);
 	return rc ? txn_fail(t, rc) : FARM_OK;
@@ -1152,7 +1153,7 @@ int farm_txn_outbox_drop(struct farm_txn *t, const struct farm_outbox_batch *b)
 
 	if (!t || !t->tid || !b)
 		return FARM_E_INVAL;
-	txn_hand_over(t->handed);
+	txn_hand_over(t);
 	for (k = 0; k < STORE_OUTBOX_SHARDS && rc == 0; k++) {
 		if (b->take[k] == 0)
 			continue;

@@ -10,7 +10,16 @@
 export FARM_DEBUG_ROUTES=yes
 export FARM_WORKERS=1 FARM_THREADS=4 FARM_THREADS_RUNNING=1
 
-ms_since() { echo $(( ($(date +%s%N) - $1) / 1000000 )); }
+# sleepers MS NAME: three debug sleeps of MS ms in the background, answers in
+# NAME.1..3 and codes in NAME.code.1..3; their pids in $pids.
+sleepers() {
+	local i
+	pids=
+	for i in 1 2 3; do
+		curl -s -m 20 -o $2.$i -w "%{http_code}" "$FARM_URL/api/v1/__debug/sleep?ms=$1" >$2.code.$i &
+		pids="$pids $!"
+	done
+}
 
 test_expect_success 'the pool starts with one of four threads running at once' '
 	start_farm &&
@@ -19,23 +28,13 @@ test_expect_success 'the pool starts with one of four threads running at once' '
 
 test_expect_success 'sleepers give their slot away: /health answers meanwhile, sleeps overlap' '
 	start=$(date +%s%N) &&
-	pids= &&
-	for i in 1 2 3; do
-		curl -s -m 20 -o sleep.$i -w "%{http_code}" "$FARM_URL/api/v1/__debug/sleep?ms=1500" >code.$i &
-		pids="$pids $!"
-	done &&
+	sleepers 1500 sleep &&
 	sleep 0.3 &&
-	(for i in 1 2 3 4 5; do
-		h0=$(date +%s%N) &&
-		curl -sS -m 10 -o /dev/null -w "%{http_code}" "$FARM_URL/api/v1/health" >hs &&
-		test_equal "$(cat hs)" 200 &&
-		el=$(ms_since $h0) &&
-		{ test $el -lt 500 || { echo "health took $el ms"; exit 1; }; } || exit 1
-	done) &&
+	health_quick 500 &&
 	wait $pids &&
 	el=$(ms_since $start) &&
 	{ test $el -lt 2800 || { echo "three 1.5 s sleeps took $el ms: serialised"; false; }; } &&
-	for i in 1 2 3; do test_equal "$(cat code.$i)" 200 && test_grep "\"slept\":1500" sleep.$i || return 1; done
+	for i in 1 2 3; do test_equal "$(cat sleep.code.$i)" 200 && test_grep "\"slept\":1500" sleep.$i || return 1; done
 '
 
 test_expect_success 'under concurrent load every request is answered' '
@@ -45,16 +44,12 @@ test_expect_success 'under concurrent load every request is answered' '
 '
 
 test_expect_success 'graceful stop with sleepers in flight and threads waiting at the gate' '
-	pids= &&
-	for i in 1 2 3; do
-		curl -s -m 20 -o stop.$i -w "%{http_code}" "$FARM_URL/api/v1/__debug/sleep?ms=1200" >scode.$i &
-		pids="$pids $!"
-	done &&
+	sleepers 1200 stop &&
 	sleep 0.4 &&
 	master=$(farm_master_pid) &&
 	kill -TERM $master &&
 	wait $pids &&
-	for i in 1 2 3; do test_equal "$(cat scode.$i)" 200 || return 1; done &&
+	for i in 1 2 3; do test_equal "$(cat stop.code.$i)" 200 || return 1; done &&
 	for i in $(seq 1 50); do kill -0 $master 2>/dev/null || break; sleep 0.1; done &&
 	! kill -0 $master 2>/dev/null &&
 	stop_farm

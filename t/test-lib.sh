@@ -167,6 +167,22 @@ expect_status() {
 	[ "$got" = "$1" ] || { echo "expected HTTP $1, got $got:"; head -c 2000 body; echo; return 1; }
 }
 
+# Milliseconds since a `date +%s%N` stamp.
+ms_since() { echo $(( ($(date +%s%N) - $1) / 1000000 )); }
+
+# health_quick MS: five /health requests one after another, each 200 within MS ms
+# (the pool is not held up by whatever else is in flight).
+health_quick() {
+	local i h0 code el
+	for i in 1 2 3 4 5; do
+		h0=$(date +%s%N)
+		code=$(curl -sS -m 10 -o /dev/null -w "%{http_code}" "$FARM_URL/api/v1/health")
+		el=$(ms_since $h0)
+		[ "$code" = 200 ] || { echo "health answered $code"; return 1; }
+		[ $el -lt "$1" ] || { echo "health took $el ms"; return 1; }
+	done
+}
+
 # jq-like field access with the Debian python: json_get FILE EXPR (python expr on `d`)
 json_get() {
 	$PY -c 'import json,sys; d=json.load(open(sys.argv[1])); v=eval(sys.argv[2]); print(v if isinstance(v,str) else json.dumps(v))' "$1" "$2"

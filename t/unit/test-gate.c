@@ -86,6 +86,22 @@ static void *enter_and_count(void *arg)
 	return NULL;
 }
 
+/* Starts three threads that take a slot, count themselves and leave; gives them
+ * 50 ms to get as far as they can. */
+static void start_waiters(pthread_t t[3])
+{
+	atomic_store(&passed, 0);
+	for (int i = 0; i < 3; i++)
+		pthread_create(&t[i], NULL, enter_and_count, NULL);
+	pause_us(50000);
+}
+
+static void join_waiters(pthread_t t[3])
+{
+	for (int i = 0; i < 3; i++)
+		pthread_join(t[i], NULL);
+}
+
 /* Waits up to a second for `passed` to reach n. */
 static int passed_reaches(int n)
 {
@@ -108,48 +124,41 @@ int main(void)
 
 	/* No limit: nobody waits, even with a slot held. */
 	farm_gate_init(0);
-	atomic_store(&passed, 0);
 	farm_gate_enter();
-	for (int i = 0; i < 3; i++)
-		pthread_create(&t[i], NULL, enter_and_count, NULL);
+	start_waiters(t);
 	ok(passed_reaches(3), "no limit: every thread goes through at once");
-	for (int i = 0; i < 3; i++)
-		pthread_join(t[i], NULL);
+	join_waiters(t);
 	farm_gate_leave();
 
-	/* A holder's block lets exactly one waiter in; its unblock does not wait. */
+	/* A holder's block lets the waiters in; its unblock does not wait (a hang here
+	 * is the alarm's) and counts the holder again: new waiters wait. */
 	farm_gate_init(1);
-	atomic_store(&passed, 0);
 	farm_gate_enter();
-	for (int i = 0; i < 3; i++)
-		pthread_create(&t[i], NULL, enter_and_count, NULL);
-	pause_us(50000);
+	start_waiters(t);
 	is_int(atomic_load(&passed), 0, "slot held: the others wait at the gate");
 	farm_gate_block();
 	ok(passed_reaches(3), "holder blocked: the waiters go through one after another");
-	farm_gate_unblock(); /* returns at once: the test would hang here otherwise */
-	ok(1, "unblock came back without waiting");
-	for (int i = 0; i < 3; i++)
-		pthread_join(t[i], NULL);
+	farm_gate_unblock();
+	join_waiters(t);
 
 	/* Opening the gate (a stopping worker) releases everyone at once. */
-	atomic_store(&passed, 0);
-	for (int i = 0; i < 3; i++)
-		pthread_create(&t[i], NULL, enter_and_count, NULL);
-	pause_us(50000);
-	is_int(atomic_load(&passed), 0, "slot held again: the others wait");
+	start_waiters(t);
+	is_int(atomic_load(&passed), 0, "holder back from its block: the others wait again");
 	farm_gate_open();
 	ok(passed_reaches(3), "gate opened: every waiter went through");
-	for (int i = 0; i < 3; i++)
-		pthread_join(t[i], NULL);
+	join_waiters(t);
 	farm_gate_leave();
 
-	/* settle hands the slot over only when there are too many runners. */
+	/* settle hands the slot over only when there are too many runners; leave gives
+	 * it back for good. */
 	farm_gate_init(1);
 	farm_gate_enter();
-	farm_gate_settle(); /* alone: keeps its slot, returns at once */
-	ok(1, "settle with the slot and no excess returns at once");
+	farm_gate_settle();
+	start_waiters(t);
+	is_int(atomic_load(&passed), 0, "settle alone, no excess: it kept its slot, the others wait");
 	farm_gate_leave();
+	ok(passed_reaches(3), "leave: the waiters go through");
+	join_waiters(t);
 
 	return done_testing();
 }
