@@ -67,6 +67,7 @@ else:
 }
 
 ratio() { $PY -c "import sys; print('%.2f' % (float(sys.argv[1])/float(sys.argv[2])))" "$1" "$2"; }
+median() { $PY -c 'import statistics, sys; print("%.2f" % statistics.median(map(float, sys.argv[1:])))' "$@"; }
 
 worker_pids() {
 	local master
