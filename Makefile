@@ -14,7 +14,10 @@ PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -ldb-5.3 -lpthread
 
 WARN     := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-unused-parameter
 CFLAGS   ?= -O2 -g
-CFLAGS   += -std=gnu11 $(WARN) -D_GNU_SOURCE -Ilib $(PKG_CFLAGS) -fno-strict-aliasing
+# lib/ is grouped by layer (core, store, creds, platform, events, pipeline); every
+# layer's headers are included by file name alone.
+LIB_DIRS := $(sort $(dir $(wildcard lib/*/*.h)))
+CFLAGS   += -std=gnu11 $(WARN) -D_GNU_SOURCE $(patsubst %/,-I%,$(LIB_DIRS)) $(PKG_CFLAGS) -fno-strict-aliasing
 LDFLAGS  ?=
 ifneq ($(SANITIZE),)
 CFLAGS   += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -O1
@@ -27,13 +30,13 @@ else
 Q := @
 endif
 
-LIB_SRC  := $(sort $(wildcard lib/*.c))
+LIB_SRC  := $(sort $(wildcard lib/*/*.c))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 LIBFARM  := $(BUILD)/libfarm.a
 
-# Each program is fcgi/<prog>.c plus its fcgi/<prog>-*.c companions.
+# Each program is the folder fcgi/<prog>/ (its main is fcgi/<prog>/<prog>.c).
 PROGS    := farm-fcgi farmctl farm-eventd farm-wsd farm-runner
-PROG_BIN := $(foreach p,$(PROGS),$(if $(wildcard fcgi/$(p).c),$(BUILD)/$(p)))
+PROG_BIN := $(foreach p,$(PROGS),$(if $(wildcard fcgi/$(p)/$(p).c),$(BUILD)/$(p)))
 
 UNIT_SRC := $(sort $(wildcard t/unit/test-*.c))
 UNIT_BIN := $(UNIT_SRC:t/unit/%.c=$(BUILD)/t/%)
@@ -48,7 +51,7 @@ all: $(PROG_BIN) $(UNIT_BIN) $(FUZZ_BIN)
 deps:
 	$(Q)scripts/deps
 
-$(BUILD)/%.o: %.c $(wildcard lib/*.h) $(wildcard fcgi/*.h) Makefile
+$(BUILD)/%.o: %.c $(wildcard lib/*/*.h) $(wildcard fcgi/*/*.h) Makefile
 	@mkdir -p $(dir $@)
 	@$(if $(filter 1,$(V)),,echo "  CC      $<")
 	$(Q)$(CC) $(CFLAGS) -c -o $@ $<
@@ -58,11 +61,11 @@ $(LIBFARM): $(LIB_OBJ)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
 define PROG_RULE
-$(BUILD)/$(1): $(patsubst %.c,$(BUILD)/%.o,$(wildcard fcgi/$(1).c fcgi/$(1)-*.c)) $(LIBFARM)
+$(BUILD)/$(1): $(patsubst %.c,$(BUILD)/%.o,$(wildcard fcgi/$(1)/*.c)) $(LIBFARM)
 	@$$(if $$(filter 1,$$(V)),,echo "  LD      $$@")
 	$$(Q)$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(PKG_LIBS)
 endef
-$(foreach p,$(PROGS),$(if $(wildcard fcgi/$(p).c),$(eval $(call PROG_RULE,$(p)))))
+$(foreach p,$(PROGS),$(if $(wildcard fcgi/$(p)/$(p).c),$(eval $(call PROG_RULE,$(p)))))
 
 $(BUILD)/t/%: $(BUILD)/t/unit/%.o $(LIBFARM)
 	@mkdir -p $(dir $@)
@@ -112,7 +115,7 @@ clean:
 	rm -rf build build-san
 
 fmt:
-	clang-format -i lib/*.[ch] fcgi/*.[ch] t/unit/*.[ch]
+	clang-format -i lib/*/*.[ch] fcgi/*/*.[ch] t/unit/*.[ch]
 
 # ---- install and packages ------------------------------------------------------
 # make install DESTDIR=/tmp/root PREFIX=/usr   lays out what farm.spec packages:
@@ -143,7 +146,7 @@ FARM_NGINX_DIR   ?= $(NGINXDIR)
 FARM_ACCESS_LOG  ?= $(LOCALSTATEDIR)/log/nginx/farm-access.log
 FARM_NGINX_GROUP ?= nginx
 
-DAEMONS   := $(foreach p,farm-fcgi farm-eventd farm-wsd farm-runner,$(if $(wildcard fcgi/$(p).c),$(p)))
+DAEMONS   := $(foreach p,farm-fcgi farm-eventd farm-wsd farm-runner,$(if $(wildcard fcgi/$(p)/$(p).c),$(p)))
 UNITS     := farm.socket farm.service $(addsuffix .service,$(filter-out farm-fcgi,$(DAEMONS)))
 MAN8      := farmctl.8 $(addsuffix .8,$(DAEMONS))
 MAN_OUT   := $(BUILD)/doc/farm.conf.5 $(MAN8:%=$(BUILD)/doc/%)
@@ -223,7 +226,7 @@ rpm: farm.spec
 	$(Q)cp farm.spec $(RPM_TOP)/SPECS/farm.spec
 	@$(if $(filter 1,$(V)),,echo "  RPMBUILD $(RPM_TOP)")
 	$(Q)env -i PATH="$$PATH" HOME="$$HOME" LANG=C.UTF-8 rpmbuild -ba --nodeps --define '_topdir $(RPM_TOP)' \
-	  $(if $(wildcard fcgi/farm-runner.c),,--without runner) \
+	  $(if $(wildcard fcgi/farm-runner/farm-runner.c),,--without runner) \
 	  $(RPM_TOP)/SPECS/farm.spec >$(RPM_TOP)/rpmbuild.log 2>&1 || \
 	  { tail -n 40 $(RPM_TOP)/rpmbuild.log >&2; exit 1; }
 	$(Q)ls $(RPM_TOP)/SRPMS/*.src.rpm $(RPM_TOP)/RPMS/*/*.rpm

@@ -12,7 +12,7 @@ export FARM_CACHE_TTL=0
 export FARM_UPSTREAM_TIMEOUT=2
 export FARM_UPSTREAM_CONNECT_TIMEOUT=2
 # One running thread per worker whatever the CPU count: the hangs below must hand
-# their slots on (lib/httpc.c) for /health to answer meanwhile.
+# their slots on (lib/platform/httpc.c) for /health to answer meanwhile.
 export FARM_THREADS_RUNNING=1
 
 for f in argocd circleci jenkins travis; do

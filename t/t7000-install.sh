@@ -29,7 +29,7 @@ test_expect_success 'make install DESTDIR= PREFIX=/usr succeeds' '
 
 test_expect_success 'programs: daemons in /usr/sbin, farmctl in /usr/bin, all 0755' '
 	for p in farm-fcgi farm-eventd farm-wsd farm-runner; do
-		if [ -e "$SRC_DIR/fcgi/$p.c" ]; then
+		if [ -e "$SRC_DIR/fcgi/$p/$p.c" ]; then
 			test -x "$ROOT/usr/sbin/$p" && test_equal "$(mode /usr/sbin/$p)" 755 || return 1
 		fi
 	done &&
@@ -48,7 +48,7 @@ test_expect_success 'systemd: units, sysusers.d and tmpfiles.d in /usr/lib' '
 	for f in farm.service farm.socket farm-eventd.service farm-wsd.service; do
 		test -f "$u/$f" && test_equal "$(mode /usr/lib/systemd/system/$f)" 644 || return 1
 	done &&
-	{ [ ! -e "$SRC_DIR/fcgi/farm-runner.c" ] || test -f "$u/farm-runner.service"; } &&
+	{ [ ! -e "$SRC_DIR/fcgi/farm-runner/farm-runner.c" ] || test -f "$u/farm-runner.service"; } &&
 	test_grep "^u farm - .* /var/lib/farm /sbin/nologin" "$ROOT/usr/lib/sysusers.d/farm.conf" &&
 	test_grep "^d $RUN 0750 farm root -" "$ROOT/usr/lib/tmpfiles.d/farm.conf"
 '
@@ -108,7 +108,7 @@ test_expect_success 'nginx drop-ins: upstreams in conf.d, locations in default.d
 test_expect_success 'man pages: farm.conf(5) and one per program, rendering cleanly' '
 	test -f "$ROOT/usr/share/man/man5/farm.conf.5" &&
 	for p in farmctl farm-fcgi farm-eventd farm-wsd farm-runner; do
-		case $p in farmctl) ;; *) [ -e "$SRC_DIR/fcgi/$p.c" ] || continue ;; esac
+		case $p in farmctl) ;; *) [ -e "$SRC_DIR/fcgi/$p/$p.c" ] || continue ;; esac
 		test -f "$ROOT/usr/share/man/man8/$p.8" || return 1
 	done &&
 	for m in "$ROOT"/usr/share/man/man*/*; do

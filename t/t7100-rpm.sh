@@ -53,7 +53,7 @@ test_expect_success 'payload: every program, 0755 root:root' '
 	for p in /usr/bin/farmctl /usr/sbin/farm-fcgi /usr/sbin/farm-eventd /usr/sbin/farm-wsd; do
 		test_equal "$(field $p 1) $(field $p 3):$(field $p 4)" "-rwxr-xr-x root:root" || return 1
 	done &&
-	if [ -e "$SRC_DIR/fcgi/farm-runner.c" ]; then
+	if [ -e "$SRC_DIR/fcgi/farm-runner/farm-runner.c" ]; then
 		test_equal "$(field /usr/sbin/farm-runner 1)" -rwxr-xr-x
 	else
 		test -z "$(qlv /usr/sbin/farm-runner)"
@@ -83,7 +83,7 @@ test_expect_success 'payload: units, sysusers.d, tmpfiles.d, nginx drop-ins, man
 		grep -q " /usr/share/man/$m\(\.gz\)\?$" payload || { echo "missing $m"; return 1; }
 	done &&
 	grep -q "/usr/share/doc/farm[^/]*/operations.md$" payload &&
-	{ [ ! -e "$SRC_DIR/fcgi/farm-runner.c" ] || test -n "$(qlv /usr/lib/systemd/system/farm-runner.service)"; }
+	{ [ ! -e "$SRC_DIR/fcgi/farm-runner/farm-runner.c" ] || test -n "$(qlv /usr/lib/systemd/system/farm-runner.service)"; }
 '
 
 test_expect_success 'payload: the units and drop-ins point at the packaged paths' '

@@ -4,7 +4,7 @@
  * process dying while it holds the lock (EOWNERDEAD).
  *
  * White-box: the lock is taken directly in one test, so cache.c is compiled in. */
-#include "../../lib/cache.c"
+#include "../../lib/platform/cache.c"
 
 #include <signal.h>
 #include <stdio.h>

@@ -1,4 +1,4 @@
-/* test-gate.c - the worker's running-thread gate (lib/gate.c): at most `slots`
+/* test-gate.c - the worker's running-thread gate (lib/core/gate.c): at most `slots`
  * threads between taking a slot and blocking, a blocked thread's slot goes to a
  * waiting one, nobody is left asleep, and opening the gate lets every waiter through.
  * A lost wake-up shows as a hang: alarm() turns it into a failure. */

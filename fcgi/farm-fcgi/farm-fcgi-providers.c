@@ -2,7 +2,7 @@
  * platform endpoints of seed 000, proxied with the caller's org credential.
  *
  * Each handler: pick the credential (the org's most recently updated one of the
- * type, or ?credentialId=), set up a platform call (lib/provider.h) with this
+ * type, or ?credentialId=), set up a platform call (lib/platform/provider.h) with this
  * thread's HTTP client and the pool's shared cache, run the operation, answer its
  * result or the mapped error.  Lists answer [] when the org has no credential of
  * the type; everything else answers 404 naming the missing type.  Writes (sync,

@@ -8,7 +8,7 @@
  *   Travis CI `Signature: base64(RSA PKCS#1 v1.5 SHA-1 over the form-decoded `payload`)`,
  *             public key from the Travis API `GET /config`
  * Every secret comparison here is constant-time; nothing here logs or keeps a secret.
- * These functions only verify: turning the body into an event is lib/event.h's job.
+ * These functions only verify: turning the body into an event is lib/events/event.h's job.
  */
 #ifndef FARM_WEBHOOK_H
 #define FARM_WEBHOOK_H

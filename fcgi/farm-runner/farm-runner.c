@@ -15,7 +15,7 @@
  * it is missing the stage fails with "build engine '<name>' not found in PATH"; the
  * workspace is pipelines.workspace_root/<workspace>, the dockerfile and context are
  * resolved inside it (symbolic links included: a path that leaves the workspace fails
- * the stage); build, then push when asked, each as an argv (lib/pipeline.h
+ * the stage); build, then push when asked, each as an argv (lib/pipeline/pipeline.h
  * farm_pipeline_argv), under the stage's timeout (config.timeout, else
  * pipelines.stage_timeout).  Output goes to <state_dir>/runs/<run id>.log.
  *

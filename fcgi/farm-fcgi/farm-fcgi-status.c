@@ -43,7 +43,7 @@
 #include "log.h"
 #include "banned.h"
 
-/* The lock farm-runner holds in state_dir while it runs (fcgi/farm-runner.c). */
+/* The lock farm-runner holds in state_dir while it runs (fcgi/farm-runner/farm-runner.c). */
 #define STATUS_RUNNER_LOCK "runner"
 
 /* TCP_LISTEN in the kernel's socket state numbering (include/net/tcp_states.h). */

@@ -9,8 +9,8 @@
  * Nothing here builds anything: queuing a run is one transaction (the run record,
  * its entry in the run queue, the pipeline's run counter and the "queued"
  * ci.build.updated event in the outbox), then farm-eventd is nudged.  farm-runner
- * takes queued runs from the database and executes them (fcgi/farm-runner.c).
- * Validation and every record shape: lib/pipeline.h.  Another org's pipeline or run
+ * takes queued runs from the database and executes them (fcgi/farm-runner/farm-runner.c).
+ * Validation and every record shape: lib/pipeline/pipeline.h.  Another org's pipeline or run
  * is answered exactly like a missing one.
  */
 #include "farm-fcgi.h"

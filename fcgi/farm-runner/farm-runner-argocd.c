@@ -5,7 +5,7 @@
  * (FARM_T_CATALOG), and for each org the most recently updated Argo CD credential;
  * GET each linked application once per round (no cache: the point is to see
  * changes), reduce it to the CI/CD summary and observe it in a transaction
- * (lib/pipeline.h farm_pipeline_argocd_observe), which appends a ci.build.updated
+ * (lib/pipeline/pipeline.h farm_pipeline_argocd_observe), which appends a ci.build.updated
  * event only when health, sync status, phase, revision or finish time changed since
  * the last observation — by this poller or by the webhook receiver.  A failing
  * platform is logged once per change of the failure and retried next round.

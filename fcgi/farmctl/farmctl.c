@@ -194,7 +194,7 @@ static void troff_puts(const char *s, FILE *fp)
 	}
 }
 
-/* The key table (lib/conf.c), the one source of farm.conf(5)'s key list. */
+/* The key table (lib/core/conf.c), the one source of farm.conf(5)'s key list. */
 static int cmd_config_keys(int man)
 {
 	size_t n;

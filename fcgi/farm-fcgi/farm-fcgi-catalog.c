@@ -16,7 +16,7 @@
  * X-Farm-Token or as the HTTP Basic password (compared in constant time) —
  * webhook.argocd.token on the bare path, the credential's webhookSecret on
  * /:credentialId (the event then carries the credential's org).  What it reports goes
- * through the same observation as farm-runner's poller (lib/pipeline.h
+ * through the same observation as farm-runner's poller (lib/pipeline/pipeline.h
  * farm_pipeline_argocd_observe): one ci.build.updated event per change of the
  * application's health, sync status, phase, revision or finish time, whichever of
  * the two saw it first; a repeat answers 200 {"received":true,"duplicate":true}.

@@ -1,7 +1,7 @@
 /* farm-fcgi-webhooks.c - POST /api/v1/webhooks/{circleci,jenkins,travisci}[/:credentialId]
  *
- * A delivery is verified before anything is stored (lib/webhook.h), normalised
- * (lib/event.h), then in ONE transaction its dedupe key is checked and written and the
+ * A delivery is verified before anything is stored (lib/events/webhook.h), normalised
+ * (lib/events/event.h), then in ONE transaction its dedupe key is checked and written and the
  * event is appended to the durable outbox; 200 is answered only after that commit.
  * farm-eventd is then nudged over ZeroMQ (PUSH, never blocking: a lost nudge only
  * delays the event until eventd's next poll).  No network I/O on this path, except a

@@ -1,7 +1,7 @@
 /* farm-wsd-conn.c - one WebSocket connection: GET /api/v1/events.
  *
  * Handshake (before any upgrade): the path must be /api/v1/events and the token,
- * from `Authorization: Bearer` or `?access_token=`, must verify (lib/jwt.h); else the
+ * from `Authorization: Bearer` or `?access_token=`, must verify (lib/core/jwt.h); else the
  * answer is a plain HTTP 401 (404 for another path, 400 for a bad ?since=) with a
  * NestJS error body, and no upgrade.  `?since=<id>` asks for a replay of the retained
  * events after id.  The token's orgId decides what the client sees.

@@ -49,7 +49,7 @@ struct farm_app {
 	int listen_fd;
 	int wake_fd;                      /* readable when the worker must stop accepting */
 	struct farm_dispatch dispatch;
-	struct farm_cache *cache;         /* shared platform cache (lib/cache.h), or NULL */
+	struct farm_cache *cache;         /* shared platform cache (lib/platform/cache.h), or NULL */
 };
 
 /* Per accepting thread. */
@@ -91,7 +91,7 @@ int farm_h_status(struct farm_req *r);
 
 /* farm-fcgi-providers.c: platform endpoints (Argo CD, CircleCI, Jenkins, Travis CI).
  * farm_providers_init: in the master before the workers (libcurl, the shared cache).
- * farm_providers_http: this thread's HTTP client (lib/httpc.h), created on first use. */
+ * farm_providers_http: this thread's HTTP client (lib/platform/httpc.h), created on first use. */
 int farm_providers_init(struct farm_app *app);
 struct farm_httpc *farm_providers_http(struct farm_req *r);
 int farm_h_argocd_apps(struct farm_req *r);
