@@ -48,14 +48,6 @@ static const char *caller_org(struct farm_req *r)
 	return r->claims.has_org ? r->claims.org : NULL;
 }
 
-static int store_error(struct farm_req *r, int rc)
-{
-	farm_log(FARM_LOG_ERROR, r->id, 0, "store: %s", farm_strerror(rc));
-	if (rc == FARM_E_IO)
-		return farm_req_error(r, 507, "storage is full or failing; nothing was written");
-	return farm_req_error(r, 503, "storage unavailable; nothing was written");
-}
-
 /* ---- links ------------------------------------------------------------------------- */
 
 /* The component id of the path, checked; NULL when an error was answered. */
@@ -176,7 +168,7 @@ int farm_h_catalog_get(struct farm_req *r)
 	rc = farm_store_run(app->store, link_get_txn, &l);
 	if (rc != FARM_OK) {
 		json_decref(l.link);
-		return store_error(r, rc);
+		return farm_req_store_fail(r, rc);
 	}
 	if (!l.link)
 		return not_linked(r, id);
@@ -224,7 +216,7 @@ int farm_h_catalog_patch(struct farm_req *r)
 	rc = farm_store_run(app->store, link_patch_txn, &l);
 	if (rc != FARM_OK) {
 		json_decref(l.link);
-		return store_error(r, rc);
+		return farm_req_store_fail(r, rc);
 	}
 	if (json_is_null(set)) {
 		farm_log(FARM_LOG_INFO, r->id, 0, "component %s unlinked", id);
@@ -271,7 +263,7 @@ int farm_h_catalog_list(struct farm_req *r)
 	rc = farm_store_run(app->store, list_txn, &l);
 	if (rc != FARM_OK) {
 		json_decref(l.items);
-		return store_error(r, rc);
+		return farm_req_store_fail(r, rc);
 	}
 	return farm_req_json(r, 200, l.items); /* key order: by component id */
 }
@@ -292,7 +284,7 @@ int farm_h_catalog_cicd(struct farm_req *r)
 	rc = farm_store_run(app->store, link_get_txn, &l);
 	if (rc != FARM_OK) {
 		json_decref(l.link);
-		return store_error(r, rc);
+		return farm_req_store_fail(r, rc);
 	}
 	if (!l.link)
 		return not_linked(r, id);
@@ -402,7 +394,7 @@ int farm_h_webhook_argocd(struct farm_req *r)
 			goto out;
 		}
 		if (rc != FARM_OK) {
-			store_error(r, rc);
+			farm_req_store_fail(r, rc);
 			goto out;
 		}
 	} else {
@@ -434,7 +426,7 @@ int farm_h_webhook_argocd(struct farm_req *r)
 	o.now = now;
 	rc = farm_store_run(app->store, observe_txn, &o);
 	if (rc != FARM_OK) {
-		store_error(r, rc);
+		farm_req_store_fail(r, rc);
 		goto out;
 	}
 	if (!o.emitted) {

@@ -21,15 +21,6 @@ static const char *caller_org(struct farm_req *r)
 	return r->claims.has_org ? r->claims.org : NULL;
 }
 
-/* Error of the store, as an answer. */
-static int store_error(struct farm_req *r, int rc)
-{
-	farm_log(FARM_LOG_ERROR, r->id, 0, "store: %s", farm_strerror(rc));
-	if (rc == FARM_E_IO)
-		return farm_req_error(r, 507, "storage is full or failing; nothing was written");
-	return farm_req_error(r, 503, "storage unavailable; nothing was written");
-}
-
 /* ---- list ---- */
 
 /* Every committed write bumps the pool-wide generation in the shared scoreboard
@@ -177,7 +168,7 @@ int farm_h_creds_list(struct farm_req *r)
 	rc = farm_store_run(app->store, list_txn, &c);
 	if (rc != FARM_OK) {
 		json_decref(c.items);
-		return store_error(r, rc);
+		return farm_req_store_fail(r, rc);
 	}
 	/* Oldest first, like the seed platform's ORDER BY createdAt. */
 	n = json_array_size(c.items);
@@ -283,7 +274,7 @@ int farm_h_creds_create(struct farm_req *r)
 			bump_gen(app);
 		if (rc != FARM_OK) {
 			json_decref(rec);
-			return store_error(r, rc);
+			return farm_req_store_fail(r, rc);
 		}
 	} else {
 		json_decref(rec);
@@ -395,7 +386,7 @@ int farm_h_creds_patch(struct farm_req *r)
 	json_decref(p.errors);
 	if (rc != FARM_OK) {
 		json_decref(p.result);
-		return store_error(r, rc);
+		return farm_req_store_fail(r, rc);
 	}
 	farm_log(FARM_LOG_INFO, r->id, 0, "credential %s updated", p.id);
 	return farm_req_json(r, 200, p.result);
@@ -441,7 +432,7 @@ int farm_h_creds_delete(struct farm_req *r)
 	if (d.notfound)
 		return farm_req_error(r, 404, "Credential %s not found", d.id);
 	if (rc != FARM_OK)
-		return store_error(r, rc);
+		return farm_req_store_fail(r, rc);
 	farm_log(FARM_LOG_INFO, r->id, 0, "credential %s deleted", d.id);
 	r->status = 204;
 	return 204;

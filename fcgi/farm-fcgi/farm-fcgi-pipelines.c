@@ -39,14 +39,6 @@ static const char *caller_org(struct farm_req *r)
 	return r->claims.has_org ? r->claims.org : NULL;
 }
 
-static int store_error(struct farm_req *r, int rc)
-{
-	farm_log(FARM_LOG_ERROR, r->id, 0, "store: %s", farm_strerror(rc));
-	if (rc == FARM_E_IO)
-		return farm_req_error(r, 507, "storage is full or failing; nothing was written");
-	return farm_req_error(r, 503, "storage unavailable; nothing was written");
-}
-
 static int pipeline_missing(struct farm_req *r, const char *id)
 {
 	return farm_req_error(r, 404, "Pipeline %.64s not found", id);
@@ -126,7 +118,7 @@ int farm_h_pipelines_create(struct farm_req *r)
 	rc = farm_store_run(app->store, create_txn, &p);
 	if (rc != FARM_OK) {
 		json_decref(p.rec);
-		return store_error(r, rc);
+		return farm_req_store_fail(r, rc);
 	}
 	farm_log(FARM_LOG_INFO, r->id, 0, "pipeline %s created", id);
 	return farm_req_json(r, 201, p.rec);
@@ -222,7 +214,7 @@ int farm_h_pipelines_list(struct farm_req *r)
 	rc = farm_store_run(app->store, pipelines_scan_txn, &l);
 	if (rc != FARM_OK) {
 		json_decref(l.items);
-		return store_error(r, rc);
+		return farm_req_store_fail(r, rc);
 	}
 	out = sorted(r, l.items, "createdAt", 0);
 	json_decref(l.items);
@@ -251,7 +243,7 @@ int farm_h_pipeline_get(struct farm_req *r)
 
 	if (rc != FARM_OK) {
 		json_decref(g.rec);
-		return store_error(r, rc);
+		return farm_req_store_fail(r, rc);
 	}
 	if (!g.rec)
 		return pipeline_missing(r, g.id);
@@ -349,7 +341,7 @@ int farm_h_runs_create(struct farm_req *r)
 	json_decref(q.errors);
 	if (rc != FARM_OK) {
 		json_decref(q.run);
-		return store_error(r, rc);
+		return farm_req_store_fail(r, rc);
 	}
 	rid = json_string_value(json_object_get(q.run, "id"));
 	loc = farm_arena_printf(r->arena, "/api/v1/pipelines/%s/runs/%s", q.pid, rid);
@@ -389,7 +381,7 @@ int farm_h_runs_list(struct farm_req *r)
 	rc = farm_store_run(app->store, runs_scan_txn, &l);
 	if (rc != FARM_OK) {
 		json_decref(l.items);
-		return rc == FARM_E_NOTFOUND ? pipeline_missing(r, l.pipeline) : store_error(r, rc);
+		return rc == FARM_E_NOTFOUND ? pipeline_missing(r, l.pipeline) : farm_req_store_fail(r, rc);
 	}
 	out = sorted(r, l.items, "number", 1);
 	json_decref(l.items);
@@ -407,7 +399,7 @@ static json_t *load_run(struct farm_req *r)
 
 	if (rc != FARM_OK) {
 		json_decref(g.rec);
-		store_error(r, rc);
+		farm_req_store_fail(r, rc);
 		return NULL;
 	}
 	pid = json_string_value(json_object_get(g.rec, "pipelineId"));

@@ -60,14 +60,6 @@ static int unauthorized(struct farm_req *r, const char *why)
 	return farm_req_error(r, 401, "webhook not verified");
 }
 
-static int store_error(struct farm_req *r, int rc)
-{
-	farm_log(FARM_LOG_ERROR, r->id, 0, "webhook store: %s", farm_strerror(rc));
-	if (rc == FARM_E_IO)
-		return farm_req_error(r, 507, "storage is full or failing; nothing was written");
-	return farm_req_error(r, 503, "storage unavailable; nothing was written");
-}
-
 /* --- the credential of a /:credentialId path --------------------------------------- */
 
 struct cred_get {
@@ -143,7 +135,7 @@ static int hook_begin(struct hook *h, struct farm_req *r, const char *provider)
 	if (rc == FARM_E_NOTFOUND)
 		return unauthorized(r, "no such credential for this platform");
 	if (rc != FARM_OK)
-		return store_error(r, rc);
+		return farm_req_store_fail(r, rc);
 	return 0;
 }
 
@@ -311,7 +303,7 @@ static int hook_accept(struct hook *h, int parsed, json_t *fields, char *key,
 	p.jlen = strlen(json);
 	rc = farm_store_run(app->store, put_event_txn, &p);
 	if (rc != FARM_OK) {
-		status = store_error(r, rc);
+		status = farm_req_store_fail(r, rc);
 		goto out;
 	}
 	if (p.duplicate) {

@@ -25,6 +25,9 @@ static const char *const err_names[FARM_E__COUNT] = {
 	"unavailable",
 	"configuration error",
 	"deadlock",
+	"no space",
+	"unsupported media type",
+	"method not allowed",
 };
 
 const char *farm_strerror(int code)
@@ -65,8 +68,12 @@ int farm_err_http_status(int code)
 	case FARM_E_EXISTS:
 	case FARM_E_CONFLICT:
 		return 409;
+	case FARM_E_METHOD:
+		return 405;
 	case FARM_E_TOOBIG:
 		return 413;
+	case FARM_E_MEDIA:
+		return 415;
 	case FARM_E_RATELIMIT:
 		return 429;
 	case FARM_E_UPSTREAM:
@@ -77,6 +84,8 @@ int farm_err_http_status(int code)
 		return 503;
 	case FARM_E_TIMEOUT:
 		return 504;
+	case FARM_E_NOSPACE:
+		return 507;
 	default:
 		return 500;
 	}

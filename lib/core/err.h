@@ -2,7 +2,8 @@
  *
  * Every lib/ function that can fail returns `int`: FARM_OK (0) or a negative
  * FARM_E_* code.  The mapping to HTTP status lives in exactly one place:
- * farm_err_http_status().
+ * farm_err_http_status().  Handlers say what went wrong (farm_req_fail in req.h
+ * takes a FARM_E_* code), never which status.
  */
 #ifndef FARM_ERR_H
 #define FARM_ERR_H
@@ -29,7 +30,10 @@ enum farm_err {
 	FARM_E_UNAVAIL = -16,   /* a part of the stack is down */
 	FARM_E_CONFIG = -17,    /* configuration error */
 	FARM_E_DEADLOCK = -18,  /* transaction chosen as deadlock victim; retry */
-	FARM_E__COUNT = 19
+	FARM_E_NOSPACE = -19,   /* storage full or failing (ENOSPC, EDQUOT, EIO) */
+	FARM_E_MEDIA = -20,     /* request body of a type the route does not take */
+	FARM_E_METHOD = -21,    /* the operation exists, but not for this target */
+	FARM_E__COUNT = 22
 };
 
 /* Optional structured detail: who failed and why, for logs and error bodies.

@@ -126,6 +126,25 @@ int farm_req_error(struct farm_req *r, int status, const char *fmt, ...)
 	return farm_req_errors(r, status, json_string(msg));
 }
 
+int farm_req_fail(struct farm_req *r, int code, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	return farm_req_errors(r, farm_err_http_status(code), json_string(msg));
+}
+
+int farm_req_store_fail(struct farm_req *r, int code)
+{
+	farm_log(FARM_LOG_ERROR, r->id, 0, "store: %s", farm_strerror(code));
+	if (code == FARM_E_NOSPACE)
+		return farm_req_fail(r, code, "storage is full or failing; nothing was written");
+	return farm_req_fail(r, FARM_E_UNAVAIL, "storage unavailable; nothing was written");
+}
+
 static int authenticate(const struct farm_dispatch *d, struct farm_req *r)
 {
 	const char *h = farm_req_env(r, "HTTP_AUTHORIZATION");

@@ -73,6 +73,14 @@ int farm_req_json(struct farm_req *r, int status, json_t *j);
 /* NestJS-style error: {"statusCode":n,"message":"...","error":"<reason>"}. */
 int farm_req_error(struct farm_req *r, int status, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+/* THE way a handler answers a failure: `code` is what went wrong (FARM_E_*), the
+ * status comes from farm_err_http_status().  The message is shown to the caller: never
+ * a secret.  Returns the status. */
+int farm_req_fail(struct farm_req *r, int code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* A store outcome (FARM_E_* from lib/store) as an answer: logged, then 507 when the
+ * storage is full or failing, 503 otherwise (nothing was written either way). */
+int farm_req_store_fail(struct farm_req *r, int code);
 /* Same with an array of messages; takes ownership of `messages`. */
 int farm_req_errors(struct farm_req *r, int status, json_t *messages);
 

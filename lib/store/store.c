@@ -175,7 +175,7 @@ static int store_code(int rc)
 	case ENOSPC:
 	case EIO:
 	case EDQUOT:
-		return FARM_E_IO;
+		return FARM_E_NOSPACE;
 	default:
 		return FARM_E_DB;
 	}
