@@ -43,11 +43,6 @@
 
 #define KEY_MAX (2 + FARM_CLAIM_MAX + FARM_PIPELINE_COMPONENT_MAX + 8)
 
-static const char *caller_org(struct farm_req *r)
-{
-	return r->claims.has_org ? r->claims.org : NULL;
-}
-
 /* ---- links ------------------------------------------------------------------------- */
 
 /* The component id of the path, checked; NULL when an error was answered. */
@@ -141,7 +136,7 @@ static int link_key(struct farm_req *r, struct link_io *l, const char *id)
 	int n;
 
 	memset(l, 0, sizeof(*l));
-	l->org = caller_org(r);
+	l->org = farm_req_org(r);
 	l->id = id;
 	n = key ? farm_pipeline_catalog_key(l->org, id, key, KEY_MAX) : FARM_E_NOMEM;
 	if (n < 0)
@@ -255,7 +250,7 @@ static int list_txn(struct farm_txn *t, void *arg)
 int farm_h_catalog_list(struct farm_req *r)
 {
 	struct farm_app *app = r->app;
-	struct list_io l = {caller_org(r), json_array()};
+	struct list_io l = {farm_req_org(r), json_array()};
 	int rc;
 
 	if (!l.items)

@@ -16,11 +16,6 @@
 #include "log.h"
 #include "banned.h"
 
-static const char *caller_org(struct farm_req *r)
-{
-	return r->claims.has_org ? r->claims.org : NULL;
-}
-
 /* ---- list ---- */
 
 /* Every committed write bumps the pool-wide generation in the shared scoreboard
@@ -142,7 +137,7 @@ int farm_h_creds_list(struct farm_req *r)
 {
 	struct farm_app *app = r->app;
 	struct farm_thr *thr = r->thr;
-	struct list_ctx c = {NULL, caller_org(r), 0, NULL};
+	struct list_ctx c = {NULL, farm_req_org(r), 0, NULL};
 	size_t n;
 	json_t **v, *sorted;
 	char *body;
@@ -240,7 +235,7 @@ int farm_h_creds_create(struct farm_req *r)
 	json_t *type = json_object_get(r->in, "type");
 	json_t *value = json_object_get(r->in, "value");
 	json_t *rec = NULL;
-	const char *org = caller_org(r);
+	const char *org = farm_req_org(r);
 	char id[37], now[25];
 	int rc;
 
@@ -301,7 +296,7 @@ static int patch_txn(struct farm_txn *t, void *arg)
 	struct patch_arg *p = arg;
 	struct farm_req *r = p->r;
 	struct farm_app *app = r->app;
-	const char *org = caller_org(r);
+	const char *org = farm_req_org(r);
 	json_t *in = r->in, *rec = NULL, *value = json_object_get(in, "value");
 	json_t *type = json_object_get(in, "type");
 	void *val = NULL;
@@ -423,7 +418,7 @@ out:
 int farm_h_creds_delete(struct farm_req *r)
 {
 	struct farm_app *app = r->app;
-	struct del_arg d = {r->params[0], caller_org(r), 0};
+	struct del_arg d = {r->params[0], farm_req_org(r), 0};
 	int rc = farm_store_run(app->store, del_txn, &d);
 
 	if (rc == FARM_OK)

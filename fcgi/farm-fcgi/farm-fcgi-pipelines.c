@@ -34,11 +34,6 @@
 
 #define ID_MAX 64
 
-static const char *caller_org(struct farm_req *r)
-{
-	return r->claims.has_org ? r->claims.org : NULL;
-}
-
 static int pipeline_missing(struct farm_req *r, const char *id)
 {
 	return farm_req_error(r, 404, "Pipeline %.64s not found", id);
@@ -105,7 +100,7 @@ int farm_h_pipelines_create(struct farm_req *r)
 	}
 	farm_clock_iso(farm_clock_ms(), now);
 	p.id = id;
-	p.org = caller_org(r);
+	p.org = farm_req_org(r);
 	p.rec = json_pack("{s:s,s:O,s:O,s:O,s:s?,s:s,s:s,s:i}", "id", id, "name",
 			  json_object_get(def, "name"), "workspace", json_object_get(def, "workspace"),
 			  "stages", json_object_get(def, "stages"), "orgId", p.org, "createdAt", now,
@@ -205,7 +200,7 @@ static json_t *sorted(struct farm_req *r, json_t *items, const char *member, int
 int farm_h_pipelines_list(struct farm_req *r)
 {
 	struct farm_app *app = r->app;
-	struct list_io l = {caller_org(r), NULL, json_array()};
+	struct list_io l = {farm_req_org(r), NULL, json_array()};
 	json_t *out;
 	int rc;
 
@@ -238,7 +233,7 @@ static int get_txn(struct farm_txn *t, void *arg)
 int farm_h_pipeline_get(struct farm_req *r)
 {
 	struct farm_app *app = r->app;
-	struct get_io g = {FARM_T_PIPELINES, r->params[0], caller_org(r), NULL};
+	struct get_io g = {FARM_T_PIPELINES, r->params[0], farm_req_org(r), NULL};
 	int rc = farm_store_run(app->store, get_txn, &g);
 
 	if (rc != FARM_OK) {
@@ -324,7 +319,7 @@ out:
 int farm_h_runs_create(struct farm_req *r)
 {
 	struct farm_app *app = r->app;
-	struct queue_io q = {r, r->params[0], caller_org(r), json_array(), NULL, 0};
+	struct queue_io q = {r, r->params[0], farm_req_org(r), json_array(), NULL, 0};
 	const char *rid;
 	char *loc;
 	int rc;
@@ -372,7 +367,7 @@ static int runs_scan_txn(struct farm_txn *t, void *arg)
 int farm_h_runs_list(struct farm_req *r)
 {
 	struct farm_app *app = r->app;
-	struct list_io l = {caller_org(r), r->params[0], json_array()};
+	struct list_io l = {farm_req_org(r), r->params[0], json_array()};
 	json_t *out;
 	int rc;
 
@@ -393,7 +388,7 @@ int farm_h_runs_list(struct farm_req *r)
 static json_t *load_run(struct farm_req *r)
 {
 	struct farm_app *app = r->app;
-	struct get_io g = {FARM_T_RUNS, r->params[1], caller_org(r), NULL};
+	struct get_io g = {FARM_T_RUNS, r->params[1], farm_req_org(r), NULL};
 	const char *pid;
 	int rc = farm_store_run(app->store, get_txn, &g);
 

@@ -85,11 +85,6 @@ struct farm_httpc *farm_providers_http(struct farm_req *r)
 
 /* ---- the credential ------------------------------------------------------------------ */
 
-static const char *caller_org(struct farm_req *r)
-{
-	return r->claims.has_org ? r->claims.org : NULL;
-}
-
 struct pick {
 	const char *org, *type, *id; /* id: ?credentialId= or NULL */
 	json_t *best;
@@ -126,7 +121,7 @@ static int providers_begin(struct farm_req *r, const char *type,
 	struct farm_app *app = r->app;
 	const struct farm_provider *p = farm_provider_find(type);
 	const char *want = farm_req_query(r, "credentialId");
-	struct pick pk = {caller_org(r), type, NULL, NULL, 0};
+	struct pick pk = {farm_req_org(r), type, NULL, NULL, 0};
 	struct farm_pcall_opener *o = opener_mem;
 	const char *sealed, *upd;
 	int rc;

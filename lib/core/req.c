@@ -126,6 +126,11 @@ int farm_req_error(struct farm_req *r, int status, const char *fmt, ...)
 	return farm_req_errors(r, status, json_string(msg));
 }
 
+const char *farm_req_org(const struct farm_req *r)
+{
+	return r->claims.has_org ? r->claims.org : NULL;
+}
+
 int farm_req_fail(struct farm_req *r, int code, const char *fmt, ...)
 {
 	char msg[512];

@@ -60,6 +60,10 @@ void farm_req_reset(struct farm_req *r);
 
 const char *farm_req_env(struct farm_req *r, const char *name);
 
+/* The caller's org (the token's orgId), or NULL for a token without one.  Borrowed,
+ * valid until the request finishes. */
+const char *farm_req_org(const struct farm_req *r);
+
 /* Query parameter `name`, percent/+-decoded into the arena; NULL when absent.
  * FARM_E_INVAL in *err when malformed. */
 const char *farm_req_query(struct farm_req *r, const char *name);
