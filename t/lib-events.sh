@@ -96,6 +96,20 @@ post_many() {
 		--tag "$tag" "$@"
 }
 
+# travis_post PATH KEY PAYLOAD-FILE: signs the payload as Travis does (RSA-SHA1,
+# PKCS#1 v1.5, base64) and sends it form-encoded as payload=<urlencoded JSON>.
+travis_post() {
+	local sig
+	sig=$(openssl dgst -sha1 -sign "$2" "$3" | base64 -w0) &&
+	curl -sS -o body -w '%{http_code}' -X POST -H "Signature: $sig" \
+		-H 'Travis-Repo-Slug: octo/hello' -H 'User-Agent: Travis CI Notifications' \
+		--data-urlencode "payload@$3" "$FARM_URL/api/v1/webhooks/travisci$1" >status
+}
+
+tr_payload() { # tr_payload FILE ID STATE STATUS_MESSAGE
+	printf '%s' "{\"id\":$2,\"number\":\"$2\",\"type\":\"push\",\"state\":\"$3\",\"status\":0,\"result\":0,\"status_message\":\"$4\",\"result_message\":\"$4\",\"started_at\":\"2025-01-01T10:00:00Z\",\"finished_at\":\"2025-01-01T10:05:00Z\",\"duration\":300,\"build_url\":\"https://app.travis-ci.com/octo/hello/builds/$2\",\"commit_id\":9,\"commit\":\"abc123\",\"branch\":\"main\",\"message\":\"a + b & c = d\",\"repository\":{\"id\":1,\"name\":\"hello\",\"owner_name\":\"octo\",\"url\":null}}" >"$1"
+}
+
 daemon_pid() { cat "$TRASH/state/run/$1.pid" 2>/dev/null; }
 _daemon_gone() { ! kill -0 "$1" 2>/dev/null; }
 daemon_stop() {

@@ -99,6 +99,25 @@ test_expect_success 'a server error: 502 "<Platform> failed (HTTP 500)"' '
 	done)
 '
 
+# Every form of every secret: raw, base64, and HTTP Basic's base64 of user:secret
+# (issue 18 #3: a Jenkins 400 page quoting the Authorization header leaked it).
+secret_forms() {
+	local s
+	for s in "$ATOKEN" "$CTOKEN" "$TTOKEN" "$JTOKEN"; do
+		printf "%s\n" "$s" "$(printf %s "$s" | base64 -w0)" \
+			"$(printf %s "farm:$s" | base64 -w0)" "$(printf %s ":$s" | base64 -w0)"
+	done
+}
+
+test_expect_success 'a 400 quoting the request headers: 400, no form of the secret passes' '
+	(for p in argocd circleci jenkins travis; do
+		fake_mode $p echo400 && read_list $p && expect_status 400 &&
+		test_grep "accept: application/json" body &&
+		secret_forms | while read -r f; do no_secret "$f" || exit 1; done &&
+		fake_mode $p normal || { echo "platform $p"; cat body; exit 1; }
+	done)
+'
+
 test_expect_success 'HTML or garbage instead of JSON: 502' '
 	(for p in argocd circleci jenkins travis; do
 		for m in html garbage; do

@@ -5,18 +5,18 @@
  * event is appended to the durable outbox; 200 is answered only after that commit.
  * farm-eventd is then nudged over ZeroMQ (PUSH, never blocking: a lost nudge only
  * delays the event until eventd's next poll).  No network I/O on this path, except a
- * one-time fetch of a Travis API's public key when none is cached (then kept in
+ * fetch of a Travis API's public key when none is cached, through httpc (its address
+ * policy), at most once per TRAVIS_REFETCH_MS per API for the whole pool (then kept in
  * FARM_T_META, so later deliveries read it from the database).
  *
  *   bare paths         instance secrets from the config, events without org
  *   /:credentialId     that credential's value.webhookSecret (Travis: the public key of
  *                      its API host), events carry the credential's org and id
- * Not verified, unknown credential, credential of another platform → 401, nothing
- * stored; the three look alike on purpose.
+ * Not verified, unknown credential, credential of another platform, a Travis key that
+ * cannot be had → 401, nothing stored; they look alike on purpose.
  */
 #include "farm-fcgi.h"
 
-#include <curl/curl.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -30,10 +30,10 @@
 #include "creds.h"
 #include "event.h"
 #include "events.h"
-#include "gate.h"
 #include "json.h"
 #include "keys.h"
 #include "log.h"
+#include "provider.h"
 #include "webhook.h"
 #include "banned.h"
 
@@ -405,101 +405,44 @@ out:
 
 /* --- Travis CI --------------------------------------------------------------------- */
 
-struct curl_buf {
-	char *p;
-	size_t n;
-	int too_big;
-};
-
-static size_t curl_sink(char *data, size_t size, size_t nmemb, void *arg)
+/* "travis.pubkey.<API URL>" (the cached key) or "travis.keyfetch.<API URL>" (when the
+ * last fetch was claimed): keyed by the whole API URL, so two APIs on one host (an
+ * Enterprise path, another org's path) never share a key. */
+static char *travis_meta_key(struct farm_req *r, const char *what, const char *api)
 {
-	struct curl_buf *b = arg;
-	size_t n = size * nmemb;
-	char *q;
+	char *u;
 
-	if (b->n + n > TRAVIS_CONFIG_MAX) {
-		b->too_big = 1;
-		return 0;
-	}
-	if (!(q = realloc(b->p, b->n + n + 1)))
-		return 0;
-	memcpy(q + b->n, data, n);
-	b->p = q;
-	b->n += n;
-	b->p[b->n] = '\0';
-	return n;
+	if (farm_provider_travisci_key_url(r->arena, api, &u) != FARM_OK)
+		return NULL;
+	return farm_arena_printf(r->arena, "travis.%s.%s", what, u);
 }
 
-/* GET <api>/config → the webhook public key.  *pem new (free).  FARM_E_UPSTREAM,
- * FARM_E_TIMEOUT, FARM_E_NOTFOUND (no key in the answer), FARM_E_NOMEM. */
+/* GET <api>/config through this thread's httpc (issue 18 #1: the address policy, CA
+ * file and caps of every platform call), with the shorter Travis timeouts and cap. */
 static int travis_fetch_key(struct farm_req *r, const char *api, char **pem)
 {
 	struct farm_app *app = r->app;
-	struct curl_buf b = {0};
-	char errbuf[CURL_ERROR_SIZE] = "";
-	size_t alen = strlen(api);
-	char *url;
-	long status = 0;
-	CURL *c;
-	CURLcode cc;
-	int rc = FARM_E_UPSTREAM;
+	struct farm_httpc *h = farm_providers_http(r);
+	struct farm_httpc_opts o = {
+		.connect_timeout_ms = app->conf.upstream_connect_timeout * 1000,
+		.timeout_ms = (app->conf.upstream_timeout < TRAVIS_FETCH_TIMEOUT
+				       ? app->conf.upstream_timeout
+				       : TRAVIS_FETCH_TIMEOUT) * 1000,
+		.max_body = TRAVIS_CONFIG_MAX,
+		.allow_loopback = app->conf.upstream_allow_loopback,
+		.ca_file = app->conf.upstream_ca_file,
+	};
+	char why[FARM_HTTPC_ERRLEN];
+	int rc;
 
 	*pem = NULL;
-	while (alen && api[alen - 1] == '/')
-		alen--;
-	if (!(url = farm_arena_printf(r->arena, "%.*s/config", (int)alen, api)))
+	if (!h)
 		return FARM_E_NOMEM;
-	if (!(c = curl_easy_init()))
-		return FARM_E_NOMEM;
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
-	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, app->conf.upstream_connect_timeout);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT, app->conf.upstream_timeout < TRAVIS_FETCH_TIMEOUT
-						     ? app->conf.upstream_timeout
-						     : TRAVIS_FETCH_TIMEOUT);
-	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, curl_sink);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
-	curl_easy_setopt(c, CURLOPT_USERAGENT, "farm");
-	farm_gate_block();
-	cc = curl_easy_perform(c);
-	farm_gate_unblock();
-	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-	if (cc == CURLE_OPERATION_TIMEDOUT) {
-		rc = FARM_E_TIMEOUT;
-	} else if (cc != CURLE_OK || status != 200) {
-		farm_log(FARM_LOG_WARN, r->id, 0, "GET %s: %s (HTTP %ld)", url,
-			 b.too_big ? "answer too large" : (*errbuf ? errbuf : curl_easy_strerror(cc)),
-			 status);
-	} else {
-		rc = farm_webhook_travis_key_from_config(b.p ? b.p : "", b.n, pem);
-		if (rc != FARM_OK)
-			farm_log(FARM_LOG_WARN, r->id, 0, "GET %s: no usable public key", url);
-	}
-	curl_easy_cleanup(c);
-	free(b.p);
+	farm_httpc_set_opts(h, &o); /* farm_providers_http restores the defaults */
+	rc = farm_provider_travisci_fetch_key(h, r->arena, api, pem, why, sizeof(why));
+	if (rc != FARM_OK)
+		farm_log(FARM_LOG_WARN, r->id, 0, "Travis key GET %s/config: %s", api, why);
 	return rc;
-}
-
-/* "travis.pubkey.<authority>" for an API base URL (lower-cased, userinfo dropped). */
-static char *travis_cache_key(struct farm_req *r, const char *api)
-{
-	const char *p = strstr(api, "://"), *end, *at;
-	char *k;
-
-	p = p ? p + 3 : api;
-	end = p + strcspn(p, "/?#");
-	for (at = p; at < end; at++)
-		if (*at == '@')
-			p = at + 1;
-	if (!(k = farm_arena_printf(r->arena, "travis.pubkey.%.*s", (int)(end - p), p)))
-		return NULL;
-	for (char *c = k; *c; c++)
-		if (*c >= 'A' && *c <= 'Z')
-			*c = (char)(*c - 'A' + 'a');
-	return k;
 }
 
 struct meta_io {
@@ -585,24 +528,78 @@ static int travis_key_file(const char *path, char **pem)
 	return FARM_OK;
 }
 
-/* Verifies against the Travis API host `api`: cached key first; when none is cached,
- * or the cached one fails and was fetched over TRAVIS_REFETCH_MS ago, GET /config.
- * FARM_OK, FARM_E_AUTH (not verified), or FARM_E_UNAVAIL (no key could be had). */
+struct fetch_claim {
+	const char *key;
+	long long now;
+	int claimed;
+};
+
+/* Claims the one fetch of a window: when no fetch of this API was claimed in the last
+ * TRAVIS_REFETCH_MS (pool-wide: the claim is in the database), records this one. */
+static int fetch_claim_txn(struct farm_txn *t, void *arg)
+{
+	struct fetch_claim *c = arg;
+	void *val = NULL;
+	size_t vlen = 0;
+	char at[32];
+	int rc, n;
+
+	c->claimed = 0;
+	rc = farm_txn_get(t, FARM_T_META, c->key, strlen(c->key), &val, &vlen, 1);
+	if (rc == FARM_OK) {
+		long long last = 0;
+		n = vlen < sizeof(at) ? (int)vlen : (int)sizeof(at) - 1;
+		memcpy(at, val, (size_t)n);
+		at[n] = '\0';
+		free(val);
+		last = strtoll(at, NULL, 10);
+		if (last <= c->now && c->now - last < TRAVIS_REFETCH_MS)
+			return FARM_OK; /* fetched (or tried) lately, or a fetch is under way */
+	} else if (rc != FARM_E_NOTFOUND) {
+		return rc;
+	}
+	n = snprintf(at, sizeof(at), "%lld", c->now);
+	rc = farm_txn_put(t, FARM_T_META, c->key, strlen(c->key), NULL, at, (size_t)n, 0);
+	if (rc == FARM_OK)
+		c->claimed = 1;
+	return rc;
+}
+
+/* Verifies against the Travis API `api`: cached key first; when none is cached (or
+ * the cached one fails and was fetched over TRAVIS_REFETCH_MS ago), GET /config, at
+ * most once per TRAVIS_REFETCH_MS for each API in the whole pool, and never waiting
+ * for another thread's fetch: a delivery that finds the fetch claimed is judged with
+ * what is cached.  FARM_OK, FARM_E_AUTH (not verified), FARM_E_UNAVAIL (no key). */
 static int travis_verify_host(struct farm_req *r, const char *api, const char *sig,
 			      const char *payload, size_t plen)
 {
-	char *ckey = travis_cache_key(r, api), *pem = NULL, *fresh = NULL;
+	char *ckey = travis_meta_key(r, "pubkey", api), *pem = NULL, *fresh = NULL;
+	struct fetch_claim claim = {travis_meta_key(r, "keyfetch", api), farm_clock_ms(), 0};
 	long long fetched = 0;
 	int rc, frc;
 
-	if (!ckey)
-		return FARM_E_NOMEM;
+	if (!ckey || !claim.key) {
+		farm_log(FARM_LOG_WARN, r->id, 0, "Travis API URL unusable for a key");
+		return FARM_E_UNAVAIL;
+	}
 	rc = travis_cached_key(r, ckey, &pem, &fetched);
 	if (rc == FARM_OK) {
 		rc = farm_webhook_travis_verify(pem, strlen(pem), sig, payload, plen);
-		if (rc == FARM_OK || farm_clock_ms() - fetched < TRAVIS_REFETCH_MS)
+		if (rc == FARM_E_INVAL) { /* an unusable key cached by an older farm */
+			free(pem);
+			pem = NULL;
+		} else if (rc != FARM_E_AUTH || farm_clock_ms() - fetched < TRAVIS_REFETCH_MS) {
 			goto out;
+		}
 	} else if (rc != FARM_E_NOTFOUND) {
+		goto out;
+	}
+	rc = farm_store_run(((struct farm_app *)r->app)->store, fetch_claim_txn, &claim);
+	if (rc != FARM_OK)
+		goto out;
+	if (!claim.claimed) {
+		rc = pem ? FARM_E_AUTH : FARM_E_UNAVAIL;
+		farm_log(FARM_LOG_INFO, r->id, 0, "Travis key fetch of this API claimed lately");
 		goto out;
 	}
 	frc = travis_fetch_key(r, api, &fresh);
@@ -663,12 +660,15 @@ int farm_h_webhook_travisci(struct farm_req *r)
 			api = app->conf.travisci_api_url;
 		vrc = travis_verify_host(r, api, sig, payload, plen);
 	}
-	if (vrc == FARM_E_UNAVAIL) {
+	/* On a credential's path a key that cannot be had answers like an unknown
+	 * credential (401): the sender must not learn which ids exist (issue 18 #4). */
+	if (vrc == FARM_E_UNAVAIL && !h.cred_id) {
 		rc = farm_req_error(r, 503, "the Travis CI public key is unavailable");
 		goto out;
 	}
 	if (vrc != FARM_OK) {
-		rc = vrc == FARM_E_AUTH ? unauthorized(r, "bad Travis CI signature")
+		rc = vrc == FARM_E_AUTH     ? unauthorized(r, "bad Travis CI signature")
+		     : vrc == FARM_E_UNAVAIL ? unauthorized(r, "no Travis CI key to be had")
 					: farm_req_error(r, 500, "cannot verify the signature");
 		goto out;
 	}

@@ -412,6 +412,7 @@ out:
 
 int farm_webhook_travis_key_from_config(const char *json, size_t len, char **pem)
 {
+	gnutls_pubkey_t key = NULL;
 	json_t *root = NULL, *v;
 	json_error_t jerr;
 	const char *s;
@@ -442,7 +443,18 @@ int farm_webhook_travis_key_from_config(const char *json, size_t len, char **pem
 	}
 	memcpy(*pem, s, n);
 	(*pem)[n] = '\0';
-	rc = FARM_OK;
+	/* A key that does not parse is no key: never handed on (or cached). */
+	if (gnutls_pubkey_init(&key) < 0) {
+		rc = FARM_E_NOMEM;
+	} else {
+		rc = import_rsa_pubkey(key, *pem, n);
+		gnutls_pubkey_deinit(key);
+	}
+	if (rc != FARM_OK) {
+		free(*pem);
+		*pem = NULL;
+		rc = rc == FARM_E_NOMEM ? FARM_E_NOMEM : FARM_E_INVAL;
+	}
 out:
 	json_decref(root);
 	return rc;

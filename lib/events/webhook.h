@@ -71,7 +71,8 @@ int farm_webhook_travis_verify(const char *pubkey_pem, size_t pemlen, const char
 
 /* Extracts config.notifications.webhook.public_key from the body of the Travis API
  * `GET /config` response (borrowed, len bytes).  *pem is new (malloc), NUL-terminated,
- * free with free().  FARM_E_INVAL for malformed JSON; FARM_E_NOTFOUND when the member is
+ * free with free().  FARM_E_INVAL for malformed JSON or a key that is not a usable RSA
+ * public key (so such a key is never cached); FARM_E_NOTFOUND when the member is
  * absent, not a string, empty, or over FARM_WEBHOOK_PEM_MAX; FARM_E_NOMEM. */
 int farm_webhook_travis_key_from_config(const char *json, size_t len, char **pem);
 

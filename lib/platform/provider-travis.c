@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "webhook.h"
 #include "banned.h"
 
 static int travis_auth(struct farm_provider_call *c, json_t *value, const char **hdr)
@@ -130,4 +131,71 @@ int farm_provider_travisci_restart(struct farm_provider_call *c, const char *id,
 	r.json = NULL;
 	farm_provider_resp_clear(&r);
 	return FARM_OK;
+}
+
+/* ---- the webhook signing key ------------------------------------------------------ */
+
+int farm_provider_travisci_key_url(struct farm_arena *a, const char *api, char **out)
+{
+	size_t n = api ? strlen(api) : 0, auth;
+	const char *p;
+	char *u;
+
+	*out = NULL;
+	if (!api || (strncmp(api, "http://", 7) && strncmp(api, "https://", 8)) ||
+	    strpbrk(api, "?#@ \r\n\t"))
+		return FARM_E_INVAL;
+	while (n > 8 && api[n - 1] == '/')
+		n--;
+	if (!(u = farm_arena_printf(a, "%.*s", (int)n, api)))
+		return FARM_E_NOMEM;
+	/* Scheme and host compare without case; the path as written. */
+	p = strstr(u, "://") + 3;
+	auth = (size_t)(p - u) + strcspn(p, "/");
+	for (size_t i = 0; i < auth; i++)
+		if (u[i] >= 'A' && u[i] <= 'Z')
+			u[i] = (char)(u[i] - 'A' + 'a');
+	*out = u;
+	return FARM_OK;
+}
+
+int farm_provider_travisci_fetch_key(struct farm_httpc *h, struct farm_arena *a,
+				     const char *api, char **pem, char *why, size_t cap)
+{
+	struct farm_httpc_req rq = {0};
+	struct farm_httpc_resp rs;
+	static const char *const hdrs[] = {"Accept: application/json", "Travis-API-Version: 3"};
+	char *base;
+	int rc;
+
+	*pem = NULL;
+	why[0] = '\0';
+	if ((rc = farm_provider_travisci_key_url(a, api, &base)) != FARM_OK) {
+		snprintf(why, cap, "not an http(s) API URL");
+		return rc;
+	}
+	rq.method = "GET";
+	rq.url = farm_arena_printf(a, "%s/config", base);
+	rq.headers = hdrs;
+	rq.nheaders = sizeof(hdrs) / sizeof(hdrs[0]);
+	if (!rq.url)
+		return FARM_E_NOMEM;
+	rc = farm_httpc_do(h, &rq, &rs);
+	if (rc == FARM_OK && rs.status != 200) {
+		snprintf(why, cap, "HTTP %ld", rs.status);
+		rc = FARM_E_UPSTREAM;
+	} else if (rc == FARM_OK) {
+		rc = farm_webhook_travis_key_from_config(rs.body, rs.len, pem);
+		if (rc != FARM_OK && rc != FARM_E_NOMEM) {
+			snprintf(why, cap, "no usable public key in the answer");
+			rc = FARM_E_INVAL;
+		}
+	} else {
+		snprintf(why, cap, "%s", rc == FARM_E_FORBIDDEN ? "address refused by the upstream policy"
+					 : rc == FARM_E_TOOBIG ? "answer too large"
+					 : rs.errbuf[0]      ? rs.errbuf
+							     : farm_strerror(rc));
+	}
+	farm_httpc_resp_clear(&rs);
+	return rc;
 }

@@ -206,17 +206,53 @@ static void redact_one(char *msg, size_t cap, const char *secret)
 	}
 }
 
+/* Redacts the base64 forms of the len bytes at s: standard (with and without its
+ * padding) and URL-safe.  The encodings live only here and are wiped. */
+static void redact_b64(char *msg, size_t cap, const char *s, size_t len)
+{
+	char *e = NULL;
+	size_t n;
+
+	if (farm_b64_encode(s, len, &e) == FARM_OK) {
+		redact_one(msg, cap, e);
+		n = strlen(e);
+		while (n && e[n - 1] == '=')
+			e[--n] = '\0';
+		redact_one(msg, cap, e);
+		farm_crypto_free_secret(e, strlen(e) + 1);
+	}
+	e = NULL;
+	if (farm_b64url_encode(s, len, &e) == FARM_OK) {
+		redact_one(msg, cap, e);
+		farm_crypto_free_secret(e, strlen(e) + 1);
+	}
+}
+
 void farm_provider_redact(char *msg, size_t cap, json_t *value)
 {
-	const char *k;
+	const char *user = json_string_value(json_object_get(value, "username"));
+	const char *k, *sec;
+	char pair[8192];
 	json_t *v;
+	int n;
 
 	if (!json_is_object(value))
 		return;
 	json_object_foreach(value, k, v)
 	{
-		if (json_is_string(v) && strcmp(k, "url") && strcmp(k, "username"))
-			redact_one(msg, cap, json_string_value(v));
+		if (!json_is_string(v) || !strcmp(k, "url") || !strcmp(k, "username"))
+			continue;
+		sec = json_string_value(v);
+		redact_one(msg, cap, sec);
+		if (strlen(sec) < 4)
+			continue;
+		redact_b64(msg, cap, sec, strlen(sec));
+		/* HTTP Basic: base64 of "user:secret", as an echoed Authorization header
+		 * shows it (issue 18 #3) */
+		n = snprintf(pair, sizeof(pair), "%s:%s", user ? user : "", sec);
+		if (n > 0 && (size_t)n < sizeof(pair))
+			redact_b64(msg, cap, pair, (size_t)n);
+		farm_crypto_wipe(pair, sizeof(pair));
 	}
 }
 

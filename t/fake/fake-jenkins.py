@@ -370,6 +370,12 @@ class Jenkins(fakelib.Platform):
                         "</p><p>Logging ID=6f2d8c1e-0a4b-4f1e-9d3c-2b1a0f9e8d7c</p>"
                         "</body></html>\n", ctype="text/html;charset=utf-8")
 
+    def echo400(self, text):
+        esc = (lambda s: s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;"))
+        return Response(400, "<html><head><title>Error 400 Bad Request: %s</title></head>"
+                        "<body><h2>HTTP ERROR 400</h2></body></html>\n" % esc(text),
+                        ctype="text/html;charset=utf-8")
+
     def html_page(self, req):
         return Response(200, "<!DOCTYPE html><html><head resURL=\"/static/c5b3e1a1\">"
                         "<title>Dashboard [Jenkins]</title></head><body><div id=\"page-body\">"

@@ -37,7 +37,7 @@ import urllib.parse
 import uuid
 
 MODES = ("normal", "401", "403", "404", "429", "500",
-         "html", "hang", "reset", "huge", "garbage")
+         "html", "hang", "reset", "huge", "garbage", "echo400")
 
 HUGE_SIZE = 20 * 1024 * 1024
 MAX_BODY = 64 * 1024 * 1024
@@ -222,6 +222,12 @@ class Platform:
         if status == 429 and retry_after is not None:
             headers.append(("Retry-After", str(retry_after)))
         return json_response(status, {"message": "fake error %s" % kind}, headers)
+
+    def echo400(self, text):
+        """A 400 whose message quotes the request headers (text), as a misconfigured
+        server or proxy in front of the platform may send."""
+        return json_response(400, {"message": text, "error_message": text,
+                                   "error": text, "code": 3})
 
     def html_page(self, req):
         return Response(200, "<!DOCTYPE html><html><head><title>%s</title></head>"
@@ -669,6 +675,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 return
             elif m == "html":
                 self._send(platform.html_page(None), extra)
+                return
+            elif m == "echo400":
+                text = "; ".join("%s: %s" % (k, v) for k, v in sorted(headers.items()))
+                self._send(platform.echo400(text), extra)
                 return
             elif m == "garbage":
                 self._send(Response(200, b'{"items":[{"id":"4e1f","state":"pass'

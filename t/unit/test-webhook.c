@@ -607,6 +607,13 @@ static void test_travis(void)
 		ok(all, "travis config: absent, non-string or empty key → NOTFOUND");
 		is_int(farm_webhook_travis_key_from_config("{\"config\":", 10, &x), FARM_E_INVAL,
 		       "travis config: malformed JSON → INVAL");
+		static const char badkey[] =
+			"{\"config\":{\"notifications\":{\"webhook\":{\"public_key\":"
+			"\"-----BEGIN PUBLIC KEY-----\\ngarbage\\n-----END PUBLIC KEY-----\"}}}}";
+		x = (char *)1;
+		is_int(farm_webhook_travis_key_from_config(badkey, strlen(badkey), &x), FARM_E_INVAL,
+		       "travis config: a key that does not parse → INVAL (never cached)");
+		ok(x == NULL, "travis config: ... and no PEM handed out");
 	}
 out:
 	free(pem_cfg);
