@@ -14,9 +14,10 @@ PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -ldb-5.3 -lpthread
 
 WARN     := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-unused-parameter
 CFLAGS   ?= -O2 -g
-# lib/ is grouped by layer (core, store, creds, platform, events, pipeline); every
-# layer's headers are included by file name alone.
-LIB_DIRS := $(sort $(dir $(wildcard lib/*/*.h)))
+# lib/ is grouped by layer (core, store, creds, platform, events, pipeline), each
+# platform a module folder lib/platform/<type>/; every header is included by file
+# name alone.
+LIB_DIRS := $(sort $(dir $(wildcard lib/*/*.h lib/platform/*/*.h)))
 CFLAGS   += -std=gnu11 $(WARN) -D_GNU_SOURCE $(patsubst %/,-I%,$(LIB_DIRS)) $(PKG_CFLAGS) -fno-strict-aliasing
 LDFLAGS  ?=
 ifneq ($(SANITIZE),)
@@ -30,7 +31,7 @@ else
 Q := @
 endif
 
-LIB_SRC  := $(sort $(wildcard lib/*/*.c))
+LIB_SRC  := $(sort $(wildcard lib/*/*.c lib/platform/*/*.c))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 LIBFARM  := $(BUILD)/libfarm.a
 
@@ -51,7 +52,7 @@ all: $(PROG_BIN) $(UNIT_BIN) $(FUZZ_BIN)
 deps:
 	$(Q)scripts/deps
 
-$(BUILD)/%.o: %.c $(wildcard lib/*/*.h) $(wildcard fcgi/*/*.h) Makefile
+$(BUILD)/%.o: %.c $(wildcard lib/*/*.h lib/platform/*/*.h) $(wildcard fcgi/*/*.h) Makefile
 	@mkdir -p $(dir $@)
 	@$(if $(filter 1,$(V)),,echo "  CC      $<")
 	$(Q)$(CC) $(CFLAGS) -c -o $@ $<

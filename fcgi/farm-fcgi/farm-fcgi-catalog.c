@@ -37,6 +37,7 @@
 #include "keys.h"
 #include "log.h"
 #include "pipeline.h"
+#include "argocd.h"
 #include "provider.h"
 #include "webhook.h"
 #include "banned.h"

@@ -14,6 +14,7 @@
 #include "json.h"
 #include "creds.h"
 #include "log.h"
+#include "platform.h"
 #include "banned.h"
 
 /* ---- list ---- */
@@ -236,17 +237,18 @@ int farm_h_creds_create(struct farm_req *r)
 	json_t *value = json_object_get(r->in, "value");
 	json_t *rec = NULL;
 	const char *org = farm_req_org(r);
+	const struct farm_platform *pl = NULL;
 	char id[37], now[25];
 	int rc;
 
 	unknown_props(r->in, create_keys, 3, errors);
 	if (!type)
 		json_array_append_new(errors, json_string("type is required"));
-	else if (!farm_creds_type_known(json_string_value(type)))
-		json_array_append_new(
-			errors, json_string("type must be one of: argocd, circleci, jenkins, travisci"));
+	else if (!(pl = farm_platform_find(json_string_value(type))))
+		json_array_append_new(errors, json_pack("s++", "type must be one of: ",
+							 farm_platform_types(), ""));
 	farm_creds_check_name(json_object_get(r->in, "name"), errors);
-	farm_creds_check_value(json_string_value(type), value, errors);
+	farm_creds_check_value(json_string_value(type), pl ? pl->fields : NULL, value, errors);
 	if (json_array_size(errors))
 		return farm_req_errors(r, 400, errors);
 	json_decref(errors);
@@ -291,6 +293,15 @@ struct patch_arg {
 	int notfound;
 };
 
+/* The value fields of a stored record's type (NULL for a type no module knows). */
+static const struct farm_cred_field *fields_of(json_t *rec)
+{
+	const struct farm_platform *pl =
+		farm_platform_find(json_string_value(json_object_get(rec, "type")));
+
+	return pl ? pl->fields : NULL;
+}
+
 static int patch_txn(struct farm_txn *t, void *arg)
 {
 	struct patch_arg *p = arg;
@@ -329,8 +340,8 @@ static int patch_txn(struct farm_txn *t, void *arg)
 		rc = FARM_E_INVAL;
 		goto out;
 	}
-	if (value &&
-	    farm_creds_check_value(json_string_value(json_object_get(rec, "type")), value, p->errors)) {
+	if (value && farm_creds_check_value(json_string_value(json_object_get(rec, "type")),
+					    fields_of(rec), value, p->errors)) {
 		rc = FARM_E_INVAL;
 		goto out;
 	}

@@ -1,58 +1,109 @@
-/* farm-fcgi-routes.c - every route of the API, in one table. */
+/* farm-fcgi-routes.c - every route of the API, in one table: farm's own rows below,
+ * then the rows of every platform descriptor in the registry (lib/platform/platform.h),
+ * generated once under /api/v1/<type> and all answered by farm_h_platform. */
 #include "farm-fcgi.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "platform.h"
+#include "banned.h"
 
 #define AUTH FARM_ROUTE_AUTH
 #define ADMIN (FARM_ROUTE_AUTH | FARM_ROUTE_ADMIN)
 #define JSON FARM_ROUTE_JSON
 
-const struct farm_route farm_routes[] = {
-	{"GET", "/api/v1/health", farm_h_health, 0},
-	{"GET", "/api/v1/__debug/sleep", farm_h_debug_sleep, 0},
+static const struct farm_route own_routes[] = {
+	{"GET", "/api/v1/health", farm_h_health, 0, NULL},
+	{"GET", "/api/v1/__debug/sleep", farm_h_debug_sleep, 0, NULL},
 
-	{"GET", "/api/v1/integrations/credentials", farm_h_creds_list, AUTH},
-	{"POST", "/api/v1/integrations/credentials", farm_h_creds_create, ADMIN | JSON},
-	{"PATCH", "/api/v1/integrations/credentials/:id", farm_h_creds_patch, ADMIN | JSON},
-	{"DELETE", "/api/v1/integrations/credentials/:id", farm_h_creds_delete, ADMIN},
+	{"GET", "/api/v1/integrations/credentials", farm_h_creds_list, AUTH, NULL},
+	{"POST", "/api/v1/integrations/credentials", farm_h_creds_create, ADMIN | JSON, NULL},
+	{"PATCH", "/api/v1/integrations/credentials/:id", farm_h_creds_patch, ADMIN | JSON, NULL},
+	{"DELETE", "/api/v1/integrations/credentials/:id", farm_h_creds_delete, ADMIN, NULL},
 
 	/* Webhooks: no JWT, each platform's own proof (farm-fcgi-webhooks.c). */
-	{"POST", "/api/v1/webhooks/circleci", farm_h_webhook_circleci, FARM_ROUTE_BODY},
-	{"POST", "/api/v1/webhooks/circleci/:credentialId", farm_h_webhook_circleci, FARM_ROUTE_BODY},
-	{"POST", "/api/v1/webhooks/jenkins", farm_h_webhook_jenkins, FARM_ROUTE_BODY},
-	{"POST", "/api/v1/webhooks/jenkins/:credentialId", farm_h_webhook_jenkins, FARM_ROUTE_BODY},
-	{"POST", "/api/v1/webhooks/travisci", farm_h_webhook_travisci, FARM_ROUTE_BODY},
-	{"POST", "/api/v1/webhooks/travisci/:credentialId", farm_h_webhook_travisci, FARM_ROUTE_BODY},
+	{"POST", "/api/v1/webhooks/circleci", farm_h_webhook_circleci, FARM_ROUTE_BODY, NULL},
+	{"POST", "/api/v1/webhooks/circleci/:credentialId", farm_h_webhook_circleci, FARM_ROUTE_BODY, NULL},
+	{"POST", "/api/v1/webhooks/jenkins", farm_h_webhook_jenkins, FARM_ROUTE_BODY, NULL},
+	{"POST", "/api/v1/webhooks/jenkins/:credentialId", farm_h_webhook_jenkins, FARM_ROUTE_BODY, NULL},
+	{"POST", "/api/v1/webhooks/travisci", farm_h_webhook_travisci, FARM_ROUTE_BODY, NULL},
+	{"POST", "/api/v1/webhooks/travisci/:credentialId", farm_h_webhook_travisci, FARM_ROUTE_BODY, NULL},
 
 	/* Operators only, outside /api/v1: nginx's `location = /farm-status` (loopback). */
-	{"GET", "/farm-status", farm_h_status, 0},
-
-	/* Platforms, with the caller's org credential (farm-fcgi-providers.c). */
-	{"GET", "/api/v1/argocd/applications", farm_h_argocd_apps, AUTH},
-	{"GET", "/api/v1/argocd/applications/:name", farm_h_argocd_app, AUTH},
-	{"POST", "/api/v1/argocd/applications/:name/sync", farm_h_argocd_sync, ADMIN},
-	{"GET", "/api/v1/circleci/pipelines", farm_h_circleci_pipelines, AUTH},
-	{"POST", "/api/v1/circleci/pipelines/:slug/trigger", farm_h_circleci_trigger, ADMIN},
-	{"GET", "/api/v1/jenkins/jobs", farm_h_jenkins_jobs, AUTH},
-	{"GET", "/api/v1/jenkins/jobs/:name/builds", farm_h_jenkins_builds, AUTH},
-	{"POST", "/api/v1/jenkins/jobs/:name/build", farm_h_jenkins_build, ADMIN},
-	{"GET", "/api/v1/travisci/builds", farm_h_travisci_builds, AUTH},
-	{"POST", "/api/v1/travisci/builds/:id/restart", farm_h_travisci_restart, ADMIN},
+	{"GET", "/farm-status", farm_h_status, 0, NULL},
 
 	/* Catalog links to Argo CD, the CI/CD tab, Argo CD notifications (farm-fcgi-catalog.c). */
-	{"GET", "/api/v1/catalog/components", farm_h_catalog_list, AUTH},
-	{"GET", "/api/v1/catalog/components/:id", farm_h_catalog_get, AUTH},
-	{"PATCH", "/api/v1/catalog/components/:id", farm_h_catalog_patch, ADMIN | JSON},
-	{"GET", "/api/v1/catalog/components/:id/cicd", farm_h_catalog_cicd, AUTH},
-	{"POST", "/api/v1/webhooks/argocd", farm_h_webhook_argocd, FARM_ROUTE_BODY},
-	{"POST", "/api/v1/webhooks/argocd/:credentialId", farm_h_webhook_argocd, FARM_ROUTE_BODY},
+	{"GET", "/api/v1/catalog/components", farm_h_catalog_list, AUTH, NULL},
+	{"GET", "/api/v1/catalog/components/:id", farm_h_catalog_get, AUTH, NULL},
+	{"PATCH", "/api/v1/catalog/components/:id", farm_h_catalog_patch, ADMIN | JSON, NULL},
+	{"GET", "/api/v1/catalog/components/:id/cicd", farm_h_catalog_cicd, AUTH, NULL},
+	{"POST", "/api/v1/webhooks/argocd", farm_h_webhook_argocd, FARM_ROUTE_BODY, NULL},
+	{"POST", "/api/v1/webhooks/argocd/:credentialId", farm_h_webhook_argocd, FARM_ROUTE_BODY, NULL},
 
 	/* Pipelines and runs; farm-runner executes them (farm-fcgi-pipelines.c). */
-	{"GET", "/api/v1/pipelines", farm_h_pipelines_list, AUTH},
-	{"POST", "/api/v1/pipelines", farm_h_pipelines_create, ADMIN | JSON},
-	{"GET", "/api/v1/pipelines/:id", farm_h_pipeline_get, AUTH},
-	{"GET", "/api/v1/pipelines/:id/runs", farm_h_runs_list, AUTH},
-	{"POST", "/api/v1/pipelines/:id/runs", farm_h_runs_create, ADMIN | JSON},
-	{"GET", "/api/v1/pipelines/:id/runs/:runId", farm_h_run_get, AUTH},
-	{"GET", "/api/v1/pipelines/:id/runs/:runId/log", farm_h_run_log, AUTH},
+	{"GET", "/api/v1/pipelines", farm_h_pipelines_list, AUTH, NULL},
+	{"POST", "/api/v1/pipelines", farm_h_pipelines_create, ADMIN | JSON, NULL},
+	{"GET", "/api/v1/pipelines/:id", farm_h_pipeline_get, AUTH, NULL},
+	{"GET", "/api/v1/pipelines/:id/runs", farm_h_runs_list, AUTH, NULL},
+	{"POST", "/api/v1/pipelines/:id/runs", farm_h_runs_create, ADMIN | JSON, NULL},
+	{"GET", "/api/v1/pipelines/:id/runs/:runId", farm_h_run_get, AUTH, NULL},
+	{"GET", "/api/v1/pipelines/:id/runs/:runId/log", farm_h_run_log, AUTH, NULL},
 };
 
-const size_t farm_nroutes = sizeof(farm_routes) / sizeof(farm_routes[0]);
+#define NOWN (sizeof(own_routes) / sizeof(own_routes[0]))
+
+static struct farm_route *table;
+static size_t ntable;
+static pthread_once_t table_once = PTHREAD_ONCE_INIT;
+
+static void table_build(void)
+{
+	size_t n = NOWN, k = NOWN;
+	struct farm_fcgi_platform_row *rows;
+	struct farm_route *t;
+
+	for (size_t i = 0; farm_platforms[i]; i++)
+		for (const struct farm_platform_route *rt = farm_platforms[i]->routes; rt && rt->method;
+		     rt++)
+			n++;
+	t = calloc(n, sizeof(*t));
+	rows = calloc(n - NOWN + 1, sizeof(*rows));
+	if (!t || !rows)
+		goto fail;
+	memcpy(t, own_routes, sizeof(own_routes));
+	for (size_t i = 0; farm_platforms[i]; i++) {
+		const struct farm_platform *pl = farm_platforms[i];
+		for (const struct farm_platform_route *rt = pl->routes; rt && rt->method; rt++) {
+			struct farm_fcgi_platform_row *row = &rows[k - NOWN];
+			char *pat;
+			if (asprintf(&pat, "/api/v1/%s%s", pl->up.type, rt->path) < 0)
+				goto fail;
+			row->platform = pl;
+			row->route = rt;
+			t[k].method = rt->method;
+			t[k].pattern = pat;
+			t[k].handler = farm_h_platform;
+			t[k].flags = (rt->flags & FARM_PLATFORM_ADMIN)
+					     ? FARM_ROUTE_AUTH | FARM_ROUTE_ADMIN
+					     : FARM_ROUTE_AUTH;
+			t[k].arg = row;
+			k++;
+		}
+	}
+	table = t;
+	ntable = n;
+	return; /* kept for the process's life */
+fail:
+	free(t);
+	free(rows);
+}
+
+const struct farm_route *farm_routes_table(size_t *n)
+{
+	pthread_once(&table_once, table_build);
+	*n = ntable;
+	return table;
+}

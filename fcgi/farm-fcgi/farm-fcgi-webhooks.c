@@ -34,6 +34,7 @@
 #include "keys.h"
 #include "log.h"
 #include "provider.h"
+#include "travisci.h"
 #include "webhook.h"
 #include "banned.h"
 

@@ -508,8 +508,10 @@ int main(int argc, char **argv)
 		farm_log(FARM_LOG_ERROR, NULL, 0, "cannot initialise cryptography");
 		return 1;
 	}
-	app.dispatch.routes = farm_routes;
-	app.dispatch.nroutes = farm_nroutes;
+	if (!(app.dispatch.routes = farm_routes_table(&app.dispatch.nroutes))) {
+		farm_log(FARM_LOG_ERROR, NULL, 0, "out of memory building the route table");
+		return 1;
+	}
 	app.dispatch.jwt_secret = app.conf.jwt_secret;
 	app.dispatch.jwt_secret_len = strlen(app.conf.jwt_secret);
 	app.dispatch.body_limit = app.conf.body_limit;

@@ -64,9 +64,18 @@ struct farm_thr {
 	struct farm_list_cache *creds_cache; /* see farm-fcgi-creds.c */
 };
 
-/* farm-fcgi-routes.c */
-extern const struct farm_route farm_routes[];
-extern const size_t farm_nroutes;
+/* farm-fcgi-routes.c: the route table: farm's own rows, then every platform
+ * descriptor's rows (under /api/v1/<type>) and webhook paths, built once; *n rows.
+ * NULL when out of memory. */
+const struct farm_route *farm_routes_table(size_t *n);
+
+struct farm_platform;
+struct farm_platform_route;
+/* What a generated platform route carries (farm_route.arg). */
+struct farm_fcgi_platform_row {
+	const struct farm_platform *platform;
+	const struct farm_platform_route *route;
+};
 
 /* farm-fcgi-worker.c: runs a worker process until told to stop; returns exit code. */
 int farm_worker_main(struct farm_app *app);
@@ -89,21 +98,17 @@ int farm_h_webhook_travisci(struct farm_req *r);
 /* farm-fcgi-status.c: GET /farm-status (JSON, or Prometheus text with ?format=prometheus) */
 int farm_h_status(struct farm_req *r);
 
-/* farm-fcgi-providers.c: platform endpoints (Argo CD, CircleCI, Jenkins, Travis CI).
+/* farm-fcgi-providers.c: the platform endpoints, every descriptor's rows.
  * farm_providers_init: in the master before the workers (libcurl, the shared cache).
- * farm_providers_http: this thread's HTTP client (lib/platform/httpc.h), created on first use. */
+ * farm_providers_http: this thread's HTTP client (lib/platform/httpc.h), created on first use.
+ * farm_h_platform: the one handler of every platform row (r->route->arg is a
+ * struct farm_fcgi_platform_row).
+ * farm_fcgi_platform_api_url: the configured API base of a platform ("<type>.api_url"),
+ * or NULL when it has none. */
 int farm_providers_init(struct farm_app *app);
 struct farm_httpc *farm_providers_http(struct farm_req *r);
-int farm_h_argocd_apps(struct farm_req *r);
-int farm_h_argocd_app(struct farm_req *r);
-int farm_h_argocd_sync(struct farm_req *r);
-int farm_h_circleci_pipelines(struct farm_req *r);
-int farm_h_circleci_trigger(struct farm_req *r);
-int farm_h_jenkins_jobs(struct farm_req *r);
-int farm_h_jenkins_builds(struct farm_req *r);
-int farm_h_jenkins_build(struct farm_req *r);
-int farm_h_travisci_builds(struct farm_req *r);
-int farm_h_travisci_restart(struct farm_req *r);
+int farm_h_platform(struct farm_req *r);
+const char *farm_fcgi_platform_api_url(const struct farm_app *app, const struct farm_platform *pl);
 
 /* farm-fcgi-webhooks.c: wakes farm-eventd after an event was committed to the
  * outbox (every handler that appends to it calls this; never blocks). */

@@ -26,6 +26,7 @@
 #include "keys.h"
 #include "log.h"
 #include "pipeline.h"
+#include "argocd.h"
 #include "provider.h"
 #include "banned.h"
 
@@ -165,7 +166,7 @@ static void poll_app(struct poll_state *ps, json_t *cred, const char *org, const
 
 	memset(&c, 0, sizeof(c));
 	farm_arena_reset(ps->arena);
-	c.p = &farm_provider_argocd;
+	c.p = &farm_platform_argocd.up;
 	c.http = ps->http;
 	c.arena = ps->arena;
 	c.timeout_s = rn->conf.upstream_timeout;

@@ -115,6 +115,15 @@ static const struct farm_conf_key *conf_find(const char *name, size_t len)
 	return NULL;
 }
 
+const char *farm_conf_str(const struct farm_conf *c, const char *key)
+{
+	const struct farm_conf_key *k = key ? conf_find(key, strlen(key)) : NULL;
+
+	if (!k || k->type != FARM_CONF_STR)
+		return NULL;
+	return *(char *const *)((const char *)c + k->offset);
+}
+
 static int parse_long(const char *v, long *out, int size)
 {
 	char *end;

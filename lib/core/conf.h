@@ -80,4 +80,8 @@ struct farm_conf_key {
 };
 const struct farm_conf_key *farm_conf_keys(size_t *n);
 
+/* The value of string key `key` ("circleci.api_url"), by name: for generic code that
+ * reads a key a platform descriptor names.  NULL for no such string key. */
+const char *farm_conf_str(const struct farm_conf *c, const char *key);
+
 #endif

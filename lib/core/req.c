@@ -207,6 +207,7 @@ int farm_req_dispatch(const struct farm_dispatch *d, struct farm_req *r)
 		farm_req_header(r, "Allow", allow);
 		return farm_req_error(r, 405, "method %s not allowed here", r->method);
 	}
+	r->route = m.route;
 	memcpy(r->params, m.params, sizeof(r->params));
 	r->nparams = m.nparams;
 	if (m.route->flags & (FARM_ROUTE_AUTH | FARM_ROUTE_ADMIN)) {

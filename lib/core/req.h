@@ -29,6 +29,7 @@ struct farm_req {
 	/* request */
 	const char *method, *uri, *query; /* query: text after '?', or "" */
 	struct farm_path path;
+	const struct farm_route *route;             /* the matched route */
 	const char *params[FARM_ROUTER_MAX_PARAMS]; /* route :params, decoded */
 	size_t nparams;
 	const char *body; /* NUL-terminated, body_len bytes (may contain NULs) */

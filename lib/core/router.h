@@ -31,6 +31,7 @@ struct farm_route {
 	const char *pattern;
 	farm_handler handler;
 	unsigned flags;
+	const void *arg; /* the handler's own (a platform row); NULL for most */
 };
 
 /* A split and decoded path.  Segments point into `buf`. */

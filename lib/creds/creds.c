@@ -10,39 +10,12 @@
 #include "store.h"
 #include "banned.h"
 
-struct cred_type {
-	const char *type;
-	const char *required[4];
-	const char *optional[4];
-	const char *urls[2]; /* fields that must be http(s) URLs */
-};
-
-static const struct cred_type cred_types[] = {
-	{"argocd", {"url", "token"}, {"webhookSecret"}, {"url"}},
-	{"circleci", {"token"}, {"url", "webhookSecret"}, {"url"}},
-	{"jenkins", {"url", "username", "apiToken"}, {"webhookSecret"}, {"url"}},
-	{"travisci", {"token"}, {"url", "webhookSecret"}, {"url"}},
-};
-
-static const struct cred_type *type_find(const char *type)
+static const struct farm_cred_field *field_find(const struct farm_cred_field *f, const char *name)
 {
-	for (size_t i = 0; type && i < sizeof(cred_types) / sizeof(cred_types[0]); i++)
-		if (!strcmp(cred_types[i].type, type))
-			return &cred_types[i];
+	for (; f && f->name; f++)
+		if (!strcmp(f->name, name))
+			return f;
 	return NULL;
-}
-
-int farm_creds_type_known(const char *type)
-{
-	return type_find(type) != NULL;
-}
-
-static int in_list(const char *const *list, size_t n, const char *s)
-{
-	for (size_t i = 0; i < n && list[i]; i++)
-		if (!strcmp(list[i], s))
-			return 1;
-	return 0;
 }
 
 static int has_ctl(const char *s)
@@ -105,10 +78,11 @@ int farm_creds_check_name(json_t *name, json_t *errors)
 	return (int)(json_array_size(errors) - before);
 }
 
-int farm_creds_check_value(const char *type, json_t *value, json_t *errors)
+int farm_creds_check_value(const char *type, const struct farm_cred_field *fields,
+			   json_t *value, json_t *errors)
 {
-	const struct cred_type *t = type_find(type);
 	size_t before = json_array_size(errors);
+	const struct farm_cred_field *f;
 	const char *k;
 	json_t *v;
 
@@ -120,18 +94,16 @@ int farm_creds_check_value(const char *type, json_t *value, json_t *errors)
 		add_err(errors, "value must be an object");
 		goto out;
 	}
-	if (!t)
+	if (!fields)
 		goto out; /* the type error is reported by the caller */
-	for (size_t i = 0; i < 4 && t->required[i]; i++) {
-		json_t *f = json_object_get(value, t->required[i]);
-		if (!f)
-			add_err(errors, "value.%s is required for type %s", t->required[i], t->type);
-	}
+	for (f = fields; f->name; f++)
+		if ((f->flags & FARM_CRED_REQUIRED) && !json_object_get(value, f->name))
+			add_err(errors, "value.%s is required for type %s", f->name, type);
 	json_object_foreach(value, k, v)
 	{
 		const char *s = json_string_value(v);
-		if (!in_list(t->required, 4, k) && !in_list(t->optional, 4, k)) {
-			add_err(errors, "value.%s is not allowed for type %s", k, t->type);
+		if (!(f = field_find(fields, k))) {
+			add_err(errors, "value.%s is not allowed for type %s", k, type);
 			continue;
 		}
 		if (!s) {
@@ -142,9 +114,9 @@ int farm_creds_check_value(const char *type, json_t *value, json_t *errors)
 			add_err(errors, "value.%s must not be empty", k);
 		else if (strlen(s) > 4096)
 			add_err(errors, "value.%s must be at most 4096 bytes", k);
-		else if (in_list(t->urls, 2, k) && !url_ok(s))
+		else if ((f->flags & FARM_CRED_URL) && !url_ok(s))
 			add_err(errors, "value.%s must be an http:// or https:// URL", k);
-		else if (!in_list(t->urls, 2, k) && has_ctl(s))
+		else if (!(f->flags & FARM_CRED_URL) && has_ctl(s))
 			add_err(errors, "value.%s must not contain control characters", k);
 	}
 out:

@@ -18,13 +18,21 @@
 #define FARM_CREDS_NAME_MAX 200
 #define FARM_CREDS_VALUE_MAX 8192
 
-/* "argocd", "circleci", "jenkins", "travisci"; NULL-safe.  1 when known. */
-int farm_creds_type_known(const char *type);
+/* One field of a credential type's value (a platform descriptor lists them,
+ * lib/platform/platform.h).  Every field is a non-empty string of at most 4096 bytes. */
+#define FARM_CRED_REQUIRED 1u /* else optional */
+#define FARM_CRED_URL 2u      /* an http(s) URL without user info */
+#define FARM_CRED_SECRET 4u   /* never shown (all fields are sealed alike) */
+struct farm_cred_field {
+	const char *name;
+	unsigned flags;
+};
 
 /* Appends one message per problem to `errors` (a JSON array); returns the count.
- * `value` is checked against the type's required and optional fields;
- * `prefix` is "value" in messages. */
-int farm_creds_check_value(const char *type, json_t *value, json_t *errors);
+ * `value` is checked against the fields of `type` ({NULL}-terminated; NULL: the type
+ * is unknown, reported by the caller, so only the value's shape is checked). */
+int farm_creds_check_value(const char *type, const struct farm_cred_field *fields,
+			   json_t *value, json_t *errors);
 int farm_creds_check_name(json_t *name, json_t *errors);
 
 /* Associated data binding a ciphertext to its record.  Returns its length;

@@ -12,6 +12,7 @@
 
 #include "event.h"
 #include "json.h"
+#include "argocd.h"
 #include "provider.h"
 #include "banned.h"
 

@@ -14,19 +14,6 @@
 
 #define MAX_HDRS 16
 
-static const struct farm_provider *const providers[] = {
-	&farm_provider_argocd, &farm_provider_circleci, &farm_provider_jenkins,
-	&farm_provider_travisci,
-};
-
-const struct farm_provider *farm_provider_find(const char *type)
-{
-	for (size_t i = 0; type && i < sizeof(providers) / sizeof(providers[0]); i++)
-		if (!strcmp(providers[i]->type, type))
-			return providers[i];
-	return NULL;
-}
-
 void farm_provider_call_done(struct farm_provider_call *c)
 {
 	if (!c)
@@ -45,13 +32,14 @@ void farm_provider_resp_clear(struct farm_provider_resp *r)
 	farm_crypto_wipe(r, sizeof(*r));
 }
 
-static void set_err(struct farm_provider_call *c, int status, const char *fmt, ...)
+static void set_err(struct farm_provider_call *c, int code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
-static void set_err(struct farm_provider_call *c, int status, const char *fmt, ...)
+static void set_err(struct farm_provider_call *c, int code, const char *fmt, ...)
 {
 	va_list ap;
 
-	c->err.status = status;
+	c->err.code = code;
+	c->err.status = farm_err_http_status(code);
 	va_start(ap, fmt);
 	vsnprintf(c->err.msg, sizeof(c->err.msg), fmt, ap);
 	va_end(ap);
@@ -61,6 +49,7 @@ int farm_provider_bad_input(struct farm_provider_call *c, const char *fmt, ...)
 {
 	va_list ap;
 
+	c->err.code = FARM_E_INVAL;
 	c->err.status = 400;
 	va_start(ap, fmt);
 	vsnprintf(c->err.msg, sizeof(c->err.msg), fmt, ap);
@@ -70,7 +59,7 @@ int farm_provider_bad_input(struct farm_provider_call *c, const char *fmt, ...)
 
 int farm_provider_nomem(struct farm_provider_call *c)
 {
-	set_err(c, 500, "out of memory");
+	set_err(c, FARM_E_NOMEM, "out of memory");
 	return FARM_E_NOMEM;
 }
 
@@ -86,7 +75,7 @@ json_t *farm_provider_value(struct farm_provider_call *c)
 		c->value = NULL;
 		farm_log(FARM_LOG_ERROR, c->reqid, 0, "%s credential %s cannot be opened: %s",
 			 c->p->type, c->cred_id ? c->cred_id : "?", farm_strerror(rc));
-		set_err(c, 500, "the stored %s credential cannot be opened", c->p->title);
+		set_err(c, FARM_E_CRYPTO, "the stored %s credential cannot be opened", c->p->title);
 		return NULL;
 	}
 	return c->value;
@@ -332,7 +321,7 @@ int farm_provider_send(struct farm_provider_call *c, const char *method, const c
 	}
 	n = c->p->auth(c, value, lines);
 	if (n < 0 || (size_t)n + 2 + nhdrs > MAX_HDRS) {
-		set_err(c, 500, "cannot build the %s request", c->p->title);
+		set_err(c, FARM_E_NOMEM, "cannot build the %s request", c->p->title);
 		return FARM_E_NOMEM;
 	}
 	lines[n++] = "Accept: application/json";
@@ -342,7 +331,7 @@ int farm_provider_send(struct farm_provider_call *c, const char *method, const c
 		lines[n++] = hdrs[i];
 	for (int i = 0; i < n; i++)
 		if (!lines[i]) {
-			set_err(c, 500, "out of memory");
+			set_err(c, FARM_E_NOMEM, "out of memory");
 			return FARM_E_NOMEM;
 		}
 	rq.method = method;
@@ -352,7 +341,7 @@ int farm_provider_send(struct farm_provider_call *c, const char *method, const c
 	rq.body = body;
 	rq.body_len = len;
 	if (!rq.url) {
-		set_err(c, 500, "out of memory");
+		set_err(c, FARM_E_NOMEM, "out of memory");
 		return FARM_E_NOMEM;
 	}
 	rc = farm_httpc_do(c->http, &rq, &hr);
@@ -361,7 +350,7 @@ int farm_provider_send(struct farm_provider_call *c, const char *method, const c
 	r->status = hr.status;
 	if (rc == FARM_E_NOMEM) {
 		farm_httpc_resp_clear(&hr);
-		set_err(c, 500, "out of memory");
+		set_err(c, FARM_E_NOMEM, "out of memory");
 		return FARM_E_NOMEM;
 	}
 	if (rc != FARM_OK) {
@@ -546,53 +535,53 @@ int farm_provider_fail(struct farm_provider_call *c, int outcome,
 	case FARM_PO_OK:
 		return FARM_OK;
 	case FARM_PO_REFUSED:
-		set_err(c, 502, "%s rejected the stored credential (HTTP %ld)", t, st);
+		set_err(c, FARM_E_UPSTREAM, "%s rejected the stored credential (HTTP %ld)", t, st);
 		break;
 	case FARM_PO_NOTFOUND:
 		if (what)
-			set_err(c, 404, "%s %s not found", t, what);
+			set_err(c, FARM_E_NOTFOUND, "%s %s not found", t, what);
 		else
-			set_err(c, 404, "%s: not found (HTTP %ld)", t, st);
+			set_err(c, FARM_E_NOTFOUND, "%s: not found (HTTP %ld)", t, st);
 		break;
 	case FARM_PO_CONFLICT:
 		if (pm)
-			set_err(c, 409, "%s: %s", t, pm);
+			set_err(c, FARM_E_CONFLICT, "%s: %s", t, pm);
 		else
-			set_err(c, 409, "%s refused the operation: conflict (HTTP %ld)", t, st);
+			set_err(c, FARM_E_CONFLICT, "%s refused the operation: conflict (HTTP %ld)", t, st);
 		break;
 	case FARM_PO_RATELIMIT:
-		set_err(c, 429, "%s rate limit reached (HTTP %ld)", t, st);
+		set_err(c, FARM_E_RATELIMIT, "%s rate limit reached (HTTP %ld)", t, st);
 		if (r)
 			copy_retry_after(c->err.retry_after, sizeof(c->err.retry_after),
 					 r->retry_after);
 		break;
 	case FARM_PO_INVALID:
 		if (pm)
-			set_err(c, 400, "%s: %s", t, pm);
+			set_err(c, FARM_E_INVAL, "%s: %s", t, pm);
 		else
-			set_err(c, 400, "%s refused the request (HTTP %ld)", t, st);
+			set_err(c, FARM_E_INVAL, "%s refused the request (HTTP %ld)", t, st);
 		break;
 	case FARM_PO_FAILED:
-		set_err(c, 502, "%s failed (HTTP %ld)", t, st);
+		set_err(c, FARM_E_UPSTREAM, "%s failed (HTTP %ld)", t, st);
 		break;
 	case FARM_PO_GARBAGE:
-		set_err(c, 502, "%s answered with something unexpected (HTTP %ld)", t, st);
+		set_err(c, FARM_E_UPSTREAM, "%s answered with something unexpected (HTTP %ld)", t, st);
 		break;
 	case FARM_PO_UNREACHABLE:
-		set_err(c, 502, "%s is unreachable", t);
+		set_err(c, FARM_E_UPSTREAM, "%s is unreachable", t);
 		break;
 	case FARM_PO_TIMEOUT:
-		set_err(c, 504, "%s did not answer within %ld s", t, c->timeout_s);
+		set_err(c, FARM_E_TIMEOUT, "%s did not answer within %ld s", t, c->timeout_s);
 		break;
 	case FARM_PO_TOOBIG:
-		set_err(c, 502, "%s answer is larger than upstream.max_body", t);
+		set_err(c, FARM_E_UPSTREAM, "%s answer is larger than upstream.max_body", t);
 		break;
 	case FARM_PO_DENIED:
-		set_err(c, 502, "%s address is not allowed (loopback, link-local or metadata)", t);
+		set_err(c, FARM_E_UPSTREAM, "%s address is not allowed (loopback, link-local or metadata)", t);
 		break;
 	case FARM_PO_NOURL:
 	default:
-		set_err(c, 502, "the stored %s credential has no usable url", t);
+		set_err(c, FARM_E_UPSTREAM, "the stored %s credential has no usable url", t);
 		break;
 	}
 	/* The log line carries the platform, the outcome, the status and libcurl's

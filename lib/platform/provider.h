@@ -1,7 +1,6 @@
-/* provider.h - the CI/CD platforms farm proxies: one interface, one file per platform
- * (provider-argocd.c, provider-circleci.c, provider-jenkins.c, provider-travis.c),
- * and the one place where an upstream outcome becomes farm's HTTP answer
- * (farm_provider_fail).
+/* provider.h - what every platform call shares: the upstream half of a platform
+ * module (lib/platform/<type>/, described by platform.h), and the one place where an
+ * upstream outcome becomes farm's answer (farm_provider_fail).
  *
  * A caller (an HTTP handler) picks the org's credential, fills a struct
  * farm_provider_call and calls a platform operation.  The operation validates its
@@ -41,16 +40,17 @@ enum farm_provider_outcome {
 
 /* What farm answers when a call did not succeed. */
 struct farm_provider_error {
-	int status;            /* HTTP status; 0 while nothing failed */
+	int code;              /* FARM_E_* (answered through farm_req_fail); 0: none */
+	int status;            /* its HTTP status (farm_err_http_status); 0 while nothing failed */
 	char msg[320];         /* safe to show and to log */
 	char retry_after[64];  /* for 429: the platform's Retry-After, or "" */
 };
 
 struct farm_provider_call;
 
-/* One platform.  The four instances are below. */
+/* A platform's upstream: the first member of its descriptor (platform.h). */
 struct farm_provider {
-	const char *type;      /* credential type: "argocd", "circleci", "jenkins", "travisci" */
+	const char *type;      /* credential type, the folder's name: lib/platform/<type>/ */
 	const char *title;     /* for messages: "Argo CD" */
 	const char *api_root;  /* appended to the base URL: "/api/v2" for CircleCI */
 	int url_required;      /* the base URL comes only from the credential's url */
@@ -62,8 +62,6 @@ struct farm_provider {
 	void (*message)(const char *body, size_t len, json_t *json, char *out, size_t cap);
 };
 
-extern const struct farm_provider farm_provider_argocd, farm_provider_circleci,
-	farm_provider_jenkins, farm_provider_travisci;
 
 /* A platform call: the caller fills the first block; the rest is the call's. */
 struct farm_provider_call {
@@ -92,9 +90,6 @@ struct farm_provider_call {
 
 /* Releases what the call holds (the decrypted value).  NULL-safe. */
 void farm_provider_call_done(struct farm_provider_call *c);
-
-/* Looks a platform up by credential type; NULL when unknown. */
-const struct farm_provider *farm_provider_find(const char *type);
 
 /* ---- for the platform files ----------------------------------------------------- */
 
@@ -173,59 +168,5 @@ void farm_provider_sanitize(const char *in, size_t len, char *out, size_t cap);
  * secret raw, its base64 (standard, unpadded, URL-safe) and the base64 of
  * "<username>:<secret>" (an echoed HTTP Basic header). */
 void farm_provider_redact(char *msg, size_t cap, json_t *value);
-
-/* ---- the operations (one file per platform) ------------------------------------- */
-
-/* Argo CD (provider-argocd.c) */
-int farm_provider_argocd_list(struct farm_provider_call *c, json_t **out);
-int farm_provider_argocd_get(struct farm_provider_call *c, const char *name, json_t **out);
-/* body: the caller's JSON object (borrowed; may be NULL): revision, prune, dryRun,
- * strategy, resources, syncOptions. */
-int farm_provider_argocd_sync(struct farm_provider_call *c, const char *name, json_t *body,
-			      json_t **out);
-/* 1 when name is a valid Argo CD application (Kubernetes object) name; else 0 and
- * a reason in why. */
-int farm_provider_argocd_name_ok(const char *name, char *why, size_t cap);
-
-/* CircleCI (provider-circleci.c) */
-int farm_provider_circleci_pipelines(struct farm_provider_call *c, const char *vcs_url,
-				     json_t **out);
-int farm_provider_circleci_trigger(struct farm_provider_call *c, const char *slug, json_t *body,
-				   json_t **out);
-/* GitHub/Bitbucket repository URL -> "gh/org/repo" / "bb/org/repo" in out; 0 when the
- * URL is not one of theirs. */
-int farm_provider_circleci_slug_of(const char *vcs_url, char *out, size_t cap);
-int farm_provider_circleci_slug_ok(const char *slug, char *why, size_t cap);
-#define FARM_CIRCLECI_MAX_PAGES 5
-
-/* Jenkins (provider-jenkins.c) */
-int farm_provider_jenkins_jobs(struct farm_provider_call *c, json_t **out);
-int farm_provider_jenkins_builds(struct farm_provider_call *c, const char *name, long limit,
-				 json_t **out);
-/* params: an object of scalars (borrowed) -> buildWithParameters; NULL -> build. */
-int farm_provider_jenkins_build(struct farm_provider_call *c, const char *name, json_t *params,
-				json_t **out);
-/* "a/b" -> "job/a/job/b" with each segment percent-encoded (arena); NULL and a
- * reason in why when the name is not acceptable. */
-char *farm_provider_jenkins_job_path(struct farm_arena *a, const char *name, char *why,
-				     size_t cap);
-#define FARM_JENKINS_FOLDER_DEPTH 4 /* folder levels expanded in the job list */
-
-/* Travis CI (provider-travis.c) */
-int farm_provider_travisci_builds(struct farm_provider_call *c, const char *repo_slug,
-				  long limit, long offset, json_t **out);
-int farm_provider_travisci_restart(struct farm_provider_call *c, const char *id, json_t **out);
-int farm_provider_travisci_slug_ok(const char *slug, char *why, size_t cap);
-/* The Travis API base `api` as the key of its webhook signing key: http(s) only, no
- * query, fragment or user info, trailing '/' dropped, scheme and host lower-cased, the
- * path kept (two APIs on one host are two keys).  *out in the arena.  FARM_E_INVAL. */
-int farm_provider_travisci_key_url(struct farm_arena *a, const char *api, char **out);
-/* GET <api>/config through h (its address policy, CA file, size cap, timeouts, the
- * gate's hand-over) -> the webhook public key, checked to parse.  *pem new (free).
- * FARM_OK; FARM_E_TIMEOUT, FARM_E_FORBIDDEN (address policy), FARM_E_UPSTREAM (not 200,
- * transport), FARM_E_TOOBIG, FARM_E_INVAL (no usable key, bad URL), FARM_E_NOMEM; `why`
- * gets a reason fit for a log line (no secret: the answer's text is never quoted). */
-int farm_provider_travisci_fetch_key(struct farm_httpc *h, struct farm_arena *a,
-				     const char *api, char **pem, char *why, size_t cap);
 
 #endif

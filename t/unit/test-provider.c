@@ -22,6 +22,11 @@
 #include "json.h"
 #include "log.h"
 #include "provider.h"
+#include "platform.h"
+#include "argocd.h"
+#include "circleci.h"
+#include "jenkins.h"
+#include "travisci.h"
 #include "tap.h"
 
 #include "banned.h"
@@ -452,7 +457,7 @@ static void test_mapping(void)
 		char hdr[128], name[160];
 		snprintf(hdr, sizeof(hdr), "Content-Type: %s\r\n", cases[i].ctype);
 		script(cases[i].status, hdr, cases[i].body);
-		call_init(&c, &farm_provider_jenkins, h, a);
+		call_init(&c, &farm_platform_jenkins.up, h, a);
 		int rc = farm_provider_get_json(&c, "/api/json", "job 'x'", 0, &out);
 		snprintf(name, sizeof(name), "map: upstream %d (%.20s) -> %d", cases[i].status,
 			 cases[i].body, cases[i].want);
@@ -464,12 +469,12 @@ static void test_mapping(void)
 
 	/* 429: Retry-After passed on, when it looks like one. */
 	script(429, "Retry-After: 120\r\n", "{}");
-	call_init(&c, &farm_provider_jenkins, h, a);
+	call_init(&c, &farm_platform_jenkins.up, h, a);
 	farm_provider_get_json(&c, "/api/json", NULL, 0, &out);
 	ok(c.err.status == 429 && !strcmp(c.err.retry_after, "120"), "map: 429 keeps Retry-After");
 	farm_provider_call_done(&c);
 	script(429, "Retry-After: <script>\r\n", "{}");
-	call_init(&c, &farm_provider_jenkins, h, a);
+	call_init(&c, &farm_platform_jenkins.up, h, a);
 	farm_provider_get_json(&c, "/api/json", NULL, 0, &out);
 	ok(c.err.status == 429 && c.err.retry_after[0] == '\0',
 	   "map: a Retry-After that is neither seconds nor a date is dropped");
@@ -479,7 +484,7 @@ static void test_mapping(void)
 	script(400, "Content-Type: application/json\r\n",
 	       "{\"message\":\"token tok-SECRET-1234 for farm is\\n\\u0001 bad \\u00e9t\\u00e9 "
 	       "tok-SECRET-1234\"}");
-	call_init(&c, &farm_provider_jenkins, h, a);
+	call_init(&c, &farm_platform_jenkins.up, h, a);
 	farm_provider_get_json(&c, "/api/json", NULL, 0, &out);
 	is_str(c.err.msg, "Jenkins: token [redacted] for farm is bad \xc3\xa9t\xc3\xa9 [redacted]",
 	       "map: the platform message is cleaned and the secret redacted");
@@ -489,7 +494,7 @@ static void test_mapping(void)
 			 "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
 		script(400, "Content-Type: application/json\r\n", body);
 		farm_provider_call_done(&c);
-		call_init(&c, &farm_provider_jenkins, h, a);
+		call_init(&c, &farm_platform_jenkins.up, h, a);
 		farm_provider_get_json(&c, "/api/json", NULL, 0, &out);
 		ok(c.err.status == 400 && !strstr(c.err.msg, "tok-") && strlen(c.err.msg) < 220,
 		   "map: a long message is cut after redaction: no piece of the secret at the cut");
@@ -505,7 +510,7 @@ static void test_mapping(void)
 	pthread_mutex_lock(&srv.mu);
 	srv.delay_ms = 1300;
 	pthread_mutex_unlock(&srv.mu);
-	call_init(&c, &farm_provider_jenkins, h, a);
+	call_init(&c, &farm_platform_jenkins.up, h, a);
 	farm_provider_get_json(&c, "/api/json", NULL, 0, &out);
 	ok(c.err.status == 504 && !strcmp(c.err.msg, "Jenkins did not answer within 1 s"),
 	   "map: a timeout is a 504");
@@ -514,7 +519,7 @@ static void test_mapping(void)
 
 	/* A credential without a usable url: never a request. */
 	json_object_set_new(the_value, "url", json_string("ftp://x"));
-	call_init(&c, &farm_provider_jenkins, h, a);
+	call_init(&c, &farm_platform_jenkins.up, h, a);
 	farm_provider_get_json(&c, "/api/json", NULL, 0, &out);
 	ok(c.err.status == 502 && strstr(c.err.msg, "has no usable url"),
 	   "a credential url that is not http(s) is never used");
@@ -534,7 +539,7 @@ static void test_mapping(void)
 		pthread_mutex_unlock(&srv.mu);
 		opens = 0;
 		for (int i = 0; i < 3; i++) {
-			call_init(&c, &farm_provider_jenkins, h, a);
+			call_init(&c, &farm_platform_jenkins.up, h, a);
 			c.cache = cache;
 			c.cache_ttl_ms = 60000;
 			ok(farm_provider_read(&c, "root", read_root, NULL, &text, &len) == FARM_OK &&
@@ -546,14 +551,14 @@ static void test_mapping(void)
 		}
 		is_int(srv.requests - before, 1, "cache: three reads, one upstream exchange");
 		is_int(opens, 1, "cache: a hit needs no decryption");
-		call_init(&c, &farm_provider_jenkins, h, a);
+		call_init(&c, &farm_platform_jenkins.up, h, a);
 		c.cache = cache;
 		c.cache_ttl_ms = 60000;
 		farm_provider_read(&c, "other", read_root, NULL, &text, &len);
 		ok(!strcmp(c.cache_state, "miss"), "cache: another read is another key");
 		free(text);
 		farm_provider_call_done(&c);
-		call_init(&c, &farm_provider_jenkins, h, a);
+		call_init(&c, &farm_platform_jenkins.up, h, a);
 		c.cache = cache;
 		c.cache_ttl_ms = 60000;
 		c.cred_version = "2025-01-02T00:00:00.000Z:RlJNMQAAAAG";
@@ -562,7 +567,7 @@ static void test_mapping(void)
 		free(text);
 		farm_provider_call_done(&c);
 		farm_cache_invalidate(cache, "11111111-2222-4333-8444-555555555555");
-		call_init(&c, &farm_provider_jenkins, h, a);
+		call_init(&c, &farm_platform_jenkins.up, h, a);
 		c.cache = cache;
 		c.cache_ttl_ms = 60000;
 		farm_provider_read(&c, "root", read_root, NULL, &text, &len);
@@ -572,7 +577,7 @@ static void test_mapping(void)
 
 		script(203, "Content-Type: application/json\r\n", "{\"jobs\":[]}");
 		for (int i = 0; i < 2; i++) {
-			call_init(&c, &farm_provider_jenkins, h, a);
+			call_init(&c, &farm_platform_jenkins.up, h, a);
 			c.cache = cache;
 			c.cache_ttl_ms = 60000;
 			farm_provider_read(&c, "non-200", read_root, NULL, &text, &len);
@@ -581,7 +586,7 @@ static void test_mapping(void)
 			farm_provider_call_done(&c);
 		}
 		script(500, "", "");
-		call_init(&c, &farm_provider_jenkins, h, a);
+		call_init(&c, &farm_platform_jenkins.up, h, a);
 		c.cache = cache;
 		c.cache_ttl_ms = 60000;
 		ok(farm_provider_read(&c, "fails", read_root, NULL, &text, &len) == FARM_E_UPSTREAM &&
@@ -589,7 +594,7 @@ static void test_mapping(void)
 		   "cache: a failed read answers its error");
 		farm_provider_call_done(&c);
 		script(200, "Content-Type: application/json\r\n", "{\"jobs\":[]}");
-		call_init(&c, &farm_provider_jenkins, h, a);
+		call_init(&c, &farm_platform_jenkins.up, h, a);
 		c.cache = cache;
 		c.cache_ttl_ms = 60000;
 		farm_provider_read(&c, "fails", read_root, NULL, &text, &len);
@@ -598,7 +603,7 @@ static void test_mapping(void)
 		farm_provider_call_done(&c);
 		for (int i = 0; i < 2; i++) {
 			json_t *j = NULL;
-			call_init(&c, &farm_provider_jenkins, h, a);
+			call_init(&c, &farm_platform_jenkins.up, h, a);
 			c.cache = cache;
 			c.cache_ttl_ms = 60000;
 			ok(farm_provider_get_json(&c, "/direct", NULL, 0, &j) == FARM_OK &&
@@ -608,7 +613,7 @@ static void test_mapping(void)
 			json_decref(j);
 			farm_provider_call_done(&c);
 		}
-		call_init(&c, &farm_provider_jenkins, h, a);
+		call_init(&c, &farm_platform_jenkins.up, h, a);
 		ok(farm_provider_read(&c, "root", read_root, NULL, &text, &len) == FARM_OK &&
 			   c.cache_state == NULL,
 		   "no cache: the read runs, no cache state");
@@ -623,10 +628,10 @@ static void test_mapping(void)
 			const struct farm_provider *p;
 			const char *value, *want1, *want2;
 		} auths[] = {
-			{&farm_provider_argocd, "{\"token\":\"A.B.C\"}", "Authorization: Bearer A.B.C\r\n",
+			{&farm_platform_argocd.up, "{\"token\":\"A.B.C\"}", "Authorization: Bearer A.B.C\r\n",
 			 NULL},
-			{&farm_provider_circleci, "{\"token\":\"cci\"}", "Circle-Token: cci\r\n", NULL},
-			{&farm_provider_travisci, "{\"token\":\"trv\"}", "Authorization: token trv\r\n",
+			{&farm_platform_circleci.up, "{\"token\":\"cci\"}", "Circle-Token: cci\r\n", NULL},
+			{&farm_platform_travisci.up, "{\"token\":\"trv\"}", "Authorization: token trv\r\n",
 			 "Travis-API-Version: 3\r\n"},
 		};
 		for (size_t i = 0; i < 3; i++) {
@@ -645,7 +650,7 @@ static void test_mapping(void)
 		ok(strstr(srv.last, "GET /jenkins/x HTTP/1.1") == srv.last,
 		   "travisci: an Enterprise url is the API root as is");
 		json_object_del(the_value, "url");
-		call_init(&c, &farm_provider_circleci, h, a);
+		call_init(&c, &farm_platform_circleci.up, h, a);
 		snprintf(url, sizeof(url), "http://127.0.0.1:%d/", srv.port);
 		c.conf_base = url;
 		farm_provider_get_json(&c, "/me", NULL, 0, &out);
@@ -653,7 +658,7 @@ static void test_mapping(void)
 		ok(strstr(srv.last, "GET /api/v2/me HTTP/1.1") == srv.last,
 		   "circleci: without a url, circleci.api_url + /api/v2");
 		farm_provider_call_done(&c);
-		call_init(&c, &farm_provider_argocd, h, a);
+		call_init(&c, &farm_platform_argocd.up, h, a);
 		c.conf_base = url;
 		farm_provider_get_json(&c, "/api/v1/applications", NULL, 0, &out);
 		ok(c.err.status == 502 && strstr(c.err.msg, "no usable url"),
@@ -682,27 +687,27 @@ static void test_ops(void)
 	the_value = json_pack("{s:s,s:s,s:s,s:s}", "url", url, "token", "tk-0123", "username", "u",
 			      "apiToken", "at-0123");
 #define CALL(p) (farm_provider_call_done(&c), farm_arena_reset(a), call_init(&c, (p), h, a))
-	call_init(&c, &farm_provider_argocd, h, a);
+	call_init(&c, &farm_platform_argocd.up, h, a);
 
 	script(200, J, "{\"metadata\":{},\"items\":[{\"metadata\":{\"name\":\"a\"}}]}");
 	ok(farm_provider_argocd_list(&c, &out) == FARM_OK && json_array_size(out) == 1,
 	   "argocd list: the items");
 	json_decref(out);
-	CALL(&farm_provider_argocd);
+	CALL(&farm_platform_argocd.up);
 	script(200, J, "{\"metadata\":{},\"items\":null}");
 	ok(farm_provider_argocd_list(&c, &out) == FARM_OK && json_array_size(out) == 0,
 	   "argocd list: items null is []");
 	json_decref(out);
-	CALL(&farm_provider_argocd);
+	CALL(&farm_platform_argocd.up);
 	script(200, J, "{\"items\":{}}");
 	ok(farm_provider_argocd_list(&c, &out) == FARM_E_UPSTREAM && c.err.status == 502,
 	   "argocd list: items of another type is a 502");
-	CALL(&farm_provider_argocd);
+	CALL(&farm_platform_argocd.up);
 	script(403, J, "{\"error\":\"permission denied\",\"code\":7,\"message\":\"permission denied\"}");
 	ok(farm_provider_argocd_get(&c, "nope", &out) == FARM_E_UPSTREAM && c.err.status == 404,
 	   "argocd get: 403 on a named app is a 404");
 	ok(strstr(srv.last, "GET /api/v1/applications/nope ") == srv.last, "argocd get: the path");
-	CALL(&farm_provider_argocd);
+	CALL(&farm_platform_argocd.up);
 	in = json_loads("{\"revision\":\"v1\",\"prune\":true,\"syncOptions\":[\"A=1\"]}", 0, NULL);
 	script(200, J, "{\"metadata\":{\"name\":\"app\"},\"operation\":{}}");
 	ok(farm_provider_argocd_sync(&c, "app", in, &out) == FARM_OK && json_is_object(out),
@@ -713,19 +718,19 @@ static void test_ops(void)
 	   "argocd sync: the body sent");
 	json_decref(out);
 	json_decref(in);
-	CALL(&farm_provider_argocd);
+	CALL(&farm_platform_argocd.up);
 	script(400, J, "{\"error\":\"another operation is already in progress\",\"code\":9,"
 		       "\"message\":\"another operation is already in progress\"}");
 	ok(farm_provider_argocd_sync(&c, "app", NULL, &out) == FARM_E_UPSTREAM &&
 		   c.err.status == 409,
 	   "argocd sync: another operation in progress is a 409");
-	CALL(&farm_provider_argocd);
+	CALL(&farm_platform_argocd.up);
 	in = json_loads("{\"prune\":1}", 0, NULL);
 	ok(farm_provider_argocd_sync(&c, "app", in, &out) == FARM_E_INVAL && c.err.status == 400,
 	   "argocd sync: a bad option is a 400");
 	json_decref(in);
 
-	CALL(&farm_provider_circleci);
+	CALL(&farm_platform_circleci.up);
 	c.conf_base = url;
 	script(200, J, "{\"items\":[{\"id\":\"1\",\"vcs\":{\"target_repository_url\":"
 		       "\"https://gitlab.com/a/b\"}},{\"id\":\"2\"}],\"next_page_token\":null}");
@@ -733,7 +738,7 @@ static void test_ops(void)
 		   json_array_size(out) == 1,
 	   "circleci pipelines: the org listing filtered on the repository");
 	json_decref(out);
-	CALL(&farm_provider_circleci);
+	CALL(&farm_platform_circleci.up);
 	c.conf_base = url;
 	script(200, J, "{\"items\":[{\"id\":\"1\"}],\"next_page_token\":\"tok/+=\"}");
 	ok(farm_provider_circleci_pipelines(&c, "https://github.com/a/b", &out) == FARM_OK &&
@@ -742,12 +747,12 @@ static void test_ops(void)
 	ok(strstr(srv.last, "GET /api/v2/project/gh/a/b/pipeline?page-token=tok%2F%2B%3D ") == srv.last,
 	   "circleci pipelines: the page token encoded");
 	json_decref(out);
-	CALL(&farm_provider_circleci);
+	CALL(&farm_platform_circleci.up);
 	c.conf_base = url;
 	script(200, J, "{\"items\":7}");
 	ok(farm_provider_circleci_pipelines(&c, NULL, &out) == FARM_E_UPSTREAM && c.err.status == 502,
 	   "circleci pipelines: a bad shape is a 502");
-	CALL(&farm_provider_circleci);
+	CALL(&farm_platform_circleci.up);
 	c.conf_base = url;
 	in = json_loads("{\"branch\":\"main\",\"parameters\":{\"x\":1}}", 0, NULL);
 	script(201, J, "{\"id\":\"u-1\",\"state\":\"pending\",\"number\":9,"
@@ -760,13 +765,13 @@ static void test_ops(void)
 	   "circleci trigger: path and body");
 	json_decref(out);
 	json_decref(in);
-	CALL(&farm_provider_circleci);
+	CALL(&farm_platform_circleci.up);
 	in = json_loads("{\"branch\":\"a\",\"tag\":\"b\"}", 0, NULL);
 	ok(farm_provider_circleci_trigger(&c, "gh/a/b", in, &out) == FARM_E_INVAL,
 	   "circleci trigger: branch and tag is a 400");
 	json_decref(in);
 
-	CALL(&farm_provider_jenkins);
+	CALL(&farm_platform_jenkins.up);
 	script(200, J, "{\"jobs\":[{\"_class\":\"x.Folder\",\"name\":\"f\",\"jobs\":[{\"name\":"
 		       "\"j\",\"color\":\"red\",\"url\":\"u\",\"lastBuild\":{\"_class\":\"b\","
 		       "\"number\":3,\"result\":\"FAILURE\",\"timestamp\":1,\"duration\":2}}]},"
@@ -779,7 +784,7 @@ static void test_ops(void)
 	       "jenkins jobs: flattened to the seed shape");
 	free(s);
 	json_decref(out);
-	CALL(&farm_provider_jenkins);
+	CALL(&farm_platform_jenkins.up);
 	script(200, J, "{\"builds\":[{\"number\":1,\"result\":\"SUCCESS\",\"building\":false},"
 		       "{\"number\":3,\"result\":null,\"building\":true},{\"number\":2}]}");
 	ok(farm_provider_jenkins_builds(&c, "a b", 2, &out) == FARM_OK && json_array_size(out) == 2 &&
@@ -787,11 +792,11 @@ static void test_ops(void)
 		   json_integer_value(json_object_get(json_array_get(out, 1), "number")) == 2,
 	   "jenkins builds: newest first, cut at the limit");
 	json_decref(out);
-	CALL(&farm_provider_jenkins);
+	CALL(&farm_platform_jenkins.up);
 	script(200, J, "{\"_class\":\"com.cloudbees.hudson.plugins.folder.Folder\",\"jobs\":[]}");
 	ok(farm_provider_jenkins_builds(&c, "f", 5, &out) == FARM_E_INVAL && c.err.status == 400,
 	   "jenkins builds: a folder is a 400");
-	CALL(&farm_provider_jenkins);
+	CALL(&farm_platform_jenkins.up);
 	in = json_loads("{\"A\":\"x y\",\"B\":2.5,\"C\":false}", 0, NULL);
 	script(201, "Location: http://j/queue/item/77/\r\n", "");
 	ok(farm_provider_jenkins_build(&c, "f/j", in, &out) == FARM_OK &&
@@ -802,17 +807,17 @@ static void test_ops(void)
 	   "jenkins build: buildWithParameters with a form body");
 	json_decref(out);
 	json_decref(in);
-	CALL(&farm_provider_jenkins);
+	CALL(&farm_platform_jenkins.up);
 	script(201, "", "");
 	ok(farm_provider_jenkins_build(&c, "j", NULL, &out) == FARM_E_UPSTREAM && c.err.status == 502,
 	   "jenkins build: no Location is a 502");
-	CALL(&farm_provider_jenkins);
+	CALL(&farm_platform_jenkins.up);
 	script(403, "Content-Type: text/html\r\n", "<html>No valid crumb was included</html>");
 	ok(farm_provider_jenkins_build(&c, "j", NULL, &out) == FARM_E_UPSTREAM && c.err.status == 502 &&
 		   c.upstream_calls == 2,
 	   "jenkins build: a crumb asked for but none to be had: one crumb request, then 502");
 
-	CALL(&farm_provider_travisci);
+	CALL(&farm_platform_travisci.up);
 	c.conf_base = url;
 	json_object_del(the_value, "url");
 	script(200, J, "{\"@type\":\"builds\",\"builds\":[{\"id\":1},{\"id\":2}]}");
@@ -821,14 +826,14 @@ static void test_ops(void)
 	ok(strstr(srv.last, "GET /repo/o%2Fr/builds?limit=10&offset=20 ") == srv.last,
 	   "travis builds: slug %2F-encoded, limit and offset");
 	json_decref(out);
-	CALL(&farm_provider_travisci);
+	CALL(&farm_platform_travisci.up);
 	c.conf_base = url;
 	script(406, J, "{\"@type\":\"error\",\"error_type\":\"repository_inactive\","
 		       "\"error_message\":\"repository not active\"}");
 	ok(farm_provider_travisci_restart(&c, "5", &out) == FARM_E_UPSTREAM && c.err.status == 400 &&
 		   !strcmp(c.err.msg, "Travis CI: repository not active"),
 	   "travis restart: 406 is a 400 with Travis' message");
-	CALL(&farm_provider_travisci);
+	CALL(&farm_platform_travisci.up);
 	ok(farm_provider_travisci_restart(&c, "5x", &out) == FARM_E_INVAL && c.upstream_calls == 0,
 	   "travis restart: a bad id never leaves farm");
 	farm_provider_call_done(&c);
@@ -930,8 +935,8 @@ static void test_text(void)
 		   !farm_provider_travisci_slug_ok("a b/c", why, sizeof(why)) &&
 		   !farm_provider_travisci_slug_ok("/api", why, sizeof(why)),
 	   "travis: other slugs refused");
-	ok(farm_provider_find("jenkins") == &farm_provider_jenkins && !farm_provider_find("gitlab") &&
-		   !farm_provider_find(NULL),
+	ok(farm_platform_find("jenkins") == &farm_platform_jenkins && !farm_platform_find("gitlab") &&
+		   !farm_platform_find(NULL),
 	   "providers are found by credential type");
 	farm_arena_free(a);
 }

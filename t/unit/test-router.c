@@ -12,13 +12,13 @@ static int h(struct farm_req *r)
 }
 
 static const struct farm_route routes[] = {
-	{"GET", "/api/v1/health", h, 0},
-	{"GET", "/api/v1/integrations/credentials", h, FARM_ROUTE_AUTH},
-	{"POST", "/api/v1/integrations/credentials", h, FARM_ROUTE_ADMIN | FARM_ROUTE_AUTH},
-	{"PATCH", "/api/v1/integrations/credentials/:id", h, FARM_ROUTE_ADMIN},
-	{"DELETE", "/api/v1/integrations/credentials/:id", h, FARM_ROUTE_ADMIN},
-	{"POST", "/api/v1/circleci/pipelines/:slug/trigger", h, 0},
-	{"GET", "/api/v1/jenkins/jobs/:name/builds", h, 0},
+	{"GET", "/api/v1/health", h, 0, NULL},
+	{"GET", "/api/v1/integrations/credentials", h, FARM_ROUTE_AUTH, NULL},
+	{"POST", "/api/v1/integrations/credentials", h, FARM_ROUTE_ADMIN | FARM_ROUTE_AUTH, NULL},
+	{"PATCH", "/api/v1/integrations/credentials/:id", h, FARM_ROUTE_ADMIN, NULL},
+	{"DELETE", "/api/v1/integrations/credentials/:id", h, FARM_ROUTE_ADMIN, NULL},
+	{"POST", "/api/v1/circleci/pipelines/:slug/trigger", h, 0, NULL},
+	{"GET", "/api/v1/jenkins/jobs/:name/builds", h, 0, NULL},
 };
 #define NR (sizeof(routes) / sizeof(routes[0]))
 

@@ -7,7 +7,7 @@
  * "another operation is already in progress" (FailedPrecondition, HTTP 400) and a
  * sync window block (403) are conflicts (409).
  */
-#include "provider.h"
+#include "argocd.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -34,15 +34,6 @@ static void argocd_message(const char *body, size_t len, json_t *json, char *out
 		m = json_string_value(json_object_get(json, "error"));
 	snprintf(out, cap, "%s", m ? m : "");
 }
-
-const struct farm_provider farm_provider_argocd = {
-	.type = "argocd",
-	.title = "Argo CD",
-	.api_root = "",
-	.url_required = 1,
-	.auth = argocd_auth,
-	.message = argocd_message,
-};
 
 int farm_provider_argocd_name_ok(const char *name, char *why, size_t cap)
 {
@@ -255,3 +246,76 @@ int farm_provider_argocd_sync(struct farm_provider_call *c, const char *name, js
 	farm_provider_resp_clear(&r);
 	return FARM_OK;
 }
+
+/* ---- the module ------------------------------------------------------------------ */
+
+static int rd_apps(struct farm_provider_call *c, const void *a, json_t **out)
+{
+	(void)a;
+	return farm_provider_argocd_list(c, out);
+}
+
+static int rd_app(struct farm_provider_call *c, const void *name, json_t **out)
+{
+	return farm_provider_argocd_get(c, name, out);
+}
+
+static int op_apps(struct farm_provider_call *c, const struct farm_platform_in *in,
+		   struct farm_platform_out *o)
+{
+	return farm_platform_read(c, "argocd.applications", rd_apps, NULL, o);
+}
+
+static int op_app(struct farm_provider_call *c, const struct farm_platform_in *in,
+		  struct farm_platform_out *o)
+{
+	return farm_platform_read(c, farm_arena_printf(c->arena, "argocd.application %s",
+						       in->params[0]),
+				  rd_app, in->params[0], o);
+}
+
+static int op_sync(struct farm_provider_call *c, const struct farm_platform_in *in,
+		   struct farm_platform_out *o)
+{
+	int rc = farm_provider_argocd_sync(c, in->params[0], in->body, &o->json);
+
+	if (rc == FARM_OK)
+		o->log = farm_arena_printf(c->arena, "argocd: sync of %s requested", in->params[0]);
+	return rc;
+}
+
+static const struct farm_cred_field argocd_fields[] = {
+	{"url", FARM_CRED_REQUIRED | FARM_CRED_URL},
+	{"token", FARM_CRED_REQUIRED | FARM_CRED_SECRET},
+	{"webhookSecret", FARM_CRED_SECRET},
+	{NULL, 0},
+};
+
+static const struct farm_platform_route argocd_routes[] = {
+	{"GET", "/applications", FARM_PLATFORM_AUTH | FARM_PLATFORM_LIST, NULL, op_apps},
+	{"GET", "/applications/:name", FARM_PLATFORM_AUTH, NULL, op_app},
+	{"POST", "/applications/:name/sync", FARM_PLATFORM_ADMIN | FARM_PLATFORM_JSON, NULL,
+	 op_sync},
+	{NULL, NULL, 0, NULL, NULL},
+};
+
+static const struct farm_platform_conf argocd_conf[] = {
+	{"webhook.argocd.token", "", 1, "shared token of POST /webhooks/argocd"},
+	{"argocd.poll_interval", "30", 0, "seconds between polls of linked Argo CD apps (0 = off)"},
+	{NULL, NULL, 0, NULL},
+};
+
+const struct farm_platform farm_platform_argocd = {
+	.up = {
+		.type = "argocd",
+		.title = "Argo CD",
+		.api_root = "",
+		.url_required = 1,
+		.auth = argocd_auth,
+		.message = argocd_message,
+	},
+	.fields = argocd_fields,
+	.conf = argocd_conf,
+	.routes = argocd_routes,
+	.run_id = "app",
+};

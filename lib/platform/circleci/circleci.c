@@ -5,7 +5,7 @@
  * token goes back as ?page-token=, followed up to FARM_CIRCLECI_MAX_PAGES pages.
  * Errors: {"message":"..."}.
  */
-#include "provider.h"
+#include "circleci.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -33,15 +33,6 @@ static void circleci_message(const char *body, size_t len, json_t *json, char *o
 	(void)len;
 	snprintf(out, cap, "%s", m ? m : "");
 }
-
-const struct farm_provider farm_provider_circleci = {
-	.type = "circleci",
-	.title = "CircleCI",
-	.api_root = "/api/v2",
-	.url_required = 0,
-	.auth = circleci_auth,
-	.message = circleci_message,
-};
 
 #define NAME_CHARS "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-"
 
@@ -368,3 +359,67 @@ int farm_provider_circleci_trigger(struct farm_provider_call *c, const char *slu
 	farm_provider_resp_clear(&r);
 	return *out ? FARM_OK : farm_provider_nomem(c);
 }
+
+/* ---- the module ------------------------------------------------------------------ */
+
+static int rd_pipelines(struct farm_provider_call *c, const void *vcs, json_t **out)
+{
+	return farm_provider_circleci_pipelines(c, vcs, out);
+}
+
+static int op_pipelines(struct farm_provider_call *c, const struct farm_platform_in *in,
+			struct farm_platform_out *o)
+{
+	const char *vcs = in->query(in->qarg, "vcsUrl");
+
+	return farm_platform_read(c, farm_arena_printf(c->arena, "circleci.pipelines %s",
+						       vcs ? vcs : ""),
+				  rd_pipelines, vcs, o);
+}
+
+static int op_trigger(struct farm_provider_call *c, const struct farm_platform_in *in,
+		      struct farm_platform_out *o)
+{
+	int rc = farm_provider_circleci_trigger(c, in->params[0], in->body, &o->json);
+
+	o->status = 201;
+	if (rc == FARM_OK)
+		o->log = farm_arena_printf(c->arena, "circleci: pipeline triggered on %s",
+					   in->params[0]);
+	return rc;
+}
+
+static const struct farm_cred_field circleci_fields[] = {
+	{"token", FARM_CRED_REQUIRED | FARM_CRED_SECRET},
+	{"url", FARM_CRED_URL},
+	{"webhookSecret", FARM_CRED_SECRET},
+	{NULL, 0},
+};
+
+static const struct farm_platform_route circleci_routes[] = {
+	{"GET", "/pipelines", FARM_PLATFORM_AUTH | FARM_PLATFORM_LIST, NULL, op_pipelines},
+	{"POST", "/pipelines/:slug/trigger", FARM_PLATFORM_ADMIN | FARM_PLATFORM_JSON, NULL,
+	 op_trigger},
+	{NULL, NULL, 0, NULL, NULL},
+};
+
+static const struct farm_platform_conf circleci_conf[] = {
+	{"circleci.api_url", "https://circleci.com", 0, "CircleCI API base"},
+	{"webhook.circleci.secret", "", 1, "HMAC secret of POST /webhooks/circleci"},
+	{NULL, NULL, 0, NULL},
+};
+
+const struct farm_platform farm_platform_circleci = {
+	.up = {
+		.type = "circleci",
+		.title = "CircleCI",
+		.api_root = "/api/v2",
+		.url_required = 0,
+		.auth = circleci_auth,
+		.message = circleci_message,
+	},
+	.fields = circleci_fields,
+	.conf = circleci_conf,
+	.routes = circleci_routes,
+	.run_id = "pipeline id",
+};

@@ -9,7 +9,7 @@
  * cookie the crumb belongs to).  Jenkins errors are HTML pages: the message is read
  * from Jetty's MESSAGE cell or the title.
  */
-#include "provider.h"
+#include "jenkins.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -95,15 +95,6 @@ static void jenkins_message(const char *body, size_t len, json_t *json, char *ou
 			memmove(out, out + 10, strlen(out + 10) + 1);
 	}
 }
-
-const struct farm_provider farm_provider_jenkins = {
-	.type = "jenkins",
-	.title = "Jenkins",
-	.api_root = "",
-	.url_required = 1,
-	.auth = jenkins_auth,
-	.message = jenkins_message,
-};
 
 char *farm_provider_jenkins_job_path(struct farm_arena *a, const char *name, char *why,
 				     size_t cap)
@@ -476,3 +467,118 @@ int farm_provider_jenkins_build(struct farm_provider_call *c, const char *name, 
 	farm_provider_resp_clear(&r);
 	return rc;
 }
+
+/* ---- the module ------------------------------------------------------------------ */
+
+struct builds_in {
+	const char *name;
+	long limit;
+};
+
+static int rd_jobs(struct farm_provider_call *c, const void *a, json_t **out)
+{
+	(void)a;
+	return farm_provider_jenkins_jobs(c, out);
+}
+
+static int rd_builds(struct farm_provider_call *c, const void *a, json_t **out)
+{
+	const struct builds_in *b = a;
+
+	return farm_provider_jenkins_builds(c, b->name, b->limit, out);
+}
+
+static int op_jobs(struct farm_provider_call *c, const struct farm_platform_in *in,
+		   struct farm_platform_out *o)
+{
+	return farm_platform_read(c, "jenkins.jobs", rd_jobs, NULL, o);
+}
+
+static int check_builds(const struct farm_platform_in *in, char *why, size_t cap)
+{
+	long limit;
+
+	return farm_platform_number(in, "limit", 20, 1, 100, &limit, why, cap);
+}
+
+static int op_builds(struct farm_provider_call *c, const struct farm_platform_in *in,
+		     struct farm_platform_out *o)
+{
+	struct builds_in b = {in->params[0], 20};
+	char why[8];
+
+	farm_platform_number(in, "limit", 20, 1, 100, &b.limit, why, sizeof(why));
+	return farm_platform_read(c, farm_arena_printf(c->arena, "jenkins.builds %ld %s", b.limit,
+						       b.name),
+				  rd_builds, &b, o);
+}
+
+/* The body of a build: nothing, or {"parameters": {...}}. */
+static int check_build(const struct farm_platform_in *in, char *why, size_t cap)
+{
+	json_t *params = json_object_get(in->body, "parameters");
+	const char *k;
+	json_t *v;
+
+	json_object_foreach(in->body, k, v)
+	{
+		if (strcmp(k, "parameters")) {
+			snprintf(why, cap, "property %.100s should not exist", k);
+			return 1;
+		}
+	}
+	if (params && !json_is_object(params)) {
+		snprintf(why, cap, "parameters must be an object");
+		return 1;
+	}
+	return 0;
+}
+
+static int op_build(struct farm_provider_call *c, const struct farm_platform_in *in,
+		    struct farm_platform_out *o)
+{
+	int rc = farm_provider_jenkins_build(c, in->params[0],
+					     json_object_get(in->body, "parameters"), &o->json);
+
+	o->status = 201;
+	if (rc == FARM_OK)
+		o->log = farm_arena_printf(c->arena, "jenkins: build of %s queued", in->params[0]);
+	return rc;
+}
+
+static const struct farm_cred_field jenkins_fields[] = {
+	{"url", FARM_CRED_REQUIRED | FARM_CRED_URL},
+	{"username", FARM_CRED_REQUIRED},
+	{"apiToken", FARM_CRED_REQUIRED | FARM_CRED_SECRET},
+	{"webhookSecret", FARM_CRED_SECRET},
+	{NULL, 0},
+};
+
+static const struct farm_platform_route jenkins_routes[] = {
+	{"GET", "/jobs", FARM_PLATFORM_AUTH | FARM_PLATFORM_LIST, NULL, op_jobs},
+	{"GET", "/jobs/:name/builds", FARM_PLATFORM_AUTH | FARM_PLATFORM_LIST, check_builds,
+	 op_builds},
+	{"POST", "/jobs/:name/build", FARM_PLATFORM_ADMIN | FARM_PLATFORM_JSON, check_build,
+	 op_build},
+	{NULL, NULL, 0, NULL, NULL},
+};
+
+static const struct farm_platform_conf jenkins_conf[] = {
+	{"webhook.jenkins.token", "", 1, "shared token of POST /webhooks/jenkins"},
+	{NULL, NULL, 0, NULL},
+};
+
+const struct farm_platform farm_platform_jenkins = {
+	.up = {
+		.type = "jenkins",
+		.title = "Jenkins",
+		.api_root = "",
+		.url_required = 1,
+		.auth = jenkins_auth,
+		.message = jenkins_message,
+	},
+	.fields = jenkins_fields,
+	.conf = jenkins_conf,
+	.routes = jenkins_routes,
+	.run_id = "job#number",
+};

@@ -6,7 +6,7 @@
  * credentials are 403 (never 401); errors are {"@type":"error","error_type",
  * "error_message"}.
  */
-#include "provider.h"
+#include "travisci.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -33,15 +33,6 @@ static void travis_message(const char *body, size_t len, json_t *json, char *out
 	(void)len;
 	snprintf(out, cap, "%s", m ? m : "");
 }
-
-const struct farm_provider farm_provider_travisci = {
-	.type = "travisci",
-	.title = "Travis CI",
-	.api_root = "",
-	.url_required = 0,
-	.auth = travis_auth,
-	.message = travis_message,
-};
 
 #define NAME_CHARS "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-"
 
@@ -199,3 +190,96 @@ int farm_provider_travisci_fetch_key(struct farm_httpc *h, struct farm_arena *a,
 	farm_httpc_resp_clear(&rs);
 	return rc;
 }
+
+/* ---- the module ------------------------------------------------------------------ */
+
+struct builds_in {
+	const char *slug;
+	long limit, offset;
+};
+
+static int rd_builds(struct farm_provider_call *c, const void *a, json_t **out)
+{
+	const struct builds_in *b = a;
+
+	return farm_provider_travisci_builds(c, b->slug, b->limit, b->offset, out);
+}
+
+static int check_builds(const struct farm_platform_in *in, char *why, size_t cap)
+{
+	long n;
+
+	return farm_platform_number(in, "limit", 25, 1, 100, &n, why, cap) ||
+	       farm_platform_number(in, "offset", 0, 0, 1000000000L, &n, why, cap);
+}
+
+static int op_builds(struct farm_provider_call *c, const struct farm_platform_in *in,
+		     struct farm_platform_out *o)
+{
+	struct builds_in b = {in->query(in->qarg, "repoSlug"), 25, 0};
+	char why[8];
+
+	farm_platform_number(in, "limit", 25, 1, 100, &b.limit, why, sizeof(why));
+	farm_platform_number(in, "offset", 0, 0, 1000000000L, &b.offset, why, sizeof(why));
+	return farm_platform_read(c, farm_arena_printf(c->arena, "travisci.builds %ld %ld %s",
+						       b.limit, b.offset, b.slug ? b.slug : ""),
+				  rd_builds, &b, o);
+}
+
+static int check_restart(const struct farm_platform_in *in, char *why, size_t cap)
+{
+	size_t n = strlen(in->params[0]);
+
+	if (!n || n > 18 || strspn(in->params[0], "0123456789") != n) {
+		snprintf(why, cap, "build id must be a number");
+		return 1;
+	}
+	return 0;
+}
+
+static int op_restart(struct farm_provider_call *c, const struct farm_platform_in *in,
+		      struct farm_platform_out *o)
+{
+	int rc = farm_provider_travisci_restart(c, in->params[0], &o->json);
+
+	o->status = 202;
+	if (rc == FARM_OK)
+		o->log = farm_arena_printf(c->arena, "travisci: restart of build %s requested",
+					   in->params[0]);
+	return rc;
+}
+
+static const struct farm_cred_field travisci_fields[] = {
+	{"token", FARM_CRED_REQUIRED | FARM_CRED_SECRET},
+	{"url", FARM_CRED_URL},
+	{"webhookSecret", FARM_CRED_SECRET},
+	{NULL, 0},
+};
+
+static const struct farm_platform_route travisci_routes[] = {
+	{"GET", "/builds", FARM_PLATFORM_AUTH | FARM_PLATFORM_LIST, check_builds, op_builds},
+	{"POST", "/builds/:id/restart", FARM_PLATFORM_ADMIN, check_restart, op_restart},
+	{NULL, NULL, 0, NULL, NULL},
+};
+
+static const struct farm_platform_conf travisci_conf[] = {
+	{"travisci.api_url", "https://api.travis-ci.com", 0, "Travis CI API base"},
+	{"webhook.travisci.public_key_file", "", 0,
+	 "Travis webhook public key (PEM); else fetched from <travisci.api_url>/config"},
+	{NULL, NULL, 0, NULL},
+};
+
+const struct farm_platform farm_platform_travisci = {
+	.up = {
+		.type = "travisci",
+		.title = "Travis CI",
+		.api_root = "",
+		.url_required = 0,
+		.auth = travis_auth,
+		.message = travis_message,
+	},
+	.fields = travisci_fields,
+	.conf = travisci_conf,
+	.routes = travisci_routes,
+	.run_id = "build id",
+};

@@ -1,0 +1,141 @@
+/* platform.h - a platform is one module (platforms.md §1, style.md 21).
+ *
+ * Like nginx's ngx_module_t, struct farm_platform holds everything farm knows of one
+ * CI/CD platform: its credential type and fields, how it authenticates upstream and
+ * where its error message is (struct farm_provider, provider.h), its config keys, its
+ * API route rows and their operations, its webhook (verification, payload -> event,
+ * redelivery key), its status words and how its runs are named.  Each platform is the
+ * folder lib/platform/<type>/ holding all of its code and its descriptor; one
+ * registry (registry.c) lists the descriptors.  Generic code — credential
+ * validation, the route table and the one platform handler, the webhook receiver,
+ * the docs' tables — walks the registry and never names a platform.
+ */
+#ifndef FARM_PLATFORM_H
+#define FARM_PLATFORM_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#include "creds.h"
+#include "err.h"
+#include "provider.h"
+
+/* ---- API routes ------------------------------------------------------------------ */
+
+/* Route row flags. */
+#define FARM_PLATFORM_AUTH 1u  /* a valid JWT (every platform route) */
+#define FARM_PLATFORM_ADMIN 2u /* ... with the admin role: triggers and actions */
+#define FARM_PLATFORM_JSON 4u  /* an optional JSON object body (parsed before the call) */
+#define FARM_PLATFORM_LIST 8u  /* no credential: [] (else 404 naming the type) */
+
+/* What a route's operation sees of the request. */
+struct farm_platform_in {
+	const char *const *params; /* the row's :params, decoded */
+	size_t nparams;
+	const char *(*query)(void *arg, const char *name); /* ?name=, decoded; NULL if absent */
+	void *qarg;
+	json_t *body; /* FARM_PLATFORM_JSON: the body object, or NULL when empty (borrowed) */
+};
+
+/* What an operation answers on success. */
+struct farm_platform_out {
+	int status;  /* 200 unless set: 201, 202 */
+	json_t *json; /* the answer (new), or */
+	char *text;   /* the answer as JSON text (malloc, from farm_provider_read), len bytes */
+	size_t len;
+	const char *log; /* an info line for the log (arena; no secret), or NULL */
+};
+
+struct farm_platform_route {
+	const char *method;
+	const char *path; /* under /api/v1/<type>: "/jobs/:name/builds" */
+	unsigned flags;
+	/* Optional: checks the request before any credential is looked at; returns 0, or
+	 * nonzero with a 400 message in why. */
+	int (*check)(const struct farm_platform_in *in, char *why, size_t cap);
+	/* The call: FARM_OK with o filled, or an error with c->err saying what to answer. */
+	int (*run)(struct farm_provider_call *c, const struct farm_platform_in *in,
+		   struct farm_platform_out *o);
+};
+
+/* A read through the shared cache (farm_provider_read) into o->text; `key` names
+ * the read and its inputs (NULL: out of memory). */
+int farm_platform_read(struct farm_provider_call *c, const char *key, farm_provider_read_fn fn,
+		       const void *arg, struct farm_platform_out *o);
+
+/* ?name= as a whole number within lo..hi (def when absent) into *out; 0, or nonzero
+ * with the 400 message in why. */
+int farm_platform_number(const struct farm_platform_in *in, const char *name, long def, long lo,
+			 long hi, long *out, char *why, size_t cap);
+
+/* ---- webhooks -------------------------------------------------------------------- */
+
+/* One delivery, as the receiver (fcgi/farm-fcgi/farm-fcgi-webhooks.c) hands it over. */
+struct farm_platform_delivery {
+	const char *body; /* raw body, len bytes */
+	size_t len;
+	const char *(*header)(void *arg, const char *cgi_name); /* "HTTP_CIRCLECI_SIGNATURE" */
+	const char *(*query)(void *arg, const char *name);
+	void *arg;
+	const char *secret;  /* the credential's webhookSecret, or the instance key's value */
+	const char *cred_id; /* NULL on the bare path */
+	json_t *value;       /* the credential's value (borrowed), NULL on the bare path */
+	const char *reqid;
+	/* Travis-style platforms whose key must be fetched: verify with the key of the
+	 * platform's API (the receiver's key cache); FARM_OK, FARM_E_AUTH, FARM_E_UNAVAIL. */
+	int (*verify_with_key)(void *arg, const char *api, const void *signed_bytes, size_t n,
+			       const char *sig);
+};
+
+struct farm_platform_webhook {
+	/* Instance-wide config key of the bare path's secret ("webhook.circleci.secret"),
+	 * or NULL. */
+	const char *conf_secret;
+	/* Verifies the delivery: FARM_OK, FARM_E_AUTH (401, why says why: logged only),
+	 * FARM_E_UNAVAIL (no key to be had), other errors 500.  *signed_out (new, malloc;
+	 * may be NULL) is the part of the body that was signed and that map() reads. */
+	int (*verify)(const struct farm_platform_delivery *d, char **signed_out, size_t *slen,
+		      char *why, size_t cap);
+	/* The verified payload -> the event's normalised fields (new) and its redelivery
+	 * key (new, malloc).  FARM_OK; FARM_E_NOTFOUND: nothing to report (200 ignored);
+	 * FARM_E_INVAL/FARM_E_TOOBIG with perr; FARM_E_NOMEM. */
+	int (*map)(const char *payload, size_t len, json_t **fields, char **key,
+		   struct farm_error *perr);
+};
+
+/* ---- the descriptor -------------------------------------------------------------- */
+
+/* A config key a platform adds (platforms.md §1): "<type>.api_url", "webhook.<type>.secret". */
+struct farm_platform_conf {
+	const char *key;
+	const char *def;
+	int secret;
+	const char *doc;
+};
+
+/* A platform status word and farm's normalised status (providers.md §9.2). */
+struct farm_platform_status {
+	const char *word;
+	const char *status; /* queued running success failed canceled unknown */
+};
+
+struct farm_platform {
+	struct farm_provider up;                 /* type, title, API root, auth, message */
+	const struct farm_cred_field *fields;    /* credential value fields, {NULL} ends */
+	const struct farm_platform_conf *conf;   /* config keys, {NULL} ends */
+	const struct farm_platform_route *routes; /* API rows, {NULL} ends */
+	const struct farm_platform_webhook *webhook; /* NULL: none at /webhooks/<type> */
+	const struct farm_platform_status *statuses; /* {NULL} ends */
+	const char *run_id; /* how a run is named (platforms.md §5): "job#number" */
+};
+
+/* The registry (registry.c), in its fixed order; NULL-terminated. */
+extern const struct farm_platform *const farm_platforms[];
+
+/* By credential type; NULL when unknown. */
+const struct farm_platform *farm_platform_find(const char *type);
+
+/* "a, b, c" of every type, for messages ("type must be one of: ..."). */
+const char *farm_platform_types(void);
+
+#endif
