@@ -1,25 +1,18 @@
-/* farm-fcgi-catalog.c - catalog components linked to Argo CD applications, the
- * component page's CI/CD tab, and the Argo CD Notifications webhook.
+/* farm-fcgi-catalog.c - catalog components linked to Argo CD applications and the
+ * component page's CI/CD tab.
  *
  *   GET    /api/v1/catalog/components            the org's links (JWT)
  *   GET    /api/v1/catalog/components/:id        one link, 404 when none (JWT)
  *   PATCH  /api/v1/catalog/components/:id        {"argocdApp":"<name>"|null} (admin)
  *   GET    /api/v1/catalog/components/:id/cicd   live Argo CD status of the link (JWT)
- *   POST   /api/v1/webhooks/argocd[/:credentialId]  Argo CD Notifications (shared token)
  *
  * A link lives in FARM_T_CATALOG under "o<org>\0<id>" (or "n\0<id>" without org), so
  * two orgs may use the same component id and neither sees the other's.  The CI/CD tab
  * reads the application through the provider layer (cached like every read) with the
  * org's Argo CD credential (the most recently updated, or ?credentialId=).
  *
- * Argo CD cannot sign webhooks: a delivery proves itself with the shared token in
- * X-Farm-Token or as the HTTP Basic password (compared in constant time) —
- * webhook.argocd.token on the bare path, the credential's webhookSecret on
- * /:credentialId (the event then carries the credential's org).  What it reports goes
- * through the same observation as farm-runner's poller (lib/pipeline/pipeline.h
- * farm_pipeline_argocd_observe): one ci.build.updated event per change of the
- * application's health, sync status, phase, revision or finish time, whichever of
- * the two saw it first; a repeat answers 200 {"received":true,"duplicate":true}.
+ * The Argo CD Notifications webhook is the Argo CD module's (lib/platform/argocd/),
+ * received by farm-fcgi-webhooks.c like every platform's.
  */
 #include "farm-fcgi.h"
 #include "farm-fcgi-pcall.h"
@@ -310,130 +303,4 @@ int farm_h_catalog_cicd(struct farm_req *r)
 		return farm_req_error(r, 500, "out of memory");
 	}
 	return farm_pcall_answer(r, &pc, FARM_OK, 200, sum);
-}
-
-/* ---- the Argo CD Notifications webhook -------------------------------------------- */
-
-static int unauthorized(struct farm_req *r, const char *why)
-{
-	farm_log(FARM_LOG_INFO, r->id, 0, "webhook refused: %s", why);
-	return farm_req_error(r, 401, "webhook not verified");
-}
-
-/* The webhookSecret of an argocd credential (*secret new, a secret) and its org
- * (arena).  FARM_E_NOTFOUND when there is no such argocd credential or secret. */
-static int hook_secret(struct farm_req *r, const char *cred_id, char **secret, char **org)
-{
-	json_t *value = NULL;
-	const char *s;
-	int rc;
-
-	*secret = NULL;
-	rc = farm_fcgi_hook_cred(r, cred_id, "argocd", &value, org);
-	if (rc != FARM_OK)
-		return rc;
-	s = json_string_value(json_object_get(value, "webhookSecret"));
-	rc = FARM_E_NOTFOUND;
-	if (s && *s)
-		rc = (*secret = strdup(s)) ? FARM_OK : FARM_E_NOMEM;
-	json_decref(value); /* Jansson's allocator wipes it */
-	return rc;
-}
-
-/* X-Farm-Token or the Basic password equal to `expected` (constant time). */
-static int token_ok(struct farm_req *r, const char *expected)
-{
-	size_t elen = strlen(expected);
-	const char *hdr = farm_req_env(r, "HTTP_X_FARM_TOKEN");
-	const char *auth = farm_req_env(r, "HTTP_AUTHORIZATION");
-	char *pw = NULL;
-	int ok = 0;
-
-	if (hdr && farm_webhook_token_verify(hdr, strlen(hdr), expected, elen) == FARM_OK)
-		ok = 1;
-	if (auth && farm_webhook_basic_password(auth, &pw) == FARM_OK) {
-		if (farm_webhook_token_verify(pw, strlen(pw), expected, elen) == FARM_OK)
-			ok = 1;
-		farm_crypto_free_secret(pw, strlen(pw) + 1);
-	}
-	return ok;
-}
-
-struct observe_io {
-	const char *org, *cred_id, *app, *now;
-	json_t *summary;
-	int emitted;
-};
-
-static int observe_txn(struct farm_txn *t, void *arg)
-{
-	struct observe_io *o = arg;
-
-	return farm_pipeline_argocd_observe(t, o->org, o->cred_id, o->app, o->summary, "webhook",
-					    o->now, &o->emitted);
-}
-
-int farm_h_webhook_argocd(struct farm_req *r)
-{
-	struct farm_app *app = r->app;
-	struct farm_error perr = {0};
-	struct observe_io o = {0};
-	const char *cred_id = r->nparams ? r->params[0] : NULL;
-	char *secret = NULL, *org = NULL, now[25];
-	json_t *sum = NULL;
-	int rc;
-
-	if (cred_id) {
-		rc = hook_secret(r, cred_id, &secret, &org);
-		if (rc == FARM_E_NOTFOUND) {
-			unauthorized(r, "no argocd credential with a webhookSecret under that id");
-			goto out;
-		}
-		if (rc != FARM_OK) {
-			farm_req_store_fail(r, rc);
-			goto out;
-		}
-	} else {
-		const char *conf = app->conf.webhook_argocd_token;
-		if (!conf || !*conf) {
-			unauthorized(r, "no Argo CD webhook token configured");
-			goto out;
-		}
-		if (!(secret = strdup(conf))) {
-			farm_req_error(r, 500, "out of memory");
-			goto out;
-		}
-	}
-	if (!token_ok(r, secret)) {
-		unauthorized(r, "bad or missing Argo CD token");
-		goto out;
-	}
-	rc = farm_pipeline_argocd_webhook(r->body, r->body_len, &sum, &perr);
-	if (rc != FARM_OK) {
-		farm_req_error(r, rc == FARM_E_TOOBIG ? 413 : rc == FARM_E_NOMEM ? 500 : 400, "%s",
-			       perr.msg);
-		goto out;
-	}
-	farm_clock_iso(farm_clock_ms(), now);
-	o.org = org;
-	o.cred_id = cred_id;
-	o.app = json_string_value(json_object_get(sum, "app"));
-	o.summary = sum;
-	o.now = now;
-	rc = farm_store_run(app->store, observe_txn, &o);
-	if (rc != FARM_OK) {
-		farm_req_store_fail(r, rc);
-		goto out;
-	}
-	if (!o.emitted) {
-		farm_req_json(r, 200, json_pack("{s:b,s:b}", "received", 1, "duplicate", 1));
-		goto out;
-	}
-	farm_req_json(r, 200, json_pack("{s:b}", "received", 1));
-	farm_fcgi_nudge_eventd(r);
-out:
-	if (secret)
-		farm_crypto_free_secret(secret, strlen(secret) + 1);
-	json_decref(sum);
-	return r->status;
 }

@@ -1,6 +1,8 @@
 /* farm-fcgi-routes.c - every route of the API, in one table: farm's own rows below,
  * then the rows of every platform descriptor in the registry (lib/platform/platform.h),
- * generated once under /api/v1/<type> and all answered by farm_h_platform. */
+ * generated once under /api/v1/<type> and all answered by farm_h_platform, and for
+ * every platform with a webhook POST /api/v1/webhooks/<type>[/:credentialId], all
+ * answered by farm_h_webhook (no JWT: each platform's own proof). */
 #include "farm-fcgi.h"
 
 #include <pthread.h>
@@ -24,24 +26,14 @@ static const struct farm_route own_routes[] = {
 	{"PATCH", "/api/v1/integrations/credentials/:id", farm_h_creds_patch, ADMIN | JSON, NULL},
 	{"DELETE", "/api/v1/integrations/credentials/:id", farm_h_creds_delete, ADMIN, NULL},
 
-	/* Webhooks: no JWT, each platform's own proof (farm-fcgi-webhooks.c). */
-	{"POST", "/api/v1/webhooks/circleci", farm_h_webhook_circleci, FARM_ROUTE_BODY, NULL},
-	{"POST", "/api/v1/webhooks/circleci/:credentialId", farm_h_webhook_circleci, FARM_ROUTE_BODY, NULL},
-	{"POST", "/api/v1/webhooks/jenkins", farm_h_webhook_jenkins, FARM_ROUTE_BODY, NULL},
-	{"POST", "/api/v1/webhooks/jenkins/:credentialId", farm_h_webhook_jenkins, FARM_ROUTE_BODY, NULL},
-	{"POST", "/api/v1/webhooks/travisci", farm_h_webhook_travisci, FARM_ROUTE_BODY, NULL},
-	{"POST", "/api/v1/webhooks/travisci/:credentialId", farm_h_webhook_travisci, FARM_ROUTE_BODY, NULL},
-
 	/* Operators only, outside /api/v1: nginx's `location = /farm-status` (loopback). */
 	{"GET", "/farm-status", farm_h_status, 0, NULL},
 
-	/* Catalog links to Argo CD, the CI/CD tab, Argo CD notifications (farm-fcgi-catalog.c). */
+	/* Catalog links to Argo CD and the CI/CD tab (farm-fcgi-catalog.c). */
 	{"GET", "/api/v1/catalog/components", farm_h_catalog_list, AUTH, NULL},
 	{"GET", "/api/v1/catalog/components/:id", farm_h_catalog_get, AUTH, NULL},
 	{"PATCH", "/api/v1/catalog/components/:id", farm_h_catalog_patch, ADMIN | JSON, NULL},
 	{"GET", "/api/v1/catalog/components/:id/cicd", farm_h_catalog_cicd, AUTH, NULL},
-	{"POST", "/api/v1/webhooks/argocd", farm_h_webhook_argocd, FARM_ROUTE_BODY, NULL},
-	{"POST", "/api/v1/webhooks/argocd/:credentialId", farm_h_webhook_argocd, FARM_ROUTE_BODY, NULL},
 
 	/* Pipelines and runs; farm-runner executes them (farm-fcgi-pipelines.c). */
 	{"GET", "/api/v1/pipelines", farm_h_pipelines_list, AUTH, NULL},
@@ -59,16 +51,40 @@ static struct farm_route *table;
 static size_t ntable;
 static pthread_once_t table_once = PTHREAD_ONCE_INIT;
 
+/* Appends one generated row; 0 when out of memory. */
+static int add(struct farm_route *t, struct farm_fcgi_platform_row *row, const char *method,
+	       char *pattern, farm_handler h, unsigned flags)
+{
+	if (!pattern)
+		return 0;
+	t->method = method;
+	t->pattern = pattern;
+	t->handler = h;
+	t->flags = flags;
+	t->arg = row;
+	return 1;
+}
+
+/* prefix + type + path, new (kept for the process's life); NULL when out of memory. */
+static char *pattern(const char *prefix, const char *type, const char *path)
+{
+	char *p;
+
+	return asprintf(&p, "%s%s%s", prefix, type, path) < 0 ? NULL : p;
+}
+
 static void table_build(void)
 {
-	size_t n = NOWN, k = NOWN;
+	size_t n = NOWN, k = NOWN, nrows = 0;
 	struct farm_fcgi_platform_row *rows;
 	struct farm_route *t;
 
-	for (size_t i = 0; farm_platforms[i]; i++)
+	for (size_t i = 0; farm_platforms[i]; i++) {
 		for (const struct farm_platform_route *rt = farm_platforms[i]->routes; rt && rt->method;
 		     rt++)
 			n++;
+		n += farm_platforms[i]->webhook ? 2 : 0;
+	}
 	t = calloc(n, sizeof(*t));
 	rows = calloc(n - NOWN + 1, sizeof(*rows));
 	if (!t || !rows)
@@ -76,22 +92,24 @@ static void table_build(void)
 	memcpy(t, own_routes, sizeof(own_routes));
 	for (size_t i = 0; farm_platforms[i]; i++) {
 		const struct farm_platform *pl = farm_platforms[i];
+		const char *ty = pl->up.type;
 		for (const struct farm_platform_route *rt = pl->routes; rt && rt->method; rt++) {
-			struct farm_fcgi_platform_row *row = &rows[k - NOWN];
-			char *pat;
-			if (asprintf(&pat, "/api/v1/%s%s", pl->up.type, rt->path) < 0)
+			rows[nrows] = (struct farm_fcgi_platform_row){pl, rt};
+			if (!add(&t[k++], &rows[nrows++], rt->method, pattern("/api/v1/", ty, rt->path),
+				 farm_h_platform,
+				 (rt->flags & FARM_PLATFORM_ADMIN) ? AUTH | FARM_ROUTE_ADMIN : AUTH))
 				goto fail;
-			row->platform = pl;
-			row->route = rt;
-			t[k].method = rt->method;
-			t[k].pattern = pat;
-			t[k].handler = farm_h_platform;
-			t[k].flags = (rt->flags & FARM_PLATFORM_ADMIN)
-					     ? FARM_ROUTE_AUTH | FARM_ROUTE_ADMIN
-					     : FARM_ROUTE_AUTH;
-			t[k].arg = row;
-			k++;
 		}
+		if (!pl->webhook)
+			continue;
+		rows[nrows] = (struct farm_fcgi_platform_row){pl, NULL};
+		if (!add(&t[k++], &rows[nrows], "POST", pattern("/api/v1/webhooks/", ty, ""),
+			 farm_h_webhook, FARM_ROUTE_BODY) ||
+		    !add(&t[k++], &rows[nrows], "POST",
+			 pattern("/api/v1/webhooks/", ty, "/:credentialId"), farm_h_webhook,
+			 FARM_ROUTE_BODY))
+			goto fail;
+		nrows++;
 	}
 	table = t;
 	ntable = n;

@@ -1,8 +1,11 @@
-/* farm-fcgi-webhooks.c - POST /api/v1/webhooks/{circleci,jenkins,travisci}[/:credentialId]
+/* farm-fcgi-webhooks.c - POST /api/v1/webhooks/<type>[/:credentialId]: the one
+ * receiver of every platform descriptor with a webhook (lib/platform/platform.h).
  *
- * A delivery is verified before anything is stored (lib/events/webhook.h), normalised
- * (lib/events/event.h), then in ONE transaction its dedupe key is checked and written and the
- * event is appended to the durable outbox; 200 is answered only after that commit.
+ * A delivery is verified by its platform's hook before anything is stored, mapped by
+ * its platform to the normalised event fields (lib/events/event.h), then in ONE
+ * transaction its dedupe key is checked and written and the event is appended to the
+ * durable outbox (or, for a platform that observes runs, the observation it shares
+ * with the poller is updated); 200 is answered only after that commit.
  * farm-eventd is then nudged over ZeroMQ (PUSH, never blocking: a lost nudge only
  * delays the event until eventd's next poll).  No network I/O on this path, except a
  * fetch of a Travis API's public key when none is cached, through httpc (its address
@@ -34,7 +37,7 @@
 #include "keys.h"
 #include "log.h"
 #include "provider.h"
-#include "travisci.h"
+#include "platform.h"
 #include "webhook.h"
 #include "banned.h"
 
@@ -48,7 +51,7 @@
 /* What one delivery resolved to: where its secret comes from and whom it belongs to. */
 struct hook {
 	struct farm_req *r;
-	const char *provider;    /* "circleci" | "jenkins" | "travisci" */
+	const struct farm_platform *pl;
 	const char *cred_id;     /* NULL on the bare path */
 	char *org;               /* the credential's org (arena), NULL for none */
 	json_t *value;           /* the credential's decrypted value, or NULL */
@@ -58,7 +61,7 @@ static int unauthorized(struct farm_req *r, const char *why)
 {
 	/* Why is logged (never the secret or the body); the sender learns only 401. */
 	farm_log(FARM_LOG_INFO, r->id, 0, "webhook refused: %s", why);
-	return farm_req_error(r, 401, "webhook not verified");
+	return farm_req_fail(r, FARM_E_AUTH, "webhook not verified");
 }
 
 /* --- the credential of a /:credentialId path --------------------------------------- */
@@ -122,17 +125,17 @@ static const char *hook_cred_secret(const struct hook *h)
 }
 
 /* Resolves h from the path.  Returns 0 to go on, or the status already answered. */
-static int hook_begin(struct hook *h, struct farm_req *r, const char *provider)
+static int hook_begin(struct hook *h, struct farm_req *r, const struct farm_platform *pl)
 {
 	int rc;
 
 	memset(h, 0, sizeof(*h));
 	h->r = r;
-	h->provider = provider;
+	h->pl = pl;
 	if (r->nparams == 0)
 		return 0;
 	h->cred_id = r->params[0];
-	rc = farm_fcgi_hook_cred(r, h->cred_id, provider, &h->value, &h->org);
+	rc = farm_fcgi_hook_cred(r, h->cred_id, pl->up.type, &h->value, &h->org);
 	if (rc == FARM_E_NOTFOUND)
 		return unauthorized(r, "no such credential for this platform");
 	if (rc != FARM_OK)
@@ -264,13 +267,30 @@ static json_t *event_build(const struct hook *h, json_t *fields, const char *rec
 	return ev;
 }
 
-/* Parses the verified payload, stores the event, answers.  Returns the status. */
+struct observe_io {
+	const struct hook *h;
+	json_t *fields;
+	const char *now;
+	int emitted;
+};
+
+static int observe_txn(struct farm_txn *t, void *arg)
+{
+	struct observe_io *o = arg;
+
+	return o->h->pl->webhook->observe(t, o->h->org, o->h->cred_id, o->fields, o->now,
+					  &o->emitted);
+}
+
+/* Stores what the verified payload says (an event, or an observation), answers.
+ * Returns the status. */
 static int hook_accept(struct hook *h, int parsed, json_t *fields, char *key,
 		       struct farm_error *perr)
 {
 	struct farm_req *r = h->r;
 	struct farm_app *app = r->app;
 	struct put_event p = {0};
+	struct observe_io o = {h, fields, NULL, 0};
 	char received[FARM_EVENT_TS_LEN], *dkey = NULL, *json = NULL;
 	json_t *ev = NULL;
 	int rc, status;
@@ -279,24 +299,30 @@ static int hook_accept(struct hook *h, int parsed, json_t *fields, char *key,
 		status = farm_req_json(r, 200, json_pack("{s:b,s:b}", "received", 1, "ignored", 1));
 		goto out;
 	}
-	if (parsed == FARM_E_TOOBIG) {
-		status = farm_req_error(r, 413, "%s", perr->msg);
-		goto out;
-	}
 	if (parsed != FARM_OK) {
-		status = farm_req_error(r, parsed == FARM_E_NOMEM ? 500 : 400, "%s",
-					parsed == FARM_E_NOMEM ? "out of memory" : perr->msg);
+		status = farm_req_fail(r, parsed, "%s",
+				       parsed == FARM_E_NOMEM ? "out of memory" : perr->msg);
 		goto out;
 	}
 	p.received_ms = farm_clock_ms();
 	farm_clock_iso(p.received_ms, received);
+	if (h->pl->webhook->observe) {
+		o.now = received;
+		rc = farm_store_run(app->store, observe_txn, &o);
+		if (rc != FARM_OK) {
+			status = farm_req_store_fail(r, rc);
+			goto out;
+		}
+		p.duplicate = !o.emitted;
+		goto answer;
+	}
 	ev = event_build(h, fields, received);
 	/* Deliveries are deduplicated per credential: two Jenkins servers may both have a
 	 * job "build" #5, and one org must never silence another's event. */
-	dkey = farm_arena_printf(r->arena, "%s|%s", h->cred_id ? h->cred_id : "-", key);
+	dkey = key ? farm_arena_printf(r->arena, "%s|%s", h->cred_id ? h->cred_id : "-", key) : NULL;
 	json = ev ? json_dumps(ev, JSON_COMPACT) : NULL;
 	if (!ev || !dkey || !json) {
-		status = farm_req_error(r, 500, "out of memory");
+		status = farm_req_fail(r, FARM_E_NOMEM, "out of memory");
 		goto out;
 	}
 	p.dedupe = dkey;
@@ -307,6 +333,7 @@ static int hook_accept(struct hook *h, int parsed, json_t *fields, char *key,
 		status = farm_req_store_fail(r, rc);
 		goto out;
 	}
+answer:
 	if (p.duplicate) {
 		status = farm_req_json(r, 200, json_pack("{s:b,s:b}", "received", 1, "duplicate", 1));
 		goto out;
@@ -321,115 +348,40 @@ out:
 	return status;
 }
 
-/* --- CircleCI ---------------------------------------------------------------------- */
+/* --- keys published by a platform's API (Travis CI's GET /config) ---------------------- */
 
-int farm_h_webhook_circleci(struct farm_req *r)
-{
-	struct farm_app *app = r->app;
-	struct farm_error perr = {0};
-	struct hook h;
-	const char *secret;
-	json_t *fields = NULL;
-	char *key = NULL;
-	int rc, parsed;
+/* A key fetched at most this often per API, for the whole pool. */
+#define KEY_REFETCH_MS (10 * 1000)
+/* Largest key answer read. */
+#define KEY_ANSWER_MAX (256 * 1024)
+/* The key fetch, whatever upstream.timeout says: the sender is waiting. */
+#define KEY_FETCH_TIMEOUT 10L
 
-	if ((rc = hook_begin(&h, r, "circleci")) != 0)
-		return rc;
-	secret = h.cred_id ? hook_cred_secret(&h) : app->conf.webhook_circleci_secret;
-	if (!secret || !*secret) {
-		rc = unauthorized(r, "no CircleCI webhook secret configured");
-		goto out;
-	}
-	if (farm_webhook_circleci_verify(farm_req_env(r, "HTTP_CIRCLECI_SIGNATURE"), secret,
-					 strlen(secret), r->body, r->body_len) != FARM_OK) {
-		rc = unauthorized(r, "bad or missing circleci-signature");
-		goto out;
-	}
-	parsed = farm_event_from_circleci(r->body, r->body_len, &fields, &key, &perr);
-	rc = hook_accept(&h, parsed, fields, key, &perr);
-out:
-	hook_end(&h);
-	return rc;
-}
-
-/* --- Jenkins ----------------------------------------------------------------------- */
-
-/* Any presented token (?token=, X-Farm-Token, Basic password) that matches accepts. */
-static int jenkins_verify(struct farm_req *r, const char *expected)
-{
-	size_t elen = strlen(expected);
-	const char *q = farm_req_query(r, "token");
-	const char *hdr = farm_req_env(r, "HTTP_X_FARM_TOKEN");
-	const char *auth = farm_req_env(r, "HTTP_AUTHORIZATION");
-	char *pw = NULL;
-	int ok = 0;
-
-	if (q && farm_webhook_token_verify(q, strlen(q), expected, elen) == FARM_OK)
-		ok = 1;
-	if (hdr && farm_webhook_token_verify(hdr, strlen(hdr), expected, elen) == FARM_OK)
-		ok = 1;
-	if (auth && farm_webhook_basic_password(auth, &pw) == FARM_OK) {
-		if (farm_webhook_token_verify(pw, strlen(pw), expected, elen) == FARM_OK)
-			ok = 1;
-		farm_crypto_free_secret(pw, strlen(pw) + 1);
-	}
-	return ok;
-}
-
-int farm_h_webhook_jenkins(struct farm_req *r)
-{
-	struct farm_app *app = r->app;
-	struct farm_error perr = {0};
-	struct hook h;
-	const char *token;
-	json_t *fields = NULL;
-	char *key = NULL;
-	int rc, parsed;
-
-	if ((rc = hook_begin(&h, r, "jenkins")) != 0)
-		return rc;
-	token = h.cred_id ? hook_cred_secret(&h) : app->conf.webhook_jenkins_token;
-	if (!token || !*token) {
-		rc = unauthorized(r, "no Jenkins webhook token configured");
-		goto out;
-	}
-	if (!jenkins_verify(r, token)) {
-		rc = unauthorized(r, "bad or missing Jenkins token");
-		goto out;
-	}
-	parsed = farm_event_from_jenkins(r->body, r->body_len, &fields, &key, &perr);
-	rc = hook_accept(&h, parsed, fields, key, &perr);
-out:
-	hook_end(&h);
-	return rc;
-}
-
-/* --- Travis CI --------------------------------------------------------------------- */
-
-/* "travis.pubkey.<API URL>" (the cached key) or "travis.keyfetch.<API URL>" (when the
+/* "<type>.pubkey.<API URL>" (the cached key) or "<type>.keyfetch.<API URL>" (when the
  * last fetch was claimed): keyed by the whole API URL, so two APIs on one host (an
- * Enterprise path, another org's path) never share a key. */
-static char *travis_meta_key(struct farm_req *r, const char *what, const char *api)
+ * Enterprise path, another org's path) never share a key (issue 18 #2). */
+static char *key_meta(struct hook *h, const char *what, const char *api)
 {
 	char *u;
 
-	if (farm_provider_travisci_key_url(r->arena, api, &u) != FARM_OK)
+	if (farm_platform_key_url(h->r->arena, api, &u) != FARM_OK)
 		return NULL;
-	return farm_arena_printf(r->arena, "travis.%s.%s", what, u);
+	return farm_arena_printf(h->r->arena, "%s.%s.%s", h->pl->up.type, what, u);
 }
 
-/* GET <api>/config through this thread's httpc (issue 18 #1: the address policy, CA
- * file and caps of every platform call), with the shorter Travis timeouts and cap. */
-static int travis_fetch_key(struct farm_req *r, const char *api, char **pem)
+/* The platform's key fetch through this thread's httpc (issue 18 #1: the address
+ * policy, CA file and caps of every platform call), with shorter timeouts and cap. */
+static int key_fetch(struct hook *h, const char *api, char **pem)
 {
+	struct farm_req *r = h->r;
 	struct farm_app *app = r->app;
-	struct farm_httpc *h = farm_providers_http(r);
+	struct farm_httpc *c = farm_providers_http(r);
 	struct farm_httpc_opts o = {
 		.connect_timeout_ms = app->conf.upstream_connect_timeout * 1000,
-		.timeout_ms = (app->conf.upstream_timeout < TRAVIS_FETCH_TIMEOUT
+		.timeout_ms = (app->conf.upstream_timeout < KEY_FETCH_TIMEOUT
 				       ? app->conf.upstream_timeout
-				       : TRAVIS_FETCH_TIMEOUT) * 1000,
-		.max_body = TRAVIS_CONFIG_MAX,
+				       : KEY_FETCH_TIMEOUT) * 1000,
+		.max_body = KEY_ANSWER_MAX,
 		.allow_loopback = app->conf.upstream_allow_loopback,
 		.ca_file = app->conf.upstream_ca_file,
 	};
@@ -437,12 +389,12 @@ static int travis_fetch_key(struct farm_req *r, const char *api, char **pem)
 	int rc;
 
 	*pem = NULL;
-	if (!h)
+	if (!c)
 		return FARM_E_NOMEM;
-	farm_httpc_set_opts(h, &o); /* farm_providers_http restores the defaults */
-	rc = farm_provider_travisci_fetch_key(h, r->arena, api, pem, why, sizeof(why));
+	farm_httpc_set_opts(c, &o); /* farm_providers_http restores the defaults */
+	rc = h->pl->webhook->fetch_key(c, r->arena, api, pem, why, sizeof(why));
 	if (rc != FARM_OK)
-		farm_log(FARM_LOG_WARN, r->id, 0, "Travis key GET %s/config: %s", api, why);
+		farm_log(FARM_LOG_WARN, r->id, 0, "%s key of %s: %s", h->pl->up.title, api, why);
 	return rc;
 }
 
@@ -466,7 +418,7 @@ static int meta_txn(struct farm_txn *t, void *arg)
 }
 
 /* The cached key of an API host: *pem new (free), *fetched_ms when it was fetched. */
-static int travis_cached_key(struct farm_req *r, const char *ckey, char **pem,
+static int key_cached(struct farm_req *r, const char *ckey, char **pem,
 			     long long *fetched_ms)
 {
 	struct farm_app *app = r->app;
@@ -491,7 +443,7 @@ static int travis_cached_key(struct farm_req *r, const char *ckey, char **pem,
 	return rc;
 }
 
-static int travis_cache_put(struct farm_req *r, const char *ckey, const char *pem)
+static int key_cache_put(struct farm_req *r, const char *ckey, const char *pem)
 {
 	struct farm_app *app = r->app;
 	json_t *j = json_pack("{s:s,s:I}", "pem", pem, "fetchedAt", (json_int_t)farm_clock_ms());
@@ -504,31 +456,6 @@ static int travis_cache_put(struct farm_req *r, const char *ckey, const char *pe
 	return rc;
 }
 
-/* Reads the configured key file.  *pem new (free). */
-static int travis_key_file(const char *path, char **pem)
-{
-	FILE *fp = fopen(path, "re");
-	char *buf;
-	size_t n;
-
-	*pem = NULL;
-	if (!fp)
-		return FARM_E_IO;
-	if (!(buf = malloc(FARM_WEBHOOK_PEM_MAX + 1))) {
-		fclose(fp);
-		return FARM_E_NOMEM;
-	}
-	n = fread(buf, 1, FARM_WEBHOOK_PEM_MAX + 1, fp);
-	fclose(fp);
-	if (n == 0 || n > FARM_WEBHOOK_PEM_MAX) {
-		free(buf);
-		return FARM_E_INVAL;
-	}
-	buf[n] = '\0';
-	*pem = buf;
-	return FARM_OK;
-}
-
 struct fetch_claim {
 	const char *key;
 	long long now;
@@ -536,7 +463,7 @@ struct fetch_claim {
 };
 
 /* Claims the one fetch of a window: when no fetch of this API was claimed in the last
- * TRAVIS_REFETCH_MS (pool-wide: the claim is in the database), records this one. */
+ * KEY_REFETCH_MS (pool-wide: the claim is in the database), records this one. */
 static int fetch_claim_txn(struct farm_txn *t, void *arg)
 {
 	struct fetch_claim *c = arg;
@@ -554,7 +481,7 @@ static int fetch_claim_txn(struct farm_txn *t, void *arg)
 		at[n] = '\0';
 		free(val);
 		last = strtoll(at, NULL, 10);
-		if (last <= c->now && c->now - last < TRAVIS_REFETCH_MS)
+		if (last <= c->now && c->now - last < KEY_REFETCH_MS)
 			return FARM_OK; /* fetched (or tried) lately, or a fetch is under way */
 	} else if (rc != FARM_E_NOTFOUND) {
 		return rc;
@@ -566,30 +493,33 @@ static int fetch_claim_txn(struct farm_txn *t, void *arg)
 	return rc;
 }
 
-/* Verifies against the Travis API `api`: cached key first; when none is cached (or
- * the cached one fails and was fetched over TRAVIS_REFETCH_MS ago), GET /config, at
- * most once per TRAVIS_REFETCH_MS for each API in the whole pool, and never waiting
- * for another thread's fetch: a delivery that finds the fetch claimed is judged with
- * what is cached.  FARM_OK, FARM_E_AUTH (not verified), FARM_E_UNAVAIL (no key). */
-static int travis_verify_host(struct farm_req *r, const char *api, const char *sig,
-			      const char *payload, size_t plen)
+/* delivery.verify_with_key: verifies with the key the API `api` publishes: cached key
+ * first; when none is cached (or the cached one fails and was fetched over
+ * KEY_REFETCH_MS ago), fetch it, at most once per KEY_REFETCH_MS for each API in the
+ * whole pool, never waiting for another thread's fetch: a delivery that finds the
+ * fetch claimed is judged with what is cached.  FARM_OK, FARM_E_AUTH, FARM_E_UNAVAIL. */
+static int key_verify(void *arg, const char *api, const void *payload, size_t plen,
+		      const char *sig)
 {
-	char *ckey = travis_meta_key(r, "pubkey", api), *pem = NULL, *fresh = NULL;
-	struct fetch_claim claim = {travis_meta_key(r, "keyfetch", api), farm_clock_ms(), 0};
+	struct hook *h = arg;
+	struct farm_req *r = h->r;
+	const struct farm_platform_webhook *wh = h->pl->webhook;
+	char *ckey = key_meta(h, "pubkey", api), *pem = NULL, *fresh = NULL;
+	struct fetch_claim claim = {key_meta(h, "keyfetch", api), farm_clock_ms(), 0};
 	long long fetched = 0;
-	int rc, frc;
+	int rc;
 
-	if (!ckey || !claim.key) {
-		farm_log(FARM_LOG_WARN, r->id, 0, "Travis API URL unusable for a key");
+	if (!ckey || !claim.key || !wh->fetch_key || !wh->verify_key) {
+		farm_log(FARM_LOG_WARN, r->id, 0, "%s API URL unusable for a key", h->pl->up.title);
 		return FARM_E_UNAVAIL;
 	}
-	rc = travis_cached_key(r, ckey, &pem, &fetched);
+	rc = key_cached(r, ckey, &pem, &fetched);
 	if (rc == FARM_OK) {
-		rc = farm_webhook_travis_verify(pem, strlen(pem), sig, payload, plen);
+		rc = wh->verify_key(pem, sig, payload, plen);
 		if (rc == FARM_E_INVAL) { /* an unusable key cached by an older farm */
 			free(pem);
 			pem = NULL;
-		} else if (rc != FARM_E_AUTH || farm_clock_ms() - fetched < TRAVIS_REFETCH_MS) {
+		} else if (rc != FARM_E_AUTH || farm_clock_ms() - fetched < KEY_REFETCH_MS) {
 			goto out;
 		}
 	} else if (rc != FARM_E_NOTFOUND) {
@@ -599,84 +529,95 @@ static int travis_verify_host(struct farm_req *r, const char *api, const char *s
 	if (rc != FARM_OK)
 		goto out;
 	if (!claim.claimed) {
+		farm_log(FARM_LOG_INFO, r->id, 0, "%s key fetch of this API claimed lately",
+			 h->pl->up.title);
 		rc = pem ? FARM_E_AUTH : FARM_E_UNAVAIL;
-		farm_log(FARM_LOG_INFO, r->id, 0, "Travis key fetch of this API claimed lately");
 		goto out;
 	}
-	frc = travis_fetch_key(r, api, &fresh);
-	if (frc != FARM_OK) {
+	if (key_fetch(h, api, &fresh) != FARM_OK) {
 		/* A fetch that fails leaves a failed verification failed. */
 		rc = pem ? FARM_E_AUTH : FARM_E_UNAVAIL;
 		goto out;
 	}
 	/* Stored even when unchanged: fetchedAt restarts the refetch window. */
-	if (travis_cache_put(r, ckey, fresh) != FARM_OK)
-		farm_log(FARM_LOG_WARN, r->id, 0, "cannot cache the Travis key of %s", ckey);
+	if (key_cache_put(r, ckey, fresh) != FARM_OK)
+		farm_log(FARM_LOG_WARN, r->id, 0, "cannot cache the key of %s", ckey);
 	if (pem && strcmp(pem, fresh) == 0) {
 		rc = FARM_E_AUTH; /* same key, same verdict */
 		goto out;
 	}
-	rc = farm_webhook_travis_verify(fresh, strlen(fresh), sig, payload, plen);
+	rc = wh->verify_key(fresh, sig, payload, plen);
 out:
 	free(pem);
 	free(fresh);
 	return rc;
 }
 
-int farm_h_webhook_travisci(struct farm_req *r)
-{
-	struct farm_app *app = r->app;
-	struct farm_error perr = {0};
-	struct hook h;
-	const char *sig = farm_req_env(r, "HTTP_SIGNATURE");
-	const char *api, *kf = app->conf.webhook_travisci_public_key_file;
-	char *payload = NULL, *pem = NULL, *key = NULL;
-	size_t plen = 0;
-	json_t *fields = NULL;
-	int rc, parsed, vrc;
+/* --- the receiver ------------------------------------------------------------------- */
 
-	if ((rc = hook_begin(&h, r, "travisci")) != 0)
+static const char *d_header(void *arg, const char *name)
+{
+	return farm_req_env(((struct hook *)arg)->r, name);
+}
+
+static const char *d_query(void *arg, const char *name)
+{
+	return farm_req_query(((struct hook *)arg)->r, name);
+}
+
+static const char *d_conf(void *arg, const char *key)
+{
+	const struct farm_app *app = ((struct hook *)arg)->r->app;
+
+	return farm_conf_str(&app->conf, key);
+}
+
+int farm_h_webhook(struct farm_req *r)
+{
+	const struct farm_fcgi_platform_row *row = r->route->arg;
+	const struct farm_platform_webhook *wh = row->platform->webhook;
+	struct farm_error perr = {0};
+	struct farm_platform_delivery d = {0};
+	struct hook h;
+	json_t *fields = NULL;
+	char *payload = NULL, *key = NULL, why[256] = "not verified";
+	size_t plen = 0;
+	int rc, vrc;
+
+	if ((rc = hook_begin(&h, r, row->platform)) != 0)
 		return rc;
-	if (!sig || !*sig) {
-		rc = unauthorized(r, "no Signature header");
-		goto out;
-	}
-	/* The signed bytes are the form-decoded payload field, not the raw body. */
-	if (farm_form_field(r->body, r->body_len, "payload", &payload, &plen) != FARM_OK) {
-		rc = unauthorized(r, "no payload form field");
-		goto out;
-	}
-	if (!h.cred_id && kf && *kf) {
-		vrc = travis_key_file(kf, &pem);
-		if (vrc != FARM_OK) {
-			farm_log(FARM_LOG_ERROR, r->id, vrc == FARM_E_IO ? errno : 0,
-				 "webhook.travisci.public_key_file %s unreadable", kf);
-			rc = farm_req_error(r, 503, "the Travis CI public key is unavailable");
-			goto out;
-		}
-		vrc = farm_webhook_travis_verify(pem, strlen(pem), sig, payload, plen);
-	} else {
-		api = h.cred_id ? json_string_value(json_object_get(h.value, "url")) : NULL;
-		if (!api || !*api)
-			api = app->conf.travisci_api_url;
-		vrc = travis_verify_host(r, api, sig, payload, plen);
-	}
+	d.body = r->body;
+	d.len = r->body_len;
+	d.header = d_header;
+	d.query = d_query;
+	d.conf = d_conf;
+	d.arg = &h;
+	d.secret = h.cred_id ? hook_cred_secret(&h) : d_conf(&h, wh->conf_secret);
+	d.cred_id = h.cred_id;
+	d.value = h.value;
+	d.verify_with_key = key_verify;
+	vrc = wh->verify(&d, &payload, &plen, why, sizeof(why));
 	/* On a credential's path a key that cannot be had answers like an unknown
 	 * credential (401): the sender must not learn which ids exist (issue 18 #4). */
-	if (vrc == FARM_E_UNAVAIL && !h.cred_id) {
-		rc = farm_req_error(r, 503, "the Travis CI public key is unavailable");
+	if (vrc == FARM_E_AUTH || (vrc == FARM_E_UNAVAIL && h.cred_id)) {
+		rc = unauthorized(r, why);
+		goto out;
+	}
+	if (vrc == FARM_E_UNAVAIL) {
+		farm_log(FARM_LOG_ERROR, r->id, 0, "webhook: %s", why);
+		rc = farm_req_fail(r, FARM_E_UNAVAIL, "the %s public key is unavailable",
+				   row->platform->up.title);
 		goto out;
 	}
 	if (vrc != FARM_OK) {
-		rc = vrc == FARM_E_AUTH     ? unauthorized(r, "bad Travis CI signature")
-		     : vrc == FARM_E_UNAVAIL ? unauthorized(r, "no Travis CI key to be had")
-					: farm_req_error(r, 500, "cannot verify the signature");
+		rc = farm_req_fail(r, vrc == FARM_E_NOMEM ? FARM_E_NOMEM : FARM_E_CRYPTO,
+				   "cannot verify the signature");
 		goto out;
 	}
-	parsed = farm_event_from_travis(payload, plen, &fields, &key, &perr);
-	rc = hook_accept(&h, parsed, fields, key, &perr);
+	rc = wh->map(payload ? payload : r->body, payload ? plen : r->body_len, &fields, &key,
+		     &perr);
+	rc = hook_accept(&h, rc, fields, key, &perr);
 out:
-	free(pem);
 	free(payload);
 	hook_end(&h);
 	return rc;

@@ -91,10 +91,9 @@ void farm_creds_cache_free(struct farm_list_cache *c);
 int farm_h_creds_create(struct farm_req *r);
 int farm_h_creds_patch(struct farm_req *r);
 int farm_h_creds_delete(struct farm_req *r);
-/* farm-fcgi-webhooks.c: POST /api/v1/webhooks/<platform>[/:credentialId] */
-int farm_h_webhook_circleci(struct farm_req *r);
-int farm_h_webhook_jenkins(struct farm_req *r);
-int farm_h_webhook_travisci(struct farm_req *r);
+/* farm-fcgi-webhooks.c: POST /api/v1/webhooks/<type>[/:credentialId], the one
+ * receiver of every platform with a webhook (r->route->arg: its platform row). */
+int farm_h_webhook(struct farm_req *r);
 /* farm-fcgi-status.c: GET /farm-status (JSON, or Prometheus text with ?format=prometheus) */
 int farm_h_status(struct farm_req *r);
 
@@ -121,13 +120,11 @@ void farm_fcgi_nudge_eventd(struct farm_req *r);
 int farm_fcgi_hook_cred(struct farm_req *r, const char *cred_id, const char *type,
 			json_t **value, char **org);
 
-/* farm-fcgi-catalog.c: catalog links to Argo CD applications, the CI/CD tab, and the
- * Argo CD Notifications webhook. */
+/* farm-fcgi-catalog.c: catalog links to Argo CD applications and the CI/CD tab. */
 int farm_h_catalog_list(struct farm_req *r);
 int farm_h_catalog_get(struct farm_req *r);
 int farm_h_catalog_patch(struct farm_req *r);
 int farm_h_catalog_cicd(struct farm_req *r);
-int farm_h_webhook_argocd(struct farm_req *r);
 /* farm-fcgi-pipelines.c: pipelines and their runs (farm-runner executes them). */
 int farm_h_pipelines_list(struct farm_req *r);
 int farm_h_pipelines_create(struct farm_req *r);

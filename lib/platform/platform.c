@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "crypto.h"
+#include "webhook.h"
 #include "banned.h"
 
 const struct farm_platform *farm_platform_find(const char *type)
@@ -58,4 +60,52 @@ int farm_platform_read(struct farm_provider_call *c, const char *key, farm_provi
 	if (!key)
 		return farm_provider_nomem(c);
 	return farm_provider_read(c, key, fn, arg, &o->text, &o->len);
+}
+
+int farm_platform_key_url(struct farm_arena *a, const char *api, char **out)
+{
+	size_t n = api ? strlen(api) : 0, auth;
+	const char *p;
+	char *u;
+
+	*out = NULL;
+	if (!api || (strncmp(api, "http://", 7) && strncmp(api, "https://", 8)) ||
+	    strpbrk(api, "?#@ \r\n\t"))
+		return FARM_E_INVAL;
+	while (n > 8 && api[n - 1] == '/')
+		n--;
+	if (!(u = farm_arena_printf(a, "%.*s", (int)n, api)))
+		return FARM_E_NOMEM;
+	/* Scheme and host compare without case; the path as written. */
+	p = strstr(u, "://") + 3;
+	auth = (size_t)(p - u) + strcspn(p, "/");
+	for (size_t i = 0; i < auth; i++)
+		if (u[i] >= 'A' && u[i] <= 'Z')
+			u[i] = (char)(u[i] - 'A' + 'a');
+	*out = u;
+	return FARM_OK;
+}
+
+int farm_platform_token_verify(const struct farm_platform_delivery *d, int query_too)
+{
+	const char *expected = d->secret;
+	const char *q = query_too ? d->query(d->arg, "token") : NULL;
+	const char *hdr = d->header(d->arg, "HTTP_X_FARM_TOKEN");
+	const char *auth = d->header(d->arg, "HTTP_AUTHORIZATION");
+	size_t elen = expected ? strlen(expected) : 0;
+	char *pw = NULL;
+	int ok = 0;
+
+	if (!elen)
+		return FARM_E_AUTH;
+	if (q && farm_webhook_token_verify(q, strlen(q), expected, elen) == FARM_OK)
+		ok = 1;
+	if (hdr && farm_webhook_token_verify(hdr, strlen(hdr), expected, elen) == FARM_OK)
+		ok = 1;
+	if (auth && farm_webhook_basic_password(auth, &pw) == FARM_OK) {
+		if (farm_webhook_token_verify(pw, strlen(pw), expected, elen) == FARM_OK)
+			ok = 1;
+		farm_crypto_free_secret(pw, strlen(pw) + 1);
+	}
+	return ok ? FARM_OK : FARM_E_AUTH;
 }

@@ -70,38 +70,64 @@ int farm_platform_number(const struct farm_platform_in *in, const char *name, lo
 
 /* ---- webhooks -------------------------------------------------------------------- */
 
-/* One delivery, as the receiver (fcgi/farm-fcgi/farm-fcgi-webhooks.c) hands it over. */
+struct farm_txn;
+struct farm_httpc;
+
+/* One delivery to POST /webhooks/<type>[/:credentialId], as the one receiver
+ * (fcgi/farm-fcgi/farm-fcgi-webhooks.c) hands it to the platform. */
 struct farm_platform_delivery {
 	const char *body; /* raw body, len bytes */
 	size_t len;
 	const char *(*header)(void *arg, const char *cgi_name); /* "HTTP_CIRCLECI_SIGNATURE" */
 	const char *(*query)(void *arg, const char *name);
+	const char *(*conf)(void *arg, const char *key); /* a string config key's value */
 	void *arg;
-	const char *secret;  /* the credential's webhookSecret, or the instance key's value */
+	/* The shared secret: the credential's webhookSecret on /:credentialId, else the
+	 * value of the descriptor's conf_secret key; NULL when there is none. */
+	const char *secret;
 	const char *cred_id; /* NULL on the bare path */
 	json_t *value;       /* the credential's value (borrowed), NULL on the bare path */
-	const char *reqid;
-	/* Travis-style platforms whose key must be fetched: verify with the key of the
-	 * platform's API (the receiver's key cache); FARM_OK, FARM_E_AUTH, FARM_E_UNAVAIL. */
+	/* For platforms whose deliveries are signed with a key their API publishes
+	 * (fetch_key/verify_key below): verifies `sig` over n bytes with the key of API
+	 * `api`, through the receiver's key cache.  FARM_OK, FARM_E_AUTH, FARM_E_UNAVAIL. */
 	int (*verify_with_key)(void *arg, const char *api, const void *signed_bytes, size_t n,
 			       const char *sig);
 };
 
 struct farm_platform_webhook {
-	/* Instance-wide config key of the bare path's secret ("webhook.circleci.secret"),
-	 * or NULL. */
+	/* Config key of the bare path's shared secret ("webhook.circleci.secret"), or NULL. */
 	const char *conf_secret;
-	/* Verifies the delivery: FARM_OK, FARM_E_AUTH (401, why says why: logged only),
-	 * FARM_E_UNAVAIL (no key to be had), other errors 500.  *signed_out (new, malloc;
-	 * may be NULL) is the part of the body that was signed and that map() reads. */
-	int (*verify)(const struct farm_platform_delivery *d, char **signed_out, size_t *slen,
+	/* Verifies: FARM_OK; FARM_E_AUTH (401; why is logged, never answered);
+	 * FARM_E_UNAVAIL (no key to be had: 401 on a credential's path, else 503); other
+	 * errors 500.  *payload (new, malloc) is what was signed when it is not the raw
+	 * body (a form field), else NULL; map() reads it. */
+	int (*verify)(const struct farm_platform_delivery *d, char **payload, size_t *plen,
 		      char *why, size_t cap);
-	/* The verified payload -> the event's normalised fields (new) and its redelivery
-	 * key (new, malloc).  FARM_OK; FARM_E_NOTFOUND: nothing to report (200 ignored);
-	 * FARM_E_INVAL/FARM_E_TOOBIG with perr; FARM_E_NOMEM. */
-	int (*map)(const char *payload, size_t len, json_t **fields, char **key,
+	/* The verified payload -> the event's normalised fields (new) and the redelivery
+	 * key (new, malloc; NULL with observe).  FARM_OK; FARM_E_NOTFOUND: nothing to
+	 * report (200 ignored); FARM_E_INVAL / FARM_E_TOOBIG with perr; FARM_E_NOMEM. */
+	int (*map)(const void *payload, size_t len, json_t **fields, char **key,
 		   struct farm_error *perr);
+	/* Key-published signatures: GET the key from the API `api` through h (*pem new),
+	 * and verify with one.  NULL for shared-secret platforms. */
+	int (*fetch_key)(struct farm_httpc *h, struct farm_arena *a, const char *api, char **pem,
+			 char *why, size_t cap);
+	int (*verify_key)(const char *pem, const char *sig, const void *payload, size_t plen);
+	/* Optional: the delivery is an observation of a run shared with the poller (an
+	 * event only when it changed, *emitted), in the receiver's transaction, instead of
+	 * an event deduplicated by key. */
+	int (*observe)(struct farm_txn *t, const char *org, const char *cred_id, json_t *fields,
+		       const char *now, int *emitted);
 };
+
+/* Any presented token (?token= when `query_too`, X-Farm-Token, the Basic password)
+ * equal to d->secret (constant time): FARM_OK or FARM_E_AUTH. */
+int farm_platform_token_verify(const struct farm_platform_delivery *d, int query_too);
+
+/* The key URL of an API base: http(s) only, no query, fragment or user info,
+ * trailing '/' dropped, scheme and host lower-cased, the path kept (two APIs on one
+ * host are two keys).  *out in the arena.  FARM_E_INVAL, FARM_E_NOMEM. */
+int farm_platform_key_url(struct farm_arena *a, const char *api, char **out);
 
 /* ---- the descriptor -------------------------------------------------------------- */
 

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "pipeline.h"
 #include "banned.h"
 
 static int argocd_auth(struct farm_provider_call *c, json_t *value, const char **hdr)
@@ -284,6 +285,47 @@ static int op_sync(struct farm_provider_call *c, const struct farm_platform_in *
 	return rc;
 }
 
+/* Argo CD Notifications' webhook service: X-Farm-Token or the Basic password. */
+static int hook_verify(const struct farm_platform_delivery *d, char **payload, size_t *plen,
+		       char *why, size_t cap)
+{
+	*payload = NULL;
+	if (!d->secret || !*d->secret) {
+		snprintf(why, cap, "%s", d->cred_id ? "no webhookSecret in that argocd credential"
+						    : "no Argo CD webhook token configured");
+		return FARM_E_AUTH;
+	}
+	if (farm_platform_token_verify(d, 0) != FARM_OK) {
+		snprintf(why, cap, "bad or missing Argo CD token");
+		return FARM_E_AUTH;
+	}
+	return FARM_OK;
+}
+
+/* The delivery -> the application's summary (lib/pipeline/pipeline.h). */
+static int hook_map(const void *body, size_t len, json_t **fields, char **key,
+		    struct farm_error *perr)
+{
+	*key = NULL;
+	return farm_pipeline_argocd_webhook(body, len, fields, perr);
+}
+
+/* One stored observation per application, shared with farm-runner's poller. */
+static int hook_observe(struct farm_txn *t, const char *org, const char *cred_id, json_t *sum,
+			const char *now, int *emitted)
+{
+	return farm_pipeline_argocd_observe(t, org, cred_id,
+					    json_string_value(json_object_get(sum, "app")), sum,
+					    "webhook", now, emitted);
+}
+
+static const struct farm_platform_webhook argocd_webhook = {
+	.conf_secret = "webhook.argocd.token",
+	.verify = hook_verify,
+	.map = hook_map,
+	.observe = hook_observe,
+};
+
 static const struct farm_cred_field argocd_fields[] = {
 	{"url", FARM_CRED_REQUIRED | FARM_CRED_URL},
 	{"token", FARM_CRED_REQUIRED | FARM_CRED_SECRET},
@@ -317,5 +359,6 @@ const struct farm_platform farm_platform_argocd = {
 	.fields = argocd_fields,
 	.conf = argocd_conf,
 	.routes = argocd_routes,
+	.webhook = &argocd_webhook,
 	.run_id = "app",
 };

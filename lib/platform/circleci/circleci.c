@@ -13,6 +13,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "event.h"
+#include "webhook.h"
 #include "banned.h"
 
 static int circleci_auth(struct farm_provider_call *c, json_t *value, const char **hdr)
@@ -389,6 +391,29 @@ static int op_trigger(struct farm_provider_call *c, const struct farm_platform_i
 	return rc;
 }
 
+/* circleci-signature: v1=<hex HMAC-SHA256 of the raw body> (providers.md §2). */
+static int hook_verify(const struct farm_platform_delivery *d, char **payload, size_t *plen,
+		       char *why, size_t cap)
+{
+	*payload = NULL;
+	if (!d->secret || !*d->secret) {
+		snprintf(why, cap, "no CircleCI webhook secret configured");
+		return FARM_E_AUTH;
+	}
+	if (farm_webhook_circleci_verify(d->header(d->arg, "HTTP_CIRCLECI_SIGNATURE"), d->secret,
+					 strlen(d->secret), d->body, d->len) != FARM_OK) {
+		snprintf(why, cap, "bad or missing circleci-signature");
+		return FARM_E_AUTH;
+	}
+	return FARM_OK;
+}
+
+static const struct farm_platform_webhook circleci_webhook = {
+	.conf_secret = "webhook.circleci.secret",
+	.verify = hook_verify,
+	.map = farm_event_from_circleci,
+};
+
 static const struct farm_cred_field circleci_fields[] = {
 	{"token", FARM_CRED_REQUIRED | FARM_CRED_SECRET},
 	{"url", FARM_CRED_URL},
@@ -421,5 +446,6 @@ const struct farm_platform farm_platform_circleci = {
 	.fields = circleci_fields,
 	.conf = circleci_conf,
 	.routes = circleci_routes,
+	.webhook = &circleci_webhook,
 	.run_id = "pipeline id",
 };

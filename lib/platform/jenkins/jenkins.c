@@ -17,6 +17,7 @@
 #include <strings.h>
 
 #include "crypto.h"
+#include "event.h"
 #include "banned.h"
 
 #define MAX_SEGS 10
@@ -546,6 +547,29 @@ static int op_build(struct farm_provider_call *c, const struct farm_platform_in 
 	return rc;
 }
 
+/* The Notification plugin's call: any presented token (?token=, X-Farm-Token, the
+ * Basic password) equal to the secret. */
+static int hook_verify(const struct farm_platform_delivery *d, char **payload, size_t *plen,
+		       char *why, size_t cap)
+{
+	*payload = NULL;
+	if (!d->secret || !*d->secret) {
+		snprintf(why, cap, "no Jenkins webhook token configured");
+		return FARM_E_AUTH;
+	}
+	if (farm_platform_token_verify(d, 1) != FARM_OK) {
+		snprintf(why, cap, "bad or missing Jenkins token");
+		return FARM_E_AUTH;
+	}
+	return FARM_OK;
+}
+
+static const struct farm_platform_webhook jenkins_webhook = {
+	.conf_secret = "webhook.jenkins.token",
+	.verify = hook_verify,
+	.map = farm_event_from_jenkins,
+};
+
 static const struct farm_cred_field jenkins_fields[] = {
 	{"url", FARM_CRED_REQUIRED | FARM_CRED_URL},
 	{"username", FARM_CRED_REQUIRED},
@@ -580,5 +604,6 @@ const struct farm_platform farm_platform_jenkins = {
 	.fields = jenkins_fields,
 	.conf = jenkins_conf,
 	.routes = jenkins_routes,
+	.webhook = &jenkins_webhook,
 	.run_id = "job#number",
 };

@@ -9,9 +9,11 @@
 #include "travisci.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "webhook.h"
+#include "event.h"
 #include "banned.h"
 
 static int travis_auth(struct farm_provider_call *c, json_t *value, const char **hdr)
@@ -126,30 +128,6 @@ int farm_provider_travisci_restart(struct farm_provider_call *c, const char *id,
 
 /* ---- the webhook signing key ------------------------------------------------------ */
 
-int farm_provider_travisci_key_url(struct farm_arena *a, const char *api, char **out)
-{
-	size_t n = api ? strlen(api) : 0, auth;
-	const char *p;
-	char *u;
-
-	*out = NULL;
-	if (!api || (strncmp(api, "http://", 7) && strncmp(api, "https://", 8)) ||
-	    strpbrk(api, "?#@ \r\n\t"))
-		return FARM_E_INVAL;
-	while (n > 8 && api[n - 1] == '/')
-		n--;
-	if (!(u = farm_arena_printf(a, "%.*s", (int)n, api)))
-		return FARM_E_NOMEM;
-	/* Scheme and host compare without case; the path as written. */
-	p = strstr(u, "://") + 3;
-	auth = (size_t)(p - u) + strcspn(p, "/");
-	for (size_t i = 0; i < auth; i++)
-		if (u[i] >= 'A' && u[i] <= 'Z')
-			u[i] = (char)(u[i] - 'A' + 'a');
-	*out = u;
-	return FARM_OK;
-}
-
 int farm_provider_travisci_fetch_key(struct farm_httpc *h, struct farm_arena *a,
 				     const char *api, char **pem, char *why, size_t cap)
 {
@@ -161,7 +139,7 @@ int farm_provider_travisci_fetch_key(struct farm_httpc *h, struct farm_arena *a,
 
 	*pem = NULL;
 	why[0] = '\0';
-	if ((rc = farm_provider_travisci_key_url(a, api, &base)) != FARM_OK) {
+	if ((rc = farm_platform_key_url(a, api, &base)) != FARM_OK) {
 		snprintf(why, cap, "not an http(s) API URL");
 		return rc;
 	}
@@ -249,6 +227,84 @@ static int op_restart(struct farm_provider_call *c, const struct farm_platform_i
 	return rc;
 }
 
+/* Reads the configured key file.  *pem new (free). */
+static int key_file(const char *path, char **pem)
+{
+	FILE *fp = fopen(path, "re");
+	char *buf;
+	size_t n;
+
+	*pem = NULL;
+	if (!fp)
+		return FARM_E_IO;
+	if (!(buf = malloc(FARM_WEBHOOK_PEM_MAX + 1))) {
+		fclose(fp);
+		return FARM_E_NOMEM;
+	}
+	n = fread(buf, 1, FARM_WEBHOOK_PEM_MAX + 1, fp);
+	fclose(fp);
+	if (n == 0 || n > FARM_WEBHOOK_PEM_MAX) {
+		free(buf);
+		return FARM_E_INVAL;
+	}
+	buf[n] = '\0';
+	*pem = buf;
+	return FARM_OK;
+}
+
+static int verify_key(const char *pem, const char *sig, const void *payload, size_t plen)
+{
+	return farm_webhook_travis_verify(pem, strlen(pem), sig, payload, plen);
+}
+
+/* Signature: base64 RSA-SHA1 over the form-decoded `payload` field, with the
+ * configured key file (bare path) or the key the API publishes at GET /config (the
+ * credential's url, else travisci.api_url). */
+static int hook_verify(const struct farm_platform_delivery *d, char **payload, size_t *plen,
+		       char *why, size_t cap)
+{
+	const char *sig = d->header(d->arg, "HTTP_SIGNATURE");
+	const char *kf = d->conf(d->arg, "webhook.travisci.public_key_file");
+	const char *api = json_string_value(json_object_get(d->value, "url"));
+	char *pem = NULL;
+	int rc;
+
+	*payload = NULL;
+	if (!sig || !*sig) {
+		snprintf(why, cap, "no Signature header");
+		return FARM_E_AUTH;
+	}
+	if (farm_form_field(d->body, d->len, "payload", payload, plen) != FARM_OK) {
+		snprintf(why, cap, "no payload form field");
+		return FARM_E_AUTH;
+	}
+	if (!d->cred_id && kf && *kf) {
+		if ((rc = key_file(kf, &pem)) != FARM_OK) {
+			snprintf(why, cap, "webhook.travisci.public_key_file %s unreadable", kf);
+			return FARM_E_UNAVAIL;
+		}
+		rc = verify_key(pem, sig, *payload, *plen);
+		free(pem);
+	} else {
+		if (!api || !*api)
+			api = d->conf(d->arg, "travisci.api_url");
+		rc = d->verify_with_key(d->arg, api, *payload, *plen, sig);
+	}
+	if (rc == FARM_E_AUTH)
+		snprintf(why, cap, "bad Travis CI signature");
+	else if (rc == FARM_E_UNAVAIL)
+		snprintf(why, cap, "no Travis CI key to be had");
+	return rc;
+}
+
+static const struct farm_platform_webhook travisci_webhook = {
+	.conf_secret = NULL,
+	.verify = hook_verify,
+	.map = farm_event_from_travis,
+	.fetch_key = farm_provider_travisci_fetch_key,
+	.verify_key = verify_key,
+};
+
 static const struct farm_cred_field travisci_fields[] = {
 	{"token", FARM_CRED_REQUIRED | FARM_CRED_SECRET},
 	{"url", FARM_CRED_URL},
@@ -281,5 +337,6 @@ const struct farm_platform farm_platform_travisci = {
 	.fields = travisci_fields,
 	.conf = travisci_conf,
 	.routes = travisci_routes,
+	.webhook = &travisci_webhook,
 	.run_id = "build id",
 };

@@ -10,10 +10,6 @@ int farm_provider_travisci_builds(struct farm_provider_call *c, const char *repo
 				  long limit, long offset, json_t **out);
 int farm_provider_travisci_restart(struct farm_provider_call *c, const char *id, json_t **out);
 int farm_provider_travisci_slug_ok(const char *slug, char *why, size_t cap);
-/* The Travis API base `api` as the key of its webhook signing key: http(s) only, no
- * query, fragment or user info, trailing '/' dropped, scheme and host lower-cased, the
- * path kept (two APIs on one host are two keys).  *out in the arena.  FARM_E_INVAL. */
-int farm_provider_travisci_key_url(struct farm_arena *a, const char *api, char **out);
 /* GET <api>/config through h (its address policy, CA file, size cap, timeouts, the
  * gate's hand-over) -> the webhook public key, checked to parse.  *pem new (free).
  * FARM_OK; FARM_E_TIMEOUT, FARM_E_FORBIDDEN (address policy), FARM_E_UPSTREAM (not 200,
