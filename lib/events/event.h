@@ -13,27 +13,8 @@
  * ISO 8601 UTC with milliseconds.  The caller adds `id`, `orgId`, `credentialId` and
  * `receivedAt`, and stores/publishes the event.
  *
- * Mapping per provider (body fields as in providers.md):
- *   CircleCI workflow-completed: project = project.slug, name = workflow.name,
- *     buildId = workflow.id, number = pipeline.number, status from workflow.status,
- *     url = workflow.url, startedAt = workflow.created_at, finishedAt = workflow.stopped_at.
- *   CircleCI job-completed: name = job.name, buildId = job.id, number = job.number,
- *     status from job.status, startedAt/finishedAt = job.started_at/stopped_at,
- *     url = workflow.url (the payload carries no job URL).
- *   Both: branch/commitSha = pipeline.vcs.branch/revision, else (GitLab, GitHub App)
- *     pipeline.trigger_parameters.git.branch/checkout_sha.  Dedupe key "circleci:<id>".
- *   Jenkins (Notification plugin): project = full job name from the job `url`
- *     ("job/a/job/b/" → "a/b"; else `name`), name = `name`, buildId = "<project>#<number>",
- *     number = build.number, status from build.status, else from build.phase
- *     (QUEUED → queued, STARTED → running), url = build.full_url, branch = build.scm.branch
- *     without a leading "refs/heads/" or "origin/", commitSha = build.scm.commit,
- *     startedAt = build.timestamp (epoch ms), finishedAt = timestamp + duration once the
- *     phase is COMPLETED or FINALIZED.  Dedupe key "jenkins:<project>:<number>:<phase>".
- *   Travis CI (the decoded `payload` JSON): project = repository.owner_name "/" name,
- *     name = repository.name, buildId = id as a string, number = number (a string in the
- *     payload) as an integer, status: state "started" → running, else from
- *     status_message, else from state (build vocabulary); url = build_url, branch,
- *     commitSha = commit, startedAt/finishedAt.  Dedupe key "travisci:<id>:<state>".
+ * Each platform module maps its own payloads (lib/platform/<type>/, its descriptor's
+ * webhook.map) with the builders below.
  */
 #ifndef FARM_EVENT_H
 #define FARM_EVENT_H
@@ -49,38 +30,56 @@
 /* Largest webhook body these parsers accept (the request body_limit default). */
 #define FARM_EVENT_BODY_MAX (1024 * 1024)
 
+/* The last millisecond of year 9999, the largest time an event holds. */
+#define FARM_EVENT_EPOCH_MS_MAX (253402300799999LL)
+
 /* Length of "YYYY-MM-DDTHH:MM:SS.mmmZ" plus its NUL. */
 #define FARM_EVENT_TS_LEN 25
 
-/* Parsers.  On FARM_OK, *data is a new JSON object with the members above (free with
- * json_decref()) and *dedupe_key a new string identifying the delivery (free with
- * free()); both are NULL otherwise.  Errors (err may be NULL; err->msg says what is
- * wrong, and for malformed JSON the line, column and byte position):
+/* ---- for the platform modules' payload mappers --------------------------------
+ *
+ * A mapper (struct farm_platform_webhook.map): on FARM_OK, *data is a new JSON object
+ * with the members above (free with json_decref()) and *dedupe_key a new string
+ * identifying the delivery (free with free()); both are NULL otherwise.  Errors (err
+ * may be NULL; err->msg says what is wrong, and for malformed JSON the line, column
+ * and byte position):
  *   FARM_E_TOOBIG    body over FARM_EVENT_BODY_MAX;
  *   FARM_E_INVAL     malformed JSON, not an object, or a field the event cannot do
  *                    without (delivery id, build number, ...) missing or mistyped;
- *   FARM_E_NOTFOUND  a well-formed delivery that reports no build (a CircleCI `ping`
- *                    or any type other than workflow-completed / job-completed):
- *                    the receiver answers 200 and emits nothing;
+ *   FARM_E_NOTFOUND  a well-formed delivery that reports no build: the receiver
+ *                    answers 200 and emits nothing;
  *   FARM_E_NOMEM. */
-int farm_event_from_circleci(const void *body, size_t len, json_t **data, char **dedupe_key,
-			     struct farm_error *err);
-int farm_event_from_jenkins(const void *body, size_t len, json_t **data, char **dedupe_key,
-			    struct farm_error *err);
-/* `payload` is the form-decoded `payload` field (the bytes Travis signed). */
-int farm_event_from_travis(const void *payload, size_t len, json_t **data, char **dedupe_key,
-			   struct farm_error *err);
+
+/* Clears both outputs; FARM_E_INVAL when one is NULL. */
+int farm_event_out_init(json_t **data, char **dedupe_key, struct farm_error *err);
+/* Parses a body that must be a JSON object of at most FARM_EVENT_BODY_MAX bytes;
+ * `provider` names it in messages. */
+int farm_event_load(const char *provider, const void *body, size_t len, json_t **root,
+		    struct farm_error *err);
+/* A new event object: every member null, provider set, status "unknown". */
+json_t *farm_event_new(const char *provider);
+/* The string of v when it is a non-empty JSON string, else NULL. */
+const char *farm_event_str(json_t *v);
+/* An integer from a JSON integer or a string of 1-18 decimal digits; 1 when one. */
+int farm_event_int(json_t *v, long long *out);
+/* Setters whose first allocation failure sticks in *nomem: any value; a string (left
+ * null when s is NULL); the normalised timestamp in v (left null when v is not one);
+ * a timestamp from epoch milliseconds. */
+void farm_event_set(json_t *o, const char *key, json_t *v, int *nomem);
+void farm_event_set_str(json_t *o, const char *key, const char *s, int *nomem);
+void farm_event_set_ts(json_t *o, const char *key, json_t *v, int *nomem);
+void farm_event_set_ts_ms(json_t *o, const char *key, long long ms, int *nomem);
+/* A redelivery key (new, malloc), or NULL when out of memory or too long (*too_long). */
+char *farm_event_key(int *too_long, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Hands data and key to the caller, or frees them and reports why. */
+int farm_event_finish(json_t *data, char *key, int nomem, int too_long, json_t **out_data,
+		      char **out_key, const char *provider, struct farm_error *err);
 
 /* Normalises a provider's status word (providers.md §9.2) to one of
  * queued running success failed canceled error unstable unknown.
- * provider: "argocd" | "circleci" | "jenkins" | "travisci" | "codefresh" | "semaphore" |
- *           "gitflic" | "candor";
- * kind (which field the word comes from):
- *   argocd:   "phase" (operationState.phase), "health", "sync"
- *   circleci: "workflow", "job", "pipeline" (pipeline state)
- *   jenkins:  "result", "color", "notification" (phase or status)
- *   travisci: "build" (v3 state), "webhook" (status_message, or state "started")
- *   codefresh: "build"; semaphore: "pipeline"; gitflic: "pipeline"; candor: "run".
+ * provider: a platform type (its descriptor's .statuses say which kinds it has:
+ *           the field the word comes from), or one of the platforms not yet a module
+ *           (codefresh: "build"; semaphore: "pipeline"; gitflic: "pipeline"; candor: "run").
  * Words compare case-insensitively; an unknown provider, kind or word, or a NULL, is
  * "unknown".  Returns a static string (never NULL). */
 const char *farm_event_status(const char *provider, const char *kind, const char *word);

@@ -139,10 +139,12 @@ struct farm_platform_conf {
 	const char *doc;
 };
 
-/* A platform status word and farm's normalised status (providers.md §9.2). */
+/* A platform status word and farm's normalised status (providers.md §9.2), read by
+ * farm_event_status (lib/events/event.h). */
 struct farm_platform_status {
-	const char *word;
-	const char *status; /* queued running success failed canceled unknown */
+	const char *kind;   /* which field the word comes from ("workflow", "job", ...) */
+	const char *word;   /* compared without case; a leading '*' matches any prefix */
+	const char *status; /* queued running success failed canceled error unstable unknown */
 };
 
 struct farm_platform {

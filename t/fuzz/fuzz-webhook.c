@@ -25,6 +25,9 @@
 
 #include "crypto.h"
 #include "event.h"
+#include "circleci.h"
+#include "jenkins.h"
+#include "travisci.h"
 #include "webhook.h"
 
 #include "banned.h"

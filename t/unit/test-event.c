@@ -7,6 +7,9 @@
 #include <jansson.h>
 
 #include "event.h"
+#include "circleci.h"
+#include "jenkins.h"
+#include "travisci.h"
 #include "tap.h"
 
 #include "banned.h"

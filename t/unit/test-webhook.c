@@ -12,6 +12,8 @@
 #include "crypto.h"
 #include "tap.h"
 #include "webhook.h"
+#include "circleci.h"
+#include "travisci.h"
 
 #include "banned.h"
 

@@ -10,9 +10,11 @@
 #include "argocd.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "pipeline.h"
+#include "event.h"
 #include "banned.h"
 
 static int argocd_auth(struct farm_provider_call *c, json_t *value, const char **hdr)
@@ -347,6 +349,24 @@ static const struct farm_platform_conf argocd_conf[] = {
 	{NULL, NULL, 0, NULL},
 };
 
+static const struct farm_platform_status argocd_statuses[] = {
+	{"phase", "Running", "running"},
+	{"phase", "Terminating", "running"},
+	{"phase", "Succeeded", "success"},
+	{"phase", "Failed", "failed"},
+	{"phase", "Error", "error"},
+	{"health", "Progressing", "running"},
+	{"health", "Healthy", "success"},
+	{"health", "Degraded", "failed"},
+	{"health", "Suspended", "unstable"},
+	{"health", "Missing", "unstable"},
+	{"health", "Unknown", "unknown"},
+	{"sync", "Synced", "success"},
+	{"sync", "OutOfSync", "unstable"},
+	{"sync", "Unknown", "unknown"},
+	{NULL, NULL, NULL},
+};
+
 const struct farm_platform farm_platform_argocd = {
 	.up = {
 		.type = "argocd",
@@ -359,6 +379,7 @@ const struct farm_platform farm_platform_argocd = {
 	.fields = argocd_fields,
 	.conf = argocd_conf,
 	.routes = argocd_routes,
+	.statuses = argocd_statuses,
 	.webhook = &argocd_webhook,
 	.run_id = "app",
 };

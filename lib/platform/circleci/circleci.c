@@ -15,6 +15,7 @@
 
 #include "event.h"
 #include "webhook.h"
+#include "crypto.h"
 #include "banned.h"
 
 static int circleci_auth(struct farm_provider_call *c, json_t *value, const char **hdr)
@@ -362,6 +363,100 @@ int farm_provider_circleci_trigger(struct farm_provider_call *c, const char *slu
 	return *out ? FARM_OK : farm_provider_nomem(c);
 }
 
+/* Mapping (body fields as in providers.md):
+ *   CircleCI workflow-completed: project = project.slug, name = workflow.name,
+ *     buildId = workflow.id, number = pipeline.number, status from workflow.status,
+ *     url = workflow.url, startedAt = workflow.created_at, finishedAt = workflow.stopped_at.
+ *   CircleCI job-completed: name = job.name, buildId = job.id, number = job.number,
+ *     status from job.status, startedAt/finishedAt = job.started_at/stopped_at,
+ *     url = workflow.url (the payload carries no job URL).
+ *   Both: branch/commitSha = pipeline.vcs.branch/revision, else (GitLab, GitHub App)
+ *     pipeline.trigger_parameters.git.branch/checkout_sha.  Dedupe key "circleci:<id>".
+ */
+/* ---- webhook payload -> event (lib/events/event.h) ------------------------------------------------------------------- */
+
+int farm_event_from_circleci(const void *body, size_t len, json_t **data, char **dedupe_key,
+			     struct farm_error *err)
+{
+	json_t *root = NULL, *ev = NULL, *wf, *job, *pipe, *vcs, *git, *unit;
+	const char *type, *id, *word, *branch, *sha;
+	char *key = NULL;
+	long long num;
+	int rc, is_job, nomem = 0, too_long = 0;
+
+	rc = farm_event_out_init(data, dedupe_key, err);
+	if (rc != FARM_OK)
+		return rc;
+	rc = farm_event_load("CircleCI", body, len, &root, err);
+	if (rc != FARM_OK)
+		return rc;
+
+	type = farm_event_str(json_object_get(root, "type"));
+	if (!type) {
+		rc = farm_error_set(err, FARM_E_INVAL, "CircleCI payload has no \"type\"");
+		goto out;
+	}
+	is_job = strcmp(type, "job-completed") == 0;
+	if (!is_job && strcmp(type, "workflow-completed") != 0) {
+		rc = farm_error_set(err, FARM_E_NOTFOUND,
+				    "CircleCI event type is not workflow-completed or "
+				    "job-completed: nothing to emit");
+		goto out;
+	}
+	id = farm_event_str(json_object_get(root, "id"));
+	if (!id) {
+		rc = farm_error_set(err, FARM_E_INVAL, "CircleCI payload has no delivery \"id\"");
+		goto out;
+	}
+	wf = json_object_get(root, "workflow");
+	job = json_object_get(root, "job");
+	pipe = json_object_get(root, "pipeline");
+	unit = is_job ? job : wf;
+	if (!json_is_object(unit)) {
+		rc = farm_error_set(err, FARM_E_INVAL, "CircleCI %s payload has no \"%s\" object",
+				    type, is_job ? "job" : "workflow");
+		goto out;
+	}
+
+	ev = farm_event_new("circleci");
+	if (!ev) {
+		nomem = 1;
+		goto done;
+	}
+	farm_event_set_str(ev, "project", farm_event_str(json_object_get(json_object_get(root, "project"), "slug")),
+		&nomem);
+	farm_event_set_str(ev, "name", farm_event_str(json_object_get(unit, "name")), &nomem);
+	farm_event_set_str(ev, "buildId", farm_event_str(json_object_get(unit, "id")), &nomem);
+	if (farm_event_int(json_object_get(is_job ? job : pipe, "number"), &num))
+		farm_event_set(ev, "number", json_integer(num), &nomem);
+	word = farm_event_str(json_object_get(unit, "status"));
+	farm_event_set_str(ev, "status", farm_event_status("circleci", is_job ? "job" : "workflow", word),
+		&nomem);
+	farm_event_set_str(ev, "providerStatus", word, &nomem);
+
+	vcs = json_object_get(pipe, "vcs");
+	git = json_object_get(json_object_get(pipe, "trigger_parameters"), "git");
+	branch = farm_event_str(json_object_get(vcs, "branch"));
+	if (!branch)
+		branch = farm_event_str(json_object_get(git, "branch"));
+	sha = farm_event_str(json_object_get(vcs, "revision"));
+	if (!sha)
+		sha = farm_event_str(json_object_get(git, "checkout_sha"));
+	farm_event_set_str(ev, "branch", branch, &nomem);
+	farm_event_set_str(ev, "commitSha", sha, &nomem);
+	farm_event_set_str(ev, "url", farm_event_str(json_object_get(wf, "url")), &nomem);
+	farm_event_set_ts(ev, "startedAt", json_object_get(unit, is_job ? "started_at" : "created_at"),
+	       &nomem);
+	farm_event_set_ts(ev, "finishedAt", json_object_get(unit, "stopped_at"), &nomem);
+
+	key = farm_event_key(&too_long, "circleci:%s", id);
+done:
+	rc = farm_event_finish(ev, key, nomem, too_long, data, dedupe_key, "CircleCI", err);
+out:
+	json_decref(root);
+	return rc;
+}
+
 /* ---- the module ------------------------------------------------------------------ */
 
 static int rd_pipelines(struct farm_provider_call *c, const void *vcs, json_t **out)
@@ -388,6 +483,81 @@ static int op_trigger(struct farm_provider_call *c, const struct farm_platform_i
 	if (rc == FARM_OK)
 		o->log = farm_arena_printf(c->arena, "circleci: pipeline triggered on %s",
 					   in->params[0]);
+	return rc;
+}
+
+#define HMAC_SHA256_LEN 32
+
+/* ---- webhook signature ------------------------------------------------------------------ */
+
+/* 1 when the hex text `sig` (n chars) decodes to exactly `mac`; 0 otherwise. */
+static int v1_matches(const char *sig, size_t n, const unsigned char mac[HMAC_SHA256_LEN],
+		      int *nomem)
+{
+	unsigned char *raw = NULL;
+	size_t rawlen = 0;
+	int rc, eq = 0;
+
+	if (n != 2 * HMAC_SHA256_LEN)
+		return 0;
+	rc = farm_hex_decode(sig, n, &raw, &rawlen);
+	if (rc == FARM_E_NOMEM)
+		*nomem = 1;
+	if (rc != FARM_OK)
+		goto out;
+	if (rawlen == HMAC_SHA256_LEN)
+		eq = farm_crypto_memeq(raw, mac, HMAC_SHA256_LEN);
+out:
+	farm_crypto_free_secret(raw, rawlen);
+	return eq;
+}
+
+int farm_webhook_circleci_verify(const char *sig_header, const void *secret, size_t slen,
+				 const void *body, size_t blen)
+{
+	unsigned char mac[HMAC_SHA256_LEN];
+	const char *p, *end;
+	size_t hlen;
+	int rc, matched = 0, nomem = 0;
+
+	if (!sig_header || !secret || slen == 0 || (!body && blen))
+		return FARM_E_AUTH;
+	hlen = strnlen(sig_header, FARM_WEBHOOK_SIG_HEADER_MAX + 1);
+	if (hlen == 0 || hlen > FARM_WEBHOOK_SIG_HEADER_MAX)
+		return FARM_E_AUTH;
+
+	rc = farm_crypto_hmac_sha256(secret, slen, body ? body : "", blen, mac);
+	if (rc != FARM_OK)
+		goto out;
+
+	/* Every entry is examined, whether or not an earlier one matched. */
+	p = sig_header;
+	end = sig_header + hlen;
+	while (p < end) {
+		const char *comma = memchr(p, ',', (size_t)(end - p));
+		const char *item_end = comma ? comma : end;
+		const char *ver = p, *eq;
+		size_t item_len = (size_t)(item_end - p), vlen;
+
+		eq = memchr(ver, '=', item_len);
+		if (eq) {
+			const char *sig = eq + 1;
+			size_t siglen = (size_t)(item_end - sig);
+
+			vlen = (size_t)(eq - ver);
+			farm_webhook_trim_ows(&ver, &vlen);
+			farm_webhook_trim_ows(&sig, &siglen);
+			if (vlen == 2 && memcmp(ver, "v1", 2) == 0)
+				matched |= v1_matches(sig, siglen, mac, &nomem);
+		}
+		p = item_end + (comma ? 1 : 0);
+	}
+	if (matched)
+		rc = FARM_OK;
+	else
+		rc = nomem ? FARM_E_NOMEM : FARM_E_AUTH;
+out:
+	farm_crypto_wipe(mac, sizeof(mac));
 	return rc;
 }
 
@@ -434,6 +604,38 @@ static const struct farm_platform_conf circleci_conf[] = {
 	{NULL, NULL, 0, NULL},
 };
 
+static const struct farm_platform_status circleci_statuses[] = {
+	{"workflow", "on_hold", "queued"},
+	{"workflow", "running", "running"},
+	{"workflow", "failing", "running"},
+	{"workflow", "success", "success"},
+	{"workflow", "failed", "failed"},
+	{"workflow", "canceled", "canceled"},
+	{"workflow", "error", "error"},
+	{"workflow", "unauthorized", "error"},
+	{"workflow", "not_run", "unknown"},
+	{"pipeline", "created", "queued"},
+	{"pipeline", "pending", "queued"},
+	{"pipeline", "setup-pending", "queued"},
+	{"pipeline", "setup", "queued"},
+	{"pipeline", "errored", "error"},
+	{"job", "queued", "queued"},
+	{"job", "not_running", "queued"},
+	{"job", "blocked", "queued"},
+	{"job", "on_hold", "queued"},
+	{"job", "running", "running"},
+	{"job", "success", "success"},
+	{"job", "failed", "failed"},
+	{"job", "timedout", "failed"},
+	{"job", "canceled", "canceled"},
+	{"job", "terminated-unknown", "canceled"},
+	{"job", "infrastructure_fail", "error"},
+	{"job", "unauthorized", "error"},
+	{"job", "not_run", "unknown"},
+	{"job", "retried", "unknown"},
+	{NULL, NULL, NULL},
+};
+
 const struct farm_platform farm_platform_circleci = {
 	.up = {
 		.type = "circleci",
@@ -446,6 +648,7 @@ const struct farm_platform farm_platform_circleci = {
 	.fields = circleci_fields,
 	.conf = circleci_conf,
 	.routes = circleci_routes,
+	.statuses = circleci_statuses,
 	.webhook = &circleci_webhook,
 	.run_id = "pipeline id",
 };

@@ -469,6 +469,170 @@ int farm_provider_jenkins_build(struct farm_provider_call *c, const char *name, 
 	return rc;
 }
 
+/* Mapping (body fields as in providers.md):
+ *   Jenkins (Notification plugin): project = full job name from the job `url`
+ *     ("job/a/job/b/" → "a/b"; else `name`), name = `name`, buildId = "<project>#<number>",
+ *     number = build.number, status from build.status, else from build.phase
+ *     (QUEUED → queued, STARTED → running), url = build.full_url, branch = build.scm.branch
+ *     without a leading "refs/heads/" or "origin/", commitSha = build.scm.commit,
+ *     startedAt = build.timestamp (epoch ms), finishedAt = timestamp + duration once the
+ *     phase is COMPLETED or FINALIZED.  Dedupe key "jenkins:<project>:<number>:<phase>".
+ */
+/* ---- webhook payload -> event (lib/events/event.h) -------------------------------------------------------------------- */
+
+static int hexdigit(char h)
+{
+	if (h >= '0' && h <= '9')
+		return h - '0';
+	if (h >= 'a' && h <= 'f')
+		return h - 'a' + 10;
+	if (h >= 'A' && h <= 'F')
+		return h - 'A' + 10;
+	return -1;
+}
+
+/* The full job name from a Notification-plugin job url: "job/a/job/b%20c/" → "a/b c".
+ * *out is new (malloc).  FARM_E_INVAL when the url does not have that shape. */
+static int jenkins_full_name(const char *url, char **out)
+{
+	size_t n = strlen(url), i = 0, o = 0;
+	char *name;
+
+	*out = NULL;
+	name = malloc(n + 1);
+	if (!name)
+		return FARM_E_NOMEM;
+	while (i < n) {
+		if (n - i < 4 || memcmp(url + i, "job/", 4) != 0)
+			goto bad;
+		i += 4;
+		if (i >= n || url[i] == '/')
+			goto bad;
+		if (o > 0)
+			name[o++] = '/';
+		while (i < n && url[i] != '/') {
+			char c = url[i];
+
+			if (c == '%') {
+				int hi = i + 2 < n ? hexdigit(url[i + 1]) : -1;
+				int lo = i + 2 < n ? hexdigit(url[i + 2]) : -1;
+
+				if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
+					goto bad;
+				c = (char)(hi * 16 + lo);
+				i += 2;
+			}
+			name[o++] = c;
+			i++;
+		}
+		if (i < n)
+			i++; /* the '/' after the segment */
+	}
+	if (o == 0)
+		goto bad;
+	name[o] = '\0';
+	*out = name;
+	return FARM_OK;
+bad:
+	free(name);
+	return FARM_E_INVAL;
+}
+
+static const char *strip_prefix(const char *s, const char *prefix)
+{
+	size_t n = strlen(prefix);
+
+	return strncmp(s, prefix, n) == 0 && s[n] ? s + n : s;
+}
+
+int farm_event_from_jenkins(const void *body, size_t len, json_t **data, char **dedupe_key,
+			    struct farm_error *err)
+{
+	json_t *root = NULL, *ev = NULL, *build, *scm;
+	const char *name, *phase, *status, *url, *branch, *project;
+	char *full = NULL, *key = NULL, *build_id = NULL;
+	long long number, ts, dur;
+	int rc, nomem = 0, too_long = 0, done_phase;
+
+	rc = farm_event_out_init(data, dedupe_key, err);
+	if (rc != FARM_OK)
+		return rc;
+	rc = farm_event_load("Jenkins", body, len, &root, err);
+	if (rc != FARM_OK)
+		return rc;
+
+	name = farm_event_str(json_object_get(root, "name"));
+	build = json_object_get(root, "build");
+	if (!name || !json_is_object(build)) {
+		rc = farm_error_set(err, FARM_E_INVAL,
+				    "Jenkins payload needs \"name\" and a \"build\" object "
+				    "(Notification plugin JSON format)");
+		goto out;
+	}
+	if (!farm_event_int(json_object_get(build, "number"), &number)) {
+		rc = farm_error_set(err, FARM_E_INVAL, "Jenkins payload has no build \"number\"");
+		goto out;
+	}
+	phase = farm_event_str(json_object_get(build, "phase"));
+	if (!phase) {
+		rc = farm_error_set(err, FARM_E_INVAL, "Jenkins payload has no build \"phase\"");
+		goto out;
+	}
+
+	/* Inside folders `name` is the short name; the job url spells the full one. */
+	url = farm_event_str(json_object_get(root, "url"));
+	if (url && jenkins_full_name(url, &full) == FARM_E_NOMEM) {
+		nomem = 1;
+		goto done;
+	}
+	project = full ? full : name;
+
+	ev = farm_event_new("jenkins");
+	if (!ev) {
+		nomem = 1;
+		goto done;
+	}
+	farm_event_set_str(ev, "project", project, &nomem);
+	farm_event_set_str(ev, "name", name, &nomem);
+	build_id = farm_event_key(&too_long, "%s#%lld", project, number);
+	if (!build_id) {
+		nomem = !too_long;
+		goto done;
+	}
+	farm_event_set_str(ev, "buildId", build_id, &nomem);
+	farm_event_set(ev, "number", json_integer(number), &nomem);
+
+	status = farm_event_str(json_object_get(build, "status"));
+	farm_event_set_str(ev, "status", farm_event_status("jenkins", "notification", status ? status : phase),
+		&nomem);
+	farm_event_set_str(ev, "providerStatus", status ? status : phase, &nomem);
+
+	scm = json_object_get(build, "scm");
+	branch = farm_event_str(json_object_get(scm, "branch"));
+	if (branch)
+		branch = strip_prefix(strip_prefix(branch, "refs/heads/"), "origin/");
+	farm_event_set_str(ev, "branch", branch, &nomem);
+	farm_event_set_str(ev, "commitSha", farm_event_str(json_object_get(scm, "commit")), &nomem);
+	farm_event_set_str(ev, "url", farm_event_str(json_object_get(build, "full_url")), &nomem);
+
+	done_phase = strcasecmp(phase, "COMPLETED") == 0 || strcasecmp(phase, "FINALIZED") == 0;
+	if (farm_event_int(json_object_get(build, "timestamp"), &ts) && ts > 0) {
+		farm_event_set_ts_ms(ev, "startedAt", ts, &nomem);
+		if (done_phase && farm_event_int(json_object_get(build, "duration"), &dur) && dur > 0 &&
+		    dur <= FARM_EVENT_EPOCH_MS_MAX - ts)
+			farm_event_set_ts_ms(ev, "finishedAt", ts + dur, &nomem);
+	}
+
+	key = farm_event_key(&too_long, "jenkins:%s:%lld:%s", project, number, phase);
+done:
+	rc = farm_event_finish(ev, key, nomem, too_long, data, dedupe_key, "Jenkins", err);
+out:
+	free(build_id);
+	free(full);
+	json_decref(root);
+	return rc;
+}
+
 /* ---- the module ------------------------------------------------------------------ */
 
 struct builds_in {
@@ -592,6 +756,30 @@ static const struct farm_platform_conf jenkins_conf[] = {
 	{NULL, NULL, 0, NULL},
 };
 
+static const struct farm_platform_status jenkins_statuses[] = {
+	{"result", "SUCCESS", "success"},
+	{"result", "FAILURE", "failed"},
+	{"result", "ABORTED", "canceled"},
+	{"result", "UNSTABLE", "unstable"},
+	{"result", "NOT_BUILT", "unknown"},
+	{"color", "*_anime", "running"},
+	{"color", "blue", "success"},
+	{"color", "red", "failed"},
+	{"color", "aborted", "canceled"},
+	{"color", "yellow", "unstable"},
+	{"color", "notbuilt", "unknown"},
+	{"color", "grey", "unknown"},
+	{"color", "disabled", "unknown"},
+	{"notification", "QUEUED", "queued"},
+	{"notification", "STARTED", "running"},
+	{"notification", "SUCCESS", "success"},
+	{"notification", "FAILURE", "failed"},
+	{"notification", "ABORTED", "canceled"},
+	{"notification", "UNSTABLE", "unstable"},
+	{"notification", "NOT_BUILT", "unknown"},
+	{NULL, NULL, NULL},
+};
+
 const struct farm_platform farm_platform_jenkins = {
 	.up = {
 		.type = "jenkins",
@@ -604,6 +792,7 @@ const struct farm_platform farm_platform_jenkins = {
 	.fields = jenkins_fields,
 	.conf = jenkins_conf,
 	.routes = jenkins_routes,
+	.statuses = jenkins_statuses,
 	.webhook = &jenkins_webhook,
 	.run_id = "job#number",
 };

@@ -18,4 +18,9 @@ char *farm_provider_jenkins_job_path(struct farm_arena *a, const char *name, cha
 				     size_t cap);
 #define FARM_JENKINS_FOLDER_DEPTH 4 /* folder levels expanded in the job list */
 
+/* The webhook payload -> the event's fields (lib/events/event.h, "for the platform
+ * modules"). */
+int farm_event_from_jenkins(const void *body, size_t len, json_t **data, char **dedupe_key,
+			    struct farm_error *err);
+
 #endif
