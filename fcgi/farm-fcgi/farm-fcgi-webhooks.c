@@ -8,14 +8,15 @@
  * with the poller is updated); 200 is answered only after that commit.
  * farm-eventd is then nudged over ZeroMQ (PUSH, never blocking: a lost nudge only
  * delays the event until eventd's next poll).  No network I/O on this path, except a
- * fetch of a Travis API's public key when none is cached, through httpc (its address
- * policy), at most once per TRAVIS_REFETCH_MS per API for the whole pool (then kept in
- * FARM_T_META, so later deliveries read it from the database).
+ * fetch of the public key a platform's API publishes (a key-signed platform) when none
+ * is cached, through httpc (its address policy), at most once per KEY_REFETCH_MS per
+ * API for the whole pool (then kept in FARM_T_META, so later deliveries read it from
+ * the database).
  *
  *   bare paths         instance secrets from the config, events without org
- *   /:credentialId     that credential's value.webhookSecret (Travis: the public key of
- *                      its API host), events carry the credential's org and id
- * Not verified, unknown credential, credential of another platform, a Travis key that
+ *   /:credentialId     that credential's value.webhookSecret (key-signed platforms: the
+ *                      key of its API), events carry the credential's org and id
+ * Not verified, unknown credential, credential of another platform, a key that
  * cannot be had → 401, nothing stored; they look alike on purpose.
  */
 #include "farm-fcgi.h"
@@ -41,12 +42,6 @@
 #include "webhook.h"
 #include "banned.h"
 
-/* A Travis key that failed a signature is fetched again at most this often. */
-#define TRAVIS_REFETCH_MS (10 * 1000)
-/* Largest GET /config answer read. */
-#define TRAVIS_CONFIG_MAX (256 * 1024)
-/* The Travis config call, whatever upstream.timeout says: the sender is waiting. */
-#define TRAVIS_FETCH_TIMEOUT 10L
 
 /* What one delivery resolved to: where its secret comes from and whom it belongs to. */
 struct hook {
@@ -317,8 +312,8 @@ static int hook_accept(struct hook *h, int parsed, json_t *fields, char *key,
 		goto answer;
 	}
 	ev = event_build(h, fields, received);
-	/* Deliveries are deduplicated per credential: two Jenkins servers may both have a
-	 * job "build" #5, and one org must never silence another's event. */
+	/* Deliveries are deduplicated per credential: two servers of one platform may both
+	 * have a job "build" #5, and one org must never silence another's event. */
 	dkey = key ? farm_arena_printf(r->arena, "%s|%s", h->cred_id ? h->cred_id : "-", key) : NULL;
 	json = ev ? json_dumps(ev, JSON_COMPACT) : NULL;
 	if (!ev || !dkey || !json) {
@@ -348,7 +343,7 @@ out:
 	return status;
 }
 
-/* --- keys published by a platform's API (Travis CI's GET /config) ---------------------- */
+/* --- keys published by a platform's API (fetch_key/verify_key of its webhook) ---- */
 
 /* A key fetched at most this often per API, for the whole pool. */
 #define KEY_REFETCH_MS (10 * 1000)

@@ -3,7 +3,7 @@
  * Every verified webhook becomes one `ci.build.updated` event (architecture.md "The
  * event").  This module builds the provider-specific part of its `data` object:
  *
- *   {"provider":"circleci","project":"gh/org/repo","name":"build-test-deploy",
+ *   {"provider":"<type>","project":"gh/org/repo","name":"build-test-deploy",
  *    "buildId":"…","number":130,"status":"success","providerStatus":"success",
  *    "branch":"main","commitSha":"…","url":"https://…",
  *    "startedAt":"2021-09-01T22:49:03.616Z","finishedAt":"…"}

@@ -78,7 +78,7 @@ struct farm_httpc;
 struct farm_platform_delivery {
 	const char *body; /* raw body, len bytes */
 	size_t len;
-	const char *(*header)(void *arg, const char *cgi_name); /* "HTTP_CIRCLECI_SIGNATURE" */
+	const char *(*header)(void *arg, const char *cgi_name); /* CGI name: "HTTP_X_FARM_TOKEN" */
 	const char *(*query)(void *arg, const char *name);
 	const char *(*conf)(void *arg, const char *key); /* a string config key's value */
 	void *arg;
@@ -95,7 +95,7 @@ struct farm_platform_delivery {
 };
 
 struct farm_platform_webhook {
-	/* Config key of the bare path's shared secret ("webhook.circleci.secret"), or NULL. */
+	/* Config key of the bare path's shared secret ("webhook.<type>.secret"), or NULL. */
 	const char *conf_secret;
 	/* Verifies: FARM_OK; FARM_E_AUTH (401; why is logged, never answered);
 	 * FARM_E_UNAVAIL (no key to be had: 401 on a credential's path, else 503); other

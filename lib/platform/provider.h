@@ -51,8 +51,8 @@ struct farm_provider_call;
 /* A platform's upstream: the first member of its descriptor (platform.h). */
 struct farm_provider {
 	const char *type;      /* credential type, the folder's name: lib/platform/<type>/ */
-	const char *title;     /* for messages: "Argo CD" */
-	const char *api_root;  /* appended to the base URL: "/api/v2" for CircleCI */
+	const char *title;     /* for messages: the platform's own spelling */
+	const char *api_root;  /* appended to the base URL ("/api/v2"), or "" */
 	int url_required;      /* the base URL comes only from the credential's url */
 	/* Sets up to 4 request header lines ("Name: value", allocated in c->arena) that
 	 * authenticate as the credential `value`.  Returns the count, or <0. */
@@ -71,7 +71,7 @@ struct farm_provider_call {
 	struct farm_cache *cache;    /* borrowed; NULL: no caching */
 	long cache_ttl_ms;           /* 0: no caching */
 	long timeout_s;              /* upstream.timeout, for waits and messages */
-	const char *conf_base;       /* circleci.api_url / travisci.api_url; else NULL */
+	const char *conf_base;       /* the configured "<type>.api_url", or NULL */
 	const char *cred_id;         /* the credential's id (cache tag) */
 	const char *cred_version;    /* changes whenever its value changes (cache key) */
 	/* Decrypts the credential's value on first need (a cache hit needs none).
@@ -121,7 +121,7 @@ int farm_provider_send(struct farm_provider_call *c, const char *method, const c
  * collapsed misses, like a read).  On failure
  * c->err is set (via farm_provider_fail) and FARM_E_UPSTREAM returned.
  * `what` names the object for a 404 ("job 'a/b'").  Flags: */
-#define FARM_PROVIDER_FORBIDDEN_IS_NOTFOUND 1u /* 403 means "no such object" (Argo CD) */
+#define FARM_PROVIDER_FORBIDDEN_IS_NOTFOUND 1u /* 403 means "no such object" */
 int farm_provider_get_json(struct farm_provider_call *c, const char *path, const char *what,
 			   unsigned flags, json_t **out);
 
@@ -132,7 +132,7 @@ typedef int (*farm_provider_read_fn)(struct farm_provider_call *c, const void *a
 /* Runs a read through the shared cache (when c->cache and c->cache_ttl_ms are set):
  * farm's answer as compact JSON text in *text (new, malloc; free with free()), len
  * bytes.  `key` names the read and every input that shapes its upstream requests
- * ("jenkins.builds 20 platform/api"); with the credential's id and version, the
+ * ("<type>.builds 20 platform/api"); with the credential's id and version, the
  * platform and its configured base it is the cache key.  Concurrent identical misses
  * in the whole pool run fn once; only results built from 200 answers are kept for
  * c->cache_ttl_ms.  c->cache_state tells what happened. */
