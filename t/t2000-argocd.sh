@@ -5,6 +5,8 @@
 
 . "$(dirname "$0")/test-lib.sh"
 . "$TEST_DIR/lib-fakes.sh"
+. "$TEST_DIR/lib-events.sh"
+. "$TEST_DIR/lib-platform-contract.sh"
 
 export FARM_CACHE_TTL=0
 ATOKEN=argocd-test-token
@@ -200,5 +202,12 @@ test_expect_success 'an Argo CD base URL with a path prefix is honoured' '
 test_expect_success 'the stored token never appears in answers or logs' '
 	no_secret "$ATOKEN" && check_logs_clean
 '
+
+# ---- the contract every platform keeps (t/lib-platform-contract.sh) ---------------------
+PC_FAKE=argocd PC_TYPE=argocd PC_TITLE="Argo CD" PC_SECRET=$ATOKEN \
+PC_VALUE=$(acred "$FAKE_ARGOCD_URL") PC_LIST=/api/v1/argocd/applications \
+PC_ACTION="POST /api/v1/argocd/applications/guestbook/sync" PC_REFUSED=401 \
+PC_HOOK=pc_hook_argocd PC_HOOK_CRED='"webhookSecret":"pc-argocd-hook-secret"' \
+PC_HOOK_GOOD=pc-argocd-hook-secret PC_HOOK_BAD=wrong-secret platform_contract
 
 test_done

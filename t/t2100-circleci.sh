@@ -5,6 +5,8 @@
 
 . "$(dirname "$0")/test-lib.sh"
 . "$TEST_DIR/lib-fakes.sh"
+. "$TEST_DIR/lib-events.sh"
+. "$TEST_DIR/lib-platform-contract.sh"
 
 export FARM_CACHE_TTL=0
 CTOKEN=circle-test-token
@@ -202,5 +204,13 @@ test_expect_success 'a refused token: 502, never the secret' '
 test_expect_success 'the stored token never appears in answers or logs' '
 	no_secret "$CTOKEN" && check_logs_clean
 '
+
+# ---- the contract every platform keeps (t/lib-platform-contract.sh) ---------------------
+PC_FAKE=circleci PC_TYPE=circleci PC_TITLE=CircleCI PC_SECRET=$CTOKEN \
+PC_VALUE="{\"token\":\"$CTOKEN\"}" \
+PC_LIST="/api/v1/circleci/pipelines?vcsUrl=https://github.com/acme/api" \
+PC_ACTION="POST /api/v1/circleci/pipelines/gh%2Facme%2Fapi/trigger" PC_REFUSED=401 \
+PC_HOOK=pc_hook_circleci PC_HOOK_CRED='"webhookSecret":"pc-circleci-hook-secret"' \
+PC_HOOK_GOOD=pc-circleci-hook-secret PC_HOOK_BAD=wrong-secret platform_contract
 
 test_done

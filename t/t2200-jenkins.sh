@@ -5,6 +5,8 @@
 
 . "$(dirname "$0")/test-lib.sh"
 . "$TEST_DIR/lib-fakes.sh"
+. "$TEST_DIR/lib-events.sh"
+. "$TEST_DIR/lib-platform-contract.sh"
 
 export FARM_CACHE_TTL=0
 JUSER=farm
@@ -354,5 +356,12 @@ test_expect_success 'cache: a worker killed (-9) while filling does not block th
 	TOKEN=$MEMBER_A api GET "/api/v1/jenkins/jobs/farm-build/builds?limit=11&credentialId=$J1" &&
 	test_equal "$(cache_hdr)" hit
 '
+
+# ---- the contract every platform keeps (t/lib-platform-contract.sh) ---------------------
+PC_FAKE=jenkins PC_TYPE=jenkins PC_TITLE=Jenkins PC_SECRET=$JTOKEN \
+PC_VALUE=$(jcred "$FAKE_JENKINS_URL") PC_LIST=/api/v1/jenkins/jobs \
+PC_ACTION="POST /api/v1/jenkins/jobs/farm-build/build" PC_REFUSED=401 \
+PC_HOOK=pc_hook_jenkins PC_HOOK_CRED='"webhookSecret":"pc-jenkins-hook-secret"' \
+PC_HOOK_GOOD=pc-jenkins-hook-secret PC_HOOK_BAD=wrong-secret platform_contract
 
 test_done

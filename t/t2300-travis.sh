@@ -5,11 +5,13 @@
 
 . "$(dirname "$0")/test-lib.sh"
 . "$TEST_DIR/lib-fakes.sh"
+. "$TEST_DIR/lib-events.sh"
+. "$TEST_DIR/lib-platform-contract.sh"
 
 export FARM_CACHE_TTL=0
 TTOKEN=travis-test-token
 
-start_fake travis || exit 1
+start_fake travis --keyfile "$TRASH/travis-api.key" || exit 1
 start_fake travis@ent --prefix /api || exit 1
 export FARM_TRAVISCI_API_URL=$FAKE_TRAVIS_URL
 
@@ -153,5 +155,14 @@ test_expect_success 'a refused token (Travis 403): 502, never the secret' '
 test_expect_success 'the stored token never appears in answers or logs' '
 	no_secret "$TTOKEN" && check_logs_clean
 '
+
+# ---- the contract every platform keeps (t/lib-platform-contract.sh) ---------------------
+openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$TRASH/other.key" 2>/dev/null
+PC_FAKE=travis PC_TYPE=travisci PC_TITLE="Travis CI" PC_SECRET=$TTOKEN \
+PC_VALUE="{\"token\":\"$TTOKEN\",\"url\":\"$FAKE_TRAVIS_URL\"}" \
+PC_LIST="/api/v1/travisci/builds?repoSlug=acme%2Fapi" \
+PC_ACTION="POST /api/v1/travisci/builds/90000001/restart" PC_REFUSED=403 \
+PC_HOOK=pc_hook_travis PC_HOOK_KEYED=1 PC_HOOK_CRED='"webhookSecret":"unused-by-travis"' \
+PC_HOOK_GOOD=$TRASH/travis-api.key PC_HOOK_BAD=$TRASH/other.key platform_contract
 
 test_done
