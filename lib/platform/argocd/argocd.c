@@ -1,4 +1,4 @@
-/* provider-argocd.c - Argo CD's REST API (grpc-gateway v1; providers.md §1).
+/* argocd.c - the Argo CD module: Argo CD's REST API (grpc-gateway v1; providers.md §1).
  *
  * Auth: Authorization: Bearer <token>.  Errors: {"error","code","message"}.
  * Without ?project= Argo CD answers 403 "permission denied" both for a missing

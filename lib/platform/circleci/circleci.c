@@ -1,4 +1,4 @@
-/* provider-circleci.c - CircleCI API v2 (providers.md §2).
+/* circleci.c - the CircleCI module: CircleCI API v2 (providers.md §2).
  *
  * Auth: Circle-Token: <token>.  Base: the credential's url (CircleCI server) or
  * circleci.api_url, plus /api/v2.  Lists are {"items":[...],"next_page_token"}: the

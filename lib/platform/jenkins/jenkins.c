@@ -1,4 +1,4 @@
-/* provider-jenkins.c - the Jenkins remote access API (providers.md §3).
+/* jenkins.c - the Jenkins module: the Jenkins remote access API (providers.md §3).
  *
  * Auth: HTTP Basic username:apiToken, sent preemptively.  Jobs in folders are
  * job/<a>/job/<b>, each segment percent-encoded.  The job list asks for

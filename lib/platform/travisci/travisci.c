@@ -1,4 +1,4 @@
-/* provider-travis.c - Travis CI API v3 (providers.md §4).
+/* travisci.c - the Travis CI module: Travis CI API v3 (providers.md §4).
  *
  * Headers: Travis-API-Version: 3, Authorization: token <token>.  Base: the
  * credential's url (Enterprise: https://host/api) or travisci.api_url.  A repository
