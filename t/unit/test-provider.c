@@ -22,6 +22,7 @@
 #include "json.h"
 #include "log.h"
 #include "provider.h"
+#include "conf.h"
 #include "platform.h"
 #include "argocd.h"
 #include "circleci.h"
@@ -941,6 +942,43 @@ static void test_text(void)
 	farm_arena_free(a);
 }
 
+/* Every descriptor is complete, and its config keys are the config table's (same
+ * default, same secrecy), so the docs' tables generated from either agree. */
+static void test_registry(void)
+{
+	size_t nkeys, n = 0;
+	const struct farm_conf_key *keys = farm_conf_keys(&nkeys);
+	char name[160];
+
+	for (size_t i = 0; farm_platforms[i]; i++) {
+		const struct farm_platform *pl = farm_platforms[i];
+		int whole = pl->up.type && pl->up.title && pl->up.auth && pl->up.message && pl->fields &&
+			    pl->routes && pl->routes[0].method && pl->statuses && pl->run_id;
+
+		for (const struct farm_platform_route *rt = pl->routes; whole && rt->method; rt++)
+			whole = rt->path && rt->path[0] == '/' && rt->run &&
+				(rt->flags & (FARM_PLATFORM_AUTH | FARM_PLATFORM_ADMIN));
+		snprintf(name, sizeof(name), "registry: %s has every part of a descriptor", pl->up.type);
+		ok(whole, name);
+		snprintf(name, sizeof(name), "registry: %s is found by type", pl->up.type);
+		ok(farm_platform_find(pl->up.type) == pl, name);
+		for (const struct farm_platform_conf *c = pl->conf; c && c->key; c++) {
+			const struct farm_conf_key *k = NULL;
+			for (size_t j = 0; j < nkeys; j++)
+				if (!strcmp(keys[j].name, c->key))
+					k = &keys[j];
+			snprintf(name, sizeof(name), "registry: %s's key %s is the config table's",
+				 pl->up.type, c->key);
+			ok(k && !strcmp(k->def, c->def) && k->secret == c->secret && !strcmp(k->doc, c->doc),
+			   name);
+		}
+		n++;
+	}
+	is_int((long)n, 4, "registry: four platforms");
+	is_str(farm_platform_types(), "argocd, circleci, jenkins, travisci",
+	       "registry: the types in their fixed order");
+}
+
 int main(void)
 {
 	farm_json_init();
@@ -952,6 +990,7 @@ int main(void)
 	test_mapping();
 	test_ops();
 	test_text();
+	test_registry();
 	server_stop();
 	return done_testing();
 }
