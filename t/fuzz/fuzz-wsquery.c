@@ -38,7 +38,7 @@ static int parse_checked(const char *a, size_t n, struct wsd_query *q)
 			if (l > 6 && memcmp(p, "since=", 6) == 0) {
 				for (; i < l && p[i] >= '0' && p[i] <= '9'; i++)
 					v = v * 10 + (uint64_t)(p[i] - '0');
-				if (i == l && l - 6 <= 20 && v == q->since)
+				if (i == l && v == q->since)
 					found = 1;
 			}
 			p += l + 1;
