@@ -107,8 +107,9 @@ static void check_reload(const char *d, size_t dlen)
 			    line[strlen(keys[i].name)] == ' ')
 				break;
 		v = line + strlen(keys[i].name) + 3;
-		/* Leading or trailing blanks, or quotes around it, do not survive the file. */
-		if (keys[i].secret || (v < next - 1 && (v[0] == ' ' || v[0] == '\t' ||
+		/* Leading or trailing blanks, or quotes around it, do not survive the file;
+		 * nor does a line over the file's limit (4095 bytes). */
+		if (keys[i].secret || ll >= 4000 || (v < next - 1 && (v[0] == ' ' || v[0] == '\t' ||
 							  v[0] == '"' || next[-2] == ' ' ||
 							  next[-2] == '\t' || next[-2] == '\r')))
 			continue;
