@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "json.h"
 #include "banned.h"
 
 /* Longest dedupe key produced; longer provider ids are refused as malformed. */
@@ -502,7 +503,8 @@ static int load_object(const char *provider, const void *body, size_t len, json_
 		return farm_error_set(err, FARM_E_INVAL,
 				      "%s payload: malformed JSON at line %d, column %d "
 				      "(byte %d): %s",
-				      provider, jerr.line, jerr.column, jerr.position, jerr.text);
+				      provider, jerr.line, jerr.column, jerr.position,
+				      farm_json_error_reason(&jerr));
 	if (!json_is_object(*root)) {
 		json_decref(*root);
 		*root = NULL;
