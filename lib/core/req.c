@@ -32,36 +32,6 @@ const char *farm_req_env(struct farm_req *r, const char *name)
 	return r->getenv ? r->getenv(r->env_ctx, name) : NULL;
 }
 
-static int form_decode(const char *in, size_t len, char *out)
-{
-	size_t o = 0;
-
-	for (size_t i = 0; i < len; i++) {
-		char c = in[i];
-		if (c == '+') {
-			c = ' ';
-		} else if (c == '%') {
-			char hex[3];
-			char *end;
-			long v;
-			if (i + 2 >= len)
-				return -1;
-			hex[0] = in[i + 1];
-			hex[1] = in[i + 2];
-			hex[2] = '\0';
-			v = strtol(hex, &end, 16);
-			if (*end || v == 0 || !((hex[0] >= '0' && hex[0] <= '9') ||
-						(hex[0] | 0x20) >= 'a'))
-				return -1;
-			c = (char)v;
-			i += 2;
-		}
-		out[o++] = c;
-	}
-	out[o] = '\0';
-	return 0;
-}
-
 const char *farm_req_query(struct farm_req *r, const char *name)
 {
 	const char *q = r->query ? r->query : "";
@@ -77,7 +47,7 @@ const char *farm_req_query(struct farm_req *r, const char *name)
 			const char *v = eq ? eq + 1 : q + len;
 			size_t vlen = eq ? len - klen - 1 : 0;
 			char *out = farm_arena_alloc(r->arena, vlen + 1);
-			if (!out || form_decode(v, vlen, out) < 0)
+			if (!out || farm_form_decode(v, vlen, out, vlen + 1) < 0)
 				return NULL;
 			return out;
 		}
