@@ -364,6 +364,11 @@ static void test_bad_json(void)
 	ok(pos >= 9 && pos <= 10, "json: message carries the parse position");
 	if (pos < 9 || pos > 10)
 		diag("%s", msg);
+	bad = "{\"token\" \"s3cret-in-a-payload\"}";
+	is_int(fails(farm_event_from_circleci, bad, strlen(bad), msg), FARM_E_INVAL,
+	       "json: a missing colon → INVAL");
+	ok(strstr(msg, "invalid syntax") && !strstr(msg, "s3cret"),
+	   "json: ... a fixed description, never the payload's text");
 
 	for (i = 0; i < 3; i++) {
 		is_int(fails(fns[i], "[1,2]", 5, msg), FARM_E_INVAL, "json: an array → INVAL");
