@@ -90,15 +90,26 @@ int farm_req_fail_list(struct farm_req *r, int code, json_t *messages)
 	return farm_req_errors(r, farm_err_http_status(code), messages);
 }
 
-int farm_req_error(struct farm_req *r, int status, const char *fmt, ...)
+/* The one message formatter of the error answers. */
+static int error_v(struct farm_req *r, int status, const char *fmt, va_list ap)
+	__attribute__((format(printf, 3, 0)));
+static int error_v(struct farm_req *r, int status, const char *fmt, va_list ap)
 {
 	char msg[512];
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	return farm_req_errors(r, status, json_string(msg));
+}
+
+int farm_req_error(struct farm_req *r, int status, const char *fmt, ...)
+{
 	va_list ap;
+	int rc;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	rc = error_v(r, status, fmt, ap);
 	va_end(ap);
-	return farm_req_errors(r, status, json_string(msg));
+	return rc;
 }
 
 const char *farm_req_org(const struct farm_req *r)
@@ -108,13 +119,13 @@ const char *farm_req_org(const struct farm_req *r)
 
 int farm_req_fail(struct farm_req *r, int code, const char *fmt, ...)
 {
-	char msg[512];
 	va_list ap;
+	int rc;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	rc = error_v(r, farm_err_http_status(code), fmt, ap);
 	va_end(ap);
-	return farm_req_errors(r, farm_err_http_status(code), json_string(msg));
+	return rc;
 }
 
 int farm_req_store_fail(struct farm_req *r, int code)
