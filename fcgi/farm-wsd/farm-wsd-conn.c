@@ -135,7 +135,7 @@ static int handshake_check(struct lws *wsi, struct farm_claims *cl, uint64_t *si
 		*msg = "since must be an event id (a non-negative integer)";
 		return FARM_E_INVAL;
 	}
-	return 0;
+	return FARM_OK;
 }
 
 static void client_close(struct wsd_client *c)
