@@ -18,4 +18,10 @@ void farm_json_free(void *p);
  * with je->line, je->column and je->position.  Static, never NULL. */
 const char *farm_json_error_reason(const json_error_t *je);
 
+/* A message for a response or an error list: json_string(s), except that bytes which
+ * are not valid UTF-8 (a request's raw bytes, or a multi-byte character cut by a
+ * bounded snprintf) become '?' instead of making json_string fail, so a message is
+ * never lost.  Returns new; NULL only for NULL `s` or out of memory. */
+json_t *farm_json_message(const char *s);
+
 #endif

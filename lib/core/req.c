@@ -98,7 +98,7 @@ static int error_v(struct farm_req *r, int status, const char *fmt, va_list ap)
 	char msg[512];
 
 	vsnprintf(msg, sizeof(msg), fmt, ap);
-	return farm_req_errors(r, status, json_string(msg));
+	return farm_req_errors(r, status, farm_json_message(msg));
 }
 
 int farm_req_error(struct farm_req *r, int status, const char *fmt, ...)
