@@ -74,6 +74,7 @@ static const struct store_table {
 	[FARM_T_RUNS] = {"runs.db", "runs-org.db"},
 	[FARM_T_DEDUPE] = {"dedupe.db", NULL},
 	[FARM_T_EVENTS] = {"events.db", NULL},
+	[FARM_T_BOARD] = {"board.db", "board-org.db"},
 };
 
 /* Why Recno and not Queue for the outbox: a Queue holds fixed-length records, and
