@@ -21,8 +21,8 @@ post() {
 	$PY "$POSTER" --url "$FARM_URL" --path "$path" --secret "$1" --start "$3" \
 		--count "${6:-1}" --tag "b$3" --project "$4" --status "$5" >/dev/null
 }
-# board TOKEN [QUERY]: GET /projects into ./body
-board() { TOKEN=$1 api GET "/api/v1/projects${2:-}"; }
+# board TOKEN [QUERY [curl args]]: GET /projects into ./body
+board() { local t=$1 q=${2:-}; shift 2 2>/dev/null || shift $#; TOKEN=$t api GET "/api/v1/projects$q" "" "$@"; }
 _board_has() { board "$1" && [ "$(json_get body "len(d)")" = "$2" ]; }
 # board_wait TOKEN N: until the board holds N rows
 board_wait() { wait_until 5 _board_has "$1" "$2" || { echo "board:"; cat body; return 1; }; }
@@ -113,6 +113,14 @@ test_expect_success 'the next event of a project replaces its row (the cached an
 	wait_until 5 eval "board \"\$USER_A\" && test \"\$(row body gh/farm/web \"r[\\\"status\\\"]\")\" = running" &&
 	test_equal "$(row body gh/farm/web "r[\"number\"]")" 6 &&
 	test_equal "$(row body gh/farm/api "r[\"number\"]")" 3
+'
+
+test_expect_success 'a client that accepts gzip gets the same board compressed' '
+	board "$USER_A" && cp body plain.json &&
+	board "$USER_A" "" --compressed && test_cmp plain.json body &&
+	test_grep "^Content-Encoding: gzip" headers && test_grep "^Vary: Accept-Encoding" headers &&
+	board "$USER_A" "" -H "Accept-Encoding: gzip;q=0, identity" && test_cmp plain.json body &&
+	test_no_grep "^Content-Encoding" headers
 '
 
 # ---- cctray -------------------------------------------------------------------------------
