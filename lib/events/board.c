@@ -52,8 +52,8 @@ int farm_board_put(struct farm_txn *t, json_t *data, uint64_t id)
 	size_t klen = 0;
 	int rc;
 
-	if (!json_is_object(data) || !json_is_string(prov) || !json_is_string(proj))
-		return FARM_OK; /* nothing to key a row by */
+	if (!json_is_object(data) || !json_is_string(prov) || !json_is_string(proj) || (o && !*o))
+		return FARM_OK; /* nothing to key a row by (the store has no empty org) */
 	if (id > (uint64_t)INT64_MAX)
 		return FARM_E_INVAL;
 	rc = board_key(o, json_string_value(prov), json_string_length(prov),

@@ -5,8 +5,9 @@
  * neither.  A row is the run object of platforms.md §5 - the event's `data` without
  * `id` and `receivedAt` - plus `eventId`, the event it came from.  "Latest" is the
  * highest event id for the key: ids only grow and every event of a batch is put in id
- * order, so the last put wins.  Events without a string `provider` and `project` have
- * no row.  The platform is the event's `provider`: this module names none.
+ * order, so the last put wins.  Events without a string `provider` and `project`, or
+ * whose key would not fit (board_key's limits, an empty orgId) have no row: the board
+ * never stops the numbering.  The platform is the event's `provider`: this module names none.
  *
  * Table FARM_T_BOARD (org-scoped, so an org's rows come from the "by org" index):
  *   key   ('o' org | '-') NUL provider NUL project      ('-': the org-less scope)
