@@ -331,6 +331,39 @@ static void sleep_ms(long ms)
 		;
 }
 
+struct fill {
+	int more;
+	size_t put;
+};
+
+static int fill_txn(struct farm_txn *t, void *arg)
+{
+	struct fill *f = arg;
+
+	return farm_board_backfill(t, BATCH, &f->more, &f->put);
+}
+
+/* The board of an environment made before it existed: filled from the history
+ * before anything new is numbered (board.h).  Nothing to do after the first time. */
+static int fill_board(struct eventd *d)
+{
+	struct fill f;
+	size_t total = 0;
+	int rc;
+
+	do {
+		memset(&f, 0, sizeof(f));
+		if ((rc = farm_store_run(d->store, fill_txn, &f)) != FARM_OK)
+			return rc;
+		total += f.put;
+	} while (f.more && !stopping);
+	if (total) {
+		farm_log(FARM_LOG_INFO, NULL, 0, "board: filled from %zu events of the history", total);
+		farm_board_gen_bump(d->board_gen);
+	}
+	return f.more ? FARM_E_UNAVAIL : FARM_OK; /* stopped half-way: resumed next start */
+}
+
 /* Opens the store, waiting (bounded by a stop) while it needs recovery. */
 static int open_store(struct eventd *d)
 {
@@ -340,7 +373,11 @@ static int open_store(struct eventd *d)
 	while (!stopping) {
 		if (farm_events_store_open(&d->conf, &d->store, &err) == FARM_OK) {
 			d->oldest = 0; /* read again from the history */
-			return 0;
+			if (fill_board(d) == FARM_OK)
+				return 0;
+			snprintf(err.msg, sizeof(err.msg), "board: could not fill it from the history");
+			farm_store_close(d->store);
+			d->store = NULL;
 		}
 		if (!warned++)
 			farm_log(FARM_LOG_ERROR, NULL, 0, "%s; retrying", err.msg);

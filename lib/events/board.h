@@ -38,6 +38,15 @@
  * `data` (borrowed; not modified).  FARM_OK also when the event has no row. */
 int farm_board_put(struct farm_txn *t, json_t *data, uint64_t id);
 
+/* An environment made before the board existed has a history but no board.  At
+ * start, before it numbers anything, farm-eventd calls this until *more is 0: each
+ * call puts the rows of up to `per` retained events (oldest first) and records how
+ * far it got in FARM_T_META "board.filled", so a crash resumes where it stopped; once
+ * the whole history is in, the key says "done" and later calls do nothing.  On a
+ * new environment the history is empty and the first call says "done". */
+#define FARM_BOARD_FILLED_KEY "board.filled"
+int farm_board_backfill(struct farm_txn *t, size_t per, int *more, size_t *put);
+
 /* Inside a transaction: appends the rows of `org` (NULL: the org-less scope) to
  * `items` (borrowed JSON array), in board order; only those whose provider is
  * `platform` when it is not NULL.  A row that does not parse is skipped. */

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "events.h"
 #include "json.h"
 #include "tap.h"
 
@@ -129,6 +130,93 @@ static void test_rows(void)
 	farm_store_close(s);
 }
 
+/* Stores an event in the history as farm-eventd does (the sequence advanced). */
+static int hist_txn(struct farm_txn *t, void *arg)
+{
+	const char *proj = arg;
+	unsigned char key[8];
+	char json[256];
+	uint64_t id;
+	int rc;
+
+	if ((rc = farm_txn_next_seq(t, FARM_EVENTS_SEQ, &id)) != FARM_OK)
+		return rc;
+	snprintf(json, sizeof(json),
+		 "{\"event\":\"ci.build.updated\",\"data\":{\"id\":%llu,\"provider\":\"circleci\","
+		 "\"orgId\":\"h\",\"project\":\"%s\",\"receivedAt\":\"x\"}}",
+		 (unsigned long long)id, proj);
+	farm_events_key(id, key);
+	return farm_txn_put(t, FARM_T_EVENTS, key, 8, NULL, json, strlen(json), 0);
+}
+
+struct fill {
+	size_t per, put, calls;
+	int more;
+};
+
+static int fill_txn(struct farm_txn *t, void *arg)
+{
+	struct fill *f = arg;
+	size_t put = 0;
+	int rc = farm_board_backfill(t, f->per, &f->more, &put);
+
+	f->put += put;
+	return rc;
+}
+
+static int fill(struct farm_store *s, struct fill *f)
+{
+	int rc;
+
+	f->put = f->calls = 0;
+	do {
+		f->calls++;
+		rc = farm_store_run(s, fill_txn, f);
+	} while (rc == FARM_OK && f->more && f->calls < 100);
+	return rc;
+}
+
+static void test_backfill(void)
+{
+	struct farm_store *s = NULL;
+	struct farm_error err = {0};
+	struct fill f = {2, 0, 0, 0};
+	char dir[1100];
+
+	snprintf(dir, sizeof(dir), "%s/old", root);
+	mkdir(dir, 0700);
+	if (!ok(farm_store_open(&s, dir, FARM_STORE_MASTER | FARM_STORE_NOSYNC, &err) == FARM_OK,
+		"a second store opens"))
+		return;
+	ok(farm_store_run(s, hist_txn, "x") == FARM_OK && farm_store_run(s, hist_txn, "y") == FARM_OK &&
+		   farm_store_run(s, hist_txn, "x") == FARM_OK &&
+		   farm_store_run(s, hist_txn, "z") == FARM_OK &&
+		   farm_store_run(s, hist_txn, "x") == FARM_OK,
+	   "a history of five events and no board (an environment from before the board)");
+	is_str(list(s, "h", NULL, NULL), "", "the board is empty");
+	ok(fill(s, &f) == FARM_OK, "backfill");
+	is_int((int)f.put, 5, "every retained event was put");
+	is_int((int)f.calls, 3, "two ids per transaction: three transactions");
+	is_str(list(s, "h", NULL, NULL), "circleci:x#5 circleci:y#2 circleci:z#4",
+	       "the board is what the drain would have made");
+	ok(farm_store_run(s, hist_txn, "w") == FARM_OK, "a sixth event (numbered without a row)");
+	ok(fill(s, &f) == FARM_OK && f.put == 0 && f.calls == 1, "a second backfill does nothing");
+	is_str(list(s, "h", NULL, NULL), "circleci:x#5 circleci:y#2 circleci:z#4",
+	       "(so the drain alone writes rows from then on)");
+	farm_store_close(s);
+
+	snprintf(dir, sizeof(dir), "%s/new", root);
+	mkdir(dir, 0700);
+	if (!ok(farm_store_open(&s, dir, FARM_STORE_MASTER | FARM_STORE_NOSYNC, &err) == FARM_OK,
+		"a new store opens"))
+		return;
+	ok(fill(s, &f) == FARM_OK && f.put == 0 && f.calls == 1 && !f.more,
+	   "a new environment: one call, nothing to fill");
+	ok(farm_store_run(s, hist_txn, "x") == FARM_OK && fill(s, &f) == FARM_OK && f.put == 0,
+	   "and it is done for good");
+	farm_store_close(s);
+}
+
 static void test_cctray(void)
 {
 	json_t *rows = json_loads(
@@ -194,6 +282,7 @@ int main(void)
 		return 1;
 	}
 	test_rows();
+	test_backfill();
 	test_cctray();
 	test_gen();
 	nftw(root, rm_one, 16, FTW_DEPTH | FTW_PHYS);
