@@ -75,17 +75,19 @@ static struct farm_board_gen *board_gen(struct farm_app *app)
 
 /* ---- the per-thread answer cache ---- */
 
+struct board_slot {
+	int used;
+	enum board_kind kind;
+	int has_org;
+	char *org, *platform; /* platform NULL: no filter */
+	uint64_t gen;
+	char *body, *gz; /* gz: body gzip-compressed, made on first need */
+	size_t len, gzlen;
+	unsigned long long tick;
+};
+
 struct farm_board_cache {
-	struct {
-		int used;
-		enum board_kind kind;
-		int has_org;
-		char *org, *platform; /* platform NULL: no filter */
-		uint64_t gen;
-		char *body, *gz; /* gz: body gzip-compressed, made on first need */
-		size_t len, gzlen;
-		unsigned long long tick;
-	} slot[BOARD_CACHE_SLOTS];
+	struct board_slot slot[BOARD_CACHE_SLOTS];
 	unsigned long long tick;
 };
 
@@ -288,7 +290,8 @@ static int board_answer(struct farm_req *r, enum board_kind kind)
 	if (slot >= 0) {
 		/* Borrowed from this thread's cache, which nothing touches before the
 		 * response is written. */
-		typeof(cache->slot[0]) *s = &cache->slot[slot];
+		struct board_slot *s = &cache->slot[slot];
+
 		s->tick = ++cache->tick;
 		r->text = s->body;
 		r->text_len = s->len;
