@@ -8,7 +8,7 @@ CC       ?= cc
 V        ?= 0
 SANITIZE ?=
 
-PKGS      := fcgi jansson libcurl gnutls libzmq libwebsockets
+PKGS      := fcgi jansson libcurl gnutls libzmq libwebsockets zlib
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -ldb-5.3 -lpthread
 
