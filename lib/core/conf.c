@@ -637,7 +637,20 @@ int farm_conf_load_env(struct farm_conf *c, char **envp, struct farm_error *err)
 		}
 		if (k) {
 			struct farm_error e = {0};
-			if (conf_apply(c, k, eq + 1, &e) != FARM_OK)
+			const char *v = eq + 1;
+			char abs[PATH_MAX];
+			/* A relative path typed in a shell (FARM_STATE_DIR=./var) means the
+			 * current directory's; in the file it is refused (relative to what?). */
+			if (k->type == FARM_CONF_PATH && *v && *v != '/') {
+				size_t n;
+				if (!getcwd(abs, sizeof(abs)) || (n = strlen(abs)) + strlen(v) + 2 > sizeof(abs))
+					return farm_error_set(err, FARM_E_CONFIG, "environment %.*s: "
+							      "cannot make the path absolute",
+							      (int)(eq - ent), ent);
+				snprintf(abs + n, sizeof(abs) - n, "/%s", v[0] == '.' && v[1] == '/' ? v + 2 : v);
+				v = abs;
+			}
+			if (conf_apply(c, k, v, &e) != FARM_OK)
 				return farm_error_set(err, FARM_E_CONFIG, "environment %.*s: %s",
 						      (int)(eq - ent), ent, e.msg);
 			continue;

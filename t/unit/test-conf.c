@@ -195,6 +195,14 @@ int main(void)
 	   "a quoted value is checked without its quotes");
 	unlink(p);
 	{
+		char *env[] = {"FARM_STATE_DIR=./rel/db", NULL}, cwd[4096], want[4200];
+		if (!getcwd(cwd, sizeof(cwd)))
+			cwd[0] = '\0';
+		snprintf(want, sizeof(want), "%s/rel/db", cwd);
+		ok(farm_conf_load_env(&c, env, &e) == FARM_OK, "a relative path in the environment");
+		is_str(c.state_dir, want, "  ... is the current directory's");
+	}
+	{
 		char *env[] = {"FARM_WORKRES=3", NULL};
 		ok(farm_conf_load_env(&c, env, &e) == FARM_E_CONFIG &&
 			   strstr(e.msg, "FARM_WORKRES: not a configuration key (did you mean "
