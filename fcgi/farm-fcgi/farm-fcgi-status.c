@@ -348,8 +348,6 @@ static void prom(FILE *fp, const char *name, const char *type, const char *help,
 
 static void prom_text(FILE *fp, const struct status_snap *s)
 {
-	fprintf(fp, "# HELP farm_build_info The running version.\n# TYPE farm_build_info gauge\n"
-		    "farm_build_info{version=\"%s\"} 1\n", farm_daemon_version());
 	prom(fp, "farm_start_time_seconds", "gauge", "Unix time the pool master started.",
 	     s->started);
 	prom(fp, "farm_pool_accepted_requests_total", "counter", "Requests accepted by the pool.",

@@ -594,7 +594,8 @@ int main(int argc, char **argv)
 					spawn_worker(&app);
 				signal_workers(&app, SIGTERM, 1);
 			} else {
-				farm_log(FARM_LOG_ERROR, NULL, 0, "reload refused: %s", err.msg);
+				farm_log(FARM_LOG_ERROR, NULL, 0, "reload refused: configuration invalid: %s",
+					 err.msg);
 			}
 			notify_systemd("READY=1");
 			break;

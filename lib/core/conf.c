@@ -345,6 +345,8 @@ int farm_conf_check(enum farm_conf_type t, const char *v, char *why, size_t cap)
 		return check_listen(v, why, cap);
 	case FARM_CONF_HOSTPORT:
 	case FARM_CONF_LOOPBACK:
+		if (!*v)
+			return 0; /* none: the part is off (farm-wsd refuses to start) */
 		if (farm_conf_hostport(v, host, sizeof(host), &port) < 0)
 			return fail(why, cap, "expected host:port (127.0.0.1:8091)");
 		if (t == FARM_CONF_LOOPBACK && !is_loopback_host(host))

@@ -81,8 +81,9 @@ enum farm_conf_type {
 	FARM_CONF_ZMQ,      /* ZeroMQ endpoint: ipc:///abs/path, tcp://host:port, inproc://name;
 			     * empty = none */
 	FARM_CONF_LISTEN,   /* unix:/abs/path, IPv4:port, or empty (the socket on fd 0) */
-	FARM_CONF_HOSTPORT, /* host:port ([v6]:port) */
-	FARM_CONF_LOOPBACK, /* host:port on a loopback address (127.x, ::1, localhost) */
+	FARM_CONF_HOSTPORT, /* host:port ([v6]:port); empty = none */
+	FARM_CONF_LOOPBACK, /* host:port on a loopback address (127.x, ::1, localhost);
+			     * empty = none */
 	FARM_CONF_MODE,     /* octal permission bits, 0000..0777 */
 	FARM_CONF_PATH,     /* absolute path; empty = unset */
 	FARM_CONF_LEVEL,    /* error, warn, info or debug */

@@ -134,6 +134,7 @@ int main(void)
 			{FARM_CONF_HOSTPORT, "10.0.0.1:8091", 1},
 			{FARM_CONF_HOSTPORT, "[::1]:8091", 1},
 			{FARM_CONF_HOSTPORT, "8091", 0},
+			{FARM_CONF_HOSTPORT, "", 1},
 			{FARM_CONF_HOSTPORT, "::1:8091", 0},
 			{FARM_CONF_LOOPBACK, "127.0.0.1:8091", 1},
 			{FARM_CONF_LOOPBACK, "localhost:8091", 1},
