@@ -228,7 +228,7 @@ test_expect_success 'SIGUSR1 reopens log_file (rotation), workers write to the n
 	export FARM_LOG_FILE=$TRASH/state/log/fcgi-file.log &&
 	start_farm && unset FARM_LOG_FILE &&
 	master=$(farm_master_pid) &&
-	test_grep "ready: farm $VERSION" state/log/fcgi-file.log &&
+	test_grep "ready: .* (farm $VERSION)" state/log/fcgi-file.log &&
 	mv state/log/fcgi-file.log state/log/fcgi-file.log.1 &&
 	kill -USR1 "$master" &&
 	for i in $(seq 1 50); do test -s state/log/fcgi-file.log && break; sleep 0.1; done &&

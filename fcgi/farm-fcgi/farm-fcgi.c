@@ -542,9 +542,9 @@ int main(int argc, char **argv)
 	for (long i = 0; i < app.conf.workers; i++)
 		spawn_worker(&app);
 	farm_log(FARM_LOG_INFO, NULL, 0,
-		 "ready: farm %s, %ld workers x %ld threads (%d running at once) on %s",
-		 farm_daemon_version(), app.conf.workers, app.conf.threads, farm_running_slots(&app.conf),
-		 *app.conf.listen ? app.conf.listen : "fd 0");
+		 "ready: %ld workers x %ld threads (%d running at once) on %s (farm %s)",
+		 app.conf.workers, app.conf.threads, farm_running_slots(&app.conf),
+		 *app.conf.listen ? app.conf.listen : "fd 0", farm_daemon_version());
 	notify_systemd("READY=1\nSTATUS=serving");
 
 	for (;;) {

@@ -86,8 +86,11 @@ int farm_daemon_start(const char *prog, int argc, char **argv, void (*usage)(FIL
 
 static void on_usr1(int sig)
 {
+	int saved = errno;
+
 	(void)sig;
 	farm_log_reopen(); /* async-signal-safe: open, dup2, close */
+	errno = saved;
 }
 
 void farm_daemon_signals(void (*on_stop)(int))
@@ -146,11 +149,12 @@ int farm_daemon_lock(const char *prog, const char *state_dir, const char *name, 
 		long pid = lock_holder(state_dir, name);
 		if (pid > 0)
 			farm_log(FARM_LOG_ERROR, NULL, 0,
-				 "state dir %s in use by pid %ld (another %s holds %s.lock)",
+				 "state dir %s in use by pid %ld: another %s is running (%s.lock)",
 				 state_dir, pid, prog, name);
 		else
-			farm_log(FARM_LOG_ERROR, NULL, 0, "state dir %s in use (another %s holds %s.lock)",
-				 state_dir, prog, name);
+			farm_log(FARM_LOG_ERROR, NULL, 0,
+				 "state dir %s in use: another %s is running (%s.lock)", state_dir,
+				 prog, name);
 	} else {
 		farm_log(FARM_LOG_ERROR, NULL, rc == FARM_E_IO ? errno : 0, "%s/%s.lock: cannot lock",
 			 state_dir, name);
