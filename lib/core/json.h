@@ -10,4 +10,11 @@ void farm_json_init(void);
 /* Wipes and frees a string returned by json_dumps() (plain free() also works). */
 void farm_json_free(void *p);
 
+/* A message for a response or an error list: json_string(s), except that bytes which
+ * are not valid UTF-8 (a request's raw bytes, or a multi-byte character cut by a
+ * bounded snprintf) become '?' instead of making json_string fail, so a message is
+ * never lost.  Returns new; NULL only for NULL `s` or out of memory. */
+struct json_t;
+struct json_t *farm_json_message(const char *s);
+
 #endif

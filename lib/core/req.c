@@ -123,7 +123,7 @@ int farm_req_error(struct farm_req *r, int status, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	return farm_req_errors(r, status, json_string(msg));
+	return farm_req_errors(r, status, farm_json_message(msg));
 }
 
 const char *farm_req_org(const struct farm_req *r)
@@ -139,7 +139,7 @@ int farm_req_fail(struct farm_req *r, int code, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	return farm_req_errors(r, farm_err_http_status(code), json_string(msg));
+	return farm_req_errors(r, farm_err_http_status(code), farm_json_message(msg));
 }
 
 int farm_req_store_fail(struct farm_req *r, int code)

@@ -28,7 +28,7 @@ static void add_err(json_t *errors, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	json_array_append_new(errors, json_string(msg));
+	json_array_append_new(errors, farm_json_message(msg));
 }
 
 /* Adds "property X should not exist" for each member of obj not in allowed. */
