@@ -97,6 +97,11 @@ test_expect_success 'a second farm-fcgi on the same state dir is refused, naming
 	test_no_grep "recovery" fcgi2.err
 '
 
+test_expect_success 'farmctl db recover refuses while the pool runs' '
+	! FARM_CONFIG=$TRASH/state/farm.conf "$FARM_BUILD/farmctl" db recover 2>recover.err &&
+	test_grep "state dir $TRASH/state in use by pid $master (fcgi.lock): stop farm first" recover.err
+'
+
 test_expect_success 'the first stack was not disturbed: same master, workers and daemons' '
 	wait_healthy 5 &&
 	test_equal "$(farm_master_pid)" "$master" &&
@@ -260,6 +265,12 @@ test_expect_success 'a reload logs that it is complete once the old workers are 
 	kill -HUP "$master" &&
 	for i in $(seq 1 100); do grep -q "reload complete" state/log/fcgi-file.log && break; sleep 0.1; done &&
 	test_grep "reload complete: 2 workers x 4 threads" state/log/fcgi-file.log
+'
+
+test_expect_success 'farm stopped: farmctl db recover runs' '
+	stop_farm &&
+	FARM_CONFIG=$TRASH/state/farm.conf "$FARM_BUILD/farmctl" db recover >recover.out &&
+	test_grep "recovery complete" recover.out
 '
 
 test_done

@@ -108,8 +108,7 @@ void farm_daemon_signals(void (*on_stop)(int))
 	signal(SIGPIPE, SIG_IGN);
 }
 
-/* The pid holding "<dir>/<name>.lock", or 0. */
-static long lock_holder(const char *dir, const char *name)
+long farm_daemon_lock_holder(const char *dir, const char *name)
 {
 	char path[4200];
 	struct flock l;
@@ -146,7 +145,7 @@ int farm_daemon_lock(const char *prog, const char *state_dir, const char *name, 
 	if (rc == FARM_OK)
 		return 0;
 	if (rc == FARM_E_EXISTS) {
-		long pid = lock_holder(state_dir, name);
+		long pid = farm_daemon_lock_holder(state_dir, name);
 		if (pid > 0)
 			farm_log(FARM_LOG_ERROR, NULL, 0,
 				 "state dir %s in use by pid %ld: another %s is running (%s.lock)",

@@ -33,4 +33,8 @@ void farm_daemon_signals(void (*on_stop)(int));
  * writable.  0, or -1 when another instance runs or the lock cannot be made. */
 int farm_daemon_lock(const char *prog, const char *state_dir, const char *name, int *fd);
 
+/* The pid holding "<dir>/<name>.lock" (a running program: "fcgi", "eventd", "wsd",
+ * "runner"), or 0 when nobody holds it.  Takes no lock itself. */
+long farm_daemon_lock_holder(const char *dir, const char *name);
+
 #endif
