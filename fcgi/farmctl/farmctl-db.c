@@ -60,7 +60,7 @@ int farmctl_db(const char *conf_path, int argc, char **argv)
 		       "  backup DIR   hot backup of the live environment into DIR (new or empty)\n"
 		       "  verify [DIR] db_verify a backup copy; without DIR, backs up into a\n"
 		       "               temporary directory first and verifies that\n"
-		       "  recover      run normal recovery (only while farm is stopped)\n");
+		       "  recover      run normal recovery (refused while farm runs)\n");
 		return argc < 2 ? 2 : 0;
 	}
 	if (farmctl_load_conf(conf_path, &c))
