@@ -94,7 +94,9 @@ test_expect_success 'type errors: unknown type, missing value, non-object value,
 
 test_expect_success 'hostile names and URLs are refused or stored verbatim, never as paths' '
 	TOKEN=$ADMIN_A api POST /api/v1/integrations/credentials "{\"type\":\"circleci\",\"name\":\"../../etc/passwd\\u202e\",\"value\":{\"token\":\"t\"}}" &&
-	expect_status 201 && test_equal "$(json_get body "d[\"name\"]")" "../../etc/passwd$(printf "\u202e")" &&
+	expect_status 400 && test_grep "bidirectional control" body &&
+	TOKEN=$ADMIN_A api POST /api/v1/integrations/credentials "{\"type\":\"circleci\",\"name\":\"../../etc/passwd\",\"value\":{\"token\":\"t\"}}" &&
+	expect_status 201 && test_equal "$(json_get body "d[\"name\"]")" "../../etc/passwd" &&
 	HOSTILE=$(json_get body "d[\"id\"]") &&
 	TOKEN=$ADMIN_A api POST /api/v1/integrations/credentials "{\"type\":\"circleci\",\"name\":\"a\\r\\nX-Injected: 1\",\"value\":{\"token\":\"t\"}}" &&
 	expect_status 400 && test_grep "control characters" body &&
@@ -112,6 +114,16 @@ test_expect_success 'an oversize value is refused' '
 	big=$($PY -c "print(\"t\"*5000)") &&
 	TOKEN=$ADMIN_A api POST /api/v1/integrations/credentials "{\"type\":\"circleci\",\"name\":\"n\",\"value\":{\"token\":\"$big\"}}" &&
 	expect_status 400 && test_grep "at most 4096 bytes" body
+'
+
+test_expect_success 'invalid UTF-8 loses no message: a raw path byte, a field name cut mid-character' '
+	TOKEN=$ADMIN_A api GET /api/v1/nowhere "" --request-target "/api/v1/nowh$(printf "\345")re" &&
+	expect_status 404 &&
+	test_equal "$(json_get body "d[\"statusCode\"]")" 404 &&
+	test_grep "Cannot GET /api/v1/nowh?re" body &&
+	key=$(for i in $(seq 130); do printf "\303\251"; done) &&
+	TOKEN=$ADMIN_A api POST /api/v1/integrations/credentials "{\"type\":\"circleci\",\"name\":\"n\",\"value\":{\"token\":\"t\",\"$key\":\"x\"}}" &&
+	expect_status 400 && test_equal "$(json_get body "len(d[\"message\"])")" 1
 '
 
 test_expect_success 'malformed JSON and a JSON array body: 400' '

@@ -248,32 +248,10 @@ static void written(struct farm_req *r, struct farm_pcall *pc)
 /* An optional JSON object body: NULL when empty; 1 when an error was answered. */
 static int optional_body(struct farm_req *r, json_t **out)
 {
-	const char *ct = farm_req_env(r, "CONTENT_TYPE");
-	json_error_t je;
-	size_t i;
-
 	*out = NULL;
-	for (i = 0; i < r->body_len; i++)
-		if (!strchr(" \t\r\n", r->body[i]))
-			break;
-	if (i == r->body_len)
-		return 0;
-	if (ct && *ct && strncasecmp(ct, "application/json", 16) != 0) {
-		farm_req_fail(r, FARM_E_MEDIA, "Content-Type must be application/json");
+	if (farm_req_body_json(r, 1))
 		return 1;
-	}
-	*out = json_loadb(r->body, r->body_len, JSON_REJECT_DUPLICATES, &je);
-	if (!*out) {
-		farm_req_fail(r, FARM_E_INVAL, "malformed JSON at line %d, column %d (byte %d): %s",
-			      je.line, je.column, je.position, je.text);
-		return 1;
-	}
-	if (!json_is_object(*out)) {
-		json_decref(*out);
-		*out = NULL;
-		farm_req_fail(r, FARM_E_INVAL, "request body must be a JSON object");
-		return 1;
-	}
+	*out = json_incref(r->in);
 	return 0;
 }
 
@@ -303,7 +281,7 @@ static int answer_text(struct farm_req *r, struct farm_pcall *pc, char *text, si
 
 int farm_h_platform(struct farm_req *r)
 {
-	const struct farm_fcgi_platform_row *row = r->route->arg;
+	const struct farm_fcgi_platform_row *row = farm_routes_platform_row(r->route);
 	const struct farm_platform *pl = row->platform;
 	const struct farm_platform_route *rt = row->route;
 	struct farm_platform_in in = {r->params, r->nparams, query_of, r, NULL};

@@ -18,42 +18,49 @@
 #define JSON FARM_ROUTE_JSON
 
 static const struct farm_route own_routes[] = {
-	{"GET", "/api/v1/health", farm_h_health, 0, NULL},
-	{"GET", "/api/v1/__debug/sleep", farm_h_debug_sleep, 0, NULL},
+	{"GET", "/api/v1/health", farm_h_health, 0},
+	{"GET", "/api/v1/__debug/sleep", farm_h_debug_sleep, 0},
 
-	{"GET", "/api/v1/integrations/credentials", farm_h_creds_list, AUTH, NULL},
-	{"POST", "/api/v1/integrations/credentials", farm_h_creds_create, ADMIN | JSON, NULL},
-	{"PATCH", "/api/v1/integrations/credentials/:id", farm_h_creds_patch, ADMIN | JSON, NULL},
-	{"DELETE", "/api/v1/integrations/credentials/:id", farm_h_creds_delete, ADMIN, NULL},
+	{"GET", "/api/v1/integrations/credentials", farm_h_creds_list, AUTH},
+	{"POST", "/api/v1/integrations/credentials", farm_h_creds_create, ADMIN | JSON},
+	{"PATCH", "/api/v1/integrations/credentials/:id", farm_h_creds_patch, ADMIN | JSON},
+	{"DELETE", "/api/v1/integrations/credentials/:id", farm_h_creds_delete, ADMIN},
 
 	/* Operators only, outside /api/v1: nginx's `location = /farm-status` (loopback). */
-	{"GET", "/farm-status", farm_h_status, 0, NULL},
+	{"GET", "/farm-status", farm_h_status, 0},
 
 	/* Catalog links to Argo CD and the CI/CD tab (farm-fcgi-catalog.c). */
-	{"GET", "/api/v1/catalog/components", farm_h_catalog_list, AUTH, NULL},
-	{"GET", "/api/v1/catalog/components/:id", farm_h_catalog_get, AUTH, NULL},
-	{"PATCH", "/api/v1/catalog/components/:id", farm_h_catalog_patch, ADMIN | JSON, NULL},
-	{"GET", "/api/v1/catalog/components/:id/cicd", farm_h_catalog_cicd, AUTH, NULL},
+	{"GET", "/api/v1/catalog/components", farm_h_catalog_list, AUTH},
+	{"GET", "/api/v1/catalog/components/:id", farm_h_catalog_get, AUTH},
+	{"PATCH", "/api/v1/catalog/components/:id", farm_h_catalog_patch, ADMIN | JSON},
+	{"GET", "/api/v1/catalog/components/:id/cicd", farm_h_catalog_cicd, AUTH},
 
 	/* Pipelines and runs; farm-runner executes them (farm-fcgi-pipelines.c). */
-	{"GET", "/api/v1/pipelines", farm_h_pipelines_list, AUTH, NULL},
-	{"POST", "/api/v1/pipelines", farm_h_pipelines_create, ADMIN | JSON, NULL},
-	{"GET", "/api/v1/pipelines/:id", farm_h_pipeline_get, AUTH, NULL},
-	{"GET", "/api/v1/pipelines/:id/runs", farm_h_runs_list, AUTH, NULL},
-	{"POST", "/api/v1/pipelines/:id/runs", farm_h_runs_create, ADMIN | JSON, NULL},
-	{"GET", "/api/v1/pipelines/:id/runs/:runId", farm_h_run_get, AUTH, NULL},
-	{"GET", "/api/v1/pipelines/:id/runs/:runId/log", farm_h_run_log, AUTH, NULL},
+	{"GET", "/api/v1/pipelines", farm_h_pipelines_list, AUTH},
+	{"POST", "/api/v1/pipelines", farm_h_pipelines_create, ADMIN | JSON},
+	{"GET", "/api/v1/pipelines/:id", farm_h_pipeline_get, AUTH},
+	{"GET", "/api/v1/pipelines/:id/runs", farm_h_runs_list, AUTH},
+	{"POST", "/api/v1/pipelines/:id/runs", farm_h_runs_create, ADMIN | JSON},
+	{"GET", "/api/v1/pipelines/:id/runs/:runId", farm_h_run_get, AUTH},
+	{"GET", "/api/v1/pipelines/:id/runs/:runId/log", farm_h_run_log, AUTH},
+
+	/* The board and the history for pollers (farm-fcgi-board.c).  cctray.xml checks
+	 * its own auth: Bearer, or the JWT as HTTP Basic password. */
+	{"GET", "/api/v1/projects", farm_h_board_projects, AUTH},
+	{"GET", "/api/v1/cctray.xml", farm_h_board_cctray, 0},
+	{"GET", "/api/v1/events", farm_h_events_list, AUTH},
 };
 
 #define NOWN (sizeof(own_routes) / sizeof(own_routes[0]))
 
 static struct farm_route *table;
 static size_t ntable;
+static struct farm_fcgi_platform_row *rows_of; /* rows_of[i - NOWN] goes with table[i] */
 static pthread_once_t table_once = PTHREAD_ONCE_INIT;
 
 /* Appends one generated row; 0 when out of memory. */
-static int add(struct farm_route *t, struct farm_fcgi_platform_row *row, const char *method,
-	       char *pattern, farm_handler h, unsigned flags)
+static int add(struct farm_route *t, const char *method, char *pattern, farm_handler h,
+	       unsigned flags)
 {
 	if (!pattern)
 		return 0;
@@ -61,7 +68,6 @@ static int add(struct farm_route *t, struct farm_fcgi_platform_row *row, const c
 	t->pattern = pattern;
 	t->handler = h;
 	t->flags = flags;
-	t->arg = row;
 	return 1;
 }
 
@@ -75,7 +81,7 @@ static char *pattern(const char *prefix, const char *type, const char *path)
 
 static void table_build(void)
 {
-	size_t n = NOWN, k = NOWN, nrows = 0;
+	size_t n = NOWN, k = NOWN;
 	struct farm_fcgi_platform_row *rows;
 	struct farm_route *t;
 
@@ -94,25 +100,24 @@ static void table_build(void)
 		const struct farm_platform *pl = farm_platforms[i];
 		const char *ty = pl->up.type;
 		for (const struct farm_platform_route *rt = pl->routes; rt && rt->method; rt++) {
-			rows[nrows] = (struct farm_fcgi_platform_row){pl, rt};
-			if (!add(&t[k++], &rows[nrows++], rt->method, pattern("/api/v1/", ty, rt->path),
-				 farm_h_platform,
+			rows[k - NOWN] = (struct farm_fcgi_platform_row){pl, rt};
+			if (!add(&t[k++], rt->method, pattern("/api/v1/", ty, rt->path), farm_h_platform,
 				 (rt->flags & FARM_PLATFORM_ADMIN) ? AUTH | FARM_ROUTE_ADMIN : AUTH))
 				goto fail;
 		}
 		if (!pl->webhook)
 			continue;
-		rows[nrows] = (struct farm_fcgi_platform_row){pl, NULL};
-		if (!add(&t[k++], &rows[nrows], "POST", pattern("/api/v1/webhooks/", ty, ""),
-			 farm_h_webhook, FARM_ROUTE_BODY) ||
-		    !add(&t[k++], &rows[nrows], "POST",
-			 pattern("/api/v1/webhooks/", ty, "/:credentialId"), farm_h_webhook,
-			 FARM_ROUTE_BODY))
-			goto fail;
-		nrows++;
+		for (int with_id = 0; with_id < 2; with_id++) {
+			rows[k - NOWN] = (struct farm_fcgi_platform_row){pl, NULL};
+			if (!add(&t[k++], "POST",
+				 pattern("/api/v1/webhooks/", ty, with_id ? "/:credentialId" : ""),
+				 farm_h_webhook, FARM_ROUTE_BODY))
+				goto fail;
+		}
 	}
 	table = t;
 	ntable = n;
+	rows_of = rows;
 	return; /* kept for the process's life */
 fail:
 	free(t);
@@ -124,4 +129,11 @@ const struct farm_route *farm_routes_table(size_t *n)
 	pthread_once(&table_once, table_build);
 	*n = ntable;
 	return table;
+}
+
+const struct farm_fcgi_platform_row *farm_routes_platform_row(const struct farm_route *rt)
+{
+	if (!table || !rt || rt < table + NOWN || rt >= table + ntable)
+		return NULL;
+	return &rows_of[rt - table - NOWN];
 }

@@ -569,7 +569,7 @@ static const char *d_conf(void *arg, const char *key)
 
 int farm_h_webhook(struct farm_req *r)
 {
-	const struct farm_fcgi_platform_row *row = r->route->arg;
+	const struct farm_fcgi_platform_row *row = farm_routes_platform_row(r->route);
 	const struct farm_platform_webhook *wh = row->platform->webhook;
 	struct farm_error perr = {0};
 	struct farm_platform_delivery d = {0};

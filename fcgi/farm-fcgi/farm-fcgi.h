@@ -54,6 +54,7 @@ struct farm_app {
 
 /* Per accepting thread. */
 struct farm_list_cache;
+struct farm_board_cache;
 
 struct farm_thr {
 	struct farm_app *app;
@@ -62,6 +63,7 @@ struct farm_thr {
 	void *http;                       /* provider HTTP client (lazily created) */
 	unsigned long long rnd;
 	struct farm_list_cache *creds_cache; /* see farm-fcgi-creds.c */
+	struct farm_board_cache *board_cache; /* see farm-fcgi-board.c */
 };
 
 /* farm-fcgi-routes.c: the route table: farm's own rows, then every platform
@@ -71,11 +73,13 @@ const struct farm_route *farm_routes_table(size_t *n);
 
 struct farm_platform;
 struct farm_platform_route;
-/* What a generated platform route carries (farm_route.arg). */
+/* What a generated platform route stands for; farm_routes_platform_row(r->route)
+ * finds it (NULL for farm's own routes). */
 struct farm_fcgi_platform_row {
 	const struct farm_platform *platform;
-	const struct farm_platform_route *route;
+	const struct farm_platform_route *route; /* NULL for a webhook path */
 };
+const struct farm_fcgi_platform_row *farm_routes_platform_row(const struct farm_route *rt);
 
 /* farm-fcgi-worker.c: runs a worker process until told to stop; returns exit code. */
 int farm_worker_main(struct farm_app *app);
@@ -88,11 +92,17 @@ int farm_h_debug_sleep(struct farm_req *r);
 int farm_h_creds_list(struct farm_req *r);
 /* Frees a thread's credential list cache (NULL-safe). */
 void farm_creds_cache_free(struct farm_list_cache *c);
+/* farm-fcgi-board.c: the board, cctray, the history for pollers. */
+int farm_h_board_projects(struct farm_req *r);
+int farm_h_board_cctray(struct farm_req *r);
+int farm_h_events_list(struct farm_req *r);
+/* Frees a thread's board answer cache (NULL-safe). */
+void farm_board_cache_free(struct farm_board_cache *c);
 int farm_h_creds_create(struct farm_req *r);
 int farm_h_creds_patch(struct farm_req *r);
 int farm_h_creds_delete(struct farm_req *r);
 /* farm-fcgi-webhooks.c: POST /api/v1/webhooks/<type>[/:credentialId], the one
- * receiver of every platform with a webhook (r->route->arg: its platform row). */
+ * receiver of every platform with a webhook. */
 int farm_h_webhook(struct farm_req *r);
 /* farm-fcgi-status.c: GET /farm-status (JSON, or Prometheus text with ?format=prometheus) */
 int farm_h_status(struct farm_req *r);
@@ -100,8 +110,7 @@ int farm_h_status(struct farm_req *r);
 /* farm-fcgi-providers.c: the platform endpoints, every descriptor's rows.
  * farm_providers_init: in the master before the workers (libcurl, the shared cache).
  * farm_providers_http: this thread's HTTP client (lib/platform/httpc.h), created on first use.
- * farm_h_platform: the one handler of every platform row (r->route->arg is a
- * struct farm_fcgi_platform_row).
+ * farm_h_platform: the one handler of every platform row.
  * farm_fcgi_platform_api_url: the configured API base of a platform ("<type>.api_url"),
  * or NULL when it has none. */
 int farm_providers_init(struct farm_app *app);

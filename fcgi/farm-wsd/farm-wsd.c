@@ -10,7 +10,8 @@
  * into it, and a WSD_TICK_MS timer polls the history, drains ZeroMQ again (its fd is
  * edge-triggered) and pings idle clients.
  *
- * Liveness: an exclusive lock on <state_dir>/wsd.lock ("bridge" in /api/v1/health).
+ * Readiness: an exclusive lock on <state_dir>/wsd.lock ("bridge" in /api/v1/health),
+ * taken once the socket listens and dropped first when stopping.
  * SIGTERM/SIGINT: close every connection (1001 going away), exit 0.
  */
 #include "farm-wsd.h"
@@ -69,47 +70,6 @@ static void lws_emit(int level, const char *line)
 		 line);
 }
 
-static int load_conf(struct farm_conf *c, const char *path)
-{
-	struct farm_error err = {0};
-
-	if (farm_conf_load(c, path, &err) != FARM_OK) {
-		fprintf(stderr, "farm-wsd: %s\n", err.msg[0] ? err.msg : "bad configuration");
-		return -1;
-	}
-	return 0;
-}
-
-/* "127.0.0.1:8091" / "[::1]:8091" / "localhost:8091" → host, port.  Only loopback:
- * the bridge speaks plain ws and trusts nginx in front of it for TLS and limits. */
-static int parse_listen(const char *s, char *host, size_t hcap, int *port)
-{
-	const char *colon = strrchr(s, ':'), *h = s;
-	size_t hl;
-	char *end;
-	long p;
-
-	if (!colon)
-		return -1;
-	hl = (size_t)(colon - s);
-	if (hl >= 2 && s[0] == '[' && s[hl - 1] == ']') {
-		h = s + 1;
-		hl -= 2;
-	}
-	if (hl == 0 || hl >= hcap)
-		return -1;
-	memcpy(host, h, hl);
-	host[hl] = '\0';
-	p = strtol(colon + 1, &end, 10);
-	if (*end || p < 1 || p > 65535)
-		return -1;
-	*port = (int)p;
-	if (strncmp(host, "127.", 4) != 0 && strcmp(host, "::1") != 0 &&
-	    strcmp(host, "localhost") != 0)
-		return -2;
-	return 0;
-}
-
 static int open_zmq(void)
 {
 	lws_sock_file_fd_type u;
@@ -146,9 +106,10 @@ static int read_last_id(struct farm_txn *t, void *arg)
 
 static void usage(FILE *fp)
 {
-	fprintf(fp, "usage: farm-wsd [-c FILE] [-t] [-h]\n"
+	fprintf(fp, "usage: farm-wsd [-c FILE] [-t] [-v] [-h]\n"
 		    "  -c FILE  configuration file (default: $FARM_CONFIG, else built-in defaults)\n"
 		    "  -t       check the configuration and exit\n"
+		    "  -v       print the version and exit\n"
 		    "  -h       this help\n"
 		    "Serves GET /api/v1/events (WebSocket) on wsd.listen behind nginx.\n");
 }
@@ -157,31 +118,21 @@ int main(int argc, char **argv)
 {
 	struct lws_context_creation_info info;
 	struct farm_error err = {0};
-	const char *conf_path = NULL;
 	char host[128];
-	int check_only = 0, port = 0, rc, code = 1;
+	int port = 0, rc, code = 1;
 
 	memset(&wsd, 0, sizeof(wsd));
 	wsd.lock_fd = -1;
-	if ((rc = farm_daemon_args(argc, argv, usage, &conf_path, &check_only)) >= 0)
-		return rc;
 	farm_json_init();
-	if (load_conf(&wsd.conf, conf_path) < 0)
-		return 1;
-	rc = parse_listen(wsd.conf.wsd_listen, host, sizeof(host), &port);
-	if (rc < 0) {
-		fprintf(stderr, "farm-wsd: wsd.listen %s: %s\n", wsd.conf.wsd_listen,
-			rc == -2 ? "must be a loopback address (nginx is the front)"
-				 : "expected host:port");
-		farm_conf_free(&wsd.conf);
-		return 1;
+	if ((rc = farm_daemon_start("farm-wsd", argc, argv, usage, &wsd.conf, NULL)) >= 0)
+		return rc;
+	/* wsd.listen is a loopback host:port (conf.c checked it): the bridge speaks plain
+	 * ws and trusts nginx in front of it for TLS and limits. */
+	if (farm_conf_hostport(wsd.conf.wsd_listen, host, sizeof(host), &port) < 0) {
+		farm_log(FARM_LOG_ERROR, NULL, 0, "wsd.listen %s: expected host:port",
+			 wsd.conf.wsd_listen);
+		goto out;
 	}
-	if (check_only) {
-		farm_daemon_checked("farm-wsd", conf_path);
-		farm_conf_free(&wsd.conf);
-		return 0;
-	}
-	farm_log_init("farm-wsd", farm_log_level_parse(wsd.conf.log_level));
 	lws_set_log_level(LLL_ERR | LLL_WARN, lws_emit);
 	if (farm_crypto_init() != FARM_OK) {
 		farm_log(FARM_LOG_ERROR, NULL, 0, "cannot initialise cryptography");
@@ -189,8 +140,6 @@ int main(int argc, char **argv)
 	}
 	farm_daemon_signals(on_stop); /* no SA_RESTART: a blocking wait returns at once */
 
-	if (farm_daemon_lock("farm-wsd", wsd.conf.state_dir, FARM_EVENTS_LOCK_WSD, &wsd.lock_fd) < 0)
-		goto out;
 	while (farm_events_store_open(&wsd.conf, &wsd.store, &err) != FARM_OK) {
 		farm_log(FARM_LOG_ERROR, NULL, 0, "%s; retrying", err.msg);
 		sleep(1);
@@ -213,9 +162,11 @@ int main(int argc, char **argv)
 	info.uid = -1;
 	info.vhost_name = "farm-wsd";
 	/* Handshakes carry tokens in a header or the query: room for an 8 KiB JWT. */
-	info.max_http_header_data = 16384;
+	info.max_http_header_data = WSD_HEADER_DATA;
 	info.max_http_header_pool = 64;
 	info.timeout_secs = 10;
+	/* RFC 6455 8.1: a text frame that is not UTF-8 closes the connection with 1007. */
+	info.options |= LWS_SERVER_OPTION_VALIDATE_UTF8;
 	if (!strchr(host, ':'))
 		info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
 	if (!(wsd.ctx = lws_create_context(&info))) {
@@ -224,6 +175,12 @@ int main(int argc, char **argv)
 	}
 	wsd.vh = lws_get_vhost_by_name(wsd.ctx, "farm-wsd");
 	if (!wsd.vh || open_zmq() < 0)
+		goto out;
+	wsd_frames_init();
+	/* The lock is what /api/v1/health reports as "bridge": taken only now that the
+	 * socket listens, so that "ok" means a WebSocket can connect (a second farm-wsd
+	 * on the same state dir stops here too). */
+	if (farm_daemon_lock("farm-wsd", wsd.conf.state_dir, FARM_EVENTS_LOCK_WSD, &wsd.lock_fd) < 0)
 		goto out;
 	lws_sul_schedule(wsd.ctx, 0, &wsd.tick, on_tick, WSD_TICK_MS * LWS_US_PER_MS);
 	farm_log(FARM_LOG_INFO, NULL, 0, "ready: ws://%s/api/v1/events, events from %s, last id %llu",
@@ -234,6 +191,9 @@ int main(int argc, char **argv)
 		if (lws_service(wsd.ctx, 0) < 0)
 			break;
 	code = 0;
+	/* Not ready any more: health says "down" from here on. */
+	close(wsd.lock_fd);
+	wsd.lock_fd = -1;
 	farm_log(FARM_LOG_INFO, NULL, 0, "stopping: closing %zu connections", wsd.nclients);
 out:
 	if (wsd.ctx) {

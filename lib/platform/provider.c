@@ -577,7 +577,8 @@ int farm_provider_fail(struct farm_provider_call *c, int outcome,
 		set_err(c, FARM_E_UPSTREAM, "%s answer is larger than upstream.max_body", t);
 		break;
 	case FARM_PO_DENIED:
-		set_err(c, FARM_E_UPSTREAM, "%s address is not allowed (loopback, link-local or metadata)", t);
+		set_err(c, FARM_E_UPSTREAM, "%s address is not allowed (loopback, link-local or metadata; "
+					     "loopback only with upstream.allow_loopback = yes)", t);
 		break;
 	case FARM_PO_NOURL:
 	default:
