@@ -244,6 +244,12 @@ test_expect_success 'the installed WebSocket upstream reaches farm-wsd (101 Swit
 	test_grep "^HTTP/1.1 101" ws.headers
 '
 
+test_expect_success 'the installed drop-ins send a plain GET /api/v1/events to the pool; /projects answers' '
+	TOKEN=$("$ROOT/usr/bin/farmctl" token --sub ops --org acme) &&
+	api GET /api/v1/events && expect_status 200 && test_grep "^X-Farm-Next-Since:" headers &&
+	api GET /api/v1/projects && expect_status 200 && test_equal "$(cat body)" "[]"
+'
+
 test_expect_success 'the installed farmctl sees the data (credentials list, metadata only)' '
 	"$ROOT/usr/bin/farmctl" credentials list >list.out &&
 	test_grep "\"name\":\"installed\"" list.out &&
