@@ -44,7 +44,7 @@ UNIT_BIN := $(UNIT_SRC:t/unit/%.c=$(BUILD)/t/%)
 FUZZ_SRC := $(sort $(wildcard t/fuzz/fuzz-*.c))
 FUZZ_BIN := $(FUZZ_SRC:t/fuzz/%.c=$(BUILD)/fuzz/%)
 
-.PHONY: all deps run check check-unit check-sanitize check-valgrind check-sanitize-full test clean install rpm fmt
+.PHONY: all deps run check check-openapi check-unit check-sanitize check-valgrind check-sanitize-full test clean install rpm fmt
 
 all: $(PROG_BIN) $(UNIT_BIN) $(FUZZ_BIN)
 
@@ -84,10 +84,22 @@ run: deps all
 # The whole suite: warnings-as-errors build, unit tests, fuzz corpora and the
 # integration tests (real nginx, pool, database, daemons, fakes) with prove,
 # then the unit tests and fuzz corpora again under ASan/UBSan.
+# Every answer the integration tests get through test-lib's api() is recorded
+# (FARM_RECORD_DIR) and checked against docs/openapi.json afterwards (docs/api.md).
+RECORDS := $(CURDIR)/$(BUILD)/openapi-records
 check: deps
 	$(Q)$(MAKE) --no-print-directory all
-	$(Q)FARM_BUILD=$(CURDIR)/$(BUILD) prove -j2 --timer $(UNIT_BIN) t/fuzz.t $(sort $(wildcard t/t[0-9]*.sh))
+	$(Q)rm -rf $(RECORDS)
+	$(Q)FARM_BUILD=$(CURDIR)/$(BUILD) FARM_RECORD_DIR=$(RECORDS) \
+	  prove -j2 --timer $(UNIT_BIN) t/fuzz.t $(sort $(wildcard t/t[0-9]*.sh))
+	$(Q)$(MAKE) --no-print-directory check-openapi
 	$(Q)$(MAKE) --no-print-directory check-sanitize
+
+# The recorded answers of the last `make check` (or of tests run by hand with
+# FARM_RECORD_DIR=$(RECORDS)) against the document's schemas.
+check-openapi:
+	$(Q)/usr/bin/python3 t/openapi-check.py lint docs/openapi.json
+	$(Q)/usr/bin/python3 t/openapi-check.py responses docs/openapi.json $(wildcard $(RECORDS)/*.jsonl)
 
 check-unit: all
 	$(Q)FARM_BUILD=$(CURDIR)/$(BUILD) prove $(UNIT_BIN) t/fuzz.t
