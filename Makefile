@@ -44,7 +44,7 @@ UNIT_BIN := $(UNIT_SRC:t/unit/%.c=$(BUILD)/t/%)
 FUZZ_SRC := $(sort $(wildcard t/fuzz/fuzz-*.c))
 FUZZ_BIN := $(FUZZ_SRC:t/fuzz/%.c=$(BUILD)/fuzz/%)
 
-.PHONY: all deps run check check-openapi check-unit check-sanitize check-valgrind check-sanitize-full test clean install rpm fmt
+.PHONY: all deps run check check-unit check-sanitize check-valgrind check-sanitize-full test clean install rpm fmt
 
 all: $(PROG_BIN) $(UNIT_BIN) $(FUZZ_BIN)
 
@@ -97,6 +97,7 @@ check: deps
 
 # The recorded answers of the last `make check` (or of tests run by hand with
 # FARM_RECORD_DIR=$(RECORDS)) against the document's schemas.
+.PHONY: check-openapi
 check-openapi:
 	$(Q)/usr/bin/python3 t/openapi-check.py lint docs/openapi.json
 	$(Q)/usr/bin/python3 t/openapi-check.py responses docs/openapi.json $(wildcard $(RECORDS)/*.jsonl)

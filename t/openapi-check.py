@@ -258,6 +258,7 @@ def responses(doc, files):
     bad = []
     n = 0
     err_resp = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+    nginx_errors = set(doc.get("x-farm-nginx-errors", []))
     for fn in files:
         with open(fn, encoding="utf-8") as f:
             for lineno, line in enumerate(f, 1):
@@ -271,12 +272,15 @@ def responses(doc, files):
                 if not (path.startswith("/api/v1/") or path == "/farm-status"):
                     continue  # not the API (nginx's own pages)
                 templ = match(doc, path)
+                op = doc["paths"][templ].get(method if method != "head" else "get") if templ else None
+                if status in nginx_errors and (op is None or str(status) not in op["responses"]):
+                    check_body(doc, where, err_resp, rec, bad)  # nginx's own answer
+                    continue
                 if templ is None:
                     if status != 404:
                         bad.append("%s: no such path in the document, answered %d" % (where, status))
                     check_body(doc, where, err_resp, rec, bad)
                     continue
-                op = doc["paths"][templ].get(method if method != "head" else "get")
                 if op is None:
                     if status not in (404, 405):
                         bad.append("%s: %s is not an operation of %s, answered %d" % (where, method.upper(), templ, status))
