@@ -14,6 +14,7 @@
 
 #include "events.h"
 #include "json.h"
+
 #include "banned.h"
 
 /* ---- the table ------------------------------------------------------------------- */
@@ -172,7 +173,7 @@ int farm_board_list(struct farm_txn *t, const char *org, const char *platform, j
 const char *farm_board_cctray_activity(const char *status)
 {
 	return status && (!strcmp(status, "queued") || !strcmp(status, "running")) ? "Building"
-										      : "Sleeping";
+										   : "Sleeping";
 }
 
 const char *farm_board_cctray_status(const char *status)
@@ -215,10 +216,7 @@ static void put(struct buf *b, const char *s, size_t n)
 	b->p[b->len] = '\0';
 }
 
-static void puts_(struct buf *b, const char *s)
-{
-	put(b, s, strlen(s));
-}
+static void puts_(struct buf *b, const char *s) { put(b, s, strlen(s)); }
 
 /* An attribute value: & < > " ' escaped; tab, CR and LF as character references
  * (attribute normalisation would turn them into spaces); the characters XML 1.0
@@ -234,19 +232,36 @@ static void put_escaped(struct buf *b, const char *s, size_t n)
 		size_t skip = 0;
 
 		switch (ch) {
-		case '&': rep = "&amp;"; break;
-		case '<': rep = "&lt;"; break;
-		case '>': rep = "&gt;"; break;
-		case '"': rep = "&quot;"; break;
-		case '\'': rep = "&apos;"; break;
-		case '\t': rep = "&#9;"; break;
-		case '\n': rep = "&#10;"; break;
-		case '\r': rep = "&#13;"; break;
+		case '&':
+			rep = "&amp;";
+			break;
+		case '<':
+			rep = "&lt;";
+			break;
+		case '>':
+			rep = "&gt;";
+			break;
+		case '"':
+			rep = "&quot;";
+			break;
+		case '\'':
+			rep = "&apos;";
+			break;
+		case '\t':
+			rep = "&#9;";
+			break;
+		case '\n':
+			rep = "&#10;";
+			break;
+		case '\r':
+			rep = "&#13;";
+			break;
 		default:
 			if (ch < 0x20)
 				rep = "\xEF\xBF\xBD";
 			else if (ch == 0xEF && i + 2 < n && (unsigned char)s[i + 1] == 0xBF &&
-				 ((unsigned char)s[i + 2] == 0xBE || (unsigned char)s[i + 2] == 0xBF)) {
+				 ((unsigned char)s[i + 2] == 0xBE ||
+				  (unsigned char)s[i + 2] == 0xBF)) {
 				rep = "\xEF\xBF\xBD";
 				skip = 2;
 			}
@@ -301,7 +316,8 @@ int farm_board_cctray(json_t *items, char **xml, size_t *len)
 	puts_(&b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Projects>\n");
 	json_array_foreach(items, i, row)
 	{
-		json_t *prov = json_object_get(row, "provider"), *proj = json_object_get(row, "project");
+		json_t *prov = json_object_get(row, "provider"),
+		       *proj = json_object_get(row, "project");
 		const char *st = json_string_value(json_object_get(row, "status"));
 
 		if (!json_is_string(prov) || !json_is_string(proj))

@@ -75,10 +75,12 @@ static char *list(struct farm_store *s, const char *org, const char *platform, j
 		return "(error)";
 	}
 	json_array_foreach(a.items, i, r)
-	n += (size_t)snprintf(out + n, sizeof(out) - n, "%s%s:%s#%lld", i ? " " : "",
-			      json_string_value(json_object_get(r, "provider")),
-			      json_string_value(json_object_get(r, "project")),
-			      (long long)json_integer_value(json_object_get(r, "eventId")));
+	{
+		n += (size_t)snprintf(out + n, sizeof(out) - n, "%s%s:%s#%lld", i ? " " : "",
+				      json_string_value(json_object_get(r, "provider")),
+				      json_string_value(json_object_get(r, "project")),
+				      (long long)json_integer_value(json_object_get(r, "eventId")));
+	}
 	if (rows)
 		*rows = a.items;
 	else
@@ -98,22 +100,38 @@ static void test_rows(void)
 	if (!ok(farm_store_open(&s, dir, FARM_STORE_MASTER | FARM_STORE_NOSYNC, &err) == FARM_OK,
 		"store opens"))
 		return;
-	ok(put(s, "{\"id\":1,\"provider\":\"circleci\",\"orgId\":\"a\",\"project\":\"web\","
-		  "\"status\":\"success\",\"receivedAt\":\"x\"}", 1) == FARM_OK, "put");
-	ok(put(s, "{\"id\":2,\"provider\":\"circleci\",\"orgId\":\"a\",\"project\":\"api\","
-		  "\"status\":\"running\"}", 2) == FARM_OK, "put another project");
-	ok(put(s, "{\"id\":3,\"provider\":\"jenkins\",\"orgId\":\"a\",\"project\":\"api\","
-		  "\"status\":\"failed\"}", 3) == FARM_OK, "the same project on another platform");
+	ok(put(s,
+	       "{\"id\":1,\"provider\":\"circleci\",\"orgId\":\"a\",\"project\":\"web\","
+	       "\"status\":\"success\",\"receivedAt\":\"x\"}",
+	       1) == FARM_OK,
+	   "put");
+	ok(put(s,
+	       "{\"id\":2,\"provider\":\"circleci\",\"orgId\":\"a\",\"project\":\"api\","
+	       "\"status\":\"running\"}",
+	       2) == FARM_OK,
+	   "put another project");
+	ok(put(s,
+	       "{\"id\":3,\"provider\":\"jenkins\",\"orgId\":\"a\",\"project\":\"api\","
+	       "\"status\":\"failed\"}",
+	       3) == FARM_OK,
+	   "the same project on another platform");
 	ok(put(s, "{\"id\":4,\"provider\":\"circleci\",\"orgId\":\"b\",\"project\":\"api\"}", 4) ==
-		   FARM_OK, "another org");
+	       FARM_OK,
+	   "another org");
 	ok(put(s, "{\"id\":5,\"provider\":\"circleci\",\"orgId\":null,\"project\":\"api\"}", 5) ==
-		   FARM_OK, "org-less");
-	ok(put(s, "{\"id\":6,\"provider\":\"circleci\",\"orgId\":\"a\",\"project\":\"api\","
-		  "\"status\":\"success\"}", 6) == FARM_OK, "a newer run of a project");
+	       FARM_OK,
+	   "org-less");
+	ok(put(s,
+	       "{\"id\":6,\"provider\":\"circleci\",\"orgId\":\"a\",\"project\":\"api\","
+	       "\"status\":\"success\"}",
+	       6) == FARM_OK,
+	   "a newer run of a project");
 	ok(put(s, "{\"id\":7,\"provider\":\"circleci\",\"orgId\":\"a\",\"project\":null}", 7) ==
-		   FARM_OK, "an event without a project is no error");
+	       FARM_OK,
+	   "an event without a project is no error");
 	ok(put(s, "{\"id\":8,\"provider\":\"circleci\",\"orgId\":\"\",\"project\":\"api\"}", 8) ==
-		   FARM_OK, "an empty org name is no error (and no row)");
+	       FARM_OK,
+	   "an empty org name is no error (and no row)");
 
 	is_str(list(s, "a", NULL, &rows), "circleci:api#6 circleci:web#1 jenkins:api#3",
 	       "org a: one row per (platform, project), the latest wins, in board order");
@@ -188,10 +206,11 @@ static void test_backfill(void)
 	if (!ok(farm_store_open(&s, dir, FARM_STORE_MASTER | FARM_STORE_NOSYNC, &err) == FARM_OK,
 		"a second store opens"))
 		return;
-	ok(farm_store_run(s, hist_txn, "x") == FARM_OK && farm_store_run(s, hist_txn, "y") == FARM_OK &&
-		   farm_store_run(s, hist_txn, "x") == FARM_OK &&
-		   farm_store_run(s, hist_txn, "z") == FARM_OK &&
-		   farm_store_run(s, hist_txn, "x") == FARM_OK,
+	ok(farm_store_run(s, hist_txn, "x") == FARM_OK &&
+	       farm_store_run(s, hist_txn, "y") == FARM_OK &&
+	       farm_store_run(s, hist_txn, "x") == FARM_OK &&
+	       farm_store_run(s, hist_txn, "z") == FARM_OK &&
+	       farm_store_run(s, hist_txn, "x") == FARM_OK,
 	   "a history of five events and no board (an environment from before the board)");
 	is_str(list(s, "h", NULL, NULL), "", "the board is empty");
 	ok(fill(s, &f) == FARM_OK, "backfill");
@@ -220,13 +239,13 @@ static void test_backfill(void)
 static void test_cctray(void)
 {
 	json_t *rows = json_loads(
-		"[{\"provider\":\"circleci\",\"project\":\"a&b<\\\"c\\\">'d\",\"status\":\"failed\","
-		"\"number\":12,\"buildId\":\"x\",\"finishedAt\":\"2025-01-01T10:00:00.000Z\","
-		"\"url\":\"https://x/?a=1&b=2\"},"
-		"{\"provider\":\"jenkins\",\"project\":\"tab\\there\\u0001\",\"status\":\"running\","
-		"\"number\":null,\"buildId\":\"job#3\",\"startedAt\":\"2025-01-01T09:00:00.000Z\","
-		"\"finishedAt\":null,\"url\":null}]",
-		0, NULL);
+	    "[{\"provider\":\"circleci\",\"project\":\"a&b<\\\"c\\\">'d\",\"status\":\"failed\","
+	    "\"number\":12,\"buildId\":\"x\",\"finishedAt\":\"2025-01-01T10:00:00.000Z\","
+	    "\"url\":\"https://x/?a=1&b=2\"},"
+	    "{\"provider\":\"jenkins\",\"project\":\"tab\\there\\u0001\",\"status\":\"running\","
+	    "\"number\":null,\"buildId\":\"job#3\",\"startedAt\":\"2025-01-01T09:00:00.000Z\","
+	    "\"finishedAt\":null,\"url\":null}]",
+	    0, NULL);
 	char *xml = NULL;
 	size_t len = 0;
 
@@ -241,14 +260,16 @@ static void test_cctray(void)
 	is_str(farm_board_cctray_activity("running"), "Building", "running builds");
 	is_str(farm_board_cctray_activity("failed"), "Sleeping", "finished sleeps");
 	ok(farm_board_cctray(rows, &xml, &len) == FARM_OK && xml && strlen(xml) == len, "renders");
-	ok(xml && strstr(xml, "<Project name=\"circleci:a&amp;b&lt;&quot;c&quot;&gt;&apos;d\" "
-			      "activity=\"Sleeping\" lastBuildStatus=\"Failure\" lastBuildLabel=\"12\" "
-			      "lastBuildTime=\"2025-01-01T10:00:00.000Z\" "
-			      "webUrl=\"https://x/?a=1&amp;b=2\"/>"),
+	ok(xml && strstr(xml,
+			 "<Project name=\"circleci:a&amp;b&lt;&quot;c&quot;&gt;&apos;d\" "
+			 "activity=\"Sleeping\" lastBuildStatus=\"Failure\" lastBuildLabel=\"12\" "
+			 "lastBuildTime=\"2025-01-01T10:00:00.000Z\" "
+			 "webUrl=\"https://x/?a=1&amp;b=2\"/>"),
 	   "escaped attributes; the label is the number");
-	ok(xml && strstr(xml, "<Project name=\"jenkins:tab&#9;here\xEF\xBF\xBD\" activity=\"Building\" "
-			      "lastBuildStatus=\"Unknown\" lastBuildLabel=\"job#3\" "
-			      "lastBuildTime=\"2025-01-01T09:00:00.000Z\"/>"),
+	ok(xml && strstr(xml,
+			 "<Project name=\"jenkins:tab&#9;here\xEF\xBF\xBD\" activity=\"Building\" "
+			 "lastBuildStatus=\"Unknown\" lastBuildLabel=\"job#3\" "
+			 "lastBuildTime=\"2025-01-01T09:00:00.000Z\"/>"),
 	   "tab as a reference, a control character replaced; label buildId, time startedAt, "
 	   "no webUrl");
 	free(xml);
