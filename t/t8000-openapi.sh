@@ -78,7 +78,10 @@ test_expect_success 'health, errors of the dispatcher, unknown path and method' 
 	api GET /api/v1/no/such/path && expect_status 404 &&
 	TOKEN=$MEMBER api PUT /api/v1/pipelines "{}" && expect_status 405 &&
 	TOKEN=$MEMBER api POST /api/v1/integrations/credentials "{}" && expect_status 403 &&
-	TOKEN=$ADMIN api POST /api/v1/integrations/credentials "{\"type\":" && expect_status 400
+	TOKEN=$ADMIN api POST /api/v1/integrations/credentials "{\"type\":" && expect_status 400 &&
+	TOKEN=$ADMIN api POST /api/v1/integrations/credentials "" --data-binary "{}" \
+		-H "Content-Type: text/plain" &&
+	expect_status 415
 '
 
 test_expect_success 'credentials: one of each type, a refusal listing every problem, patch, delete' '
