@@ -10,6 +10,10 @@
   openapi-check.py record FILE METHOD PATH STATUS HEADERS BODY
                                          appends one exchange (test-lib.sh's api() with
                                          FARM_RECORD_DIR set) to FILE as a JSON line
+  openapi-check.py messages DOC POINTER FILE
+                                         every line of FILE (JSON) validates against the schema
+                                         at POINTER (e.g. the WebSocket's frames against
+                                         /paths/~1api~1v1~1events/get/x-farm-websocket/message)
   openapi-check.py responses DOC FILE... every recorded exchange is documented: its path and
                                          method (or the 404/405 error), its status, its media
                                          type, and its body validates against the schema
@@ -308,6 +312,17 @@ def main(argv):
         bad = lint(load(argv[2]))
     elif len(argv) == 4 and argv[1] == "routes":
         bad = routes(load(argv[2]), route_rows(argv[3]))
+    elif len(argv) == 5 and argv[1] == "messages":
+        doc = load(argv[2])
+        schema = jsonschema.RefResolver("", doc).resolve("#" + argv[3])[1]
+        bad, n = [], 0
+        with open(argv[4], encoding="utf-8") as f:
+            for lineno, line in enumerate(f, 1):
+                n += 1
+                for e in validator(doc, schema).iter_errors(json.loads(line)):
+                    at = "/".join(str(p) for p in e.absolute_path) or "(the message)"
+                    bad.append("%s:%d at %s: %s" % (argv[4], lineno, at, e.message[:300]))
+        print("# %d messages checked" % n)
     elif len(argv) >= 3 and argv[1] == "responses":
         bad, n = responses(load(argv[2]), argv[3:])
         print("# %d recorded responses checked" % n)

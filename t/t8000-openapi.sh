@@ -180,6 +180,15 @@ test_expect_success 'the board, cctray and the history page' '
 	unset TOKEN
 '
 
+test_expect_success 'the WebSocket (101): every frame is the documented Event' '
+	ws_start w "$(token carol -)" "?since=0" &&
+	ws_wait w 2 10 &&
+	ws_stop w &&
+	$PY "$CHECK" messages "$DOC" /paths/~1api~1v1~1events/get/x-farm-websocket/message w.out &&
+	sed "1s/\"event\":\"ci.build.updated\"/\"event\":\"other\"/" w.out >w.bad &&
+	! $PY "$CHECK" messages "$DOC" /paths/~1api~1v1~1events/get/x-farm-websocket/message w.bad
+'
+
 test_expect_success 'the operators status location answers from loopback' '
 	api GET /farm-status && expect_status 200
 '
