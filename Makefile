@@ -18,6 +18,8 @@ CFLAGS   ?= -O2 -g
 # layer's headers are included by file name alone.
 LIB_DIRS := $(sort $(dir $(wildcard lib/*/*.h)))
 CFLAGS   += -std=gnu11 $(WARN) -D_GNU_SOURCE $(patsubst %/,-I%,$(LIB_DIRS)) $(PKG_CFLAGS) -fno-strict-aliasing
+# The version every program prints (-v) and /farm-status reports: the VERSION file.
+CFLAGS   += -DFARM_VERSION='"$(shell cat VERSION 2>/dev/null || echo 0.0.0)"'
 LDFLAGS  ?=
 ifneq ($(SANITIZE),)
 CFLAGS   += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -O1
@@ -60,6 +62,8 @@ $(BUILD)/%.o: %.c $(wildcard lib/*/*.h) $(wildcard fcgi/*/*.h) $(wildcard t/fuzz
 	@mkdir -p $(dir $@)
 	@$(if $(filter 1,$(V)),,echo "  CC      $<")
 	$(Q)$(CC) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/lib/core/daemon.o: VERSION
 
 $(LIBFARM): $(LIB_OBJ)
 	@$(if $(filter 1,$(V)),,echo "  AR      $@")

@@ -312,17 +312,6 @@ static int sweep_dedupe(struct eventd *d)
 
 /* --- set-up --------------------------------------------------------------------------- */
 
-static int load_conf(struct farm_conf *c, const char *path)
-{
-	struct farm_error err = {0};
-
-	if (farm_conf_load(c, path, &err) != FARM_OK) {
-		fprintf(stderr, "farm-eventd: %s\n", err.msg[0] ? err.msg : "bad configuration");
-		return -1;
-	}
-	return 0;
-}
-
 static void sleep_ms(long ms)
 {
 	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
@@ -416,9 +405,10 @@ static int open_zmq(struct eventd *d)
 
 static void usage(FILE *fp)
 {
-	fprintf(fp, "usage: farm-eventd [-c FILE] [-t] [-h]\n"
+	fprintf(fp, "usage: farm-eventd [-c FILE] [-t] [-v] [-h]\n"
 		    "  -c FILE  configuration file (default: $FARM_CONFIG, else built-in defaults)\n"
 		    "  -t       check the configuration and exit\n"
+		    "  -v       print the version and exit\n"
 		    "  -h       this help\n"
 		    "Drains the event outbox into the history and publishes each event on\n"
 		    "events.pub (ZeroMQ PUB, topic \"org:<orgId>\" or \"org:\").\n");
@@ -427,24 +417,15 @@ static void usage(FILE *fp)
 int main(int argc, char **argv)
 {
 	struct eventd d;
-	const char *conf_path = NULL;
 	time_t last_sweep = 0;
 	long long last_drain = 0;
-	int check_only = 0, rc, code = 1;
+	int rc, code = 1;
 
 	memset(&d, 0, sizeof(d));
 	d.lock_fd = -1;
-	if ((rc = farm_daemon_args(argc, argv, usage, &conf_path, &check_only)) >= 0)
-		return rc;
 	farm_json_init();
-	if (load_conf(&d.conf, conf_path) < 0)
-		return 1;
-	if (check_only) {
-		farm_daemon_checked("farm-eventd", conf_path);
-		farm_conf_free(&d.conf);
-		return 0;
-	}
-	farm_log_init("farm-eventd", farm_log_level_parse(d.conf.log_level));
+	if ((rc = farm_daemon_start("farm-eventd", argc, argv, usage, &d.conf, NULL)) >= 0)
+		return rc;
 	farm_daemon_signals(on_stop); /* no SA_RESTART: a blocking wait returns at once */
 
 	if (farm_daemon_lock("farm-eventd", d.conf.state_dir, FARM_EVENTS_LOCK_EVENTD, &d.lock_fd) < 0)
