@@ -50,6 +50,7 @@ static void usage(FILE *fp)
 		    "  -t       check the configuration and exit (non-zero with the line at fault)\n"
 		    "  -v       print the version and exit\n"
 		    "  -h       this help\n"
+		    "  --routes print the route table (METHOD PATTERN FLAGS) and exit\n"
 		    "Environment: FARM_<KEY> overrides a key (state_dir → FARM_STATE_DIR), JWT_SECRET.\n");
 }
 
@@ -487,6 +488,9 @@ int main(int argc, char **argv)
 	time_t crash_times[64] = {0};
 
 	memset(&app, 0, sizeof(app));
+	/* The route table, for t/t8000-openapi.sh: no config, no state, nothing started. */
+	if (argc == 2 && strcmp(argv[1], "--routes") == 0)
+		return farm_routes_print(stdout, farm_routes, farm_nroutes);
 	farm_json_init();
 	if ((rc = farm_daemon_start("farm-fcgi", argc, argv, usage, &app.conf, &conf_path)) >= 0)
 		return rc;

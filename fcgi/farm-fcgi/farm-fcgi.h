@@ -70,6 +70,10 @@ struct farm_thr {
 extern const struct farm_route farm_routes[];
 extern const size_t farm_nroutes;
 
+/* farm-fcgi-routedump.c: `farm-fcgi --routes`: "METHOD PATTERN FLAGS" lines (flags
+ * auth,admin,json,body,adminloc or -); 0, or 1 when the table is missing or stdout fails. */
+int farm_routes_print(FILE *fp, const struct farm_route *table, size_t n);
+
 /* farm-fcgi-worker.c: runs a worker process until told to stop; returns exit code. */
 int farm_worker_main(struct farm_app *app);
 /* threads.running resolved: 1..threads threads of a worker running at once. */
