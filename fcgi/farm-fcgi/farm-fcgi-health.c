@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
 #include <time.h>
 
 #include "events.h"
@@ -28,6 +29,25 @@ static int daemon_running(const struct farm_app *app, const char *name, int *fd)
 	return rc;
 }
 
+/* Below this much free space in state_dir, storage counts as full: a log buffer
+ * (256 KiB) or a few pages more and writes fail. */
+#define STORAGE_FLOOR (1024 * 1024)
+
+/* "ok", "full" or "failing": the master's last checkpoint (it writes the pages and
+ * removes old logs, so it fails with the disk) and the free space in state_dir. */
+static const char *storage_state(const struct farm_app *app)
+{
+	int ckpt = __atomic_load_n(&app->board->storage, __ATOMIC_RELAXED);
+	struct statvfs sv;
+
+	if (ckpt == FARM_E_NOSPACE)
+		return "full";
+	if (statvfs(app->conf.state_dir, &sv) == 0 &&
+	    (unsigned long long)sv.f_bavail * sv.f_frsize < STORAGE_FLOOR)
+		return "full";
+	return ckpt == FARM_OK ? "ok" : "failing";
+}
+
 int farm_h_health(struct farm_req *r)
 {
 	struct farm_app *app = r->app;
@@ -38,6 +58,9 @@ int farm_h_health(struct farm_req *r)
 	json_object_set_new(checks, "database", json_string(rc == FARM_OK ? "ok" : farm_strerror(rc)));
 	if (rc != FARM_OK)
 		ok = 0;
+	/* A full disk leaves the database answering (reads work) while writes get 507. */
+	json_object_set_new(checks, "storage", json_string(storage_state(app)));
+	ok &= strcmp(json_string_value(json_object_get(checks, "storage")), "ok") == 0;
 	/* The event pipeline: farm-eventd ("sidecar") and farm-wsd ("bridge") each hold
 	 * a lock file in state_dir while they run.  A part whose endpoint is configured
 	 * empty is not deployed and not checked.  Webhooks never depend on this answer:

@@ -1,0 +1,108 @@
+#!/bin/bash
+# t1200-full-disk.sh - a full disk: the state dir on a 20 MB tmpfs, credential creates
+# and webhook deliveries until it is full.  While full: writes answer 507, /health
+# answers 503 naming "storage", the master keeps supervising (checkpoints every second
+# here, and none may hang it), reads still work.  Once space is freed the stack serves
+# writes again by itself, and every write acknowledged before, during or after is
+# there (credentials listed, deliveries each exactly one event).  SIGTERM stops the
+# whole stack, full disk or not.  Needs root (mount); bounded in time (~2 min).
+. "$(dirname "$0")/test-lib.sh"
+. "$TEST_DIR/lib-events.sh"
+
+if [ "$(id -u)" != 0 ] || ! mount -t tmpfs -o size=1m tmpfs "$TRASH" 2>/dev/null; then
+	echo "1..0 # SKIP needs root and tmpfs mounts"
+	exit 0
+fi
+umount "$TRASH"
+
+CCI_SECRET=cci-secret-for-t1200-0123456789
+export FARM_WEBHOOK_CIRCLECI_SECRET=$CCI_SECRET
+export FARM_CHECKPOINT_INTERVAL=1
+WRITER=$TEST_DIR/lib-full-writer.py
+STATE=$TRASH/state
+
+unmount_state() {
+	mountpoint -q "$STATE" || return 0
+	mkdir -p "$TRASH/state-logs" && cp -r "$STATE/log" "$STATE/nginx/error.log" "$TRASH/state-logs/" 2>/dev/null
+	umount "$STATE" 2>/dev/null || umount -l "$STATE"
+}
+trap 'stop_farm; unmount_state; [ -n "${FAKE_PIDS:-}" ] && kill $FAKE_PIDS 2>/dev/null' EXIT
+
+# Every process of this stack (farm-run's session: nginx, the pool, the daemons).
+stack_pids() { pgrep -s "$FARM_RUN_PID" 2>/dev/null; }
+free_kb() { df -k --output=avail "$STATE" | tail -n 1 | tr -d ' '; }
+health_names_storage() {
+	curl -sS -m 5 -o health.json -w "%{http_code}" "$FARM_URL/api/v1/health" >health.status &&
+	test_equal "$(cat health.status)" 503 &&
+	test_equal "$(json_get health.json "\"storage\" in d[\"failing\"]")" true
+}
+
+test_expect_success 'start farm with its state on a 20 MB tmpfs' '
+	mkdir -p "$STATE" && mount -t tmpfs -o size=20m,mode=0700 tmpfs "$STATE" &&
+	start_farm &&
+	api GET /api/v1/health && expect_status 200 &&
+	test_equal "$(json_get body "d[\"checks\"][\"storage\"]")" ok
+'
+
+ADMIN=$(token admin - admin)
+
+test_expect_success 'writes until the disk is full: then 507' '
+	avail=$(free_kb) &&
+	ballast=$((avail - 3072)) &&
+	{ test $ballast -le 0 || dd if=/dev/zero of="$STATE/ballast" bs=1k count=$ballast 2>/dev/null; true; } &&
+	$PY "$WRITER" fill "$FARM_URL" "$ADMIN" "$CCI_SECRET" hist --seconds 90 --tag a >fill1.out &&
+	cat fill1.out &&
+	test "$(json_get fill1.out "d[\"ok\"]")" -gt 0 &&
+	test "$(json_get fill1.out "d[\"full\"]")" -ge 40
+'
+
+test_expect_success 'while full: /health is 503 naming storage; reads work; the master is not stuck' '
+	health_names_storage &&
+	TOKEN=$ADMIN api GET /api/v1/integrations/credentials && expect_status 200 &&
+	master=$(farm_master_pid) && test -n "$master" &&
+	sleep 3 &&
+	health_names_storage &&
+	$PY "$WRITER" fill "$FARM_URL" "$ADMIN" "$CCI_SECRET" hist --seconds 5 --full-after 20 --tag b >fill2.out &&
+	test_equal "$(json_get fill2.out "d[\"ok\"]")" 0 &&
+	test_equal "$(farm_master_pid)" "$master" &&
+	grep State: /proc/$master/status &&
+	! grep -q "State:.*D" /proc/$master/status
+'
+
+test_expect_success 'space freed: service resumes by itself' '
+	rm -f "$STATE/ballast" &&
+	wait_healthy 60 &&
+	api GET /api/v1/health &&
+	test_equal "$(json_get body "d[\"checks\"][\"storage\"]")" ok &&
+	$PY "$WRITER" fill "$FARM_URL" "$ADMIN" "$CCI_SECRET" hist --seconds 3 --tag c >fill3.out &&
+	test_equal "$(json_get fill3.out "d[\"full\"]")" 0 &&
+	test "$(json_get fill3.out "d[\"ok\"]")" -gt 10
+'
+
+test_expect_success 'every acknowledged write is there, every acknowledged delivery one event' '
+	FARM_CONFIG=$STATE/farm.conf "$FARM_BUILD/farmctl" events tail --since 0 --timeout 5 >events.out &&
+	$PY "$WRITER" check "$FARM_URL" "$ADMIN" hist events.out
+'
+
+test_expect_success 'full again, then SIGTERM stops the whole stack' '
+	avail=$(free_kb) &&
+	dd if=/dev/zero of="$STATE/ballast" bs=1k count=$((avail - 1024)) 2>/dev/null;
+	$PY "$WRITER" fill "$FARM_URL" "$ADMIN" "$CCI_SECRET" hist2 --seconds 60 --tag d >fill4.out &&
+	pids=$(stack_pids) && test -n "$pids" &&
+	kill -TERM $FARM_RUN_PID &&
+	for i in $(seq 1 150); do
+		alive=$(for p in $pids; do kill -0 $p 2>/dev/null && echo $p; done)
+		[ -z "$alive" ] && break
+		sleep 0.1
+	done &&
+	{ [ -z "$alive" ] || { echo "still running after 15 s:"; ps -o pid,stat,wchan:20,cmd -p $alive; false; }; } &&
+	FARM_RUN_PID=
+'
+
+test_expect_success 'logs clean' '
+	rm -f "$STATE/ballast" &&
+	check_logs_clean &&
+	unmount_state
+'
+
+test_done
