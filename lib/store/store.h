@@ -1,5 +1,6 @@
-/* store.h - farm's one gateway to Berkeley DB 5.3 (the only file that includes db.h
- * is lib/store/store.c and its store-*.c companions).
+/* store.h - farm's one gateway to Berkeley DB 5.3, and lib/store/'s one public header.
+ * Only the files of lib/store/ include db.h (through store-int.h, which lists them:
+ * store-env.c, store-txn.c, store-table.c, store-outbox.c, store-backup.c).
  *
  * One transactional environment under state_dir, shared by every process:
  * the farm-fcgi master opens it first with FARM_STORE_MASTER (runs normal recovery),
@@ -114,7 +115,7 @@ int farm_txn_scan(struct farm_txn *t, enum farm_table tab, const char *org, unsi
 		  farm_store_scan_fn cb, void *arg);
 
 /* Durable outbox of not-yet-published events: FARM_OUTBOX_SHARDS Berkeley DB Recno
- * files (lib/store/store.c explains the shards and their order).
+ * files (lib/store/store-outbox.c explains the shards and their order).
  * append: inside the caller's transaction (so an event is stored atomically with
  * whatever produced it).  pop: the oldest entry, removed in the same transaction
  * (tests; the consumer uses peek/drop). */

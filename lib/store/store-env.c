@@ -1,0 +1,434 @@
+/* store-env.c - the Berkeley DB 5.3 environment behind farm (see store.h): open and
+ * close, the env.lock that keeps recovery alone, failchk, checkpoints, statistics, and
+ * the mapping of Berkeley DB errors.  The other concerns live beside it (store-int.h
+ * lists them).
+ *
+ * The environment home is `dir` itself (mode 0700, every file 0600):
+ *   meta.db creds.db catalog.db pipelines.db runs.db dedupe.db events.db   Btree primaries
+ *   creds-org.db catalog-org.db pipelines-org.db runs-org.db               "by org" secondaries
+ *   outbox.db outbox-1.db ... outbox-7.db                                  event outbox shards
+ *   log.NNNNNNNNNN (write-ahead log), __db.NNN (shared regions)
+ *
+ * Every setting is made here, before DB_ENV->open; there is no DB_CONFIG file.
+ *
+ * Dead processes are handled the "failchk" way (operations.md §3.2, architecture 3):
+ * is_alive + thread tracking configured in every process, the master calls
+ * DB_ENV->failchk after reaping a child.  DB_RUNRECOVERY from any call becomes
+ * FARM_E_RECOVER; the caller closes its handle and the master reopens with recovery.
+ */
+#include "store-int.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "banned.h"
+
+/* --- errors, messages, liveness ---------------------------------------------------- */
+
+int store_code(int rc)
+{
+	switch (rc) {
+	case 0:
+		return FARM_OK;
+	case DB_NOTFOUND:
+	case DB_KEYEMPTY:
+		return FARM_E_NOTFOUND;
+	case DB_KEYEXIST:
+		return FARM_E_EXISTS;
+	case DB_RUNRECOVERY:
+		return FARM_E_RECOVER;
+	case DB_LOCK_DEADLOCK:
+	case DB_LOCK_NOTGRANTED:
+		return FARM_E_DEADLOCK;
+	case ENOMEM:
+		return FARM_E_NOMEM;
+	case ENOSPC:
+	case EIO:
+	case EDQUOT:
+		return FARM_E_NOSPACE;
+	default:
+		return FARM_E_DB;
+	}
+}
+
+int store_is_deadlock(int rc)
+{
+	return rc == DB_LOCK_DEADLOCK || rc == DB_LOCK_NOTGRANTED;
+}
+
+/* Berkeley DB's own messages name files and methods, never record contents. */
+void store_errcall(const DB_ENV *env, const char *pfx, const char *msg)
+{
+	(void)env;
+	(void)pfx;
+	fprintf(stderr, "store: %s\n", msg);
+}
+
+void store_msgcall(const DB_ENV *env, const char *msg)
+{
+	(void)env;
+	fprintf(stderr, "store: %s\n", msg);
+}
+
+/* failchk asks whether the owner of a thread slot still runs.  farm's threads never
+ * die alone, so a live process means live threads (also without DB_MUTEX_PROCESS_ONLY).
+ * A zombie still answers kill(pid, 0): the master reaps a child before failchk. */
+static int store_isalive(DB_ENV *env, pid_t pid, db_threadid_t tid, u_int32_t flags)
+{
+	(void)env;
+	(void)tid;
+	(void)flags;
+	if (pid <= 0)
+		return 0;
+	return kill(pid, 0) == 0 || errno == EPERM;
+}
+
+/* Sleeps a random moment that grows with `attempt` (deadlock victims step aside). */
+void store_backoff(int attempt)
+{
+	static _Thread_local unsigned seed;
+	long max_us = 100L << (attempt < 9 ? attempt : 9); /* 100 µs … 51 ms */
+	struct timespec ts;
+
+	if (seed == 0)
+		seed = (unsigned)getpid() ^ (unsigned)(uintptr_t)&seed ^ (unsigned)time(NULL);
+	ts.tv_sec = 0;
+	ts.tv_nsec = (50 + rand_r(&seed) % max_us) * 1000L;
+	nanosleep(&ts, NULL);
+}
+
+/* --- open and close ---------------------------------------------------------------- */
+
+/* Takes the environment lock (store.h): shared, or exclusive for recovery.  Polls
+ * (F_SETLK every 20 ms) rather than F_SETLKW so that the wait is bounded. */
+static int store_env_lock(struct farm_store *s, const char *dir, unsigned flags,
+			  struct farm_error *err)
+{
+	int exclusive = !!(flags & FARM_STORE_MASTER);
+	char path[PATH_MAX];
+	int fd, n;
+
+	n = snprintf(path, sizeof(path), "%s/env.lock", dir);
+	if (n < 0 || (size_t)n >= sizeof(path))
+		return farm_error_set(err, FARM_E_TOOBIG, "store: path too long");
+	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600)) < 0)
+		return farm_error_set(err, FARM_E_IO, "store: %s: %s", path, strerror(errno));
+	for (long waited = 0;; waited += 20) {
+		struct flock l;
+
+		memset(&l, 0, sizeof(l));
+		l.l_type = exclusive ? F_WRLCK : F_RDLCK;
+		l.l_whence = SEEK_SET;
+		if (fcntl(fd, F_SETLK, &l) == 0) {
+			s->lock_fd = fd;
+			return FARM_OK;
+		}
+		if (errno != EACCES && errno != EAGAIN) {
+			close(fd);
+			return farm_error_set(err, FARM_E_IO, "store: lock %s: %s", path,
+					      strerror(errno));
+		}
+		if (exclusive) {
+			memset(&l, 0, sizeof(l));
+			l.l_type = F_WRLCK;
+			l.l_whence = SEEK_SET;
+			if (fcntl(fd, F_GETLK, &l) == 0 && l.l_type != F_UNLCK && l.l_pid > 0) {
+				if (!(flags & FARM_STORE_EVICT)) {
+					close(fd);
+					return farm_error_set(err, FARM_E_CONFLICT,
+							      "store: %s is in use by process %ld; "
+							      "stop it before recovery",
+							      dir, (long)l.l_pid);
+				}
+				if (l.l_pid != getppid())
+					kill(l.l_pid, SIGKILL);
+			}
+		}
+		if (waited >= FARM_STORE_LOCK_WAIT_MS) {
+			close(fd);
+			return farm_error_set(err, FARM_E_UNAVAIL,
+					      "store: %s stayed locked for recovery over %d s", dir,
+					      FARM_STORE_LOCK_WAIT_MS / 1000);
+		}
+		usleep(20 * 1000);
+	}
+}
+
+static int store_db_open(struct farm_store *s, DB **out, const char *file, DBTYPE type,
+			 u_int32_t dbflags, struct farm_error *err)
+{
+	DB *db = NULL;
+	int rc, attempt;
+
+	for (attempt = 0;; attempt++) {
+		if ((rc = db_create(&db, s->env, 0)) != 0)
+			break;
+		rc = db->set_flags(db, DB_CHKSUM | dbflags);
+		if (rc == 0 && type == DB_RECNO)
+			rc = db->set_append_recno(db, store_stamp);
+		if (rc == 0) {
+			rc = db->open(db, NULL, file, NULL, type,
+				      DB_CREATE | DB_AUTO_COMMIT | DB_THREAD, 0600);
+			if (rc == 0) {
+				*out = db;
+				return FARM_OK;
+			}
+		}
+		db->close(db, 0);
+		db = NULL;
+		if (!store_is_deadlock(rc) || attempt + 1 >= STORE_RETRIES)
+			break;
+		store_backoff(attempt);
+	}
+	return farm_error_set(err, store_code(rc), "store: open %s: %s", file, db_strerror(rc));
+}
+
+static int store_env_open(struct farm_store *s, const char *dir, unsigned flags,
+			  struct farm_error *err)
+{
+	u_int32_t oflags = DB_CREATE | DB_INIT_LOCK | DB_INIT_LOG | DB_INIT_MPOOL |
+			   DB_INIT_TXN | DB_THREAD;
+	int small = !!(flags & FARM_STORE_SMALL_LOGS);
+	DB_ENV *env = NULL;
+	const char *what = "db_env_create";
+	int rc;
+
+	if ((rc = db_env_create(&env, 0)) != 0)
+		goto out;
+	env->set_errcall(env, store_errcall);
+	env->set_msgcall(env, store_msgcall);
+	what = "configure environment";
+	if ((rc = env->set_isalive(env, store_isalive)) != 0 ||
+	    (rc = env->set_thread_count(env, STORE_THREADS)) != 0 ||
+	    (rc = env->set_lk_detect(env, DB_LOCK_DEFAULT)) != 0 ||
+	    (rc = env->set_lk_max_locks(env, STORE_LOCKS)) != 0 ||
+	    (rc = env->set_lk_max_objects(env, STORE_LOCKS)) != 0 ||
+	    (rc = env->set_lk_max_lockers(env, STORE_LOCKERS)) != 0 ||
+	    (rc = env->set_tx_max(env, STORE_TXNS)) != 0 ||
+	    (rc = env->set_cachesize(env, 0, STORE_CACHE, 1)) != 0 ||
+	    (rc = env->set_lg_bsize(env, small ? STORE_SMALL_LOG_BUF : STORE_LOG_BUF)) != 0 ||
+	    (rc = env->set_lg_max(env, small ? STORE_SMALL_LOG_MAX : STORE_LOG_MAX)) != 0 ||
+	    (rc = env->set_lg_filemode(env, 0600)) != 0)
+		goto out;
+	if ((flags & FARM_STORE_NOSYNC) &&
+	    (rc = env->set_flags(env, DB_TXN_WRITE_NOSYNC, 1)) != 0)
+		goto out;
+	if (flags & FARM_STORE_MASTER)
+		oflags |= DB_RECOVER;
+	what = "open environment";
+	rc = env->open(env, dir, oflags, 0600);
+out:
+	if (rc != 0) {
+		if (env)
+			env->close(env, 0);
+		return farm_error_set(err, store_code(rc), "store: %s %s: %s", what, dir,
+				      db_strerror(rc));
+	}
+	s->env = env;
+	return FARM_OK;
+}
+
+int farm_store_open(struct farm_store **out, const char *dir, unsigned flags,
+		    struct farm_error *err)
+{
+	struct farm_store *s = NULL;
+	int code, rc, i, attempt;
+
+	if (out)
+		*out = NULL;
+	if (!out || !dir || !*dir ||
+	    (flags & ~(unsigned)(FARM_STORE_MASTER | FARM_STORE_NOSYNC | FARM_STORE_SMALL_LOGS |
+				 FARM_STORE_EVICT)))
+		return farm_error_set(err, FARM_E_INVAL, "store: bad open arguments");
+	if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+		code = farm_error_set(err, FARM_E_IO, "store: mkdir %s: %s", dir, strerror(errno));
+		if (err)
+			err->sys_errno = errno;
+		return code;
+	}
+	if (!(s = calloc(1, sizeof(*s))))
+		return farm_error_set(err, FARM_E_NOMEM, "store: out of memory");
+	s->flags = flags;
+	s->lock_fd = -1;
+	if ((code = store_env_lock(s, dir, flags, err)) != FARM_OK ||
+	    (code = store_env_open(s, dir, flags, err)) != FARM_OK)
+		goto out;
+	if (flags & FARM_STORE_MASTER) { /* recovered: others may attach now */
+		struct flock l;
+		memset(&l, 0, sizeof(l));
+		l.l_type = F_RDLCK;
+		l.l_whence = SEEK_SET;
+		if (fcntl(s->lock_fd, F_SETLK, &l) != 0) {
+			code = farm_error_set(err, FARM_E_IO, "store: lock %s: %s", dir,
+					      strerror(errno));
+			goto out;
+		}
+	}
+	for (i = 0; i < FARM_T__COUNT; i++) {
+		const struct store_table *tb = &store_tables[i];
+
+		if ((code = store_db_open(s, &s->db[i], tb->file, DB_BTREE, 0, err)) != FARM_OK)
+			goto out;
+		if (!tb->org_file)
+			continue;
+		if ((code = store_db_open(s, &s->org[i], tb->org_file, DB_BTREE, DB_DUPSORT,
+					  err)) != FARM_OK)
+			goto out;
+		/* DB_CREATE: build the index if the secondary is empty (never, in practice). */
+		for (attempt = 0;; attempt++) {
+			rc = s->db[i]->associate(s->db[i], NULL, s->org[i], store_org_key,
+						 DB_CREATE);
+			if (!store_is_deadlock(rc) || attempt + 1 >= STORE_RETRIES)
+				break;
+			store_backoff(attempt);
+		}
+		if (rc != 0) {
+			code = farm_error_set(err, store_code(rc), "store: associate %s: %s",
+					      tb->org_file, db_strerror(rc));
+			goto out;
+		}
+	}
+	for (i = 0; i < STORE_OUTBOX_SHARDS && code == FARM_OK; i++) {
+		char file[32];
+
+		store_outbox_file(i, file, sizeof(file));
+		code = store_db_open(s, &s->outbox[i], file, DB_RECNO, DB_RENUMBER, err);
+	}
+out:
+	if (code != FARM_OK) {
+		farm_store_close(s);
+		return code;
+	}
+	*out = s;
+	return FARM_OK;
+}
+
+void farm_store_close(struct farm_store *s)
+{
+	int i;
+
+	if (!s)
+		return;
+	/* Secondaries first: closing one dissolves its association. */
+	for (i = 0; i < FARM_T__COUNT; i++)
+		if (s->org[i])
+			s->org[i]->close(s->org[i], 0);
+	for (i = 0; i < FARM_T__COUNT; i++)
+		if (s->db[i])
+			s->db[i]->close(s->db[i], 0);
+	for (i = 0; i < STORE_OUTBOX_SHARDS; i++)
+		if (s->outbox[i])
+			s->outbox[i]->close(s->outbox[i], 0);
+	if (s->env)
+		s->env->close(s->env, 0);
+	if (s->lock_fd >= 0)
+		close(s->lock_fd); /* last: the environment is left before recovery may run */
+	free(s);
+}
+
+void farm_store_abandon(struct farm_store *s)
+{
+	if (!s)
+		return;
+	if (s->lock_fd >= 0)
+		close(s->lock_fd); /* this process no longer counts as attached */
+	free(s);
+}
+
+/* --- environment maintenance ------------------------------------------------------- */
+
+/* Berkeley DB 5.3.28 defect: when a dead process had databases open, failchk's
+ * __dbreg_failchk locks each of its handle mutexes, finishes the cleanup (its
+ * transactions aborted, locks and log registrations freed), then destroys the mutex
+ * it still holds: pthread_mutex_destroy answers EBUSY ("BDB2027 unable to destroy
+ * mutex") and failchk returns early, skipping its last steps.  The library means to
+ * ignore that error in the failchk thread (see __db_pthread_mutex_destroy) but loses
+ * track of being that thread.  So EBUSY gets another pass, which finds nothing left of
+ * the dead process's handles and completes; only its verdict counts.  Whatever stays
+ * unexplained is reported as needing recovery, the safe answer. */
+int farm_store_failchk(struct farm_store *s)
+{
+	int rc, pass;
+
+	if (!s)
+		return FARM_E_INVAL;
+	for (pass = 0; pass < 3; pass++)
+		if ((rc = s->env->failchk(s->env, 0)) != EBUSY)
+			break;
+	if (rc == 0)
+		return FARM_OK;
+	if (store_code(rc) == FARM_E_NOMEM)
+		return FARM_E_NOMEM;
+	return FARM_E_RECOVER;
+}
+
+int farm_store_checkpoint(struct farm_store *s)
+{
+	int rc;
+
+	if (!s)
+		return FARM_E_INVAL;
+	if ((rc = s->env->txn_checkpoint(s->env, 0, 0, 0)) != 0)
+		return store_code(rc);
+	return store_code(s->env->log_archive(s->env, NULL, DB_ARCH_REMOVE));
+}
+
+/* Beginning and aborting a transaction touches the shared regions and reports a
+ * panicked environment as DB_RUNRECOVERY, without taking any lock. */
+int farm_store_ping(struct farm_store *s)
+{
+	DB_TXN *tid = NULL;
+	int rc;
+
+	if (!s)
+		return FARM_E_INVAL;
+	if ((rc = s->env->txn_begin(s->env, NULL, &tid, 0)) != 0)
+		return store_code(rc) == FARM_E_RECOVER ? FARM_E_RECOVER : FARM_E_DB;
+	if ((rc = tid->abort(tid)) != 0)
+		return store_code(rc) == FARM_E_RECOVER ? FARM_E_RECOVER : FARM_E_DB;
+	return FARM_OK;
+}
+
+int farm_store_stats(struct farm_store *s, struct farm_store_stats *st)
+{
+	DB_TXN_STAT *ts = NULL;
+	DB_LOCK_STAT *ls = NULL;
+	DB_LOG_STAT *gs = NULL;
+	char **logs = NULL, **p;
+	int rc, code;
+
+	if (!s || !st)
+		return FARM_E_INVAL;
+	memset(st, 0, sizeof(*st));
+	if ((rc = s->env->txn_stat(s->env, &ts, 0)) != 0)
+		return store_code(rc);
+	st->txn_commits = ts->st_ncommits;
+	st->txn_aborts = ts->st_naborts;
+	free(ts);
+	if ((rc = s->env->lock_stat(s->env, &ls, 0)) != 0)
+		return store_code(rc);
+	st->deadlocks = ls->st_ndeadlocks;
+	free(ls);
+	if ((rc = s->env->log_stat(s->env, &gs, 0)) != 0)
+		return store_code(rc);
+	st->log_flushes = gs->st_scount;
+	free(gs);
+	if ((code = farm_store_outbox_depth(s, &st->outbox_depth)) != FARM_OK)
+		return code;
+	if ((rc = s->env->log_archive(s->env, &logs, DB_ARCH_LOG)) != 0)
+		return store_code(rc);
+	for (p = logs; p && *p; p++)
+		st->log_files++;
+	free(logs);
+	return FARM_OK;
+}

@@ -1,0 +1,119 @@
+/* store-int.h - what the files of lib/store/ share; not part of the API (store.h is).
+ * Only lib/store/ includes it, and with it db.h.
+ *
+ *   store-env.c     the environment: open/close, env.lock, failchk, checkpoint, ping,
+ *                   statistics; Berkeley DB errors -> FARM_E_*; deadlock back-off
+ *   store-txn.c     farm_store_run: transactions, deadlock retries, group commit
+ *   store-table.c   the tables: org header, "by org" secondaries, get/put/del/scan,
+ *                   FARM_T_META counters
+ *   store-outbox.c  the event outbox: Recno shards, append, peek/merge/drop
+ *   store-backup.c  hot backup and db_verify of a stopped copy
+ *
+ * The names below are internal to lib/store/ (prefix store_ / txn_).
+ */
+#ifndef FARM_STORE_INT_H
+#define FARM_STORE_INT_H
+
+#include <db.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "store.h"
+
+enum {
+	STORE_THREADS = 256,             /* thread control blocks (all processes) */
+	STORE_TXNS = 512,                /* concurrently active transactions */
+	/* Locks and lock objects.  The lock region is sized from these, and every process
+	 * touches most of it: at 20,000 a pool worker's RSS carried 1.3 MiB of it, at 5,000
+	 * 0.5 MiB.  A webhook burst on 2 x 16 threads peaks at ~360 locks; an org's list
+	 * holds one per page it reads (degree 3); the one sweep of a whole table
+	 * (farm-eventd's of redelivery keys) reads FARM_SCAN_COMMITTED, holding none. */
+	STORE_LOCKS = 5000,
+	STORE_LOCKERS = 1000,            /* peak ~150 in the same burst */
+	STORE_CACHE = 16 << 20,          /* shared buffer pool */
+	STORE_LOG_BUF = 256 << 10,       /* in-memory log buffer */
+	STORE_LOG_MAX = 4 << 20,         /* log file size */
+	STORE_SMALL_LOG_BUF = 32 << 10,  /* FARM_STORE_SMALL_LOGS: a file must hold 4 buffers */
+	STORE_SMALL_LOG_MAX = 128 << 10,
+	STORE_RETRIES = 10,              /* attempts of a deadlocked transaction */
+	STORE_NO_ORG = 0xFFFF,           /* org length meaning "no org" */
+	STORE_ORG_MAX = 0xFFFE,
+};
+
+struct store_table {
+	const char *file;
+	const char *org_file; /* its "by org" secondary, or NULL when not org-scoped */
+};
+extern const struct store_table store_tables[FARM_T__COUNT]; /* store-table.c */
+/* The secondary key of "no org" records. */
+extern const unsigned char store_no_org_key[1];
+
+/* The outbox's shards and the stamp that starts each entry (store-outbox.c). */
+enum {
+	STORE_OUTBOX_SHARDS = FARM_OUTBOX_SHARDS,
+	STORE_STAMP_LEN = 9, /* 0x00 | u64 big-endian ns; a JSON entry never starts with 0 */
+};
+
+struct farm_store {
+	DB_ENV *env;
+	DB *db[FARM_T__COUNT];
+	DB *org[FARM_T__COUNT]; /* secondaries; NULL for tables without an org */
+	DB *outbox[STORE_OUTBOX_SHARDS];
+	unsigned flags;
+	int lock_fd; /* "<dir>/env.lock": shared, or exclusive for recovery */
+	struct store_flush { /* in-process group commit: store_durable */
+		_Atomic uint64_t asked;   /* tickets handed out: one per store_durable call */
+		_Atomic uint64_t covered; /* every ticket up to this one is durable */
+		_Atomic uint32_t done;    /* futex word: bumped when a log_flush returns */
+		atomic_int running;       /* a thread of this process is in log_flush */
+		atomic_int rc;            /* what the last log_flush returned */
+	} flush;
+};
+
+/* One transaction.  `deadlock` and `fatal` remember what a callback may have ignored:
+ * after either, the transaction is aborted whatever the callback returns. */
+struct farm_txn {
+	struct farm_store *s;
+	DB_TXN *tid;
+	int deadlock; /* DB_LOCK_DEADLOCK / DB_LOCK_NOTGRANTED seen: abort and retry */
+	int fatal;    /* first unexpected error (FARM_E_*): abort, never commit */
+	int *handed;  /* this run gave its gate slot away (farm_store_run) */
+};
+
+/* store-env.c */
+int store_code(int rc); /* Berkeley DB return -> FARM_E_* */
+int store_is_deadlock(int rc);
+void store_errcall(const DB_ENV *env, const char *pfx, const char *msg);
+void store_msgcall(const DB_ENV *env, const char *msg);
+void store_backoff(int attempt);
+
+/* store-txn.c */
+void txn_hand_over(struct farm_txn *t);
+int txn_fail(struct farm_txn *t, int rc);
+
+/* store-table.c */
+int store_org_key(DB *sdb, const DBT *key, const DBT *data, DBT *result);
+
+/* store-outbox.c */
+void store_outbox_file(int k, char *buf, size_t cap);
+int store_stamp(DB *db, DBT *data, db_recno_t recno);
+
+/* Counters and stamps are stored big-endian, so that they sort as numbers. */
+static inline void store_be64_put(unsigned char *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		p[i] = (unsigned char)(v >> (56 - 8 * i));
+}
+
+static inline uint64_t store_be64_get(const unsigned char *p)
+{
+	uint64_t v = 0;
+
+	for (int i = 0; i < 8; i++)
+		v = v << 8 | p[i];
+	return v;
+}
+
+
+#endif
