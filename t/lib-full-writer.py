@@ -2,17 +2,17 @@
 """Writers that fill a small disk and record what was acknowledged (t1200).
 
 usage: lib-full-writer.py fill URL TOKEN SECRET HISTORY [--seconds S] [--threads T]
-                          [--full-after N] [--tag TAG]
+                          [--full-after N] [--tag TAG] [--max-ops N]
        lib-full-writer.py check URL TOKEN HISTORY EVENTS_FILE
 
 fill: T threads, each alternating a credential create (value.token of 4000 bytes) and
 a signed CircleCI delivery (workflow name "<tag>-<thread>-<n>"), on kept connections.
-Stops when the last N answers in a row were 507 (the disk is full), or after S
-seconds.  Appends one JSON line per op to HISTORY:
+Stops when the last N answers in a row were 507 (the disk is full), after S
+seconds, or after --max-ops operations.  Appends one JSON line per op to HISTORY:
   {"op":"create"|"hook","name":…,"id":…,"status":…,"res":"ok"|"full"|"fail"|"unknown"}
 ("unknown": no answer, or a 5xx other than 507: the write may or may not be there).
 Prints {"ops":n,"ok":n,"full":n,"other":{status:n}} and exits 0 when the disk filled
-(N answers of 507 in a row), 1 otherwise.
+(N answers of 507 in a row) or --max-ops were done, 1 otherwise.
 
 check: every acknowledged create is listed (GET /integrations/credentials), and every
 acknowledged delivery appears exactly once in EVENTS_FILE (JSON lines, as
@@ -52,7 +52,8 @@ def classify(st, ok):
         return "unknown"
     return "fail"
 
-def fill(url, token, secret, histfile, seconds=120, threads=4, full_after=40, tag="f"):
+def fill(url, token, secret, histfile, seconds=120, threads=4, full_after=40, tag="f",
+         max_ops=0):
     lock = threading.Lock()
     hist, last = [], []
     state = {"full": False}
@@ -61,7 +62,8 @@ def fill(url, token, secret, histfile, seconds=120, threads=4, full_after=40, ta
     def worker(tid):
         c = conn(url)
         n = 0
-        while time.time() < deadline and not state["full"]:
+        while time.time() < deadline and not state["full"] and \
+                not (max_ops and len(hist) >= max_ops):
             n += 1
             name = "%s-%d-%d" % (tag, tid, n)
             if n % 2:
@@ -104,7 +106,7 @@ def fill(url, token, secret, histfile, seconds=120, threads=4, full_after=40, ta
             other[str(r["status"])] = other.get(str(r["status"]), 0) + 1
     print(json.dumps({"ops": len(hist), "ok": sum(r["res"] == "ok" for r in hist),
                       "full": sum(r["res"] == "full" for r in hist), "other": other}))
-    return 0 if state["full"] else 1
+    return 0 if state["full"] or (max_ops and len(hist) >= max_ops) else 1
 
 def check(url, token, histfile, eventsfile):
     hist = [json.loads(l) for l in open(histfile)]
@@ -137,7 +139,8 @@ def check(url, token, histfile, eventsfile):
 if __name__ == "__main__":
     a = sys.argv[1:]
     if a[0] == "fill":
-        opts = {"--seconds": 120.0, "--threads": 4, "--full-after": 40, "--tag": "f"}
+        opts = {"--seconds": 120.0, "--threads": 4, "--full-after": 40, "--tag": "f",
+                "--max-ops": 0}
         pos = []
         i = 1
         while i < len(a):
@@ -148,5 +151,6 @@ if __name__ == "__main__":
                 pos.append(a[i])
                 i += 1
         sys.exit(fill(*pos, seconds=opts["--seconds"], threads=opts["--threads"],
-                      full_after=opts["--full-after"], tag=opts["--tag"]))
+                      full_after=opts["--full-after"], tag=opts["--tag"],
+                      max_ops=opts["--max-ops"]))
     sys.exit(check(*a[1:]))

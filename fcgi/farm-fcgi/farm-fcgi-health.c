@@ -4,7 +4,6 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/statvfs.h>
 #include <time.h>
 
 #include "events.h"
@@ -29,21 +28,14 @@ static int daemon_running(const struct farm_app *app, const char *name, int *fd)
 	return rc;
 }
 
-/* Below this much free space in state_dir, storage counts as full: a log buffer
- * (256 KiB) or a few pages more and writes fail. */
-#define STORAGE_FLOOR (1024 * 1024)
-
-/* "ok", "full" or "failing": the master's last checkpoint (it writes the pages and
- * removes old logs, so it fails with the disk) and the free space in state_dir. */
+/* "ok", "full" or "failing": the free space writes keep in reserve
+ * (farm_store_space), and the master's last checkpoint (it writes the cached pages
+ * and removes old logs, so it fails with the disk). */
 static const char *storage_state(const struct farm_app *app)
 {
 	int ckpt = __atomic_load_n(&app->board->storage, __ATOMIC_RELAXED);
-	struct statvfs sv;
 
-	if (ckpt == FARM_E_NOSPACE)
-		return "full";
-	if (statvfs(app->conf.state_dir, &sv) == 0 &&
-	    (unsigned long long)sv.f_bavail * sv.f_frsize < STORAGE_FLOOR)
+	if (ckpt == FARM_E_NOSPACE || farm_store_space(app->store) == FARM_E_NOSPACE)
 		return "full";
 	return ckpt == FARM_OK ? "ok" : "failing";
 }
