@@ -181,12 +181,28 @@ out:
 	return fd;
 }
 
-/* The keyring follows the key version stored in the database (farmctl rotate-key). */
+static unsigned store_flags(const struct farm_app *app);
+
+/* The keyring follows the key version stored in the database (farmctl rotate-key).
+ * The master holds no database handle between its uses of one: a handle it had to
+ * abandon for a recovery kept the old regions mapped, and on a full disk the space
+ * of those unlinked files (the reserved regions) never came back.  So this opens one
+ * for the read and closes it. */
 static int load_keyring(struct farm_app *app)
 {
+	struct farm_store *s = NULL;
+	struct farm_error err = {0};
+	int rc;
+
+	if ((rc = farm_store_open(&s, app->conf.state_dir, store_flags(app), &err)) != FARM_OK) {
+		farm_log(FARM_LOG_ERROR, NULL, 0, "database: %s", err.msg);
+		return rc;
+	}
 	farm_keyring_free(app->keyring);
 	app->keyring = NULL;
-	return farm_keys_load(&app->conf, app->store, &app->keyring);
+	rc = farm_keys_load(&app->conf, s, &app->keyring);
+	farm_store_close(s);
+	return rc;
 }
 
 static int spawn_worker(struct farm_app *app)
@@ -411,15 +427,18 @@ static void remove_regions(const char *dir)
 	unlink(path);
 }
 
-/* Recovery, bounded, then the master's own (non-recovering) handle. */
+/* Recovery, bounded (the master keeps no handle: see load_keyring). */
 static int open_store_master(struct farm_app *app)
 {
-	struct farm_error err = {0};
 	int rc = run_bounded(child_recover, app, 60 * 1000);
 
 	for (int tries = 0; rc > 128 && tries < 3; tries++) {
-		farm_log(FARM_LOG_WARN, NULL, 0, "recovery process killed by signal %d; retrying",
-			 rc - 128);
+		/* It died creating the regions (a SIGBUS on a full disk): the half-made
+		 * ones would fault again in the next attempt, so they go first. */
+		farm_log(FARM_LOG_WARN, NULL, 0,
+			 "recovery process killed by signal %d; removing the shared regions "
+			 "and retrying", rc - 128);
+		remove_regions(app->conf.state_dir);
 		rc = run_bounded(child_recover, app, 60 * 1000);
 	}
 	if (rc == -1) {
@@ -431,10 +450,6 @@ static int open_store_master(struct farm_app *app)
 	if (rc != 0) {
 		farm_log(FARM_LOG_ERROR, NULL, 0, "database recovery failed in %s",
 			 app->conf.state_dir);
-		return -1;
-	}
-	if (farm_store_open(&app->store, app->conf.state_dir, store_flags(app), &err) != FARM_OK) {
-		farm_log(FARM_LOG_ERROR, NULL, 0, "database: %s", err.msg);
 		return -1;
 	}
 	return 0;
@@ -495,9 +510,6 @@ static void recover_pool(struct farm_app *app)
 		waitpid(ckpt_pid, &st, 0);
 		ckpt_pid = 0;
 	}
-	/* Not closed: closing could block on a mutex the dead process held. */
-	farm_store_abandon(app->store);
-	app->store = NULL;
 	if (open_store_master(app) < 0) {
 		/* A full disk can refuse recovery: try again later, serve nothing until. */
 		farm_log(FARM_LOG_ERROR, NULL, 0, "recovery failed; retrying every %d s",
@@ -799,12 +811,9 @@ int main(int argc, char **argv)
 		waitpid(ckpt_pid, &st, 0);
 		ckpt_pid = 0;
 	}
-	/* The last checkpoint, bounded like the others; the handle is closed only when the
-	 * environment answered (closing a wedged one could block for ever). */
-	if (app.store && run_bounded(child_checkpoint, &app, 10 * 1000) >= 0)
-		farm_store_close(app.store);
-	else
-		farm_store_abandon(app.store);
+	/* The last checkpoint, bounded like the others. */
+	if (!env_down)
+		run_bounded(child_checkpoint, &app, 10 * 1000);
 	if (unix_path[0])
 		unlink(unix_path);
 	farm_keyring_free(app.keyring);

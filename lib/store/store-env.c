@@ -237,9 +237,10 @@ static int store_region_is(off_t size, roff_t regsize)
 	return d > -16384 && d < 16384;
 }
 
-/* Reserves the region files up to their maximum sizes; a failure is reported (on
- * stderr, the log) and leaves the files as they were. */
-static void store_reserve_regions(DB_ENV *env, const char *dir)
+/* Reserves the region files up to their maximum sizes.  0, or the errno of the
+ * reservation that failed (reported on stderr, the log): regions that may fault are
+ * not used; the recovery is failed and tried again once there is room. */
+static int store_reserve_regions(DB_ENV *env, const char *dir)
 {
 	DB_MPOOL_STAT *mp = NULL;
 	DB_MUTEX_STAT *mx = NULL;
@@ -247,6 +248,7 @@ static void store_reserve_regions(DB_ENV *env, const char *dir)
 	roff_t mp_size = 0, mp_max = 0, mx_size = 0, mx_max = 0;
 	unsigned long long main_max;
 	struct dirent *de;
+	int failed = 0;
 	DIR *d;
 
 	if (env->memp_stat(env, &mp, NULL, 0) == 0 && mp) {
@@ -262,8 +264,8 @@ static void store_reserve_regions(DB_ENV *env, const char *dir)
 	env->get_memory_max(env, &gb, &b);
 	main_max = (unsigned long long)gb * (1ULL << 30) + b;
 	if (!(d = opendir(dir)))
-		return;
-	while ((de = readdir(d))) {
+		return errno;
+	while ((de = readdir(d)) && !failed) {
 		char path[PATH_MAX];
 		unsigned long long want;
 		struct stat st;
@@ -282,15 +284,17 @@ static void store_reserve_regions(DB_ENV *env, const char *dir)
 			else
 				want = main_max;
 			if (want > (unsigned long long)st.st_size &&
-			    fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, (off_t)want) != 0)
-				fprintf(stderr,
-					"store: cannot reserve %llu bytes for %s (%s): a full disk "
-					"may then crash the processes using it\n",
+			    fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, (off_t)want) != 0) {
+				failed = errno;
+				fprintf(stderr, "store: cannot reserve %llu bytes for %s: %s\n",
 					want, path, strerror(errno));
+			}
 		}
 		close(fd);
 	}
 	closedir(d);
+	/* A filesystem without fallocate (EOPNOTSUPP) cannot reserve: used as it is. */
+	return failed == EOPNOTSUPP ? 0 : failed;
 }
 
 static int store_env_open(struct farm_store *s, const char *dir, unsigned flags,
@@ -327,8 +331,10 @@ static int store_env_open(struct farm_store *s, const char *dir, unsigned flags,
 		oflags |= DB_RECOVER;
 	what = "open environment";
 	rc = env->open(env, dir, oflags, 0600);
-	if (rc == 0 && (flags & FARM_STORE_MASTER))
-		store_reserve_regions(env, dir); /* recovery made them: see above */
+	if (rc == 0 && (flags & FARM_STORE_MASTER)) {
+		what = "reserve the shared regions of";
+		rc = store_reserve_regions(env, dir); /* recovery made them: see above */
+	}
 out:
 	if (rc != 0) {
 		if (env)
