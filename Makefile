@@ -23,6 +23,11 @@ ifneq ($(SANITIZE),)
 CFLAGS   += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -O1
 LDFLAGS  += -fsanitize=$(SANITIZE)
 endif
+# FUZZ_ENGINE=libfuzzer (set by `make fuzz`): everything instrumented for coverage, any
+# sanitizer report fatal, fuzz targets linked with libFuzzer's main instead of replay.c.
+ifeq ($(FUZZ_ENGINE),libfuzzer)
+CFLAGS   += -fsanitize=fuzzer-no-link -fno-sanitize-recover=all
+endif
 
 ifeq ($(V),1)
 Q :=
@@ -44,14 +49,14 @@ UNIT_BIN := $(UNIT_SRC:t/unit/%.c=$(BUILD)/t/%)
 FUZZ_SRC := $(sort $(wildcard t/fuzz/fuzz-*.c))
 FUZZ_BIN := $(FUZZ_SRC:t/fuzz/%.c=$(BUILD)/fuzz/%)
 
-.PHONY: all deps run check check-unit check-sanitize check-valgrind check-sanitize-full test clean install rpm fmt
+.PHONY: all deps fuzz run check check-unit check-sanitize check-valgrind check-sanitize-full test clean install rpm fmt
 
 all: $(PROG_BIN) $(UNIT_BIN) $(FUZZ_BIN)
 
 deps:
 	$(Q)scripts/deps
 
-$(BUILD)/%.o: %.c $(wildcard lib/*/*.h) $(wildcard fcgi/*/*.h) Makefile
+$(BUILD)/%.o: %.c $(wildcard lib/*/*.h) $(wildcard fcgi/*/*.h) $(wildcard t/fuzz/*.h) Makefile
 	@mkdir -p $(dir $@)
 	@$(if $(filter 1,$(V)),,echo "  CC      $<")
 	$(Q)$(CC) $(CFLAGS) -c -o $@ $<
@@ -72,11 +77,46 @@ $(BUILD)/t/%: $(BUILD)/t/unit/%.o $(LIBFARM)
 	@$(if $(filter 1,$(V)),,echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
-# Fuzz targets are built as corpus replayers (t/fuzz/replay.c provides main()).
+# Fuzz targets are built as corpus replayers (t/fuzz/replay.c provides main()), or
+# with FUZZ_ENGINE=libfuzzer as libFuzzer programs (make fuzz).
+ifeq ($(FUZZ_ENGINE),libfuzzer)
+$(BUILD)/fuzz/%: $(BUILD)/t/fuzz/%.o $(LIBFARM)
+	@mkdir -p $(dir $@)
+	@$(if $(filter 1,$(V)),,echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -fsanitize=fuzzer -o $@ $^ $(PKG_LIBS)
+else
 $(BUILD)/fuzz/%: $(BUILD)/t/fuzz/%.o $(BUILD)/t/fuzz/replay.o $(LIBFARM)
 	@mkdir -p $(dir $@)
 	@$(if $(filter 1,$(V)),,echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+endif
+
+# make fuzz: every target (or FUZZ_TARGETS="fuzz-conf ...") built with clang's libFuzzer,
+# ASan and UBSan into build-fuzz/, then run FUZZ_SECONDS each, one after the other,
+# from its committed corpus (t/fuzz/corpus/<target>/, read only) and what earlier runs
+# found (build-fuzz/corpus/<target>/).  A crash, leak, sanitizer report or broken
+# contract leaves its input in build-fuzz/crash/ and fails the run; the log of each
+# target is build-fuzz/<target>.log.  Not part of check: check replays the corpora.
+FUZZ_SECONDS ?= 60
+FUZZ_CC      ?= clang
+FUZZ_BUILD   ?= build-fuzz
+FUZZ_TARGETS ?= $(FUZZ_SRC:t/fuzz/%.c=%)
+fuzz:
+	$(Q)command -v $(FUZZ_CC) >/dev/null 2>&1 && \
+	  [ -e "$$($(FUZZ_CC) -print-file-name=libclang_rt.fuzzer-x86_64.a)" ] || scripts/deps fuzz
+	$(Q)$(MAKE) --no-print-directory BUILD=$(FUZZ_BUILD) CC=$(FUZZ_CC) FUZZ_ENGINE=libfuzzer \
+	  SANITIZE=address,undefined $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/fuzz/%)
+	$(Q)fail=0; for t in $(FUZZ_TARGETS); do \
+	  mkdir -p $(FUZZ_BUILD)/corpus/$$t $(FUZZ_BUILD)/crash; \
+	  dict=; [ -f t/fuzz/$$t.dict ] && dict=-dict=t/fuzz/$$t.dict; \
+	  if $(FUZZ_BUILD)/fuzz/$$t -max_total_time=$(FUZZ_SECONDS) -timeout=10 \
+	     -print_final_stats=1 $$dict -artifact_prefix=$(FUZZ_BUILD)/crash/$$t- \
+	     $(FUZZ_BUILD)/corpus/$$t t/fuzz/corpus/$$t >$(FUZZ_BUILD)/$$t.log 2>&1; then r=ok; \
+	  else r="FAILED (see $(FUZZ_BUILD)/crash/, $(FUZZ_BUILD)/$$t.log)"; fail=1; fi; \
+	  printf '  FUZZ    %-20s %s runs, %s s: %s\n' $$t \
+	    "$$(sed -n 's/^stat::number_of_executed_units: *//p' $(FUZZ_BUILD)/$$t.log)" \
+	    $(FUZZ_SECONDS) "$$r"; \
+	done; exit $$fail
 
 run: deps all
 	$(Q)scripts/farm-run
@@ -112,7 +152,7 @@ check-sanitize-full:
 test: check
 
 clean:
-	rm -rf build build-san
+	rm -rf build build-san build-fuzz
 
 fmt:
 	clang-format -i lib/*/*.[ch] fcgi/*/*.[ch] t/unit/*.[ch]

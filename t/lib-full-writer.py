@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Writers that fill a small disk and record what was acknowledged (t1200).
+"""Writers that fill a small disk and record what was acknowledged (t1300).
 
 usage: lib-full-writer.py fill URL TOKEN SECRET HISTORY [--seconds S] [--threads T]
                           [--full-after N] [--tag TAG] [--max-ops N]

@@ -114,6 +114,16 @@ test_expect_success 'an oversize value is refused' '
 	expect_status 400 && test_grep "at most 4096 bytes" body
 '
 
+test_expect_success 'invalid UTF-8 loses no message: a raw path byte, a field name cut mid-character' '
+	TOKEN=$ADMIN_A api GET /api/v1/nowhere "" --request-target "/api/v1/nowh$(printf "\345")re" &&
+	expect_status 404 &&
+	test_equal "$(json_get body "d[\"statusCode\"]")" 404 &&
+	test_grep "Cannot GET /api/v1/nowh?re" body &&
+	key=$(for i in $(seq 130); do printf "\303\251"; done) &&
+	TOKEN=$ADMIN_A api POST /api/v1/integrations/credentials "{\"type\":\"circleci\",\"name\":\"n\",\"value\":{\"token\":\"t\",\"$key\":\"x\"}}" &&
+	expect_status 400 && test_equal "$(json_get body "len(d[\"message\"])")" 1
+'
+
 test_expect_success 'malformed JSON and a JSON array body: 400' '
 	TOKEN=$ADMIN_A api POST /api/v1/integrations/credentials "{\"type\":" && expect_status 400 &&
 	test_grep "malformed JSON" body &&

@@ -203,7 +203,7 @@ static void unknown_props(json_t *in, const char *const *allowed, size_t n, json
 		if (i == n) {
 			char msg[300];
 			snprintf(msg, sizeof(msg), "property %.200s should not exist", k);
-			json_array_append_new(errors, json_string(msg));
+			json_array_append_new(errors, farm_json_message(msg));
 		}
 	}
 }

@@ -105,7 +105,7 @@ static void read_to_eof(FCGX_Stream *in)
 }
 
 /* Reads the body (at most body_limit bytes kept; the rest is read and dropped so a
- * kept connection stays in sync).  Returns 0, or 413 when too large. */
+ * kept connection stays in sync).  Returns 0, FARM_E_TOOBIG or FARM_E_NOMEM. */
 static int read_body(struct farm_app *app, FCGX_Request *req, struct farm_req *r)
 {
 	const char *cl = FCGX_GetParam("CONTENT_LENGTH", req->envp);
@@ -122,12 +122,12 @@ static int read_body(struct farm_app *app, FCGX_Request *req, struct farm_req *r
 		read_to_eof(req->in);
 		r->body_len = (size_t)want;
 		r->body = "";
-		return 413;
+		return FARM_E_TOOBIG;
 	}
 	buf = farm_arena_alloc(r->arena, (size_t)want + 1);
 	if (!buf) {
 		read_to_eof(req->in);
-		return 500;
+		return FARM_E_NOMEM;
 	}
 	while (got < want) {
 		int n = FCGX_GetStr(buf + got, (int)(want - got), req->in);
@@ -171,10 +171,10 @@ static void handle(struct farm_thr *t, FCGX_Request *req)
 		__atomic_store_n(&slot->busy_since_ms, wall_ms(), __ATOMIC_RELAXED);
 
 	rc = read_body(app, req, &r);
-	if (rc == 413)
-		farm_req_error(&r, 413, "request body exceeds %ld bytes", app->conf.body_limit);
+	if (rc == FARM_E_TOOBIG)
+		farm_req_fail(&r, rc, "request body exceeds %ld bytes", app->conf.body_limit);
 	else if (rc)
-		farm_req_error(&r, 500, "out of memory");
+		farm_req_fail(&r, rc, "out of memory");
 	else
 		farm_req_dispatch(&app->dispatch, &r);
 	if (r.status >= 500)

@@ -2,13 +2,16 @@
  *
  * Handshake (before any upgrade): the path must be /api/v1/events and the token,
  * from `Authorization: Bearer` or `?access_token=`, must verify (lib/core/jwt.h); else the
- * answer is a plain HTTP 401 (404 for another path, 400 for a bad ?since=) with a
- * NestJS error body, and no upgrade.  `?since=<id>` asks for a replay of the retained
+ * answer is a plain HTTP 401 (404 for another path, 400 for a bad ?since= or an
+ * argument given twice, in any order: farm-wsd-query.c) with a NestJS error body,
+ * and no upgrade.  `?since=<id>` asks for a replay of the retained
  * events after id.  The token's orgId decides what the client sees.
  *
  * After the upgrade the client only receives: one text frame per event, a ping after
  * wsd.ping_interval seconds without traffic (a client silent for another interval
- * after a ping is dropped), and a close 1008 if it stops keeping up.
+ * after a ping is dropped), and a close 1008 if it stops keeping up.  What it sends
+ * must be RFC 6455: an unmasked frame is closed with 1002 (farm-wsd-frames.c),
+ * invalid UTF-8 in a text frame with 1007 (lws).
  */
 #include "farm-wsd.h"
 
@@ -24,17 +27,20 @@
 #include "events.h"
 #include "jwt.h"
 #include "log.h"
+#include "farm-wsd-query.h"
 #include "banned.h"
 
 #define EVENTS_PATH "/api/v1/events"
 
-/* Sends a complete HTTP error answer on a connection not upgraded. */
-static int http_error(struct lws *wsi, unsigned status, const char *reason, const char *msg)
+/* Sends a complete HTTP error answer on a connection not upgraded: `code` (FARM_E_*)
+ * says what went wrong, err.c which status. */
+static int http_error(struct lws *wsi, int code, const char *msg)
 {
+	int status = farm_err_http_status(code);
 	unsigned char buf[LWS_PRE + 1024], *start = buf + LWS_PRE, *p = start,
 					     *end = buf + sizeof(buf) - 1;
-	json_t *j = json_pack("{s:i,s:s,s:s}", "statusCode", (int)status, "message", msg, "error",
-			      reason);
+	json_t *j = json_pack("{s:i,s:s,s:s}", "statusCode", status, "message", msg, "error",
+			      farm_http_reason(status));
 	char *body = j ? json_dumps(j, JSON_COMPACT) : NULL;
 	size_t blen = body ? strlen(body) : 0;
 	int rc = -1;
@@ -42,7 +48,7 @@ static int http_error(struct lws *wsi, unsigned status, const char *reason, cons
 	json_decref(j);
 	if (!body)
 		return -1;
-	if (lws_add_http_common_headers(wsi, status, "application/json", blen, &p, end) ||
+	if (lws_add_http_common_headers(wsi, (unsigned)status, "application/json", blen, &p, end) ||
 	    lws_finalize_write_http_header(wsi, start, &p, end))
 		goto out;
 	/* The body goes out from its own LWS_PRE-padded buffer. */
@@ -56,84 +62,89 @@ out:
 	return rc;
 }
 
-/* The token of the handshake: Authorization: Bearer, else ?access_token=.
- * Returns 0 with `out` filled, -1 when there is none. */
-static int handshake_token(struct lws *wsi, char *out, int cap)
+/* Every query argument of the handshake, each ended by a NUL (farm-wsd-query.h).
+ * lws's header data is at most WSD_HEADER_DATA bytes, its arguments included, so they
+ * always fit.  Returns the length, or -1. */
+static int handshake_args(struct lws *wsi, char *buf, size_t cap)
 {
-	char arg[FARM_JWT_MAX_LEN + 64];
-	const char *v;
-	int n = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_AUTHORIZATION);
+	size_t used = 0;
 
-	if (n > 0 && n < cap && lws_hdr_copy(wsi, out, cap, WSI_TOKEN_HTTP_AUTHORIZATION) > 0) {
-		if (strncasecmp(out, "Bearer ", 7) == 0) {
-			size_t skip = 7;
-			while (out[skip] == ' ')
-				skip++;
-			memmove(out, out + skip, strlen(out + skip) + 1);
-			return *out ? 0 : -1;
+	for (int i = 0;; i++) {
+		int n;
+
+		if (used >= cap)
+			return -1;
+		n = lws_hdr_copy_fragment(wsi, buf + used, (int)(cap - used), WSI_TOKEN_HTTP_URI_ARGS,
+					  i);
+		if (n < 0) {
+			/* Past the last argument, or one that does not fit (impossible with
+			 * cap > WSD_HEADER_DATA: then refuse rather than ignore it). */
+			return lws_hdr_fragment_length(wsi, WSI_TOKEN_HTTP_URI_ARGS, i) > 0 ? -1
+											: (int)used;
 		}
+		used += (size_t)n + 1;
 	}
-	v = lws_get_urlarg_by_name(wsi, "access_token=", arg, (int)sizeof(arg));
-	if (v && *v && (int)strlen(v) < cap) {
-		memcpy(out, v, strlen(v) + 1);
-		farm_crypto_wipe(arg, sizeof(arg));
-		return 0;
-	}
-	farm_crypto_wipe(arg, sizeof(arg));
-	return -1;
 }
 
-/* ?since=<id>: 0 absent, 1 present (*since set), -1 malformed. */
-static int handshake_since(struct lws *wsi, uint64_t *since)
+/* Checks path, token and since.  FARM_OK when acceptable (claims filled), else what
+ * is wrong (FARM_E_*) and a message.  The token comes from `Authorization: Bearer`,
+ * else from ?access_token= (browsers cannot set headers on a WebSocket). */
+static int handshake_check(struct lws *wsi, struct farm_claims *cl, uint64_t *since, int *has_since,
+			   const char **msg)
 {
-	char arg[64], *end;
-	const char *v = lws_get_urlarg_by_name(wsi, "since=", arg, (int)sizeof(arg));
-	unsigned long long n;
-
-	if (!v)
-		return 0;
-	if (*v < '0' || *v > '9')
-		return -1;
-	errno = 0;
-	n = strtoull(v, &end, 10);
-	if (*end || errno == ERANGE)
-		return -1;
-	*since = n;
-	return 1;
-}
-
-/* Checks path, token and since.  0 when acceptable (claims filled), else the HTTP
- * status to refuse with and a message. */
-static unsigned handshake_check(struct lws *wsi, struct farm_claims *cl, uint64_t *since,
-				int *has_since, const char **msg)
-{
-	char path[256], tok[FARM_JWT_MAX_LEN + 1];
+	static char args[WSD_HEADER_DATA + 64], tok[FARM_JWT_MAX_LEN + 1];
 	struct farm_error err = {0};
-	int n, rc;
+	struct wsd_query q;
+	const char *why = NULL, *t = NULL;
+	size_t tlen = 0;
+	char path[256];
+	int n, rc, alen;
+	int code = FARM_OK;
 
 	n = lws_hdr_copy(wsi, path, (int)sizeof(path), WSI_TOKEN_GET_URI);
 	if (n <= 0 || strcmp(path, EVENTS_PATH) != 0) {
 		*msg = "Cannot GET this path";
-		return 404;
+		return FARM_E_NOTFOUND;
 	}
-	if (handshake_token(wsi, tok, (int)sizeof(tok)) < 0) {
-		*msg = "missing bearer token";
-		return 401;
+	alen = handshake_args(wsi, args, sizeof(args));
+	if (alen < 0 || wsd_query_parse(args, (size_t)alen, &q, &why) < 0) {
+		*msg = why ? why : "query too long";
+		code = FARM_E_INVAL;
+		goto out;
 	}
-	rc = farm_jwt_verify(wsd.conf.jwt_secret, strlen(wsd.conf.jwt_secret), tok, strlen(tok),
+	n = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_AUTHORIZATION);
+	if (n > 0 && n < (int)sizeof(tok) &&
+	    lws_hdr_copy(wsi, tok, (int)sizeof(tok), WSI_TOKEN_HTTP_AUTHORIZATION) > 0 &&
+	    strncasecmp(tok, "Bearer ", 7) == 0) {
+		t = tok + 7;
+		while (*t == ' ')
+			t++;
+		tlen = strlen(t);
+	}
+	if (!tlen && q.token) {
+		t = q.token;
+		tlen = q.token_len;
+	}
+	if (!tlen || tlen > FARM_JWT_MAX_LEN) {
+		*msg = tlen ? "invalid token" : "missing bearer token";
+		code = FARM_E_AUTH;
+		goto out;
+	}
+	rc = farm_jwt_verify(wsd.conf.jwt_secret, strlen(wsd.conf.jwt_secret), t, tlen,
 			     (long long)time(NULL), FARM_JWT_LEEWAY, cl, &err);
-	farm_crypto_wipe(tok, sizeof(tok));
 	if (rc != FARM_OK) {
 		farm_log(FARM_LOG_INFO, NULL, 0, "handshake refused: %s", err.msg);
 		*msg = "invalid token";
-		return 401;
+		code = FARM_E_AUTH;
+		goto out;
 	}
-	*has_since = handshake_since(wsi, since);
-	if (*has_since < 0) {
-		*msg = "since must be an event id (a non-negative integer)";
-		return 400;
-	}
-	return 0;
+	*has_since = q.has_since;
+	*since = q.since;
+out:
+	/* Both buffers held a token. */
+	farm_crypto_wipe(args, sizeof(args));
+	farm_crypto_wipe(tok, sizeof(tok));
+	return code;
 }
 
 static void client_close(struct wsd_client *c)
@@ -160,9 +171,11 @@ static int client_write(struct wsd_client *c)
 	struct wsd_msg *m;
 
 	if (c->closing) {
-		static const char why[] = "client too slow: reconnect with ?since=<last id>";
-		lws_close_reason(c->wsi, (enum lws_close_status)c->closing, (unsigned char *)why,
-				 sizeof(why) - 1);
+		const char *why = c->closing == LWS_CLOSE_STATUS_PROTOCOL_ERR
+					  ? "client frames must be masked"
+					  : "client too slow: reconnect with ?since=<last id>";
+		lws_close_reason(c->wsi, (enum lws_close_status)c->closing,
+				 (unsigned char *)(uintptr_t)why, strlen(why));
 		return -1;
 	}
 	if (c->ping_due) {
@@ -191,13 +204,18 @@ static int cb_events(struct lws *wsi, enum lws_callback_reasons reason, void *us
 	const char *msg = NULL;
 	uint64_t since = 0;
 	int has_since = 0;
-	unsigned status;
+	int code;
 
 	(void)len;
 	switch (reason) {
+	case LWS_CALLBACK_FILTER_NETWORK_CONNECTION:
+		/* A new TCP connection (`in` is its descriptor): watch its frames. */
+		wsd_frames_accept((int)(intptr_t)in);
+		return 0;
+
 	case LWS_CALLBACK_HTTP:
 		/* A plain request (no Upgrade) reaches the bridge only by mistake. */
-		if (http_error(wsi, 426, "Upgrade Required",
+		if (http_error(wsi, FARM_E_UPGRADE,
 			       "GET /api/v1/events needs a WebSocket upgrade") < 0)
 			return -1;
 		return lws_http_transaction_completed(wsi) ? -1 : 0;
@@ -205,17 +223,17 @@ static int cb_events(struct lws *wsi, enum lws_callback_reasons reason, void *us
 	case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
 		if (!in || strcmp((const char *)in, "websocket") != 0)
 			return -1;
-		status = handshake_check(wsi, &cl, &since, &has_since, &msg);
-		if (status == 0)
+		code = handshake_check(wsi, &cl, &since, &has_since, &msg);
+		if (code == FARM_OK)
 			return 0;
-		if (http_error(wsi, status, farm_http_reason((int)status), msg) < 0)
+		if (http_error(wsi, code, msg) < 0)
 			return -1;
 		return 1; /* answered: lws completes the transaction, no upgrade */
 
 	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
 		/* Checked again here because this is where the session data the
 		 * connection keeps exists; a refusal here only hangs up. */
-		if (!c || handshake_check(wsi, &cl, &since, &has_since, &msg) != 0)
+		if (!c || handshake_check(wsi, &cl, &since, &has_since, &msg) != FARM_OK)
 			return -1;
 		memset(c, 0, sizeof(*c));
 		if (cl.has_org && !(c->org = strdup(cl.org)))
@@ -246,6 +264,7 @@ static int cb_events(struct lws *wsi, enum lws_callback_reasons reason, void *us
 		/* Live from now on, or replay from since (never beyond what exists). */
 		c->cursor = c->has_since && c->since < wsd.last_id ? c->since : wsd.last_id;
 		wsd_client_pump(c);
+		wsd_frames_established((int)lws_get_socket_fd(wsi), wsi);
 		return 0;
 
 	case LWS_CALLBACK_SERVER_WRITEABLE:
@@ -261,8 +280,13 @@ static int cb_events(struct lws *wsi, enum lws_callback_reasons reason, void *us
 		return 0;
 
 	case LWS_CALLBACK_CLOSED:
+		wsd_frames_forget((int)lws_get_socket_fd(wsi));
 		if (c)
 			client_close(c);
+		return 0;
+
+	case LWS_CALLBACK_CLOSED_HTTP:
+		wsd_frames_forget((int)lws_get_socket_fd(wsi));
 		return 0;
 
 	default:

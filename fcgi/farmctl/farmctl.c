@@ -89,21 +89,28 @@ int farmctl_load_conf(const char *path, struct farm_conf *c)
 	return 0;
 }
 
+/* Seconds, or -1: a positive number with an optional unit (s, m, h, d) whose exp the
+ * API accepts (jwt.h: up to the end of 9999). */
 static long parse_ttl(const char *s)
 {
 	char *end;
-	long n = strtol(s, &end, 10);
+	long n = strtol(s, &end, 10), unit, ttl;
 
 	if (end == s || n <= 0)
 		return -1;
 	switch (*end) {
 	case '\0':
-	case 's': return n;
-	case 'm': return n * 60;
-	case 'h': return n * 3600;
-	case 'd': return n * 86400;
+	case 's': unit = 1; break;
+	case 'm': unit = 60; break;
+	case 'h': unit = 3600; break;
+	case 'd': unit = 86400; break;
 	default: return -1;
 	}
+	if (*end && end[1])
+		return -1;
+	if (__builtin_mul_overflow(n, unit, &ttl) || ttl > FARM_JWT_TIME_MAX - (long)time(NULL))
+		return -1;
+	return ttl;
 }
 
 static int cmd_token(const char *conf_path, int argc, char **argv)

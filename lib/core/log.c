@@ -5,10 +5,9 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/time.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "banned.h"
 
 static const char *log_prog = "farm";
@@ -40,20 +39,17 @@ void farm_log_at(int level, const char *reqid, int errnum, const char *fmt, ...)
 {
 	char line[2048];
 	char ebuf[128];
-	struct timeval tv;
-	struct tm tm;
 	size_t n;
 	int r;
 	va_list ap;
 
 	if (level < 0 || level > FARM_LOG_DEBUG)
 		level = FARM_LOG_ERROR;
-	gettimeofday(&tv, NULL);
-	gmtime_r(&tv.tv_sec, &tm);
-	n = strftime(line, sizeof(line), "%Y-%m-%dT%H:%M:%S", &tm);
-	r = snprintf(line + n, sizeof(line) - n, ".%03ldZ %s[%ld] %s %s%s%s", (long)tv.tv_usec / 1000,
-		     log_prog, (long)getpid(), level_names[level], reqid ? "[req " : "",
-		     reqid ? reqid : "", reqid ? "] " : "");
+	farm_clock_iso(farm_clock_ms(), line);
+	n = strlen(line);
+	r = snprintf(line + n, sizeof(line) - n, " %s[%ld] %s %s%s%s", log_prog, (long)getpid(),
+		     level_names[level], reqid ? "[req " : "", reqid ? reqid : "",
+		     reqid ? "] " : "");
 	if (r > 0)
 		n += (size_t)r < sizeof(line) - n ? (size_t)r : sizeof(line) - n - 1;
 	va_start(ap, fmt);

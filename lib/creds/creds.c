@@ -84,7 +84,7 @@ __attribute__((format(printf, 2, 3))) static void add_err(json_t *errors, const 
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	json_array_append_new(errors, json_string(msg));
+	json_array_append_new(errors, farm_json_message(msg));
 }
 
 int farm_creds_check_name(json_t *name, json_t *errors)

@@ -1,5 +1,5 @@
 #!/bin/bash
-# t1200-full-disk.sh - a full disk: the state dir on a 20 MB tmpfs, credential creates
+# t1300-full-disk.sh - a full disk: the state dir on a 20 MB tmpfs, credential creates
 # and webhook deliveries until it is full.  While full: writes answer 507, /health
 # answers 503 naming "storage", the master keeps supervising (checkpoints every second
 # here, and none may hang it), reads still work.  Once space is freed the stack serves

@@ -1,5 +1,5 @@
 #!/bin/bash
-# t3300-events-huge-fields.sh - a delivery that is acknowledged is delivered: a signed
+# t3120-events-huge-fields.sh - a delivery that is acknowledged is delivered: a signed
 # CircleCI delivery whose names, branch, url and project run to hundreds of kilobytes
 # (under body_limit) answers 200 and becomes an event with every string field capped
 # (lib/events/event.c, FARM_EVENT_FIELD_MAX) that fits the history and publish limit:
