@@ -17,7 +17,7 @@ if [ "$(id -u)" != 0 ] || ! mount -t tmpfs -o size=1m tmpfs "$TRASH" 2>/dev/null
 fi
 umount "$TRASH"
 
-CCI_SECRET=cci-secret-for-t1200-0123456789
+CCI_SECRET=cci-secret-for-t1300-0123456789
 export FARM_WEBHOOK_CIRCLECI_SECRET=$CCI_SECRET
 export FARM_CHECKPOINT_INTERVAL=1
 WRITER=$TEST_DIR/lib-full-writer.py

@@ -8,7 +8,7 @@
 . "$(dirname "$0")/test-lib.sh"
 . "$TEST_DIR/lib-events.sh"
 
-CCI_SECRET=cci-secret-for-t3300-0123456789
+CCI_SECRET=cci-secret-for-t3120-0123456789
 export FARM_WEBHOOK_CIRCLECI_SECRET=$CCI_SECRET
 
 test_expect_success 'start farm' '
