@@ -34,6 +34,8 @@ struct farm_scoreboard {
 	uint64_t respawns, recoveries, killed_stuck;
 	int64_t started;
 	uint64_t creds_gen;          /* bumped after every committed credential write */
+	int32_t storage;             /* the master's last checkpoint: FARM_OK, or the
+				      * FARM_E_* it failed with (FARM_E_NOSPACE: full) */
 	struct farm_slot slot[FARM_MAX_WORKERS];
 };
 

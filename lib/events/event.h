@@ -52,6 +52,16 @@
 /* Length of "YYYY-MM-DDTHH:MM:SS.mmmZ" plus its NUL. */
 #define FARM_EVENT_TS_LEN 25
 
+/* Longest string in an event, in bytes of UTF-8 (names, branches, urls, project,
+ * commit: every string member of `data`).  A longer one is cut at a character
+ * boundary and ends in FARM_EVENT_CUT_MARK, the whole string then being at most this
+ * long (docs/events.md, "Field caps").  With the two dozen members an event has, even
+ * a data object of control characters (6 bytes each once escaped) stays far below
+ * FARM_EVENTS_JSON_MAX, the history and publish limit. */
+#define FARM_EVENT_FIELD_MAX 1024
+/* What a cut string ends in: U+2026 HORIZONTAL ELLIPSIS. */
+#define FARM_EVENT_CUT_MARK "\xe2\x80\xa6"
+
 /* Parsers.  On FARM_OK, *data is a new JSON object with the members above (free with
  * json_decref()) and *dedupe_key a new string identifying the delivery (free with
  * free()); both are NULL otherwise.  Errors (err may be NULL; err->msg says what is
@@ -70,6 +80,20 @@ int farm_event_from_jenkins(const void *body, size_t len, json_t **data, char **
 /* `payload` is the form-decoded `payload` field (the bytes Travis signed). */
 int farm_event_from_travis(const void *payload, size_t len, json_t **data, char **dedupe_key,
 			   struct farm_error *err);
+
+/* Caps every string inside `v` (any JSON value: an event, its data, a member) at
+ * FARM_EVENT_FIELD_MAX bytes, in place, as described above.  Object keys are not
+ * touched (producers choose them).  Returns the number of strings cut (0 or more), or
+ * FARM_E_NOMEM.  Idempotent: a capped value is left as it is. */
+int farm_event_cap(json_t *v);
+
+/* The one way an event ({"event":…,"data":{…}}) becomes the bytes stored in the
+ * outbox and, with its id, in the history: farm_event_cap, then compact JSON.
+ * *json is new (free with farm_json_free()), *len its length.  FARM_E_INVAL when ev is
+ * not an event; FARM_E_TOOBIG when the JSON, with the largest id farm-eventd can add,
+ * would exceed FARM_EVENTS_JSON_MAX (so what is acknowledged can be delivered);
+ * FARM_E_NOMEM. */
+int farm_event_dump(json_t *ev, char **json, size_t *len);
 
 /* Normalises a provider's status word (providers.md §9.2) to one of
  * queued running success failed canceled error unstable unknown.
