@@ -2,13 +2,16 @@
  *
  * Handshake (before any upgrade): the path must be /api/v1/events and the token,
  * from `Authorization: Bearer` or `?access_token=`, must verify (lib/core/jwt.h); else the
- * answer is a plain HTTP 401 (404 for another path, 400 for a bad ?since=) with a
- * NestJS error body, and no upgrade.  `?since=<id>` asks for a replay of the retained
+ * answer is a plain HTTP 401 (404 for another path, 400 for a bad ?since= or an
+ * argument given twice, in any order: farm-wsd-query.c) with a NestJS error body,
+ * and no upgrade.  `?since=<id>` asks for a replay of the retained
  * events after id.  The token's orgId decides what the client sees.
  *
  * After the upgrade the client only receives: one text frame per event, a ping after
  * wsd.ping_interval seconds without traffic (a client silent for another interval
- * after a ping is dropped), and a close 1008 if it stops keeping up.
+ * after a ping is dropped), and a close 1008 if it stops keeping up.  What it sends
+ * must be RFC 6455: an unmasked frame is closed with 1002 (farm-wsd-frames.c),
+ * invalid UTF-8 in a text frame with 1007 (lws).
  */
 #include "farm-wsd.h"
 
@@ -24,6 +27,7 @@
 #include "events.h"
 #include "jwt.h"
 #include "log.h"
+#include "farm-wsd-query.h"
 #include "banned.h"
 
 #define EVENTS_PATH "/api/v1/events"
@@ -56,84 +60,89 @@ out:
 	return rc;
 }
 
-/* The token of the handshake: Authorization: Bearer, else ?access_token=.
- * Returns 0 with `out` filled, -1 when there is none. */
-static int handshake_token(struct lws *wsi, char *out, int cap)
+/* Every query argument of the handshake, each ended by a NUL (farm-wsd-query.h).
+ * lws's header data is at most WSD_HEADER_DATA bytes, its arguments included, so they
+ * always fit.  Returns the length, or -1. */
+static int handshake_args(struct lws *wsi, char *buf, size_t cap)
 {
-	char arg[FARM_JWT_MAX_LEN + 64];
-	const char *v;
-	int n = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_AUTHORIZATION);
+	size_t used = 0;
 
-	if (n > 0 && n < cap && lws_hdr_copy(wsi, out, cap, WSI_TOKEN_HTTP_AUTHORIZATION) > 0) {
-		if (strncasecmp(out, "Bearer ", 7) == 0) {
-			size_t skip = 7;
-			while (out[skip] == ' ')
-				skip++;
-			memmove(out, out + skip, strlen(out + skip) + 1);
-			return *out ? 0 : -1;
+	for (int i = 0;; i++) {
+		int n;
+
+		if (used >= cap)
+			return -1;
+		n = lws_hdr_copy_fragment(wsi, buf + used, (int)(cap - used), WSI_TOKEN_HTTP_URI_ARGS,
+					  i);
+		if (n < 0) {
+			/* Past the last argument, or one that does not fit (impossible with
+			 * cap > WSD_HEADER_DATA: then refuse rather than ignore it). */
+			return lws_hdr_fragment_length(wsi, WSI_TOKEN_HTTP_URI_ARGS, i) > 0 ? -1
+											: (int)used;
 		}
+		used += (size_t)n + 1;
 	}
-	v = lws_get_urlarg_by_name(wsi, "access_token=", arg, (int)sizeof(arg));
-	if (v && *v && (int)strlen(v) < cap) {
-		memcpy(out, v, strlen(v) + 1);
-		farm_crypto_wipe(arg, sizeof(arg));
-		return 0;
-	}
-	farm_crypto_wipe(arg, sizeof(arg));
-	return -1;
-}
-
-/* ?since=<id>: 0 absent, 1 present (*since set), -1 malformed. */
-static int handshake_since(struct lws *wsi, uint64_t *since)
-{
-	char arg[64], *end;
-	const char *v = lws_get_urlarg_by_name(wsi, "since=", arg, (int)sizeof(arg));
-	unsigned long long n;
-
-	if (!v)
-		return 0;
-	if (*v < '0' || *v > '9')
-		return -1;
-	errno = 0;
-	n = strtoull(v, &end, 10);
-	if (*end || errno == ERANGE)
-		return -1;
-	*since = n;
-	return 1;
 }
 
 /* Checks path, token and since.  0 when acceptable (claims filled), else the HTTP
- * status to refuse with and a message. */
+ * status to refuse with and a message.  The token comes from `Authorization: Bearer`,
+ * else from ?access_token= (browsers cannot set headers on a WebSocket). */
 static unsigned handshake_check(struct lws *wsi, struct farm_claims *cl, uint64_t *since,
 				int *has_since, const char **msg)
 {
-	char path[256], tok[FARM_JWT_MAX_LEN + 1];
+	static char args[WSD_HEADER_DATA + 64], tok[FARM_JWT_MAX_LEN + 1];
 	struct farm_error err = {0};
-	int n, rc;
+	struct wsd_query q;
+	const char *why = NULL, *t = NULL;
+	size_t tlen = 0;
+	char path[256];
+	int n, rc, alen;
+	unsigned status = 0;
 
 	n = lws_hdr_copy(wsi, path, (int)sizeof(path), WSI_TOKEN_GET_URI);
 	if (n <= 0 || strcmp(path, EVENTS_PATH) != 0) {
 		*msg = "Cannot GET this path";
 		return 404;
 	}
-	if (handshake_token(wsi, tok, (int)sizeof(tok)) < 0) {
-		*msg = "missing bearer token";
-		return 401;
+	alen = handshake_args(wsi, args, sizeof(args));
+	if (alen < 0 || wsd_query_parse(args, (size_t)alen, &q, &why) < 0) {
+		*msg = why ? why : "query too long";
+		status = 400;
+		goto out;
 	}
-	rc = farm_jwt_verify(wsd.conf.jwt_secret, strlen(wsd.conf.jwt_secret), tok, strlen(tok),
+	n = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_AUTHORIZATION);
+	if (n > 0 && n < (int)sizeof(tok) &&
+	    lws_hdr_copy(wsi, tok, (int)sizeof(tok), WSI_TOKEN_HTTP_AUTHORIZATION) > 0 &&
+	    strncasecmp(tok, "Bearer ", 7) == 0) {
+		t = tok + 7;
+		while (*t == ' ')
+			t++;
+		tlen = strlen(t);
+	}
+	if (!tlen && q.token) {
+		t = q.token;
+		tlen = q.token_len;
+	}
+	if (!tlen || tlen > FARM_JWT_MAX_LEN) {
+		*msg = tlen ? "invalid token" : "missing bearer token";
+		status = 401;
+		goto out;
+	}
+	rc = farm_jwt_verify(wsd.conf.jwt_secret, strlen(wsd.conf.jwt_secret), t, tlen,
 			     (long long)time(NULL), FARM_JWT_LEEWAY, cl, &err);
-	farm_crypto_wipe(tok, sizeof(tok));
 	if (rc != FARM_OK) {
 		farm_log(FARM_LOG_INFO, NULL, 0, "handshake refused: %s", err.msg);
 		*msg = "invalid token";
-		return 401;
+		status = 401;
+		goto out;
 	}
-	*has_since = handshake_since(wsi, since);
-	if (*has_since < 0) {
-		*msg = "since must be an event id (a non-negative integer)";
-		return 400;
-	}
-	return 0;
+	*has_since = q.has_since;
+	*since = q.since;
+out:
+	/* Both buffers held a token. */
+	farm_crypto_wipe(args, sizeof(args));
+	farm_crypto_wipe(tok, sizeof(tok));
+	return status;
 }
 
 static void client_close(struct wsd_client *c)
@@ -160,9 +169,11 @@ static int client_write(struct wsd_client *c)
 	struct wsd_msg *m;
 
 	if (c->closing) {
-		static const char why[] = "client too slow: reconnect with ?since=<last id>";
-		lws_close_reason(c->wsi, (enum lws_close_status)c->closing, (unsigned char *)why,
-				 sizeof(why) - 1);
+		const char *why = c->closing == LWS_CLOSE_STATUS_PROTOCOL_ERR
+					  ? "client frames must be masked"
+					  : "client too slow: reconnect with ?since=<last id>";
+		lws_close_reason(c->wsi, (enum lws_close_status)c->closing,
+				 (unsigned char *)(uintptr_t)why, strlen(why));
 		return -1;
 	}
 	if (c->ping_due) {
@@ -195,6 +206,11 @@ static int cb_events(struct lws *wsi, enum lws_callback_reasons reason, void *us
 
 	(void)len;
 	switch (reason) {
+	case LWS_CALLBACK_FILTER_NETWORK_CONNECTION:
+		/* A new TCP connection (`in` is its descriptor): watch its frames. */
+		wsd_frames_accept((int)(intptr_t)in);
+		return 0;
+
 	case LWS_CALLBACK_HTTP:
 		/* A plain request (no Upgrade) reaches the bridge only by mistake. */
 		if (http_error(wsi, 426, "Upgrade Required",
@@ -246,6 +262,7 @@ static int cb_events(struct lws *wsi, enum lws_callback_reasons reason, void *us
 		/* Live from now on, or replay from since (never beyond what exists). */
 		c->cursor = c->has_since && c->since < wsd.last_id ? c->since : wsd.last_id;
 		wsd_client_pump(c);
+		wsd_frames_established((int)lws_get_socket_fd(wsi), wsi);
 		return 0;
 
 	case LWS_CALLBACK_SERVER_WRITEABLE:
@@ -261,8 +278,13 @@ static int cb_events(struct lws *wsi, enum lws_callback_reasons reason, void *us
 		return 0;
 
 	case LWS_CALLBACK_CLOSED:
+		wsd_frames_forget((int)lws_get_socket_fd(wsi));
 		if (c)
 			client_close(c);
+		return 0;
+
+	case LWS_CALLBACK_CLOSED_HTTP:
+		wsd_frames_forget((int)lws_get_socket_fd(wsi));
 		return 0;
 
 	default:

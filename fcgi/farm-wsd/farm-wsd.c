@@ -10,7 +10,8 @@
  * into it, and a WSD_TICK_MS timer polls the history, drains ZeroMQ again (its fd is
  * edge-triggered) and pings idle clients.
  *
- * Liveness: an exclusive lock on <state_dir>/wsd.lock ("bridge" in /api/v1/health).
+ * Readiness: an exclusive lock on <state_dir>/wsd.lock ("bridge" in /api/v1/health),
+ * taken once the socket listens and dropped first when stopping.
  * SIGTERM/SIGINT: close every connection (1001 going away), exit 0.
  */
 #include "farm-wsd.h"
@@ -189,8 +190,6 @@ int main(int argc, char **argv)
 	}
 	farm_daemon_signals(on_stop); /* no SA_RESTART: a blocking wait returns at once */
 
-	if (farm_daemon_lock("farm-wsd", wsd.conf.state_dir, FARM_EVENTS_LOCK_WSD, &wsd.lock_fd) < 0)
-		goto out;
 	while (farm_events_store_open(&wsd.conf, &wsd.store, &err) != FARM_OK) {
 		farm_log(FARM_LOG_ERROR, NULL, 0, "%s; retrying", err.msg);
 		sleep(1);
@@ -213,9 +212,11 @@ int main(int argc, char **argv)
 	info.uid = -1;
 	info.vhost_name = "farm-wsd";
 	/* Handshakes carry tokens in a header or the query: room for an 8 KiB JWT. */
-	info.max_http_header_data = 16384;
+	info.max_http_header_data = WSD_HEADER_DATA;
 	info.max_http_header_pool = 64;
 	info.timeout_secs = 10;
+	/* RFC 6455 8.1: a text frame that is not UTF-8 closes the connection with 1007. */
+	info.options |= LWS_SERVER_OPTION_VALIDATE_UTF8;
 	if (!strchr(host, ':'))
 		info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
 	if (!(wsd.ctx = lws_create_context(&info))) {
@@ -224,6 +225,12 @@ int main(int argc, char **argv)
 	}
 	wsd.vh = lws_get_vhost_by_name(wsd.ctx, "farm-wsd");
 	if (!wsd.vh || open_zmq() < 0)
+		goto out;
+	wsd_frames_init();
+	/* The lock is what /api/v1/health reports as "bridge": taken only now that the
+	 * socket listens, so that "ok" means a WebSocket can connect (a second farm-wsd
+	 * on the same state dir stops here too). */
+	if (farm_daemon_lock("farm-wsd", wsd.conf.state_dir, FARM_EVENTS_LOCK_WSD, &wsd.lock_fd) < 0)
 		goto out;
 	lws_sul_schedule(wsd.ctx, 0, &wsd.tick, on_tick, WSD_TICK_MS * LWS_US_PER_MS);
 	farm_log(FARM_LOG_INFO, NULL, 0, "ready: ws://%s/api/v1/events, events from %s, last id %llu",
@@ -234,6 +241,9 @@ int main(int argc, char **argv)
 		if (lws_service(wsd.ctx, 0) < 0)
 			break;
 	code = 0;
+	/* Not ready any more: health says "down" from here on. */
+	close(wsd.lock_fd);
+	wsd.lock_fd = -1;
 	farm_log(FARM_LOG_INFO, NULL, 0, "stopping: closing %zu connections", wsd.nclients);
 out:
 	if (wsd.ctx) {

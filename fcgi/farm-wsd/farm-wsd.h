@@ -4,6 +4,9 @@
  *   farm-wsd-feed.c  the event feed: ring of recent events, SUB drain, store sync,
  *                    per-client queues and the pump that fills them in id order
  *   farm-wsd-conn.c  the lws protocol: handshake auth, writes, pings, close
+ *   farm-wsd-query.c the handshake's query (?access_token=, ?since=)
+ *   farm-wsd-frames.c client frames must be masked (RFC 6455 5.1): a recv() that
+ *                    follows frame headers under lws
  *
  * One thread: lws's event loop runs everything, so nothing here is locked.
  */
@@ -23,6 +26,7 @@
 #define WSD_SNDBUF (64 * 1024)    /* socket send buffer per client (the kernel doubles it) */
 #define WSD_STORE_BATCH 64        /* events read from the history per transaction */
 #define WSD_TICK_MS 250           /* store poll, ZeroMQ drain, pings */
+#define WSD_HEADER_DATA 16384     /* a handshake's headers and query: room for an 8 KiB JWT */
 
 /* One event as sent: the text frame, preceded by the LWS_PRE bytes lws writes the
  * frame header into.  Shared by the ring and every queue that holds it. */
@@ -85,6 +89,13 @@ void wsd_client_pop(struct wsd_client *c);
 void wsd_client_release(struct wsd_client *c);
 /* Store access with reopen on FARM_E_RECOVER; FARM_E_UNAVAIL while it is closed. */
 int wsd_store_run(farm_store_fn fn, void *arg);
+
+/* farm-wsd-frames.c: call init from the event loop's thread before the first client;
+ * accept/established/forget as lws reports them. */
+void wsd_frames_init(void);
+void wsd_frames_accept(int fd);
+void wsd_frames_established(int fd, struct lws *wsi);
+void wsd_frames_forget(int fd);
 
 /* farm-wsd-conn.c */
 extern const struct lws_protocols wsd_protocols[];
