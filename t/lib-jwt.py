@@ -3,7 +3,7 @@
 
 usage: lib-jwt.py SECRET KIND [SUB] [ORG]
 KIND: admin member expired future-nbf alg-none hs512 two-segments bad-b64
-      wrong-secret dup-header huge-header leeway-expired
+      wrong-secret dup-header huge-header leeway-expired no-exp exp-1e300
 """
 import base64, hashlib, hmac, json, sys, time
 
@@ -31,6 +31,12 @@ elif kind == "leeway-expired":
     claims["exp"] = now - 10     # inside the 30 s leeway: still valid
 elif kind == "future-nbf":
     claims["nbf"] = now + 120
+elif kind == "no-exp":           # never expires: refused
+    del claims["exp"]
+    claims["role"] = "admin"
+elif kind == "exp-1e300":        # finite, but never expires either: refused
+    claims["exp"] = 1e300
+    claims["role"] = "admin"
 pl = json.dumps(claims).encode()
 if kind == "alg-none":
     print(f"{b64(json.dumps({'alg':'none','typ':'JWT'}).encode())}.{b64(pl)}.")

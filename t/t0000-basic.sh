@@ -54,6 +54,16 @@ for kind in alg-none hs512 expired future-nbf two-segments bad-b64 wrong-secret 
 	"
 done
 
+test_expect_success 'a token without exp is refused: tokens must expire' '
+	TOKEN=$(jwt no-exp) api GET /api/v1/integrations/credentials && expect_status 401 &&
+	test_grep "missing exp claim" body
+'
+
+test_expect_success 'a token with exp 1e300 (never expires) is refused' '
+	TOKEN=$(jwt exp-1e300) api GET /api/v1/integrations/credentials && expect_status 401 &&
+	test_grep "invalid time claim" body
+'
+
 test_expect_success 'a token expired inside the 30 s leeway is accepted' '
 	TOKEN=$(jwt leeway-expired) api GET /api/v1/integrations/credentials && expect_status 200
 '
@@ -71,6 +81,40 @@ test_expect_success 'roles: ["admin"] grants admin' '
 test_expect_success 'malformed JSON: 400 naming the position' '
 	TOKEN=$(jwt admin) api POST /api/v1/integrations/credentials "{\"type\": \"argocd\",}" &&
 	expect_status 400 && test_grep "malformed JSON at line 1, column" body
+'
+
+test_expect_success 'malformed JSON: the submitted text never comes back' '
+	canary=sk-CANARY-d41d8cd98f00b204 &&
+	TOKEN=$(jwt admin) api POST /api/v1/integrations/credentials \
+		"{\"type\":\"argocd\",\"value\":{\"token\" \"$canary\"}}" &&
+	expect_status 400 &&
+	test_grep "malformed JSON at line 1, column 62 (byte 62): invalid syntax" body &&
+	test_no_grep CANARY body &&
+	TOKEN=$(jwt admin) api POST /api/v1/integrations/credentials "{\"type\": $canary}" &&
+	expect_status 400 && test_no_grep CANARY body &&
+	TOKEN=$(jwt admin) api POST /api/v1/integrations/credentials "{\"t\":\"$canary" &&
+	expect_status 400 && test_grep "unexpected end of input" body && test_no_grep CANARY body
+'
+
+post_typed() { # CONTENT-TYPE ("" for none): POST a JSON body as that type, as admin
+	curl -sS -o body -w "%{http_code}" -X POST -H "Authorization: Bearer $(jwt admin)" \
+		-H "Content-Type: $1" --data-binary "{\"type\":\"x\"}" \
+		"$FARM_URL/api/v1/integrations/credentials" >status
+}
+
+test_expect_success 'JSON routes take Content-Type application/json, charset utf-8 allowed' '
+	for ct in application/json "application/json; charset=utf-8" APPLICATION/JSON; do
+		post_typed "$ct" && expect_status 400 && test_grep "type must be" body || return 1
+	done
+'
+
+test_expect_success 'anything else, or no Content-Type, is 415 in JSON' '
+	for ct in application/jsonxyz application/merge-patch+json text/plain \
+		"application/json; charset=iso-8859-1" ""; do
+		post_typed "$ct" && expect_status 415 &&
+		test_equal "$(json_get body "d[\"error\"]")" "Unsupported Media Type" &&
+		test_grep "Content-Type must be application/json" body || return 1
+	done
 '
 
 test_expect_success 'a JSON array body: 400' '
@@ -97,6 +141,18 @@ test_expect_success 'X-Request-Id is on every answer' '
 test_expect_success 'farmctl token mints tokens the API accepts' '
 	TOKEN=$(token alice org-1 admin) api GET /api/v1/integrations/credentials && expect_status 200 &&
 	test_equal "$(cat body)" "[]"
+'
+
+test_expect_success 'farmctl token always sets exp (an hour by default, --ttl otherwise)' '
+	exp_in() { $PY -c "import base64,json,sys,time; p=sys.argv[1].split(\".\")[1]; \
+		print(json.loads(base64.urlsafe_b64decode(p+\"==\"))[\"exp\"]-int(time.time()))" "$1"; } &&
+	left=$(exp_in "$(token alice)") && test "$left" -gt 3590 && test "$left" -le 3600 &&
+	left=$(exp_in "$(FARM_CONFIG=state/farm.conf "$FARM_BUILD/farmctl" token --sub a --ttl 2m)") &&
+	test "$left" -gt 110 && test "$left" -le 120 &&
+	for ttl in 0 -1 1x 1hh 99999999999d 9223372036854775807s; do
+		! FARM_CONFIG=state/farm.conf "$FARM_BUILD/farmctl" token --sub a --ttl $ttl \
+			2>err && test_grep "bad --ttl" err || return 1
+	done
 '
 
 test_expect_success 'kill -9 of a worker under load: respawned, requests keep being served' '

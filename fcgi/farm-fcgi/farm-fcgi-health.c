@@ -39,7 +39,9 @@ int farm_h_health(struct farm_req *r)
 	if (rc != FARM_OK)
 		ok = 0;
 	/* The event pipeline: farm-eventd ("sidecar") and farm-wsd ("bridge") each hold
-	 * a lock file in state_dir while they run.  A part whose endpoint is configured
+	 * a lock file in state_dir while they run; farm-wsd takes its lock only once it
+	 * listens (and drops it first when stopping), so "bridge ok" means a WebSocket
+	 * opened now is accepted (t/t3110).  A part whose endpoint is configured
 	 * empty is not deployed and not checked.  Webhooks never depend on this answer:
 	 * with eventd down they still store their events, which wait in the outbox. */
 	if (app->conf.events_pub && *app->conf.events_pub) {
@@ -59,9 +61,11 @@ int farm_h_health(struct farm_req *r)
 		json_object_foreach(checks, k, v)
 			if (strcmp(json_string_value(v), "ok") != 0)
 				json_array_append_new(failing, json_string(k));
-		return farm_req_json(r, 503,
-				     json_pack("{s:i,s:s,s:s,s:o,s:o}", "statusCode", 503, "status",
-					       "error", "error", "Service Unavailable", "failing",
+		int st = farm_err_http_status(FARM_E_UNAVAIL);
+
+		return farm_req_json(r, st,
+				     json_pack("{s:i,s:s,s:s,s:o,s:o}", "statusCode", st, "status",
+					       "error", "error", farm_http_reason(st), "failing",
 					       failing, "checks", checks));
 	}
 	return farm_req_json(r, 200, json_pack("{s:s,s:o}", "status", "ok", "checks", checks));
@@ -77,9 +81,9 @@ int farm_h_debug_sleep(struct farm_req *r)
 	struct timespec ts;
 
 	if (!app->conf.debug_routes)
-		return farm_req_error(r, 404, "Cannot GET /api/v1/__debug/sleep");
+		return farm_req_fail(r, FARM_E_NOTFOUND, "Cannot GET /api/v1/__debug/sleep");
 	if (n < 0 || n > 60000)
-		return farm_req_error(r, 400, "ms must be within 0..60000");
+		return farm_req_fail(r, FARM_E_INVAL, "ms must be within 0..60000");
 	ts.tv_sec = n / 1000;
 	ts.tv_nsec = (n % 1000) * 1000000L;
 	farm_gate_block();

@@ -36,12 +36,12 @@
 
 static int pipeline_missing(struct farm_req *r, const char *id)
 {
-	return farm_req_error(r, 404, "Pipeline %.64s not found", id);
+	return farm_req_fail(r, FARM_E_NOTFOUND, "Pipeline %.64s not found", id);
 }
 
 static int run_missing(struct farm_req *r, const char *id)
 {
-	return farm_req_error(r, 404, "Run %.64s not found", id);
+	return farm_req_fail(r, FARM_E_NOTFOUND, "Run %.64s not found", id);
 }
 
 /* Reads one org-scoped record: *rec new, or NULL when missing or another org's. */
@@ -90,13 +90,13 @@ int farm_h_pipelines_create(struct farm_req *r)
 	int rc;
 
 	if (!errors)
-		return farm_req_error(r, 500, "out of memory");
+		return farm_req_fail(r, FARM_E_NOMEM, "out of memory");
 	if (farm_pipeline_check(r->in, errors, &def))
-		return farm_req_errors(r, 400, errors);
+		return farm_req_fail_list(r, FARM_E_INVAL, errors);
 	json_decref(errors);
 	if (farm_crypto_uuid4(id) != FARM_OK) {
 		json_decref(def);
-		return farm_req_error(r, 500, "cannot generate an id");
+		return farm_req_fail(r, FARM_E_CRYPTO, "cannot generate an id");
 	}
 	farm_clock_iso(farm_clock_ms(), now);
 	p.id = id;
@@ -107,7 +107,7 @@ int farm_h_pipelines_create(struct farm_req *r)
 			  "updatedAt", now, "runs", 0);
 	json_decref(def);
 	if (!p.rec)
-		return farm_req_error(r, 500, "out of memory");
+		return farm_req_fail(r, FARM_E_NOMEM, "out of memory");
 	if (!p.org)
 		json_object_set_new(p.rec, "orgId", json_null());
 	rc = farm_store_run(app->store, create_txn, &p);
@@ -205,7 +205,7 @@ int farm_h_pipelines_list(struct farm_req *r)
 	int rc;
 
 	if (!l.items)
-		return farm_req_error(r, 500, "out of memory");
+		return farm_req_fail(r, FARM_E_NOMEM, "out of memory");
 	rc = farm_store_run(app->store, pipelines_scan_txn, &l);
 	if (rc != FARM_OK) {
 		json_decref(l.items);
@@ -325,14 +325,14 @@ int farm_h_runs_create(struct farm_req *r)
 	int rc;
 
 	if (!q.errors)
-		return farm_req_error(r, 500, "out of memory");
+		return farm_req_fail(r, FARM_E_NOMEM, "out of memory");
 	rc = farm_store_run(app->store, queue_txn, &q);
 	if (q.missing) {
 		json_decref(q.errors);
 		return pipeline_missing(r, q.pid);
 	}
 	if (rc == FARM_E_INVAL && json_array_size(q.errors))
-		return farm_req_errors(r, 400, q.errors);
+		return farm_req_fail_list(r, FARM_E_INVAL, q.errors);
 	json_decref(q.errors);
 	if (rc != FARM_OK) {
 		json_decref(q.run);
@@ -372,7 +372,7 @@ int farm_h_runs_list(struct farm_req *r)
 	int rc;
 
 	if (!l.items)
-		return farm_req_error(r, 500, "out of memory");
+		return farm_req_fail(r, FARM_E_NOMEM, "out of memory");
 	rc = farm_store_run(app->store, runs_scan_txn, &l);
 	if (rc != FARM_OK) {
 		json_decref(l.items);
@@ -433,7 +433,7 @@ int farm_h_run_log(struct farm_req *r)
 				   json_string_value(json_object_get(run, "id")), path,
 				   sizeof(path)) != FARM_OK) {
 		json_decref(run);
-		return farm_req_error(r, 500, "the run has no log path");
+		return farm_req_fail(r, FARM_E_INTERNAL, "the run has no log path");
 	}
 	json_decref(run);
 	r->content_type = "text/plain; charset=utf-8";
@@ -445,14 +445,14 @@ int farm_h_run_log(struct farm_req *r)
 		if (errno == ENOENT)
 			return 200; /* queued: nothing written yet */
 		farm_log(FARM_LOG_ERROR, r->id, errno, "run log %s", path);
-		return farm_req_error(r, 500, "the run's log cannot be read");
+		return farm_req_fail(r, FARM_E_IO, "the run's log cannot be read");
 	}
 	want = fstat(fd, &st) == 0 && st.st_size > 0 ? (size_t)st.st_size : 0;
 	if (want > (size_t)FARM_PIPELINE_LOG_MAX + 65536)
 		want = (size_t)FARM_PIPELINE_LOG_MAX + 65536;
 	if (want && !(buf = farm_arena_alloc(r->arena, want))) {
 		close(fd);
-		return farm_req_error(r, 500, "out of memory");
+		return farm_req_fail(r, FARM_E_NOMEM, "out of memory");
 	}
 	while (got < want) {
 		ssize_t n = read(fd, buf + got, want - got);

@@ -308,32 +308,10 @@ static void written(struct farm_req *r, struct farm_pcall *pc)
 /* An optional JSON object body: NULL when empty; 1 when an error was answered. */
 static int optional_body(struct farm_req *r, json_t **out)
 {
-	const char *ct = farm_req_env(r, "CONTENT_TYPE");
-	json_error_t je;
-	size_t i;
-
 	*out = NULL;
-	for (i = 0; i < r->body_len; i++)
-		if (!strchr(" \t\r\n", r->body[i]))
-			break;
-	if (i == r->body_len)
-		return 0;
-	if (ct && *ct && strncasecmp(ct, "application/json", 16) != 0) {
-		farm_req_error(r, 415, "Content-Type must be application/json");
+	if (farm_req_body_json(r, 1))
 		return 1;
-	}
-	*out = json_loadb(r->body, r->body_len, JSON_REJECT_DUPLICATES, &je);
-	if (!*out) {
-		farm_req_error(r, 400, "malformed JSON at line %d, column %d (byte %d): %s", je.line,
-			       je.column, je.position, je.text);
-		return 1;
-	}
-	if (!json_is_object(*out)) {
-		json_decref(*out);
-		*out = NULL;
-		farm_req_error(r, 400, "request body must be a JSON object");
-		return 1;
-	}
+	*out = json_incref(r->in);
 	return 0;
 }
 

@@ -39,6 +39,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "daemon.h"
 #include "events.h"
 #include "log.h"
 #include "banned.h"
@@ -331,7 +332,8 @@ static json_t *status_json(const struct status_snap *s)
 	events = json_pack("{s:s,s:s,s:s,s:o}", "sidecar", state_word(s->sidecar), "bridge",
 			   state_word(s->bridge), "runner", state_word(s->runner),
 			   "websocket_clients", maybe_int(s->ws_clients));
-	return json_pack("{s:I,s:I,s:o,s:o,s:o}", "start_time", (json_int_t)s->started,
+	return json_pack("{s:s,s:I,s:I,s:o,s:o,s:o}", "version", farm_daemon_version(),
+			 "start_time", (json_int_t)s->started,
 			 "uptime", (json_int_t)(s->now - s->started), "pool", pool, "storage",
 			 storage, "events", events);
 }
@@ -422,23 +424,23 @@ int farm_h_status(struct farm_req *r)
 	FILE *fp;
 
 	if (f && strcmp(f, "json") && strcmp(f, "prometheus") && strcmp(f, "text"))
-		return farm_req_error(r, 400, "format must be json or prometheus");
+		return farm_req_fail(r, FARM_E_INVAL, "format must be json or prometheus");
 	snapshot(r->app, &s);
 	farm_req_header(r, "Cache-Control", "no-store");
 	if (!wants_prometheus(r))
 		return farm_req_json(r, 200, status_json(&s));
 	fp = open_memstream(&buf, &len);
 	if (!fp)
-		return farm_req_error(r, 500, "out of memory");
+		return farm_req_fail(r, FARM_E_NOMEM, "out of memory");
 	prom_text(fp, &s);
 	if (fclose(fp) != 0 || !buf) {
 		free(buf);
-		return farm_req_error(r, 500, "out of memory");
+		return farm_req_fail(r, FARM_E_NOMEM, "out of memory");
 	}
 	r->text = farm_arena_strndup(r->arena, buf, len);
 	free(buf);
 	if (!r->text)
-		return farm_req_error(r, 500, "out of memory");
+		return farm_req_fail(r, FARM_E_NOMEM, "out of memory");
 	r->text_len = len;
 	r->content_type = "text/plain; version=0.0.4; charset=utf-8";
 	r->status = 200;

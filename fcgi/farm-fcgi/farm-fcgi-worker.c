@@ -85,7 +85,7 @@ static void make_reqid(struct farm_thr *t, struct farm_req *r)
 }
 
 /* Reads the body (at most body_limit bytes kept; the rest is read and dropped so a
- * kept connection stays in sync).  Returns 0, or 413 when too large. */
+ * kept connection stays in sync).  Returns 0, FARM_E_TOOBIG or FARM_E_NOMEM. */
 static int read_body(struct farm_app *app, FCGX_Request *req, struct farm_req *r)
 {
 	const char *cl = FCGX_GetParam("CONTENT_LENGTH", req->envp);
@@ -105,11 +105,11 @@ static int read_body(struct farm_app *app, FCGX_Request *req, struct farm_req *r
 			;
 		r->body_len = (size_t)want;
 		r->body = "";
-		return 413;
+		return FARM_E_TOOBIG;
 	}
 	buf = farm_arena_alloc(r->arena, (size_t)want + 1);
 	if (!buf)
-		return 500;
+		return FARM_E_NOMEM;
 	while (got < want) {
 		int n = FCGX_GetStr(buf + got, (int)(want - got), req->in);
 		if (n <= 0)
@@ -151,10 +151,10 @@ static void handle(struct farm_thr *t, FCGX_Request *req)
 		__atomic_store_n(&slot->busy_since_ms, wall_ms(), __ATOMIC_RELAXED);
 
 	rc = read_body(app, req, &r);
-	if (rc == 413)
-		farm_req_error(&r, 413, "request body exceeds %ld bytes", app->conf.body_limit);
+	if (rc == FARM_E_TOOBIG)
+		farm_req_fail(&r, rc, "request body exceeds %ld bytes", app->conf.body_limit);
 	else if (rc)
-		farm_req_error(&r, 500, "out of memory");
+		farm_req_fail(&r, rc, "out of memory");
 	else
 		farm_req_dispatch(&app->dispatch, &r);
 	if (r.status >= 500)
@@ -440,6 +440,7 @@ out:
 		for (long i = 0; i < n; i++) {
 			farm_arena_free(thr[i].arena);
 			farm_creds_cache_free(thr[i].creds_cache);
+			farm_board_cache_free(thr[i].board_cache);
 		}
 	free(thr);
 	free(tids);

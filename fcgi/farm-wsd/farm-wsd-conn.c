@@ -32,13 +32,15 @@
 
 #define EVENTS_PATH "/api/v1/events"
 
-/* Sends a complete HTTP error answer on a connection not upgraded. */
-static int http_error(struct lws *wsi, unsigned status, const char *reason, const char *msg)
+/* Sends a complete HTTP error answer on a connection not upgraded: `code` (FARM_E_*)
+ * says what went wrong, err.c which status. */
+static int http_error(struct lws *wsi, int code, const char *msg)
 {
+	int status = farm_err_http_status(code);
 	unsigned char buf[LWS_PRE + 1024], *start = buf + LWS_PRE, *p = start,
 					     *end = buf + sizeof(buf) - 1;
-	json_t *j = json_pack("{s:i,s:s,s:s}", "statusCode", (int)status, "message", msg, "error",
-			      reason);
+	json_t *j = json_pack("{s:i,s:s,s:s}", "statusCode", status, "message", msg, "error",
+			      farm_http_reason(status));
 	char *body = j ? json_dumps(j, JSON_COMPACT) : NULL;
 	size_t blen = body ? strlen(body) : 0;
 	int rc = -1;
@@ -46,7 +48,7 @@ static int http_error(struct lws *wsi, unsigned status, const char *reason, cons
 	json_decref(j);
 	if (!body)
 		return -1;
-	if (lws_add_http_common_headers(wsi, status, "application/json", blen, &p, end) ||
+	if (lws_add_http_common_headers(wsi, (unsigned)status, "application/json", blen, &p, end) ||
 	    lws_finalize_write_http_header(wsi, start, &p, end))
 		goto out;
 	/* The body goes out from its own LWS_PRE-padded buffer. */
@@ -84,11 +86,11 @@ static int handshake_args(struct lws *wsi, char *buf, size_t cap)
 	}
 }
 
-/* Checks path, token and since.  0 when acceptable (claims filled), else the HTTP
- * status to refuse with and a message.  The token comes from `Authorization: Bearer`,
+/* Checks path, token and since.  FARM_OK when acceptable (claims filled), else what
+ * is wrong (FARM_E_*) and a message.  The token comes from `Authorization: Bearer`,
  * else from ?access_token= (browsers cannot set headers on a WebSocket). */
-static unsigned handshake_check(struct lws *wsi, struct farm_claims *cl, uint64_t *since,
-				int *has_since, const char **msg)
+static int handshake_check(struct lws *wsi, struct farm_claims *cl, uint64_t *since, int *has_since,
+			   const char **msg)
 {
 	static char args[WSD_HEADER_DATA + 64], tok[FARM_JWT_MAX_LEN + 1];
 	struct farm_error err = {0};
@@ -97,17 +99,17 @@ static unsigned handshake_check(struct lws *wsi, struct farm_claims *cl, uint64_
 	size_t tlen = 0;
 	char path[256];
 	int n, rc, alen;
-	unsigned status = 0;
+	int code = FARM_OK;
 
 	n = lws_hdr_copy(wsi, path, (int)sizeof(path), WSI_TOKEN_GET_URI);
 	if (n <= 0 || strcmp(path, EVENTS_PATH) != 0) {
 		*msg = "Cannot GET this path";
-		return 404;
+		return FARM_E_NOTFOUND;
 	}
 	alen = handshake_args(wsi, args, sizeof(args));
 	if (alen < 0 || wsd_query_parse(args, (size_t)alen, &q, &why) < 0) {
 		*msg = why ? why : "query too long";
-		status = 400;
+		code = FARM_E_INVAL;
 		goto out;
 	}
 	n = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_AUTHORIZATION);
@@ -125,7 +127,7 @@ static unsigned handshake_check(struct lws *wsi, struct farm_claims *cl, uint64_
 	}
 	if (!tlen || tlen > FARM_JWT_MAX_LEN) {
 		*msg = tlen ? "invalid token" : "missing bearer token";
-		status = 401;
+		code = FARM_E_AUTH;
 		goto out;
 	}
 	rc = farm_jwt_verify(wsd.conf.jwt_secret, strlen(wsd.conf.jwt_secret), t, tlen,
@@ -133,7 +135,7 @@ static unsigned handshake_check(struct lws *wsi, struct farm_claims *cl, uint64_
 	if (rc != FARM_OK) {
 		farm_log(FARM_LOG_INFO, NULL, 0, "handshake refused: %s", err.msg);
 		*msg = "invalid token";
-		status = 401;
+		code = FARM_E_AUTH;
 		goto out;
 	}
 	*has_since = q.has_since;
@@ -142,7 +144,7 @@ out:
 	/* Both buffers held a token. */
 	farm_crypto_wipe(args, sizeof(args));
 	farm_crypto_wipe(tok, sizeof(tok));
-	return status;
+	return code;
 }
 
 static void client_close(struct wsd_client *c)
@@ -161,6 +163,31 @@ static void client_close(struct wsd_client *c)
 	c->authed = 0;
 }
 
+void wsd_conn_send(struct wsd_client *c)
+{
+	struct wsd_msg *m;
+
+	/* Directly only when nothing else is due (ping, close) and lws holds nothing of
+	 * this connection (a partial frame, or the handshake answer): lws_write then
+	 * sends at once, or keeps what the socket did not take and asks for WRITEABLE
+	 * itself, so at most one message waits in lws and the queue still shows a
+	 * client that stopped reading (1008).  Never inside c's own WRITEABLE callback
+	 * (one write per callback), and only for a client that is caught up: one still
+	 * replaying is refilled from its WRITEABLE callback. */
+	while (c->qlen && c->cursor >= wsd.last_id && !c->in_write && !c->ping_due &&
+	       !c->closing && !c->write_failed && !lws_partial_buffered(c->wsi)) {
+		m = wsd_client_head(c);
+		if (lws_write(c->wsi, m->buf + LWS_PRE, m->len, LWS_WRITE_TEXT) < (int)m->len) {
+			c->write_failed = 1;
+			break;
+		}
+		c->last_tx_ms = wsd_now_ms();
+		wsd_client_pop(c);
+	}
+	if (c->qlen || c->write_failed)
+		lws_callback_on_writable(c->wsi);
+}
+
 /* One frame per writable callback, as lws wants. */
 static int client_write(struct wsd_client *c)
 {
@@ -168,6 +195,8 @@ static int client_write(struct wsd_client *c)
 	static unsigned char ping[LWS_PRE + 1] = {[LWS_PRE] = 'p'};
 	struct wsd_msg *m;
 
+	if (c->write_failed)
+		return -1;
 	if (c->closing) {
 		const char *why = c->closing == LWS_CLOSE_STATUS_PROTOCOL_ERR
 					  ? "client frames must be masked"
@@ -187,7 +216,9 @@ static int client_write(struct wsd_client *c)
 			return -1;
 		c->last_tx_ms = wsd_now_ms();
 		wsd_client_pop(c);
+		c->in_write = 1;
 		wsd_client_pump(c); /* refill a replaying client */
+		c->in_write = 0;
 	}
 	if (c->qlen || c->ping_due || c->closing)
 		lws_callback_on_writable(c->wsi);
@@ -202,7 +233,7 @@ static int cb_events(struct lws *wsi, enum lws_callback_reasons reason, void *us
 	const char *msg = NULL;
 	uint64_t since = 0;
 	int has_since = 0;
-	unsigned status;
+	int code;
 
 	(void)len;
 	switch (reason) {
@@ -213,7 +244,7 @@ static int cb_events(struct lws *wsi, enum lws_callback_reasons reason, void *us
 
 	case LWS_CALLBACK_HTTP:
 		/* A plain request (no Upgrade) reaches the bridge only by mistake. */
-		if (http_error(wsi, 426, "Upgrade Required",
+		if (http_error(wsi, FARM_E_UPGRADE,
 			       "GET /api/v1/events needs a WebSocket upgrade") < 0)
 			return -1;
 		return lws_http_transaction_completed(wsi) ? -1 : 0;
@@ -221,17 +252,17 @@ static int cb_events(struct lws *wsi, enum lws_callback_reasons reason, void *us
 	case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
 		if (!in || strcmp((const char *)in, "websocket") != 0)
 			return -1;
-		status = handshake_check(wsi, &cl, &since, &has_since, &msg);
-		if (status == 0)
+		code = handshake_check(wsi, &cl, &since, &has_since, &msg);
+		if (code == FARM_OK)
 			return 0;
-		if (http_error(wsi, status, farm_http_reason((int)status), msg) < 0)
+		if (http_error(wsi, code, msg) < 0)
 			return -1;
 		return 1; /* answered: lws completes the transaction, no upgrade */
 
 	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
 		/* Checked again here because this is where the session data the
 		 * connection keeps exists; a refusal here only hangs up. */
-		if (!c || handshake_check(wsi, &cl, &since, &has_since, &msg) != 0)
+		if (!c || handshake_check(wsi, &cl, &since, &has_since, &msg) != FARM_OK)
 			return -1;
 		memset(c, 0, sizeof(*c));
 		if (cl.has_org && !(c->org = strdup(cl.org)))
@@ -327,8 +358,11 @@ static int cb_zmq(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 }
 
 const struct lws_protocols wsd_protocols[] = {
-	/* rx_buffer_size small: clients only send pongs and closes; tx unchunked. */
-	{"farm-events", cb_events, sizeof(struct wsd_client), 512, 0, NULL, 65536},
+	/* rx_buffer_size: lws allocates it for every client for its life, and clients
+	 * only send pongs and closes (control frames carry at most 125 bytes; anything
+	 * longer arrives in pieces and is ignored).  128 rather than 512: 0.4 KiB less
+	 * per client.  tx unchunked. */
+	{"farm-events", cb_events, sizeof(struct wsd_client), 128, 0, NULL, 65536},
 	{"farm-zmq", cb_zmq, 0, 0, 0, NULL, 0},
 	{NULL, NULL, 0, 0, 0, NULL, 0},
 };

@@ -542,7 +542,7 @@ int farm_hex_encode(const void *in, size_t len, char **out)
 	return FARM_OK;
 }
 
-static int hex_value(unsigned char c)
+int farm_hex_digit(int c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
@@ -570,8 +570,8 @@ int farm_hex_decode(const char *in, size_t len, unsigned char **out, size_t *out
 	if (!buf)
 		return FARM_E_NOMEM;
 	for (i = 0; i < len / 2; i++) {
-		hi = hex_value(s[2 * i]);
-		lo = hex_value(s[2 * i + 1]);
+		hi = farm_hex_digit(s[2 * i]);
+		lo = farm_hex_digit(s[2 * i + 1]);
 		if (hi < 0 || lo < 0) {
 			farm_crypto_free_secret(buf, len / 2 + 1);
 			return FARM_E_INVAL;

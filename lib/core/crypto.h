@@ -77,5 +77,8 @@ int farm_b64url_encode(const void *in, size_t len, char **out);
 int farm_b64url_decode(const char *in, size_t len, unsigned char **out, size_t *outlen);
 int farm_hex_encode(const void *in, size_t len, char **out);
 int farm_hex_decode(const char *in, size_t len, unsigned char **out, size_t *outlen);
+/* The value of one hex digit (either case), or -1: farm's one hex-digit decoder
+ * (farm_hex_decode, percent-decoding in router.c, webhook form bodies). */
+int farm_hex_digit(int c);
 
 #endif

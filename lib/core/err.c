@@ -28,6 +28,8 @@ static const char *const err_names[FARM_E__COUNT] = {
 	"no space",
 	"unsupported media type",
 	"method not allowed",
+	"internal error",
+	"upgrade required",
 };
 
 const char *farm_strerror(int code)
@@ -86,6 +88,10 @@ int farm_err_http_status(int code)
 		return 504;
 	case FARM_E_NOSPACE:
 		return 507;
+	case FARM_E_INTERNAL:
+		return 500;
+	case FARM_E_UPGRADE:
+		return 426;
 	default:
 		return 500;
 	}
@@ -108,6 +114,7 @@ const char *farm_http_reason(int status)
 	case 413: return "Payload Too Large";
 	case 415: return "Unsupported Media Type";
 	case 422: return "Unprocessable Entity";
+	case 426: return "Upgrade Required";
 	case 429: return "Too Many Requests";
 	case 500: return "Internal Server Error";
 	case 501: return "Not Implemented";

@@ -3,7 +3,8 @@
  * Every lib/ function that can fail returns `int`: FARM_OK (0) or a negative
  * FARM_E_* code.  The mapping to HTTP status lives in exactly one place:
  * farm_err_http_status().  Handlers say what went wrong (farm_req_fail in req.h
- * takes a FARM_E_* code), never which status.
+ * takes a FARM_E_* code), never which status; t/unit/test-err.c pins every code's
+ * status and reason phrase.  New codes are appended (numbers never change).
  */
 #ifndef FARM_ERR_H
 #define FARM_ERR_H
@@ -33,7 +34,9 @@ enum farm_err {
 	FARM_E_NOSPACE = -19,   /* storage full or failing (ENOSPC, EDQUOT, EIO) */
 	FARM_E_MEDIA = -20,     /* request body of a type the route does not take */
 	FARM_E_METHOD = -21,    /* the operation exists, but not for this target */
-	FARM_E__COUNT = 22
+	FARM_E_INTERNAL = -22,  /* farm's own fault: a state that should not happen */
+	FARM_E_UPGRADE = -23,   /* the resource speaks another protocol (WebSocket) */
+	FARM_E__COUNT = 24
 };
 
 /* Optional structured detail: who failed and why, for logs and error bodies.

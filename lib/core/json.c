@@ -29,6 +29,32 @@ void farm_json_free(void *p)
 	wipe_free(p);
 }
 
+const char *farm_json_error_reason(const json_error_t *je)
+{
+	switch (json_error_code(je)) {
+	case json_error_out_of_memory:
+		return "out of memory";
+	case json_error_stack_overflow:
+		return "nested too deeply";
+	case json_error_invalid_utf8:
+		return "invalid UTF-8";
+	case json_error_premature_end_of_input:
+		return "unexpected end of input";
+	case json_error_end_of_input_expected:
+		return "text after the JSON value";
+	case json_error_null_character:
+		return "NUL character in a string";
+	case json_error_null_byte_in_key:
+		return "NUL byte in an object key";
+	case json_error_duplicate_key:
+		return "duplicate object key";
+	case json_error_numeric_overflow:
+		return "number out of range";
+	default:
+		return "invalid syntax";
+	}
+}
+
 /* Length of the valid UTF-8 sequence at p (RFC 3629: no overlong forms, no surrogates,
  * nothing above U+10FFFF), or 0. */
 static size_t utf8_len(const unsigned char *p)

@@ -70,26 +70,22 @@ static int check_header(const json_t *hdr, const char **why)
 	return FARM_OK;
 }
 
-/* A NumericDate as whole seconds, saturated to the range of long long. */
+/* A NumericDate as whole seconds: 0 when it is no number, or a time before 1970 or
+ * after the year 9999 (1e300 would make a token that never expires). */
 static int numeric_date(const json_t *j, long long *out)
 {
 	double d;
 
 	if (json_is_integer(j)) {
 		*out = (long long)json_integer_value(j);
-		return 1;
+		return *out >= 0 && *out <= FARM_JWT_TIME_MAX;
 	}
 	if (!json_is_real(j))
 		return 0;
 	d = json_real_value(j);
-	if (d != d)
+	if (!(d >= 0 && d <= (double)FARM_JWT_TIME_MAX)) /* NaN fails too */
 		return 0;
-	if (d >= 9.2e18)
-		*out = LLONG_MAX;
-	else if (d <= -9.2e18)
-		*out = LLONG_MIN;
-	else
-		*out = (long long)d;
+	*out = (long long)d;
 	return 1;
 }
 
@@ -144,12 +140,16 @@ static int check_claims(const json_t *pl, long long now, int leeway, struct farm
 
 	if (leeway < 0)
 		leeway = 0;
-	if ((exp && !numeric_date(exp, &c->exp)) || (nbf && !numeric_date(nbf, &c->nbf)) ||
+	if (!exp) {
+		*why = "missing exp claim";
+		return FARM_E_AUTH;
+	}
+	if (!numeric_date(exp, &c->exp) || (nbf && !numeric_date(nbf, &c->nbf)) ||
 	    (iat && !numeric_date(iat, &c->iat))) {
 		*why = "invalid time claim";
 		return FARM_E_AUTH;
 	}
-	if (exp && sat_add(c->exp, leeway) < now) {
+	if (sat_add(c->exp, leeway) < now) {
 		*why = "token expired";
 		return FARM_E_AUTH;
 	}

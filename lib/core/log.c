@@ -2,13 +2,13 @@
 #include "log.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/time.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "banned.h"
 
 static const char *log_prog = "farm";
@@ -21,6 +21,39 @@ void farm_log_init(const char *prog, int level)
 		log_prog = prog;
 	if (level >= FARM_LOG_ERROR && level <= FARM_LOG_DEBUG)
 		log_threshold = level;
+}
+
+static char log_path[4096];
+
+int farm_log_reopen(void)
+{
+	int fd, saved = errno;
+
+	if (!log_path[0])
+		return 0;
+	fd = open(log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+	if (fd < 0)
+		return -1;
+	if (fd != STDERR_FILENO) {
+		int rc = dup2(fd, STDERR_FILENO);
+		close(fd);
+		if (rc < 0)
+			return -1;
+	}
+	errno = saved;
+	return 0;
+}
+
+int farm_log_open(const char *path)
+{
+	size_t n = path ? strlen(path) : 0;
+
+	if (n == 0 || n >= sizeof(log_path)) {
+		errno = EINVAL;
+		return -1;
+	}
+	memcpy(log_path, path, n + 1);
+	return farm_log_reopen();
 }
 
 int farm_log_level(void)
@@ -40,20 +73,17 @@ void farm_log_at(int level, const char *reqid, int errnum, const char *fmt, ...)
 {
 	char line[2048];
 	char ebuf[128];
-	struct timeval tv;
-	struct tm tm;
 	size_t n;
 	int r;
 	va_list ap;
 
 	if (level < 0 || level > FARM_LOG_DEBUG)
 		level = FARM_LOG_ERROR;
-	gettimeofday(&tv, NULL);
-	gmtime_r(&tv.tv_sec, &tm);
-	n = strftime(line, sizeof(line), "%Y-%m-%dT%H:%M:%S", &tm);
-	r = snprintf(line + n, sizeof(line) - n, ".%03ldZ %s[%ld] %s %s%s%s", (long)tv.tv_usec / 1000,
-		     log_prog, (long)getpid(), level_names[level], reqid ? "[req " : "",
-		     reqid ? reqid : "", reqid ? "] " : "");
+	farm_clock_iso(farm_clock_ms(), line);
+	n = strlen(line);
+	r = snprintf(line + n, sizeof(line) - n, " %s[%ld] %s %s%s%s", log_prog, (long)getpid(),
+		     level_names[level], reqid ? "[req " : "", reqid ? reqid : "",
+		     reqid ? "] " : "");
 	if (r > 0)
 		n += (size_t)r < sizeof(line) - n ? (size_t)r : sizeof(line) - n - 1;
 	va_start(ap, fmt);

@@ -32,36 +32,6 @@ const char *farm_req_env(struct farm_req *r, const char *name)
 	return r->getenv ? r->getenv(r->env_ctx, name) : NULL;
 }
 
-static int form_decode(const char *in, size_t len, char *out)
-{
-	size_t o = 0;
-
-	for (size_t i = 0; i < len; i++) {
-		char c = in[i];
-		if (c == '+') {
-			c = ' ';
-		} else if (c == '%') {
-			char hex[3];
-			char *end;
-			long v;
-			if (i + 2 >= len)
-				return -1;
-			hex[0] = in[i + 1];
-			hex[1] = in[i + 2];
-			hex[2] = '\0';
-			v = strtol(hex, &end, 16);
-			if (*end || v == 0 || !((hex[0] >= '0' && hex[0] <= '9') ||
-						(hex[0] | 0x20) >= 'a'))
-				return -1;
-			c = (char)v;
-			i += 2;
-		}
-		out[o++] = c;
-	}
-	out[o] = '\0';
-	return 0;
-}
-
 const char *farm_req_query(struct farm_req *r, const char *name)
 {
 	const char *q = r->query ? r->query : "";
@@ -77,7 +47,7 @@ const char *farm_req_query(struct farm_req *r, const char *name)
 			const char *v = eq ? eq + 1 : q + len;
 			size_t vlen = eq ? len - klen - 1 : 0;
 			char *out = farm_arena_alloc(r->arena, vlen + 1);
-			if (!out || form_decode(v, vlen, out) < 0)
+			if (!out || farm_form_decode(v, vlen, out, vlen + 1) < 0)
 				return NULL;
 			return out;
 		}
@@ -115,15 +85,31 @@ int farm_req_errors(struct farm_req *r, int status, json_t *messages)
 	return farm_req_json(r, status, j);
 }
 
-int farm_req_error(struct farm_req *r, int status, const char *fmt, ...)
+int farm_req_fail_list(struct farm_req *r, int code, json_t *messages)
+{
+	return farm_req_errors(r, farm_err_http_status(code), messages);
+}
+
+/* The one message formatter of the error answers. */
+static int error_v(struct farm_req *r, int status, const char *fmt, va_list ap)
+	__attribute__((format(printf, 3, 0)));
+static int error_v(struct farm_req *r, int status, const char *fmt, va_list ap)
 {
 	char msg[512];
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	return farm_req_errors(r, status, farm_json_message(msg));
+}
+
+int farm_req_error(struct farm_req *r, int status, const char *fmt, ...)
+{
 	va_list ap;
+	int rc;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	rc = error_v(r, status, fmt, ap);
 	va_end(ap);
-	return farm_req_errors(r, status, farm_json_message(msg));
+	return rc;
 }
 
 const char *farm_req_org(const struct farm_req *r)
@@ -133,13 +119,13 @@ const char *farm_req_org(const struct farm_req *r)
 
 int farm_req_fail(struct farm_req *r, int code, const char *fmt, ...)
 {
-	char msg[512];
 	va_list ap;
+	int rc;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	rc = error_v(r, farm_err_http_status(code), fmt, ap);
 	va_end(ap);
-	return farm_req_errors(r, farm_err_http_status(code), farm_json_message(msg));
+	return rc;
 }
 
 int farm_req_store_fail(struct farm_req *r, int code)
@@ -157,7 +143,7 @@ static int authenticate(const struct farm_dispatch *d, struct farm_req *r)
 	size_t len;
 
 	if (!h || strncasecmp(h, "Bearer ", 7) != 0)
-		return farm_req_error(r, 401, "missing bearer token");
+		return farm_req_fail(r, FARM_E_AUTH, "missing bearer token");
 	h += 7;
 	while (*h == ' ')
 		h++;
@@ -165,27 +151,85 @@ static int authenticate(const struct farm_dispatch *d, struct farm_req *r)
 	if (farm_jwt_verify(d->jwt_secret, d->jwt_secret_len, h, len, (long long)time(NULL),
 			    FARM_JWT_LEEWAY, &r->claims, &err) != FARM_OK) {
 		farm_log(FARM_LOG_INFO, r->id, 0, "auth refused: %s", err.msg);
-		return farm_req_error(r, 401, "invalid token: %s", err.msg);
+		return farm_req_fail(r, FARM_E_AUTH, "invalid token: %s", err.msg);
 	}
 	r->authed = 1;
 	return 0;
 }
 
-static int parse_body(struct farm_req *r)
+/* 1 when the Content-Type `ct` says JSON: the media type application/json (any case),
+ * with optional parameters, of which a charset must be utf-8.  Anything else is not
+ * JSON, and neither is a missing or empty header: `+json` types (merge-patch, vendor
+ * types) name other semantics farm does not implement. */
+static int media_is_json(const char *ct)
+{
+	static const char want[] = "application/json";
+	const size_t wlen = sizeof(want) - 1;
+
+	if (!ct)
+		return 0;
+	ct += strspn(ct, " \t");
+	if (strncasecmp(ct, want, wlen) != 0)
+		return 0;
+	ct += wlen;
+	ct += strspn(ct, " \t");
+	while (*ct == ';') {
+		const char *name, *val;
+		size_t nlen, vlen;
+
+		ct++;
+		ct += strspn(ct, " \t");
+		if (*ct == ';' || *ct == '\0') /* RFC 9110 allows empty parameters */
+			continue;
+		name = ct;
+		nlen = strcspn(ct, "=; \t\"");
+		ct += nlen;
+		if (nlen == 0 || *ct != '=')
+			return 0;
+		val = ++ct;
+		if (*val == '"') {
+			vlen = strcspn(++val, "\"");
+			if (val[vlen] != '"')
+				return 0;
+			ct = val + vlen + 1;
+		} else {
+			vlen = strcspn(val, "; \t\"");
+			ct = val + vlen;
+		}
+		if (nlen == 7 && strncasecmp(name, "charset", 7) == 0 &&
+		    !(vlen == 5 && strncasecmp(val, "utf-8", 5) == 0))
+			return 0;
+		ct += strspn(ct, " \t");
+	}
+	return *ct == '\0';
+}
+
+int farm_req_body_json(struct farm_req *r, int optional)
 {
 	json_error_t je;
-	const char *ct = farm_req_env(r, "CONTENT_TYPE");
+	size_t i = 0;
 
-	if (r->body_len == 0)
-		return farm_req_error(r, 400, "request body must be a JSON object");
-	if (ct && *ct && strncasecmp(ct, "application/json", 16) != 0)
-		return farm_req_error(r, 415, "Content-Type must be application/json");
+	json_decref(r->in);
+	r->in = NULL;
+	while (i < r->body_len && (r->body[i] == ' ' || r->body[i] == '\t' || r->body[i] == '\r' ||
+				   r->body[i] == '\n'))
+		i++;
+	if (i == r->body_len)
+		return optional
+			   ? 0
+			   : farm_req_fail(r, FARM_E_INVAL, "request body must be a JSON object");
+	if (!media_is_json(farm_req_env(r, "CONTENT_TYPE")))
+		return farm_req_fail(r, FARM_E_MEDIA, "Content-Type must be application/json");
 	r->in = json_loadb(r->body, r->body_len, JSON_REJECT_DUPLICATES, &je);
 	if (!r->in)
-		return farm_req_error(r, 400, "malformed JSON at line %d, column %d (byte %d): %s",
-				      je.line, je.column, je.position, je.text);
-	if (!json_is_object(r->in))
-		return farm_req_error(r, 400, "request body must be a JSON object");
+		return farm_req_fail(r, FARM_E_INVAL,
+				     "malformed JSON at line %d, column %d (byte %d): %s", je.line,
+				     je.column, je.position, farm_json_error_reason(&je));
+	if (!json_is_object(r->in)) {
+		json_decref(r->in);
+		r->in = NULL;
+		return farm_req_fail(r, FARM_E_INVAL, "request body must be a JSON object");
+	}
 	return 0;
 }
 
@@ -197,15 +241,15 @@ int farm_req_dispatch(const struct farm_dispatch *d, struct farm_req *r)
 
 
 	if (farm_path_parse(&r->path, uri) != FARM_OK)
-		return farm_req_error(r, 400, "malformed request path");
+		return farm_req_fail(r, FARM_E_INVAL, "malformed request path");
 	rc = farm_router_match(d->routes, d->nroutes, r->method ? r->method : "", &r->path, &m);
 	if (rc == FARM_E_NOTFOUND)
-		return farm_req_error(r, 404, "Cannot %s %.*s", r->method, (int)strcspn(uri, "?"),
-				      uri);
+		return farm_req_fail(r, FARM_E_NOTFOUND, "Cannot %s %.*s", r->method,
+				     (int)strcspn(uri, "?"), uri);
 	if (rc == FARM_E_CONFLICT) {
 		char *allow = farm_arena_strdup(r->arena, m.allow);
 		farm_req_header(r, "Allow", allow);
-		return farm_req_error(r, 405, "method %s not allowed here", r->method);
+		return farm_req_fail(r, FARM_E_METHOD, "method %s not allowed here", r->method);
 	}
 	memcpy(r->params, m.params, sizeof(r->params));
 	r->nparams = m.nparams;
@@ -213,15 +257,16 @@ int farm_req_dispatch(const struct farm_dispatch *d, struct farm_req *r)
 		if (authenticate(d, r))
 			return r->status;
 		if ((m.route->flags & FARM_ROUTE_ADMIN) && !r->claims.admin)
-			return farm_req_error(r, 403, "admin role required");
+			return farm_req_fail(r, FARM_E_FORBIDDEN, "admin role required");
 	}
 	if ((long)r->body_len > d->body_limit)
-		return farm_req_error(r, 413, "request body exceeds %ld bytes", d->body_limit);
-	if ((m.route->flags & FARM_ROUTE_JSON) && parse_body(r))
+		return farm_req_fail(r, FARM_E_TOOBIG, "request body exceeds %ld bytes",
+				     d->body_limit);
+	if ((m.route->flags & FARM_ROUTE_JSON) && farm_req_body_json(r, 0))
 		return r->status;
 	m.route->handler(r);
 	if (!r->status)
-		farm_req_error(r, 500, "handler produced no response");
+		farm_req_fail(r, FARM_E_IO, "handler produced no response");
 	return r->status;
 }
 

@@ -74,7 +74,8 @@ int farm_req_header(struct farm_req *r, const char *name, const char *value);
 /* Sets a JSON response, taking ownership of `j`. */
 int farm_req_json(struct farm_req *r, int status, json_t *j);
 
-/* NestJS-style error: {"statusCode":n,"message":"...","error":"<reason>"}. */
+/* NestJS-style error: {"statusCode":n,"message":"...","error":"<reason>"}, by status:
+ * for code not yet converted (handlers use farm_req_fail). */
 int farm_req_error(struct farm_req *r, int status, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 /* THE way a handler answers a failure: `code` is what went wrong (FARM_E_*), the
@@ -85,8 +86,19 @@ int farm_req_fail(struct farm_req *r, int code, const char *fmt, ...)
 /* A store outcome (FARM_E_* from lib/store) as an answer: logged, then 507 when the
  * storage is full or failing, 503 otherwise (nothing was written either way). */
 int farm_req_store_fail(struct farm_req *r, int code);
-/* Same with an array of messages; takes ownership of `messages`. */
+/* farm_req_fail with an array of messages (every problem at once); takes ownership of
+ * `messages`. */
+int farm_req_fail_list(struct farm_req *r, int code, json_t *messages);
+/* The same by status, for code not yet converted. */
 int farm_req_errors(struct farm_req *r, int status, json_t *messages);
+
+/* The body as a JSON object in r->in (owned by r): 0 when set, or when `optional` and
+ * the body is empty or blank (r->in NULL).  Otherwise a failure was answered and its
+ * status is returned: 415 unless Content-Type is application/json (parameters allowed,
+ * a charset must be utf-8; missing counts as wrong), 400 for malformed JSON (line,
+ * column and byte, never the text) or anything but an object.  FARM_ROUTE_JSON routes
+ * get this before the handler runs. */
+int farm_req_body_json(struct farm_req *r, int optional);
 
 struct farm_dispatch {
 	const struct farm_route *routes;

@@ -4,31 +4,24 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "crypto.h"
 #include "banned.h"
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-long farm_pct_decode(const char *in, size_t len, char *out, size_t cap)
+/* %XX escapes decoded (a decoded NUL refused); '+' a space when `plus`. */
+static long pct_decode(const char *in, size_t len, char *out, size_t cap, int plus)
 {
 	size_t o = 0;
 
 	for (size_t i = 0; i < len; i++) {
 		char c = in[i];
-		if (c == '%') {
+		if (c == '+' && plus) {
+			c = ' ';
+		} else if (c == '%') {
 			int hi, lo;
 			if (i + 2 >= len)
 				return -1;
-			hi = hexval(in[i + 1]);
-			lo = hexval(in[i + 2]);
+			hi = farm_hex_digit((unsigned char)in[i + 1]);
+			lo = farm_hex_digit((unsigned char)in[i + 2]);
 			if (hi < 0 || lo < 0)
 				return -1;
 			c = (char)(hi * 16 + lo);
@@ -44,6 +37,16 @@ long farm_pct_decode(const char *in, size_t len, char *out, size_t cap)
 		return -1;
 	out[o] = '\0';
 	return (long)o;
+}
+
+long farm_pct_decode(const char *in, size_t len, char *out, size_t cap)
+{
+	return pct_decode(in, len, out, cap, 0);
+}
+
+long farm_form_decode(const char *in, size_t len, char *out, size_t cap)
+{
+	return pct_decode(in, len, out, cap, 1);
 }
 
 int farm_path_parse(struct farm_path *p, const char *uri)

@@ -48,6 +48,8 @@ int farm_path_parse(struct farm_path *p, const char *uri);
 /* Percent-decodes `in` (len bytes) into out (capacity cap, NUL-terminated).
  * '+' is kept as is (paths, not forms).  Returns the decoded length or -1. */
 long farm_pct_decode(const char *in, size_t len, char *out, size_t cap);
+/* The same for query strings and form bodies: '+' is a space. */
+long farm_form_decode(const char *in, size_t len, char *out, size_t cap);
 
 struct farm_match {
 	const struct farm_route *route;

@@ -8,6 +8,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "clock.h"
+#include "json.h"
 #include "banned.h"
 
 /* Longest dedupe key produced; longer provider ids are refused as malformed. */
@@ -190,10 +192,8 @@ const char *farm_event_status(const char *provider, const char *kind, const char
 
 /* ---- timestamps ----------------------------------------------------------------- */
 
-#define MS_PER_DAY 86400000LL
-/* 0000-01-01T00:00:00.000Z and 9999-12-31T23:59:59.999Z. */
-#define EPOCH_MS_MIN (-62167219200000LL)
-#define EPOCH_MS_MAX (253402300799999LL)
+/* Formatting is farm_clock_iso's (clock.c); parsing is here. */
+#define EPOCH_MS_MAX FARM_CLOCK_ISO_MS_MAX
 
 /* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm). */
 static long long days_from_civil(long long y, unsigned m, unsigned d)
@@ -207,50 +207,6 @@ static long long days_from_civil(long long y, unsigned m, unsigned d)
 	doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
 	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
 	return era * 146097 + (long long)doe - 719468;
-}
-
-static void civil_from_days(long long z, long long *y, unsigned *m, unsigned *d)
-{
-	long long era;
-	unsigned doe, yoe, doy, mp;
-
-	z += 719468;
-	era = (z >= 0 ? z : z - 146096) / 146097;
-	doe = (unsigned)(z - era * 146097);
-	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-	mp = (5 * doy + 2) / 153;
-	*d = doy - (153 * mp + 2) / 5 + 1;
-	*m = mp < 10 ? mp + 3 : mp - 9;
-	*y = (long long)yoe + era * 400 + (*m <= 2);
-}
-
-int farm_event_iso8601_ms(long long epoch_ms, char out[FARM_EVENT_TS_LEN])
-{
-	long long days, rem, y;
-	unsigned m, d, secs;
-	int n;
-
-	if (!out)
-		return FARM_E_INVAL;
-	out[0] = '\0';
-	if (epoch_ms < EPOCH_MS_MIN || epoch_ms > EPOCH_MS_MAX)
-		return FARM_E_INVAL;
-	days = epoch_ms / MS_PER_DAY;
-	rem = epoch_ms % MS_PER_DAY;
-	if (rem < 0) {
-		rem += MS_PER_DAY;
-		days--;
-	}
-	civil_from_days(days, &y, &m, &d);
-	secs = (unsigned)(rem / 1000);
-	n = snprintf(out, FARM_EVENT_TS_LEN, "%04lld-%02u-%02uT%02u:%02u:%02u.%03uZ", y, m, d,
-		     secs / 3600, secs / 60 % 60, secs % 60, (unsigned)(rem % 1000));
-	if (n != FARM_EVENT_TS_LEN - 1) {
-		out[0] = '\0';
-		return FARM_E_INVAL;
-	}
-	return FARM_OK;
 }
 
 /* Reads exactly n decimal digits at s[*i]. */
@@ -360,7 +316,7 @@ int farm_event_iso8601_norm(const char *s, size_t len, char out[FARM_EVENT_TS_LE
 	rc = farm_event_iso8601_parse(s, len, &ms);
 	if (rc != FARM_OK)
 		return rc;
-	return farm_event_iso8601_ms(ms, out);
+	return farm_clock_iso(ms, out);
 }
 
 /* ---- building the event --------------------------------------------------------- */
@@ -454,7 +410,7 @@ static void set_ts_ms(json_t *o, const char *key, long long ms, int *nomem)
 {
 	char ts[FARM_EVENT_TS_LEN];
 
-	if (farm_event_iso8601_ms(ms, ts) == FARM_OK)
+	if (farm_clock_iso(ms, ts) == FARM_OK)
 		set(o, key, json_string(ts), nomem);
 }
 
@@ -502,7 +458,8 @@ static int load_object(const char *provider, const void *body, size_t len, json_
 		return farm_error_set(err, FARM_E_INVAL,
 				      "%s payload: malformed JSON at line %d, column %d "
 				      "(byte %d): %s",
-				      provider, jerr.line, jerr.column, jerr.position, jerr.text);
+				      provider, jerr.line, jerr.column, jerr.position,
+				      farm_json_error_reason(&jerr));
 	if (!json_is_object(*root)) {
 		json_decref(*root);
 		*root = NULL;

@@ -85,10 +85,6 @@ int farm_event_from_travis(const void *payload, size_t len, json_t **data, char 
  * "unknown".  Returns a static string (never NULL). */
 const char *farm_event_status(const char *provider, const char *kind, const char *word);
 
-/* Formats Unix epoch milliseconds as "YYYY-MM-DDTHH:MM:SS.mmmZ" into out.
- * FARM_E_INVAL when the year falls outside 0000..9999. */
-int farm_event_iso8601_ms(long long epoch_ms, char out[FARM_EVENT_TS_LEN]);
-
 /* Parses an ISO 8601 / RFC 3339 date-time of `len` bytes (s need not be NUL-terminated):
  * "YYYY-MM-DD" 'T'|'t'|' ' "HH:MM:SS" [ '.' digits ] [ 'Z'|'z' | ±HH:MM | ±HHMM ].
  * Fractions beyond milliseconds are truncated; no offset means UTC.  Fields are range

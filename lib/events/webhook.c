@@ -171,17 +171,6 @@ out:
 
 /* ---- application/x-www-form-urlencoded ------------------------------------------ */
 
-static int hexval(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* 1 when every '%' in the body starts a two-hex-digit escape. */
 static int form_well_formed(const char *s, size_t n)
 {
@@ -190,8 +179,8 @@ static int form_well_formed(const char *s, size_t n)
 	for (i = 0; i < n; i++) {
 		if (s[i] != '%')
 			continue;
-		if (n - i < 3 || hexval((unsigned char)s[i + 1]) < 0 ||
-		    hexval((unsigned char)s[i + 2]) < 0)
+		if (n - i < 3 || farm_hex_digit((unsigned char)s[i + 1]) < 0 ||
+		    farm_hex_digit((unsigned char)s[i + 2]) < 0)
 			return 0;
 		i += 2;
 	}
@@ -204,8 +193,8 @@ static unsigned char form_next(const char *s, size_t *i)
 	unsigned char c = (unsigned char)s[*i];
 
 	if (c == '%') {
-		c = (unsigned char)(hexval((unsigned char)s[*i + 1]) * 16 +
-				    hexval((unsigned char)s[*i + 2]));
+		c = (unsigned char)(farm_hex_digit((unsigned char)s[*i + 1]) * 16 +
+				    farm_hex_digit((unsigned char)s[*i + 2]));
 		*i += 3;
 		return c;
 	}

@@ -1030,7 +1030,7 @@ int farm_pipeline_argocd_webhook(const void *body, size_t len, json_t **out,
 	if (!in)
 		return farm_error_set(err, FARM_E_INVAL, "malformed JSON at line %d, column %d "
 							 "(byte %d): %s",
-				      je.line, je.column, je.position, je.text);
+				      je.line, je.column, je.position, farm_json_error_reason(&je));
 	rc = FARM_E_INVAL;
 	if (!json_is_object(in)) {
 		farm_error_set(err, rc, "the body must be a JSON object");

@@ -23,6 +23,9 @@ static void check_claims(const struct farm_claims *c)
 		abort();
 	if (!c->has_org && c->org[0])
 		abort();
+	/* An accepted token expires, at a sane time (corpus: no-exp, exp-1e300). */
+	if (c->exp < NOW - FARM_JWT_LEEWAY || c->exp > FARM_JWT_TIME_MAX)
+		abort();
 }
 
 /* The input up to its last '.', signed: reaches the claim checks behind the MAC. */

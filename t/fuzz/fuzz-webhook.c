@@ -23,6 +23,7 @@
 
 #include <jansson.h>
 
+#include "clock.h"
 #include "crypto.h"
 #include "event.h"
 #include "fuzz-event.h"
@@ -81,7 +82,7 @@ static void fuzz_time(const uint8_t *p, size_t n)
 
 	if (farm_event_iso8601_parse((const char *)p, n, &ms) != FARM_OK)
 		return;
-	if (farm_event_iso8601_ms(ms, out) != FARM_OK)
+	if (farm_clock_iso(ms, out) != FARM_OK)
 		return; /* a valid date whose offset pushes it out of 0000..9999 */
 	if (strlen(out) != FARM_EVENT_TS_LEN - 1 ||
 	    farm_event_iso8601_parse(out, strlen(out), &back) != FARM_OK || back != ms)

@@ -6,6 +6,7 @@
 
 #include <jansson.h>
 
+#include "clock.h"
 #include "event.h"
 #include "tap.h"
 
@@ -199,8 +200,8 @@ static void test_jenkins(void)
 	char msg[256], ts[FARM_EVENT_TS_LEN], ts2[FARM_EVENT_TS_LEN];
 	const long long start = 1717236000123LL; /* 2024-06-01T10:00:00.123Z */
 
-	farm_event_iso8601_ms(start, ts);
-	farm_event_iso8601_ms(start + 95432, ts2);
+	farm_clock_iso(start, ts);
+	farm_clock_iso(start + 95432, ts2);
 
 	/* COMPLETED in a folder, with timestamp and duration. */
 	p = json_pack("{s:s, s:s, s:s, s:{s:s, s:i, s:I, s:I, s:I, s:s, s:s, s:s, "
@@ -250,7 +251,7 @@ static void test_jenkins(void)
 	p = json_pack("{s:s, s:s, s:{s:i, s:s, s:s, s:I, s:I}}", "name", "legacy", "url",
 		      "view/all/legacy", "build", "number", 3, "phase", "FINALIZED", "status",
 		      "FAILURE", "timestamp", (json_int_t)start, "duration", (json_int_t)1000);
-	farm_event_iso8601_ms(start + 1000, ts2);
+	farm_clock_iso(start + 1000, ts2);
 	check(farm_event_from_jenkins, p,
 	      json_pack("{s:s, s:s, s:s, s:s, s:i, s:s, s:s, s:n, s:n, s:n, s:s, s:s}", "provider",
 			"jenkins", "project", "legacy", "name", "legacy", "buildId", "legacy#3",
@@ -363,6 +364,11 @@ static void test_bad_json(void)
 	ok(pos >= 9 && pos <= 10, "json: message carries the parse position");
 	if (pos < 9 || pos > 10)
 		diag("%s", msg);
+	bad = "{\"token\" \"s3cret-in-a-payload\"}";
+	is_int(fails(farm_event_from_circleci, bad, strlen(bad), msg), FARM_E_INVAL,
+	       "json: a missing colon → INVAL");
+	ok(strstr(msg, "invalid syntax") && !strstr(msg, "s3cret"),
+	   "json: ... a fixed description, never the payload's text");
 
 	for (i = 0; i < 3; i++) {
 		is_int(fails(fns[i], "[1,2]", 5, msg), FARM_E_INVAL, "json: an array → INVAL");
@@ -570,21 +576,21 @@ static void test_time(void)
 	size_t i;
 	int all;
 
-	is_int(farm_event_iso8601_ms(0, out), FARM_OK, "time: epoch formats");
+	is_int(farm_clock_iso(0, out), FARM_OK, "time: epoch formats");
 	is_str(out, "1970-01-01T00:00:00.000Z", "time: epoch text");
-	farm_event_iso8601_ms(1479222622000LL, out);
+	farm_clock_iso(1479222622000LL, out);
 	is_str(out, "2016-11-15T15:10:22.000Z", "time: a Travis-era instant");
-	farm_event_iso8601_ms(-1, out);
+	farm_clock_iso(-1, out);
 	is_str(out, "1969-12-31T23:59:59.999Z", "time: one ms before the epoch");
-	farm_event_iso8601_ms(1709164800999LL, out);
+	farm_clock_iso(1709164800999LL, out);
 	is_str(out, "2024-02-29T00:00:00.999Z", "time: leap day");
-	farm_event_iso8601_ms(253402300799999LL, out);
+	farm_clock_iso(253402300799999LL, out);
 	is_str(out, "9999-12-31T23:59:59.999Z", "time: last representable instant");
-	is_int(farm_event_iso8601_ms(253402300800000LL, out), FARM_E_INVAL,
+	is_int(farm_clock_iso(253402300800000LL, out), FARM_E_INVAL,
 	       "time: year 10000 refused");
-	is_int(farm_event_iso8601_ms(-62167219200001LL, out), FARM_E_INVAL,
+	is_int(farm_clock_iso(-62167219200001LL, out), FARM_E_INVAL,
 	       "time: year -1 refused");
-	farm_event_iso8601_ms(-62167219200000LL, out);
+	farm_clock_iso(-62167219200000LL, out);
 	is_str(out, "0000-01-01T00:00:00.000Z", "time: year 0 is the first");
 
 	/* Against the C library's own calendar (timegm/gmtime_r) over 400 years. */
@@ -598,7 +604,7 @@ static void test_time(void)
 		snprintf(want, sizeof(want), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
 			 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
 			 tm.tm_sec, (int)(((probe % 1000) + 1000) % 1000));
-		if (farm_event_iso8601_ms(probe, out) != FARM_OK || strcmp(out, want) != 0 ||
+		if (farm_clock_iso(probe, out) != FARM_OK || strcmp(out, want) != 0 ||
 		    farm_event_iso8601_parse(out, strlen(out), &ms) != FARM_OK || ms != probe) {
 			diag("%lld: got %s want %s", probe, out, want);
 			all = 0;

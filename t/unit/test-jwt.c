@@ -11,6 +11,7 @@
 #define NOW 1700000000LL
 #define LEEWAY FARM_JWT_LEEWAY
 #define NONE_HDR "{\"alg\":\"none\",\"typ\":\"JWT\"}"
+#define EXP ",\"exp\":1800000000" /* a token must expire */
 #define HS256 "{\"alg\":\"HS256\",\"typ\":\"JWT\"}"
 #define CLAIMS "{\"sub\":\"user-1\",\"orgId\":\"org-1\",\"iat\":1699999000,\"exp\":1700003600}"
 
@@ -169,7 +170,7 @@ static void test_round_trip(void)
 	is_int(c.has_org, 0, "orgId absent -> no org");
 	free(tok);
 
-	tok = token(HS256, "{\"sub\":\"u\",\"roles\":[\"viewer\",\"Admin\"],\"role\":\"user\"}");
+	tok = token(HS256, "{\"sub\":\"u\",\"roles\":[\"viewer\",\"Admin\"],\"role\":\"user\"" EXP "}");
 	is_int(verify_at(tok, NOW, &c, &e), FARM_OK, "non-admin roles verify");
 	is_int(c.admin, 0, "role user, roles without exact \"admin\" -> not admin");
 	free(tok);
@@ -351,39 +352,55 @@ static void test_claims(void)
 	refused_tok(token(HS256, "{\"sub\":\"u\",\"exp\":\"1800000000\"}"), "invalid time claim",
 		    "exp a string");
 	refused_tok(token(HS256, "{\"sub\":\"u\",\"exp\":null}"), "invalid time claim", "exp null");
-	refused_tok(token(HS256, "{\"sub\":\"u\",\"exp\":-9.9e300}"), "token expired",
+	refused_tok(token(HS256, "{\"sub\":\"u\",\"exp\":-9.9e300}"), "invalid time claim",
 		    "exp hugely negative");
+	refused_tok(token(HS256, "{\"sub\":\"u\"}"), "missing exp claim", "no exp: refused");
+	refused_tok(token(HS256, "{\"sub\":\"u\",\"nbf\":1699999000,\"iat\":1699999000}"),
+		    "missing exp claim", "no exp, whatever else is there: refused");
+	refused_tok(token(HS256, "{\"sub\":\"u\",\"exp\":1e300}"), "invalid time claim",
+		    "exp 1e300 (never expires): refused");
+	refused_tok(token(HS256, "{\"sub\":\"u\",\"exp\":9.9e300}"), "invalid time claim",
+		    "exp 9.9e300: refused");
+	refused_tok(token(HS256, "{\"sub\":\"u\",\"exp\":9223372036854775807}"),
+		    "invalid time claim", "exp the largest integer: refused");
+	refused_tok(token(HS256, "{\"sub\":\"u\",\"exp\":253402300800}"), "invalid time claim",
+		    "exp after the year 9999: refused");
+	accepted_tok(token(HS256, "{\"sub\":\"u\",\"exp\":253402300799}"), NOW,
+		     "exp at the end of 9999: accepted");
+	refused_tok(token(HS256, "{\"sub\":\"u\",\"exp\":-1}"), "invalid time claim",
+		    "exp before 1970: refused");
+	refused_tok(token(HS256, "{\"sub\":\"u\",\"exp\":1800000000,\"nbf\":1e300}"),
+		    "invalid time claim", "nbf 1e300: refused");
 
 	/* nbf */
-	snprintf(pl, sizeof(pl), "{\"sub\":\"u\",\"nbf\":%lld}", NOW + LEEWAY + 1);
+	snprintf(pl, sizeof(pl), "{\"sub\":\"u\",\"nbf\":%lld" EXP "}", NOW + LEEWAY + 1);
 	refused_tok(token(HS256, pl), "token not yet valid", "nbf in the future beyond the leeway");
-	snprintf(pl, sizeof(pl), "{\"sub\":\"u\",\"nbf\":%lld}", NOW + LEEWAY);
+	snprintf(pl, sizeof(pl), "{\"sub\":\"u\",\"nbf\":%lld" EXP "}", NOW + LEEWAY);
 	accepted_tok(token(HS256, pl), NOW, "nbf exactly leeway ahead: accepted");
-	snprintf(pl, sizeof(pl), "{\"sub\":\"u\",\"nbf\":%lld}", NOW + 5);
+	snprintf(pl, sizeof(pl), "{\"sub\":\"u\",\"nbf\":%lld" EXP "}", NOW + 5);
 	accepted_tok(token(HS256, pl), NOW, "nbf a little ahead: inside the leeway");
-	refused_tok(token(HS256, "{\"sub\":\"u\",\"nbf\":true}"), "invalid time claim",
+	refused_tok(token(HS256, "{\"sub\":\"u\",\"nbf\":true" EXP "}"), "invalid time claim",
 		    "nbf a boolean");
-	refused_tok(token(HS256, "{\"sub\":\"u\",\"iat\":{}}"), "invalid time claim",
+	refused_tok(token(HS256, "{\"sub\":\"u\",\"iat\":{}" EXP "}"), "invalid time claim",
 		    "iat an object");
-	accepted_tok(token(HS256, "{\"sub\":\"u\",\"exp\":9.9e300}"), NOW, "exp far in future");
 
 	/* sub */
 	refused_tok(token(HS256, "{\"orgId\":\"o\",\"exp\":1800000000}"), "invalid sub claim",
 		    "missing sub");
-	refused_tok(token(HS256, "{\"sub\":42}"), "invalid sub claim", "sub a number");
-	refused_tok(token(HS256, "{\"sub\":\"\"}"), "invalid sub claim", "sub empty");
+	refused_tok(token(HS256, "{\"sub\":42" EXP "}"), "invalid sub claim", "sub a number");
+	refused_tok(token(HS256, "{\"sub\":\"\"" EXP "}"), "invalid sub claim", "sub empty");
 	memset(sub, 'a', sizeof(sub));
-	snprintf(pl, sizeof(pl), "{\"sub\":\"%.*s\"}", FARM_CLAIM_MAX + 1, sub);
+	snprintf(pl, sizeof(pl), "{\"sub\":\"%.*s\"" EXP "}", FARM_CLAIM_MAX + 1, sub);
 	refused_tok(token(HS256, pl), "invalid sub claim", "sub of 256 bytes");
-	snprintf(pl, sizeof(pl), "{\"sub\":\"%.*s\"}", FARM_CLAIM_MAX, sub);
+	snprintf(pl, sizeof(pl), "{\"sub\":\"%.*s\"" EXP "}", FARM_CLAIM_MAX, sub);
 	accepted_tok(token(HS256, pl), NOW, "sub of 255 bytes");
 
 	/* orgId */
-	refused_tok(token(HS256, "{\"sub\":\"u\",\"orgId\":7}"), "invalid orgId claim",
+	refused_tok(token(HS256, "{\"sub\":\"u\",\"orgId\":7" EXP "}"), "invalid orgId claim",
 		    "orgId a number");
-	refused_tok(token(HS256, "{\"sub\":\"u\",\"orgId\":[\"o\"]}"), "invalid orgId claim",
+	refused_tok(token(HS256, "{\"sub\":\"u\",\"orgId\":[\"o\"]" EXP "}"), "invalid orgId claim",
 		    "orgId an array");
-	snprintf(pl, sizeof(pl), "{\"sub\":\"u\",\"orgId\":\"%.*s\"}", FARM_CLAIM_MAX + 1, sub);
+	snprintf(pl, sizeof(pl), "{\"sub\":\"u\",\"orgId\":\"%.*s\"" EXP "}", FARM_CLAIM_MAX + 1, sub);
 	refused_tok(token(HS256, pl), "invalid orgId claim", "orgId of 256 bytes");
 
 	/* payload shape */

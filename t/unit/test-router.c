@@ -1,6 +1,7 @@
 /* test-router.c - path splitting, per-segment decoding, 404/405 matching. */
 #include <string.h>
 
+#include "crypto.h"
 #include "req.h"
 #include "router.h"
 #include "tap.h"
@@ -58,6 +59,28 @@ int main(void)
 	is_int(farm_pct_decode("a%2Bb+c", 7, out, sizeof(out)), 5, "pct decode length");
 	is_str(out, "a+b+c", "'+' is literal in paths");
 	is_int(farm_pct_decode("abc", 3, out, 3), -1, "output capacity respected");
+	is_int(farm_form_decode("a%2Bb+c%41", 10, out, sizeof(out)), 6, "form decode length");
+	is_str(out, "a+b cA", "'+' is a space in forms, %2B a plus, either hex case");
+	is_int(farm_form_decode("%4a%4A", 6, out, sizeof(out)), 2, "lower- and upper-case hex");
+	is_str(out, "JJ", "... decode alike");
+	is_int(farm_form_decode("a%00b", 5, out, sizeof(out)), -1, "form: decoded NUL refused");
+	is_int(farm_form_decode("a%g1", 4, out, sizeof(out)), -1, "form: bad hex refused");
+	is_int(farm_form_decode("a%-1", 4, out, sizeof(out)), -1, "form: a sign is no hex digit");
+	is_int(farm_form_decode("a% 1", 4, out, sizeof(out)), -1, "form: a space is no hex digit");
+	is_int(farm_form_decode("a%4", 3, out, sizeof(out)), -1, "form: truncated escape refused");
+	for (int c = 0; c < 256; c++) {
+		int want = c >= '0' && c <= '9'   ? c - '0'
+			   : c >= 'a' && c <= 'f' ? c - 'a' + 10
+			   : c >= 'A' && c <= 'F' ? c - 'A' + 10
+						  : -1;
+		if (farm_hex_digit(c) != want) {
+			ok(0, "farm_hex_digit agrees with the hex alphabet");
+			diag("byte %d: got %d", c, farm_hex_digit(c));
+			break;
+		}
+		if (c == 255)
+			ok(1, "farm_hex_digit agrees with the hex alphabet for every byte");
+	}
 
 	farm_path_parse(&p, "/api/v1/integrations/credentials/abc");
 	is_int(farm_router_match(routes, NR, "PATCH", &p, &m), FARM_OK, "PATCH :id matches");
