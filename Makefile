@@ -107,7 +107,7 @@ FUZZ_BUILD   ?= build-fuzz
 FUZZ_TARGETS ?= $(FUZZ_SRC:t/fuzz/%.c=%)
 fuzz:
 	$(Q)command -v $(FUZZ_CC) >/dev/null 2>&1 && \
-	  [ -e "$$($(FUZZ_CC) -print-file-name=libclang_rt.fuzzer-x86_64.a)" ] || scripts/deps fuzz
+	  [ -e "$$($(FUZZ_CC) -print-file-name=libclang_rt.fuzzer-$$(uname -m).a)" ] || scripts/deps fuzz
 	$(Q)$(MAKE) --no-print-directory BUILD=$(FUZZ_BUILD) CC=$(FUZZ_CC) FUZZ_ENGINE=libfuzzer \
 	  SANITIZE=address,undefined $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/fuzz/%)
 	$(Q)fail=0; for t in $(FUZZ_TARGETS); do \
