@@ -2,10 +2,11 @@
 """bench-events-clients.py - many WebSocket clients in one process, for scripts/bench-events.
 
   bench-events-clients.py --port P --token T --n N --ready FILE --out FILE
-                          [--duration S] [--expect M] [--since ID]
+                          [--duration S] [--expect M] [--since ID] [--path PATH]
 
-Opens N connections to 127.0.0.1:P (GET /api/v1/events, Authorization: Bearer T),
-writes FILE --ready once every handshake is done, then reads with epoll until
+Opens N connections to 127.0.0.1:P (GET --path, default /api/v1/events, with
+Authorization: Bearer T; up to 200 handshakes at a time), writes FILE --ready once
+every handshake is done, then reads with epoll until
 --duration seconds passed or --expect text messages arrived in total.  Pings are
 answered.  For every text message it records the receipt time and the delivery
 number i taken from the event's name "wf-<i>": --out gets one line "i time" per
@@ -27,26 +28,22 @@ import time
 
 NAME = re.compile(rb'"name":"wf-(\d+)"')
 SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)
+CONCURRENT = 200
 
 
-def handshake(port, path, token):
-    s = socket.create_connection(("127.0.0.1", port), timeout=30)
+class Conn:
+    """One client: connecting, then upgraded (reads frames)."""
+    __slots__ = ("s", "buf", "up")
+
+    def __init__(self, s):
+        self.s, self.buf, self.up = s, b"", False
+
+
+def request(path, token):
     key = base64.b64encode(os.urandom(16)).decode()
-    s.sendall(("GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
-               "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n"
-               "Authorization: Bearer %s\r\n\r\n" % (path, key, token)).encode())
-    buf = b""
-    while b"\r\n\r\n" not in buf:
-        d = s.recv(4096)
-        if not d:
-            raise OSError("closed during the handshake")
-        buf += d
-    head, rest = buf.split(b"\r\n\r\n", 1)
-    if b" 101 " not in head.split(b"\r\n")[0]:
-        raise OSError("handshake refused: %r" % head.split(b"\r\n")[0])
-    s.setblocking(False)
-    s.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
-    return s, rest
+    return ("GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+            "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n"
+            "Authorization: Bearer %s\r\n\r\n" % (path, key, token)).encode()
 
 
 def pong(s, payload):
@@ -65,37 +62,82 @@ def main():
     p.add_argument("--duration", type=float, default=30)
     p.add_argument("--expect", type=int, default=0)
     p.add_argument("--since")
+    p.add_argument("--path", default="/api/v1/events")
     a = p.parse_args()
 
-    path = "/api/v1/events" + ("?since=" + a.since if a.since else "")
-    socks, bufs = {}, {}
+    path = a.path + ("?since=" + a.since if a.since else "")
+    conns = {}
     ep = select.epoll()
-    for _ in range(a.n):
-        s, rest = handshake(a.port, path, a.token)
-        socks[s.fileno()] = s
-        bufs[s.fileno()] = rest
-        ep.register(s.fileno(), select.EPOLLIN)
-    with open(a.ready, "w") as f:
-        f.write("%d\n" % os.getpid())
     got = []
     total = 0
-    end = time.time() + a.duration
-    while time.time() < end and (a.expect == 0 or total < a.expect):
-        for fd, _ in ep.poll(0.2):
-            s = socks[fd]
+    started = 0
+    upgraded = 0
+    pending = 0
+    ready_at = None
+    deadline = time.time() + 600  # connecting, at most
+    end = None
+
+    def start_one():
+        s = socket.socket()
+        s.setblocking(False)
+        s.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+        try:
+            s.connect(("127.0.0.1", a.port))
+        except BlockingIOError:
+            pass
+        conns[s.fileno()] = Conn(s)
+        ep.register(s.fileno(), select.EPOLLOUT)
+
+    # Handshakes run CONCURRENT at a time (a sequential connect of 10,000 clients took
+    # longer than the bridge's ping interval); pings are answered from the start.
+    while True:
+        while started < a.n and pending < CONCURRENT:
+            start_one()
+            started += 1
+            pending += 1
+        if upgraded == a.n and ready_at is None:
+            with open(a.ready, "w") as f:
+                f.write("%d\n" % os.getpid())
+            ready_at = time.time()
+            end = ready_at + a.duration
+        if end is not None and (time.time() >= end or (a.expect and total >= a.expect)):
+            break
+        if end is None and time.time() > deadline:
+            sys.exit("only %d of %d clients connected" % (upgraded, a.n))
+        for fd, ev in ep.poll(0.2):
+            c = conns[fd]
+            s = c.s
+            if ev & select.EPOLLOUT and not c.up:
+                ep.modify(fd, select.EPOLLIN)
+                s.send(request(path, a.token))
+                continue
             try:
                 d, anc, _, _ = s.recvmsg(262144, 64)
             except BlockingIOError:
                 continue
+            except OSError as e:
+                sys.exit("client %d: %s" % (fd, e))
             now = time.time()
             for lvl, typ, data in anc:
                 if lvl == socket.SOL_SOCKET and typ == SO_TIMESTAMPNS and len(data) >= 16:
                     sec, ns = struct.unpack("qq", data[:16])
                     now = sec + ns / 1e9
             if not d:
+                if not c.up:
+                    sys.exit("closed during the handshake")
                 ep.unregister(fd)
                 continue
-            b = bufs[fd] + d
+            b = c.buf + d
+            if not c.up:
+                if b"\r\n\r\n" not in b:
+                    c.buf = b
+                    continue
+                head, b = b.split(b"\r\n\r\n", 1)
+                if b" 101 " not in head.split(b"\r\n")[0]:
+                    sys.exit("handshake refused: %r" % head.split(b"\r\n")[0])
+                c.up = True
+                upgraded += 1
+                pending -= 1
             i = 0
             while len(b) - i >= 2:
                 op, ln = b[i] & 15, b[i + 1] & 127
@@ -118,7 +160,7 @@ def main():
                 elif op == 9:
                     pong(s, payload)
                 i += h + ln
-            bufs[fd] = b[i:]
+            c.buf = b[i:]
     with open(a.out, "w") as f:
         for i, t in got:
             f.write("%d %.6f\n" % (i, t))

@@ -3,7 +3,8 @@
 
   events-post.py --url http://127.0.0.1:PORT --secret S [--path /api/v1/webhooks/circleci]
                  [--count N] [--start K] [--tag T] [--rate R] [--threads C]
-                 [--times FILE] [--body-only] [--pad MIN-MAX]
+                 [--times FILE] [--body-only] [--project SLUG [--projects M]] [--status S]
+                 [--pad MIN-MAX]
 
 Delivery i (K <= i < K+N) has id "<tag>-<i>" and workflow name "wf-<i>", so a test
 can check order and completeness from what its WebSocket clients received.
@@ -12,6 +13,8 @@ Signature: circleci-signature v1 = hex HMAC-SHA256(secret, raw body) (python hma
 --times writes one JSON line per delivery {"i","status","sent","done"} (epoch seconds).
 Prints {"sent":n,"status":{"200":n,...}} and exits 0 when every answer was 200.
 --body-only prints delivery K's body and signature header value and exits.
+--project sets the project slug (default gh/farm/demo); with --projects M, delivery i
+goes to project "<SLUG><i mod M>".  --status sets the workflow status (default success).
 --pad MIN-MAX adds a "padding" member so that delivery i's body is between MIN and
 MAX bytes (sizes spread evenly, the same for the same i): large bodies, one event each.
 """
@@ -56,6 +59,10 @@ def body(tag, i, project="gh/farm/demo", status="success", uuid_id=False, pad=No
     return json.dumps(d, separators=(",", ":")).encode()
 
 
+def project_of(a, i):
+    return "%s%d" % (a.project, i % a.projects) if a.projects > 0 else a.project
+
+
 def sign(secret, data):
     return "v1=" + hmac.new(secret.encode(), data, hashlib.sha256).hexdigest()
 
@@ -72,12 +79,15 @@ def main():
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--times")
     p.add_argument("--body-only", action="store_true")
+    p.add_argument("--project", default="gh/farm/demo")
+    p.add_argument("--projects", type=int, default=0)
+    p.add_argument("--status", default="success")
     p.add_argument("--pad")
     a = p.parse_args()
     pad = tuple(int(x) for x in a.pad.split("-")) if a.pad else None
 
     if a.body_only:
-        b = body(a.tag, a.start, pad=pad)
+        b = body(a.tag, a.start, project_of(a, a.start), a.status, pad=pad)
         sys.stdout.write(b.decode() + "\n" + sign(a.secret, b) + "\n")
         return 0
     u = urllib.parse.urlsplit(a.url)
@@ -100,7 +110,7 @@ def main():
                 d = due - time.monotonic()
                 if d > 0:
                     time.sleep(d)
-            b = body(a.tag, i, pad=pad)
+            b = body(a.tag, i, project_of(a, i), a.status, pad=pad)
             h = {"Content-Type": "application/json", "circleci-signature": sign(a.secret, b),
                  "circleci-event-type": "workflow-completed"}
             sent = time.time()

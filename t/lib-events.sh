@@ -9,6 +9,8 @@
 #   daemon_pid NAME / daemon_stop NAME [SIG] / daemon_start NAME   farm-eventd, farm-wsd
 #     (start_farm must run with FARM_RUN_SUPERVISE_EXCEPT naming them, and with
 #     FARM_WSD_LISTEN exported so that a restarted farm-wsd listens where nginx looks)
+#   supervise ROUND                restarts a dead farm-eventd / farm-wsd, with the
+#                                  master's recovery (SIGUSR2) when one cannot get ready
 
 WS_CLIENT=$TEST_DIR/ws-client.py
 POSTER=$TEST_DIR/events-post.py
@@ -116,6 +118,25 @@ daemon_start() {
 	wait_until 5 _ready_more "$1" "${before:-0}" ||
 		{ echo "$1 did not start:"; tail -n 5 "$TRASH/state/log/$1.log"; return 1; }
 }
+_alive() { kill -0 "$(daemon_pid "$1")" 2>/dev/null; }
+# The supervisor's part (farm-run and systemd restart a dead daemon), and the
+# master's watcher's: a daemon that cannot get ready means the environment needs
+# recovery, which SIGUSR2 asks of the master (it stops every daemon through its
+# lock file, recovers, restarts its workers); then the daemons start again.
+# (supervise ROUND: ROUND names the attempt in ./recoveries)
+supervise() {
+	local d
+	for d in farm-eventd farm-wsd; do
+		_alive $d && continue
+		daemon_start $d >/dev/null && continue
+		echo "round $1: $d not ready: recovery" >>recoveries
+		kill -USR2 "$(farm_master_pid)" &&
+			wait_until 15 _daemon_gone "$(daemon_pid $d)" &&
+			supervise "$1-after-recovery" || return 1
+		return 0
+	done
+}
+
 stop_daemons() {
 	local p
 	[ -s "$TRASH/daemons.pids" ] || return 0

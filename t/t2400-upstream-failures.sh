@@ -174,7 +174,7 @@ test_expect_success 'link-local and metadata addresses are never contacted' '
 		TOKEN=$(token erin org-e admin) make_cred argocd "meta" "{\"url\":\"$u\",\"token\":\"$ATOKEN\"}" &&
 		TOKEN=$(token erin org-e) api GET "/api/v1/argocd/applications?credentialId=$CRED_ID" &&
 		expect_status 502 &&
-		expect_message "Argo CD address is not allowed (loopback, link-local or metadata)" ||
+		expect_message "Argo CD address is not allowed (loopback, link-local or metadata; loopback only with upstream.allow_loopback = yes)" ||
 		{ echo "url: $u"; exit 1; }
 	done)
 '
@@ -226,7 +226,7 @@ test_expect_success 'without upstream.allow_loopback, 127.0.0.1 is refused (no c
 	export FARM_UPSTREAM_ALLOW_LOOPBACK=no && start_farm &&
 	fake_reset jenkins &&
 	TOKEN=$(token bob org-a) api GET /api/v1/jenkins/jobs && expect_status 502 &&
-	expect_message "Jenkins address is not allowed (loopback, link-local or metadata)" &&
+	expect_message "Jenkins address is not allowed (loopback, link-local or metadata; loopback only with upstream.allow_loopback = yes)" &&
 	test_equal "$(fake_count jenkins)" 0 &&
 	test_equal "$(fake_stats jenkins | $PY -c "import json,sys; print(json.load(sys.stdin)[\"apiConnections\"])")" 0
 '

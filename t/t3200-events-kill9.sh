@@ -19,24 +19,6 @@ ROUNDS=${FARM_KILL9_ROUNDS:-2}
 FARM_WSD_LISTEN=127.0.0.1:$(free_port)
 export FARM_WSD_LISTEN
 
-_alive() { kill -0 "$(daemon_pid "$1")" 2>/dev/null; }
-# The supervisor's part (farm-run and systemd restart a dead daemon), and the
-# master's watcher's: a daemon that cannot get ready means the environment needs
-# recovery, which SIGUSR2 asks of the master (it stops every daemon through its
-# lock file, recovers, restarts its workers); then the daemons start again.
-supervise() {
-	local d
-	for d in farm-eventd farm-wsd; do
-		_alive $d && continue
-		daemon_start $d >/dev/null && continue
-		echo "round $1: $d not ready: recovery" >>recoveries
-		kill -USR2 "$(farm_master_pid)" &&
-			wait_until 15 _daemon_gone "$(daemon_pid $d)" &&
-			supervise "$1-after-recovery" || return 1
-		return 0
-	done
-}
-
 # check_round TIMES-FILE CLIENT: acknowledged deliveries exactly once, ids consecutive.
 check_round() {
 	$PY - "$1" "$2.out" <<'PYEOF'

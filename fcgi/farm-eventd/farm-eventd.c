@@ -7,9 +7,10 @@
  * and every 500 ms regardless, it drains the outbox in batches: read the oldest
  * entries of every outbox shard, merged in order (farm_store_outbox_peek); then one
  * transaction gives each the next "event.id", stores it in FARM_T_EVENTS under that
- * id, drops history beyond events.history and removes the entries from the outbox;
- * commit; then publish every committed event on the PUB socket
- * (events.pub) as [topic "org:<orgId>" | "org:"][event JSON].
+ * id, writes it as its project's latest run on the board (lib/events/board.h), drops
+ * history beyond events.history and removes the entries from the outbox; commit; bump
+ * the board's generation (readers' caches key on it); then publish every committed
+ * event on the PUB socket (events.pub) as [topic "org:<orgId>" | "org:"][event JSON].
  *
  * Why nothing is lost or numbered twice: an entry leaves the outbox in the same
  * transaction that stores it with its id and advances the sequence, so a crash
@@ -34,6 +35,7 @@
 #include <unistd.h>
 #include <zmq.h>
 
+#include "board.h"
 #include "clock.h"
 #include "conf.h"
 #include "daemon.h"
@@ -66,6 +68,7 @@ struct eventd {
 	struct farm_store *store;
 	void *zctx, *pull, *pub;
 	struct farm_events_wake *wake; /* the word receivers look at before nudging */
+	struct farm_board_gen *board_gen; /* bumped after every commit that wrote the board */
 	int lock_fd;
 	uint64_t oldest; /* oldest id in the history, 0 = not known yet */
 	struct farm_outbox_batch outbox; /* the entries of the batch in hand */
@@ -125,7 +128,8 @@ static int take_one(struct farm_txn *t, struct batch *b, const void *val, size_t
 	}
 	farm_events_key(id, key);
 	if ((rc = farm_txn_put(t, FARM_T_EVENTS, key, sizeof(key), NULL, s, strlen(s), 0)) !=
-	    FARM_OK)
+		    FARM_OK ||
+	    (rc = farm_board_put(t, data, id)) != FARM_OK)
 		goto out;
 	b->org[b->n] = json_is_string(org) ? strdup(json_string_value(org)) : NULL;
 	if (json_is_string(org) && !b->org[b->n]) {
@@ -227,6 +231,8 @@ static int drain(struct eventd *d, size_t *taken)
 			break;
 		}
 		farm_outbox_batch_done(&d->outbox);
+		if (b.n)
+			farm_board_gen_bump(d->board_gen);
 		d->oldest = b.oldest;
 		if (b.dropped)
 			farm_log(FARM_LOG_ERROR, NULL, 0, "dropped %zu unreadable outbox entries",
@@ -316,23 +322,45 @@ static int sweep_dedupe(struct eventd *d)
 
 /* --- set-up --------------------------------------------------------------------------- */
 
-static int load_conf(struct farm_conf *c, const char *path)
-{
-	struct farm_error err = {0};
-
-	if (farm_conf_load(c, path, &err) != FARM_OK) {
-		fprintf(stderr, "farm-eventd: %s\n", err.msg[0] ? err.msg : "bad configuration");
-		return -1;
-	}
-	return 0;
-}
-
 static void sleep_ms(long ms)
 {
 	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
 
 	while (nanosleep(&ts, &ts) < 0 && errno == EINTR && !stopping)
 		;
+}
+
+struct fill {
+	int more;
+	size_t put;
+};
+
+static int fill_txn(struct farm_txn *t, void *arg)
+{
+	struct fill *f = arg;
+
+	return farm_board_backfill(t, BATCH, &f->more, &f->put);
+}
+
+/* The board of an environment made before it existed: filled from the history
+ * before anything new is numbered (board.h).  Nothing to do after the first time. */
+static int fill_board(struct eventd *d)
+{
+	struct fill f;
+	size_t total = 0;
+	int rc;
+
+	do {
+		memset(&f, 0, sizeof(f));
+		if ((rc = farm_store_run(d->store, fill_txn, &f)) != FARM_OK)
+			return rc;
+		total += f.put;
+	} while (f.more && !stopping);
+	if (total) {
+		farm_log(FARM_LOG_INFO, NULL, 0, "board: filled from %zu events of the history", total);
+		farm_board_gen_bump(d->board_gen);
+	}
+	return f.more ? FARM_E_UNAVAIL : FARM_OK; /* stopped half-way: resumed next start */
 }
 
 /* Opens the store, waiting (bounded by a stop) while it needs recovery. */
@@ -344,7 +372,11 @@ static int open_store(struct eventd *d)
 	while (!stopping) {
 		if (farm_events_store_open(&d->conf, &d->store, &err) == FARM_OK) {
 			d->oldest = 0; /* read again from the history */
-			return 0;
+			if (fill_board(d) == FARM_OK)
+				return 0;
+			snprintf(err.msg, sizeof(err.msg), "board: could not fill it from the history");
+			farm_store_close(d->store);
+			d->store = NULL;
 		}
 		if (!warned++)
 			farm_log(FARM_LOG_ERROR, NULL, 0, "%s; retrying", err.msg);
@@ -383,9 +415,10 @@ static int open_zmq(struct eventd *d)
 
 static void usage(FILE *fp)
 {
-	fprintf(fp, "usage: farm-eventd [-c FILE] [-t] [-h]\n"
+	fprintf(fp, "usage: farm-eventd [-c FILE] [-t] [-v] [-h]\n"
 		    "  -c FILE  configuration file (default: $FARM_CONFIG, else built-in defaults)\n"
 		    "  -t       check the configuration and exit\n"
+		    "  -v       print the version and exit\n"
 		    "  -h       this help\n"
 		    "Drains the event outbox into the history and publishes each event on\n"
 		    "events.pub (ZeroMQ PUB, topic \"org:<orgId>\" or \"org:\").\n");
@@ -394,30 +427,27 @@ static void usage(FILE *fp)
 int main(int argc, char **argv)
 {
 	struct eventd d;
-	const char *conf_path = NULL;
 	time_t last_sweep = 0;
 	long long last_drain = 0;
-	int check_only = 0, rc, code = 1;
+	int rc, code = 1;
 
 	memset(&d, 0, sizeof(d));
 	d.lock_fd = -1;
-	if ((rc = farm_daemon_args(argc, argv, usage, &conf_path, &check_only)) >= 0)
-		return rc;
 	farm_json_init();
-	if (load_conf(&d.conf, conf_path) < 0)
-		return 1;
-	if (check_only) {
-		farm_daemon_checked("farm-eventd", conf_path);
-		farm_conf_free(&d.conf);
-		return 0;
-	}
-	farm_log_init("farm-eventd", farm_log_level_parse(d.conf.log_level));
+	if ((rc = farm_daemon_start("farm-eventd", argc, argv, usage, &d.conf, NULL)) >= 0)
+		return rc;
 	farm_daemon_signals(on_stop); /* no SA_RESTART: a blocking wait returns at once */
 
 	if (farm_daemon_lock("farm-eventd", d.conf.state_dir, FARM_EVENTS_LOCK_EVENTD, &d.lock_fd) < 0)
 		goto out;
 	if (open_store(&d) < 0 || open_zmq(&d) < 0)
 		goto out;
+	/* A predecessor killed between a commit and its bump left readers' caches on a
+	 * generation that no longer matches the board: bump once before anything else. */
+	if (farm_board_gen_open(d.conf.state_dir, &d.board_gen) != FARM_OK)
+		farm_log(FARM_LOG_WARN, NULL, errno, "%s/board.gen: the pool will not cache the "
+			 "board", d.conf.state_dir);
+	farm_board_gen_bump(d.board_gen);
 	if (farm_events_wake_open(d.conf.state_dir, &d.wake) != FARM_OK)
 		farm_log(FARM_LOG_WARN, NULL, errno, "%s/eventd.wake: receivers will not know "
 			 "when to nudge; events wait for the %d ms poll", d.conf.state_dir, POLL_MS);
@@ -473,6 +503,7 @@ int main(int argc, char **argv)
 	farm_log(FARM_LOG_INFO, NULL, 0, "stopped");
 out:
 	farm_events_wake_close(d.wake);
+	farm_board_gen_close(d.board_gen);
 	if (d.pull)
 		zmq_close(d.pull);
 	if (d.pub)

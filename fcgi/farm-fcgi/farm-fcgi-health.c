@@ -54,7 +54,9 @@ int farm_h_health(struct farm_req *r)
 	json_object_set_new(checks, "storage", json_string(storage_state(app)));
 	ok &= strcmp(json_string_value(json_object_get(checks, "storage")), "ok") == 0;
 	/* The event pipeline: farm-eventd ("sidecar") and farm-wsd ("bridge") each hold
-	 * a lock file in state_dir while they run.  A part whose endpoint is configured
+	 * a lock file in state_dir while they run; farm-wsd takes its lock only once it
+	 * listens (and drops it first when stopping), so "bridge ok" means a WebSocket
+	 * opened now is accepted (t/t3110).  A part whose endpoint is configured
 	 * empty is not deployed and not checked.  Webhooks never depend on this answer:
 	 * with eventd down they still store their events, which wait in the outbox. */
 	if (app->conf.events_pub && *app->conf.events_pub) {

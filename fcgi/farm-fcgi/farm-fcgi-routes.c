@@ -53,6 +53,12 @@ const struct farm_route farm_routes[] = {
 	{"POST", "/api/v1/pipelines/:id/runs", farm_h_runs_create, ADMIN | JSON},
 	{"GET", "/api/v1/pipelines/:id/runs/:runId", farm_h_run_get, AUTH},
 	{"GET", "/api/v1/pipelines/:id/runs/:runId/log", farm_h_run_log, AUTH},
+
+	/* The board and the history for pollers (farm-fcgi-board.c).  cctray.xml checks
+	 * its own auth: Bearer, or the JWT as HTTP Basic password. */
+	{"GET", "/api/v1/projects", farm_h_board_projects, AUTH},
+	{"GET", "/api/v1/cctray.xml", farm_h_board_cctray, 0},
+	{"GET", "/api/v1/events", farm_h_events_list, AUTH},
 };
 
 const size_t farm_nroutes = sizeof(farm_routes) / sizeof(farm_routes[0]);

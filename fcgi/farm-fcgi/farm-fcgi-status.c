@@ -39,6 +39,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "daemon.h"
 #include "events.h"
 #include "log.h"
 #include "banned.h"
@@ -331,7 +332,8 @@ static json_t *status_json(const struct status_snap *s)
 	events = json_pack("{s:s,s:s,s:s,s:o}", "sidecar", state_word(s->sidecar), "bridge",
 			   state_word(s->bridge), "runner", state_word(s->runner),
 			   "websocket_clients", maybe_int(s->ws_clients));
-	return json_pack("{s:I,s:I,s:o,s:o,s:o}", "start_time", (json_int_t)s->started,
+	return json_pack("{s:s,s:I,s:I,s:o,s:o,s:o}", "version", farm_daemon_version(),
+			 "start_time", (json_int_t)s->started,
 			 "uptime", (json_int_t)(s->now - s->started), "pool", pool, "storage",
 			 storage, "events", events);
 }

@@ -460,6 +460,7 @@ out:
 		for (long i = 0; i < n; i++) {
 			farm_arena_free(thr[i].arena);
 			farm_creds_cache_free(thr[i].creds_cache);
+			farm_board_cache_free(thr[i].board_cache);
 		}
 	free(thr);
 	free(tids);

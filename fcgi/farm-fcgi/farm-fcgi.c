@@ -5,8 +5,11 @@
  * recovery, forks `workers` processes and then only supervises:
  *   SIGCHLD  reap; a crashed worker is checked with failchk (full recovery and a
  *            pool restart when a dead process held the environment), then respawned
- *   SIGUSR1  a worker reached max_requests: start its replacement now
- *   SIGHUP   re-read the configuration and replace every worker gracefully
+ *   SIGUSR1  from a worker: it reached max_requests, start its replacement now;
+ *            from anyone else: reopen log_file and replace the workers gracefully
+ *            (they write to the log through the stderr they inherit)
+ *   SIGHUP   re-read the configuration and replace every worker gracefully; "reload
+ *            complete" is logged once no worker of the old configuration is left
  *   SIGUSR2  emergency restart: kill every worker, run recovery, start again
  *   SIGTERM/SIGINT/SIGQUIT  stop: workers finish in-flight requests, then exit
  * and every second: checkpoints, the request_terminate_timeout watchdog.
@@ -43,6 +46,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "daemon.h"
 #include "json.h"
 #include "keys.h"
 #include "log.h"
@@ -64,22 +68,13 @@ static time_t env_down_retry;
 
 static void usage(FILE *fp)
 {
-	fprintf(fp, "usage: farm-fcgi [-c FILE] [-t] [-h]\n"
+	fprintf(fp, "usage: farm-fcgi [-c FILE] [-t] [-v] [-h]\n"
 		    "  -c FILE  configuration file (default: $FARM_CONFIG, else built-in defaults)\n"
 		    "  -t       check the configuration and exit (non-zero with the line at fault)\n"
+		    "  -v       print the version and exit\n"
 		    "  -h       this help\n"
+		    "  --routes print the route table (METHOD PATTERN FLAGS) and exit\n"
 		    "Environment: FARM_<KEY> overrides a key (state_dir → FARM_STATE_DIR), JWT_SECRET.\n");
-}
-
-/* Loads defaults, the file, then the environment.  0 or an error already printed. */
-static int load_conf(struct farm_conf *c)
-{
-	struct farm_error err = {0};
-	int rc = farm_conf_load(c, conf_path, &err);
-
-	if (rc)
-		fprintf(stderr, "farm-fcgi: %s\n", err.msg);
-	return rc;
 }
 
 static int notify_systemd(const char *msg)
@@ -276,6 +271,15 @@ static void signal_workers(struct farm_app *app, int sig, int older_than_gen)
 			kill(s->pid, sig);
 		}
 	}
+}
+
+/* 1 while a worker started before generation `gen` is alive. */
+static int old_workers(struct farm_app *app, int gen)
+{
+	for (int i = 0; i < FARM_MAX_WORKERS; i++)
+		if (app->board->slot[i].pid > 0 && app->board->slot[i].generation < gen)
+			return 1;
+	return 0;
 }
 
 static int any_worker(struct farm_app *app)
@@ -632,31 +636,17 @@ int main(int argc, char **argv)
 {
 	struct farm_app app;
 	sigset_t set;
-	int opt, check_only = 0, stopping = 0;
+	int rc, stopping = 0, lock_fd = -1, reload_gen = -1;
 	time_t last_ckp = time(NULL), stop_started = 0;
 	time_t crash_times[64] = {0};
 
 	memset(&app, 0, sizeof(app));
+	/* The route table, for t/t8000-openapi.sh: no config, no state, nothing started. */
+	if (argc == 2 && strcmp(argv[1], "--routes") == 0)
+		return farm_routes_print(stdout, farm_routes, farm_nroutes);
 	farm_json_init();
-	conf_path = getenv("FARM_CONFIG");
-	if (conf_path && !*conf_path)
-		conf_path = NULL;
-	while ((opt = getopt(argc, argv, "c:th")) != -1) {
-		switch (opt) {
-		case 'c': conf_path = optarg; break;
-		case 't': check_only = 1; break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
-		}
-	}
-	if (load_conf(&app.conf))
-		return 1;
-	if (check_only) {
-		printf("farm-fcgi: configuration %s is valid\n", conf_path ? conf_path : "(defaults)");
-		farm_conf_free(&app.conf);
-		return 0;
-	}
-	farm_log_init("farm-fcgi", farm_log_level_parse(app.conf.log_level));
+	if ((rc = farm_daemon_start("farm-fcgi", argc, argv, usage, &app.conf, &conf_path)) >= 0)
+		return rc;
 	if (farm_crypto_init() != FARM_OK) {
 		farm_log(FARM_LOG_ERROR, NULL, 0, "cannot initialise cryptography");
 		return 1;
@@ -671,6 +661,10 @@ int main(int argc, char **argv)
 		farm_log(FARM_LOG_ERROR, NULL, errno, "cannot create %s", app.conf.state_dir);
 		return 1;
 	}
+	/* One pool per state dir: a second one would take over the socket and its
+	 * recovery would evict the running pool and daemons.  Held until exit. */
+	if (farm_daemon_lock("farm-fcgi", app.conf.state_dir, "fcgi", &lock_fd) < 0)
+		return 1;
 	app.board = mmap(NULL, sizeof(*app.board), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
 			 -1, 0);
 	if (app.board == MAP_FAILED) {
@@ -704,9 +698,10 @@ int main(int argc, char **argv)
 		return 1;
 	for (long i = 0; i < app.conf.workers; i++)
 		spawn_worker(&app);
-	farm_log(FARM_LOG_INFO, NULL, 0, "ready: %ld workers x %ld threads (%d running at once) on %s",
+	farm_log(FARM_LOG_INFO, NULL, 0,
+		 "ready: %ld workers x %ld threads (%d running at once) on %s (farm %s)",
 		 app.conf.workers, app.conf.threads, farm_running_slots(&app.conf),
-		 *app.conf.listen ? app.conf.listen : "fd 0");
+		 *app.conf.listen ? app.conf.listen : "fd 0", farm_daemon_version());
 	notify_systemd("READY=1\nSTATUS=serving");
 
 	for (;;) {
@@ -728,9 +723,10 @@ int main(int argc, char **argv)
 			break;
 		case SIGHUP: {
 			struct farm_conf nc;
+			struct farm_error err = {0};
 			farm_log(FARM_LOG_INFO, NULL, 0, "reloading configuration");
 			notify_systemd("RELOADING=1");
-			if (load_conf(&nc) == 0) {
+			if (farm_conf_load(&nc, conf_path, &err) == FARM_OK) {
 				/* The socket and state_dir stay; everything else is taken. */
 				free(nc.listen);
 				nc.listen = app.conf.listen;
@@ -746,12 +742,17 @@ int main(int argc, char **argv)
 				if (load_keyring(&app) != FARM_OK)
 					farm_log(FARM_LOG_ERROR, NULL, 0, "cannot load the credential keys");
 				farm_log_init("farm-fcgi", farm_log_level_parse(app.conf.log_level));
+				if (*app.conf.log_file && farm_log_open(app.conf.log_file) < 0)
+					farm_log(FARM_LOG_ERROR, NULL, errno, "log_file %s",
+						 app.conf.log_file);
 				generation++;
+				reload_gen = generation;
 				for (long i = 0; i < app.conf.workers; i++)
 					spawn_worker(&app);
 				signal_workers(&app, SIGTERM, 1);
 			} else {
-				farm_log(FARM_LOG_ERROR, NULL, 0, "reload refused: configuration invalid");
+				farm_log(FARM_LOG_ERROR, NULL, 0, "reload refused: configuration invalid: %s",
+					 err.msg);
 			}
 			notify_systemd("READY=1");
 			break;
@@ -761,12 +762,37 @@ int main(int argc, char **argv)
 			if (!stopping)
 				recover_pool(&app);
 			break;
-		case SIGUSR1:
-			/* A worker is recycling; it already marked itself draining. */
+		case SIGUSR1: {
+			/* From a worker: it is recycling (it already marked itself draining).
+			 * From anyone else: reopen the log (logrotate). */
+			int from_worker = 0;
 			for (int i = 0; i < FARM_MAX_WORKERS; i++)
-				if (app.board->slot[i].pid == si.si_pid)
+				if (app.board->slot[i].pid == si.si_pid) {
 					app.board->slot[i].draining = 1;
+					from_worker = 1;
+				}
+			if (from_worker || stopping)
+				break;
+			if (!*app.conf.log_file) {
+				farm_log(FARM_LOG_INFO, NULL, 0, "SIGUSR1: no log_file set, logs go to "
+								 "stderr: nothing to reopen");
+				break;
+			}
+			if (farm_log_reopen() < 0) {
+				farm_log(FARM_LOG_ERROR, NULL, errno, "cannot reopen %s",
+					 app.conf.log_file);
+				break;
+			}
+			farm_log(FARM_LOG_INFO, NULL, 0, "log reopened: %s; replacing the workers",
+				 app.conf.log_file);
+			/* Workers write through the stderr they inherited: new ones get the
+			 * new file, the old ones finish their requests first. */
+			generation++;
+			for (long i = 0; i < app.conf.workers; i++)
+				spawn_worker(&app);
+			signal_workers(&app, SIGTERM, 1);
 			break;
+		}
 		default:
 			break;
 		}
@@ -802,6 +828,12 @@ int main(int argc, char **argv)
 			if (spawn_worker(&app) < 0)
 				break;
 		}
+		if (reload_gen >= 0 && !old_workers(&app, reload_gen)) {
+			farm_log(FARM_LOG_INFO, NULL, 0,
+				 "reload complete: %ld workers x %ld threads of the new configuration",
+				 app.conf.workers, app.conf.threads);
+			reload_gen = -1;
+		}
 		watchdog(&app);
 		ckpt_tick(&app, &last_ckp);
 	}
@@ -819,5 +851,7 @@ int main(int argc, char **argv)
 	farm_keyring_free(app.keyring);
 	farm_conf_free(&app.conf);
 	farm_log(FARM_LOG_INFO, NULL, 0, "stopped");
+	if (lock_fd >= 0)
+		close(lock_fd);
 	return 0;
 }

@@ -56,6 +56,7 @@ struct farm_app {
 
 /* Per accepting thread. */
 struct farm_list_cache;
+struct farm_board_cache;
 
 struct farm_thr {
 	struct farm_app *app;
@@ -64,11 +65,16 @@ struct farm_thr {
 	void *http;                       /* provider HTTP client (lazily created) */
 	unsigned long long rnd;
 	struct farm_list_cache *creds_cache; /* see farm-fcgi-creds.c */
+	struct farm_board_cache *board_cache; /* see farm-fcgi-board.c */
 };
 
 /* farm-fcgi-routes.c */
 extern const struct farm_route farm_routes[];
 extern const size_t farm_nroutes;
+
+/* farm-fcgi-routedump.c: `farm-fcgi --routes`: "METHOD PATTERN FLAGS" lines (flags
+ * auth,admin,json,body,adminloc or -); 0, or 1 when the table is missing or stdout fails. */
+int farm_routes_print(FILE *fp, const struct farm_route *table, size_t n);
 
 /* farm-fcgi-worker.c: runs a worker process until told to stop; returns exit code. */
 int farm_worker_main(struct farm_app *app);
@@ -81,6 +87,12 @@ int farm_h_debug_sleep(struct farm_req *r);
 int farm_h_creds_list(struct farm_req *r);
 /* Frees a thread's credential list cache (NULL-safe). */
 void farm_creds_cache_free(struct farm_list_cache *c);
+/* farm-fcgi-board.c: the board, cctray, the history for pollers. */
+int farm_h_board_projects(struct farm_req *r);
+int farm_h_board_cctray(struct farm_req *r);
+int farm_h_events_list(struct farm_req *r);
+/* Frees a thread's board answer cache (NULL-safe). */
+void farm_board_cache_free(struct farm_board_cache *c);
 int farm_h_creds_create(struct farm_req *r);
 int farm_h_creds_patch(struct farm_req *r);
 int farm_h_creds_delete(struct farm_req *r);

@@ -600,17 +600,6 @@ done:
 
 /* ---- set-up and the loop ------------------------------------------------------------- */
 
-static int load_conf(struct farm_conf *c, const char *path)
-{
-	struct farm_error err = {0};
-
-	if (farm_conf_load(c, path, &err) != FARM_OK) {
-		fprintf(stderr, "farm-runner: %s\n", err.msg[0] ? err.msg : "bad configuration");
-		return -1;
-	}
-	return 0;
-}
-
 static int open_store(struct farm_runner *rn)
 {
 	struct farm_error err = {0};
@@ -644,9 +633,10 @@ static int reopen_store(struct farm_runner *rn)
 
 static void usage(FILE *fp)
 {
-	fprintf(fp, "usage: farm-runner [-c FILE] [-t] [-h]\n"
+	fprintf(fp, "usage: farm-runner [-c FILE] [-t] [-v] [-h]\n"
 		    "  -c FILE  configuration file (default: $FARM_CONFIG, else built-in defaults)\n"
 		    "  -t       check the configuration and exit\n"
+		    "  -v       print the version and exit\n"
 		    "  -h       this help\n"
 		    "Executes queued pipeline runs (OCI image build stages with docker, buildah\n"
 		    "or podman) and polls linked Argo CD applications every argocd.poll_interval.\n");
@@ -655,24 +645,15 @@ static void usage(FILE *fp)
 int main(int argc, char **argv)
 {
 	struct farm_runner rn;
-	const char *conf_path = NULL;
 	void *nudge = NULL;
-	int check_only = 0, rc, code = 1, poller = 0;
+	int rc, code = 1, poller = 0;
 
 	memset(&rn, 0, sizeof(rn));
 	rn.lock_fd = -1;
 	pthread_rwlock_init(&rn.store_lock, NULL);
-	if ((rc = farm_daemon_args(argc, argv, usage, &conf_path, &check_only)) >= 0)
-		return rc;
 	farm_json_init();
-	if (load_conf(&rn.conf, conf_path) < 0)
-		return 1;
-	if (check_only) {
-		farm_daemon_checked("farm-runner", conf_path);
-		farm_conf_free(&rn.conf);
-		return 0;
-	}
-	farm_log_init("farm-runner", farm_log_level_parse(rn.conf.log_level));
+	if ((rc = farm_daemon_start("farm-runner", argc, argv, usage, &rn.conf, NULL)) >= 0)
+		return rc;
 	farm_daemon_signals(on_stop); /* no SA_RESTART: a blocking wait returns at once */
 	if (farm_crypto_init() != FARM_OK || farm_httpc_global_init() != FARM_OK) {
 		farm_log(FARM_LOG_ERROR, NULL, 0, "cannot initialise GnuTLS/libcurl");

@@ -426,7 +426,7 @@ void wsd_client_pump(struct wsd_client *c)
 	if (c->cursor >= wsd.last_id)
 		c->live = 1;
 	if (c->qlen)
-		lws_callback_on_writable(c->wsi);
+		wsd_conn_send(c);
 }
 
 void wsd_pump_all(void)

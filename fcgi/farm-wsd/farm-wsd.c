@@ -70,47 +70,6 @@ static void lws_emit(int level, const char *line)
 		 line);
 }
 
-static int load_conf(struct farm_conf *c, const char *path)
-{
-	struct farm_error err = {0};
-
-	if (farm_conf_load(c, path, &err) != FARM_OK) {
-		fprintf(stderr, "farm-wsd: %s\n", err.msg[0] ? err.msg : "bad configuration");
-		return -1;
-	}
-	return 0;
-}
-
-/* "127.0.0.1:8091" / "[::1]:8091" / "localhost:8091" → host, port.  Only loopback:
- * the bridge speaks plain ws and trusts nginx in front of it for TLS and limits. */
-static int parse_listen(const char *s, char *host, size_t hcap, int *port)
-{
-	const char *colon = strrchr(s, ':'), *h = s;
-	size_t hl;
-	char *end;
-	long p;
-
-	if (!colon)
-		return -1;
-	hl = (size_t)(colon - s);
-	if (hl >= 2 && s[0] == '[' && s[hl - 1] == ']') {
-		h = s + 1;
-		hl -= 2;
-	}
-	if (hl == 0 || hl >= hcap)
-		return -1;
-	memcpy(host, h, hl);
-	host[hl] = '\0';
-	p = strtol(colon + 1, &end, 10);
-	if (*end || p < 1 || p > 65535)
-		return -1;
-	*port = (int)p;
-	if (strncmp(host, "127.", 4) != 0 && strcmp(host, "::1") != 0 &&
-	    strcmp(host, "localhost") != 0)
-		return -2;
-	return 0;
-}
-
 static int open_zmq(void)
 {
 	lws_sock_file_fd_type u;
@@ -147,9 +106,10 @@ static int read_last_id(struct farm_txn *t, void *arg)
 
 static void usage(FILE *fp)
 {
-	fprintf(fp, "usage: farm-wsd [-c FILE] [-t] [-h]\n"
+	fprintf(fp, "usage: farm-wsd [-c FILE] [-t] [-v] [-h]\n"
 		    "  -c FILE  configuration file (default: $FARM_CONFIG, else built-in defaults)\n"
 		    "  -t       check the configuration and exit\n"
+		    "  -v       print the version and exit\n"
 		    "  -h       this help\n"
 		    "Serves GET /api/v1/events (WebSocket) on wsd.listen behind nginx.\n");
 }
@@ -158,31 +118,21 @@ int main(int argc, char **argv)
 {
 	struct lws_context_creation_info info;
 	struct farm_error err = {0};
-	const char *conf_path = NULL;
 	char host[128];
-	int check_only = 0, port = 0, rc, code = 1;
+	int port = 0, rc, code = 1;
 
 	memset(&wsd, 0, sizeof(wsd));
 	wsd.lock_fd = -1;
-	if ((rc = farm_daemon_args(argc, argv, usage, &conf_path, &check_only)) >= 0)
-		return rc;
 	farm_json_init();
-	if (load_conf(&wsd.conf, conf_path) < 0)
-		return 1;
-	rc = parse_listen(wsd.conf.wsd_listen, host, sizeof(host), &port);
-	if (rc < 0) {
-		fprintf(stderr, "farm-wsd: wsd.listen %s: %s\n", wsd.conf.wsd_listen,
-			rc == -2 ? "must be a loopback address (nginx is the front)"
-				 : "expected host:port");
-		farm_conf_free(&wsd.conf);
-		return 1;
+	if ((rc = farm_daemon_start("farm-wsd", argc, argv, usage, &wsd.conf, NULL)) >= 0)
+		return rc;
+	/* wsd.listen is a loopback host:port (conf.c checked it): the bridge speaks plain
+	 * ws and trusts nginx in front of it for TLS and limits. */
+	if (farm_conf_hostport(wsd.conf.wsd_listen, host, sizeof(host), &port) < 0) {
+		farm_log(FARM_LOG_ERROR, NULL, 0, "wsd.listen %s: expected host:port",
+			 wsd.conf.wsd_listen);
+		goto out;
 	}
-	if (check_only) {
-		farm_daemon_checked("farm-wsd", conf_path);
-		farm_conf_free(&wsd.conf);
-		return 0;
-	}
-	farm_log_init("farm-wsd", farm_log_level_parse(wsd.conf.log_level));
 	lws_set_log_level(LLL_ERR | LLL_WARN, lws_emit);
 	if (farm_crypto_init() != FARM_OK) {
 		farm_log(FARM_LOG_ERROR, NULL, 0, "cannot initialise cryptography");

@@ -48,6 +48,8 @@ struct wsd_client {
 	uint64_t since;
 	uint64_t cursor;        /* every id <= cursor is queued, sent or not for this client */
 	int live;               /* has caught up once: a full queue now means "too slow" */
+	int in_write;           /* inside its WRITEABLE callback */
+	int write_failed;       /* a direct write failed: close from the callback */
 	int closing;            /* close status to send, 0 = none */
 	int ping_due, ping_outstanding;
 	int64_t last_tx_ms, ping_sent_ms;
@@ -99,6 +101,10 @@ void wsd_frames_forget(int fd);
 
 /* farm-wsd-conn.c */
 extern const struct lws_protocols wsd_protocols[];
+/* c has messages queued: writes them now when lws has nothing of c's pending (a fan-out
+ * then costs one send per client, not two epoll_ctl and a wake-up more), else asks
+ * for a WRITEABLE callback. */
+void wsd_conn_send(struct wsd_client *c);
 /* Pings idle clients, hangs up on the silent ones (called from the tick). */
 void wsd_conn_keepalive(void);
 

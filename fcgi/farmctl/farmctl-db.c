@@ -17,6 +17,7 @@
 
 #include "creds.h"
 #include "crypto.h"
+#include "daemon.h"
 #include "farmctl.h"
 #include "json.h"
 #include "keys.h"
@@ -59,7 +60,7 @@ int farmctl_db(const char *conf_path, int argc, char **argv)
 		       "  backup DIR   hot backup of the live environment into DIR (new or empty)\n"
 		       "  verify [DIR] db_verify a backup copy; without DIR, backs up into a\n"
 		       "               temporary directory first and verifies that\n"
-		       "  recover      run normal recovery (only while farm is stopped)\n");
+		       "  recover      run normal recovery (refused while farm runs)\n");
 		return argc < 2 ? 2 : 0;
 	}
 	if (farmctl_load_conf(conf_path, &c))
@@ -99,6 +100,17 @@ int farmctl_db(const char *conf_path, int argc, char **argv)
 		if (dir == tmpl)
 			rm_rf(tmpl);
 	} else if (!strcmp(argv[1], "recover") && argc == 2) {
+		/* Recovery under a running pool or daemon would evict it. */
+		static const char *const users[] = {"fcgi", "eventd", "wsd", "runner"};
+		for (size_t i = 0; i < sizeof(users) / sizeof(users[0]); i++) {
+			long pid = farm_daemon_lock_holder(c.state_dir, users[i]);
+			if (pid > 0) {
+				fprintf(stderr, "farmctl db recover: state dir %s in use by pid %ld "
+						"(%s.lock): stop farm first\n",
+					c.state_dir, pid, users[i]);
+				goto out;
+			}
+		}
 		if (open_store(&c, &s, FARM_STORE_MASTER))
 			goto out;
 		printf("recovery complete\n");

@@ -8,7 +8,10 @@
  *   farmctl [-c FILE] events tail [--org O] [--since ID] [--count N] [--timeout S]
  *
  * Configuration is read exactly as farm-fcgi reads it (file, then FARM_<KEY>); the
- * file is -c, else $FARM_CONFIG, else FARMCTL_DEFAULT_CONFIG when it exists.
+ * file is -c, else $FARM_CONFIG, else the first that exists of
+ * $FARM_STATE_DIR/farm.conf (when FARM_STATE_DIR is set), FARMCTL_DEFAULT_CONFIG,
+ * ./var/farm.conf: the installed farm, or the state dir `make run` (scripts/farm-run)
+ * set up, so `build/farmctl token ...` works in a checkout as the README says.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -24,6 +27,7 @@
 
 #include "conf.h"
 #include "crypto.h"
+#include "daemon.h"
 #include "json.h"
 #include "jwt.h"
 #include "log.h"
@@ -50,8 +54,10 @@ static void usage(FILE *fp)
 		"  rotate-key [--master-key-file F] re-seal every credential\n"
 		"  credentials list [--org O]       metadata only, never values\n"
 		"  events tail [--org O] [--since ID] [--count N]  print events as published\n"
+		"  -v, --version                    print the version\n"
 		"Each command takes --help.  The configuration is -c FILE, else $FARM_CONFIG,\n"
-		"else " FARMCTL_DEFAULT_CONFIG " when it exists.\n");
+		"else the first that exists of $FARM_STATE_DIR/farm.conf (FARM_STATE_DIR set),\n"
+		FARMCTL_DEFAULT_CONFIG ", ./var/farm.conf (make run's state dir).\n");
 }
 
 /* Root working on a state_dir that belongs to another user (the packaged `farm`)
@@ -167,12 +173,7 @@ static int cmd_token(const char *conf_path, int argc, char **argv)
 
 static const char *key_type(const struct farm_conf_key *k)
 {
-	switch (k->type) {
-	case FARM_CONF_INT: return "integer";
-	case FARM_CONF_SIZE: return "size";
-	case FARM_CONF_BOOL: return "boolean";
-	default: return "string";
-	}
+	return farm_conf_type_name(k->type);
 }
 
 /* FARM_<KEY>: upper case, '.' -> '_'. */
@@ -268,9 +269,27 @@ static int cmd_config(const char *conf_path, int argc, char **argv)
 	return 0;
 }
 
+/* Without -c or FARM_CONFIG: $FARM_STATE_DIR/farm.conf (when the variable is set), the
+ * installed FARMCTL_DEFAULT_CONFIG, then make run's ./var/farm.conf; NULL when none
+ * exists (defaults and the environment only). */
+static const char *default_config(char *buf, size_t cap)
+{
+	const char *sd = getenv("FARM_STATE_DIR");
+
+	if (sd && *sd && (size_t)snprintf(buf, cap, "%s/farm.conf", sd) < cap &&
+	    access(buf, F_OK) == 0)
+		return buf;
+	if (access(FARMCTL_DEFAULT_CONFIG, F_OK) == 0)
+		return FARMCTL_DEFAULT_CONFIG;
+	if ((!sd || !*sd) && access("var/farm.conf", F_OK) == 0)
+		return "var/farm.conf";
+	return NULL;
+}
+
 int main(int argc, char **argv)
 {
 	const char *conf_path = getenv("FARM_CONFIG");
+	char state_conf[4200];
 	int i = 1;
 
 	farm_json_init();
@@ -281,8 +300,12 @@ int main(int argc, char **argv)
 		conf_path = argv[i + 1];
 		i += 2;
 	}
-	if (!conf_path && access(FARMCTL_DEFAULT_CONFIG, F_OK) == 0)
-		conf_path = FARMCTL_DEFAULT_CONFIG;
+	if (!conf_path)
+		conf_path = default_config(state_conf, sizeof(state_conf));
+	if (i < argc && (!strcmp(argv[i], "-v") || !strcmp(argv[i], "--version"))) {
+		printf("farmctl %s\n", farm_daemon_version());
+		return 0;
+	}
 	if (i >= argc || !strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
 		usage(i >= argc ? stderr : stdout);
 		return i >= argc ? 2 : 0;

@@ -10,6 +10,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <sys/socket.h>
 
 #include "banned.h"
 
@@ -20,9 +22,9 @@ extern char **environ;
 #define MIB (1024L * 1024L)
 
 static const struct farm_conf_key conf_keys[] = {
-	{"listen", FARM_CONF_STR, OFF(listen), 0, 0, "unix:/run/farm/farm.sock", 0,
+	{"listen", FARM_CONF_LISTEN, OFF(listen), 0, 0, "unix:/run/farm/farm.sock", 0,
 	 "FastCGI socket: unix:/path or 127.0.0.1:port; empty means the socket on fd 0"},
-	{"listen.mode", FARM_CONF_STR, OFF(listen_mode), 0, 0, "0660", 0,
+	{"listen.mode", FARM_CONF_MODE, OFF(listen_mode), 0, 0, "0660", 0,
 	 "permissions of a unix listen socket"},
 	{"workers", FARM_CONF_INT, OFF(workers), 1, 256, "2", 0, "worker processes"},
 	{"threads", FARM_CONF_INT, OFF(threads), 1, 256, "4", 0, "accepting threads per worker"},
@@ -30,13 +32,13 @@ static const struct farm_conf_key conf_keys[] = {
 	 "threads of a worker running request code at once, the others wait (0 = online CPUs / workers, rounded up)"},
 	{"max_requests", FARM_CONF_INT, OFF(max_requests), 0, LONG_MAX, "0", 0,
 	 "recycle a worker after this many requests (0 = never)"},
-	{"state_dir", FARM_CONF_STR, OFF(state_dir), 0, 0, "/var/lib/farm", 0,
+	{"state_dir", FARM_CONF_PATH, OFF(state_dir), 0, 0, "/var/lib/farm", 0,
 	 "Berkeley DB environment and runtime state"},
 	{"jwt_secret", FARM_CONF_STR, OFF(jwt_secret), 0, 0, "", 1,
 	 "HS256 secret for API tokens (also the default key-derivation input)"},
-	{"jwt_secret_file", FARM_CONF_STR, OFF(jwt_secret_file), 0, 0, "", 0,
+	{"jwt_secret_file", FARM_CONF_PATH, OFF(jwt_secret_file), 0, 0, "", 0,
 	 "file holding jwt_secret (mode 0600 or stricter)"},
-	{"master_key_file", FARM_CONF_STR, OFF(master_key_file), 0, 0, "", 0,
+	{"master_key_file", FARM_CONF_PATH, OFF(master_key_file), 0, 0, "", 0,
 	 "optional key file replacing jwt_secret as the credential key-derivation input"},
 	{"body_limit", FARM_CONF_SIZE, OFF(body_limit), 1, 64 * MIB, "1M", 0,
 	 "largest accepted request body"},
@@ -52,15 +54,15 @@ static const struct farm_conf_key conf_keys[] = {
 	 "memory shared by the pool for cached platform reads"},
 	{"upstream.allow_loopback", FARM_CONF_BOOL, OFF(upstream_allow_loopback), 0, 1, "no", 0,
 	 "let platform URLs reach loopback addresses (tests, a platform on the same host)"},
-	{"upstream.ca_file", FARM_CONF_STR, OFF(upstream_ca_file), 0, 0, "", 0,
+	{"upstream.ca_file", FARM_CONF_PATH, OFF(upstream_ca_file), 0, 0, "", 0,
 	 "PEM CA bundle trusted for platform TLS instead of the system store (internal CAs)"},
-	{"pipelines.workspace_root", FARM_CONF_STR, OFF(pipelines_workspace_root), 0, 0,
+	{"pipelines.workspace_root", FARM_CONF_PATH, OFF(pipelines_workspace_root), 0, 0,
 	 "/var/lib/farm/workspaces", 0, "directory pipeline workspaces live under"},
 	{"pipelines.stage_timeout", FARM_CONF_INT, OFF(pipelines_stage_timeout), 1, 86400, "1800", 0,
 	 "seconds a build stage may run when its config sets no timeout"},
-	{"circleci.api_url", FARM_CONF_STR, OFF(circleci_api_url), 0, 0, "https://circleci.com", 0,
+	{"circleci.api_url", FARM_CONF_URL, OFF(circleci_api_url), 0, 0, "https://circleci.com", 0,
 	 "CircleCI API base"},
-	{"travisci.api_url", FARM_CONF_STR, OFF(travisci_api_url), 0, 0, "https://api.travis-ci.com",
+	{"travisci.api_url", FARM_CONF_URL, OFF(travisci_api_url), 0, 0, "https://api.travis-ci.com",
 	 0, "Travis CI API base"},
 	{"webhook.circleci.secret", FARM_CONF_STR, OFF(webhook_circleci_secret), 0, 0, "", 1,
 	 "HMAC secret of POST /webhooks/circleci"},
@@ -68,15 +70,15 @@ static const struct farm_conf_key conf_keys[] = {
 	 "shared token of POST /webhooks/jenkins"},
 	{"webhook.argocd.token", FARM_CONF_STR, OFF(webhook_argocd_token), 0, 0, "", 1,
 	 "shared token of POST /webhooks/argocd"},
-	{"webhook.travisci.public_key_file", FARM_CONF_STR, OFF(webhook_travisci_public_key_file), 0,
+	{"webhook.travisci.public_key_file", FARM_CONF_PATH, OFF(webhook_travisci_public_key_file), 0,
 	 0, "", 0, "Travis webhook public key (PEM); else fetched from <travisci.api_url>/config"},
 	{"events.history", FARM_CONF_INT, OFF(events_history), 1, 10000000, "10000", 0,
 	 "events kept for replay"},
-	{"events.push", FARM_CONF_STR, OFF(events_push), 0, 0, "ipc:///run/farm/eventd.sock", 0,
+	{"events.push", FARM_CONF_ZMQ, OFF(events_push), 0, 0, "ipc:///run/farm/eventd.sock", 0,
 	 "ZeroMQ endpoint where farm-eventd takes nudges"},
-	{"events.pub", FARM_CONF_STR, OFF(events_pub), 0, 0, "ipc:///run/farm/events.sock", 0,
+	{"events.pub", FARM_CONF_ZMQ, OFF(events_pub), 0, 0, "ipc:///run/farm/events.sock", 0,
 	 "ZeroMQ endpoint where farm-eventd publishes events"},
-	{"wsd.listen", FARM_CONF_STR, OFF(wsd_listen), 0, 0, "127.0.0.1:8091", 0,
+	{"wsd.listen", FARM_CONF_LOOPBACK, OFF(wsd_listen), 0, 0, "127.0.0.1:8091", 0,
 	 "address the WebSocket bridge listens on (nginx proxies to it)"},
 	{"wsd.ping_interval", FARM_CONF_INT, OFF(wsd_ping_interval), 1, 3600, "30", 0,
 	 "seconds of silence before the WebSocket bridge pings a client"},
@@ -90,7 +92,9 @@ static const struct farm_conf_key conf_keys[] = {
 	 "seconds between database checkpoints"},
 	{"argocd.poll_interval", FARM_CONF_INT, OFF(argocd_poll_interval), 0, 86400, "30", 0,
 	 "seconds between polls of linked Argo CD apps (0 = off)"},
-	{"log_level", FARM_CONF_STR, OFF(log_level), 0, 0, "info", 0, "error, warn, info or debug"},
+	{"log_level", FARM_CONF_LEVEL, OFF(log_level), 0, 0, "info", 0, "error, warn, info or debug"},
+	{"log_file", FARM_CONF_PATH, OFF(log_file), 0, 0, "", 0,
+	 "append log lines to this file instead of stderr; SIGUSR1 reopens it (log rotation)"},
 	{"emergency_restart_threshold", FARM_CONF_INT, OFF(emergency_restart_threshold), 0, 10000,
 	 "10", 0, "worker crashes within the interval that restart the whole pool (0 = off)"},
 	{"emergency_restart_interval", FARM_CONF_INT, OFF(emergency_restart_interval), 1, 86400, "60",
@@ -101,15 +105,17 @@ static const struct farm_conf_key conf_keys[] = {
 	 "enable test-only routes such as GET /api/v1/__debug/sleep?ms=N (never in production)"},
 };
 
+#define NKEYS (sizeof(conf_keys) / sizeof(conf_keys[0]))
+
 const struct farm_conf_key *farm_conf_keys(size_t *n)
 {
-	*n = sizeof(conf_keys) / sizeof(conf_keys[0]);
+	*n = NKEYS;
 	return conf_keys;
 }
 
 static const struct farm_conf_key *conf_find(const char *name, size_t len)
 {
-	for (size_t i = 0; i < sizeof(conf_keys) / sizeof(conf_keys[0]); i++)
+	for (size_t i = 0; i < NKEYS; i++)
 		if (strlen(conf_keys[i].name) == len && memcmp(conf_keys[i].name, name, len) == 0)
 			return &conf_keys[i];
 	return NULL;
@@ -151,17 +157,231 @@ static void free_secret_str(char *s)
 	}
 }
 
+
+/* ---- the types' shapes (shared by the file, the environment and -t) ---------------- */
+
+int farm_conf_type_is_str(enum farm_conf_type t)
+{
+	return t != FARM_CONF_INT && t != FARM_CONF_SIZE && t != FARM_CONF_BOOL;
+}
+
+const char *farm_conf_type_name(enum farm_conf_type t)
+{
+	switch (t) {
+	case FARM_CONF_INT: return "integer";
+	case FARM_CONF_SIZE: return "size";
+	case FARM_CONF_BOOL: return "boolean";
+	case FARM_CONF_URL: return "URL";
+	case FARM_CONF_ZMQ: return "ZeroMQ endpoint";
+	case FARM_CONF_LISTEN: return "listen address";
+	case FARM_CONF_HOSTPORT: return "host:port";
+	case FARM_CONF_LOOPBACK: return "loopback host:port";
+	case FARM_CONF_MODE: return "octal mode";
+	case FARM_CONF_PATH: return "absolute path";
+	case FARM_CONF_LEVEL: return "log level";
+	case FARM_CONF_STR: break;
+	}
+	return "string";
+}
+
+/* "1".."65535", digits only. */
+static int port_ok(const char *p, size_t n)
+{
+	long v = 0;
+
+	if (n == 0 || n > 5)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		if (p[i] < '0' || p[i] > '9')
+			return 0;
+		v = v * 10 + (p[i] - '0');
+	}
+	return v >= 1 && v <= 65535;
+}
+
+/* A host name or address: letters, digits, '-', '.', '_' (or a bracketed v6). */
+static int host_ok(const char *h, size_t n)
+{
+	if (n == 0)
+		return 0;
+	if (h[0] == '[')
+		return n > 2 && h[n - 1] == ']' && strspn(h + 1, "0123456789abcdefABCDEF:.") == n - 2;
+	for (size_t i = 0; i < n; i++)
+		if (!isalnum((unsigned char)h[i]) && h[i] != '-' && h[i] != '.' && h[i] != '_')
+			return 0;
+	return 1;
+}
+
+int farm_conf_hostport(const char *s, char *host, size_t hcap, int *port)
+{
+	const char *colon = strrchr(s, ':'), *h = s;
+	size_t hl;
+
+	if (!colon || !host_ok(s, (size_t)(colon - s)) || !port_ok(colon + 1, strlen(colon + 1)))
+		return -1;
+	hl = (size_t)(colon - s);
+	if (s[0] == '[') {
+		h++;
+		hl -= 2;
+	} else if (memchr(s, ':', hl)) {
+		return -1; /* a v6 address needs brackets */
+	}
+	if (hl >= hcap)
+		return -1;
+	memcpy(host, h, hl);
+	host[hl] = '\0';
+	*port = (int)strtol(colon + 1, NULL, 10);
+	return 0;
+}
+
+static int is_loopback_host(const char *h)
+{
+	return strncmp(h, "127.", 4) == 0 || !strcmp(h, "::1") || !strcmp(h, "localhost");
+}
+
+static int fail(char *why, size_t cap, const char *msg)
+{
+	snprintf(why, cap, "%s", msg);
+	return -1;
+}
+
+static int check_url(const char *v, char *why, size_t cap)
+{
+	const char *h, *end;
+	size_t hl;
+
+	if (strncmp(v, "https://", 8) == 0)
+		h = v + 8;
+	else if (strncmp(v, "http://", 7) == 0)
+		h = v + 7;
+	else
+		return fail(why, cap, "expected an http:// or https:// URL");
+	for (const char *p = v; *p; p++)
+		if ((unsigned char)*p <= ' ' || (unsigned char)*p >= 0x7f)
+			return fail(why, cap, "a URL has no spaces or control characters");
+	if (strpbrk(v, "?#"))
+		return fail(why, cap, "a base URL has no query or fragment");
+	end = h + strcspn(h, "/");
+	if (memchr(h, '@', (size_t)(end - h)))
+		return fail(why, cap, "a URL carries no user info");
+	hl = (size_t)(end - h);
+	if (h[0] == '[') {
+		const char *rb = memchr(h, ']', hl);
+		if (!rb || !host_ok(h, (size_t)(rb - h) + 1))
+			return fail(why, cap, "bad host in URL");
+		if (rb + 1 < end && (rb[1] != ':' || !port_ok(rb + 2, (size_t)(end - rb - 2))))
+			return fail(why, cap, "bad port in URL (1..65535)");
+		return 0;
+	}
+	const char *colon = memchr(h, ':', hl);
+	if (!host_ok(h, colon ? (size_t)(colon - h) : hl))
+		return fail(why, cap, "bad host in URL");
+	if (colon && !port_ok(colon + 1, (size_t)(end - colon - 1)))
+		return fail(why, cap, "bad port in URL (1..65535)");
+	return 0;
+}
+
+static int check_zmq(const char *v, char *why, size_t cap)
+{
+	char host[256];
+	int port;
+
+	if (!*v)
+		return 0;
+	if (strncmp(v, "ipc://", 6) == 0) {
+		if (v[6] != '/' && v[6] != '@')
+			return fail(why, cap, "expected ipc:///absolute/path");
+		if (strlen(v + 6) >= 108)
+			return fail(why, cap, "ipc path too long (107 bytes at most)");
+		return 0;
+	}
+	if (strncmp(v, "tcp://", 6) == 0) {
+		if (farm_conf_hostport(v + 6, host, sizeof(host), &port) < 0)
+			return fail(why, cap, "expected tcp://host:port");
+		return 0;
+	}
+	if (strncmp(v, "inproc://", 9) == 0 && v[9])
+		return 0;
+	return fail(why, cap, "expected a ZeroMQ endpoint: ipc:///path, tcp://host:port or "
+			      "inproc://name");
+}
+
+static int check_listen(const char *v, char *why, size_t cap)
+{
+	const char *colon;
+	unsigned char a[4];
+
+	if (!*v)
+		return 0;
+	if (strncmp(v, "unix:", 5) == 0) {
+		if (v[5] != '/')
+			return fail(why, cap, "expected unix:/absolute/path");
+		if (strlen(v + 5) >= 108)
+			return fail(why, cap, "socket path too long (107 bytes at most)");
+		return 0;
+	}
+	colon = strrchr(v, ':');
+	if (colon && (size_t)(colon - v) < 16 && port_ok(colon + 1, strlen(colon + 1))) {
+		char host[16];
+		memcpy(host, v, (size_t)(colon - v));
+		host[colon - v] = '\0';
+		if (inet_pton(AF_INET, host, a) == 1)
+			return 0;
+	}
+	return fail(why, cap, "expected unix:/path, IPv4:port (127.0.0.1:9000) or empty");
+}
+
+int farm_conf_check(enum farm_conf_type t, const char *v, char *why, size_t cap)
+{
+	char host[256];
+	int port;
+
+	switch (t) {
+	case FARM_CONF_URL:
+		return check_url(v, why, cap);
+	case FARM_CONF_ZMQ:
+		return check_zmq(v, why, cap);
+	case FARM_CONF_LISTEN:
+		return check_listen(v, why, cap);
+	case FARM_CONF_HOSTPORT:
+	case FARM_CONF_LOOPBACK:
+		if (!*v)
+			return 0; /* none: the part is off (farm-wsd refuses to start) */
+		if (farm_conf_hostport(v, host, sizeof(host), &port) < 0)
+			return fail(why, cap, "expected host:port (127.0.0.1:8091)");
+		if (t == FARM_CONF_LOOPBACK && !is_loopback_host(host))
+			return fail(why, cap, "must be a loopback address (127.x, ::1, localhost)");
+		return 0;
+	case FARM_CONF_MODE:
+		if (strlen(v) < 3 || strlen(v) > 4 || strspn(v, "01234567") != strlen(v) ||
+		    strtol(v, NULL, 8) > 0777)
+			return fail(why, cap, "expected an octal mode such as 0660");
+		return 0;
+	case FARM_CONF_PATH:
+		if (*v && *v != '/')
+			return fail(why, cap, "expected an absolute path");
+		return 0;
+	case FARM_CONF_LEVEL:
+		if (strcmp(v, "error") && strcmp(v, "warn") && strcmp(v, "info") && strcmp(v, "debug"))
+			return fail(why, cap, "expected error, warn, info or debug");
+		return 0;
+	default:
+		return 0;
+	}
+}
+
 static int conf_apply(struct farm_conf *c, const struct farm_conf_key *k, const char *v,
 		      struct farm_error *err)
 {
 	char *base = (char *)c;
 	long n;
 
-	switch (k->type) {
-	case FARM_CONF_STR: {
+	if (farm_conf_type_is_str(k->type)) {
 		char **slot = (char **)(base + k->offset);
-		char *dup = strdup(v);
-		if (!dup)
+		char why[128], *dup;
+		if (farm_conf_check(k->type, v, why, sizeof(why)) < 0)
+			return farm_error_set(err, FARM_E_CONFIG, "%s: %s", k->name, why);
+		if (!(dup = strdup(v)))
 			return farm_error_set(err, FARM_E_NOMEM, "out of memory");
 		if (k->secret)
 			free_secret_str(*slot);
@@ -170,6 +390,7 @@ static int conf_apply(struct farm_conf *c, const struct farm_conf_key *k, const 
 		*slot = dup;
 		return FARM_OK;
 	}
+	switch (k->type) {
 	case FARM_CONF_BOOL: {
 		int b;
 		if (!strcmp(v, "yes") || !strcmp(v, "on") || !strcmp(v, "true") || !strcmp(v, "1"))
@@ -182,8 +403,7 @@ static int conf_apply(struct farm_conf *c, const struct farm_conf_key *k, const 
 		*(int *)(base + k->offset) = b;
 		return FARM_OK;
 	}
-	case FARM_CONF_INT:
-	case FARM_CONF_SIZE:
+	default:
 		if (parse_long(v, &n, k->type == FARM_CONF_SIZE) < 0)
 			return farm_error_set(err, FARM_E_CONFIG, "%s: expected a %s", k->name,
 					      k->type == FARM_CONF_SIZE ? "size (e.g. 512K, 1M)"
@@ -194,7 +414,6 @@ static int conf_apply(struct farm_conf *c, const struct farm_conf_key *k, const 
 		*(long *)(base + k->offset) = n;
 		return FARM_OK;
 	}
-	return farm_error_set(err, FARM_E_CONFIG, "%s: bad type", k->name);
 }
 
 int farm_conf_set(struct farm_conf *c, const char *key, const char *value, struct farm_error *err)
@@ -211,7 +430,7 @@ int farm_conf_init(struct farm_conf *c)
 	struct farm_error e = {0};
 
 	memset(c, 0, sizeof(*c));
-	for (size_t i = 0; i < sizeof(conf_keys) / sizeof(conf_keys[0]); i++)
+	for (size_t i = 0; i < NKEYS; i++)
 		if (conf_apply(c, &conf_keys[i], conf_keys[i].def, &e) != FARM_OK)
 			return e.code;
 	return FARM_OK;
@@ -221,8 +440,8 @@ void farm_conf_free(struct farm_conf *c)
 {
 	if (!c)
 		return;
-	for (size_t i = 0; i < sizeof(conf_keys) / sizeof(conf_keys[0]); i++) {
-		if (conf_keys[i].type != FARM_CONF_STR)
+	for (size_t i = 0; i < NKEYS; i++) {
+		if (!farm_conf_type_is_str(conf_keys[i].type))
 			continue;
 		char **slot = (char **)((char *)c + conf_keys[i].offset);
 		if (conf_keys[i].secret)
@@ -250,6 +469,7 @@ int farm_conf_load_file(struct farm_conf *c, const char *path, struct farm_error
 	FILE *fp = fopen(path, "re");
 	char line[4096];
 	int lineno = 0, rc = FARM_OK;
+	int first[NKEYS] = {0}; /* the line each key was set on, to refuse a second one */
 
 	if (!fp) {
 		if (err)
@@ -261,6 +481,7 @@ int farm_conf_load_file(struct farm_conf *c, const char *path, struct farm_error
 		char *s, *eq, *key, *val;
 		const struct farm_conf_key *k;
 		struct farm_error e = {0};
+		size_t vl;
 
 		lineno++;
 		if (!strchr(line, '\n') && !feof(fp)) {
@@ -279,17 +500,33 @@ int farm_conf_load_file(struct farm_conf *c, const char *path, struct farm_error
 		*eq = '\0';
 		key = trim(s);
 		val = trim(eq + 1);
-		/* Values may be quoted to keep leading/trailing spaces or a '#'. */
-		if (val[0] == '"' && strlen(val) >= 2 && val[strlen(val) - 1] == '"') {
-			val[strlen(val) - 1] = '\0';
-			val++;
-		}
 		k = conf_find(key, strlen(key));
 		if (!k) {
 			rc = farm_error_set(err, FARM_E_CONFIG, "%s:%d: unknown key '%s'", path,
 					    lineno, key);
 			goto out;
 		}
+		/* Values may be quoted to keep leading/trailing spaces or a '#'; a quote
+		 * opened is closed on the same line. */
+		vl = strlen(val);
+		if (val[0] == '"') {
+			if (vl < 2 || val[vl - 1] != '"') {
+				rc = farm_error_set(err, FARM_E_CONFIG,
+						    "%s:%d: %s: unclosed quote (a quoted value ends "
+						    "with '\"' on the same line)",
+						    path, lineno, k->name);
+				goto out;
+			}
+			val[vl - 1] = '\0';
+			val++;
+		}
+		if (first[k - conf_keys]) {
+			rc = farm_error_set(err, FARM_E_CONFIG,
+					    "%s:%d: duplicate key '%s' (first set on line %d)", path,
+					    lineno, k->name, first[k - conf_keys]);
+			goto out;
+		}
+		first[k - conf_keys] = lineno;
 		if (conf_apply(c, k, val, &e) != FARM_OK) {
 			rc = farm_error_set(err, FARM_E_CONFIG, "%s:%d: %s", path, lineno, e.msg);
 			goto out;
@@ -301,13 +538,81 @@ out:
 	return rc;
 }
 
+/* The environment name of a key, lower case: "upstream.timeout" → "upstream_timeout". */
+static void env_key(const char *name, char *out, size_t cap)
+{
+	size_t i;
+
+	for (i = 0; name[i] && i + 1 < cap; i++)
+		out[i] = name[i] == '.' ? '_' : name[i];
+	out[i] = '\0';
+}
+
+/* Levenshtein distance, capped: anything above 3 is 3. */
+static int near(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	int row[128], prev, cur;
+
+	if (la >= 127 || lb >= 127 || (la > lb ? la - lb : lb - la) > 2)
+		return 3;
+	for (size_t j = 0; j <= lb; j++)
+		row[j] = (int)j;
+	for (size_t i = 1; i <= la; i++) {
+		prev = row[0];
+		row[0] = (int)i;
+		for (size_t j = 1; j <= lb; j++) {
+			cur = row[j];
+			int best = prev + (a[i - 1] != b[j - 1]);
+			if (row[j] + 1 < best)
+				best = row[j] + 1;
+			if (row[j - 1] + 1 < best)
+				best = row[j - 1] + 1;
+			row[j] = best;
+			prev = cur;
+		}
+	}
+	return row[lb] > 3 ? 3 : row[lb];
+}
+
+/* A FARM_ variable that is no key: a misspelling when it is within two letters of a
+ * key, or begins with a key's section ("upstream_", "webhook_", ...).  The scripts'
+ * own variables (FARM_PORT, FARM_CONFIG, FARM_BUILD, ...) are neither.  Sets *hint to
+ * the closest key, or NULL. */
+static int misspelt(const char *lname, const struct farm_conf_key **hint)
+{
+	char kn[128];
+	int best = 3;
+
+	*hint = NULL;
+	for (size_t i = 0; i < NKEYS; i++) {
+		env_key(conf_keys[i].name, kn, sizeof(kn));
+		int d = near(lname, kn);
+		if (d < best) {
+			best = d;
+			*hint = &conf_keys[i];
+		}
+	}
+	if (best <= 2 && strlen(lname) >= 4)
+		return 1;
+	*hint = NULL;
+	for (size_t i = 0; i < NKEYS; i++) {
+		const char *dot = strchr(conf_keys[i].name, '.');
+		size_t sl = dot ? (size_t)(dot - conf_keys[i].name) : 0;
+		if (sl && strncmp(lname, conf_keys[i].name, sl) == 0 && lname[sl] == '_')
+			return 1;
+	}
+	return 0;
+}
+
 int farm_conf_load_env(struct farm_conf *c, char **envp, struct farm_error *err)
 {
 	if (!envp)
 		envp = environ;
 	for (; *envp; envp++) {
 		const char *ent = *envp, *eq = strchr(ent, '=');
-		char name[128];
+		const struct farm_conf_key *k = NULL, *hint;
+		char lname[128], kn[128];
 		size_t len;
 
 		if (!eq)
@@ -321,31 +626,50 @@ int farm_conf_load_env(struct farm_conf *c, char **envp, struct farm_error *err)
 		if (strncmp(ent, "FARM_", 5) != 0)
 			continue;
 		len = (size_t)(eq - ent) - 5;
-		if (len == 0 || len >= sizeof(name))
+		if (len == 0 || len >= sizeof(lname))
 			continue;
 		/* FARM_<KEY>: lower case, '_' may stand for '.' or '_'; match against the table. */
-		for (size_t i = 0; i < sizeof(conf_keys) / sizeof(conf_keys[0]); i++) {
-			const char *kn = conf_keys[i].name;
-			size_t j;
-			if (strlen(kn) != len)
-				continue;
-			for (j = 0; j < len; j++) {
-				char e = (char)tolower((unsigned char)ent[5 + j]);
-				char want = kn[j] == '.' ? '_' : kn[j];
-				if (e != want)
-					break;
-			}
-			if (j == len) {
-				struct farm_error e = {0};
-				if (conf_apply(c, &conf_keys[i], eq + 1, &e) != FARM_OK)
-					return farm_error_set(err, FARM_E_CONFIG,
-							      "environment %.*s: %s",
-							      (int)(eq - ent), ent, e.msg);
-				break;
-			}
+		for (size_t j = 0; j < len; j++)
+			lname[j] = (char)tolower((unsigned char)ent[5 + j]);
+		lname[len] = '\0';
+		for (size_t i = 0; i < NKEYS && !k; i++) {
+			env_key(conf_keys[i].name, kn, sizeof(kn));
+			if (!strcmp(kn, lname))
+				k = &conf_keys[i];
 		}
-		/* Unknown FARM_* variables (FARM_PORT, FARM_CONFIG ...) belong to the
-		 * scripts, not the daemons: ignored. */
+		if (k) {
+			struct farm_error e = {0};
+			const char *v = eq + 1;
+			char abs[PATH_MAX];
+			/* A relative path typed in a shell (FARM_STATE_DIR=./var) means the
+			 * current directory's; in the file it is refused (relative to what?). */
+			if (k->type == FARM_CONF_PATH && *v && *v != '/') {
+				size_t n;
+				if (!getcwd(abs, sizeof(abs)) || (n = strlen(abs)) + strlen(v) + 2 > sizeof(abs))
+					return farm_error_set(err, FARM_E_CONFIG, "environment %.*s: "
+							      "cannot make the path absolute",
+							      (int)(eq - ent), ent);
+				snprintf(abs + n, sizeof(abs) - n, "/%s", v[0] == '.' && v[1] == '/' ? v + 2 : v);
+				v = abs;
+			}
+			if (conf_apply(c, k, v, &e) != FARM_OK)
+				return farm_error_set(err, FARM_E_CONFIG, "environment %.*s: %s",
+						      (int)(eq - ent), ent, e.msg);
+			continue;
+		}
+		if (misspelt(lname, &hint)) {
+			if (hint) {
+				env_key(hint->name, kn, sizeof(kn));
+				for (char *p = kn; *p; p++)
+					*p = (char)toupper((unsigned char)*p);
+			}
+			return farm_error_set(err, FARM_E_CONFIG,
+					      "environment %.*s: not a configuration key%s%s%s",
+					      (int)(eq - ent), ent, hint ? " (did you mean FARM_" : "",
+					      hint ? kn : "", hint ? "?)" : "");
+		}
+		/* Other FARM_* variables (FARM_PORT, FARM_CONFIG, FARM_BUILD ...) belong to
+		 * the scripts, not the programs: ignored. */
 	}
 	return FARM_OK;
 }
@@ -377,14 +701,6 @@ static int read_secret_file(const char *path, char **out, struct farm_error *err
 	return *out ? FARM_OK : FARM_E_NOMEM;
 }
 
-static int conf_level_ok(const char *s)
-{
-	return (!strcmp(s, "error") || !strcmp(s, "warn") || !strcmp(s, "info") ||
-		!strcmp(s, "debug"))
-		       ? 0
-		       : -1;
-}
-
 int farm_conf_finish(struct farm_conf *c, struct farm_error *err)
 {
 	if ((!c->jwt_secret || !*c->jwt_secret) && c->jwt_secret_file && *c->jwt_secret_file) {
@@ -401,8 +717,6 @@ int farm_conf_finish(struct farm_conf *c, struct farm_error *err)
 				      "at least 16 characters");
 	if (!c->state_dir || !*c->state_dir)
 		return farm_error_set(err, FARM_E_CONFIG, "state_dir must be set");
-	if (c->log_level && conf_level_ok(c->log_level) < 0)
-		return farm_error_set(err, FARM_E_CONFIG, "log_level: expected error, warn, info or debug");
 	return FARM_OK;
 }
 
@@ -410,17 +724,17 @@ void farm_conf_dump(const struct farm_conf *c, void *fpv)
 {
 	FILE *fp = fpv;
 
-	for (size_t i = 0; i < sizeof(conf_keys) / sizeof(conf_keys[0]); i++) {
+	for (size_t i = 0; i < NKEYS; i++) {
 		const struct farm_conf_key *k = &conf_keys[i];
 		const char *base = (const char *)c;
-		switch (k->type) {
-		case FARM_CONF_STR: {
+		if (farm_conf_type_is_str(k->type)) {
 			const char *v = *(char *const *)(base + k->offset);
 			if (k->secret)
 				v = v && *v ? "(set)" : "";
 			fprintf(fp, "%s = %s\n", k->name, v ? v : "");
-			break;
+			continue;
 		}
+		switch (k->type) {
 		case FARM_CONF_BOOL:
 			fprintf(fp, "%s = %s\n", k->name,
 				*(const int *)(base + k->offset) ? "yes" : "no");

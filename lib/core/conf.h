@@ -41,6 +41,7 @@ struct farm_conf {
 	long checkpoint_interval;
 	long argocd_poll_interval;
 	char *log_level;
+	char *log_file;           /* empty = stderr; else appended to, reopened on SIGUSR1 */
 	long emergency_restart_threshold, emergency_restart_interval;
 	int sync_commit;          /* 0 = DB_TXN_WRITE_NOSYNC (benchmarks only) */
 	int debug_routes;         /* test-only routes (/api/v1/__debug/...) */
@@ -68,10 +69,41 @@ int farm_conf_finish(struct farm_conf *c, struct farm_error *err);
 /* Prints every key with its value (secrets shown as "(set)") to `fp` (a FILE *). */
 void farm_conf_dump(const struct farm_conf *c, void *fp);
 
+/* A key's type.  INT, SIZE and BOOL are stored as long/long/int; every other type is
+ * a string (char *) whose shape is checked when it is set, by the file, the
+ * environment or -t alike, wherever the key is declared. */
+enum farm_conf_type {
+	FARM_CONF_STR,      /* any text */
+	FARM_CONF_INT,      /* whole number within min..max */
+	FARM_CONF_SIZE,     /* bytes, with an optional K, M or G suffix, within min..max */
+	FARM_CONF_BOOL,     /* yes/no, on/off, true/false, 1/0 */
+	FARM_CONF_URL,      /* http(s)://host[:port][/path]: no user info, query or fragment */
+	FARM_CONF_ZMQ,      /* ZeroMQ endpoint: ipc:///abs/path, tcp://host:port, inproc://name;
+			     * empty = none */
+	FARM_CONF_LISTEN,   /* unix:/abs/path, IPv4:port, or empty (the socket on fd 0) */
+	FARM_CONF_HOSTPORT, /* host:port ([v6]:port); empty = none */
+	FARM_CONF_LOOPBACK, /* host:port on a loopback address (127.x, ::1, localhost);
+			     * empty = none */
+	FARM_CONF_MODE,     /* octal permission bits, 0000..0777 */
+	FARM_CONF_PATH,     /* absolute path; empty = unset */
+	FARM_CONF_LEVEL,    /* error, warn, info or debug */
+};
+
+/* 1 when a key of type `t` holds a string (char *), 0 for numbers and booleans. */
+int farm_conf_type_is_str(enum farm_conf_type t);
+/* The type's name as farm.conf(5) and `farmctl config keys` show it (static). */
+const char *farm_conf_type_name(enum farm_conf_type t);
+/* Checks `v` against the shape of type `t` (not bounds: those are the key's).  0, or
+ * -1 with a short reason ("expected unix:/path or IPv4:port") in why. */
+int farm_conf_check(enum farm_conf_type t, const char *v, char *why, size_t cap);
+/* Splits "host:port" / "[v6]:port" (a FARM_CONF_HOSTPORT or _LOOPBACK value).
+ * 0, or -1 when the text is not host:port. */
+int farm_conf_hostport(const char *s, char *host, size_t hcap, int *port);
+
 /* The table, for docs and `farmctl config keys`. */
 struct farm_conf_key {
 	const char *name;
-	enum { FARM_CONF_STR, FARM_CONF_INT, FARM_CONF_SIZE, FARM_CONF_BOOL } type;
+	enum farm_conf_type type;
 	size_t offset;
 	long min, max;
 	const char *def;

@@ -2,6 +2,7 @@
 #include "log.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -20,6 +21,39 @@ void farm_log_init(const char *prog, int level)
 		log_prog = prog;
 	if (level >= FARM_LOG_ERROR && level <= FARM_LOG_DEBUG)
 		log_threshold = level;
+}
+
+static char log_path[4096];
+
+int farm_log_reopen(void)
+{
+	int fd, saved = errno;
+
+	if (!log_path[0])
+		return 0;
+	fd = open(log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+	if (fd < 0)
+		return -1;
+	if (fd != STDERR_FILENO) {
+		int rc = dup2(fd, STDERR_FILENO);
+		close(fd);
+		if (rc < 0)
+			return -1;
+	}
+	errno = saved;
+	return 0;
+}
+
+int farm_log_open(const char *path)
+{
+	size_t n = path ? strlen(path) : 0;
+
+	if (n == 0 || n >= sizeof(log_path)) {
+		errno = EINVAL;
+		return -1;
+	}
+	memcpy(log_path, path, n + 1);
+	return farm_log_reopen();
 }
 
 int farm_log_level(void)

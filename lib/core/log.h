@@ -16,6 +16,15 @@ int farm_log_level(void);
 /* "error" "warn" "info" "debug" → level, or -1. */
 int farm_log_level_parse(const char *s);
 
+/* Sends log lines to `path` (appended; created 0640) instead of the stderr the
+ * program was started with: the file is opened onto fd 2, so anything else written
+ * to stderr goes there too.  Remembers the path for farm_log_reopen.  0, or -1 with
+ * errno. */
+int farm_log_open(const char *path);
+/* Opens the path of farm_log_open again (after logrotate moved the file): SIGUSR1.
+ * Async-signal-safe.  0 (also when no file is set), or -1 with errno. */
+int farm_log_reopen(void);
+
 /* `reqid` may be NULL; `errnum` (an errno) appends ": strerror" when non-zero. */
 void farm_log_at(int level, const char *reqid, int errnum, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));

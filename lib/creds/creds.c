@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "conf.h"
 #include "json.h"
 #include "store.h"
 #include "banned.h"
@@ -53,27 +54,55 @@ static int has_ctl(const char *s)
 	return 0;
 }
 
-/* http(s)://host[:port][/path] with a non-empty host and no whitespace or
- * control characters; userinfo is refused (credentials go in their own fields). */
-static int url_ok(const char *u)
+/* http(s)://host[:port][/path]: conf.c's URL shape (a host, a port 1..65535, no user
+ * info, no query or fragment: the platform's API paths are appended to it), with no
+ * character a URL must escape.  0, or -1 with the reason in why. */
+static int url_ok(const char *u, char *why, size_t cap)
 {
-	const char *host;
-	size_t hlen;
+	if (strpbrk(u, "\\\"<>`{}|^")) {
+		snprintf(why, cap, "characters a URL must escape");
+		return -1;
+	}
+	if (strlen(u) > 2048) {
+		snprintf(why, cap, "longer than 2048 bytes");
+		return -1;
+	}
+	return farm_conf_check(FARM_CONF_URL, u, why, cap);
+}
 
-	if (!strncmp(u, "https://", 8))
-		host = u + 8;
-	else if (!strncmp(u, "http://", 7))
-		host = u + 7;
-	else
-		return 0;
-	if (has_ctl(u) || strpbrk(u, " \\\"<>`{}|^"))
-		return 0;
-	hlen = strcspn(host, "/?#");
-	if (hlen == 0 || memchr(host, '@', hlen))
-		return 0;
-	if (host[0] == ':')
-		return 0;
-	return strlen(u) <= 2048;
+/* The next code point of valid UTF-8 (Jansson checked it); advances *p. */
+static unsigned utf8_next(const unsigned char **p)
+{
+	const unsigned char *s = *p;
+	unsigned c = s[0];
+	int n = c < 0x80 ? 0 : c < 0xe0 ? 1 : c < 0xf0 ? 2 : 3;
+
+	if (n)
+		c &= 0x3fu >> n;
+	for (int i = 1; i <= n && s[i]; i++)
+		c = (c << 6) | (s[i] & 0x3f);
+	for (int i = 0; i <= n && **p; i++)
+		(*p)++;
+	return c;
+}
+
+/* Bidirectional embeddings, overrides and isolates: they reorder what a name shows
+ * (U+202E makes "abc.exe" read "exe.cba"). */
+static int is_bidi_control(unsigned c)
+{
+	return (c >= 0x202a && c <= 0x202e) || (c >= 0x2066 && c <= 0x2069);
+}
+
+/* Code points that show nothing: spaces, zero-width characters, fillers, directional
+ * marks, variation selectors, tags. */
+static int is_invisible(unsigned c)
+{
+	return c == ' ' || c == '\t' || c == 0xa0 || c == 0xad || c == 0x34f || c == 0x61c ||
+	       c == 0x115f || c == 0x1160 || c == 0x17b4 || c == 0x17b5 || c == 0x180e ||
+	       (c >= 0x2000 && c <= 0x200f) || c == 0x2028 || c == 0x2029 || c == 0x202f ||
+	       (c >= 0x205f && c <= 0x2064) || c == 0x2800 || c == 0x3000 || c == 0x3164 ||
+	       (c >= 0xfe00 && c <= 0xfe0f) || c == 0xfeff || c == 0xffa0 ||
+	       (c >= 0x1d173 && c <= 0x1d17a) || (c >= 0xe0000 && c <= 0xe0fff);
 }
 
 __attribute__((format(printf, 2, 3))) static void add_err(json_t *errors, const char *fmt, ...)
@@ -102,6 +131,23 @@ int farm_creds_check_name(json_t *name, json_t *errors)
 		add_err(errors, "name must be at most 200 bytes");
 	else if (has_ctl(s))
 		add_err(errors, "name must not contain control characters");
+	else {
+		const unsigned char *p = (const unsigned char *)s;
+		int visible = 0, bidi = 0, c1 = 0;
+		while (*p) {
+			unsigned c = utf8_next(&p);
+			bidi |= is_bidi_control(c);
+			c1 |= c >= 0x80 && c <= 0x9f;
+			visible |= !is_invisible(c) && !is_bidi_control(c);
+		}
+		if (c1)
+			add_err(errors, "name must not contain control characters");
+		else if (bidi)
+			add_err(errors, "name must not contain bidirectional control characters "
+					"(U+202A-U+202E, U+2066-U+2069)");
+		else if (!visible)
+			add_err(errors, "name must contain a visible character");
+	}
 	return (int)(json_array_size(errors) - before);
 }
 
@@ -110,6 +156,7 @@ int farm_creds_check_value(const char *type, json_t *value, json_t *errors)
 	const struct cred_type *t = type_find(type);
 	size_t before = json_array_size(errors);
 	const char *k;
+	char why[128];
 	json_t *v;
 
 	if (!value) {
@@ -142,8 +189,11 @@ int farm_creds_check_value(const char *type, json_t *value, json_t *errors)
 			add_err(errors, "value.%s must not be empty", k);
 		else if (strlen(s) > 4096)
 			add_err(errors, "value.%s must be at most 4096 bytes", k);
-		else if (in_list(t->urls, 2, k) && !url_ok(s))
-			add_err(errors, "value.%s must be an http:// or https:// URL", k);
+		else if (in_list(t->urls, 2, k) && url_ok(s, why, sizeof(why)) < 0)
+			add_err(errors, "value.%s must be an http:// or https:// URL%s%s%s", k,
+				strncmp(why, "expected", 8) ? " (" : "",
+				strncmp(why, "expected", 8) ? why : "",
+				strncmp(why, "expected", 8) ? ")" : "");
 		else if (!in_list(t->urls, 2, k) && has_ctl(s))
 			add_err(errors, "value.%s must not contain control characters", k);
 	}

@@ -552,7 +552,8 @@ int farm_provider_fail(struct farm_provider_call *c, int outcome,
 		set_err(c, 502, "%s answer is larger than upstream.max_body", t);
 		break;
 	case FARM_PO_DENIED:
-		set_err(c, 502, "%s address is not allowed (loopback, link-local or metadata)", t);
+		set_err(c, 502, "%s address is not allowed (loopback, link-local or metadata; "
+				"loopback only with upstream.allow_loopback = yes)", t);
 		break;
 	case FARM_PO_NOURL:
 	default:

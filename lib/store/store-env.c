@@ -5,7 +5,9 @@
  *
  * The environment home is `dir` itself (mode 0700, every file 0600):
  *   meta.db creds.db catalog.db pipelines.db runs.db dedupe.db events.db   Btree primaries
+ *   board.db
  *   creds-org.db catalog-org.db pipelines-org.db runs-org.db               "by org" secondaries
+ *   board-org.db
  *   outbox.db outbox-1.db ... outbox-7.db                                  event outbox shards
  *   log.NNNNNNNNNN (write-ahead log), __db.NNN (shared regions)
  *

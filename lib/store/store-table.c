@@ -25,6 +25,7 @@ const struct store_table store_tables[FARM_T__COUNT] = {
 	[FARM_T_RUNS] = {"runs.db", "runs-org.db"},
 	[FARM_T_DEDUPE] = {"dedupe.db", NULL},
 	[FARM_T_EVENTS] = {"events.db", NULL},
+	[FARM_T_BOARD] = {"board.db", "board-org.db"},
 };
 
 const unsigned char store_no_org_key[1] = {0};

@@ -51,6 +51,7 @@ enum farm_table {
 	FARM_T_RUNS,       /* run id → record (org-indexed) */
 	FARM_T_DEDUPE,     /* webhook delivery key → event outbox seq (redelivery check) */
 	FARM_T_EVENTS,     /* event id (8-byte big-endian) → event JSON (history) */
+	FARM_T_BOARD,      /* org\0platform\0project → latest run (org-indexed; lib/events/board.h) */
 	FARM_T__COUNT
 };
 

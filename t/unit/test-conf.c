@@ -97,6 +97,136 @@ int main(void)
 	ok(farm_conf_finish(&c, &e) == FARM_OK, "secret file read");
 	is_str(c.jwt_secret, "supersecretvalue-0123456789", "secret from file, newline trimmed");
 	unlink(p);
+	/* Typed values: the shape of each type, wherever a key of that type is set. */
+	{
+		static const struct {
+			enum farm_conf_type t;
+			const char *v;
+			int good;
+		} cases[] = {
+			{FARM_CONF_URL, "https://circleci.com", 1},
+			{FARM_CONF_URL, "http://127.0.0.1:8080/api", 1},
+			{FARM_CONF_URL, "https://[::1]:443", 1},
+			{FARM_CONF_URL, "circleci.com", 0},
+			{FARM_CONF_URL, "ftp://circleci.com", 0},
+			{FARM_CONF_URL, "https://", 0},
+			{FARM_CONF_URL, "https://circleci.com:99999", 0},
+			{FARM_CONF_URL, "https://circleci.com:0", 0},
+			{FARM_CONF_URL, "https://u:p@circleci.com", 0},
+			{FARM_CONF_URL, "https://circleci.com/?x=1", 0},
+			{FARM_CONF_URL, "https://circleci.com/#f", 0},
+			{FARM_CONF_URL, "https://circle ci.com", 0},
+			{FARM_CONF_URL, "", 0},
+			{FARM_CONF_ZMQ, "ipc:///run/farm/eventd.sock", 1},
+			{FARM_CONF_ZMQ, "tcp://127.0.0.1:5555", 1},
+			{FARM_CONF_ZMQ, "inproc://x", 1},
+			{FARM_CONF_ZMQ, "", 1},
+			{FARM_CONF_ZMQ, "/run/x.sock", 0},
+			{FARM_CONF_ZMQ, "ipc://relative.sock", 0},
+			{FARM_CONF_ZMQ, "tcp://127.0.0.1", 0},
+			{FARM_CONF_LISTEN, "unix:/run/farm/farm.sock", 1},
+			{FARM_CONF_LISTEN, "127.0.0.1:9000", 1},
+			{FARM_CONF_LISTEN, "", 1},
+			{FARM_CONF_LISTEN, "tcp://0.0.0.0:9000", 0},
+			{FARM_CONF_LISTEN, "unix:farm.sock", 0},
+			{FARM_CONF_LISTEN, "localhost:9000", 0},
+			{FARM_CONF_LISTEN, "127.0.0.1:70000", 0},
+			{FARM_CONF_HOSTPORT, "10.0.0.1:8091", 1},
+			{FARM_CONF_HOSTPORT, "[::1]:8091", 1},
+			{FARM_CONF_HOSTPORT, "8091", 0},
+			{FARM_CONF_HOSTPORT, "", 1},
+			{FARM_CONF_HOSTPORT, "::1:8091", 0},
+			{FARM_CONF_LOOPBACK, "127.0.0.1:8091", 1},
+			{FARM_CONF_LOOPBACK, "localhost:8091", 1},
+			{FARM_CONF_LOOPBACK, "[::1]:8091", 1},
+			{FARM_CONF_LOOPBACK, "0.0.0.0:8091", 0},
+			{FARM_CONF_MODE, "0660", 1},
+			{FARM_CONF_MODE, "600", 1},
+			{FARM_CONF_MODE, "rw", 0},
+			{FARM_CONF_MODE, "0999", 0},
+			{FARM_CONF_MODE, "07777", 0},
+			{FARM_CONF_PATH, "/var/lib/farm", 1},
+			{FARM_CONF_PATH, "", 1},
+			{FARM_CONF_PATH, "var/lib/farm", 0},
+			{FARM_CONF_LEVEL, "debug", 1},
+			{FARM_CONF_LEVEL, "loud", 0},
+		};
+		int all = 1;
+		char why[128];
+		for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+			int got = farm_conf_check(cases[i].t, cases[i].v, why, sizeof(why)) == 0;
+			if (got != cases[i].good) {
+				diag("%s '%s': %s", farm_conf_type_name(cases[i].t), cases[i].v,
+				     got ? "accepted" : why);
+				all = 0;
+			}
+		}
+		ok(all, "every type accepts its shape and refuses the rest");
+	}
+	{
+		char host[64];
+		int port = 0;
+		ok(farm_conf_hostport("[::1]:8091", host, sizeof(host), &port) == 0 &&
+			   !strcmp(host, "::1") && port == 8091,
+		   "host:port splits a bracketed v6 address");
+	}
+	ok(farm_conf_set(&c, "circleci.api_url", "circleci.com", &e) == FARM_E_CONFIG &&
+		   strstr(e.msg, "circleci.api_url: expected an http"),
+	   "a URL key refuses a bare host name");
+	ok(farm_conf_set(&c, "events.push", "/run/x.sock", &e) == FARM_E_CONFIG,
+	   "a ZeroMQ key refuses a path");
+	ok(farm_conf_set(&c, "state_dir", "var", &e) == FARM_E_CONFIG &&
+		   strstr(e.msg, "absolute path"),
+	   "a relative state_dir is refused");
+	ok(farm_conf_set(&c, "log_level", "loud", &e) == FARM_E_CONFIG, "log_level is a level");
+
+	p = write_file("workers = 2\nthreads = 4\n# again\nworkers = 3\n");
+	ok(farm_conf_load_file(&c, p, &e) == FARM_E_CONFIG &&
+		   strstr(e.msg, ":4: duplicate key 'workers' (first set on line 1)"),
+	   "a duplicate key is refused with both lines");
+	unlink(p);
+	p = write_file("log_level = info\nwebhook.circleci.secret = \"abc\nworkers = 3\n");
+	ok(farm_conf_load_file(&c, p, &e) == FARM_E_CONFIG &&
+		   strstr(e.msg, ":2: webhook.circleci.secret: unclosed quote"),
+	   "an unclosed quote names its line and its key");
+	ok(!strstr(e.msg, "abc"), "the message does not quote the (secret) value");
+	unlink(p);
+	p = write_file("wsd.listen = \"127.0.0.1:8091\"\n");
+	ok(farm_conf_load_file(&c, p, &e) == FARM_OK && !strcmp(c.wsd_listen, "127.0.0.1:8091"),
+	   "a quoted value is checked without its quotes");
+	unlink(p);
+	{
+		char *env[] = {"FARM_STATE_DIR=./rel/db", NULL}, cwd[4096], want[4200];
+		if (!getcwd(cwd, sizeof(cwd)))
+			cwd[0] = '\0';
+		snprintf(want, sizeof(want), "%s/rel/db", cwd);
+		ok(farm_conf_load_env(&c, env, &e) == FARM_OK, "a relative path in the environment");
+		is_str(c.state_dir, want, "  ... is the current directory's");
+	}
+	{
+		char *env[] = {"FARM_WORKRES=3", NULL};
+		ok(farm_conf_load_env(&c, env, &e) == FARM_E_CONFIG &&
+			   strstr(e.msg, "FARM_WORKRES: not a configuration key (did you mean "
+					 "FARM_WORKERS?)"),
+		   "a misspelt FARM_ variable is refused with the key it resembles");
+	}
+	{
+		char *env[] = {"FARM_WEBHOOK_CIRCLECI_SECRETS=x", NULL};
+		ok(farm_conf_load_env(&c, env, &e) == FARM_E_CONFIG, "near a key: refused");
+	}
+	{
+		char *env[] = {"FARM_UPSTREAM_RETRIES=3", NULL};
+		ok(farm_conf_load_env(&c, env, &e) == FARM_E_CONFIG &&
+			   strstr(e.msg, "FARM_UPSTREAM_RETRIES"),
+		   "a key's section with an unknown name: refused");
+	}
+	{
+		char *env[] = {"FARM_PORT=8080", "FARM_CONFIG=/x", "FARM_BUILD=/b", "FARM_QUIET=1",
+			       "FARM_RUN_SUPERVISE_EXCEPT=farm-wsd", "FARM_TEST_KEEP=1",
+			       "FARM_NGINX_EXTRA_LISTEN=x", "FARM_START_TIMEOUT=5", NULL};
+		ok(farm_conf_load_env(&c, env, &e) == FARM_OK,
+		   "the scripts' own FARM_ variables are left alone");
+	}
 	{
 		size_t n;
 		const struct farm_conf_key *k = farm_conf_keys(&n);
