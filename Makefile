@@ -108,7 +108,7 @@ FUZZ_BUILD   ?= build-fuzz
 FUZZ_TARGETS ?= $(FUZZ_SRC:t/fuzz/%.c=%)
 fuzz:
 	$(Q)command -v $(FUZZ_CC) >/dev/null 2>&1 && \
-	  [ -e "$$($(FUZZ_CC) -print-file-name=libclang_rt.fuzzer-x86_64.a)" ] || scripts/deps fuzz
+	  [ -e "$$($(FUZZ_CC) -print-file-name=libclang_rt.fuzzer-$$(uname -m).a)" ] || scripts/deps fuzz
 	$(Q)$(MAKE) --no-print-directory BUILD=$(FUZZ_BUILD) CC=$(FUZZ_CC) FUZZ_ENGINE=libfuzzer \
 	  SANITIZE=address,undefined $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/fuzz/%)
 	$(Q)fail=0; for t in $(FUZZ_TARGETS); do \
@@ -129,10 +129,23 @@ run: deps all
 # The whole suite: warnings-as-errors build, unit tests, fuzz corpora and the
 # integration tests (real nginx, pool, database, daemons, fakes) with prove,
 # then the unit tests and fuzz corpora again under ASan/UBSan.
+# Every answer the integration tests get through test-lib's api() is recorded
+# (FARM_RECORD_DIR) and checked against docs/openapi.json afterwards (docs/api.md).
+RECORDS := $(CURDIR)/$(BUILD)/openapi-records
 check: deps
 	$(Q)$(MAKE) --no-print-directory all
-	$(Q)FARM_BUILD=$(CURDIR)/$(BUILD) prove -j2 --timer $(UNIT_BIN) t/fuzz.t $(sort $(wildcard t/t[0-9]*.sh))
+	$(Q)rm -rf $(RECORDS)
+	$(Q)FARM_BUILD=$(CURDIR)/$(BUILD) FARM_RECORD_DIR=$(RECORDS) \
+	  prove -j2 --timer $(UNIT_BIN) t/fuzz.t $(sort $(wildcard t/t[0-9]*.sh))
+	$(Q)$(MAKE) --no-print-directory check-openapi
 	$(Q)$(MAKE) --no-print-directory check-sanitize
+
+# The recorded answers of the last `make check` (or of tests run by hand with
+# FARM_RECORD_DIR=$(RECORDS)) against the document's schemas.
+.PHONY: check-openapi
+check-openapi:
+	$(Q)/usr/bin/python3 t/openapi-check.py lint docs/openapi.json
+	$(Q)/usr/bin/python3 t/openapi-check.py responses docs/openapi.json $(wildcard $(RECORDS)/*.jsonl)
 
 check-unit: all
 	$(Q)FARM_BUILD=$(CURDIR)/$(BUILD) prove $(UNIT_BIN) t/fuzz.t
@@ -167,8 +180,9 @@ fmt:
 #   $(SBINDIR)/farm-fcgi farm-eventd farm-wsd farm-runner (those built), $(BINDIR)/farmctl,
 #   $(SYSCONFDIR)/farm/farm.conf (0640; never overwritten), units, sysusers.d, tmpfiles.d,
 #   nginx drop-ins ($(NGINXDIR)/conf.d/farm.conf upstreams, default.d/farm.conf locations,
-#   farm-fastcgi.conf), man pages, docs, $(STATEDIR) (0700).
-# FARM_SOCKET, FARM_WSD, FARM_NGINX_DIR, FARM_ACCESS_LOG, FARM_NGINX_GROUP fill the
+#   farm-fastcgi.conf), man pages, docs, $(DATADIR)/openapi.json (served by the drop-in at
+#   /api/v1/openapi.json), $(STATEDIR) (0700).
+# FARM_SOCKET, FARM_WSD, FARM_NGINX_DIR, FARM_ACCESS_LOG, FARM_NGINX_GROUP, FARM_DATA_DIR fill the
 # templates' placeholders (the tests point them into a trash directory).
 # Ownership (farm user, nginx group) is the package's business: see farm.spec.
 VERSION       := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
@@ -184,12 +198,14 @@ SYSUSERSDIR   ?= $(SYSTEMDDIR)/sysusers.d
 TMPFILESDIR   ?= $(SYSTEMDDIR)/tmpfiles.d
 MANDIR        ?= $(PREFIX)/share/man
 DOCDIR        ?= $(PREFIX)/share/doc/farm
+DATADIR       ?= $(PREFIX)/share/farm
 NGINXDIR      ?= $(SYSCONFDIR)/nginx
 FARM_SOCKET      ?= $(RUNDIR)/farm.sock
 FARM_WSD         ?= 127.0.0.1:8091
 FARM_NGINX_DIR   ?= $(NGINXDIR)
 FARM_ACCESS_LOG  ?= $(LOCALSTATEDIR)/log/nginx/farm-access.log
 FARM_NGINX_GROUP ?= nginx
+FARM_DATA_DIR    ?= $(DATADIR)
 
 DAEMONS   := $(foreach p,farm-fcgi farm-eventd farm-wsd farm-runner,$(if $(wildcard fcgi/$(p)/$(p).c),$(p)))
 UNITS     := farm.socket farm.service $(addsuffix .service,$(filter-out farm-fcgi,$(DAEMONS)))
@@ -201,6 +217,7 @@ SUBST = sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@BINDIR@|$(BINDIR)|g' \
 	-e 's|@FARM_RUNDIR@|$(RUNDIR)|g' -e 's|@FARM_SOCKET@|$(FARM_SOCKET)|g' \
 	-e 's|@FARM_WSD@|$(FARM_WSD)|g' -e 's|@FARM_NGINX_DIR@|$(FARM_NGINX_DIR)|g' \
 	-e 's|@FARM_ACCESS_LOG@|$(FARM_ACCESS_LOG)|g' -e 's|@FARM_NGINX_GROUP@|$(FARM_NGINX_GROUP)|g' \
+	-e 's|@FARM_DATA_DIR@|$(FARM_DATA_DIR)|g' \
 	-e 's|@VERSION@|$(VERSION)|g'
 
 # farm.conf(5)'s key list comes from the config table itself (farmctl config keys --man).
@@ -225,7 +242,7 @@ install: $(PROG_BIN) $(MAN_OUT)
 	$(Q)install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) $(DESTDIR)$(UNITDIR) \
 	  $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR) $(DESTDIR)$(MANDIR)/man5 \
 	  $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(DOCDIR) $(DESTDIR)$(NGINXDIR)/conf.d \
-	  $(DESTDIR)$(NGINXDIR)/default.d
+	  $(DESTDIR)$(NGINXDIR)/default.d $(DESTDIR)$(DATADIR)
 	$(Q)install -d -m 0750 $(DESTDIR)$(SYSCONFDIR)/farm
 	$(Q)install -d -m 0700 $(DESTDIR)$(STATEDIR)
 	$(Q)install -m 0755 $(BUILD)/farmctl $(DESTDIR)$(BINDIR)/farmctl
@@ -251,6 +268,7 @@ install: $(PROG_BIN) $(MAN_OUT)
 	$(Q)install -m 0644 $(BUILD)/doc/farm.conf.5 $(DESTDIR)$(MANDIR)/man5/farm.conf.5
 	$(Q)install -m 0644 $(MAN8:%=$(BUILD)/doc/%) $(DESTDIR)$(MANDIR)/man8/
 	$(Q)install -m 0644 $(wildcard README.md docs/*.md) $(DESTDIR)$(DOCDIR)/
+	$(Q)install -m 0644 docs/openapi.json $(DESTDIR)$(DATADIR)/openapi.json
 
 # make rpm: source and binary RPMs with rpmbuild in a private _topdir ($(BUILD)/rpmbuild).
 # --nodeps: Debian has no RPM database to check BuildRequires against.  rpmbuild runs

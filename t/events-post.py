@@ -4,6 +4,7 @@
   events-post.py --url http://127.0.0.1:PORT --secret S [--path /api/v1/webhooks/circleci]
                  [--count N] [--start K] [--tag T] [--rate R] [--threads C]
                  [--times FILE] [--body-only] [--project SLUG [--projects M]] [--status S]
+                 [--pad MIN-MAX]
 
 Delivery i (K <= i < K+N) has id "<tag>-<i>" and workflow name "wf-<i>", so a test
 can check order and completeness from what its WebSocket clients received.
@@ -14,6 +15,8 @@ Prints {"sent":n,"status":{"200":n,...}} and exits 0 when every answer was 200.
 --body-only prints delivery K's body and signature header value and exits.
 --project sets the project slug (default gh/farm/demo); with --projects M, delivery i
 goes to project "<SLUG><i mod M>".  --status sets the workflow status (default success).
+--pad MIN-MAX adds a "padding" member so that delivery i's body is between MIN and
+MAX bytes (sizes spread evenly, the same for the same i): large bodies, one event each.
 """
 
 import argparse
@@ -28,11 +31,11 @@ import uuid
 import urllib.parse
 
 
-def body(tag, i, project="gh/farm/demo", status="success", uuid_id=False):
+def body(tag, i, project="gh/farm/demo", status="success", uuid_id=False, pad=None):
     # CircleCI's delivery ids are random UUIDs; uuid_id=True gives one (stable for
     # tag and i), so that a benchmark's redelivery keys spread as real ones do.
     did = str(uuid.uuid5(uuid.NAMESPACE_URL, "%s-%d" % (tag, i))) if uuid_id else "%s-%d" % (tag, i)
-    return json.dumps({
+    d = {
         "id": did, "type": "workflow-completed",
         "happened_at": "2025-01-01T10:00:00.000Z",
         "webhook": {"id": "hook-1", "name": "farm"},
@@ -47,7 +50,13 @@ def body(tag, i, project="gh/farm/demo", status="success", uuid_id=False):
                      "trigger": {"type": "webhook"},
                      "vcs": {"provider_name": "github", "revision": "%040x" % i,
                              "branch": "main"}},
-    }, separators=(",", ":")).encode()
+    }
+    if pad:
+        lo, hi = pad
+        want = lo + (i * 7919) % (hi - lo + 1)
+        d["padding"] = ""
+        d["padding"] = "x" * max(0, want - len(json.dumps(d, separators=(",", ":"))))
+    return json.dumps(d, separators=(",", ":")).encode()
 
 
 def project_of(a, i):
@@ -73,10 +82,12 @@ def main():
     p.add_argument("--project", default="gh/farm/demo")
     p.add_argument("--projects", type=int, default=0)
     p.add_argument("--status", default="success")
+    p.add_argument("--pad")
     a = p.parse_args()
+    pad = tuple(int(x) for x in a.pad.split("-")) if a.pad else None
 
     if a.body_only:
-        b = body(a.tag, a.start, project_of(a, a.start), a.status)
+        b = body(a.tag, a.start, project_of(a, a.start), a.status, pad=pad)
         sys.stdout.write(b.decode() + "\n" + sign(a.secret, b) + "\n")
         return 0
     u = urllib.parse.urlsplit(a.url)
@@ -99,7 +110,7 @@ def main():
                 d = due - time.monotonic()
                 if d > 0:
                     time.sleep(d)
-            b = body(a.tag, i, project_of(a, i), a.status)
+            b = body(a.tag, i, project_of(a, i), a.status, pad=pad)
             h = {"Content-Type": "application/json", "circleci-signature": sign(a.secret, b),
                  "circleci-event-type": "workflow-completed"}
             sent = time.time()

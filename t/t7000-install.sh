@@ -18,7 +18,8 @@ mkdir -p "$RUN" "$NGX/tmp" "$TRASH/db" "$TRASH/log"
 make_install() {
 	make -s -C "$SRC_DIR" BUILD="$FARM_BUILD" DESTDIR="$ROOT" PREFIX=/usr \
 		RUNDIR="$RUN" FARM_WSD="127.0.0.1:$WPORT" FARM_NGINX_DIR="$ROOT/etc/nginx" \
-		FARM_ACCESS_LOG="$NGX/access.log" FARM_NGINX_GROUP=root install "$@"
+		FARM_ACCESS_LOG="$NGX/access.log" FARM_NGINX_GROUP=root \
+		FARM_DATA_DIR="$ROOT/usr/share/farm" install "$@"
 }
 
 mode() { stat -c %a "$ROOT$1"; }
@@ -227,6 +228,14 @@ test_expect_success 'through the installed drop-ins: health, then a credential c
 	expect_status 201 &&
 	TOKEN=$TOKEN api GET /api/v1/integrations/credentials && expect_status 200 &&
 	test_equal "$(json_get body "d[0][\"name\"]")" installed
+'
+
+test_expect_success 'the installed drop-in serves the installed OpenAPI document' '
+	test_equal "$(mode /usr/share/farm/openapi.json)" 644 &&
+	cmp "$ROOT/usr/share/farm/openapi.json" "$SRC_DIR/docs/openapi.json" &&
+	api GET /api/v1/openapi.json && expect_status 200 &&
+	test_grep "^Content-Type: application/json" headers &&
+	cmp body "$SRC_DIR/docs/openapi.json"
 '
 
 test_expect_success 'the installed status location answers locally and refuses others' '

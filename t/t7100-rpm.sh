@@ -98,6 +98,13 @@ test_expect_success 'payload: the units and drop-ins point at the packaged paths
 	! grep -rn "@[A-Z_]*@" x/etc x/usr/lib/systemd x/usr/lib/sysusers.d x/usr/lib/tmpfiles.d
 '
 
+test_expect_success 'payload: the OpenAPI document in /usr/share/farm, 0644, served by the drop-in' '
+	test -n "$(qlv /usr/share/farm/openapi.json)" &&
+	qlv /usr/share/farm/openapi.json | grep -q "^-rw-r--r-- .* root \+root " &&
+	cmp x/usr/share/farm/openapi.json "$SRC_DIR/docs/openapi.json" &&
+	test_grep "alias /usr/share/farm/openapi.json;" x/etc/nginx/default.d/farm.conf
+'
+
 test_expect_success 'the packaged binaries run (farm-fcgi -h, farmctl config keys)' '
 	x/usr/sbin/farm-fcgi -h >h.out && test_grep "usage: farm-fcgi" h.out &&
 	x/usr/bin/farmctl config keys >k.out && test_grep "^state_dir = /var/lib/farm" k.out

@@ -146,6 +146,9 @@ token() { # token SUB [ORG|-] [admin]
 
 # api METHOD PATH [BODY] [extra curl args...]: response body in ./body,
 # status in ./status, headers in ./headers.  Uses $TOKEN when set.
+# With FARM_RECORD_DIR set, each exchange is also appended to
+# $FARM_RECORD_DIR/<test>.jsonl, which `t/openapi-check.py responses` checks against
+# docs/openapi.json (make check-openapi; t8000 records its own).
 api() {
 	local method=$1 path=$2 body=${3:-}
 	shift 3 2>/dev/null || shift $#
@@ -159,6 +162,13 @@ api() {
 		curl -sS -o body -D headers -w '%{http_code}' -X "$method" "${auth[@]}" "$@" \
 			"$FARM_URL$path" >status
 	fi
+	local rc=$?
+	if [ -n "${FARM_RECORD_DIR:-}" ]; then
+		mkdir -p "$FARM_RECORD_DIR" &&
+			$PY "$TEST_DIR/openapi-check.py" record "$FARM_RECORD_DIR/$TEST_NAME.jsonl" \
+				"$method" "$path" "$(cat status)" headers body
+	fi
+	return $rc
 }
 
 expect_status() {

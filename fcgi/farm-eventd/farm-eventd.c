@@ -39,6 +39,7 @@
 #include "clock.h"
 #include "conf.h"
 #include "daemon.h"
+#include "event.h"
 #include "events.h"
 #include "json.h"
 #include "log.h"
@@ -109,6 +110,11 @@ static int take_one(struct farm_txn *t, struct batch *b, const void *val, size_t
 		json_decref(ev);
 		return FARM_E_INVAL;
 	}
+	/* Entries are capped by their producer (farm_event_dump); an older one, or one of
+	 * a producer that did not, is capped here rather than stored beyond what farm-wsd
+	 * and farmctl read: an acknowledged event is never lost to its size. */
+	if ((rc = farm_event_cap(ev)) < 0)
+		goto out;
 	if ((rc = farm_txn_next_seq(t, FARM_EVENTS_SEQ, &id)) != FARM_OK)
 		goto out;
 	rc = FARM_E_NOMEM;
@@ -116,6 +122,10 @@ static int take_one(struct farm_txn *t, struct batch *b, const void *val, size_t
 	    json_object_set_new(data, "id", json_integer((json_int_t)id)) != 0 ||
 	    !(s = json_dumps(ev, JSON_COMPACT)))
 		goto out;
+	if (strlen(s) > FARM_EVENTS_JSON_MAX) {
+		rc = FARM_E_INVAL; /* too many members even when capped: dropped, logged */
+		goto out;
+	}
 	farm_events_key(id, key);
 	if ((rc = farm_txn_put(t, FARM_T_EVENTS, key, sizeof(key), NULL, s, strlen(s), 0)) !=
 		    FARM_OK ||

@@ -28,6 +28,18 @@ static int daemon_running(const struct farm_app *app, const char *name, int *fd)
 	return rc;
 }
 
+/* "ok", "full" or "failing": the free space writes keep in reserve
+ * (farm_store_space), and the master's last checkpoint (it writes the cached pages
+ * and removes old logs, so it fails with the disk). */
+static const char *storage_state(const struct farm_app *app)
+{
+	int ckpt = __atomic_load_n(&app->board->storage, __ATOMIC_RELAXED);
+
+	if (ckpt == FARM_E_NOSPACE || farm_store_space(app->store) == FARM_E_NOSPACE)
+		return "full";
+	return ckpt == FARM_OK ? "ok" : "failing";
+}
+
 int farm_h_health(struct farm_req *r)
 {
 	struct farm_app *app = r->app;
@@ -38,6 +50,9 @@ int farm_h_health(struct farm_req *r)
 	json_object_set_new(checks, "database", json_string(rc == FARM_OK ? "ok" : farm_strerror(rc)));
 	if (rc != FARM_OK)
 		ok = 0;
+	/* A full disk leaves the database answering (reads work) while writes get 507. */
+	json_object_set_new(checks, "storage", json_string(storage_state(app)));
+	ok &= strcmp(json_string_value(json_object_get(checks, "storage")), "ok") == 0;
 	/* The event pipeline: farm-eventd ("sidecar") and farm-wsd ("bridge") each hold
 	 * a lock file in state_dir while they run; farm-wsd takes its lock only once it
 	 * listens (and drops it first when stopping), so "bridge ok" means a WebSocket

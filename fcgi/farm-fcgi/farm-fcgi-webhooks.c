@@ -315,14 +315,16 @@ static int hook_accept(struct hook *h, int parsed, json_t *fields, char *key,
 	/* Deliveries are deduplicated per credential: two servers of one platform may both
 	 * have a job "build" #5, and one org must never silence another's event. */
 	dkey = key ? farm_arena_printf(r->arena, "%s|%s", h->cred_id ? h->cred_id : "-", key) : NULL;
-	json = ev ? json_dumps(ev, JSON_COMPACT) : NULL;
-	if (!ev || !dkey || !json) {
-		status = farm_req_fail(r, FARM_E_NOMEM, "out of memory");
+	/* Capped and sized here, before anything is stored: what is acknowledged fits
+	 * the history and is delivered (farm_event_dump, docs/events.md "Field caps"). */
+	rc = ev && dkey ? farm_event_dump(ev, &json, &p.jlen) : FARM_E_NOMEM;
+	if (rc != FARM_OK) {
+		status = farm_req_fail(r, rc, "%s", rc == FARM_E_TOOBIG ? "the event would be too large"
+									: "out of memory");
 		goto out;
 	}
 	p.dedupe = dkey;
 	p.json = json;
-	p.jlen = strlen(json);
 	rc = farm_store_run(app->store, put_event_txn, &p);
 	if (rc != FARM_OK) {
 		status = farm_req_store_fail(r, rc);

@@ -84,6 +84,26 @@ static void make_reqid(struct farm_thr *t, struct farm_req *r)
 	r->id[16] = '\0';
 }
 
+/* Reads the request's FCGI_STDIN to its end (the empty record that closes it) and
+ * drops what is left.
+ *
+ * A kept connection must be left exactly at the end of the request: a body read up
+ * to CONTENT_LENGTH and no further leaves that closing record unread whenever the
+ * body arrived in several reads (any body nginx buffered to a file: it sends the
+ * closing record in a write of its own).  The connection, parked again, then woke a
+ * thread at once with those 8 stale bytes; libfcgi's FCGX_Accept_r took them for a
+ * protocol error and closed the connection, racing nginx, which had already taken it
+ * from its keepalive cache for the next request: "upstream prematurely closed
+ * connection", a 502 (503 to the client) for 2-7 of 200 deliveries of 200-900 KB
+ * (t/t3400-large-bodies.sh). */
+static void read_to_eof(FCGX_Stream *in)
+{
+	char sink[8192];
+
+	while (FCGX_GetStr(sink, sizeof(sink), in) > 0)
+		;
+}
+
 /* Reads the body (at most body_limit bytes kept; the rest is read and dropped so a
  * kept connection stays in sync).  Returns 0, FARM_E_TOOBIG or FARM_E_NOMEM. */
 static int read_body(struct farm_app *app, FCGX_Request *req, struct farm_req *r)
@@ -91,7 +111,6 @@ static int read_body(struct farm_app *app, FCGX_Request *req, struct farm_req *r
 	const char *cl = FCGX_GetParam("CONTENT_LENGTH", req->envp);
 	long long want = 0;
 	char *end, *buf;
-	char sink[8192];
 	long long got = 0;
 
 	if (cl && *cl) {
@@ -100,22 +119,23 @@ static int read_body(struct farm_app *app, FCGX_Request *req, struct farm_req *r
 			want = 0;
 	}
 	if (want > app->conf.body_limit) {
-		int n;
-		while ((n = FCGX_GetStr(sink, sizeof(sink), req->in)) > 0)
-			;
+		read_to_eof(req->in);
 		r->body_len = (size_t)want;
 		r->body = "";
 		return FARM_E_TOOBIG;
 	}
 	buf = farm_arena_alloc(r->arena, (size_t)want + 1);
-	if (!buf)
+	if (!buf) {
+		read_to_eof(req->in);
 		return FARM_E_NOMEM;
+	}
 	while (got < want) {
 		int n = FCGX_GetStr(buf + got, (int)(want - got), req->in);
 		if (n <= 0)
 			break;
 		got += n;
 	}
+	read_to_eof(req->in);
 	buf[got] = '\0';
 	r->body = buf;
 	r->body_len = (size_t)got;

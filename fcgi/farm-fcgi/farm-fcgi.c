@@ -13,6 +13,19 @@
  *   SIGUSR2  emergency restart: kill every worker, run recovery, start again
  *   SIGTERM/SIGINT/SIGQUIT  stop: workers finish in-flight requests, then exit
  * and every second: checkpoints, the request_terminate_timeout watchdog.
+ *
+ * Nothing in the master may block on the environment: a process that dies inside
+ * Berkeley DB (or a disk that fills up) can leave a mutex held for good, and a master
+ * stuck on it would neither reap nor respawn nor stop.  So every Berkeley DB call
+ * beyond opening its handle runs in a child with a deadline: failchk and recovery
+ * (run_bounded), and the checkpoint (ckpt_start / ckpt_check: a child per checkpoint,
+ * reaped with the workers, killed past CKPT_TIMEOUT_S).  The checkpoint's outcome is
+ * the pool's view of its storage (scoreboard `storage`, shown by /health): while it
+ * fails for want of space it is retried every CKPT_RETRY_S, and its log_archive
+ * removes old log files once there is room again.  A recovery that fails (a full disk
+ * can refuse it) is retried every RECOVER_RETRY_S instead of ending the master; in
+ * between, nginx's connections are accepted and closed at once (502, which nginx
+ * turns into the contract's 503) rather than left waiting.
  */
 #include "farm-fcgi.h"
 
@@ -43,6 +56,16 @@ static const char *conf_path;
 static int generation;
 static char unix_path[108];
 
+/* The checkpoint child (0 when none runs), when it started, when the last ended. */
+#define CKPT_TIMEOUT_S 60
+#define CKPT_RETRY_S 2
+#define RECOVER_RETRY_S 5
+static pid_t ckpt_pid;
+static time_t ckpt_started;
+/* No usable environment: recovery failed and is retried (no workers meanwhile). */
+static int env_down;
+static time_t env_down_retry;
+
 static void usage(FILE *fp)
 {
 	fprintf(fp, "usage: farm-fcgi [-c FILE] [-t] [-v] [-h]\n"
@@ -50,6 +73,7 @@ static void usage(FILE *fp)
 		    "  -t       check the configuration and exit (non-zero with the line at fault)\n"
 		    "  -v       print the version and exit\n"
 		    "  -h       this help\n"
+		    "  --routes print the route table (METHOD PATTERN FLAGS) and exit\n"
 		    "Environment: FARM_<KEY> overrides a key (state_dir → FARM_STATE_DIR), JWT_SECRET.\n");
 }
 
@@ -152,12 +176,28 @@ out:
 	return fd;
 }
 
-/* The keyring follows the key version stored in the database (farmctl rotate-key). */
+static unsigned store_flags(const struct farm_app *app);
+
+/* The keyring follows the key version stored in the database (farmctl rotate-key).
+ * The master holds no database handle between its uses of one: a handle it had to
+ * abandon for a recovery kept the old regions mapped, and on a full disk the space
+ * of those unlinked files (the reserved regions) never came back.  So this opens one
+ * for the read and closes it. */
 static int load_keyring(struct farm_app *app)
 {
+	struct farm_store *s = NULL;
+	struct farm_error err = {0};
+	int rc;
+
+	if ((rc = farm_store_open(&s, app->conf.state_dir, store_flags(app), &err)) != FARM_OK) {
+		farm_log(FARM_LOG_ERROR, NULL, 0, "database: %s", err.msg);
+		return rc;
+	}
 	farm_keyring_free(app->keyring);
 	app->keyring = NULL;
-	return farm_keys_load(&app->conf, app->store, &app->keyring);
+	rc = farm_keys_load(&app->conf, s, &app->keyring);
+	farm_store_close(s);
+	return rc;
 }
 
 static int spawn_worker(struct farm_app *app)
@@ -299,6 +339,67 @@ static int child_failchk(struct farm_app *app)
 	return 0;
 }
 
+/* In a child: a fresh handle, checkpoint and log removal.  Exits 0, or 3 when the
+ * disk is full (FARM_E_NOSPACE), 2 on any other failure. */
+static int child_checkpoint(struct farm_app *app)
+{
+	struct farm_store *s = NULL;
+	struct farm_error err = {0};
+	int rc;
+
+	if ((rc = farm_store_open(&s, app->conf.state_dir, store_flags(app), &err)) != FARM_OK)
+		return rc == FARM_E_NOSPACE ? 3 : 2;
+	rc = farm_store_checkpoint(s);
+	farm_store_close(s);
+	return rc == FARM_OK ? 0 : rc == FARM_E_NOSPACE ? 3 : 2;
+}
+
+/* Starts a checkpoint child unless one runs. */
+static void ckpt_start(struct farm_app *app)
+{
+	pid_t pid;
+
+	if (ckpt_pid > 0)
+		return;
+	pid = fork();
+	if (pid < 0) {
+		farm_log(FARM_LOG_WARN, NULL, errno, "fork (checkpoint)");
+		return;
+	}
+	if (pid == 0) {
+		sigset_t none;
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		app->store = NULL; /* the master's handle is not used here */
+		_exit(child_checkpoint(app));
+	}
+	ckpt_pid = pid;
+	ckpt_started = time(NULL);
+}
+
+/* The checkpoint child ended with wait status st. */
+static void ckpt_done(struct farm_app *app, int st)
+{
+	int code = WIFEXITED(st) && WEXITSTATUS(st) == 0   ? FARM_OK
+		   : WIFEXITED(st) && WEXITSTATUS(st) == 3 ? FARM_E_NOSPACE
+							   : FARM_E_DB;
+	int was = __atomic_exchange_n(&app->board->storage, code, __ATOMIC_RELAXED);
+
+	ckpt_pid = 0;
+	if (code == was)
+		return;
+	if (code == FARM_OK)
+		farm_log(FARM_LOG_INFO, NULL, 0, "storage: checkpoint succeeded again");
+	else if (code == FARM_E_NOSPACE)
+		farm_log(FARM_LOG_ERROR, NULL, 0,
+			 "storage: no space left in %s: writes answer 507 until there is",
+			 app->conf.state_dir);
+	else
+		farm_log(FARM_LOG_ERROR, NULL, 0, "storage: checkpoint failed (%s %d)",
+			 WIFSIGNALED(st) ? "signal" : "status",
+			 WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
+}
+
 /* In a child: normal recovery; any process still attached is killed first (EVICT). */
 static int child_recover(struct farm_app *app)
 {
@@ -330,15 +431,18 @@ static void remove_regions(const char *dir)
 	unlink(path);
 }
 
-/* Recovery, bounded, then the master's own (non-recovering) handle. */
+/* Recovery, bounded (the master keeps no handle: see load_keyring). */
 static int open_store_master(struct farm_app *app)
 {
-	struct farm_error err = {0};
 	int rc = run_bounded(child_recover, app, 60 * 1000);
 
 	for (int tries = 0; rc > 128 && tries < 3; tries++) {
-		farm_log(FARM_LOG_WARN, NULL, 0, "recovery process killed by signal %d; retrying",
-			 rc - 128);
+		/* It died creating the regions (a SIGBUS on a full disk): the half-made
+		 * ones would fault again in the next attempt, so they go first. */
+		farm_log(FARM_LOG_WARN, NULL, 0,
+			 "recovery process killed by signal %d; removing the shared regions "
+			 "and retrying", rc - 128);
+		remove_regions(app->conf.state_dir);
 		rc = run_bounded(child_recover, app, 60 * 1000);
 	}
 	if (rc == -1) {
@@ -350,10 +454,6 @@ static int open_store_master(struct farm_app *app)
 	if (rc != 0) {
 		farm_log(FARM_LOG_ERROR, NULL, 0, "database recovery failed in %s",
 			 app->conf.state_dir);
-		return -1;
-	}
-	if (farm_store_open(&app->store, app->conf.state_dir, store_flags(app), &err) != FARM_OK) {
-		farm_log(FARM_LOG_ERROR, NULL, 0, "database: %s", err.msg);
 		return -1;
 	}
 	return 0;
@@ -408,13 +508,33 @@ static void recover_pool(struct farm_app *app)
 			if (app->board->slot[i].pid == p)
 				app->board->slot[i].pid = 0;
 	}
-	/* Not closed: closing could block on a mutex the dead process held. */
-	farm_store_abandon(app->store);
-	app->store = NULL;
-	if (open_store_master(app) < 0) {
-		farm_log(FARM_LOG_ERROR, NULL, 0, "recovery failed; exiting");
-		exit(1);
+	if (ckpt_pid > 0) { /* it uses the environment too */
+		int st;
+		kill(ckpt_pid, SIGKILL);
+		waitpid(ckpt_pid, &st, 0);
+		ckpt_pid = 0;
 	}
+	if (open_store_master(app) < 0) {
+		/* A full disk can refuse recovery: try again later, serve nothing until. */
+		farm_log(FARM_LOG_ERROR, NULL, 0, "recovery failed; retrying every %d s",
+			 RECOVER_RETRY_S);
+		env_down = 1;
+		env_down_retry = time(NULL) + RECOVER_RETRY_S;
+		return;
+	}
+	env_down = 0;
+	if (load_keyring(app) != FARM_OK)
+		farm_log(FARM_LOG_ERROR, NULL, 0, "cannot load the credential keys");
+}
+
+/* While there is no environment: nginx's connections are closed at once (nginx
+ * answers its 503) instead of waiting in the backlog for workers that do not run. */
+static void refuse_pending(struct farm_app *app)
+{
+	int fd;
+
+	while ((fd = accept4(app->listen_fd, NULL, NULL, SOCK_CLOEXEC)) >= 0)
+		close(fd);
 }
 
 static void reap(struct farm_app *app, int stopping, time_t *crash_times, size_t ncrash)
@@ -425,6 +545,10 @@ static void reap(struct farm_app *app, int stopping, time_t *crash_times, size_t
 
 	while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
 		int slot = -1;
+		if (pid == ckpt_pid) {
+			ckpt_done(app, st);
+			continue;
+		}
 		for (int i = 0; i < FARM_MAX_WORKERS; i++)
 			if (app->board->slot[i].pid == pid)
 				slot = i;
@@ -435,7 +559,7 @@ static void reap(struct farm_app *app, int stopping, time_t *crash_times, size_t
 			farm_log(FARM_LOG_WARN, NULL, 0, "worker %ld %s %d", (long)pid,
 				 WIFSIGNALED(st) ? "killed by signal" : "exited with status",
 				 WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
-			if (!stopping && run_bounded(child_failchk, app, 5000) != 0)
+			if (!stopping && !env_down && run_bounded(child_failchk, app, 5000) != 0)
 				need_recover = 1;
 			/* Emergency restart: too many crashes in the window restart the pool. */
 			memmove(crash_times + 1, crash_times, (ncrash - 1) * sizeof(*crash_times));
@@ -451,8 +575,38 @@ static void reap(struct farm_app *app, int stopping, time_t *crash_times, size_t
 			}
 		}
 	}
-	if (need_recover && !stopping)
+	if (need_recover && !stopping && !env_down)
 		recover_pool(app);
+}
+
+/* Once a second: checkpoint when due (sooner while the last one failed), and the
+ * deadline of a running one.  A checkpoint that does not end in time is blocked on
+ * the environment: it is killed, and failchk decides whether the pool needs recovery. */
+static void ckpt_tick(struct farm_app *app, time_t *last_ckp)
+{
+	time_t now = time(NULL);
+	int failing = __atomic_load_n(&app->board->storage, __ATOMIC_RELAXED) != FARM_OK;
+
+	if (ckpt_pid > 0) {
+		int st;
+		if (now - ckpt_started < CKPT_TIMEOUT_S)
+			return;
+		farm_log(FARM_LOG_ERROR, NULL, 0,
+			 "checkpoint blocked for %d s: killing it and checking the environment",
+			 CKPT_TIMEOUT_S);
+		kill(ckpt_pid, SIGKILL);
+		waitpid(ckpt_pid, &st, 0);
+		ckpt_pid = 0;
+		__atomic_store_n(&app->board->storage, FARM_E_DB, __ATOMIC_RELAXED);
+		*last_ckp = now;
+		if (run_bounded(child_failchk, app, 5000) != 0)
+			recover_pool(app);
+		return;
+	}
+	if (now - *last_ckp >= (failing ? CKPT_RETRY_S : app->conf.checkpoint_interval)) {
+		ckpt_start(app);
+		*last_ckp = now;
+	}
 }
 
 static void watchdog(struct farm_app *app)
@@ -487,6 +641,12 @@ int main(int argc, char **argv)
 	time_t crash_times[64] = {0};
 
 	memset(&app, 0, sizeof(app));
+	/* The route table, for t/t8000-openapi.sh: no config, no state, nothing started. */
+	if (argc == 2 && strcmp(argv[1], "--routes") == 0) {
+		size_t nroutes = 0;
+		const struct farm_route *routes = farm_routes_table(&nroutes);
+		return routes ? farm_routes_print(stdout, routes, nroutes) : 1;
+	}
 	farm_json_init();
 	if ((rc = farm_daemon_start("farm-fcgi", argc, argv, usage, &app.conf, &conf_path)) >= 0)
 		return rc;
@@ -651,6 +811,23 @@ int main(int argc, char **argv)
 			}
 			continue;
 		}
+		if (env_down) {
+			refuse_pending(&app);
+			if (time(NULL) >= env_down_retry) {
+				farm_log(FARM_LOG_INFO, NULL, 0, "retrying recovery");
+				if (open_store_master(&app) == 0) {
+					env_down = 0;
+					if (load_keyring(&app) != FARM_OK)
+						farm_log(FARM_LOG_ERROR, NULL, 0,
+							 "cannot load the credential keys");
+					farm_log(FARM_LOG_INFO, NULL, 0, "database recovered");
+				} else {
+					env_down_retry = time(NULL) + RECOVER_RETRY_S;
+				}
+			}
+			if (env_down)
+				continue;
+		}
 		while (live_workers(&app, 1) < app.conf.workers) {
 			app.board->respawns++;
 			if (spawn_worker(&app) < 0)
@@ -663,13 +840,17 @@ int main(int argc, char **argv)
 			reload_gen = -1;
 		}
 		watchdog(&app);
-		if (time(NULL) - last_ckp >= app.conf.checkpoint_interval) {
-			farm_store_checkpoint(app.store);
-			last_ckp = time(NULL);
-		}
+		ckpt_tick(&app, &last_ckp);
 	}
-	farm_store_checkpoint(app.store);
-	farm_store_close(app.store);
+	if (ckpt_pid > 0) {
+		int st;
+		kill(ckpt_pid, SIGKILL);
+		waitpid(ckpt_pid, &st, 0);
+		ckpt_pid = 0;
+	}
+	/* The last checkpoint, bounded like the others. */
+	if (!env_down)
+		run_bounded(child_checkpoint, &app, 10 * 1000);
 	if (unix_path[0])
 		unlink(unix_path);
 	farm_keyring_free(app.keyring);

@@ -34,6 +34,8 @@ struct farm_scoreboard {
 	uint64_t respawns, recoveries, killed_stuck;
 	int64_t started;
 	uint64_t creds_gen;          /* bumped after every committed credential write */
+	int32_t storage;             /* the master's last checkpoint: FARM_OK, or the
+				      * FARM_E_* it failed with (FARM_E_NOSPACE: full) */
 	struct farm_slot slot[FARM_MAX_WORKERS];
 };
 
@@ -80,6 +82,10 @@ struct farm_fcgi_platform_row {
 	const struct farm_platform_route *route; /* NULL for a webhook path */
 };
 const struct farm_fcgi_platform_row *farm_routes_platform_row(const struct farm_route *rt);
+
+/* farm-fcgi-routedump.c: `farm-fcgi --routes`: "METHOD PATTERN FLAGS" lines (flags
+ * auth,admin,json,body,adminloc or -); 0, or 1 when the table is missing or stdout fails. */
+int farm_routes_print(FILE *fp, const struct farm_route *table, size_t n);
 
 /* farm-fcgi-worker.c: runs a worker process until told to stop; returns exit code. */
 int farm_worker_main(struct farm_app *app);

@@ -9,6 +9,7 @@
 #include <strings.h>
 
 #include "clock.h"
+#include "events.h"
 #include "json.h"
 #include "platform.h"
 #include "banned.h"
@@ -230,6 +231,99 @@ int farm_event_iso8601_norm(const char *s, size_t len, char out[FARM_EVENT_TS_LE
 	if (rc != FARM_OK)
 		return rc;
 	return farm_clock_iso(ms, out);
+}
+
+/* ---- field caps and serialisation ---------------------------------------------- */
+
+/* The length of the longest prefix of s[0..n) that ends on a UTF-8 character
+ * boundary (Jansson strings are valid UTF-8: only continuation bytes are skipped). */
+static size_t utf8_prefix(const char *s, size_t n)
+{
+	while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
+		n--;
+	return n;
+}
+
+static int cap_string(json_t *v)
+{
+	const size_t mark = sizeof(FARM_EVENT_CUT_MARK) - 1;
+	const char *s = json_string_value(v);
+	size_t n = json_string_length(v), keep;
+	char *buf;
+	int rc;
+
+	if (n <= FARM_EVENT_FIELD_MAX)
+		return 0;
+	keep = utf8_prefix(s, FARM_EVENT_FIELD_MAX - mark);
+	if (!(buf = malloc(keep + mark)))
+		return FARM_E_NOMEM;
+	memcpy(buf, s, keep);
+	memcpy(buf + keep, FARM_EVENT_CUT_MARK, mark);
+	rc = json_string_setn(v, buf, keep + mark) == 0 ? 1 : FARM_E_NOMEM;
+	free(buf);
+	return rc;
+}
+
+/* Nesting depth followed; an event is two levels deep, a member rarely more. */
+#define CAP_DEPTH 16
+
+static int cap_value(json_t *v, int depth)
+{
+	const char *k;
+	json_t *m;
+	size_t i;
+	int n = 0, rc;
+
+	if (json_is_string(v))
+		return cap_string(v);
+	if (depth >= CAP_DEPTH)
+		return 0; /* farm_event_dump's size check still bounds the whole */
+	if (json_is_object(v)) {
+		json_object_foreach(v, k, m) {
+			if ((rc = cap_value(m, depth + 1)) < 0)
+				return rc;
+			n += rc;
+		}
+	} else if (json_is_array(v)) {
+		json_array_foreach(v, i, m) {
+			if ((rc = cap_value(m, depth + 1)) < 0)
+				return rc;
+			n += rc;
+		}
+	}
+	return n;
+}
+
+int farm_event_cap(json_t *v)
+{
+	return v ? cap_value(v, 0) : 0;
+}
+
+/* Room for the id farm-eventd writes over data.id's null: "18446744073709551615". */
+#define EVENT_ID_ROOM 20
+
+int farm_event_dump(json_t *ev, char **json, size_t *len)
+{
+	char *s;
+	size_t n;
+	int rc;
+
+	*json = NULL;
+	*len = 0;
+	if (!json_is_object(ev) || !json_is_object(json_object_get(ev, "data")))
+		return FARM_E_INVAL;
+	if ((rc = farm_event_cap(ev)) < 0)
+		return rc;
+	if (!(s = json_dumps(ev, JSON_COMPACT)))
+		return FARM_E_NOMEM;
+	n = strlen(s);
+	if (n + EVENT_ID_ROOM > FARM_EVENTS_JSON_MAX) {
+		farm_json_free(s);
+		return FARM_E_TOOBIG;
+	}
+	*json = s;
+	*len = n;
+	return FARM_OK;
 }
 
 /* ---- building the event --------------------------------------------------------- */

@@ -36,6 +36,16 @@
 /* Length of "YYYY-MM-DDTHH:MM:SS.mmmZ" plus its NUL. */
 #define FARM_EVENT_TS_LEN 25
 
+/* Longest string in an event, in bytes of UTF-8 (names, branches, urls, project,
+ * commit: every string member of `data`).  A longer one is cut at a character
+ * boundary and ends in FARM_EVENT_CUT_MARK, the whole string then being at most this
+ * long (docs/events.md, "Field caps").  With the two dozen members an event has, even
+ * a data object of control characters (6 bytes each once escaped) stays far below
+ * FARM_EVENTS_JSON_MAX, the history and publish limit. */
+#define FARM_EVENT_FIELD_MAX 1024
+/* What a cut string ends in: U+2026 HORIZONTAL ELLIPSIS. */
+#define FARM_EVENT_CUT_MARK "\xe2\x80\xa6"
+
 /* ---- for the platform modules' payload mappers --------------------------------
  *
  * A mapper (struct farm_platform_webhook.map): on FARM_OK, *data is a new JSON object
@@ -74,6 +84,20 @@ char *farm_event_key(int *too_long, const char *fmt, ...) __attribute__((format(
 /* Hands data and key to the caller, or frees them and reports why. */
 int farm_event_finish(json_t *data, char *key, int nomem, int too_long, json_t **out_data,
 		      char **out_key, const char *provider, struct farm_error *err);
+
+/* Caps every string inside `v` (any JSON value: an event, its data, a member) at
+ * FARM_EVENT_FIELD_MAX bytes, in place, as described above.  Object keys are not
+ * touched (producers choose them).  Returns the number of strings cut (0 or more), or
+ * FARM_E_NOMEM.  Idempotent: a capped value is left as it is. */
+int farm_event_cap(json_t *v);
+
+/* The one way an event ({"event":…,"data":{…}}) becomes the bytes stored in the
+ * outbox and, with its id, in the history: farm_event_cap, then compact JSON.
+ * *json is new (free with farm_json_free()), *len its length.  FARM_E_INVAL when ev is
+ * not an event; FARM_E_TOOBIG when the JSON, with the largest id farm-eventd can add,
+ * would exceed FARM_EVENTS_JSON_MAX (so what is acknowledged can be delivered);
+ * FARM_E_NOMEM. */
+int farm_event_dump(json_t *ev, char **json, size_t *len);
 
 /* Normalises a provider's status word (providers.md §9.2) to one of
  * queued running success failed canceled error unstable unknown.

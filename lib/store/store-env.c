@@ -20,6 +20,7 @@
  */
 #include "store-int.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -28,7 +29,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/types.h>
 #include <time.h>
 #include <unistd.h>
@@ -195,6 +198,107 @@ static int store_db_open(struct farm_store *s, DB **out, const char *file, DBTYP
 	return farm_error_set(err, store_code(rc), "store: open %s: %s", file, db_strerror(rc));
 }
 
+/* --- a full disk and the shared regions ----------------------------------------------
+ *
+ * The regions (__db.NNN) are files in `dir` that every process maps, and Berkeley DB
+ * grows the buffer pool's and the main region's as they fill (a 16 MiB cache starts at
+ * 0.3 MiB): it writes the new end of the file and leaves a hole before it.  The first
+ * touch of a page in that hole needs a block, and on a full filesystem the kernel
+ * answers that page fault with SIGBUS: a worker dies inside Berkeley DB, holding its
+ * mutexes, and the environment needs recovery, which the full disk may refuse.
+ *
+ * So the process that creates the regions (recovery: FARM_STORE_MASTER) reserves every
+ * region file up to its maximum size at once (fallocate, FALLOC_FL_KEEP_SIZE: the file
+ * size Berkeley DB sees is unchanged), and a full disk then fails writes with ENOSPC,
+ * answered 507, and never a page fault.  Files are matched to regions by size (the
+ * mutex and buffer-pool regions report theirs; the main region is the rest, up to
+ * DB_ENV->get_memory_max).  And on a small filesystem the cache is smaller, so that
+ * the reserved regions leave most of it to data and logs (store_cache_size). */
+
+/* STORE_CACHE, or an eighth of the filesystem holding dir when that is less (at least
+ * 1 MiB): a 20 MB filesystem gets a 2.5 MB cache and keeps ~12 MB for data and logs. */
+static u_int32_t store_cache_size(const char *dir)
+{
+	struct statvfs sv;
+	unsigned long long fs;
+
+	if (statvfs(dir, &sv) != 0)
+		return STORE_CACHE;
+	fs = (unsigned long long)sv.f_blocks * sv.f_frsize;
+	if (fs / 8 >= STORE_CACHE)
+		return STORE_CACHE;
+	return fs / 8 < (1u << 20) ? (1u << 20) : (u_int32_t)(fs / 8);
+}
+
+/* 1 when a region file of `size` bytes holds a region now `regsize` long (the file
+ * ends a byte short of the region, rounded to 8 KiB pages). */
+static int store_region_is(off_t size, roff_t regsize)
+{
+	long long d = (long long)size - (long long)regsize;
+
+	return d > -16384 && d < 16384;
+}
+
+/* Reserves the region files up to their maximum sizes.  0, or the errno of the
+ * reservation that failed (reported on stderr, the log): regions that may fault are
+ * not used; the recovery is failed and tried again once there is room. */
+static int store_reserve_regions(DB_ENV *env, const char *dir)
+{
+	DB_MPOOL_STAT *mp = NULL;
+	DB_MUTEX_STAT *mx = NULL;
+	u_int32_t gb = 0, b = 0;
+	roff_t mp_size = 0, mp_max = 0, mx_size = 0, mx_max = 0;
+	unsigned long long main_max;
+	struct dirent *de;
+	int failed = 0;
+	DIR *d;
+
+	if (env->memp_stat(env, &mp, NULL, 0) == 0 && mp) {
+		mp_size = mp->st_regsize;
+		mp_max = mp->st_regmax;
+	}
+	if (env->mutex_stat(env, &mx, 0) == 0 && mx) {
+		mx_size = mx->st_regsize;
+		mx_max = mx->st_regmax;
+	}
+	free(mp);
+	free(mx);
+	env->get_memory_max(env, &gb, &b);
+	main_max = (unsigned long long)gb * (1ULL << 30) + b;
+	if (!(d = opendir(dir)))
+		return errno;
+	while ((de = readdir(d)) && !failed) {
+		char path[PATH_MAX];
+		unsigned long long want;
+		struct stat st;
+		int fd;
+
+		if (strncmp(de->d_name, "__db.", 5) != 0 || !isdigit((unsigned char)de->d_name[5]))
+			continue;
+		if (snprintf(path, sizeof(path), "%s/%s", dir, de->d_name) >= (int)sizeof(path) ||
+		    (fd = open(path, O_RDWR | O_CLOEXEC)) < 0)
+			continue;
+		if (fstat(fd, &st) == 0) {
+			if (mp_max && store_region_is(st.st_size, mp_size))
+				want = mp_max;
+			else if (mx_max && store_region_is(st.st_size, mx_size))
+				want = mx_max;
+			else
+				want = main_max;
+			if (want > (unsigned long long)st.st_size &&
+			    fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, (off_t)want) != 0) {
+				failed = errno;
+				fprintf(stderr, "store: cannot reserve %llu bytes for %s: %s\n",
+					want, path, strerror(errno));
+			}
+		}
+		close(fd);
+	}
+	closedir(d);
+	/* A filesystem without fallocate (EOPNOTSUPP) cannot reserve: used as it is. */
+	return failed == EOPNOTSUPP ? 0 : failed;
+}
+
 static int store_env_open(struct farm_store *s, const char *dir, unsigned flags,
 			  struct farm_error *err)
 {
@@ -217,7 +321,7 @@ static int store_env_open(struct farm_store *s, const char *dir, unsigned flags,
 	    (rc = env->set_lk_max_objects(env, STORE_LOCKS)) != 0 ||
 	    (rc = env->set_lk_max_lockers(env, STORE_LOCKERS)) != 0 ||
 	    (rc = env->set_tx_max(env, STORE_TXNS)) != 0 ||
-	    (rc = env->set_cachesize(env, 0, STORE_CACHE, 1)) != 0 ||
+	    (rc = env->set_cachesize(env, 0, store_cache_size(dir), 1)) != 0 ||
 	    (rc = env->set_lg_bsize(env, small ? STORE_SMALL_LOG_BUF : STORE_LOG_BUF)) != 0 ||
 	    (rc = env->set_lg_max(env, small ? STORE_SMALL_LOG_MAX : STORE_LOG_MAX)) != 0 ||
 	    (rc = env->set_lg_filemode(env, 0600)) != 0)
@@ -229,6 +333,10 @@ static int store_env_open(struct farm_store *s, const char *dir, unsigned flags,
 		oflags |= DB_RECOVER;
 	what = "open environment";
 	rc = env->open(env, dir, oflags, 0600);
+	if (rc == 0 && (flags & FARM_STORE_MASTER)) {
+		what = "reserve the shared regions of";
+		rc = store_reserve_regions(env, dir); /* recovery made them: see above */
+	}
 out:
 	if (rc != 0) {
 		if (env)
@@ -262,6 +370,11 @@ int farm_store_open(struct farm_store **out, const char *dir, unsigned flags,
 		return farm_error_set(err, FARM_E_NOMEM, "store: out of memory");
 	s->flags = flags;
 	s->lock_fd = -1;
+	s->reserve = (uint64_t)store_cache_size(dir) + (1u << 20);
+	if (!(s->dir = strdup(dir))) {
+		free(s);
+		return farm_error_set(err, FARM_E_NOMEM, "store: out of memory");
+	}
 	if ((code = store_env_lock(s, dir, flags, err)) != FARM_OK ||
 	    (code = store_env_open(s, dir, flags, err)) != FARM_OK)
 		goto out;
@@ -335,6 +448,7 @@ void farm_store_close(struct farm_store *s)
 		s->env->close(s->env, 0);
 	if (s->lock_fd >= 0)
 		close(s->lock_fd); /* last: the environment is left before recovery may run */
+	free(s->dir);
 	free(s);
 }
 
@@ -344,7 +458,30 @@ void farm_store_abandon(struct farm_store *s)
 		return;
 	if (s->lock_fd >= 0)
 		close(s->lock_fd); /* this process no longer counts as attached */
+	free(s->dir);
 	free(s);
+}
+
+int farm_store_space(struct farm_store *s)
+{
+	struct statvfs sv;
+
+	if (!s || !s->dir)
+		return FARM_E_INVAL;
+	if (statvfs(s->dir, &sv) != 0)
+		return FARM_OK; /* cannot tell: the write itself will say */
+	return (uint64_t)sv.f_bavail * sv.f_frsize < s->reserve ? FARM_E_NOSPACE : FARM_OK;
+}
+
+int store_room(struct farm_txn *t)
+{
+	int rc = farm_store_space(t->s);
+
+	if (rc != FARM_E_NOSPACE)
+		return FARM_OK;
+	if (t->fatal == FARM_OK)
+		t->fatal = FARM_E_NOSPACE;
+	return FARM_E_NOSPACE;
 }
 
 /* --- environment maintenance ------------------------------------------------------- */

@@ -62,6 +62,8 @@ struct farm_store {
 	DB *outbox[STORE_OUTBOX_SHARDS];
 	unsigned flags;
 	int lock_fd; /* "<dir>/env.lock": shared, or exclusive for recovery */
+	char *dir;         /* the environment home */
+	uint64_t reserve;  /* free bytes writes leave in dir's filesystem (store_room) */
 	struct store_flush { /* in-process group commit: store_durable */
 		_Atomic uint64_t asked;   /* tickets handed out: one per store_durable call */
 		_Atomic uint64_t covered; /* every ticket up to this one is durable */
@@ -87,6 +89,9 @@ int store_is_deadlock(int rc);
 void store_errcall(const DB_ENV *env, const char *pfx, const char *msg);
 void store_msgcall(const DB_ENV *env, const char *msg);
 void store_backoff(int attempt);
+/* Before a write that may grow the files: FARM_E_NOSPACE (and the transaction can no
+ * longer commit) when the filesystem has less than s->reserve free. */
+int store_room(struct farm_txn *t);
 
 /* store-txn.c */
 void txn_hand_over(struct farm_txn *t);

@@ -111,6 +111,8 @@ int farm_txn_outbox_append(struct farm_txn *t, const void *val, size_t vlen)
 		return FARM_E_INVAL;
 	if (vlen > UINT32_MAX - STORE_STAMP_LEN)
 		return FARM_E_TOOBIG;
+	if (store_room(t) != FARM_OK)
+		return FARM_E_NOSPACE;
 	if (!(buf = malloc(vlen + STORE_STAMP_LEN)))
 		return FARM_E_NOMEM;
 	memset(buf, 0, STORE_STAMP_LEN); /* store_stamp fills in the time */

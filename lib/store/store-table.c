@@ -147,6 +147,8 @@ int farm_txn_put(struct farm_txn *t, enum farm_table tab, const void *key, size_
 
 	if (!db || (!key && klen) || (!val && vlen) || klen > UINT32_MAX)
 		return FARM_E_INVAL;
+	if (store_room(t) != FARM_OK)
+		return FARM_E_NOSPACE;
 	store_key(&k, key, klen);
 	memset(&d, 0, sizeof(d));
 	if (!store_is_org_table(tab)) {

@@ -75,6 +75,16 @@ int farm_store_failchk(struct farm_store *s);
 /* Checkpoint and remove log files no longer needed (bounded log directory). */
 int farm_store_checkpoint(struct farm_store *s);
 
+/* FARM_OK, or FARM_E_NOSPACE when the filesystem holding the environment has less
+ * free space than writes keep in reserve: the buffer pool's size plus 1 MiB, so that
+ * every page the cache holds dirty can still be written (a cache full of pages that
+ * cannot be written makes every transaction wait seconds for a buffer, and the
+ * checkpoint for ever).  Writes (farm_txn_put, farm_txn_outbox_append,
+ * farm_txn_next_seq; not farm_txn_del, which frees) refuse with FARM_E_NOSPACE below
+ * it, so the disk that fills up is answered 507 before Berkeley DB meets ENOSPC.
+ * One statvfs(2). */
+int farm_store_space(struct farm_store *s);
+
 /* Cheap liveness check for /health: FARM_OK or FARM_E_RECOVER/FARM_E_DB. */
 int farm_store_ping(struct farm_store *s);
 

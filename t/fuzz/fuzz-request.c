@@ -6,8 +6,8 @@
  * Input: "METHOD URI" on the first line, the body after it (no '\n': a GET of that URI
  * without a body).  The routes are the credential API's shapes, without auth (fuzz-jwt
  * covers tokens).  Besides "no crash, no leak", it checks the contracts: every answer
- * is a complete CGI response whose status line matches r->status; an error (>= 400)
- * carries the JSON error body {"statusCode","message","error"}; a credential the
+ * is a complete CGI response whose status line matches r->status (HEAD: headers only);
+ * an error (>= 400) carries the JSON error body {"statusCode","message","error"}; a credential the
  * validation accepts has a known type, a name and a value object of known string
  * fields; a secret field's value is never in the answer.
  */
@@ -154,6 +154,11 @@ static void check_response(struct farm_req *r, const struct out *o)
 	if (!(body = strstr(o->buf, "\r\n\r\n")))
 		abort();
 	body += 4;
+	if (r->method && strcmp(r->method, "HEAD") == 0) {
+		if (*body)
+			abort(); /* HEAD: the headers only */
+		return;
+	}
 	if (r->status < 400)
 		return;
 	/* An error always says what went wrong, in the one error shape. */

@@ -11,6 +11,8 @@
 #include "circleci.h"
 #include "jenkins.h"
 #include "travisci.h"
+#include "events.h"
+#include "json.h"
 #include "tap.h"
 
 #include "banned.h"
@@ -643,8 +645,83 @@ static void test_time(void)
 	       "time: len bounds the input (zone cut off → UTC)");
 }
 
+/* A string of n copies of the UTF-8 character c (malloc). */
+static char *repeat(const char *c, size_t n)
+{
+	size_t cl = strlen(c);
+	char *s = malloc(n * cl + 1);
+
+	for (size_t i = 0; s && i < n; i++)
+		memcpy(s + i * cl, c, cl);
+	if (s)
+		s[n * cl] = '\0';
+	return s;
+}
+
+static void test_caps(void)
+{
+	const size_t mark = strlen(FARM_EVENT_CUT_MARK);
+	char *w = repeat("W", 300000), *e = repeat("\xc3\xa9", 100000), *ctl = repeat("\x01", 60000);
+	char *exact = repeat("x", FARM_EVENT_FIELD_MAX), *euro = repeat("\xe2\x82\xac", 400);
+	char *json = NULL;
+	size_t len = 0;
+	json_t *ev, *d;
+	const char *s;
+
+	ev = json_pack("{s:s,s:{s:n,s:s,s:s,s:s,s:s,s:s,s:I,s:[s]}}", "event", "ci.build.updated",
+		       "data", "id", "name", w, "branch", e, "url", ctl, "project", exact,
+		       "commitSha", euro, "number", (json_int_t)7, "more", w);
+	d = json_object_get(ev, "data");
+	is_int(farm_event_cap(ev), 5, "caps: five strings over the cap are cut");
+	s = json_string_value(json_object_get(d, "name"));
+	is_int((int)strlen(s), FARM_EVENT_FIELD_MAX, "caps: an ASCII field is cut to the cap");
+	ok(strncmp(s, "WWW", 3) == 0 &&
+		   strcmp(s + strlen(s) - mark, FARM_EVENT_CUT_MARK) == 0,
+	   "caps: the cut keeps the start and ends in the mark");
+	s = json_string_value(json_object_get(d, "branch"));
+	ok(strlen(s) <= FARM_EVENT_FIELD_MAX && (strlen(s) - mark) % 2 == 0 &&
+		   strcmp(s + strlen(s) - mark, FARM_EVENT_CUT_MARK) == 0,
+	   "caps: a two-byte character is never split");
+	s = json_string_value(json_object_get(d, "commitSha"));
+	ok(strlen(s) <= FARM_EVENT_FIELD_MAX && (strlen(s) - mark) % 3 == 0,
+	   "caps: a three-byte character is never split");
+	is_str(json_string_value(json_object_get(d, "project")), exact,
+	       "caps: a field of exactly the cap is kept whole");
+	s = json_string_value(json_array_get(json_object_get(d, "more"), 0));
+	is_int((int)strlen(s), FARM_EVENT_FIELD_MAX, "caps: strings nested in arrays too");
+	is_int((int)json_integer_value(json_object_get(d, "number")), 7, "caps: numbers untouched");
+	is_int(farm_event_cap(ev), 0, "caps: idempotent");
+
+	is_int(farm_event_dump(ev, &json, &len), FARM_OK, "dump: a capped event serialises");
+	ok(json && len == strlen(json) && len < FARM_EVENTS_JSON_MAX, "dump: within the limit");
+	farm_json_free(json);
+	json_decref(ev);
+
+	/* Thousands of members of control characters cannot fit, even capped. */
+	ev = json_pack("{s:s,s:{}}", "event", "ci.build.updated", "data");
+	d = json_object_get(ev, "data");
+	for (int i = 0; i < 100; i++) {
+		char k[16];
+
+		snprintf(k, sizeof(k), "m%d", i);
+		json_object_set_new(d, k, json_string(ctl));
+	}
+	is_int(farm_event_dump(ev, &json, &len), FARM_E_TOOBIG,
+	       "dump: an event over the history limit is refused, not stored");
+	ok(json == NULL, "dump: nothing returned when refused");
+	json_decref(ev);
+	is_int(farm_event_dump(json_object_get(NULL, "x"), &json, &len), FARM_E_INVAL,
+	       "dump: not an event");
+	free(w);
+	free(e);
+	free(ctl);
+	free(exact);
+	free(euro);
+}
+
 int main(void)
 {
+	test_caps();
 	test_circleci();
 	test_jenkins();
 	test_travis();
