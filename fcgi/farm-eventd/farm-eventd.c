@@ -39,6 +39,7 @@
 #include "clock.h"
 #include "conf.h"
 #include "daemon.h"
+#include "platform.h"
 #include "event.h"
 #include "events.h"
 #include "json.h"
@@ -434,6 +435,8 @@ int main(int argc, char **argv)
 	memset(&d, 0, sizeof(d));
 	d.lock_fd = -1;
 	farm_json_init();
+	if (farm_platform_conf_register() != FARM_OK) /* the platforms' config keys */
+		return 1;
 	if ((rc = farm_daemon_start("farm-eventd", argc, argv, usage, &d.conf, NULL)) >= 0)
 		return rc;
 	farm_daemon_signals(on_stop); /* no SA_RESTART: a blocking wait returns at once */

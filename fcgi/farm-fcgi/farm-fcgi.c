@@ -47,6 +47,7 @@
 #include <unistd.h>
 
 #include "daemon.h"
+#include "platform.h"
 #include "json.h"
 #include "keys.h"
 #include "log.h"
@@ -648,6 +649,8 @@ int main(int argc, char **argv)
 		return routes ? farm_routes_print(stdout, routes, nroutes) : 1;
 	}
 	farm_json_init();
+	if (farm_platform_conf_register() != FARM_OK) /* the platforms' config keys */
+		return 1;
 	if ((rc = farm_daemon_start("farm-fcgi", argc, argv, usage, &app.conf, &conf_path)) >= 0)
 		return rc;
 	if (farm_crypto_init() != FARM_OK) {

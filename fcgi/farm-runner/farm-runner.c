@@ -42,6 +42,7 @@
 
 #include "clock.h"
 #include "daemon.h"
+#include "platform.h"
 #include "events.h"
 #include "httpc.h"
 #include "json.h"
@@ -652,6 +653,8 @@ int main(int argc, char **argv)
 	rn.lock_fd = -1;
 	pthread_rwlock_init(&rn.store_lock, NULL);
 	farm_json_init();
+	if (farm_platform_conf_register() != FARM_OK) /* the platforms' config keys */
+		return 1;
 	if ((rc = farm_daemon_start("farm-runner", argc, argv, usage, &rn.conf, NULL)) >= 0)
 		return rc;
 	farm_daemon_signals(on_stop); /* no SA_RESTART: a blocking wait returns at once */

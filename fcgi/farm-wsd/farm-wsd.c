@@ -28,6 +28,7 @@
 
 #include "crypto.h"
 #include "daemon.h"
+#include "platform.h"
 #include "events.h"
 #include "json.h"
 #include "log.h"
@@ -124,6 +125,8 @@ int main(int argc, char **argv)
 	memset(&wsd, 0, sizeof(wsd));
 	wsd.lock_fd = -1;
 	farm_json_init();
+	if (farm_platform_conf_register() != FARM_OK) /* the platforms' config keys */
+		return 1;
 	if ((rc = farm_daemon_start("farm-wsd", argc, argv, usage, &wsd.conf, NULL)) >= 0)
 		return rc;
 	/* wsd.listen is a loopback host:port (conf.c checked it): the bridge speaks plain

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "platform.h"
 #include "crypto.h"
 #include "daemon.h"
 #include "json.h"
@@ -294,6 +295,8 @@ int main(int argc, char **argv)
 
 	farm_json_init();
 	farm_log_init("farmctl", FARM_LOG_WARN);
+	if (farm_platform_conf_register() != FARM_OK) /* the platforms' config keys */
+		return 1;
 	if (conf_path && !*conf_path)
 		conf_path = NULL;
 	if (i + 1 < argc && !strcmp(argv[i], "-c")) {

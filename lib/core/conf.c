@@ -60,18 +60,6 @@ static const struct farm_conf_key conf_keys[] = {
 	 "/var/lib/farm/workspaces", 0, "directory pipeline workspaces live under"},
 	{"pipelines.stage_timeout", FARM_CONF_INT, OFF(pipelines_stage_timeout), 1, 86400, "1800", 0,
 	 "seconds a build stage may run when its config sets no timeout"},
-	{"circleci.api_url", FARM_CONF_URL, OFF(circleci_api_url), 0, 0, "https://circleci.com", 0,
-	 "CircleCI API base"},
-	{"travisci.api_url", FARM_CONF_URL, OFF(travisci_api_url), 0, 0, "https://api.travis-ci.com",
-	 0, "Travis CI API base"},
-	{"webhook.circleci.secret", FARM_CONF_STR, OFF(webhook_circleci_secret), 0, 0, "", 1,
-	 "HMAC secret of POST /webhooks/circleci"},
-	{"webhook.jenkins.token", FARM_CONF_STR, OFF(webhook_jenkins_token), 0, 0, "", 1,
-	 "shared token of POST /webhooks/jenkins"},
-	{"webhook.argocd.token", FARM_CONF_STR, OFF(webhook_argocd_token), 0, 0, "", 1,
-	 "shared token of POST /webhooks/argocd"},
-	{"webhook.travisci.public_key_file", FARM_CONF_PATH, OFF(webhook_travisci_public_key_file), 0,
-	 0, "", 0, "Travis webhook public key (PEM); else fetched from <travisci.api_url>/config"},
 	{"events.history", FARM_CONF_INT, OFF(events_history), 1, 10000000, "10000", 0,
 	 "events kept for replay"},
 	{"events.push", FARM_CONF_ZMQ, OFF(events_push), 0, 0, "ipc:///run/farm/eventd.sock", 0,
@@ -105,29 +93,88 @@ static const struct farm_conf_key conf_keys[] = {
 	 "enable test-only routes such as GET /api/v1/__debug/sleep?ms=N (never in production)"},
 };
 
-#define NKEYS (sizeof(conf_keys) / sizeof(conf_keys[0]))
+#define NBASE (sizeof(conf_keys) / sizeof(conf_keys[0]))
+
+/* The whole table: conf_keys, then the rows programs registered (farm_conf_register),
+ * whose offset is their index in struct farm_conf's ext[].  Set at start-up, before
+ * any configuration is loaded, and read-only afterwards. */
+static struct farm_conf_key *all_keys;
+static size_t nall;
+
+#define KEYS ((const struct farm_conf_key *)(all_keys ? all_keys : conf_keys))
+#define NKEYS (all_keys ? nall : NBASE)
+#define IS_EXT(k) ((size_t)((k) - KEYS) >= NBASE)
+
+int farm_conf_register(const struct farm_conf_key *rows)
+{
+	size_t n = 0, have = NKEYS;
+	struct farm_conf_key *t;
+
+	while (rows && rows[n].name)
+		n++;
+	for (size_t i = 0; i < n; i++)
+		for (size_t j = 0; j < have + i; j++) {
+			const char *other = j < have ? KEYS[j].name : rows[j - have].name;
+			if (!strcmp(rows[i].name, other))
+				return FARM_E_EXISTS;
+		}
+	if (!(t = malloc((have + n) * sizeof(*t))))
+		return FARM_E_NOMEM;
+	memcpy(t, KEYS, have * sizeof(*t));
+	for (size_t i = 0; i < n; i++) {
+		t[have + i] = rows[i];
+		t[have + i].offset = have + i - NBASE;
+	}
+	free(all_keys);
+	all_keys = t;
+	nall = have + n;
+	return FARM_OK;
+}
 
 const struct farm_conf_key *farm_conf_keys(size_t *n)
 {
 	*n = NKEYS;
-	return conf_keys;
+	return KEYS;
 }
 
 static const struct farm_conf_key *conf_find(const char *name, size_t len)
 {
 	for (size_t i = 0; i < NKEYS; i++)
-		if (strlen(conf_keys[i].name) == len && memcmp(conf_keys[i].name, name, len) == 0)
-			return &conf_keys[i];
+		if (strlen(KEYS[i].name) == len && memcmp(KEYS[i].name, name, len) == 0)
+			return &KEYS[i];
 	return NULL;
+}
+
+/* Where key k's value is: a field of struct farm_conf, or a registered key's slot. */
+static void *conf_slot(const struct farm_conf *c, const struct farm_conf_key *k)
+{
+	if (IS_EXT(k)) {
+		struct farm_conf_val *v = &c->ext[k->offset];
+		if (farm_conf_type_is_str(k->type))
+			return &v->s;
+		return k->type == FARM_CONF_BOOL ? (void *)&v->b : (void *)&v->n;
+	}
+	return (char *)c + k->offset;
 }
 
 const char *farm_conf_str(const struct farm_conf *c, const char *key)
 {
 	const struct farm_conf_key *k = key ? conf_find(key, strlen(key)) : NULL;
 
-	if (!k || !farm_conf_type_is_str(k->type))
+	if (!k || !farm_conf_type_is_str(k->type) || (IS_EXT(k) && !c->ext))
 		return NULL;
-	return *(char *const *)((const char *)c + k->offset);
+	return *(char *const *)conf_slot(c, k);
+}
+
+long farm_conf_num(const struct farm_conf *c, const char *key)
+{
+	const struct farm_conf_key *k = key ? conf_find(key, strlen(key)) : NULL;
+
+	if (!k || farm_conf_type_is_str(k->type) || (IS_EXT(k) && !c->ext))
+		return 0;
+	if (k->type == FARM_CONF_BOOL)
+		return *(const int *)conf_slot(c, k);
+	return *(const long *)conf_slot(c, k);
 }
 
 static int parse_long(const char *v, long *out, int size)
@@ -382,11 +429,10 @@ int farm_conf_check(enum farm_conf_type t, const char *v, char *why, size_t cap)
 static int conf_apply(struct farm_conf *c, const struct farm_conf_key *k, const char *v,
 		      struct farm_error *err)
 {
-	char *base = (char *)c;
 	long n;
 
 	if (farm_conf_type_is_str(k->type)) {
-		char **slot = (char **)(base + k->offset);
+		char **slot = conf_slot(c, k);
 		char why[128], *dup;
 		if (farm_conf_check(k->type, v, why, sizeof(why)) < 0)
 			return farm_error_set(err, FARM_E_CONFIG, "%s: %s", k->name, why);
@@ -409,7 +455,7 @@ static int conf_apply(struct farm_conf *c, const struct farm_conf_key *k, const 
 			b = 0;
 		else
 			return farm_error_set(err, FARM_E_CONFIG, "%s: expected yes or no", k->name);
-		*(int *)(base + k->offset) = b;
+		*(int *)conf_slot(c, k) = b;
 		return FARM_OK;
 	}
 	default:
@@ -420,7 +466,7 @@ static int conf_apply(struct farm_conf *c, const struct farm_conf_key *k, const 
 		if (n < k->min || n > k->max)
 			return farm_error_set(err, FARM_E_CONFIG, "%s: %ld is outside %ld..%ld",
 					      k->name, n, k->min, k->max);
-		*(long *)(base + k->offset) = n;
+		*(long *)conf_slot(c, k) = n;
 		return FARM_OK;
 	}
 }
@@ -439,9 +485,14 @@ int farm_conf_init(struct farm_conf *c)
 	struct farm_error e = {0};
 
 	memset(c, 0, sizeof(*c));
+	if (NKEYS > NBASE && !(c->ext = calloc(NKEYS - NBASE, sizeof(*c->ext))))
+		return FARM_E_NOMEM;
+	c->next = NKEYS - NBASE;
 	for (size_t i = 0; i < NKEYS; i++)
-		if (conf_apply(c, &conf_keys[i], conf_keys[i].def, &e) != FARM_OK)
+		if (conf_apply(c, &KEYS[i], KEYS[i].def, &e) != FARM_OK) {
+			farm_conf_free(c);
 			return e.code;
+		}
 	return FARM_OK;
 }
 
@@ -450,15 +501,19 @@ void farm_conf_free(struct farm_conf *c)
 	if (!c)
 		return;
 	for (size_t i = 0; i < NKEYS; i++) {
-		if (!farm_conf_type_is_str(conf_keys[i].type))
+		if (!farm_conf_type_is_str(KEYS[i].type) ||
+		    (i >= NBASE && (!c->ext || i - NBASE >= c->next)))
 			continue;
-		char **slot = (char **)((char *)c + conf_keys[i].offset);
-		if (conf_keys[i].secret)
+		char **slot = conf_slot(c, &KEYS[i]);
+		if (KEYS[i].secret)
 			free_secret_str(*slot);
 		else
 			free(*slot);
 		*slot = NULL;
 	}
+	free(c->ext);
+	c->ext = NULL;
+	c->next = 0;
 }
 
 static char *trim(char *s)
@@ -478,13 +533,17 @@ int farm_conf_load_file(struct farm_conf *c, const char *path, struct farm_error
 	FILE *fp = fopen(path, "re");
 	char line[4096];
 	int lineno = 0, rc = FARM_OK;
-	int first[NKEYS] = {0}; /* the line each key was set on, to refuse a second one */
+	int *first; /* the line each key was set on, to refuse a second one */
 
 	if (!fp) {
 		if (err)
 			err->sys_errno = errno;
 		return farm_error_set(err, FARM_E_CONFIG, "%s: cannot open: %s", path,
 				      strerror(errno));
+	}
+	if (!(first = calloc(NKEYS, sizeof(*first)))) {
+		fclose(fp);
+		return farm_error_set(err, FARM_E_NOMEM, "out of memory");
 	}
 	while (fgets(line, sizeof(line), fp)) {
 		char *s, *eq, *key, *val;
@@ -529,13 +588,13 @@ int farm_conf_load_file(struct farm_conf *c, const char *path, struct farm_error
 			val[vl - 1] = '\0';
 			val++;
 		}
-		if (first[k - conf_keys]) {
+		if (first[k - KEYS]) {
 			rc = farm_error_set(err, FARM_E_CONFIG,
 					    "%s:%d: duplicate key '%s' (first set on line %d)", path,
-					    lineno, k->name, first[k - conf_keys]);
+					    lineno, k->name, first[k - KEYS]);
 			goto out;
 		}
-		first[k - conf_keys] = lineno;
+		first[k - KEYS] = lineno;
 		if (conf_apply(c, k, val, &e) != FARM_OK) {
 			rc = farm_error_set(err, FARM_E_CONFIG, "%s:%d: %s", path, lineno, e.msg);
 			goto out;
@@ -543,6 +602,7 @@ int farm_conf_load_file(struct farm_conf *c, const char *path, struct farm_error
 	}
 out:
 	explicit_bzero(line, sizeof(line));
+	free(first);
 	fclose(fp);
 	return rc;
 }
@@ -595,20 +655,20 @@ static int misspelt(const char *lname, const struct farm_conf_key **hint)
 
 	*hint = NULL;
 	for (size_t i = 0; i < NKEYS; i++) {
-		env_key(conf_keys[i].name, kn, sizeof(kn));
+		env_key(KEYS[i].name, kn, sizeof(kn));
 		int d = near(lname, kn);
 		if (d < best) {
 			best = d;
-			*hint = &conf_keys[i];
+			*hint = &KEYS[i];
 		}
 	}
 	if (best <= 2 && strlen(lname) >= 4)
 		return 1;
 	*hint = NULL;
 	for (size_t i = 0; i < NKEYS; i++) {
-		const char *dot = strchr(conf_keys[i].name, '.');
-		size_t sl = dot ? (size_t)(dot - conf_keys[i].name) : 0;
-		if (sl && strncmp(lname, conf_keys[i].name, sl) == 0 && lname[sl] == '_')
+		const char *dot = strchr(KEYS[i].name, '.');
+		size_t sl = dot ? (size_t)(dot - KEYS[i].name) : 0;
+		if (sl && strncmp(lname, KEYS[i].name, sl) == 0 && lname[sl] == '_')
 			return 1;
 	}
 	return 0;
@@ -642,9 +702,9 @@ int farm_conf_load_env(struct farm_conf *c, char **envp, struct farm_error *err)
 			lname[j] = (char)tolower((unsigned char)ent[5 + j]);
 		lname[len] = '\0';
 		for (size_t i = 0; i < NKEYS && !k; i++) {
-			env_key(conf_keys[i].name, kn, sizeof(kn));
+			env_key(KEYS[i].name, kn, sizeof(kn));
 			if (!strcmp(kn, lname))
-				k = &conf_keys[i];
+				k = &KEYS[i];
 		}
 		if (k) {
 			struct farm_error e = {0};
@@ -734,10 +794,11 @@ void farm_conf_dump(const struct farm_conf *c, void *fpv)
 	FILE *fp = fpv;
 
 	for (size_t i = 0; i < NKEYS; i++) {
-		const struct farm_conf_key *k = &conf_keys[i];
-		const char *base = (const char *)c;
+		const struct farm_conf_key *k = &KEYS[i];
+		if (i >= NBASE && (!c->ext || i - NBASE >= c->next))
+			continue;
 		if (farm_conf_type_is_str(k->type)) {
-			const char *v = *(char *const *)(base + k->offset);
+			const char *v = *(char *const *)conf_slot(c, k);
 			if (k->secret)
 				v = v && *v ? "(set)" : "";
 			fprintf(fp, "%s = %s\n", k->name, v ? v : "");
@@ -746,10 +807,10 @@ void farm_conf_dump(const struct farm_conf *c, void *fpv)
 		switch (k->type) {
 		case FARM_CONF_BOOL:
 			fprintf(fp, "%s = %s\n", k->name,
-				*(const int *)(base + k->offset) ? "yes" : "no");
+				*(const int *)conf_slot(c, k) ? "yes" : "no");
 			break;
 		default:
-			fprintf(fp, "%s = %ld\n", k->name, *(const long *)(base + k->offset));
+			fprintf(fp, "%s = %ld\n", k->name, *(const long *)conf_slot(c, k));
 		}
 	}
 }

@@ -1,7 +1,10 @@
 /* conf.h - farm's configuration: one typed table of keys (conf.c), loaded from a
  * `key = value` file, then overridden by FARM_<KEY> environment variables
  * (upper case, '.' → '_'), JWT_SECRET included.  Every key and default is listed
- * in farm.conf(5) and the README.
+ * in farm.conf(5) and the README.  The keys of farm itself are fields of struct
+ * farm_conf; the keys a program adds at start-up (farm_conf_register: a platform's
+ * "<type>.api_url", "webhook.<type>.secret", ...) are kept by name and read with
+ * farm_conf_str / farm_conf_num.
  */
 #ifndef FARM_CONF_H
 #define FARM_CONF_H
@@ -26,11 +29,6 @@ struct farm_conf {
 	char *upstream_ca_file;      /* extra CA bundle for platform TLS; empty = system store */
 	char *pipelines_workspace_root;
 	long pipelines_stage_timeout; /* seconds, when a stage sets none */
-	char *circleci_api_url, *travisci_api_url;
-	char *webhook_circleci_secret;   /* secret */
-	char *webhook_jenkins_token;     /* secret */
-	char *webhook_argocd_token;      /* secret */
-	char *webhook_travisci_public_key_file;
 	long events_history;
 	char *events_push;        /* ZeroMQ endpoint eventd pulls nudges from */
 	char *events_pub;         /* ZeroMQ endpoint eventd publishes on */
@@ -45,6 +43,16 @@ struct farm_conf {
 	long emergency_restart_threshold, emergency_restart_interval;
 	int sync_commit;          /* 0 = DB_TXN_WRITE_NOSYNC (benchmarks only) */
 	int debug_routes;         /* test-only routes (/api/v1/__debug/...) */
+	struct farm_conf_val *ext; /* values of the registered keys, in table order */
+	size_t next;
+};
+
+/* The value of a registered key (farm_conf_register): by its type, s (strings), n
+ * (INT, SIZE) or b (BOOL). */
+struct farm_conf_val {
+	char *s;
+	long n;
+	int b;
 };
 
 /* Fills every field with its default (strings are new; free with farm_conf_free). */
@@ -104,17 +112,30 @@ int farm_conf_hostport(const char *s, char *host, size_t hcap, int *port);
 struct farm_conf_key {
 	const char *name;
 	enum farm_conf_type type;
-	size_t offset;
+	size_t offset; /* in struct farm_conf; for a registered key, set by farm_conf_register */
 	long min, max;
 	const char *def;
 	int secret;
 	const char *doc;
 };
+/* Every key: farm's own, then the registered ones, in order (the table is valid until
+ * the next farm_conf_register). */
 const struct farm_conf_key *farm_conf_keys(size_t *n);
+
+/* Adds keys to the table: `rows` ends with a row whose name is NULL and is copied
+ * (offset is ignored; the strings are borrowed and must live as long as the program).
+ * Once at start-up, before any struct farm_conf is filled (farm_conf_init/_load), by
+ * every program that loads the configuration, so that all of them accept the same
+ * file.  Registered keys are checked, overridden by FARM_<KEY>, dumped and documented
+ * like farm's own.  FARM_OK; FARM_E_EXISTS when a name is already a key (nothing
+ * added); FARM_E_NOMEM. */
+int farm_conf_register(const struct farm_conf_key *rows);
 
 /* The value of a string-valued key (farm_conf_type_is_str) by name ("<type>.api_url"):
  * for generic code that reads a key a platform descriptor names.  NULL for no such
  * key. */
 const char *farm_conf_str(const struct farm_conf *c, const char *key);
+/* The value of a number or boolean key by name; 0 for no such key. */
+long farm_conf_num(const struct farm_conf *c, const char *key);
 
 #endif

@@ -16,6 +16,7 @@
 #include <jansson.h>
 #include <stddef.h>
 
+#include "conf.h"
 #include "creds.h"
 #include "err.h"
 #include "provider.h"
@@ -131,12 +132,16 @@ int farm_platform_key_url(struct farm_arena *a, const char *api, char **out);
 
 /* ---- the descriptor -------------------------------------------------------------- */
 
-/* A config key a platform adds (platforms.md §1): "<type>.api_url", "webhook.<type>.secret". */
+/* A config key a platform adds (platforms.md §1): "<type>.api_url", "webhook.<type>.secret".
+ * farm_platform_conf_register adds every descriptor's rows to the configuration
+ * table; generic code reads them by name (farm_conf_str, farm_conf_num). */
 struct farm_platform_conf {
 	const char *key;
 	const char *def;
 	int secret;
 	const char *doc;
+	enum farm_conf_type type; /* FARM_CONF_STR unless set: URL for an API base, ... */
+	long min, max;            /* bounds of an INT or SIZE key */
 };
 
 /* A platform status word and farm's normalised status (providers.md §9.2), read by
@@ -162,6 +167,12 @@ extern const struct farm_platform *const farm_platforms[];
 
 /* By credential type; NULL when unknown. */
 const struct farm_platform *farm_platform_find(const char *type);
+
+/* Registers every descriptor's config keys (farm_conf_register), in registry order:
+ * once at start-up, before the configuration is loaded, by every program that loads
+ * it.  A key farm_conf still declares itself with the same default is skipped.
+ * FARM_OK, FARM_E_EXISTS (a key declared twice, differently), FARM_E_NOMEM. */
+int farm_platform_conf_register(void);
 
 /* "a, b, c" of every type, for messages ("type must be one of: ..."). */
 const char *farm_platform_types(void);

@@ -6,7 +6,8 @@
  * are given to farm_conf_load_env as an environment.  Besides "no crash, no leak", it
  * checks the contracts: an error says "path:line: ..." with a line of the input; the
  * dump shows every key once and a secret as "(set)" or nothing; what the dump shows
- * loads again to the same dump.
+ * loads again to the same dump.  The platforms' keys are registered first, as every
+ * program does, so registered keys are fuzzed too.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -16,6 +17,7 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "platform.h"
 
 #include "banned.h"
 
@@ -147,7 +149,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char path[64], *text, **envp, *d;
 	size_t n = 0, dlen;
 	int fd, rc;
+	static int registered;
 
+	if (!registered++ && farm_platform_conf_register() != FARM_OK)
+		abort();
 	fd = memfile(data, size, path, sizeof(path));
 	if (farm_conf_init(&c) != FARM_OK)
 		abort();

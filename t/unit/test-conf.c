@@ -21,26 +21,84 @@ static const char *write_file(const char *text)
 	return path;
 }
 
+/* Keys a program adds at start-up, as lib/platform adds the platforms' (generic: this
+ * test knows no platform). */
+static const struct farm_conf_key demo_rows[] = {
+	{"demo.api_url", FARM_CONF_URL, 0, 0, 0, "https://demo.example", 0, "Demo API base"},
+	{"webhook.demo.secret", FARM_CONF_STR, 0, 0, 0, "", 1, "secret of POST /webhooks/demo"},
+	{"demo.count", FARM_CONF_INT, 0, 1, 9, "3", 0, "a bounded number"},
+	{"demo.on", FARM_CONF_BOOL, 0, 0, 1, "no", 0, "a switch"},
+	{NULL, 0, 0, 0, 0, NULL, 0, NULL},
+};
+
+static void test_registered(void)
+{
+	static const struct farm_conf_key dup[] = {
+		{"workers", FARM_CONF_INT, 0, 1, 2, "1", 0, "again"},
+		{NULL, 0, 0, 0, 0, NULL, 0, NULL},
+	};
+	struct farm_conf c;
+	struct farm_error e = {0};
+	char *env[] = {"FARM_DEMO_API_URL=http://127.0.0.1:9/x", "FARM_WEBHOOK_DEMO_SECRET=s3cr3t",
+		       "FARM_DEMO_COUNT=7", "FARM_DEMO_ON=yes", NULL};
+	char *typo[] = {"FARM_DEMO_CUONT=7", NULL};
+	char *bad[] = {"FARM_DEMO_API_URL=ftp://x", NULL};
+	char buf[4096] = "";
+	size_t n, found = 0;
+	const struct farm_conf_key *k = farm_conf_keys(&n);
+	FILE *fp;
+
+	for (size_t i = 0; i < n; i++)
+		found += !strcmp(k[i].name, "demo.api_url") && k[i].type == FARM_CONF_URL;
+	ok(found == 1, "registered: demo.api_url is in the table, typed URL");
+	ok(farm_conf_register(dup) == FARM_E_EXISTS, "registered: a second 'workers' refused");
+	ok(farm_conf_init(&c) == FARM_OK, "registered: defaults load");
+	is_str(farm_conf_str(&c, "demo.api_url"), "https://demo.example", "registered: string default");
+	is_int(farm_conf_num(&c, "demo.count"), 3, "registered: number default");
+	is_int(farm_conf_num(&c, "demo.on"), 0, "registered: boolean default");
+	ok(farm_conf_load_env(&c, env, &e) == FARM_OK, "registered: FARM_<KEY> overrides");
+	is_str(farm_conf_str(&c, "demo.api_url"), "http://127.0.0.1:9/x", "registered: URL overridden");
+	is_str(farm_conf_str(&c, "webhook.demo.secret"), "s3cr3t", "registered: secret overridden");
+	is_int(farm_conf_num(&c, "demo.count"), 7, "registered: number overridden");
+	is_int(farm_conf_num(&c, "demo.on"), 1, "registered: boolean overridden");
+	ok(farm_conf_load_env(&c, typo, &e) == FARM_E_CONFIG && strstr(e.msg, "FARM_DEMO_COUNT"),
+	   "registered: a misspelt FARM_ variable names the registered key");
+	ok(farm_conf_load_env(&c, bad, &e) == FARM_E_CONFIG && strstr(e.msg, "demo.api_url: expected"),
+	   "registered: the type is checked");
+	ok(farm_conf_set(&c, "demo.count", "10", &e) == FARM_E_CONFIG && strstr(e.msg, "outside 1..9"),
+	   "registered: bounds are checked");
+	if ((fp = fmemopen(buf, sizeof(buf) - 1, "w"))) {
+		farm_conf_dump(&c, fp);
+		fclose(fp);
+	}
+	ok(strstr(buf, "\ndemo.api_url = http://127.0.0.1:9/x\n") &&
+		   strstr(buf, "\nwebhook.demo.secret = (set)\n") && !strstr(buf, "s3cr3t") &&
+		   strstr(buf, "\ndemo.on = yes\n"),
+	   "registered: dumped, the secret as (set)");
+	farm_conf_free(&c);
+	ok(c.ext == NULL, "registered: freed");
+}
+
 int main(void)
 {
 	struct farm_conf c;
 	struct farm_error e = {0};
 	const char *p;
 
+	ok(farm_conf_register(demo_rows) == FARM_OK, "keys registered before loading");
+	test_registered();
 	ok(farm_conf_init(&c) == FARM_OK, "defaults load");
 	is_int(c.workers, 2, "workers default");
 	is_int(c.body_limit, 1024 * 1024, "body_limit default 1 MiB");
-	is_str(c.circleci_api_url, "https://circleci.com", "circleci default");
-	is_str(c.travisci_api_url, "https://api.travis-ci.com", "travis default");
 	is_int(c.events_history, 10000, "events.history default");
 	is_int(c.sync_commit, 1, "sync commits by default");
 
 	p = write_file("# comment\n\nworkers = 4\nbody_limit = 512K\n"
-		       "webhook.circleci.secret = \" spaced # secret \"\ncache.ttl=0\n");
+		       "webhook.demo.secret = \" spaced # secret \"\ncache.ttl=0\n");
 	ok(farm_conf_load_file(&c, p, &e) == FARM_OK, "file loads");
 	is_int(c.workers, 4, "workers from file");
 	is_int(c.body_limit, 512 * 1024, "size suffix K");
-	is_str(c.webhook_circleci_secret, " spaced # secret ", "quoted value kept whole");
+	is_str(farm_conf_str(&c, "webhook.demo.secret"), " spaced # secret ", "quoted value kept whole");
 	is_int(c.cache_ttl, 0, "no spaces around '='");
 	unlink(p);
 
@@ -170,8 +228,8 @@ int main(void)
 			   !strcmp(host, "::1") && port == 8091,
 		   "host:port splits a bracketed v6 address");
 	}
-	ok(farm_conf_set(&c, "circleci.api_url", "circleci.com", &e) == FARM_E_CONFIG &&
-		   strstr(e.msg, "circleci.api_url: expected an http"),
+	ok(farm_conf_set(&c, "demo.api_url", "circleci.com", &e) == FARM_E_CONFIG &&
+		   strstr(e.msg, "demo.api_url: expected an http"),
 	   "a URL key refuses a bare host name");
 	ok(farm_conf_set(&c, "events.push", "/run/x.sock", &e) == FARM_E_CONFIG,
 	   "a ZeroMQ key refuses a path");
@@ -185,9 +243,9 @@ int main(void)
 		   strstr(e.msg, ":4: duplicate key 'workers' (first set on line 1)"),
 	   "a duplicate key is refused with both lines");
 	unlink(p);
-	p = write_file("log_level = info\nwebhook.circleci.secret = \"abc\nworkers = 3\n");
+	p = write_file("log_level = info\nwebhook.demo.secret = \"abc\nworkers = 3\n");
 	ok(farm_conf_load_file(&c, p, &e) == FARM_E_CONFIG &&
-		   strstr(e.msg, ":2: webhook.circleci.secret: unclosed quote"),
+		   strstr(e.msg, ":2: webhook.demo.secret: unclosed quote"),
 	   "an unclosed quote names its line and its key");
 	ok(!strstr(e.msg, "abc"), "the message does not quote the (secret) value");
 	unlink(p);

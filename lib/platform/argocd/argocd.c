@@ -344,9 +344,10 @@ static const struct farm_platform_route argocd_routes[] = {
 };
 
 static const struct farm_platform_conf argocd_conf[] = {
-	{"webhook.argocd.token", "", 1, "shared token of POST /webhooks/argocd"},
-	{"argocd.poll_interval", "30", 0, "seconds between polls of linked Argo CD apps (0 = off)"},
-	{NULL, NULL, 0, NULL},
+	{"webhook.argocd.token", "", 1, "shared token of POST /webhooks/argocd", FARM_CONF_STR, 0, 0},
+	{"argocd.poll_interval", "30", 0, "seconds between polls of linked Argo CD apps (0 = off)",
+	 FARM_CONF_INT, 0, 86400},
+	{NULL, NULL, 0, NULL, FARM_CONF_STR, 0, 0},
 };
 
 static const struct farm_platform_status argocd_statuses[] = {

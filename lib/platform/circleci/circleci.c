@@ -599,9 +599,10 @@ static const struct farm_platform_route circleci_routes[] = {
 };
 
 static const struct farm_platform_conf circleci_conf[] = {
-	{"circleci.api_url", "https://circleci.com", 0, "CircleCI API base"},
-	{"webhook.circleci.secret", "", 1, "HMAC secret of POST /webhooks/circleci"},
-	{NULL, NULL, 0, NULL},
+	{"circleci.api_url", "https://circleci.com", 0, "CircleCI API base", FARM_CONF_URL, 0, 0},
+	{"webhook.circleci.secret", "", 1, "HMAC secret of POST /webhooks/circleci",
+	 FARM_CONF_STR, 0, 0},
+	{NULL, NULL, 0, NULL, FARM_CONF_STR, 0, 0},
 };
 
 static const struct farm_platform_status circleci_statuses[] = {

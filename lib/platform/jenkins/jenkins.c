@@ -752,8 +752,9 @@ static const struct farm_platform_route jenkins_routes[] = {
 };
 
 static const struct farm_platform_conf jenkins_conf[] = {
-	{"webhook.jenkins.token", "", 1, "shared token of POST /webhooks/jenkins"},
-	{NULL, NULL, 0, NULL},
+	{"webhook.jenkins.token", "", 1, "shared token of POST /webhooks/jenkins", FARM_CONF_STR,
+	 0, 0},
+	{NULL, NULL, 0, NULL, FARM_CONF_STR, 0, 0},
 };
 
 static const struct farm_platform_status jenkins_statuses[] = {

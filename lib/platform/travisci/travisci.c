@@ -604,10 +604,12 @@ static const struct farm_platform_route travisci_routes[] = {
 };
 
 static const struct farm_platform_conf travisci_conf[] = {
-	{"travisci.api_url", "https://api.travis-ci.com", 0, "Travis CI API base"},
+	{"travisci.api_url", "https://api.travis-ci.com", 0, "Travis CI API base", FARM_CONF_URL, 0,
+	 0},
 	{"webhook.travisci.public_key_file", "", 0,
-	 "Travis webhook public key (PEM); else fetched from <travisci.api_url>/config"},
-	{NULL, NULL, 0, NULL},
+	 "Travis webhook public key (PEM); else fetched from <travisci.api_url>/config",
+	 FARM_CONF_PATH, 0, 0},
+	{NULL, NULL, 0, NULL, FARM_CONF_STR, 0, 0},
 };
 
 static const struct farm_platform_status travisci_statuses[] = {
