@@ -348,41 +348,24 @@ int farm_board_cctray(json_t *items, char **xml, size_t *len)
 
 /* ---- the generation -------------------------------------------------------------- */
 
-enum { GEN_FILE_SIZE = 64 }; /* one cache line; the counter is its first 8 bytes */
-
 struct farm_board_gen {
-	_Atomic uint64_t *word;
+	_Atomic uint64_t *word; /* the first 8 bytes of <state_dir>/board.gen */
 };
 
 int farm_board_gen_open(const char *dir, struct farm_board_gen **out)
 {
-	char path[PATH_MAX];
 	struct farm_board_gen *g;
-	struct stat st;
 	void *map;
-	int f, n;
+	int rc;
 
 	if (out)
 		*out = NULL;
-	if (!dir || !*dir || !out)
+	if (!out)
 		return FARM_E_INVAL;
-	n = snprintf(path, sizeof(path), "%s/board.gen", dir);
-	if (n < 0 || (size_t)n >= sizeof(path))
-		return FARM_E_TOOBIG;
-	if ((f = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600)) < 0)
-		return FARM_E_IO;
-	/* Writer and readers may both create it; the new bytes are zero. */
-	if (fstat(f, &st) != 0 || !S_ISREG(st.st_mode) ||
-	    (st.st_size < GEN_FILE_SIZE && ftruncate(f, GEN_FILE_SIZE) != 0)) {
-		close(f);
-		return FARM_E_IO;
-	}
-	map = mmap(NULL, GEN_FILE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, f, 0);
-	close(f);
-	if (map == MAP_FAILED)
-		return FARM_E_IO;
+	if ((rc = farm_events_word_map(dir, "board.gen", &map)) != FARM_OK)
+		return rc;
 	if (!(g = malloc(sizeof(*g)))) {
-		munmap(map, GEN_FILE_SIZE);
+		munmap(map, FARM_EVENTS_WORD_FILE);
 		return FARM_E_NOMEM;
 	}
 	g->word = map;
@@ -394,7 +377,7 @@ void farm_board_gen_close(struct farm_board_gen *g)
 {
 	if (!g)
 		return;
-	munmap((void *)g->word, GEN_FILE_SIZE);
+	munmap((void *)g->word, FARM_EVENTS_WORD_FILE);
 	free(g);
 }
 

@@ -299,42 +299,56 @@ int farm_events_lock_held_fd(const char *dir, const char *name, int *fd)
 
 /* --- the wake word ------------------------------------------------------------------ */
 
-enum { WAKE_FILE_SIZE = 64 }; /* one cache line; the word is its first 4 bytes */
-
 struct farm_events_wake {
 	_Atomic uint32_t *word;
 };
 
-int farm_events_wake_open(const char *dir, struct farm_events_wake **out)
+int farm_events_word_map(const char *dir, const char *name, void **out)
 {
 	char path[PATH_MAX];
-	struct farm_events_wake *w;
 	struct stat st;
 	void *map;
 	int f, n;
 
 	if (out)
 		*out = NULL;
-	if (!dir || !*dir || !out)
+	if (!dir || !*dir || !name || !out)
 		return FARM_E_INVAL;
-	n = snprintf(path, sizeof(path), "%s/eventd.wake", dir);
+	n = snprintf(path, sizeof(path), "%s/%s", dir, name);
 	if (n < 0 || (size_t)n >= sizeof(path))
 		return FARM_E_TOOBIG;
 	if ((f = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600)) < 0)
 		return FARM_E_IO;
-	/* Both sides may create it: growing an empty file to the same size twice is
-	 * harmless, and the new bytes are zero ("awake"). */
+	/* Every side may create it: growing an empty file to the same size twice is
+	 * harmless, and the new bytes are zero. */
 	if (fstat(f, &st) != 0 || !S_ISREG(st.st_mode) ||
-	    (st.st_size < WAKE_FILE_SIZE && ftruncate(f, WAKE_FILE_SIZE) != 0)) {
+	    (st.st_size < FARM_EVENTS_WORD_FILE && ftruncate(f, FARM_EVENTS_WORD_FILE) != 0)) {
 		close(f);
 		return FARM_E_IO;
 	}
-	map = mmap(NULL, WAKE_FILE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, f, 0);
+	map = mmap(NULL, FARM_EVENTS_WORD_FILE, PROT_READ | PROT_WRITE, MAP_SHARED, f, 0);
 	close(f);
 	if (map == MAP_FAILED)
 		return FARM_E_IO;
+	*out = map;
+	return FARM_OK;
+}
+
+int farm_events_wake_open(const char *dir, struct farm_events_wake **out)
+{
+	struct farm_events_wake *w;
+	void *map;
+	int rc;
+
+	if (out)
+		*out = NULL;
+	if (!out)
+		return FARM_E_INVAL;
+	/* A zero word means "awake". */
+	if ((rc = farm_events_word_map(dir, "eventd.wake", &map)) != FARM_OK)
+		return rc;
 	if (!(w = malloc(sizeof(*w)))) {
-		munmap(map, WAKE_FILE_SIZE);
+		munmap(map, FARM_EVENTS_WORD_FILE);
 		return FARM_E_NOMEM;
 	}
 	w->word = map;
@@ -346,7 +360,7 @@ void farm_events_wake_close(struct farm_events_wake *w)
 {
 	if (!w)
 		return;
-	munmap((void *)w->word, WAKE_FILE_SIZE);
+	munmap((void *)w->word, FARM_EVENTS_WORD_FILE);
 	free(w);
 }
 

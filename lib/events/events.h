@@ -109,6 +109,13 @@ struct farm_events_wake;
 /* Opens (creating it if needed) the word under dir.  *out new, free with
  * farm_events_wake_close().  FARM_E_IO when the file cannot be made or mapped. */
 int farm_events_wake_open(const char *dir, struct farm_events_wake **out);
+
+/* The shared words of state_dir (the wake word, the board's generation): maps
+ * <dir>/<name>, a file of FARM_EVENTS_WORD_FILE bytes (one cache line) created zeroed
+ * by whichever process comes first, MAP_SHARED.  *out is the mapping (munmap it with
+ * FARM_EVENTS_WORD_FILE).  FARM_E_INVAL, FARM_E_TOOBIG (path), FARM_E_IO. */
+#define FARM_EVENTS_WORD_FILE 64
+int farm_events_word_map(const char *dir, const char *name, void **out);
 void farm_events_wake_close(struct farm_events_wake *w);
 /* eventd: 1 = about to wait (followed by a full fence), 0 = awake. */
 void farm_events_wake_set(struct farm_events_wake *w, int waiting);
