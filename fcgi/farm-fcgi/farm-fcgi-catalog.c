@@ -293,7 +293,7 @@ int farm_h_catalog_cicd(struct farm_req *r)
 	rc = farm_provider_argocd_get(&pc.c, name, &out);
 	if (rc != FARM_OK)
 		return farm_pcall_answer(r, &pc, rc, 0, NULL);
-	sum = farm_pipeline_argocd_summary(out);
+	sum = farm_provider_argocd_summary(out);
 	json_decref(out);
 	if (!sum || json_object_set_new(sum, "component", json_string(id)) ||
 	    json_object_set_new(sum, "argocdApp", json_string(name)) ||

@@ -5,7 +5,7 @@
  * (FARM_T_CATALOG), and for each org the most recently updated Argo CD credential;
  * GET each linked application once per round (no cache: the point is to see
  * changes), reduce it to the CI/CD summary and observe it in a transaction
- * (lib/pipeline/pipeline.h farm_pipeline_argocd_observe), which appends a ci.build.updated
+ * (lib/platform/argocd/argocd.h farm_provider_argocd_observe), which appends a ci.build.updated
  * event only when health, sync status, phase, revision or finish time changed since
  * the last observation — by this poller or by the webhook receiver.  A failing
  * platform is logged once per change of the failure and retried next round.
@@ -129,7 +129,7 @@ static int observe_txn(struct farm_txn *t, void *arg)
 {
 	struct observe_io *o = arg;
 
-	return farm_pipeline_argocd_observe(t, o->org, o->cred_id, o->app, o->summary, "poll",
+	return farm_provider_argocd_observe(t, o->org, o->cred_id, o->app, o->summary, "poll",
 					    o->now, &o->emitted);
 }
 
@@ -179,7 +179,7 @@ static void poll_app(struct poll_state *ps, json_t *cred, const char *org, const
 		goto out;
 	}
 	note_failure(ps, org, app, NULL);
-	if (!(sum = farm_pipeline_argocd_summary(out)))
+	if (!(sum = farm_provider_argocd_summary(out)))
 		goto out;
 	farm_clock_iso(farm_clock_ms(), now);
 	ob = (struct observe_io){org, c.cred_id, app, now, sum, 0};

@@ -78,7 +78,7 @@ int farm_runner_exec(char *const argv[], const char *cwd, struct farm_runner_log
 
 /* Starts the poller thread when argocd.poll_interval > 0: every interval, each
  * linked application (FARM_T_CATALOG) is read from Argo CD with its org's credential
- * and observed (lib/pipeline/pipeline.h farm_pipeline_argocd_observe): an event only on a
+ * and observed (lib/platform/argocd/argocd.h farm_provider_argocd_observe): an event only on a
  * change.  FARM_OK (also when disabled) or FARM_E_NOMEM/FARM_E_IO. */
 int farm_runner_argocd_start(struct farm_runner *rn);
 /* Joins the poller (after farm_runner_stopping was set).  NULL-safe to call when it
