@@ -9,6 +9,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "conf.h"
 #include "event.h"
 #include "json.h"
 #include "pipeline.h"
@@ -291,3 +292,33 @@ out:
 	json_decref(fp);
 	return rc;
 }
+
+/* ---- the descriptor's deploy hooks (platform.h) ---------------------------------------- */
+
+static int deploy_view(struct farm_provider_call *c, const char *name, json_t **out)
+{
+	json_t *app = NULL;
+	int rc;
+
+	*out = NULL;
+	rc = farm_provider_argocd_get(c, name, &app);
+	if (rc != FARM_OK)
+		return rc;
+	*out = farm_provider_argocd_summary(app);
+	json_decref(app);
+	return *out ? FARM_OK : farm_provider_nomem(c);
+}
+
+static long deploy_poll_interval(const struct farm_conf *conf)
+{
+	return conf->argocd_poll_interval;
+}
+
+const struct farm_platform_deploy farm_argocd_deploy = {
+	.field = "argocdApp",
+	.object = "an Argo CD application",
+	.target_ok = farm_provider_argocd_name_ok,
+	.view = deploy_view,
+	.poll_interval = deploy_poll_interval,
+	.observe = farm_provider_argocd_observe,
+};

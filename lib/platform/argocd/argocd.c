@@ -377,6 +377,7 @@ const struct farm_platform farm_platform_argocd = {
 	},
 	.fields = argocd_fields,
 	.conf = argocd_conf,
+	.deploy = &farm_argocd_deploy,
 	.routes = argocd_routes,
 	.statuses = argocd_statuses,
 	.webhook = &argocd_webhook,

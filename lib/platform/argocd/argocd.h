@@ -20,6 +20,9 @@ int farm_provider_argocd_name_ok(const char *name, char *why, size_t cap);
 
 struct farm_txn;
 
+/* The descriptor's deploy hooks: catalog links {"argocdApp"}, the CI/CD tab, polling. */
+extern const struct farm_platform_deploy farm_argocd_deploy;
+
 /* Normalises Argo CD words (providers.md §9.2): an operation running (op_running,
  * or phase Running/Terminating) → running; a last operation Failed/Error → failed /
  * error; else health (Progressing running, Healthy success, Degraded failed,
