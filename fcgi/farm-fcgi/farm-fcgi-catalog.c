@@ -1,18 +1,20 @@
-/* farm-fcgi-catalog.c - catalog components linked to Argo CD applications and the
- * component page's CI/CD tab.
+/* farm-fcgi-catalog.c - catalog components linked to their deployment (an object of
+ * the platform whose descriptor has a deploy hook, platform.h) and the component
+ * page's CI/CD tab.
  *
  *   GET    /api/v1/catalog/components            the org's links (JWT)
  *   GET    /api/v1/catalog/components/:id        one link, 404 when none (JWT)
- *   PATCH  /api/v1/catalog/components/:id        {"argocdApp":"<name>"|null} (admin)
- *   GET    /api/v1/catalog/components/:id/cicd   live Argo CD status of the link (JWT)
+ *   PATCH  /api/v1/catalog/components/:id        {"<field>":"<target>"|null} (admin)
+ *   GET    /api/v1/catalog/components/:id/cicd   live status of the linked target (JWT)
  *
  * A link lives in FARM_T_CATALOG under "o<org>\0<id>" (or "n\0<id>" without org), so
  * two orgs may use the same component id and neither sees the other's.  The CI/CD tab
- * reads the application through the provider layer (cached like every read) with the
- * org's Argo CD credential (the most recently updated, or ?credentialId=).
+ * reads the target through the platform's deploy view (cached like every read) with
+ * the org's credential of that platform (the most recently updated, or ?credentialId=).
+ * The link's member ("<field>") and what a valid target is are the descriptor's.
  *
- * The Argo CD Notifications webhook is the Argo CD module's (lib/platform/argocd/),
- * received by farm-fcgi-webhooks.c like every platform's.
+ * The platform's webhook, if any, is its module's, received by farm-fcgi-webhooks.c
+ * like every platform's.
  */
 #include "farm-fcgi.h"
 #include "farm-fcgi-pcall.h"
@@ -30,7 +32,7 @@
 #include "keys.h"
 #include "log.h"
 #include "pipeline.h"
-#include "argocd.h"
+#include "platform.h"
 #include "provider.h"
 #include "webhook.h"
 #include "banned.h"
@@ -55,7 +57,8 @@ struct link_io {
 	const char *key;
 	size_t klen;
 	const char *org, *id;
-	json_t *set;      /* patch: the app name (string) or null */
+	const char *field; /* patch: the deploy field */
+	json_t *set;      /* patch: the target (string) or null */
 	json_t *link;     /* out: the stored link, or NULL */
 	int existed;
 };
@@ -101,7 +104,7 @@ static int link_patch_txn(struct farm_txn *t, void *arg)
 		goto out;
 	}
 	farm_clock_iso(farm_clock_ms(), now);
-	rec = json_pack("{s:s,s:O,s:s?,s:s,s:s}", "id", l->id, "argocdApp", l->set, "orgId", l->org,
+	rec = json_pack("{s:s,s:O,s:s?,s:s,s:s}", "id", l->id, l->field, l->set, "orgId", l->org,
 			"createdAt",
 			json_string_value(json_object_get(old, "createdAt"))
 				? json_string_value(json_object_get(old, "createdAt"))
@@ -140,19 +143,30 @@ static int link_key(struct farm_req *r, struct link_io *l, const char *id)
 	return 0;
 }
 
-static int not_linked(struct farm_req *r, const char *id)
+/* The platform of catalog links; NULL when an error was answered. */
+static const struct farm_platform *deployer(struct farm_req *r)
 {
-	return farm_req_error(r, 404, "Component %s is not linked to an Argo CD application", id);
+	const struct farm_platform *p = farm_platform_deployer();
+
+	if (!p)
+		farm_req_error(r, 404, "No platform takes catalog links");
+	return p;
+}
+
+static int not_linked(struct farm_req *r, const struct farm_platform *p, const char *id)
+{
+	return farm_req_error(r, 404, "Component %s is not linked to %s", id, p->deploy->object);
 }
 
 int farm_h_catalog_get(struct farm_req *r)
 {
 	struct farm_app *app = r->app;
 	const char *id = component_param(r);
+	const struct farm_platform *p;
 	struct link_io l;
 	int rc;
 
-	if (!id || link_key(r, &l, id))
+	if (!id || !(p = deployer(r)) || link_key(r, &l, id))
 		return r->status;
 	rc = farm_store_run(app->store, link_get_txn, &l);
 	if (rc != FARM_OK) {
@@ -160,47 +174,53 @@ int farm_h_catalog_get(struct farm_req *r)
 		return farm_req_store_fail(r, rc);
 	}
 	if (!l.link)
-		return not_linked(r, id);
+		return not_linked(r, p, id);
 	return farm_req_json(r, 200, l.link);
 }
 
 int farm_h_catalog_patch(struct farm_req *r)
 {
 	struct farm_app *app = r->app;
-	const char *id = component_param(r), *k;
+	const char *id = component_param(r), *k, *field;
+	const struct farm_platform *p;
 	json_t *errors, *v, *set;
 	struct link_io l;
 	char why[200];
 	int rc;
 
-	if (!id)
+	if (!id || !(p = deployer(r)))
 		return r->status;
+	field = p->deploy->field;
 	errors = json_array();
 	json_object_foreach(r->in, k, v)
 	{
-		if (strcmp(k, "argocdApp") != 0) {
+		if (strcmp(k, field) != 0) {
 			snprintf(why, sizeof(why), "property %.150s should not exist", k);
 			json_array_append_new(errors, json_string(why));
 		}
 	}
-	set = json_object_get(r->in, "argocdApp");
-	if (!set)
-		json_array_append_new(errors, json_string("argocdApp is required: an Argo CD "
-							  "application name, or null to unlink"));
-	else if (!json_is_null(set) && !json_is_string(set))
-		json_array_append_new(errors, json_string("argocdApp must be a string or null"));
-	else if (json_is_string(set) &&
-		 (strlen(json_string_value(set)) != json_string_length(set) ||
-		  !farm_provider_argocd_name_ok(json_string_value(set), why, sizeof(why))))
-		json_array_append_new(errors, json_string(strlen(json_string_value(set)) ==
-									  json_string_length(set)
-								  ? why
-								  : "argocdApp must not contain NUL"));
+	set = json_object_get(r->in, field);
+	if (!set) {
+		snprintf(why, sizeof(why), "%s is required: %s name, or null to unlink", field,
+			 p->deploy->object);
+		json_array_append_new(errors, json_string(why));
+	} else if (!json_is_null(set) && !json_is_string(set)) {
+		snprintf(why, sizeof(why), "%s must be a string or null", field);
+		json_array_append_new(errors, json_string(why));
+	} else if (json_is_string(set) &&
+		   strlen(json_string_value(set)) != json_string_length(set)) {
+		snprintf(why, sizeof(why), "%s must not contain NUL", field);
+		json_array_append_new(errors, json_string(why));
+	} else if (json_is_string(set) &&
+		   !p->deploy->target_ok(json_string_value(set), why, sizeof(why))) {
+		json_array_append_new(errors, json_string(why));
+	}
 	if (json_array_size(errors))
 		return farm_req_errors(r, 400, errors);
 	json_decref(errors);
 	if (link_key(r, &l, id))
 		return r->status;
+	l.field = field;
 	l.set = set;
 	rc = farm_store_run(app->store, link_patch_txn, &l);
 	if (rc != FARM_OK) {
@@ -209,9 +229,9 @@ int farm_h_catalog_patch(struct farm_req *r)
 	}
 	if (json_is_null(set)) {
 		farm_log(FARM_LOG_INFO, r->id, 0, "component %s unlinked", id);
-		return farm_req_json(r, 200, json_pack("{s:s,s:n}", "id", id, "argocdApp"));
+		return farm_req_json(r, 200, json_pack("{s:s,s:n}", "id", id, field));
 	}
-	farm_log(FARM_LOG_INFO, r->id, 0, "component %s linked to argocd app %s", id,
+	farm_log(FARM_LOG_INFO, r->id, 0, "component %s linked to %s %s", id, p->up.type,
 		 json_string_value(set));
 	return farm_req_json(r, 200, l.link);
 }
@@ -263,12 +283,13 @@ int farm_h_catalog_cicd(struct farm_req *r)
 {
 	struct farm_app *app = r->app;
 	const char *id = component_param(r), *name;
+	const struct farm_platform *p;
 	struct farm_pcall pc;
 	struct link_io l;
-	json_t *out = NULL, *sum = NULL;
+	json_t *sum = NULL;
 	int rc;
 
-	if (!id || link_key(r, &l, id))
+	if (!id || !(p = deployer(r)) || link_key(r, &l, id))
 		return r->status;
 	rc = farm_store_run(app->store, link_get_txn, &l);
 	if (rc != FARM_OK) {
@@ -276,27 +297,27 @@ int farm_h_catalog_cicd(struct farm_req *r)
 		return farm_req_store_fail(r, rc);
 	}
 	if (!l.link)
-		return not_linked(r, id);
-	name = farm_arena_strdup(r->arena, json_string_value(json_object_get(l.link, "argocdApp")));
+		return not_linked(r, p, id);
+	name = farm_arena_strdup(r->arena,
+				 json_string_value(json_object_get(l.link, p->deploy->field)));
 	json_decref(l.link);
 	if (!name)
 		return farm_req_error(r, 500, "the link is unreadable");
 
-	/* The same credential choice and cache identity as GET /argocd/applications/:name. */
-	switch (farm_pcall_begin(r, "argocd", &pc)) {
+	/* The same credential choice and cache identity as the platform's own read. */
+	switch (farm_pcall_begin(r, p->up.type, &pc)) {
 	case FARM_PCALL_ANSWERED:
 		return r->status;
 	case FARM_PCALL_NONE:
-		return farm_req_error(r, 404, "No argocd credential configured for this "
-					      "organization");
+		return farm_req_error(r, 404, "No %s credential configured for this "
+					      "organization",
+				      p->up.type);
 	}
-	rc = farm_provider_argocd_get(&pc.c, name, &out);
+	rc = p->deploy->view(&pc.c, name, &sum);
 	if (rc != FARM_OK)
 		return farm_pcall_answer(r, &pc, rc, 0, NULL);
-	sum = farm_pipeline_argocd_summary(out);
-	json_decref(out);
-	if (!sum || json_object_set_new(sum, "component", json_string(id)) ||
-	    json_object_set_new(sum, "argocdApp", json_string(name)) ||
+	if (json_object_set_new(sum, "component", json_string(id)) ||
+	    json_object_set_new(sum, p->deploy->field, json_string(name)) ||
 	    json_object_set_new(sum, "credentialId", json_string(pc.c.cred_id))) {
 		json_decref(sum);
 		farm_pcall_end(&pc);

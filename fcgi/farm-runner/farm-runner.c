@@ -22,8 +22,8 @@
  * At start, a run left "running" (the previous runner was killed) is marked failed;
  * queued runs stay queued.  SIGTERM/SIGINT: the engine in hand is killed, its run
  * marked failed ("farm-runner was stopped"), and the runner exits 0.
- * One runner per state_dir (lock "<state_dir>/runner.lock").  The Argo CD poller
- * runs in a second thread (farm-runner-argocd.c).
+ * One runner per state_dir (lock "<state_dir>/runner.lock").  Each platform that
+ * polls linked deployment targets has a poller thread (farm-runner-poll.c).
  */
 #include "farm-runner.h"
 
@@ -640,7 +640,8 @@ static void usage(FILE *fp)
 		    "  -v       print the version and exit\n"
 		    "  -h       this help\n"
 		    "Executes queued pipeline runs (OCI image build stages with docker, buildah\n"
-		    "or podman) and polls linked Argo CD applications every argocd.poll_interval.\n");
+		    "or podman) and polls the deployment targets catalog components are linked\n"
+		    "to, every <type>.poll_interval of their platform.\n");
 }
 
 int main(int argc, char **argv)
@@ -682,13 +683,14 @@ int main(int argc, char **argv)
 			break;
 	}
 	farm_runner_nudge(&rn, &nudge);
-	if (farm_runner_argocd_start(&rn) != FARM_OK)
+	rc = farm_runner_poll_start(&rn);
+	poller = 1; /* joins whatever pollers started */
+	if (rc != FARM_OK)
 		goto out;
-	poller = 1;
 	farm_log(FARM_LOG_INFO, NULL, 0, "ready: workspaces under %s, stage timeout %ld s, "
-					 "argocd poll %ld s",
+					 "%zu poller(s)",
 		 rn.conf.pipelines_workspace_root, rn.conf.pipelines_stage_timeout,
-		 rn.conf.argocd_poll_interval);
+		 farm_runner_pollers());
 
 	while (!farm_runner_stopping) {
 		struct take_io tk = {NULL};
@@ -730,7 +732,7 @@ int main(int argc, char **argv)
 out:
 	farm_runner_stopping = 1;
 	if (poller)
-		farm_runner_argocd_stop();
+		farm_runner_poll_stop();
 	farm_runner_nudge_close(&nudge);
 	if (rn.zctx)
 		zmq_ctx_term(rn.zctx);

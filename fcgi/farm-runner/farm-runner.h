@@ -3,7 +3,7 @@
  *   farm-runner.c         main, the run queue, run and stage bookkeeping, events
  *   farm-runner-exec.c    one engine invocation: fork/execve (never a shell), its own
  *                         process group, output into the run's log, timeout
- *   farm-runner-argocd.c  the Argo CD poller thread (the fallback of the webhook)
+ *   farm-runner-poll.c    the pollers of linked deployment targets (the fallback of webhooks)
  */
 #ifndef FARM_RUNNER_H
 #define FARM_RUNNER_H
@@ -74,15 +74,18 @@ struct farm_runner_result {
 int farm_runner_exec(char *const argv[], const char *cwd, struct farm_runner_log *lg,
 		     long long deadline_ms, struct farm_runner_result *res, char *why, size_t cap);
 
-/* ---- farm-runner-argocd.c ------------------------------------------------------------ */
+/* ---- farm-runner-poll.c -------------------------------------------------------------- */
 
-/* Starts the poller thread when argocd.poll_interval > 0: every interval, each
- * linked application (FARM_T_CATALOG) is read from Argo CD with its org's credential
- * and observed (lib/pipeline/pipeline.h farm_pipeline_argocd_observe): an event only on a
- * change.  FARM_OK (also when disabled) or FARM_E_NOMEM/FARM_E_IO. */
-int farm_runner_argocd_start(struct farm_runner *rn);
-/* Joins the poller (after farm_runner_stopping was set).  NULL-safe to call when it
- * never started. */
-void farm_runner_argocd_stop(void);
+/* Walks the registry and starts one poller thread per platform whose deploy hooks
+ * poll (platform.h; poll_interval > 0): every interval, each linked target
+ * (FARM_T_CATALOG) is read with its org's credential of that platform and observed
+ * (deploy->observe): an event only on a change.  FARM_OK (also when none polls) or
+ * FARM_E_NOMEM/FARM_E_IO. */
+int farm_runner_poll_start(struct farm_runner *rn);
+/* Joins the pollers (after farm_runner_stopping was set).  Safe to call when none
+ * started. */
+void farm_runner_poll_stop(void);
+/* How many pollers run. */
+size_t farm_runner_pollers(void);
 
 #endif

@@ -78,8 +78,6 @@ static const struct farm_conf_key conf_keys[] = {
 	 0, "kill a worker whose request runs longer (0 = off)"},
 	{"checkpoint_interval", FARM_CONF_INT, OFF(checkpoint_interval), 1, 86400, "30", 0,
 	 "seconds between database checkpoints"},
-	{"argocd.poll_interval", FARM_CONF_INT, OFF(argocd_poll_interval), 0, 86400, "30", 0,
-	 "seconds between polls of linked Argo CD apps (0 = off)"},
 	{"log_level", FARM_CONF_LEVEL, OFF(log_level), 0, 0, "info", 0, "error, warn, info or debug"},
 	{"log_file", FARM_CONF_PATH, OFF(log_file), 0, 0, "", 0,
 	 "append log lines to this file instead of stderr; SIGUSR1 reopens it (log rotation)"},

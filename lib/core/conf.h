@@ -37,7 +37,6 @@ struct farm_conf {
 	long webhook_dedupe_ttl;  /* seconds redelivery keys are kept (0 = for ever) */
 	long request_slowlog_timeout, request_terminate_timeout;
 	long checkpoint_interval;
-	long argocd_poll_interval;
 	char *log_level;
 	char *log_file;           /* empty = stderr; else appended to, reopened on SIGUSR1 */
 	long emergency_restart_threshold, emergency_restart_interval;

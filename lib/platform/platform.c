@@ -17,6 +17,14 @@ const struct farm_platform *farm_platform_find(const char *type)
 	return NULL;
 }
 
+const struct farm_platform *farm_platform_deployer(void)
+{
+	for (size_t i = 0; farm_platforms[i]; i++)
+		if (farm_platforms[i]->deploy)
+			return farm_platforms[i];
+	return NULL;
+}
+
 const char *farm_platform_types(void)
 {
 	static char list[512];

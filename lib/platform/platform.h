@@ -130,6 +130,32 @@ int farm_platform_token_verify(const struct farm_platform_delivery *d, int query
  * host are two keys).  *out in the arena.  FARM_E_INVAL, FARM_E_NOMEM. */
 int farm_platform_key_url(struct farm_arena *a, const char *api, char **out);
 
+/* ---- deployments: catalog links, the CI/CD tab, polling ---------------------------- */
+
+struct farm_conf;
+
+/* A platform whose objects a catalog component may be linked to (the component's
+ * deployment: platforms.md §1).  A link is (platform, target), stored in the catalog
+ * record as {"<field>": "<target>"}, which is also the PATCH body. */
+struct farm_platform_deploy {
+	const char *field; /* the record's and the PATCH body's member: "<type>App" */
+	const char *object; /* what a target names, for messages: "an <X> application" */
+	/* 1 when target names a valid object; else 0 and a reason in why. */
+	int (*target_ok)(const char *target, char *why, size_t cap);
+	/* Reads the target through c (cached or not, as c is set up) and reduces it to the
+	 * CI/CD tab's view (*out new; its "status" is farm's normalised status).  FARM_OK,
+	 * or an error with c->err saying what to answer. */
+	int (*view)(struct farm_provider_call *c, const char *target, json_t **out);
+	/* Optional polling (farm-runner): seconds between rounds, 0 = off. */
+	long (*poll_interval)(const struct farm_conf *conf);
+	/* Inside a transaction: records the view of target in org and appends an event
+	 * only when it changed since the last observation (by a poll or a delivery);
+	 * *emitted is 1 when it did.  `source` is "poll" or "webhook". */
+	int (*observe)(struct farm_txn *t, const char *org, const char *cred_id,
+		       const char *target, json_t *view, const char *source, const char *now,
+		       int *emitted);
+};
+
 /* ---- the descriptor -------------------------------------------------------------- */
 
 /* A config key a platform adds (platforms.md §1): "<type>.api_url", "webhook.<type>.secret".
@@ -160,6 +186,7 @@ struct farm_platform {
 	const struct farm_platform_webhook *webhook; /* NULL: none at /webhooks/<type> */
 	const struct farm_platform_status *statuses; /* {NULL} ends */
 	const char *run_id; /* how a run is named (platforms.md §5): "job#number" */
+	const struct farm_platform_deploy *deploy; /* NULL: not a deployment target */
 };
 
 /* The registry (registry.c), in its fixed order; NULL-terminated. */
@@ -170,9 +197,12 @@ const struct farm_platform *farm_platform_find(const char *type);
 
 /* Registers every descriptor's config keys (farm_conf_register), in registry order:
  * once at start-up, before the configuration is loaded, by every program that loads
- * it.  A key farm_conf still declares itself with the same default is skipped.
- * FARM_OK, FARM_E_EXISTS (a key declared twice, differently), FARM_E_NOMEM. */
+ * it.  FARM_OK, FARM_E_EXISTS (a key declared twice, differently), FARM_E_NOMEM. */
 int farm_platform_conf_register(void);
+
+/* The platform catalog components are linked to (the first with a deploy hook), or
+ * NULL when none has one. */
+const struct farm_platform *farm_platform_deployer(void);
 
 /* "a, b, c" of every type, for messages ("type must be one of: ..."). */
 const char *farm_platform_types(void);

@@ -1,6 +1,6 @@
 /* fuzz-event-argocd.c - Argo CD's payload → event mapping: a Notifications webhook body
- * (farm_pipeline_argocd_webhook) and the status words it normalises
- * (farm_pipeline_argocd_status), on arbitrary input.
+ * (farm_provider_argocd_webhook) and the status words it normalises
+ * (farm_provider_argocd_status), on arbitrary input.
  * Checks the contract (pipeline.h): on FARM_OK a summary object naming the app, with
  * a normalised status and the summary's members; nothing returned and a reason on
  * failure; no crash, no leak.
@@ -10,6 +10,7 @@
 #include "event.h"
 #include "fuzz-event.h"
 #include "pipeline.h"
+#include "argocd.h"
 
 #include "banned.h"
 
@@ -19,7 +20,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 					      "providerStatus", "project", "app"};
 	json_t *sum = NULL;
 	struct farm_error err = {0};
-	int rc = farm_pipeline_argocd_webhook(data, size, &sum, &err);
+	int rc = farm_provider_argocd_webhook(data, size, &sum, &err);
 
 	if (rc != FARM_OK) {
 		if (sum || !err.msg[0] ||

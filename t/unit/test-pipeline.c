@@ -4,6 +4,7 @@
  * the catalog's Argo CD helpers (status normalisation, summaries, webhook bodies,
  * observation in a real store emitting one event per change). */
 #include "pipeline.h"
+#include "argocd.h"
 
 #include <errno.h>
 #include <ftw.h>
@@ -503,26 +504,26 @@ static void test_catalog(void)
 	n = farm_pipeline_catalog_key("", "svc", key, sizeof(key));
 	ok(n == 5 && !memcmp(key, "o\0svc", 5), "catalog key: empty org differs from no org");
 
-	is_str(farm_pipeline_argocd_status("Healthy", "Synced", "Succeeded", 0, &word), "success",
+	is_str(farm_provider_argocd_status("Healthy", "Synced", "Succeeded", 0, &word), "success",
 	       "argocd: healthy synced");
-	is_str(farm_pipeline_argocd_status("Healthy", "OutOfSync", "Succeeded", 0, &word),
+	is_str(farm_provider_argocd_status("Healthy", "OutOfSync", "Succeeded", 0, &word),
 	       "unstable", "argocd: healthy but out of sync");
 	is_str(word, "OutOfSync", "argocd: the deciding word is sync");
-	is_str(farm_pipeline_argocd_status("Degraded", "OutOfSync", "Failed", 0, &word), "failed",
+	is_str(farm_provider_argocd_status("Degraded", "OutOfSync", "Failed", 0, &word), "failed",
 	       "argocd: failed operation");
 	is_str(word, "Failed", "argocd: deciding word is the phase");
-	is_str(farm_pipeline_argocd_status("Healthy", "Synced", "Succeeded", 1, &word), "running",
+	is_str(farm_provider_argocd_status("Healthy", "Synced", "Succeeded", 1, &word), "running",
 	       "argocd: operation requested");
-	is_str(farm_pipeline_argocd_status("Progressing", "Synced", "Running", 0, &word), "running",
+	is_str(farm_provider_argocd_status("Progressing", "Synced", "Running", 0, &word), "running",
 	       "argocd: running phase");
-	is_str(farm_pipeline_argocd_status("Degraded", "Synced", "Succeeded", 0, &word), "failed",
+	is_str(farm_provider_argocd_status("Degraded", "Synced", "Succeeded", 0, &word), "failed",
 	       "argocd: degraded after a good sync");
-	is_str(farm_pipeline_argocd_status("Missing", NULL, NULL, 0, &word), "unstable",
+	is_str(farm_provider_argocd_status("Missing", NULL, NULL, 0, &word), "unstable",
 	       "argocd: missing");
-	is_str(farm_pipeline_argocd_status(NULL, "Synced", NULL, 0, &word), "success",
+	is_str(farm_provider_argocd_status(NULL, "Synced", NULL, 0, &word), "success",
 	       "argocd: sync only");
-	is_str(farm_pipeline_argocd_status(NULL, NULL, "Error", 0, &word), "error", "argocd: error");
-	is_str(farm_pipeline_argocd_status(NULL, NULL, NULL, 0, &word), "unknown",
+	is_str(farm_provider_argocd_status(NULL, NULL, "Error", 0, &word), "error", "argocd: error");
+	is_str(farm_provider_argocd_status(NULL, NULL, NULL, 0, &word), "unknown",
 	       "argocd: nothing known");
 }
 
@@ -533,7 +534,7 @@ static void test_summary_and_webhook(void)
 			"\"Healthy\"},\"sync\":{\"status\":\"Synced\",\"revision\":\"ea87\"},"
 			"\"operationState\":{\"phase\":\"Succeeded\",\"startedAt\":"
 			"\"2024-03-05T07:33:03Z\",\"finishedAt\":\"2024-03-05T07:33:04Z\"}}}");
-	json_t *s = farm_pipeline_argocd_summary(app), *w = NULL;
+	json_t *s = farm_provider_argocd_summary(app), *w = NULL;
 	struct farm_error err = {0};
 	const char *body;
 	int rc;
@@ -551,7 +552,7 @@ static void test_summary_and_webhook(void)
 
 	body = "{\"app\":\"guestbook\",\"health\":\"Degraded\",\"sync\":\"OutOfSync\",\"phase\":"
 	       "\"\",\"revision\":\"<no value>\"}";
-	rc = farm_pipeline_argocd_webhook(body, strlen(body), &w, &err);
+	rc = farm_provider_argocd_webhook(body, strlen(body), &w, &err);
 	is_int(rc, FARM_OK, "webhook: flat template body");
 	is_str(json_string_value(json_object_get(w, "app")), "guestbook", "webhook: app name");
 	is_str(json_string_value(json_object_get(w, "status")), "failed", "webhook: degraded → failed");
@@ -563,30 +564,30 @@ static void test_summary_and_webhook(void)
 
 	s = json_pack("{s:O}", "app", app);
 	body = json_dumps(s, 0);
-	rc = farm_pipeline_argocd_webhook(body, strlen(body), &w, &err);
+	rc = farm_provider_argocd_webhook(body, strlen(body), &w, &err);
 	is_int(rc, FARM_OK, "webhook: {{toJson .app}} body");
 	is_str(json_string_value(json_object_get(w, "app")), "guestbook", "webhook: name from object");
 	json_decref(w);
 	free((void *)body);
 	json_decref(s);
 	body = json_dumps(app, 0);
-	rc = farm_pipeline_argocd_webhook(body, strlen(body), &w, &err);
+	rc = farm_provider_argocd_webhook(body, strlen(body), &w, &err);
 	is_int(rc, FARM_OK, "webhook: bare Application");
 	json_decref(w);
 	free((void *)body);
 
 	body = "{\"app\":\"Bad_Name\"}";
-	is_int(farm_pipeline_argocd_webhook(body, strlen(body), &w, &err), FARM_E_INVAL,
+	is_int(farm_provider_argocd_webhook(body, strlen(body), &w, &err), FARM_E_INVAL,
 	       "webhook: invalid application name refused");
 	body = "{\"app\":\"x\",\"health\":3}";
-	is_int(farm_pipeline_argocd_webhook(body, strlen(body), &w, &err), FARM_E_INVAL,
+	is_int(farm_provider_argocd_webhook(body, strlen(body), &w, &err), FARM_E_INVAL,
 	       "webhook: mistyped word refused");
 	ok(strstr(err.msg, "health") != NULL, "webhook: the message names the field");
 	body = "{\"app\":";
-	is_int(farm_pipeline_argocd_webhook(body, strlen(body), &w, &err), FARM_E_INVAL,
+	is_int(farm_provider_argocd_webhook(body, strlen(body), &w, &err), FARM_E_INVAL,
 	       "webhook: malformed JSON refused");
 	body = "{\"hello\":1}";
-	is_int(farm_pipeline_argocd_webhook(body, strlen(body), &w, &err), FARM_E_INVAL,
+	is_int(farm_provider_argocd_webhook(body, strlen(body), &w, &err), FARM_E_INVAL,
 	       "webhook: no application refused");
 	json_decref(app);
 }
@@ -603,7 +604,7 @@ static int obs_txn(struct farm_txn *t, void *arg)
 {
 	struct obs *o = arg;
 
-	return farm_pipeline_argocd_observe(t, o->org, NULL, o->app, o->summary, "poll",
+	return farm_provider_argocd_observe(t, o->org, NULL, o->app, o->summary, "poll",
 					    "2025-01-01T00:00:00.000Z", &o->emitted);
 }
 

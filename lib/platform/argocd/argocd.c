@@ -13,7 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pipeline.h"
 #include "event.h"
 #include "banned.h"
 
@@ -304,19 +303,19 @@ static int hook_verify(const struct farm_platform_delivery *d, char **payload, s
 	return FARM_OK;
 }
 
-/* The delivery -> the application's summary (lib/pipeline/pipeline.h). */
+/* The delivery -> the application's summary (argocd-app.c). */
 static int hook_map(const void *body, size_t len, json_t **fields, char **key,
 		    struct farm_error *perr)
 {
 	*key = NULL;
-	return farm_pipeline_argocd_webhook(body, len, fields, perr);
+	return farm_provider_argocd_webhook(body, len, fields, perr);
 }
 
 /* One stored observation per application, shared with farm-runner's poller. */
 static int hook_observe(struct farm_txn *t, const char *org, const char *cred_id, json_t *sum,
 			const char *now, int *emitted)
 {
-	return farm_pipeline_argocd_observe(t, org, cred_id,
+	return farm_provider_argocd_observe(t, org, cred_id,
 					    json_string_value(json_object_get(sum, "app")), sum,
 					    "webhook", now, emitted);
 }
@@ -379,6 +378,7 @@ const struct farm_platform farm_platform_argocd = {
 	},
 	.fields = argocd_fields,
 	.conf = argocd_conf,
+	.deploy = &farm_argocd_deploy,
 	.routes = argocd_routes,
 	.statuses = argocd_statuses,
 	.webhook = &argocd_webhook,

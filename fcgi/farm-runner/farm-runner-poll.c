@@ -1,14 +1,14 @@
-/* farm-runner-argocd.c - polling linked Argo CD applications: the fallback for Argo
- * CD instances whose Notifications do not reach farm.
+/* farm-runner-poll.c - polling the targets catalog components are linked to: the
+ * fallback for platform instances whose webhook deliveries do not reach farm.
  *
- * Every argocd.poll_interval seconds (0 = off): read every catalog link
- * (FARM_T_CATALOG), and for each org the most recently updated Argo CD credential;
- * GET each linked application once per round (no cache: the point is to see
- * changes), reduce it to the CI/CD summary and observe it in a transaction
- * (lib/pipeline/pipeline.h farm_pipeline_argocd_observe), which appends a ci.build.updated
- * event only when health, sync status, phase, revision or finish time changed since
- * the last observation — by this poller or by the webhook receiver.  A failing
- * platform is logged once per change of the failure and retried next round.
+ * One thread per platform whose descriptor has deploy hooks with polling
+ * (platform.h: poll_interval > 0 and observe).  Every interval: read every catalog
+ * link (FARM_T_CATALOG, the descriptor's deploy field), and for each org the most
+ * recently updated credential of that platform; read each linked target once per
+ * round (no cache: the point is to see changes) through the deploy view and observe
+ * it in a transaction (deploy->observe), which appends an event only when the target
+ * changed since the last observation — by this poller or by the webhook receiver.
+ * A failing platform is logged once per change of the failure and retried next round.
  */
 #include "farm-runner.h"
 
@@ -25,18 +25,21 @@
 #include "json.h"
 #include "keys.h"
 #include "log.h"
-#include "pipeline.h"
-#include "argocd.h"
+#include "platform.h"
 #include "provider.h"
 #include "banned.h"
 
 #define MAX_LINKS 10000 /* applications polled per round */
 
-static pthread_t poller;
-static int poller_started;
+#define MAX_POLLERS 16
+
+static pthread_t pollers[MAX_POLLERS];
+static size_t npollers;
 
 struct poll_state {
 	struct farm_runner *rn;
+	const struct farm_platform *p;
+	long interval;
 	struct farm_httpc *http;
 	struct farm_keyring *keyring;
 	struct farm_arena *arena;
@@ -47,6 +50,7 @@ struct poll_state {
 /* ---- reading the links and the credentials -------------------------------------------- */
 
 struct links_io {
+	const char *field; /* the descriptor's deploy field */
 	json_t *links; /* [{"org":..|null,"app":..}], one per (org, app) */
 	json_t *seen;  /* "o<org>\n<app>" or "-\n<app>" → true */
 };
@@ -59,7 +63,7 @@ static int links_cb(const void *key, size_t klen, const void *val, size_t vlen, 
 
 	(void)key;
 	(void)klen;
-	app = json_object_get(rec, "argocdApp");
+	app = json_object_get(rec, l->field);
 	org = json_object_get(rec, "orgId");
 	if (!json_is_string(app) || json_array_size(l->links) >= MAX_LINKS) {
 		json_decref(rec);
@@ -87,6 +91,7 @@ static int links_txn(struct farm_txn *t, void *arg)
 }
 
 struct cred_io {
+	const char *type;
 	const char *org;
 	json_t *best;
 };
@@ -99,7 +104,7 @@ static int cred_txn(struct farm_txn *t, void *arg)
 	json_decref(c->best);
 	c->best = NULL;
 	/* The same choice as the API: the most recently updated, ties to the greater id. */
-	return farm_creds_pick(t, c->org, "argocd", NULL, &c->best, &notfound);
+	return farm_creds_pick(t, c->org, c->type, NULL, &c->best, &notfound);
 }
 
 struct opener {
@@ -120,6 +125,7 @@ static int open_value(void *arg, json_t **value)
 /* ---- one application ------------------------------------------------------------------ */
 
 struct observe_io {
+	const struct farm_platform *p;
 	const char *org, *cred_id, *app, *now;
 	json_t *summary;
 	int emitted;
@@ -129,8 +135,8 @@ static int observe_txn(struct farm_txn *t, void *arg)
 {
 	struct observe_io *o = arg;
 
-	return farm_pipeline_argocd_observe(t, o->org, o->cred_id, o->app, o->summary, "poll",
-					    o->now, &o->emitted);
+	return o->p->deploy->observe(t, o->org, o->cred_id, o->app, o->summary, "poll", o->now,
+				     &o->emitted);
 }
 
 /* Logs a failure only when it differs from the last one for this app. */
@@ -144,12 +150,12 @@ static void note_failure(struct poll_state *ps, const char *org, const char *app
 	if (old && msg && !strcmp(old, msg))
 		return;
 	if (msg) {
-		farm_log(FARM_LOG_WARN, NULL, 0, "argocd poll: %s (org %s): %s", app,
+		farm_log(FARM_LOG_WARN, NULL, 0, "%s poll: %s (org %s): %s", ps->p->up.type, app,
 			 org ? org : "none", msg);
 		json_object_set_new(ps->last_err, key, json_string(msg));
 	} else if (old) {
-		farm_log(FARM_LOG_INFO, NULL, 0, "argocd poll: %s (org %s) answers again", app,
-			 org ? org : "none");
+		farm_log(FARM_LOG_INFO, NULL, 0, "%s poll: %s (org %s) answers again",
+			 ps->p->up.type, app, org ? org : "none");
 		json_object_del(ps->last_err, key);
 	}
 }
@@ -160,48 +166,45 @@ static void poll_app(struct poll_state *ps, json_t *cred, const char *org, const
 	struct opener o = {ps, cred};
 	struct farm_provider_call c;
 	struct observe_io ob = {0};
-	json_t *out = NULL, *sum = NULL;
+	json_t *sum = NULL;
 	char now[25];
 	int rc;
 
 	memset(&c, 0, sizeof(c));
 	farm_arena_reset(ps->arena);
-	c.p = &farm_platform_argocd.up;
+	c.p = &ps->p->up;
 	c.http = ps->http;
 	c.arena = ps->arena;
 	c.timeout_s = rn->conf.upstream_timeout;
 	c.cred_id = json_string_value(json_object_get(cred, "id"));
 	c.open_value = open_value;
 	c.open_arg = &o;
-	rc = farm_provider_argocd_get(&c, app, &out);
+	rc = ps->p->deploy->view(&c, app, &sum);
 	if (rc != FARM_OK) {
 		note_failure(ps, org, app, c.err.msg[0] ? c.err.msg : farm_strerror(rc));
 		goto out;
 	}
 	note_failure(ps, org, app, NULL);
-	if (!(sum = farm_pipeline_argocd_summary(out)))
-		goto out;
 	farm_clock_iso(farm_clock_ms(), now);
-	ob = (struct observe_io){org, c.cred_id, app, now, sum, 0};
+	ob = (struct observe_io){ps->p, org, c.cred_id, app, now, sum, 0};
 	rc = farm_store_run(rn->store, observe_txn, &ob);
 	if (rc != FARM_OK)
-		farm_log(FARM_LOG_ERROR, NULL, 0, "argocd poll: storing %s: %s", app,
+		farm_log(FARM_LOG_ERROR, NULL, 0, "%s poll: storing %s: %s", ps->p->up.type, app,
 			 farm_strerror(rc));
 	else if (ob.emitted) {
-		farm_log(FARM_LOG_DEBUG, NULL, 0, "argocd poll: %s changed: %s", app,
+		farm_log(FARM_LOG_DEBUG, NULL, 0, "%s poll: %s changed: %s", ps->p->up.type, app,
 			 json_string_value(json_object_get(sum, "status")));
 		farm_runner_nudge(rn, &ps->nudge);
 	}
 out:
 	json_decref(sum);
-	json_decref(out);
 	farm_provider_call_done(&c);
 }
 
 static void poll_round(struct poll_state *ps)
 {
 	struct farm_runner *rn = ps->rn;
-	struct links_io l = {json_array(), json_object()};
+	struct links_io l = {ps->p->deploy->field, json_array(), json_object()};
 	json_t *it, *creds = json_object(); /* org ("" + org, or "-") → credential or null */
 	size_t i;
 	int rc;
@@ -210,7 +213,8 @@ static void poll_round(struct poll_state *ps)
 		goto out;
 	rc = farm_store_run(rn->store, links_txn, &l);
 	if (rc != FARM_OK) {
-		farm_log(FARM_LOG_ERROR, NULL, 0, "argocd poll: reading links: %s", farm_strerror(rc));
+		farm_log(FARM_LOG_ERROR, NULL, 0, "%s poll: reading links: %s", ps->p->up.type,
+			 farm_strerror(rc));
 		goto out;
 	}
 	json_array_foreach(l.links, i, it)
@@ -225,7 +229,7 @@ static void poll_round(struct poll_state *ps)
 		snprintf(okey, sizeof(okey), "%s%s", org ? "o" : "-", org ? org : "");
 		cred = json_object_get(creds, okey);
 		if (!cred) {
-			struct cred_io ci = {org, NULL};
+			struct cred_io ci = {ps->p->up.type, org, NULL};
 			if (farm_store_run(rn->store, cred_txn, &ci) != FARM_OK) {
 				json_decref(ci.best);
 				continue;
@@ -234,7 +238,7 @@ static void poll_round(struct poll_state *ps)
 			json_object_set_new(creds, okey, cred);
 		}
 		if (json_is_null(cred))
-			continue; /* the org has no Argo CD credential (yet) */
+			continue; /* the org has no credential of the platform (yet) */
 		poll_app(ps, cred, org, app);
 	}
 out:
@@ -246,7 +250,7 @@ out:
 static void *poller_main(void *arg)
 {
 	struct poll_state *ps = arg;
-	long interval_ms = ps->rn->conf.argocd_poll_interval * 1000L;
+	long interval_ms = ps->interval * 1000L;
 
 	while (!farm_runner_stopping) {
 		long long t0 = farm_clock_ms(), spent;
@@ -266,7 +270,8 @@ static void *poller_main(void *arg)
 	return NULL;
 }
 
-int farm_runner_argocd_start(struct farm_runner *rn)
+/* Starts the poller of platform p (interval seconds). */
+static int start_one(struct farm_runner *rn, const struct farm_platform *p, long interval)
 {
 	struct farm_httpc_opts o = {
 		.connect_timeout_ms = rn->conf.upstream_connect_timeout * 1000,
@@ -276,11 +281,13 @@ int farm_runner_argocd_start(struct farm_runner *rn)
 	};
 	struct poll_state *ps;
 
-	if (rn->conf.argocd_poll_interval <= 0)
-		return FARM_OK;
+	if (npollers >= MAX_POLLERS)
+		return FARM_E_IO;
 	if (!(ps = calloc(1, sizeof(*ps))))
 		return FARM_E_NOMEM;
 	ps->rn = rn;
+	ps->p = p;
+	ps->interval = interval;
 	ps->arena = farm_arena_new(16384);
 	ps->last_err = json_object();
 	if (!ps->arena || !ps->last_err || farm_httpc_new(&ps->http, &o) != FARM_OK) {
@@ -289,20 +296,42 @@ int farm_runner_argocd_start(struct farm_runner *rn)
 		free(ps);
 		return FARM_E_NOMEM;
 	}
-	if (pthread_create(&poller, NULL, poller_main, ps) != 0) {
+	if (pthread_create(&pollers[npollers], NULL, poller_main, ps) != 0) {
 		farm_httpc_free(ps->http);
 		farm_arena_free(ps->arena);
 		json_decref(ps->last_err);
 		free(ps);
 		return FARM_E_IO;
 	}
-	poller_started = 1;
+	npollers++;
+	farm_log(FARM_LOG_INFO, NULL, 0, "%s poll every %ld s", p->up.type, interval);
 	return FARM_OK;
 }
 
-void farm_runner_argocd_stop(void)
+int farm_runner_poll_start(struct farm_runner *rn)
 {
-	if (poller_started)
-		pthread_join(poller, NULL);
-	poller_started = 0;
+	for (size_t i = 0; farm_platforms[i]; i++) {
+		const struct farm_platform *p = farm_platforms[i];
+		const struct farm_platform_deploy *d = p->deploy;
+		long interval = d && d->poll_interval && d->observe ? d->poll_interval(&rn->conf) : 0;
+		int rc;
+
+		if (interval <= 0)
+			continue;
+		if ((rc = start_one(rn, p, interval)) != FARM_OK)
+			return rc;
+	}
+	return FARM_OK;
+}
+
+void farm_runner_poll_stop(void)
+{
+	for (size_t i = 0; i < npollers; i++)
+		pthread_join(pollers[i], NULL);
+	npollers = 0;
+}
+
+size_t farm_runner_pollers(void)
+{
+	return npollers;
 }
