@@ -1,5 +1,6 @@
-/* pipeline.c - pipeline and run validation, tag templates, build argv, the run
- * queue key and events, and the catalog's Argo CD helpers (pipeline.h). */
+/* pipeline.c - pipeline and run validation, paths, the run queue key, log path and
+ * events (pipeline.h).  Image references and tags: image.c; the engine's argv:
+ * engine.c; catalog ids: catalog.c. */
 #include "pipeline.h"
 
 #include <stdarg.h>
@@ -14,8 +15,6 @@
 #include "json.h"
 #include "provider.h"
 #include "banned.h"
-
-const char *const farm_pipeline_engines[] = {"docker", "buildah", "podman", NULL};
 
 /* ---- small helpers ------------------------------------------------------------------- */
 
@@ -51,16 +50,6 @@ static int unknown_props(json_t *obj, const char *const *allowed, const char *wh
 		}
 	}
 	return n;
-}
-
-static int is_lower_alnum(char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
-}
-
-static int is_alnum(char c)
-{
-	return is_lower_alnum(c) || (c >= 'A' && c <= 'Z');
 }
 
 /* A JSON string without NUL, 1..max bytes; its text or NULL. */
@@ -131,235 +120,6 @@ int farm_pipeline_path_norm(const char *in, size_t len, char *out, size_t cap, c
 	return 1;
 }
 
-/* ---- image references --------------------------------------------------------------- */
-
-/* [a-z0-9]+ ((\.|_|__|-+)[a-z0-9]+)* */
-static int component_ok(const char *s, size_t n)
-{
-	size_t i = 0;
-
-	if (!n)
-		return 0;
-	while (i < n) {
-		size_t st = i;
-		while (i < n && is_lower_alnum(s[i]))
-			i++;
-		if (i == st)
-			return 0;
-		if (i == n)
-			return 1;
-		if (s[i] == '.') {
-			i++;
-		} else if (s[i] == '_') {
-			i++;
-			if (i < n && s[i] == '_')
-				i++;
-		} else if (s[i] == '-') {
-			while (i < n && s[i] == '-')
-				i++;
-		} else {
-			return 0;
-		}
-		if (i == n)
-			return 0;
-	}
-	return 1;
-}
-
-/* host labels [A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])? joined by '.', then :port. */
-static int domain_ok(const char *s, size_t n)
-{
-	const char *colon = memchr(s, ':', n);
-	size_t hn = colon ? (size_t)(colon - s) : n, i = 0;
-
-	if (!hn || hn > 253)
-		return 0;
-	while (i < hn) {
-		size_t st = i;
-		while (i < hn && (is_alnum(s[i]) || s[i] == '-'))
-			i++;
-		if (i == st || s[st] == '-' || s[i - 1] == '-')
-			return 0;
-		if (i < hn) {
-			if (s[i] != '.' || i + 1 == hn)
-				return 0;
-			i++;
-		}
-	}
-	if (colon) {
-		size_t pn = n - hn - 1;
-		long port = 0;
-		if (pn < 1 || pn > 5)
-			return 0;
-		for (size_t k = 0; k < pn; k++) {
-			if (colon[1 + k] < '0' || colon[1 + k] > '9')
-				return 0;
-			port = port * 10 + (colon[1 + k] - '0');
-		}
-		if (port < 1 || port > 65535)
-			return 0;
-	}
-	return 1;
-}
-
-static int looks_like_domain(const char *s, size_t n)
-{
-	return memchr(s, '.', n) || memchr(s, ':', n) || (n == 9 && !memcmp(s, "localhost", 9));
-}
-
-/* components separated by '/', the first may be a domain when more follow. */
-static int name_ok(const char *s, size_t n, int domain_allowed)
-{
-	size_t i = 0, idx = 0;
-
-	if (!n || n > FARM_PIPELINE_TAG_MAX)
-		return 0;
-	while (i <= n) {
-		const char *slash = memchr(s + i, '/', n - i);
-		size_t cn = slash ? (size_t)(slash - (s + i)) : n - i;
-		int ok;
-		if (idx == 0 && slash && domain_allowed && looks_like_domain(s + i, cn))
-			ok = domain_ok(s + i, cn);
-		else
-			ok = component_ok(s + i, cn);
-		if (!ok)
-			return 0;
-		idx++;
-		if (!slash)
-			break;
-		i += cn + 1;
-		if (i == n)
-			return 0; /* trailing '/' */
-	}
-	return 1;
-}
-
-static int tag_ok(const char *s, size_t n)
-{
-	if (n < 1 || n > 128 || !(is_alnum(s[0]) || s[0] == '_'))
-		return 0;
-	for (size_t i = 1; i < n; i++)
-		if (!(is_alnum(s[i]) || s[i] == '_' || s[i] == '.' || s[i] == '-'))
-			return 0;
-	return 1;
-}
-
-int farm_pipeline_ref_ok(const char *ref)
-{
-	const char *slash, *colon;
-	size_t n;
-
-	if (!ref || !*ref || ref[0] == '-')
-		return 0;
-	n = strlen(ref);
-	if (n > FARM_PIPELINE_IMAGE_MAX)
-		return 0;
-	slash = strrchr(ref, '/');
-	colon = strrchr(ref, ':');
-	if (colon && (!slash || colon > slash)) {
-		if (!tag_ok(colon + 1, n - (size_t)(colon + 1 - ref)))
-			return 0;
-		n = (size_t)(colon - ref);
-	}
-	return name_ok(ref, n, 1);
-}
-
-int farm_pipeline_registry_ok(const char *reg)
-{
-	const char *slash;
-	size_t n;
-
-	if (!reg || !*reg || reg[0] == '-' || strstr(reg, "://"))
-		return 0;
-	n = strlen(reg);
-	if (n > FARM_PIPELINE_REGISTRY_MAX)
-		return 0;
-	slash = strchr(reg, '/');
-	if (!domain_ok(reg, slash ? (size_t)(slash - reg) : n))
-		return 0;
-	if (!slash)
-		return 1;
-	return name_ok(slash + 1, n - (size_t)(slash + 1 - reg), 0);
-}
-
-int farm_pipeline_version_ok(const char *v)
-{
-	size_t n = v ? strlen(v) : 0;
-
-	if (n < 1 || n > FARM_PIPELINE_VERSION_MAX || v[0] == '.' || v[0] == '-')
-		return 0;
-	for (size_t i = 0; i < n; i++)
-		if (!(is_alnum(v[i]) || v[i] == '_' || v[i] == '.' || v[i] == '-'))
-			return 0;
-	return 1;
-}
-
-int farm_pipeline_sha_ok(const char *sha)
-{
-	size_t n = sha ? strlen(sha) : 0;
-
-	if (n < FARM_PIPELINE_SHA_MIN || n > FARM_PIPELINE_SHA_MAX)
-		return 0;
-	return strspn(sha, "0123456789abcdefABCDEF") == n;
-}
-
-/* ---- tag templates ------------------------------------------------------------------ */
-
-int farm_pipeline_tag_render(const char *tmpl, const char *version, const char *sha, char *out,
-			     size_t cap, char *why, size_t wcap)
-{
-	size_t o = 0;
-	const char *p = tmpl;
-
-	if (!cap)
-		return FARM_E_TOOBIG;
-	while (*p) {
-		const char *val = NULL;
-		size_t vlen = 0;
-
-		if (p[0] == '{' && p[1] == '{') {
-			const char *end = strstr(p + 2, "}}"), *a = p + 2, *b;
-			if (!end) {
-				snprintf(why, wcap, "unterminated '{{' in the tag template");
-				return FARM_E_INVAL;
-			}
-			b = end;
-			while (a < b && *a == ' ')
-				a++;
-			while (b > a && b[-1] == ' ')
-				b--;
-			if ((size_t)(b - a) == 7 && !memcmp(a, "version", 7)) {
-				val = version ? version : "";
-				vlen = strlen(val);
-			} else if ((size_t)(b - a) == 9 && !memcmp(a, "commitSha", 9)) {
-				val = sha ? sha : "";
-				vlen = strlen(val);
-				if (vlen > FARM_PIPELINE_SHORT_SHA)
-					vlen = FARM_PIPELINE_SHORT_SHA;
-			} else {
-				snprintf(why, wcap,
-					 "unknown template variable {{%.*s}} (use {{version}} or "
-					 "{{commitSha}})",
-					 (int)((b - a) > 40 ? 40 : (b - a)), a);
-				return FARM_E_INVAL;
-			}
-			p = end + 2;
-		} else {
-			val = p;
-			vlen = 1;
-			p++;
-		}
-		if (o + vlen + 1 > cap) {
-			snprintf(why, wcap, "the rendered tag is longer than %zu characters", cap - 1);
-			return FARM_E_TOOBIG;
-		}
-		memcpy(out + o, val, vlen);
-		o += vlen;
-	}
-	out[o] = '\0';
-	return FARM_OK;
-}
-
 /* ---- pipeline validation ---------------------------------------------------------- */
 
 static const char *const body_keys[] = {"name", "workspace", "stages", NULL};
@@ -367,14 +127,6 @@ static const char *const stage_keys[] = {"name", "type", "config", NULL};
 static const char *const config_keys[] = {"engine",   "dockerfile", "context", "tag",
 					  "push",     "registry",   "tlsVerify", "timeout",
 					  NULL};
-
-static int engine_known(const char *e)
-{
-	for (size_t i = 0; e && farm_pipeline_engines[i]; i++)
-		if (!strcmp(e, farm_pipeline_engines[i]))
-			return 1;
-	return 0;
-}
 
 /* A path member: absent → def; else normalised.  NULL (and an error) when bad. */
 static json_t *path_member(json_t *cfg, const char *key, const char *def, const char *where,
@@ -431,7 +183,7 @@ static void check_stage(json_t *st, size_t idx, json_t *errors, json_t *stages)
 
 	if ((v = json_object_get(cfg, "engine")) && !json_is_null(v)) {
 		engine = json_string_value(v);
-		if (!engine_known(engine)) {
+		if (!farm_pipeline_engine_known(engine)) {
 			add_err(errors, "%sengine must be one of: docker, buildah, podman", where);
 			engine = "docker";
 		}
@@ -638,144 +390,6 @@ int farm_pipeline_run_check(json_t *pipeline, json_t *in, json_t *errors, json_t
 	return 0;
 }
 
-/* ---- argv --------------------------------------------------------------------------- */
-
-static int argv_add(struct farm_pipeline_argv *a, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-static int argv_add(struct farm_pipeline_argv *a, const char *fmt, ...)
-{
-	va_list ap;
-	char *s = NULL;
-	int n;
-
-	if (a->n >= FARM_PIPELINE_ARGV_MAX)
-		return FARM_E_TOOBIG;
-	va_start(ap, fmt);
-	n = vasprintf(&s, fmt, ap);
-	va_end(ap);
-	if (n < 0 || !s)
-		return FARM_E_NOMEM;
-	a->v[a->n++] = s;
-	a->v[a->n] = NULL;
-	return FARM_OK;
-}
-
-void farm_pipeline_argv_clear(struct farm_pipeline_argv *a)
-{
-	if (!a)
-		return;
-	for (size_t i = 0; i < a->n && i < FARM_PIPELINE_ARGV_MAX; i++)
-		free(a->v[i]);
-	memset(a, 0, sizeof(*a));
-}
-
-int farm_pipeline_argv(struct farm_pipeline_argv *a, const char *engine, const char *engine_path,
-		       enum farm_pipeline_step step, const char *dockerfile, const char *context,
-		       const char *tag, const char *registry, int tls_verify)
-{
-	const char *tls = tls_verify ? "true" : "false";
-	int buildah, docker, rc = FARM_OK;
-
-	memset(a, 0, sizeof(*a));
-	if (!engine_known(engine) || !engine_path || !tag ||
-	    (step != FARM_PIPELINE_BUILD && step != FARM_PIPELINE_PUSH))
-		return FARM_E_INVAL;
-	if (step == FARM_PIPELINE_PUSH && (!registry || !*registry))
-		return FARM_E_INVAL;
-	if (step == FARM_PIPELINE_BUILD && (!dockerfile || !context))
-		return FARM_E_INVAL;
-	buildah = !strcmp(engine, "buildah");
-	docker = !strcmp(engine, "docker");
-/* Appends in order, stopping at the first failure. */
-#define ADD(...)                                                                          \
-	do {                                                                              \
-		if (rc == FARM_OK)                                                        \
-			rc = argv_add(a, __VA_ARGS__);                                    \
-	} while (0)
-	ADD("%s", engine_path);
-	if (buildah) {
-		ADD("--storage-driver");
-		ADD("vfs");
-	}
-	if (step == FARM_PIPELINE_BUILD) {
-		ADD("%s", buildah ? "bud" : "build");
-		ADD("-f");
-		ADD("%s", dockerfile);
-		ADD("-t");
-		if (docker && registry && *registry)
-			ADD("%s/%s", registry, tag);
-		else
-			ADD("%s", tag);
-		ADD("%s", context);
-	} else if (docker) {
-		ADD("push");
-		ADD("%s/%s", registry, tag);
-	} else {
-		ADD("push");
-		ADD("--tls-verify=%s", tls);
-		ADD("%s", tag);
-		ADD("docker://%s/%s", registry, tag);
-	}
-#undef ADD
-	if (rc != FARM_OK) {
-		farm_pipeline_argv_clear(a);
-		return rc;
-	}
-	return FARM_OK;
-}
-
-int farm_pipeline_which(const char *name, const char *path, char *out, size_t cap)
-{
-	const char *p = path;
-
-	if (!name || !*name || strchr(name, '/') || !path)
-		return FARM_E_NOTFOUND;
-	while (*p) {
-		const char *end = strchr(p, ':');
-		size_t n = end ? (size_t)(end - p) : strlen(p);
-		struct stat st;
-		int w;
-
-		/* Empty and relative entries would search the current directory. */
-		if (n && p[0] == '/') {
-			w = snprintf(out, cap, "%.*s/%s", (int)n, p, name);
-			if (w < 0 || (size_t)w >= cap)
-				return FARM_E_TOOBIG;
-			if (stat(out, &st) == 0 && S_ISREG(st.st_mode) && access(out, X_OK) == 0)
-				return FARM_OK;
-		}
-		if (!end)
-			break;
-		p = end + 1;
-	}
-	if (cap)
-		out[0] = '\0';
-	return FARM_E_NOTFOUND;
-}
-
-int farm_pipeline_env_keep(const char *entry)
-{
-	static const char *const names[] = {
-		"PATH", "HOME", "USER", "LOGNAME", "LANG", "LANGUAGE", "TZ", "TMPDIR", "TERM",
-		"http_proxy", "https_proxy", "no_proxy", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY",
-		"REGISTRY_AUTH_FILE", NULL};
-	static const char *const prefixes[] = {"LC_",	     "XDG_",	"CONTAINERS_", "BUILDAH_",
-					       "STORAGE_",   "DOCKER_", "PODMAN_",     NULL};
-	const char *eq = entry ? strchr(entry, '=') : NULL;
-	size_t n;
-
-	if (!eq || eq == entry)
-		return 0;
-	n = (size_t)(eq - entry);
-	for (size_t i = 0; names[i]; i++)
-		if (strlen(names[i]) == n && !memcmp(entry, names[i], n))
-			return 1;
-	for (size_t i = 0; prefixes[i]; i++)
-		if (n > strlen(prefixes[i]) && !strncmp(entry, prefixes[i], strlen(prefixes[i])))
-			return 1;
-	return 0;
-}
-
 static int uuid_ok(const char *s)
 {
 	if (!s || strlen(s) != 36)
@@ -879,42 +493,4 @@ json_t *farm_pipeline_run_public(json_t *run)
 	if (p)
 		json_object_del(p, "queueKey");
 	return p;
-}
-
-/* ---- catalog ---------------------------------------------------------------------------- */
-
-int farm_pipeline_component_id_ok(const char *id, size_t len, const char **why)
-{
-	*why = NULL;
-	if (!id || len == 0) {
-		*why = "component id must not be empty";
-		return 0;
-	}
-	if (len > FARM_PIPELINE_COMPONENT_MAX) {
-		*why = "component id must be at most 200 characters";
-		return 0;
-	}
-	for (size_t i = 0; i < len; i++)
-		if ((unsigned char)id[i] < 0x20 || (unsigned char)id[i] > 0x7e) {
-			*why = "component id must be printable ASCII characters";
-			return 0;
-		}
-	if (id[0] == ' ' || id[len - 1] == ' ') {
-		*why = "component id must not start or end with a space";
-		return 0;
-	}
-	return 1;
-}
-
-int farm_pipeline_catalog_key(const char *org, const char *id, char *out, size_t cap)
-{
-	size_t ol = org ? strlen(org) : 0, il = id ? strlen(id) : 0, n = 1 + ol + 1 + il;
-
-	if (!id || n > cap)
-		return FARM_E_TOOBIG;
-	out[0] = org ? 'o' : 'n';
-	memcpy(out + 1, org ? org : "", ol);
-	out[1 + ol] = '\0';
-	memcpy(out + 2 + ol, id, il);
-	return (int)n;
 }

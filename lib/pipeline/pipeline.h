@@ -45,6 +45,8 @@
 
 /* The engines a build stage may name, for messages: "docker, buildah, podman". */
 extern const char *const farm_pipeline_engines[];
+/* 1 when e is one of farm_pipeline_engines (engine.c). */
+int farm_pipeline_engine_known(const char *e);
 
 /* ---- validation ------------------------------------------------------------------- */
 
