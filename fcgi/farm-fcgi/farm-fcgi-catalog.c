@@ -47,7 +47,7 @@ static const char *component_param(struct farm_req *r)
 	const char *id = r->params[0], *why;
 
 	if (!farm_pipeline_component_id_ok(id, strlen(id), &why)) {
-		farm_req_error(r, 400, "%s", why);
+		farm_req_fail(r, FARM_E_INVAL, "%s", why);
 		return NULL;
 	}
 	return id;
@@ -137,7 +137,7 @@ static int link_key(struct farm_req *r, struct link_io *l, const char *id)
 	l->id = id;
 	n = key ? farm_pipeline_catalog_key(l->org, id, key, KEY_MAX) : FARM_E_NOMEM;
 	if (n < 0)
-		return farm_req_error(r, 500, "cannot build the key");
+		return farm_req_fail(r, FARM_E_INTERNAL, "cannot build the key");
 	l->key = key;
 	l->klen = (size_t)n;
 	return 0;
@@ -149,32 +149,44 @@ static const struct farm_platform *deployer(struct farm_req *r)
 	const struct farm_platform *p = farm_platform_deployer();
 
 	if (!p)
-		farm_req_error(r, 404, "No platform takes catalog links");
+		farm_req_fail(r, FARM_E_NOTFOUND, "No platform takes catalog links");
 	return p;
 }
 
 static int not_linked(struct farm_req *r, const struct farm_platform *p, const char *id)
 {
-	return farm_req_error(r, 404, "Component %s is not linked to %s", id, p->deploy->object);
+	return farm_req_fail(r, FARM_E_NOTFOUND, "Component %s is not linked to %s", id, p->deploy->object);
+}
+
+/* Reads the link of component `id` (the :id parameter, NULL when it was refused) into
+ * l and its platform into *p; 0, or the status of the error answered. */
+static int link_load(struct farm_req *r, const char *id, const struct farm_platform **p,
+		     struct link_io *l)
+{
+	struct farm_app *app = r->app;
+	int rc;
+
+	if (!id || !(*p = deployer(r)) || link_key(r, l, id))
+		return r->status;
+	rc = farm_store_run(app->store, link_get_txn, l);
+	if (rc != FARM_OK) {
+		json_decref(l->link);
+		return farm_req_store_fail(r, rc);
+	}
+	if (!l->link)
+		return not_linked(r, *p, id);
+	return 0;
 }
 
 int farm_h_catalog_get(struct farm_req *r)
 {
-	struct farm_app *app = r->app;
 	const char *id = component_param(r);
 	const struct farm_platform *p;
 	struct link_io l;
 	int rc;
 
-	if (!id || !(p = deployer(r)) || link_key(r, &l, id))
-		return r->status;
-	rc = farm_store_run(app->store, link_get_txn, &l);
-	if (rc != FARM_OK) {
-		json_decref(l.link);
-		return farm_req_store_fail(r, rc);
-	}
-	if (!l.link)
-		return not_linked(r, p, id);
+	if ((rc = link_load(r, id, &p, &l)))
+		return rc;
 	return farm_req_json(r, 200, l.link);
 }
 
@@ -216,7 +228,7 @@ int farm_h_catalog_patch(struct farm_req *r)
 		json_array_append_new(errors, json_string(why));
 	}
 	if (json_array_size(errors))
-		return farm_req_errors(r, 400, errors);
+		return farm_req_fail_list(r, FARM_E_INVAL, errors);
 	json_decref(errors);
 	if (link_key(r, &l, id))
 		return r->status;
@@ -268,7 +280,7 @@ int farm_h_catalog_list(struct farm_req *r)
 	int rc;
 
 	if (!l.items)
-		return farm_req_error(r, 500, "out of memory");
+		return farm_req_fail(r, FARM_E_NOMEM, "out of memory");
 	rc = farm_store_run(app->store, list_txn, &l);
 	if (rc != FARM_OK) {
 		json_decref(l.items);
@@ -281,7 +293,6 @@ int farm_h_catalog_list(struct farm_req *r)
 
 int farm_h_catalog_cicd(struct farm_req *r)
 {
-	struct farm_app *app = r->app;
 	const char *id = component_param(r), *name;
 	const struct farm_platform *p;
 	struct farm_pcall pc;
@@ -289,27 +300,20 @@ int farm_h_catalog_cicd(struct farm_req *r)
 	json_t *sum = NULL;
 	int rc;
 
-	if (!id || !(p = deployer(r)) || link_key(r, &l, id))
-		return r->status;
-	rc = farm_store_run(app->store, link_get_txn, &l);
-	if (rc != FARM_OK) {
-		json_decref(l.link);
-		return farm_req_store_fail(r, rc);
-	}
-	if (!l.link)
-		return not_linked(r, p, id);
+	if ((rc = link_load(r, id, &p, &l)))
+		return rc;
 	name = farm_arena_strdup(r->arena,
 				 json_string_value(json_object_get(l.link, p->deploy->field)));
 	json_decref(l.link);
 	if (!name)
-		return farm_req_error(r, 500, "the link is unreadable");
+		return farm_req_fail(r, FARM_E_INTERNAL, "the link is unreadable");
 
 	/* The same credential choice and cache identity as the platform's own read. */
 	switch (farm_pcall_begin(r, p->up.type, &pc)) {
 	case FARM_PCALL_ANSWERED:
 		return r->status;
 	case FARM_PCALL_NONE:
-		return farm_req_error(r, 404, "No %s credential configured for this "
+		return farm_req_fail(r, FARM_E_NOTFOUND, "No %s credential configured for this "
 					      "organization",
 				      p->up.type);
 	}
@@ -321,7 +325,7 @@ int farm_h_catalog_cicd(struct farm_req *r)
 	    json_object_set_new(sum, "credentialId", json_string(pc.c.cred_id))) {
 		json_decref(sum);
 		farm_pcall_end(&pc);
-		return farm_req_error(r, 500, "out of memory");
+		return farm_req_fail(r, FARM_E_NOMEM, "out of memory");
 	}
 	return farm_pcall_answer(r, &pc, FARM_OK, 200, sum);
 }

@@ -154,7 +154,7 @@ int farm_h_creds_list(struct farm_req *r)
 		r->text = farm_arena_strndup(r->arena, c.cache->slot[hit].body,
 					     c.cache->slot[hit].len);
 		if (!r->text)
-			return farm_req_error(r, 500, "out of memory");
+			return farm_req_fail(r, FARM_E_NOMEM, "out of memory");
 		r->text_len = c.cache->slot[hit].len;
 		r->content_type = "application/json; charset=utf-8";
 		r->status = 200;
@@ -250,17 +250,17 @@ int farm_h_creds_create(struct farm_req *r)
 	farm_creds_check_name(json_object_get(r->in, "name"), errors);
 	farm_creds_check_value(json_string_value(type), pl ? pl->fields : NULL, value, errors);
 	if (json_array_size(errors))
-		return farm_req_errors(r, 400, errors);
+		return farm_req_fail_list(r, FARM_E_INVAL, errors);
 	json_decref(errors);
 
 	if (farm_crypto_uuid4(id) != FARM_OK)
-		return farm_req_error(r, 500, "cannot generate an id");
+		return farm_req_fail(r, FARM_E_INTERNAL, "cannot generate an id");
 	farm_clock_iso(farm_clock_ms(), now);
 	rec = json_pack("{s:s,s:O,s:O,s:s?,s:s,s:s}", "id", id, "type", type, "name",
 			json_object_get(r->in, "name"), "orgId", org, "createdAt", now, "updatedAt",
 			now);
 	if (!rec)
-		return farm_req_error(r, 500, "out of memory");
+		return farm_req_fail(r, FARM_E_NOMEM, "out of memory");
 	if (!org)
 		json_object_set_new(rec, "orgId", json_null());
 	rc = farm_creds_seal(app->keyring, rec, value);
@@ -275,7 +275,7 @@ int farm_h_creds_create(struct farm_req *r)
 		}
 	} else {
 		json_decref(rec);
-		return farm_req_error(r, 500, "cannot seal the credential");
+		return farm_req_fail(r, FARM_E_INTERNAL, "cannot seal the credential");
 	}
 	farm_log(FARM_LOG_INFO, r->id, 0, "credential %s (%s) created", id, json_string_value(type));
 	farm_req_json(r, 201, farm_creds_public(rec));
@@ -379,16 +379,16 @@ int farm_h_creds_patch(struct farm_req *r)
 	if (!json_object_get(r->in, "name") && !json_object_get(r->in, "value"))
 		json_array_append_new(p.errors, json_string("nothing to update: give name and/or value"));
 	if (json_array_size(p.errors))
-		return farm_req_errors(r, 400, p.errors);
+		return farm_req_fail_list(r, FARM_E_INVAL, p.errors);
 	rc = farm_store_run(app->store, patch_txn, &p);
 	if (rc == FARM_OK)
 		bump_gen(app);
 	if (p.notfound) {
 		json_decref(p.errors);
-		return farm_req_error(r, 404, "Credential %s not found", p.id);
+		return farm_req_fail(r, FARM_E_NOTFOUND, "Credential %s not found", p.id);
 	}
 	if (rc == FARM_E_INVAL && json_array_size(p.errors))
-		return farm_req_errors(r, 400, p.errors);
+		return farm_req_fail_list(r, FARM_E_INVAL, p.errors);
 	json_decref(p.errors);
 	if (rc != FARM_OK) {
 		json_decref(p.result);
@@ -436,7 +436,7 @@ int farm_h_creds_delete(struct farm_req *r)
 		bump_gen(app);
 
 	if (d.notfound)
-		return farm_req_error(r, 404, "Credential %s not found", d.id);
+		return farm_req_fail(r, FARM_E_NOTFOUND, "Credential %s not found", d.id);
 	if (rc != FARM_OK)
 		return farm_req_store_fail(r, rc);
 	farm_log(FARM_LOG_INFO, r->id, 0, "credential %s deleted", d.id);
