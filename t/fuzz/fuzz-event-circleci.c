@@ -13,16 +13,5 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	json_t *ev = NULL;
-	char *key = NULL;
-	struct farm_error err = {0};
-	int rc = farm_event_from_circleci(data, size, &ev, &key, &err);
-
-	if (rc != FARM_OK && rc != FARM_E_INVAL && rc != FARM_E_NOTFOUND && rc != FARM_E_TOOBIG &&
-	    rc != FARM_E_NOMEM)
-		abort(); /* outside the documented outcomes */
-	if (rc != FARM_OK && !err.msg[0])
-		abort(); /* a refusal says why */
-	fuzz_check_event(rc, ev, key);
-	return 0;
+	return fuzz_event_map(farm_event_from_circleci, data, size);
 }

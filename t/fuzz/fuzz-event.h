@@ -3,6 +3,7 @@
 #ifndef FARM_FUZZ_EVENT_H
 #define FARM_FUZZ_EVENT_H
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -48,6 +49,26 @@ static inline void fuzz_check_event(int rc, json_t *data, char *key)
 		abort();
 	json_decref(data);
 	free(key);
+}
+
+/* One payload -> event mapper (farm_event_from_<platform>) on arbitrary input: only the
+ * documented outcomes, a refusal that says why, then the event contract above. */
+typedef int (*fuzz_event_map_fn)(const void *body, size_t len, json_t **data, char **key,
+				 struct farm_error *err);
+static inline int fuzz_event_map(fuzz_event_map_fn map, const uint8_t *data, size_t size)
+{
+	json_t *ev = NULL;
+	char *key = NULL;
+	struct farm_error err = {0};
+	int rc = map(data, size, &ev, &key, &err);
+
+	if (rc != FARM_OK && rc != FARM_E_INVAL && rc != FARM_E_NOTFOUND && rc != FARM_E_TOOBIG &&
+	    rc != FARM_E_NOMEM)
+		abort(); /* outside the documented outcomes */
+	if (rc != FARM_OK && !err.msg[0])
+		abort(); /* a refusal says why */
+	fuzz_check_event(rc, ev, key);
+	return 0;
 }
 
 #endif
