@@ -310,29 +310,19 @@ static int patch_txn(struct farm_txn *t, void *arg)
 	const char *org = farm_req_org(r);
 	json_t *in = r->in, *rec = NULL, *value = json_object_get(in, "value");
 	json_t *type = json_object_get(in, "type");
-	void *val = NULL;
-	size_t vlen = 0;
-	char *stored_org = NULL, *s = NULL;
+	char *s = NULL;
 	char now[25];
-	int found = 0, rc;
+	int rc;
 
 	json_decref(p->result);
 	p->result = NULL;
 	p->notfound = 0;
-	rc = farm_txn_get_org(t, FARM_T_CREDS, p->id, strlen(p->id), &stored_org, &found);
-	if (rc != FARM_OK && rc != FARM_E_NOTFOUND)
+	/* Write-locked: another org's record reads as a missing one. */
+	if ((rc = farm_scoped_get(t, FARM_T_CREDS, p->id, org, 1, &rec)) != FARM_OK)
 		goto out;
-	if (!found || !farm_creds_same_org(stored_org, org)) {
+	if (!rec) {
 		p->notfound = 1;
 		rc = FARM_E_NOTFOUND;
-		goto out;
-	}
-	rc = farm_txn_get(t, FARM_T_CREDS, p->id, strlen(p->id), &val, &vlen, 1);
-	if (rc)
-		goto out;
-	rec = json_loadb(val, vlen, 0, NULL);
-	if (!rec) {
-		rc = FARM_E_DB;
 		goto out;
 	}
 	if (type && !json_equal(type, json_object_get(rec, "type"))) {
@@ -362,8 +352,6 @@ static int patch_txn(struct farm_txn *t, void *arg)
 out:
 	farm_json_free(s);
 	json_decref(rec);
-	free(val);
-	free(stored_org);
 	return rc;
 }
 
