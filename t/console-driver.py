@@ -11,6 +11,7 @@ the like.
   open URL                    load a page (a token may ride in the fragment)
   wait CSS [SECONDS]          until an element matches (and is displayed)
   gone CSS [SECONDS]          until no displayed element matches
+  has CSS TEXT [SECONDS]      until the first match's textContent contains TEXT
   text CSS                    textContent of the first match
   count CSS                   number of matches
   attr CSS NAME               an attribute of the first match
@@ -33,7 +34,8 @@ import sys
 import time
 
 from selenium import webdriver
-from selenium.common.exceptions import NoAlertPresentException, WebDriverException
+from selenium.common.exceptions import (NoAlertPresentException, StaleElementReferenceException,
+                                        WebDriverException)
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
@@ -57,7 +59,10 @@ class Driver:
         self.d.set_script_timeout(60)
 
     def _visible(self, css):
-        return [e for e in self.d.find_elements(By.CSS_SELECTOR, css) if e.is_displayed()]
+        try:
+            return [e for e in self.d.find_elements(By.CSS_SELECTOR, css) if e.is_displayed()]
+        except StaleElementReferenceException:  # replaced while looked at: look again
+            return []
 
     def _until(self, f, secs, what):
         end = time.monotonic() + float(secs)
@@ -77,6 +82,11 @@ class Driver:
 
     def c_gone(self, css, secs=5):
         self._until(lambda: not self._visible(css), secs, "still " + css)
+
+    def c_has(self, css, text, secs=5):
+        js = "const e=document.querySelector(arguments[0]); return e ? e.textContent : null"
+        self._until(lambda: text in (self.d.execute_script(js, css) or ""), secs,
+                    "%s without %r: %r" % (css, text, self.d.execute_script(js, css)))
 
     def c_text(self, css):
         return self.d.find_element(By.CSS_SELECTOR, css).get_attribute("textContent")

@@ -124,11 +124,17 @@ async function route() {
 }
 
 signoutBtn.addEventListener('click', () => session.signOut());
-session.onChange((signedIn) => {
-  if (!signedIn) endSession();
+// Signed out, or signed in (again, perhaps as someone else): the session starts over.
+session.onChange(() => {
+  endSession();
   route();
 });
-window.addEventListener('hashchange', () => { route(); main.focus({ preventScroll: true }); });
+window.addEventListener('hashchange', () => {
+  // make run's URL opened in a tab that is already signed in: the new token wins.
+  if (session.adoptFragment()) return;
+  route();
+  main.focus({ preventScroll: true });
+});
 
 // A token in the fragment (make run's URL) signs in and leaves the address bar.
 if (!session.adoptFragment()) {

@@ -2,7 +2,7 @@
 // admins add, rename, replace the value and delete.  Secret fields are password
 // inputs, emptied as soon as the request is sent, and farm never returns a value,
 // so a secret typed here is nowhere in the page afterwards.
-import { h, clear, when, errorBox } from './dom.js';
+import { h, append, clear, when, errorBox } from './dom.js';
 import { api, enc } from './api.js';
 import { platforms, forget } from './platforms.js';
 import { current } from './session.js';
@@ -159,7 +159,7 @@ export function credsView(main) {
       const t = types.find((p) => p.type === sel.value);
       const [rows, r, w] = valueInputs(t ? t.fields : [], 'add');
       read = r; wipe = w;
-      clear(fieldsBox).append(rows);
+      append(clear(fieldsBox), rows);
     };
     sel.addEventListener('change', build);
     const form = h('form', {

@@ -3,7 +3,7 @@
 // Every string from the API or a platform reaches the page through text nodes or
 // element properties (textContent, value, href checked below): a build named
 // "<img src=x onerror=alert(1)>" shows those characters.  Nothing here uses
-// innerHTML, outerHTML, insertAdjacentHTML or document.write.
+// an HTML-parsing setter or writer (checked by t/t9000-console.sh).
 
 // h('div', {class: 'x', onclick: fn, 'aria-label': 'y'}, child, ...): an element.
 // Children: strings and numbers become text nodes, null/false are skipped, arrays
