@@ -208,7 +208,7 @@ FARM_NGINX_DIR   ?= $(NGINXDIR)
 FARM_ACCESS_LOG  ?= $(LOCALSTATEDIR)/log/nginx/farm-access.log
 FARM_NGINX_GROUP ?= nginx
 FARM_DATA_DIR    ?= $(DATADIR)
-FARM_WWW_DIR     ?= $(DATADIR)/www
+FARM_WWW_DIR     ?= $(FARM_DATA_DIR)/www
 
 DAEMONS   := $(foreach p,farm-fcgi farm-eventd farm-wsd farm-runner,$(if $(wildcard fcgi/$(p)/$(p).c),$(p)))
 UNITS     := farm.socket farm.service $(addsuffix .service,$(filter-out farm-fcgi,$(DAEMONS)))
