@@ -129,10 +129,10 @@ test_expect_success 'a refused token goes back to sign-in with the API'"'"'s rea
 '
 
 test_expect_success 'an expired token goes back to sign-in, saying so' '
-	SHORT=$(FARM_CONFIG=$TRASH/state/farm.conf "$FARM_BUILD/farmctl" token --sub sam --ttl 3s) &&
+	SHORT=$(FARM_CONFIG=$TRASH/state/farm.conf "$FARM_BUILD/farmctl" token --sub sam --ttl 8s) &&
 	drv type "#token" "$SHORT" && drv click "#signin button[type=submit]" &&
 	drv wait "#board-count" 10 &&
-	drv wait "#signin-message .error" 8 &&
+	drv wait "#signin-message .error" 15 &&
 	drv text "#signin-message" && echo "$DRV_OUT" &&
 	case "$DRV_OUT" in *"expired"*) ;; *) false ;; esac
 '

@@ -18,7 +18,6 @@ const liveEl = document.getElementById('live');
 const who = document.getElementById('who');
 const signoutBtn = document.getElementById('signout');
 let leave = null;
-let started = false;
 
 const LIVE_TEXT = {
   offline: 'Offline', connecting: 'Connecting…', live: 'Live', reconnecting: 'Reconnecting…',
@@ -55,9 +54,15 @@ function signInView(reason) {
   input.focus();
 }
 
-async function startSession() {
-  if (started) return;
-  started = true;
+// The session's start (the board, then the stream), shared by every route() that
+// needs it while it is under way.
+let starting = null;
+function startSession() {
+  if (!starting) starting = begin();
+  return starting;
+}
+
+async function begin() {
   const s = session.current();
   nav.hidden = false;
   liveEl.hidden = false;
@@ -68,19 +73,23 @@ async function startSession() {
   try {
     await live.start();
   } catch (e) {
-    if (!session.token()) return;
-    started = false;
+    starting = null;
     throw e;
   }
 }
 
 function endSession() {
-  started = false;
+  starting = null;
   live.signedOut();
   nav.hidden = liveEl.hidden = signoutBtn.hidden = who.hidden = true;
 }
 
+let routing = 0;
+
 async function route() {
+  // A newer route() (a hashchange during a sign-in, say) makes this one stop at its
+  // next await: only the last one mounts a view.
+  const mine = ++routing;
   if (leave) { leave(); leave = null; }
   clear(main);
   if (!session.token()) {
@@ -98,11 +107,11 @@ async function route() {
   try {
     await startSession();
   } catch (e) {
-    if (!session.token()) return; // signed out by a 401: onChange routes
+    if (!session.token() || mine !== routing) return; // signed out by a 401: onChange routes
     main.append(errorBox('The board could not be loaded: ' + e.message));
     return;
   }
-  if (!session.token()) return;
+  if (!session.token() || mine !== routing) return;
   clear(main);
   const admin = session.current().admin;
   let title = 'Board';

@@ -55,6 +55,9 @@ function renderAll() {
   }
   clear(grid).appendChild(frag);
   count();
+  // The board is on screen once the frame after this one starts (scripts/bench-console).
+  performance.mark('farm:board-rendered');
+  requestAnimationFrame(() => setTimeout(() => performance.mark('farm:board-painted'), 0));
 }
 
 function count() {
@@ -84,18 +87,29 @@ function update(changed) {
   count();
 }
 
-function renderFeed() {
-  if (!feed) return;
-  const frag = document.createDocumentFragment();
-  for (const d of recent) {
-    frag.appendChild(h('li', { 'data-event-id': d.id },
+function feedItem(d) {
+  return h('li', { 'data-event-id': d.id },
       h('span', { class: 'evid' }, '#' + d.id), ' ',
       statusBadge(d.status), ' ',
       h('span', { class: 'platform' }, d.provider), ' ',
       d.project ? h('a', { href: runHref(d) }, d.project) : h('span', null, d.buildId),
-      d.name ? h('span', { class: 'muted' }, ' · ', d.name) : null));
-  }
+      d.name ? h('span', { class: 'muted' }, ' · ', d.name) : null);
+}
+
+function renderFeed() {
+  if (!feed) return;
+  const frag = document.createDocumentFragment();
+  for (const d of recent) frag.appendChild(feedItem(d));
   clear(feed).appendChild(frag);
+}
+
+// New events on top, the list kept as long as live.js keeps `recent`.
+function growFeed(batch) {
+  if (!feed) return;
+  const frag = document.createDocumentFragment();
+  for (let i = batch.length - 1; i >= 0; i--) frag.appendChild(feedItem(batch[i]));
+  feed.insertBefore(frag, feed.firstChild);
+  while (feed.childElementCount > recent.length) feed.lastElementChild.remove();
 }
 
 export function boardView(main) {
@@ -117,9 +131,10 @@ export function boardView(main) {
       h('summary', null, 'Events since this page opened'), feed));
   renderAll();
   renderFeed();
-  const off = onRows((changed) => {
-    if (changed === null) renderAll(); else update(changed);
-    renderFeed();
+  const off = onRows((changed, batch) => {
+    if (changed === null) { renderAll(); renderFeed(); return; }
+    update(changed);
+    growFeed(batch);
   });
   return () => { off(); grid = null; feed = null; tiles = new Map(); };
 }

@@ -22,6 +22,7 @@ function valueInputs(fields, idp) {
       type: f.secret ? 'password' : f.url ? 'url' : 'text',
       autocomplete: f.secret ? 'new-password' : 'off', spellcheck: false,
       'data-secret': f.secret ? 'true' : null,
+      placeholder: f.default ? String(f.default) : null,
     });
     inputs.push([f, input]);
     rows.push(h('div', { class: 'field' },

@@ -40,6 +40,7 @@ export async function start() {
   stop();
   const gen = ++generation;
   const rows = await api('GET', '/projects');
+  performance.mark('farm:board-data');
   if (gen !== generation) return;
   board.clear();
   let max = 0;
@@ -110,7 +111,12 @@ function connect(gen) {
 
 // Events are applied once per animation frame, however many arrived: 100 events a
 // second cost one layout per frame, not one per event.
+// What applying events cost (scripts/bench-console reads it): batches, events, the
+// longest batch and the total in ms.
+export const stats = { batches: 0, events: 0, maxMs: 0, totalMs: 0 };
+
 function flush() {
+  const t0 = performance.now();
   frame = 0;
   const batch = queue;
   queue = [];
@@ -129,6 +135,11 @@ function flush() {
   }
   if (recent.length > RECENT) recent.length = RECENT;
   for (const f of rowListeners) f(changed, batch);
+  const ms = performance.now() - t0;
+  stats.batches++;
+  stats.events += batch.length;
+  stats.totalMs += ms;
+  if (ms > stats.maxMs) stats.maxMs = ms;
 }
 
 // For the benchmark (scripts/bench-console) and tests: feed events as if they came

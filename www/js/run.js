@@ -110,7 +110,9 @@ export function runView(main, platform, runId) {
         onclick: async () => {
           clear(msg).append(h('p', { class: 'muted' }, 'Trigger…'));
           try {
-            await api(t.method || 'POST', t.path.replace('{project}', enc(run.project)).replace(/^\/api\/v1/, ''));
+            // The route's one parameter (":name" or "{name}") is the run's project.
+            const path = t.path.replace(/^\/api\/v1/, '').replace(/\/(:[A-Za-z]+|\{[A-Za-z]+\})(?=\/|$)/, '/' + enc(run.project));
+            await api(t.method || 'POST', path);
             clear(msg).append(h('p', { class: 'ok', role: 'status' }, 'Trigger: done.'));
           } catch (e) { clear(msg).append(errorBox('Trigger failed: ' + e.message)); }
         },
