@@ -22,7 +22,7 @@ export function runView(main, platform, runId) {
   const status = h('div', { id: 'run-status' });
   const actions = h('div', { class: 'actions', id: 'run-actions' });
   const msg = h('div', { id: 'run-message', 'aria-live': 'polite' });
-  const log = h('pre', { class: 'log', id: 'run-log', tabindex: '0', 'aria-label': 'Log' });
+  const log = h('pre', { class: 'log', id: 'run-log', tabindex: '0', 'aria-label': 'Log', hidden: true });
   const logNote = h('p', { class: 'muted', id: 'run-log-note' });
   const source = h('p', { class: 'muted', id: 'run-source' });
 
@@ -71,11 +71,13 @@ export function runView(main, platform, runId) {
     try {
       const text = await api('GET', '/runs/' + enc(platform) + '/' + enc(runId) + '/log');
       const atEnd = log.scrollTop + log.clientHeight >= log.scrollHeight - 4;
+      log.hidden = false;
       log.textContent = typeof text === 'string' ? text : JSON.stringify(text, null, 2);
       if (atEnd) log.scrollTop = log.scrollHeight;
       logNote.textContent = run && GOING.has(run.status) ? 'Following while the run goes on.' : '';
       if (run && GOING.has(run.status)) logTimer = setTimeout(loadLog, LOG_EVERY);
     } catch (e) {
+      log.hidden = !log.textContent;
       logNote.textContent = e instanceof ApiError && e.status === 404 ? 'No log: ' + e.message : e.message;
     }
   }
