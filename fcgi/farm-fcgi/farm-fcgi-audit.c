@@ -29,6 +29,31 @@ int farm_fcgi_audit(const struct farm_req *r, struct farm_audit *a, const char *
 	return app->conf.audit_enabled;
 }
 
+int farm_fcgi_audit_begin(struct farm_req *r, const char *action, const char *platform,
+			  const char *target, const char *cred_id, uint64_t *id)
+{
+	struct farm_app *app = r->app;
+	struct farm_audit a;
+	int rc;
+
+	*id = 0;
+	if (!farm_fcgi_audit(r, &a, action, platform, target, cred_id))
+		return FARM_OK;
+	if ((rc = farm_audit_add(app->store, &a, id)) != FARM_OK)
+		farm_req_store_fail(r, rc);
+	return rc;
+}
+
+void farm_fcgi_audit_end(struct farm_req *r, uint64_t id, int outcome)
+{
+	struct farm_app *app = r->app;
+
+	if (id && farm_audit_finish(app->store, id,
+				    outcome == FARM_OK ? FARM_AUDIT_OK : FARM_AUDIT_FAILED) != FARM_OK)
+		farm_log(FARM_LOG_WARN, r->id, 0, "audit record %llu: outcome not written",
+			 (unsigned long long)id);
+}
+
 /* A whole decimal number in 1..max; FARM_E_INVAL otherwise. */
 static int parse_num(const char *s, uint64_t max, uint64_t *out)
 {

@@ -19,7 +19,6 @@
 #include <string.h>
 #include <strings.h>
 
-#include "audit.h"
 #include "cache.h"
 #include "creds.h"
 #include "httpc.h"
@@ -315,7 +314,6 @@ int farm_h_platform(struct farm_req *r)
 	struct farm_platform_in in = {r->params, r->nparams, query_of, r, NULL};
 	struct farm_platform_out o = {0};
 	struct farm_pcall pc;
-	struct farm_app *app = r->app;
 	uint64_t audit_id = 0;
 	char why[256];
 	int b, rc;
@@ -336,22 +334,16 @@ int farm_h_platform(struct farm_req *r)
 	}
 	/* An admin row changes something upstream: its audit record is durable before the
 	 * call (status pending), and says how it ended after (lib/audit/audit.h). */
-	if (rt->flags & FARM_PLATFORM_ADMIN) {
-		struct farm_audit a;
-		if (farm_fcgi_audit(r, &a, row_action(rt), pl->up.type, row_target(r), pc.c.cred_id) &&
-		    (rc = farm_audit_add(app->store, &a, &audit_id)) != FARM_OK) {
-			json_decref(in.body);
-			farm_pcall_end(&pc);
-			return farm_req_store_fail(r, rc);
-		}
+	if ((rt->flags & FARM_PLATFORM_ADMIN) &&
+	    farm_fcgi_audit_begin(r, row_action(rt), pl->up.type, row_target(r), pc.c.cred_id,
+				  &audit_id) != FARM_OK) {
+		json_decref(in.body);
+		farm_pcall_end(&pc);
+		return r->status;
 	}
 	rc = rt->run(&pc.c, &in, &o);
 	json_decref(in.body);
-	if (audit_id &&
-	    farm_audit_finish(app->store, audit_id, rc == FARM_OK ? FARM_AUDIT_OK : FARM_AUDIT_FAILED) !=
-		    FARM_OK)
-		farm_log(FARM_LOG_WARN, r->id, 0, "audit record %llu: outcome not written",
-			 (unsigned long long)audit_id);
+	farm_fcgi_audit_end(r, audit_id, rc);
 	if (strcmp(rt->method, "GET") && pc.c.upstream_calls)
 		written(r, &pc);
 	if (rc == FARM_OK && o.log)
