@@ -196,8 +196,6 @@ static int login(struct farm_provider_call *c, json_t *value, char *cookie, size
 	if (rc != FARM_OK)
 		return rc;
 	outcome = r.outcome;
-	if (outcome == FARM_PO_INVALID && r.status == 400)
-		outcome = FARM_PO_REFUSED; /* "credentials not supplied properly" */
 	if (outcome == FARM_PO_OK && !r.cookies[0])
 		outcome = FARM_PO_GARBAGE; /* a login without a session */
 	if (outcome != FARM_PO_OK) {
@@ -272,12 +270,14 @@ static int candor_send(struct farm_provider_call *c, const char *method, const c
 			redact_cookie(r->message, sizeof(r->message), cookie);
 			break;
 		}
-		/* refused: the session is no good any more */
-		session_drop(key, cookie);
+		/* Refused with a session just obtained: the answer itself (a private
+		 * pipeline), and the session stays.  Refused with a kept one: it may have
+		 * expired (Candor answers 403), so it goes and the call is made again once. */
 		if (fresh || attempt > 0) {
 			redact_cookie(r->message, sizeof(r->message), cookie);
 			break;
 		}
+		session_drop(key, cookie);
 		farm_provider_resp_clear(r);
 	}
 	rc = FARM_OK;
