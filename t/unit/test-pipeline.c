@@ -226,7 +226,7 @@ static void test_check(void)
 	   "check: dockerfile escaping listed");
 	ok(has_msg(errors, "stages[2].config.context must not contain '..'"),
 	   "check: context escaping listed");
-	ok(has_msg(errors, "stages[3].type must be one of: build"), "check: unknown type listed");
+	ok(has_msg(errors, "stages[3].type must be one of: build, candor"), "check: unknown type listed");
 	ok(has_msg(errors, "stages[3].config.tag: unknown template variable {{branch}}"),
 	   "check: unknown template variable listed");
 	ok(has_msg(errors, "stages[3].config.registry must be host[:port]"),
