@@ -383,6 +383,10 @@ int farm_candor_run_read(struct farm_provider_call *c, const char *pipeline_id,
 	if ((rc = rd_pipeline(c, pipeline_id, &p)) != FARM_OK)
 		return rc;
 	runs = json_object_get(p, "lastRuns");
+	/* "last" while the pipeline runs: that run (Candor stores a run, and names it,
+	 * only once it ended) */
+	if (!strcmp(run_id, "last") && json_is_true(json_object_get(p, "running")))
+		runs = NULL;
 	json_array_foreach(runs, i, r)
 	{
 		const char *id = str_or_null(r, "id");
@@ -401,7 +405,7 @@ int farm_candor_run_read(struct farm_provider_call *c, const char *pipeline_id,
 	}
 	name = str_or_null(p, "name");
 	word = run ? str_or_null(run, "status") : NULL;
-	ev = json_object();
+	ev = farm_event_new("candor");
 	build_id = farm_arena_printf(c->arena, "%s#%s", pipeline_id,
 				     run ? str_or_null(run, "id") : run_id);
 	if (!ev || !build_id) {
@@ -536,6 +540,110 @@ static int run_log(struct farm_provider_call *c, const char *id, const char *run
 	o->len = r.len;
 	o->ctype = "text/plain; charset=utf-8";
 	farm_provider_resp_clear(&r);
+	return FARM_OK;
+}
+
+/* ---- runs (platforms.md §5: runId = pipelineId#runId) ----------------------------------- */
+
+/* Splits "pid#rid" into the arena; 0, or nonzero with why. */
+static int split_run(struct farm_arena *a, const char *run_id, char **pid, char **rid,
+		     char *why, size_t cap)
+{
+	const char *h = run_id ? strchr(run_id, '#') : NULL;
+
+	*pid = *rid = NULL;
+	if (!h || !farm_candor_run_id_ok(h + 1) || (size_t)(h - run_id) > FARM_CANDOR_ID_MAX) {
+		snprintf(why, cap, "a Candor runId is <pipelineId>#<runId>");
+		return 1;
+	}
+	if (a && (!(*pid = farm_arena_strndup(a, run_id, (size_t)(h - run_id))) ||
+		  !(*rid = farm_arena_strdup(a, h + 1)))) {
+		snprintf(why, cap, "out of memory");
+		return 1;
+	}
+	if (!a) {
+		char buf[FARM_CANDOR_ID_MAX + 1];
+		memcpy(buf, run_id, (size_t)(h - run_id));
+		buf[h - run_id] = '\0';
+		if (!farm_candor_pipeline_id_ok(buf)) {
+			snprintf(why, cap, "a Candor runId is <pipelineId>#<runId>");
+			return 1;
+		}
+		return 0;
+	}
+	if (!farm_candor_pipeline_id_ok(*pid)) {
+		snprintf(why, cap, "a Candor runId is <pipelineId>#<runId>");
+		return 1;
+	}
+	return 0;
+}
+
+int farm_candor_runs_parse(const char *run_id, char *why, size_t cap)
+{
+	char *pid, *rid;
+
+	return split_run(NULL, run_id, &pid, &rid, why, cap);
+}
+
+int farm_candor_runs_get(struct farm_provider_call *c, const char *run_id, json_t **run)
+{
+	char why[128], *pid, *rid;
+
+	*run = NULL;
+	if (split_run(c->arena, run_id, &pid, &rid, why, sizeof(why)))
+		return farm_provider_bad_input(c, "%s", why);
+	return farm_candor_run_read(c, pid, rid, run);
+}
+
+int farm_candor_runs_rerun(struct farm_provider_call *c, const char *run_id, json_t **run)
+{
+	char why[128], *pid, *rid;
+	json_t *started = NULL;
+	int rc, nomem = 0;
+
+	*run = NULL;
+	if (split_run(c->arena, run_id, &pid, &rid, why, sizeof(why)))
+		return farm_provider_bad_input(c, "%s", why);
+	/* Candor restarts nothing: the pipeline is triggered again (providers.md §9.1),
+	 * and it names no run id until the run ended. */
+	if ((rc = trigger(c, pid, NULL, &started)) != FARM_OK)
+		return rc;
+	json_decref(started);
+	if (!(*run = farm_event_new("candor")))
+		return farm_provider_nomem(c);
+	farm_event_set_str(*run, "project", pid, &nomem);
+	farm_event_set(*run, "buildId", json_null(), &nomem);
+	farm_event_set_str(*run, "status", "running", &nomem);
+	farm_event_set_str(*run, "providerStatus", "running", &nomem);
+	if (nomem) {
+		json_decref(*run);
+		*run = NULL;
+		return farm_provider_nomem(c);
+	}
+	return FARM_OK;
+}
+
+int farm_candor_runs_log(struct farm_provider_call *c, const char *run_id, size_t cap,
+			 char **text, size_t *len, int *truncated)
+{
+	struct farm_platform_out o = {0};
+	char why[128], *pid, *rid;
+	int rc;
+
+	*text = NULL;
+	*len = 0;
+	*truncated = 0;
+	if (split_run(c->arena, run_id, &pid, &rid, why, sizeof(why)))
+		return farm_provider_bad_input(c, "%s", why);
+	if ((rc = run_log(c, pid, rid, &o)) != FARM_OK)
+		return rc;
+	if (o.len > cap) {
+		o.len = cap;
+		o.text[cap] = '\0';
+		*truncated = 1;
+	}
+	*text = o.text;
+	*len = o.len;
 	return FARM_OK;
 }
 

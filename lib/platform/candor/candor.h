@@ -35,6 +35,16 @@ void farm_candor_sessions_clear(void);
 int farm_candor_run_read(struct farm_provider_call *c, const char *pipeline_id,
 			 const char *run_id, json_t **out);
 
+/* The runs hooks (platform.h struct farm_platform_runs; runId "<pipelineId>#<runId>"):
+ * parse; get (farm_candor_run_read); rerun = the pipeline triggered again (*run has
+ * buildId null: Candor names a run only once it ended); log (text capped at cap).
+ * Candor cannot cancel a run. */
+int farm_candor_runs_parse(const char *run_id, char *why, size_t cap);
+int farm_candor_runs_get(struct farm_provider_call *c, const char *run_id, json_t **run);
+int farm_candor_runs_rerun(struct farm_provider_call *c, const char *run_id, json_t **run);
+int farm_candor_runs_log(struct farm_provider_call *c, const char *run_id, size_t cap,
+			 char **text, size_t *len, int *truncated);
+
 /* ---- the runner API (candor-runner.c) ------------------------------------------------ */
 
 /* POST <runnerUrl>/run {"runId": run_id, "plan": plan} with "Authorization: Bearer
