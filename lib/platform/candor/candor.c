@@ -726,8 +726,8 @@ static const struct farm_cred_field candor_fields[] = {
 static const struct farm_platform_route candor_routes[] = {
 	{"GET", "/pipelines", FARM_PLATFORM_AUTH | FARM_PLATFORM_LIST, check_list, op_pipelines},
 	{"GET", "/pipelines/:id", FARM_PLATFORM_AUTH, check_id, op_pipeline},
-	{"POST", "/pipelines/:id/trigger", FARM_PLATFORM_ADMIN | FARM_PLATFORM_JSON, check_id,
-	 op_trigger},
+	{"POST", "/pipelines/:id/trigger",
+	 FARM_PLATFORM_ADMIN | FARM_PLATFORM_JSON | FARM_PLATFORM_TRIGGER, check_id, op_trigger},
 	{"GET", "/pipelines/:id/runs/:runId/log", FARM_PLATFORM_AUTH, check_log, op_log},
 	{NULL, NULL, 0, NULL, NULL},
 };
@@ -745,6 +745,14 @@ static const struct farm_platform_status candor_statuses[] = {
 	{NULL, NULL, NULL},
 };
 
+/* No cancel: Candor cannot stop a run. */
+static const struct farm_platform_runs candor_runs = {
+	.parse = farm_candor_runs_parse,
+	.get = farm_candor_runs_get,
+	.rerun = farm_candor_runs_rerun,
+	.log = farm_candor_runs_log,
+};
+
 const struct farm_platform farm_platform_candor = {
 	.up = {
 		.type = "candor",
@@ -758,4 +766,5 @@ const struct farm_platform farm_platform_candor = {
 	.routes = candor_routes,
 	.statuses = candor_statuses,
 	.run_id = "pipelineId#runId",
+	.runs = &candor_runs,
 };
