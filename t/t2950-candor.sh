@@ -235,6 +235,16 @@ test_expect_success 'the address policy: a metadata address is refused, nothing 
 	TOKEN=$ADMIN_A api DELETE "/api/v1/integrations/credentials/$CRED_ID" && expect_status 204
 '
 
+test_expect_success 'the address policy: loopback refused unless upstream.allow_loopback' '
+	stop_farm &&
+	FARM_UPSTREAM_ALLOW_LOOPBACK=no start_farm &&
+	fake_forget candor &&
+	TOKEN=$MEMBER_A api GET /api/v1/candor/pipelines && expect_status 502 &&
+	case "$(msg)" in "Candor address is not allowed"*) ;; *) cat body; false ;; esac &&
+	test_equal "$(fake_count candor)" 0 &&
+	stop_farm && start_farm
+'
+
 test_expect_success 'the password, the runner token and the session never leak' '
 	TOKEN=$MEMBER_A api GET /api/v1/integrations/credentials && expect_status 200 &&
 	no_secret "$PASS" && no_secret "$RTOK" && no_secret "${SID_A2#candor.sid=}" &&

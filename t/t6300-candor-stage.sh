@@ -176,13 +176,18 @@ test_expect_success 'the runner refuses the plan (400): the run fails saying so'
 		"stage '"'"'Candor'"'"': the Candor runner refused the run (HTTP 400)"
 '
 
-test_expect_success 'an unreachable runner, and a credential without one' '
+test_expect_success 'an unreachable runner, a forbidden address, a credential without a runner' '
 	port=$(free_port) &&
 	TOKEN=$ADMIN_A make_cred candor "gone" "$(ccred "http://127.0.0.1:$port")" &&
 	TOKEN=$ADMIN_A candor_pipeline "$CRED_ID" "[{\"name\":\"a\",\"image\":\"node\"}]" &&
 	TOKEN=$ADMIN_A run_once "$PID" &&
 	test_equal "$(json_get body "d[\"error\"]")" \
 		"stage '"'"'Candor'"'"': the Candor runner is unreachable" &&
+	TOKEN=$ADMIN_A make_cred candor "metadata" "$(ccred "http://169.254.169.254:8080")" &&
+	TOKEN=$ADMIN_A candor_pipeline "$CRED_ID" "[{\"name\":\"a\",\"image\":\"node\"}]" &&
+	TOKEN=$ADMIN_A run_once "$PID" &&
+	test_equal "$(json_get body "d[\"error\"]")" \
+		"stage '"'"'Candor'"'"': the Candor runner'"'"'s address is not allowed (loopback, link-local or metadata)" &&
 	TOKEN=$ADMIN_A make_cred candor "no runner" \
 		"{\"url\":\"$FAKE_CANDOR_URL\",\"username\":\"farm\",\"password\":\"$PASS\"}" &&
 	TOKEN=$ADMIN_A candor_pipeline "$CRED_ID" "[{\"name\":\"a\",\"image\":\"node\"}]" &&
