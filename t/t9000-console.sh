@@ -322,6 +322,20 @@ test_expect_success 'a failed add shows the API'"'"'s message' '
 	drv find "$JSECRET" && test_equal "$DRV_OUT" "[]"
 '
 
+_audit_on_main() { TOKEN=$ADMIN api GET "/api/v1/audit?limit=1" && [ "$(cat status)" = 200 ]; }
+
+test_expect_success 'the audit list shows an admin the credential writes, newest first, without a secret' '
+	if _audit_on_main; then
+		drv open "$FARM_URL/#/audit" && drv wait "#audit tbody tr" 10 &&
+		drv js "return [...document.querySelectorAll(\"#audit tbody tr\")].map(r => r.children[2].textContent).join(\" \")" &&
+		test_equal "$DRV_OUT" "\"credential.delete credential.update credential.update credential.create\"" &&
+		drv find "$JSECRET" && test_equal "$DRV_OUT" "[]"
+	else
+		say "GET /audit: $(cat status): the page says so" &&
+		drv open "$FARM_URL/#/audit" && drv has "#audit-message" "no audit list" 10
+	fi
+'
+
 # ---- usable -------------------------------------------------------------------------
 
 # no_sideways: the page is no wider than the window
