@@ -165,6 +165,13 @@ pc_hook_jenkins() {
 		-H "X-Farm-Token: $3" --data-binary @pc-hook.json "$FARM_URL$1" >status
 }
 
+pc_hook_semaphore() {
+	printf '%s' "{\"project\":{\"name\":\"pc\"},\"pipeline\":{\"id\":\"pc-$2\",\"name\":\"pc\",\"state\":\"done\",\"result\":\"passed\"}}" >pc-hook.json &&
+	curl -sS -o body -w '%{http_code}' -H 'Content-Type: application/json' \
+		-H "X-Semaphore-Webhook-Id: pc-$2" -H "X-Semaphore-Signature-256: $($PY -c 'import hmac,hashlib,sys; print(hmac.new(sys.argv[2].encode(), open(sys.argv[1],"rb").read(), hashlib.sha256).hexdigest())' pc-hook.json "$3")" \
+		--data-binary @pc-hook.json "$FARM_URL$1" >status
+}
+
 pc_hook_travis() {
 	tr_payload pc-hook.json "$2" passed Passed &&
 	local sig
