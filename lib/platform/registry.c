@@ -8,6 +8,7 @@
 
 #include "argocd.h"
 #include "circleci.h"
+#include "gitflic.h"
 #include "jenkins.h"
 #include "semaphore.h"
 #include "travisci.h"
@@ -15,6 +16,7 @@
 const struct farm_platform *const farm_platforms[] = {
 	&farm_platform_argocd,
 	&farm_platform_circleci,
+	&farm_platform_gitflic,
 	&farm_platform_jenkins,
 	&farm_platform_semaphore,
 	&farm_platform_travisci,
