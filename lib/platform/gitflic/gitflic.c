@@ -456,6 +456,153 @@ out:
 	return rc;
 }
 
+/* ---- runs (platforms.md §5): runId = owner/project#localId ------------------------- */
+
+/* Splits "owner/project#localId" into the arena: 0 when it is not one. */
+static int run_split(struct farm_arena *a, const char *id, const char **project,
+		     const char **local)
+{
+	const char *hash = id ? strrchr(id, '#') : NULL;
+	char why[8], *p;
+
+	if (!hash || !local_id_ok(hash + 1) || !(p = farm_arena_strdup(a, id)))
+		return 0;
+	p[hash - id] = '\0';
+	if (!farm_gitflic_project_ok(p, why, sizeof(why)))
+		return 0;
+	*project = p;
+	*local = p + (hash - id) + 1;
+	return 1;
+}
+
+static int run_parse(const char *id, char *why, size_t cap)
+{
+	const char *hash = strrchr(id, '#');
+	char project[256];
+
+	if (!hash || !local_id_ok(hash + 1) || (size_t)(hash - id) >= sizeof(project)) {
+		snprintf(why, cap, "a GitFlic runId is owner/project#localId");
+		return 1;
+	}
+	snprintf(project, sizeof(project), "%.*s", (int)(hash - id), id);
+	if (!farm_gitflic_project_ok(project, why, cap)) {
+		snprintf(why, cap, "a GitFlic runId is owner/project#localId");
+		return 1;
+	}
+	return 0;
+}
+
+/* The web page of a pipeline: the API root without its API part (api.gitflic.ru is
+ * served as gitflic.ru; a self-hosted /rest-api is the site root). */
+static const char *web_url(struct farm_provider_call *c, const char *project, long long lid)
+{
+	json_t *value = farm_provider_value(c);
+	const char *u = json_string_value(json_object_get(value, "url")), *host;
+	size_t n;
+
+	if (!u || !*u)
+		u = c->conf_base;
+	if (!u || (strncmp(u, "https://", 8) && strncmp(u, "http://", 7)) || strpbrk(u, "?#"))
+		return NULL;
+	n = strlen(u);
+	while (n > 8 && u[n - 1] == '/')
+		n--;
+	if (n > 9 && !strncmp(u + n - 9, "/rest-api", 9))
+		n -= 9;
+	host = strstr(u, "://") + 3;
+	if (!strncmp(host, "api.gitflic.ru", 14) && (host[14] == '/' || !host[14]))
+		return farm_arena_printf(c->arena, "%.*sgitflic.ru%.*s/project/%s/cicd/pipeline/%lld",
+					 (int)(host - u), u, (int)(n - (size_t)(host + 14 - u)),
+					 host + 14, project, lid);
+	return farm_arena_printf(c->arena, "%.*s/project/%s/cicd/pipeline/%lld", (int)n, u,
+				 project, lid);
+}
+
+static int run_get(struct farm_provider_call *c, const char *id, json_t **run)
+{
+	const char *project, *local, *path, *what, *word;
+	json_t *pl = NULL, *ev = NULL;
+	long long lid;
+	char name[40];
+	int rc, nomem = 0;
+
+	*run = NULL;
+	if (!run_split(c->arena, id, &project, &local))
+		return farm_provider_bad_input(c, "a GitFlic runId is owner/project#localId");
+	path = farm_arena_printf(c->arena, "/project/%s/cicd/pipeline/%s", project, local);
+	what = farm_arena_printf(c->arena, "pipeline %s", id);
+	if (!path || !what)
+		return farm_provider_nomem(c);
+	if ((rc = farm_provider_get_json(c, path, what, 0, &pl)) != FARM_OK)
+		return rc;
+	if (!json_is_object(pl) || !farm_event_int(json_object_get(pl, "localId"), &lid)) {
+		json_decref(pl);
+		return farm_provider_fail(c, FARM_PO_GARBAGE, NULL, what);
+	}
+	word = obj_str(pl, "status");
+	snprintf(name, sizeof(name), "pipeline #%lld", lid);
+	if (!(ev = farm_event_new("gitflic"))) {
+		json_decref(pl);
+		return farm_provider_nomem(c);
+	}
+	farm_event_set_str(ev, "project", project, &nomem);
+	farm_event_set_str(ev, "name", name, &nomem);
+	farm_event_set_str(ev, "buildId", id, &nomem);
+	farm_event_set(ev, "number", json_integer(lid), &nomem);
+	farm_event_set_str(ev, "status", farm_event_status("gitflic", "pipeline", word), &nomem);
+	farm_event_set_str(ev, "providerStatus", word, &nomem);
+	farm_event_set_str(ev, "branch", obj_str(pl, "ref"), &nomem);
+	farm_event_set_str(ev, "commitSha", obj_str(pl, "commitId"), &nomem);
+	farm_event_set_str(ev, "url", web_url(c, project, lid), &nomem);
+	farm_event_set_ts(ev, "startedAt", json_object_get(pl, "startedAt"), &nomem);
+	farm_event_set_ts(ev, "finishedAt", json_object_get(pl, "finishedAt"), &nomem);
+	json_decref(pl);
+	if (nomem) {
+		json_decref(ev);
+		return farm_provider_nomem(c);
+	}
+	*run = ev;
+	return FARM_OK;
+}
+
+/* GitFlic restarts a pipeline in place: the new run keeps its localId, read again
+ * after the restart. */
+static int run_rerun(struct farm_provider_call *c, const char *id, json_t **run)
+{
+	const char *project, *local;
+	json_t *out = NULL;
+	int rc;
+
+	*run = NULL;
+	if (!run_split(c->arena, id, &project, &local))
+		return farm_provider_bad_input(c, "a GitFlic runId is owner/project#localId");
+	if ((rc = pipeline_action(c, project, local, "restart", &out)) != FARM_OK)
+		return rc;
+	json_decref(out);
+	return run_get(c, id, run);
+}
+
+static int run_cancel(struct farm_provider_call *c, const char *id)
+{
+	const char *project, *local;
+	json_t *out = NULL;
+	int rc;
+
+	if (!run_split(c->arena, id, &project, &local))
+		return farm_provider_bad_input(c, "a GitFlic runId is owner/project#localId");
+	rc = pipeline_action(c, project, local, "cancel", &out);
+	json_decref(out);
+	return rc;
+}
+
+/* No log hook: seed 002 documents no log endpoint (GET /runs/gitflic/:id/log is 405). */
+static const struct farm_platform_runs gitflic_runs = {
+	.parse = run_parse,
+	.get = run_get,
+	.rerun = run_rerun,
+	.cancel = run_cancel,
+};
+
 /* ---- the module ------------------------------------------------------------------ */
 
 static int check_list(const struct farm_platform_in *in, char *why, size_t cap)
@@ -556,8 +703,8 @@ static const struct farm_cred_field gitflic_fields[] = {
 
 static const struct farm_platform_route gitflic_routes[] = {
 	{"GET", "/pipelines", FARM_PLATFORM_AUTH | FARM_PLATFORM_LIST, check_list, op_pipelines},
-	{"POST", "/pipelines/:project/start", FARM_PLATFORM_ADMIN | FARM_PLATFORM_JSON,
-	 check_project, op_start},
+	{"POST", "/pipelines/:project/start",
+	 FARM_PLATFORM_ADMIN | FARM_PLATFORM_JSON | FARM_PLATFORM_TRIGGER, check_project, op_start},
 	{"GET", "/pipelines/:project/:localId", FARM_PLATFORM_AUTH, check_pipeline, op_pipeline},
 	{"POST", "/pipelines/:project/:localId/restart", FARM_PLATFORM_ADMIN, check_pipeline,
 	 op_restart},
@@ -605,4 +752,5 @@ const struct farm_platform farm_platform_gitflic = {
 	.statuses = gitflic_statuses,
 	.webhook = &gitflic_webhook,
 	.run_id = "owner/project#localId",
+	.runs = &gitflic_runs,
 };

@@ -378,6 +378,23 @@ static int stop_pipeline(struct farm_provider_call *c, const char *id, json_t **
 	return *out ? FARM_OK : farm_provider_nomem(c);
 }
 
+/* The normalised status of a pipeline: its state until it is done, then its result
+ * ("failed" for an infrastructure result_reason is "error"); *word the word used. */
+static const char *pipeline_status(const char *state, const char *result, const char *reason,
+				   const char **word)
+{
+	int done = state && !strcasecmp(state, "done");
+	const char *st;
+
+	*word = done ? result : state;
+	st = farm_event_status("semaphore", "pipeline", *word);
+	if (done && result && !strcasecmp(result, "failed") && reason &&
+	    (!strcasecmp(reason, "malformed") || !strcasecmp(reason, "stuck") ||
+	     !strcasecmp(reason, "internal")))
+		st = "error";
+	return st;
+}
+
 /* ---- webhook ---------------------------------------------------------------------- */
 
 #define HMAC_LEN 32
@@ -494,12 +511,7 @@ int farm_event_from_semaphore(const void *body, size_t len, json_t **data, char 
 	result = obj_str(pl, "result");
 	reason = obj_str(pl, "result_reason");
 	done = state && !strcasecmp(state, "done");
-	word = done ? result : state;
-	status = farm_event_status("semaphore", "pipeline", word);
-	if (done && result && !strcasecmp(result, "failed") && reason &&
-	    (!strcasecmp(reason, "malformed") || !strcasecmp(reason, "stuck") ||
-	     !strcasecmp(reason, "internal")))
-		status = "error";
+	status = pipeline_status(state, result, reason, &word);
 
 	if (!(ev = farm_event_new("semaphore"))) {
 		nomem = 1;
@@ -545,6 +557,148 @@ out:
 	json_decref(root);
 	return rc;
 }
+
+/* ---- runs (platforms.md §5): runId = the pipeline id ------------------------------ */
+
+static int run_parse(const char *id, char *why, size_t cap)
+{
+	if (!farm_semaphore_id_ok(id)) {
+		snprintf(why, cap, "a Semaphore runId is a pipeline id (a UUID)");
+		return 1;
+	}
+	return 0;
+}
+
+/* A describe timestamp, or NULL for Semaphore's "not yet" (the epoch). */
+static json_t *when(json_t *v)
+{
+	const char *s = json_string_value(v);
+
+	return s && strncmp(s, "1970-01-01", 10) ? v : NULL;
+}
+
+/* The describe answer's pipeline -> a run (project is the project id: the pipeline
+ * does not name its project; url the workflow page on the credential's host). */
+static int run_of_pipeline(struct farm_provider_call *c, json_t *pl, json_t **run)
+{
+	const char *id = obj_str(pl, "ppl_id"), *wf = obj_str(pl, "wf_id"), *word, *state, *u;
+	json_t *value = farm_provider_value(c), *ev;
+	int nomem = 0, done;
+
+	*run = NULL;
+	if (!value)
+		return c->err.code;
+	if (!farm_semaphore_id_ok(id))
+		return farm_provider_fail(c, FARM_PO_GARBAGE, NULL, NULL);
+	state = obj_str(pl, "state");
+	done = state && !strcasecmp(state, "done");
+	if (!(ev = farm_event_new("semaphore")))
+		return farm_provider_nomem(c);
+	farm_event_set_str(ev, "project", obj_str(pl, "project_id"), &nomem);
+	farm_event_set_str(ev, "name", obj_str(pl, "name"), &nomem);
+	farm_event_set_str(ev, "buildId", id, &nomem);
+	farm_event_set_str(ev, "status",
+			   pipeline_status(state, obj_str(pl, "result"), obj_str(pl, "result_reason"),
+					   &word),
+			   &nomem);
+	farm_event_set_str(ev, "providerStatus", word, &nomem);
+	farm_event_set_str(ev, "branch", obj_str(pl, "branch_name"), &nomem);
+	farm_event_set_str(ev, "commitSha", obj_str(pl, "commit_sha"), &nomem);
+	u = json_string_value(json_object_get(value, "url"));
+	if (u && farm_semaphore_id_ok(wf)) {
+		size_t ul = strlen(u);
+		while (ul && u[ul - 1] == '/')
+			ul--;
+		farm_event_set_str(ev, "url",
+				   farm_arena_printf(c->arena, "%.*s/workflows/%s?pipeline_id=%s",
+						     (int)ul, u, wf, id),
+				   &nomem);
+	}
+	farm_event_set_ts(ev, "startedAt", when(json_object_get(pl, "running_at")), &nomem);
+	if (done)
+		farm_event_set_ts(ev, "finishedAt", when(json_object_get(pl, "done_at")), &nomem);
+	if (nomem) {
+		json_decref(ev);
+		return farm_provider_nomem(c);
+	}
+	*run = ev;
+	return FARM_OK;
+}
+
+static int pipeline_get(struct farm_provider_call *c, const char *id, json_t **pl)
+{
+	const char *path = farm_arena_printf(c->arena, "/pipelines/%s", id);
+	const char *what = farm_arena_printf(c->arena, "pipeline '%s'", id);
+	json_t *d = NULL;
+	int rc;
+
+	*pl = NULL;
+	if (!path || !what)
+		return farm_provider_nomem(c);
+	if ((rc = farm_provider_get_json(c, path, what, 0, &d)) != FARM_OK)
+		return rc;
+	if (!json_is_object(json_object_get(d, "pipeline"))) {
+		json_decref(d);
+		return farm_provider_fail(c, FARM_PO_GARBAGE, NULL, what);
+	}
+	*pl = json_incref(json_object_get(d, "pipeline"));
+	json_decref(d);
+	return FARM_OK;
+}
+
+static int run_get(struct farm_provider_call *c, const char *id, json_t **run)
+{
+	json_t *pl = NULL;
+	int rc;
+
+	*run = NULL;
+	if ((rc = pipeline_get(c, id, &pl)) == FARM_OK)
+		rc = run_of_pipeline(c, pl, run);
+	json_decref(pl);
+	return rc;
+}
+
+/* The pipeline's workflow rerun (a fresh request_token); the new run is the new
+ * workflow's pipeline, read once. */
+static int run_rerun(struct farm_provider_call *c, const char *id, json_t **run)
+{
+	json_t *pl = NULL, *started = NULL;
+	const char *wf;
+	int rc;
+
+	*run = NULL;
+	if ((rc = pipeline_get(c, id, &pl)) != FARM_OK)
+		return rc;
+	wf = obj_str(pl, "wf_id");
+	if (!farm_semaphore_id_ok(wf))
+		rc = farm_provider_fail(c, FARM_PO_GARBAGE, NULL, NULL);
+	else if ((rc = rerun_workflow(c, wf, &started)) == FARM_OK) {
+		const char *np = json_string_value(json_object_get(started, "pipelineId"));
+		rc = farm_semaphore_id_ok(np) ? run_get(c, np, run)
+					       : farm_provider_fail(c, FARM_PO_GARBAGE, NULL, NULL);
+	}
+	json_decref(started);
+	json_decref(pl);
+	return rc;
+}
+
+static int run_cancel(struct farm_provider_call *c, const char *id)
+{
+	json_t *out = NULL;
+	int rc = stop_pipeline(c, id, &out);
+
+	json_decref(out);
+	return rc;
+}
+
+/* No log hook: Semaphore serves job logs outside its API root (<org>/jobs/:id/
+ * plain_logs.json), one per job; GET /runs/semaphore/:id/log is a 405. */
+static const struct farm_platform_runs semaphore_runs = {
+	.parse = run_parse,
+	.get = run_get,
+	.rerun = run_rerun,
+	.cancel = run_cancel,
+};
 
 /* ---- the module ------------------------------------------------------------------ */
 
@@ -642,7 +796,8 @@ static const struct farm_platform_route semaphore_routes[] = {
 	{"GET", "/pipelines", FARM_PLATFORM_AUTH | FARM_PLATFORM_LIST, check_list, op_pipelines},
 	{"GET", "/pipelines/:id", FARM_PLATFORM_AUTH, check_id, op_pipeline},
 	{"POST", "/pipelines/:id/stop", FARM_PLATFORM_ADMIN, check_id, op_stop},
-	{"POST", "/workflows", FARM_PLATFORM_ADMIN | FARM_PLATFORM_JSON, NULL, op_run},
+	{"POST", "/workflows", FARM_PLATFORM_ADMIN | FARM_PLATFORM_JSON | FARM_PLATFORM_TRIGGER, NULL,
+	 op_run},
 	{"POST", "/workflows/:id/rerun", FARM_PLATFORM_ADMIN, check_id, op_rerun},
 	{NULL, NULL, 0, NULL, NULL},
 };
@@ -682,4 +837,5 @@ const struct farm_platform farm_platform_semaphore = {
 	.statuses = semaphore_statuses,
 	.webhook = &semaphore_webhook,
 	.run_id = "pipeline id",
+	.runs = &semaphore_runs,
 };
