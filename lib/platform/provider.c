@@ -364,6 +364,7 @@ int farm_provider_send(struct farm_provider_call *c, const char *method, const c
 	hr.body = NULL;
 	memcpy(r->retry_after, hr.retry_after, sizeof(r->retry_after));
 	memcpy(r->location, hr.location, sizeof(r->location));
+	memcpy(r->link, hr.link, sizeof(r->link));
 	memcpy(r->cookies, hr.cookies, sizeof(r->cookies));
 	farm_httpc_resp_clear(&hr);
 	if (r->len)

@@ -103,6 +103,7 @@ struct farm_provider_resp {
 	char message[256];      /* the platform's error message, sanitised and redacted */
 	char retry_after[64];
 	char location[2048];
+	char link[2048];        /* the Link header (rel="next" pagination), or "" */
 	char cookies[1024];     /* session cookies (a secret: only for a follow-up call) */
 	char detail[FARM_HTTPC_ERRLEN]; /* libcurl's explanation of a transport failure */
 };
