@@ -260,8 +260,10 @@ static const char *query_of(void *r, const char *name)
 	return farm_req_query(r, name);
 }
 
-/* Answers a read's JSON text (already compact JSON from the cache or the platform). */
-static int answer_text(struct farm_req *r, struct farm_pcall *pc, char *text, size_t len)
+/* Answers a read's JSON text (already compact JSON from the cache or the platform),
+ * or text of another media type (ctype, e.g. a log). */
+static int answer_text(struct farm_req *r, struct farm_pcall *pc, char *text, size_t len,
+		       const char *ctype)
 {
 	char *copy = farm_arena_alloc(r->arena, len + 1);
 
@@ -271,7 +273,7 @@ static int answer_text(struct farm_req *r, struct farm_pcall *pc, char *text, si
 		memcpy(copy, text, len + 1);
 		r->text = copy;
 		r->text_len = len;
-		r->content_type = "application/json; charset=utf-8";
+		r->content_type = ctype ? ctype : "application/json; charset=utf-8";
 		r->status = 200;
 	}
 	free(text);
@@ -356,7 +358,7 @@ int farm_h_platform(struct farm_req *r)
 	if (rc == FARM_OK && o.log)
 		farm_log(FARM_LOG_INFO, r->id, 0, "%s", o.log);
 	if (rc == FARM_OK && o.text)
-		return answer_text(r, &pc, o.text, o.len);
+		return answer_text(r, &pc, o.text, o.len, o.ctype);
 	free(o.text);
 	return farm_pcall_answer(r, &pc, rc, o.status ? o.status : 200, o.json);
 }
