@@ -45,6 +45,32 @@ test_expect_success 'no action yet: an empty page' '
 	test_no_grep X-Farm-Next-Before headers
 '
 
+# ---- retention: the checkpoint child sweeps records older than audit.retention_days --
+# First, while the table is empty: the sweep walks ids from the oldest and stops at the
+# first young record (ids follow time), so old records must be the first ones.
+
+FAKETIME_LIB=/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1
+test_expect_success 'retention: records written 100 days ago are swept, younger ones stay' '
+	stop_farm &&
+	LD_PRELOAD=$FAKETIME_LIB FAKETIME="-100d" FARM_AUDIT_RETENTION_DAYS=0 start_farm &&
+	OLD=$(token olga org-old admin) &&
+	TOKEN=$OLD make_cred travisci Old "{\"token\":\"old-$TTOKEN\"}" &&
+	TOKEN=$OLD api DELETE /api/v1/integrations/credentials/$CRED_ID && expect_status 204 &&
+	TOKEN=$OLD audit_page && test_equal "$(json_get body "len(d)")" 2 &&
+	json_get body "d[0][\"at\"]" >old_at &&
+	test "$(cat old_at)" \< "$(date -u -d "-99 days" +%Y-%m-%dT%H:%M:%S)" &&
+	stop_farm &&
+	FARM_AUDIT_RETENTION_DAYS=30 FARM_CHECKPOINT_INTERVAL=1 start_farm &&
+	TOKEN=$OLD make_cred travisci New "{\"token\":\"new-$TTOKEN\"}" &&
+	for i in $(seq 1 50); do
+		grep -q "audit retention: 2 records older than 30 days removed" state/log/farm-fcgi.log && break
+		sleep 0.2
+	done &&
+	test_grep "audit retention: 2 records older than 30 days removed" state/log/farm-fcgi.log &&
+	TOKEN=$OLD audit_page && test_equal "$(json_get body "len(d)")" 1 &&
+	test_equal "$(newest target)" "$CRED_ID"
+'
+
 test_expect_success 'credential.create: one record, in the same transaction as the credential' '
 	TOKEN=$ADMIN_A make_cred jenkins CI "{\"url\":\"$FAKE_JENKINS_URL\",\"username\":\"farm\",\"apiToken\":\"$JTOKEN\"}" &&
 	J1=$CRED_ID && RID=$(request_id) &&
@@ -188,7 +214,7 @@ test_expect_success 'bad limit or before: 400 naming the parameter' '
 '
 
 test_expect_success 'farmctl audit: every org newest first, --org, --limit' '
-	farmctl_audit --limit 100 >out && test_equal "$(wc -l <out)" 14 &&
+	farmctl_audit --limit 100 >out && test_equal "$(wc -l <out)" 15 &&
 	farmctl_audit --org org-b >out && test_equal "$(wc -l <out)" 1 &&
 	test_grep "\"orgId\":\"org-b\"" out &&
 	farmctl_audit --org org-a --limit 2 >out && test_equal "$(wc -l <out)" 2 &&
