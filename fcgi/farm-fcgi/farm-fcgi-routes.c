@@ -49,6 +49,15 @@ static const struct farm_route own_routes[] = {
 	{"GET", "/api/v1/projects", farm_h_board_projects, AUTH},
 	{"GET", "/api/v1/cctray.xml", farm_h_board_cctray, 0},
 	{"GET", "/api/v1/events", farm_h_events_list, AUTH},
+
+	/* One vocabulary across platforms: the platforms and their runs
+	 * (farm-fcgi-runs.c, answered from the descriptors' runs hooks). */
+	{"GET", "/api/v1/platforms", farm_h_platforms, AUTH},
+	{"GET", "/api/v1/runs", farm_h_runs_history, AUTH},
+	{"GET", "/api/v1/runs/:platform/:runId", farm_h_run_one, AUTH},
+	{"POST", "/api/v1/runs/:platform/:runId/rerun", farm_h_run_rerun, ADMIN},
+	{"POST", "/api/v1/runs/:platform/:runId/cancel", farm_h_run_cancel, ADMIN},
+	{"GET", "/api/v1/runs/:platform/:runId/log", farm_h_run_platform_log, AUTH},
 };
 
 #define NOWN (sizeof(own_routes) / sizeof(own_routes[0]))

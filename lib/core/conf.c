@@ -60,6 +60,8 @@ static const struct farm_conf_key conf_keys[] = {
 	 "/var/lib/farm/workspaces", 0, "directory pipeline workspaces live under"},
 	{"pipelines.stage_timeout", FARM_CONF_INT, OFF(pipelines_stage_timeout), 1, 86400, "1800", 0,
 	 "seconds a build stage may run when its config sets no timeout"},
+	{"runs.log_max", FARM_CONF_SIZE, OFF(runs_log_max), 1 * KIB, 64 * MIB, "1M", 0,
+	 "largest run log GET /runs/:platform/:runId/log answers (the rest is cut and marked)"},
 	{"events.history", FARM_CONF_INT, OFF(events_history), 1, 10000000, "10000", 0,
 	 "events kept for replay"},
 	{"events.push", FARM_CONF_ZMQ, OFF(events_push), 0, 0, "ipc:///run/farm/eventd.sock", 0,
