@@ -72,7 +72,9 @@ test_expect_success 'GET /platforms: capabilities come from the descriptors' '
 	test_equal "$(json_get body "d[3][\"capabilities\"]")" \
 		"[\"list\", \"get\", \"rerun\", \"cancel\", \"log\", \"webhook\"]" &&
 	test_equal "$(json_get body "[p[\"runId\"] for p in d]")" \
-		"[\"app\", \"pipeline id\", \"job#number\", \"build id\"]"
+		"[\"app\", \"pipeline id\", \"job#number\", \"build id\"]" &&
+	test_equal "$(json_get body "[p[\"trigger\"] for p in d]")" \
+		"[{\"method\": \"POST\", \"path\": \"/api/v1/argocd/applications/:name/sync\"}, {\"method\": \"POST\", \"path\": \"/api/v1/circleci/pipelines/:slug/trigger\"}, {\"method\": \"POST\", \"path\": \"/api/v1/jenkins/jobs/:name/build\"}, null]"
 '
 
 test_expect_success 'GET /platforms: the credential fields a form needs (url default = the configured API)' '

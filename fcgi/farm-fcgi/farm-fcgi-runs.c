@@ -64,7 +64,7 @@ static int configured_txn(struct farm_txn *t, void *arg)
 
 static json_t *platform_json(struct farm_app *app, const struct farm_platform *pl, int configured)
 {
-	json_t *o = json_object(), *caps = json_array(), *fields = json_array();
+	json_t *o = json_object(), *caps = json_array(), *fields = json_array(), *trigger = NULL;
 	unsigned bits = farm_platform_capabilities(pl);
 	int bad = !o || !caps || !fields;
 
@@ -85,13 +85,23 @@ static json_t *platform_json(struct farm_app *app, const struct farm_platform *p
 			       "default", def ? json_string(def) : json_null());
 		bad |= !fo || json_array_append_new(fields, fo);
 	}
+	/* The route that starts a run (the console's Trigger button), or null. */
+	for (const struct farm_platform_route *rt = pl->routes; !bad && rt && rt->method; rt++)
+		if (rt->flags & FARM_PLATFORM_TRIGGER) {
+			trigger = json_pack("{s:s, s:s++}", "method", rt->method, "path", "/api/v1/",
+					    pl->up.type, rt->path);
+			bad |= !trigger;
+			break;
+		}
 	if (!bad)
 		bad |= json_object_set_new(o, "type", json_string(pl->up.type)) ||
 		       json_object_set_new(o, "name", json_string(pl->up.title)) ||
 		       json_object_set_new(o, "configured", json_boolean(configured)) ||
 		       json_object_set(o, "capabilities", caps) ||
 		       json_object_set_new(o, "runId", json_string(pl->run_id ? pl->run_id : "")) ||
-		       json_object_set(o, "credentialFields", fields);
+		       json_object_set(o, "credentialFields", fields) ||
+		       json_object_set(o, "trigger", trigger ? trigger : json_null());
+	json_decref(trigger);
 	json_decref(caps);
 	json_decref(fields);
 	if (bad) {
