@@ -13,6 +13,7 @@ export FARM_CACHE_TTL=0
 export FARM_RUNS_LOG_MAX=4K
 # A rerun follows a Jenkins queue item for min(10 s, upstream.timeout).
 export FARM_UPSTREAM_TIMEOUT=2
+export FARM_WEBHOOK_JENKINS_TOKEN=instance-jenkins-token
 
 start_fake argocd || exit 1
 start_fake circleci || exit 1
@@ -383,10 +384,21 @@ test_expect_success 'GET /runs: project= and limit= filter; another org sees non
 	TOKEN=$ADMIN_B api GET /api/v1/runs && expect_status 200 && test_equal "$(cat body)" "[]"
 '
 
+test_expect_success 'GET /runs: a run of no org (the instance-wide webhook path) is everyone'"'"'s' '
+	printf '%s' "{\"name\":\"shared\",\"url\":\"job/shared/\",\"build\":{\"number\":3,\"phase\":\"STARTED\"}}" >hook.json &&
+	curl -sS -o body -w "%{http_code}" -H "Content-Type: application/json" \
+		-H "X-Farm-Token: instance-jenkins-token" --data-binary @hook.json \
+		"$FARM_URL/api/v1/webhooks/jenkins" >status && expect_status 200 &&
+	wait_until 5 eval "TOKEN=\$ADMIN_B api GET /api/v1/runs && test \"\$(json_get body \"len(d)\")\" = 1" &&
+	test_equal "$(json_get body "[d[0][\"buildId\"], d[0][\"orgId\"]]")" "[\"shared#3\", null]" &&
+	TOKEN=$MEMBER_A api GET "/api/v1/runs?platform=jenkins" && expect_status 200 &&
+	test_equal "$(json_get body "[r[\"buildId\"] for r in d]")" "[\"shared#3\", \"app#2\", \"lib#7\", \"app#1\"]"
+'
+
 test_expect_success 'no secret in any answer or log; logs clean' '
 	no_secret travis-test-token && no_secret 11f0e3c2a9b8d7e6f5a4b3c2d1e0f9a8b7 &&
 	no_secret circle-test-token && no_secret argocd-test-token &&
-	no_secret jenkins-hook-secret &&
+	no_secret jenkins-hook-secret && no_secret instance-jenkins-token &&
 	check_logs_clean
 '
 

@@ -135,8 +135,16 @@ int farm_h_platforms(struct farm_req *r)
 
 /* ---- GET /runs: the stored history, latest state of each run ------------------------- */
 
+/* A stored event is compact JSON written by Jansson: a member the caller filters on
+ * appears in it as `"<name>":<value as Jansson encodes it>`.  Events without every
+ * needle are skipped before they are parsed (a needle is necessary, not sufficient:
+ * the parse decides). */
+#define SCAN_NEEDLES 2
+
 struct scan {
 	const char *org, *platform, *project;
+	char *needle[SCAN_NEEDLES]; /* malloc, NULL-padded */
+	char *org_needle;           /* `"orgId":"<org>"`; an event of no org is everyone's */
 	size_t limit;
 	uint64_t first, last; /* the history's bounds */
 	uint64_t from, to;    /* this transaction reads ids to..from, downwards */
@@ -153,23 +161,34 @@ static int bounds_txn(struct farm_txn *t, void *arg)
 }
 
 /* The run object of a stored event: its data without id and receivedAt, or NULL when
- * the event is no platform's run or does not match the filter. */
-static json_t *run_of_event(struct scan *s, const char *json, size_t len, char key[])
+ * the event is no platform's run, not the caller's, or does not match the filter. */
+static json_t *run_of_event(const struct scan *s, json_t *seen, const char *json, size_t len,
+			    char key[])
 {
-	json_t *ev = json_loadb(json, len, 0, NULL), *data, *run = NULL;
+	json_t *ev, *data, *run = NULL;
 	const char *prov, *bid, *proj;
 
+	static const char no_org[] = "\"orgId\":null";
+
+	for (size_t i = 0; i < SCAN_NEEDLES && s->needle[i]; i++)
+		if (!memmem(json, len, s->needle[i], strlen(s->needle[i])))
+			return NULL;
+	if (s->org_needle && !memmem(json, len, s->org_needle, strlen(s->org_needle)) &&
+	    !memmem(json, len, no_org, sizeof(no_org) - 1))
+		return NULL;
+	ev = json_loadb(json, len, 0, NULL);
 	data = json_object_get(ev, "data");
 	prov = json_string_value(json_object_get(data, "provider"));
 	bid = json_string_value(json_object_get(data, "buildId"));
 	proj = json_string_value(json_object_get(data, "project"));
 	if (!json_is_object(data) || !prov || !bid ||
 	    strcmp(json_string_value(json_object_get(ev, "event")) ?: "", FARM_EVENT_BUILD_UPDATED) ||
+	    !farm_events_visible(s->org, json_string_value(json_object_get(data, "orgId"))) ||
 	    !farm_platform_find(prov) || (s->platform && strcmp(prov, s->platform)) ||
 	    (s->project && (!proj || strcmp(proj, s->project))))
 		goto out;
 	snprintf(key, FARM_EVENT_FIELD_MAX * 2 + 80, "%s %s", prov, bid);
-	if (json_object_get(s->seen, key))
+	if (json_object_get(seen, key))
 		goto out;
 	run = json_deep_copy(data);
 	if (run) {
@@ -179,6 +198,19 @@ static json_t *run_of_event(struct scan *s, const char *json, size_t len, char k
 out:
 	json_decref(ev);
 	return run;
+}
+
+/* `"<name>":<value JSON-encoded as Jansson does>`, new; NULL when out of memory. */
+static char *needle(const char *name, const char *value)
+{
+	json_t *v = json_string(value);
+	char *enc = v ? json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT) : NULL, *out = NULL;
+
+	if (enc && asprintf(&out, "\"%s\":%s", name, enc) < 0)
+		out = NULL;
+	free(enc);
+	json_decref(v);
+	return out;
 }
 
 static int scan_txn(struct farm_txn *t, void *arg)
@@ -195,9 +227,8 @@ static int scan_txn(struct farm_txn *t, void *arg)
 		goto out;
 	}
 	for (uint64_t id = s->to; id >= s->from && json_array_size(runs) < s->limit; id--) {
-		char *json = NULL, *org = NULL;
+		char *json = NULL;
 		size_t len = 0;
-		uint64_t eid;
 		json_t *run;
 
 		rc = farm_events_get(t, id, &json, &len);
@@ -209,18 +240,9 @@ static int scan_txn(struct farm_txn *t, void *arg)
 		}
 		if (rc != FARM_OK)
 			goto out;
-		if (farm_events_parse(json, len, &eid, &org) == FARM_OK &&
-		    farm_events_visible(s->org, org)) {
-			struct scan view = *s;
-
-			view.seen = seen;
-			if ((run = run_of_event(&view, json, len, key))) {
-				if (json_array_append_new(runs, run) ||
-				    json_object_set_new(seen, key, json_true()))
-					rc = FARM_E_NOMEM;
-			}
-		}
-		free(org);
+		if ((run = run_of_event(s, seen, json, len, key)) &&
+		    (json_array_append_new(runs, run) || json_object_set_new(seen, key, json_true())))
+			rc = FARM_E_NOMEM;
 		free(json);
 		if (rc != FARM_OK || id == 0)
 			break;
@@ -253,8 +275,8 @@ int farm_h_runs_history(struct farm_req *r)
 {
 	struct farm_app *app = r->app;
 	const char *ql = farm_req_query(r, "limit");
-	struct scan s = {farm_req_org(r), farm_req_query(r, "platform"),
-			 farm_req_query(r, "project"), RUNS_LIMIT_DEFAULT, 0, 0, 0, 0, NULL, NULL};
+	struct scan s = {farm_req_org(r), farm_req_query(r, "platform"), farm_req_query(r, "project"),
+			 {NULL}, NULL, RUNS_LIMIT_DEFAULT, 0, 0, 0, 0, NULL, NULL};
 	long limit = RUNS_LIMIT_DEFAULT;
 	int rc;
 
@@ -267,6 +289,21 @@ int farm_h_runs_history(struct farm_req *r)
 		return farm_req_fail(r, FARM_E_INVAL, "limit must be an integer from 1 to %d",
 				     RUNS_LIMIT_MAX);
 	s.limit = (size_t)limit;
+	{
+		size_t k = 0;
+		int nomem = 0;
+
+		if (s.org)
+			nomem |= !(s.org_needle = needle("orgId", s.org));
+		if (s.platform)
+			nomem |= !(s.needle[k++] = needle("provider", s.platform));
+		if (s.project)
+			nomem |= !(s.needle[k++] = needle("project", s.project));
+		if (nomem) {
+			rc = FARM_E_NOMEM;
+			goto fail;
+		}
+	}
 	if (!(s.runs = json_array()) || !(s.seen = json_object())) {
 		rc = FARM_E_NOMEM;
 		goto fail;
@@ -285,8 +322,14 @@ int farm_h_runs_history(struct farm_req *r)
 		to = s.from - 1;
 	}
 	json_decref(s.seen);
+	for (size_t i = 0; i < SCAN_NEEDLES; i++)
+		free(s.needle[i]);
+	free(s.org_needle);
 	return farm_req_json(r, 200, s.runs);
 fail:
+	for (size_t i = 0; i < SCAN_NEEDLES; i++)
+		free(s.needle[i]);
+	free(s.org_needle);
 	json_decref(s.runs);
 	json_decref(s.seen);
 	if (rc == FARM_E_NOMEM)
