@@ -50,6 +50,9 @@ static const struct farm_route own_routes[] = {
 	{"GET", "/api/v1/cctray.xml", farm_h_board_cctray, 0},
 	{"GET", "/api/v1/events", farm_h_events_list, AUTH},
 
+	/* Who did what in the caller's org (farm-fcgi-audit.c, lib/audit/audit.h). */
+	{"GET", "/api/v1/audit", farm_h_audit_list, ADMIN},
+
 	/* One vocabulary across platforms: the platforms and their runs
 	 * (farm-fcgi-runs.c, answered from the descriptors' runs hooks). */
 	{"GET", "/api/v1/platforms", farm_h_platforms, AUTH},
