@@ -59,7 +59,7 @@ pf() { json_get body "[p for p in d if p[\"type\"] == \"$1\"][0]${2:+[\"$2\"]}";
 
 test_expect_success 'GET /platforms: every platform in registry order (alphabetical), none configured yet' '
 	TOKEN=$MEMBER_A api GET /api/v1/platforms && expect_status 200 &&
-	test_equal "$(json_get body "[p[\"type\"] for p in d] == sorted(p[\"type\"] for p in d)")" True &&
+	test_equal "$(json_get body "[p[\"type\"] for p in d] == sorted(p[\"type\"] for p in d)")" true &&
 	test_equal "$(json_get body "sorted(set([\"argocd\", \"circleci\", \"jenkins\", \"travisci\"]) - set(p[\"type\"] for p in d))")" "[]" &&
 	test_equal "$(pf travisci name)" "Travis CI" && test_equal "$(pf argocd name)" "Argo CD" &&
 	test_equal "$(json_get body "[p[\"type\"] for p in d if p[\"configured\"]]")" "[]" &&

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include <errno.h>
 #include <time.h>
 
 #include "crypto.h"
@@ -875,7 +876,8 @@ static int run_rerun(struct farm_provider_call *c, const char *id, json_t **run)
 {
 	struct jrun j;
 	json_t *b = NULL, *params, *q = NULL;
-	long long waited = 0, budget = RERUN_WAIT_MS, step = 100;
+	long long waited, budget = RERUN_WAIT_MS, step = 100;
+	struct timespec t0;
 	int rc;
 
 	*run = NULL;
@@ -900,22 +902,27 @@ static int run_rerun(struct farm_provider_call *c, const char *id, json_t **run)
 	json_decref(q);
 	if (c->timeout_s > 0 && c->timeout_s * 1000 < budget)
 		budget = c->timeout_s * 1000;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (;;) {
+		struct timespec now, ts;
+
 		rc = queue_run(c, &j, run);
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		waited = (now.tv_sec - t0.tv_sec) * 1000LL + (now.tv_nsec - t0.tv_nsec) / 1000000;
 		if (rc != FARM_OK || strcmp(json_string_value(json_object_get(*run, "status")),
 					    "queued") || waited >= budget)
 			return rc;
 		json_decref(*run);
 		*run = NULL;
+		if (step > budget - waited)
+			step = budget - waited;
+		ts.tv_sec = step / 1000;
+		ts.tv_nsec = (step % 1000) * 1000000L;
 		farm_gate_block(); /* a wait: another thread may run meanwhile */
-		{
-			struct timespec ts = {0, (long)step * 1000000L};
-			nanosleep(&ts, NULL);
-		}
+		while (nanosleep(&ts, &ts) && errno == EINTR)
+			;
 		farm_gate_unblock();
-		waited += step;
-		if (step < 1000)
-			step *= 2;
+		step = step * 2 > 1000 ? 1000 : step * 2;
 	}
 }
 
