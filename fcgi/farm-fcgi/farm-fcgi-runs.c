@@ -460,20 +460,25 @@ static int run_action(struct farm_req *r, enum run_op op)
 	const char *run_id = r->params[1];
 	struct farm_pcall pc;
 	json_t *fields = NULL, *out = NULL;
+	uint64_t audit_id = 0;
 	int rc, status;
 
 	if (!pl || run_begin(r, pl, &pc))
 		return r->status;
-	/* The action is about to reach the platform: who (r->claims.sub), which org
-	 * (farm_req_org), which platform, run and credential (pc.c.cred_id) are known
-	 * here.  An audit record of the action is written at this point, before the
-	 * upstream call (issue 16 item 5). */
+	/* The audit record: durable before the upstream call, its outcome after
+	 * (lib/audit/audit.h); a store failure has been answered, nothing is sent. */
+	if (farm_fcgi_audit_begin(r, op == OP_RERUN ? "rerun" : "cancel", pl->up.type, run_id,
+				  pc.c.cred_id, &audit_id) != FARM_OK) {
+		farm_pcall_end(&pc);
+		return r->status;
+	}
 	farm_log(FARM_LOG_INFO, r->id, 0, "%s: %s of run %s requested", pl->up.type, op_name[op],
 		 run_id);
 	if (op == OP_RERUN)
 		rc = pl->runs->rerun(&pc.c, run_id, &fields);
 	else
 		rc = pl->runs->cancel(&pc.c, run_id);
+	farm_fcgi_audit_end(r, audit_id, rc);
 	written(r, &pc);
 	if (rc != FARM_OK) {
 		json_decref(fields);
