@@ -8,12 +8,14 @@
 
 #include "argocd.h"
 #include "circleci.h"
+#include "codefresh.h"
 #include "jenkins.h"
 #include "travisci.h"
 
 const struct farm_platform *const farm_platforms[] = {
 	&farm_platform_argocd,
 	&farm_platform_circleci,
+	&farm_platform_codefresh,
 	&farm_platform_jenkins,
 	&farm_platform_travisci,
 	NULL,
