@@ -29,6 +29,7 @@ struct farm_conf {
 	char *upstream_ca_file;      /* extra CA bundle for platform TLS; empty = system store */
 	char *pipelines_workspace_root;
 	long pipelines_stage_timeout; /* seconds, when a stage sets none */
+	long poll_interval, poll_max_age; /* watched runs (watch.h): seconds between reads, longest watch */
 	long events_history;
 	char *events_push;        /* ZeroMQ endpoint eventd pulls nudges from */
 	char *events_pub;         /* ZeroMQ endpoint eventd publishes on */
