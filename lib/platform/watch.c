@@ -36,11 +36,13 @@ static int run_ok(const char *s)
 	return 1;
 }
 
-/* "<prefix><type>\n<cred|->\n<run>" into key; its length, or -1. */
+/* "<prefix><type>\n<org|->\n<run>" into key; its length, or -1.  One per run and
+ * org, whichever of the org's credentials saw it. */
 static int key_of(char *key, size_t cap, const char *prefix, const char *type,
-		  const char *cred_id, const char *run)
+		  const char *org, const char *run)
 {
-	int n = snprintf(key, cap, "%s%s\n%s\n%s", prefix, type, cred_id ? cred_id : "-", run);
+	int n = snprintf(key, cap, "%s%s\n%s%s\n%s", prefix, type, org ? "o" : "-", org ? org : "",
+			 run);
 
 	return n > 0 && (size_t)n < cap ? n : -1;
 }
@@ -72,7 +74,7 @@ int farm_watch_add(struct farm_txn *t, const char *type, const char *org, const 
 	int kl, rc;
 
 	if (!type || !run_ok(run_id) ||
-	    (kl = key_of(key, sizeof(key), WATCH, type, cred_id, run_id)) < 0)
+	    (kl = key_of(key, sizeof(key), WATCH, type, org, run_id)) < 0)
 		return FARM_E_INVAL;
 	rc = farm_txn_get(t, FARM_T_META, key, (size_t)kl, &val, &vlen, 0);
 	free(val);
@@ -96,10 +98,10 @@ int farm_watch_add(struct farm_txn *t, const char *type, const char *org, const 
 	return rc;
 }
 
-static int watch_del(struct farm_txn *t, const char *type, const char *cred_id, const char *run)
+static int watch_del(struct farm_txn *t, const char *type, const char *org, const char *run)
 {
 	char key[sizeof(WATCH) + 512 + FARM_WATCH_RUN_MAX];
-	int kl = key_of(key, sizeof(key), WATCH, type, cred_id, run), rc;
+	int kl = key_of(key, sizeof(key), WATCH, type, org, run), rc;
 
 	if (kl < 0)
 		return FARM_E_INVAL;
@@ -146,7 +148,7 @@ int farm_watch_observe(struct farm_txn *t, const char *type, const char *org,
 
 	*emitted = 0;
 	if (!type || !status || !run_ok(run) ||
-	    (kl = key_of(key, sizeof(key), OBS, type, cred_id, run)) < 0)
+	    (kl = key_of(key, sizeof(key), OBS, type, org, run)) < 0)
 		return FARM_E_INVAL;
 	rc = farm_txn_get(t, FARM_T_META, key, (size_t)kl, &val, &vlen, 1);
 	if (rc == FARM_OK)
@@ -172,7 +174,7 @@ int farm_watch_observe(struct farm_txn *t, const char *type, const char *org,
 		*emitted = 1;
 	}
 	if (farm_watch_final(status))
-		rc = watch_del(t, type, cred_id, run);
+		rc = watch_del(t, type, org, run);
 	else
 		rc = farm_watch_add(t, type, org, cred_id, run, now_ms);
 	if (rc == FARM_E_TOOBIG)

@@ -10,10 +10,11 @@
  * status differs from the stored one, so a change is emitted once, whoever saw it
  * first.
  *
- * Both live in FARM_T_META:
- *   "run.obs\n<type>\n<credentialId|->\n<runId>"   -> {"status": "..."}
- *   "run.watch\n<type>\n<credentialId|->\n<runId>" -> {"type","org","cred","run",
- *                                                     "since","next","fails"}
+ * Both live in FARM_T_META, one per (platform, org, run) whichever of the org's
+ * credentials saw the run (the watch reads it with the first one that did):
+ *   "run.obs\n<type>\n<o<org>|->\n<runId>"   -> {"status": "..."}
+ *   "run.watch\n<type>\n<o<org>|->\n<runId>" -> {"type","org","cred","run",
+ *                                               "since","next","fails"}
  * (run ids are checked by their platform: no control characters).
  */
 #ifndef FARM_WATCH_H

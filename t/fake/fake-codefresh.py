@@ -95,7 +95,7 @@ def default_state():
     cycle = ["success", "error", "success", "success", "terminated", "success"]
     for i in range(30):
         n = i + 1
-        st = "running" if n == 30 else "pending" if n == 29 else cycle[i % len(cycle)]
+        st = cycle[i % len(cycle)]  # all ended: a test makes one run (POST /__fake/advance)
         builds.append(build_obj(pipes[0], n, st, T0 + i * 3600,
                                 branch="feature/login" if i % 4 == 3 else "main"))
     for i in range(3):
