@@ -405,6 +405,50 @@ static int poll_read(struct farm_provider_call *c, const char *run_id, json_t **
 	return *fields ? FARM_OK : farm_provider_nomem(c);
 }
 
+/* ---- runs (platforms.md §5): runId = the build id ------------------------------------ */
+
+static int runs_parse(const char *run_id, char *why, size_t cap)
+{
+	return !farm_provider_codefresh_id_ok(run_id, why, cap);
+}
+
+static int runs_get(struct farm_provider_call *c, const char *run_id, json_t **run)
+{
+	return poll_read(c, run_id, run);
+}
+
+/* A restart is a new build: read it (pending, most likely) as the new run. */
+static int runs_rerun(struct farm_provider_call *c, const char *run_id, json_t **run)
+{
+	json_t *ans = NULL;
+	int rc;
+
+	*run = NULL;
+	if ((rc = do_restart(c, run_id, &ans)) != FARM_OK)
+		return rc;
+	rc = poll_read(c, json_string_value(json_object_get(ans, "buildId")), run);
+	json_decref(ans);
+	return rc;
+}
+
+static int runs_cancel(struct farm_provider_call *c, const char *run_id)
+{
+	json_t *ans = NULL;
+	int rc = do_cancel(c, run_id, &ans);
+
+	json_decref(ans);
+	return rc;
+}
+
+static const struct farm_platform_runs codefresh_runs = {
+	.parse = runs_parse,
+	.get = runs_get,
+	.rerun = runs_rerun,
+	.cancel = runs_cancel,
+	/* log: Codefresh serves build logs per step from its progress, not as one text
+	 * (providers.md §5 names no log call): none, GET /runs/.../log answers 404. */
+};
+
 /* ---- the module ------------------------------------------------------------------ */
 
 static int check_builds(const struct farm_platform_in *in, char *why, size_t cap)
@@ -575,8 +619,8 @@ static const struct farm_platform_route codefresh_routes[] = {
 	{"GET", "/builds/:id", FARM_PLATFORM_AUTH, check_id, op_build},
 	{"POST", "/builds/:id/cancel", FARM_PLATFORM_ADMIN, check_id, op_cancel},
 	{"POST", "/builds/:id/restart", FARM_PLATFORM_ADMIN, check_id, op_restart},
-	{"POST", "/pipelines/:name/run", FARM_PLATFORM_ADMIN | FARM_PLATFORM_JSON, check_run,
-	 op_run},
+	{"POST", "/pipelines/:name/run",
+	 FARM_PLATFORM_ADMIN | FARM_PLATFORM_JSON | FARM_PLATFORM_TRIGGER, check_run, op_run},
 	{NULL, NULL, 0, NULL, NULL},
 };
 
@@ -621,4 +665,5 @@ const struct farm_platform farm_platform_codefresh = {
 	.webhook = &codefresh_webhook,
 	.run_id = "build id",
 	.poll = &codefresh_poll,
+	.runs = &codefresh_runs,
 };
