@@ -1,5 +1,6 @@
-/* farm-runner-poll.c - polling the targets catalog components are linked to: the
- * fallback for platform instances whose webhook deliveries do not reach farm.
+/* farm-runner-poll.c - polling: the targets catalog components are linked to (the
+ * fallback for platform instances whose webhook deliveries do not reach farm), and the
+ * runs watched until they end (watch.h; the watcher below, after the link pollers).
  *
  * One thread per platform whose descriptor has deploy hooks with polling
  * (platform.h: poll_interval > 0 and observe).  Every interval: read every catalog

@@ -4,6 +4,7 @@
  *   farm-runner-exec.c    one engine invocation: fork/execve (never a shell), its own
  *                         process group, output into the run's log, timeout
  *   farm-runner-poll.c    the pollers of linked deployment targets (the fallback of webhooks)
+ *                         and the watcher of watched runs (lib/platform/watch.h)
  */
 #ifndef FARM_RUNNER_H
 #define FARM_RUNNER_H
@@ -77,7 +78,8 @@ int farm_runner_exec(char *const argv[], const char *cwd, struct farm_runner_log
 /* ---- farm-runner-poll.c -------------------------------------------------------------- */
 
 /* Walks the registry and starts one poller thread per platform whose deploy hooks
- * poll (platform.h; poll_interval > 0): every interval, each linked target
+ * poll, and one watcher thread when a platform has a poll hook (reads every watched
+ * run every poll.interval until it ends) (platform.h; poll_interval > 0): every interval, each linked target
  * (FARM_T_CATALOG) is read with its org's credential of that platform and observed
  * (deploy->observe): an event only on a change.  FARM_OK (also when none polls) or
  * FARM_E_NOMEM/FARM_E_IO. */
