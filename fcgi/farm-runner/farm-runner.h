@@ -78,11 +78,11 @@ int farm_runner_exec(char *const argv[], const char *cwd, struct farm_runner_log
 /* ---- farm-runner-poll.c -------------------------------------------------------------- */
 
 /* Walks the registry and starts one poller thread per platform whose deploy hooks
- * poll, and one watcher thread when a platform has a poll hook (reads every watched
- * run every poll.interval until it ends) (platform.h; poll_interval > 0): every interval, each linked target
+ * poll (platform.h; poll_interval > 0): every interval, each linked target
  * (FARM_T_CATALOG) is read with its org's credential of that platform and observed
- * (deploy->observe): an event only on a change.  FARM_OK (also when none polls) or
- * FARM_E_NOMEM/FARM_E_IO. */
+ * (deploy->observe): an event only on a change.  And one watcher thread when a
+ * platform has a poll hook: every watched run (watch.h) read every poll.interval until
+ * it ends.  FARM_OK (also when none polls) or FARM_E_NOMEM/FARM_E_IO. */
 int farm_runner_poll_start(struct farm_runner *rn);
 /* Joins the pollers (after farm_runner_stopping was set).  Safe to call when none
  * started. */
