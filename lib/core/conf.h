@@ -30,6 +30,8 @@ struct farm_conf {
 	char *pipelines_workspace_root;
 	long pipelines_stage_timeout; /* seconds, when a stage sets none */
 	long poll_interval, poll_max_age; /* watched runs (watch.h): seconds between reads, longest watch */
+	int audit_enabled;        /* 0: no audit records (bench-audit's reference run only) */
+	long audit_retention_days; /* 0 = for ever */
 	long events_history;
 	char *events_push;        /* ZeroMQ endpoint eventd pulls nudges from */
 	char *events_pub;         /* ZeroMQ endpoint eventd publishes on */

@@ -45,6 +45,7 @@ struct farm_platform_out {
 	json_t *json; /* the answer (new), or */
 	char *text;   /* the answer as JSON text (malloc, from farm_provider_read), len bytes */
 	size_t len;
+	const char *ctype; /* text's media type when it is not JSON ("text/plain; ..."), or NULL */
 	const char *log; /* an info line for the log (arena; no secret), or NULL */
 	/* Runs to watch until they end (new array of run ids, or NULL): the platform has
 	 * a poll hook and this call triggered them or saw them queued or running.  The

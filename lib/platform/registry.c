@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "argocd.h"
+#include "candor.h"
 #include "circleci.h"
 #include "codefresh.h"
 #include "jenkins.h"
@@ -14,6 +15,7 @@
 
 const struct farm_platform *const farm_platforms[] = {
 	&farm_platform_argocd,
+	&farm_platform_candor,
 	&farm_platform_circleci,
 	&farm_platform_codefresh,
 	&farm_platform_jenkins,
