@@ -347,6 +347,22 @@ test_expect_success 'the watcher backs off on a 429 and ends nothing for it' '
 	wait_until 15 ended_once $ADMIN_L $SLOW
 '
 
+test_expect_success 'the watcher spends at most codefresh.poll_rate reads a minute per credential' '
+	daemon_stop farm-runner &&
+	TOKEN=$ADMIN_A api POST /api/v1/codefresh/pipelines/web%2Fci/run && expect_status 201 &&
+	SLOW2=$(json_get body "d[\"buildId\"]") &&
+	fake_forget codefresh &&
+	(export FARM_CODEFRESH_POLL_RATE=2 && daemon_start farm-runner) &&
+	sleep 6 &&
+	fake_requests codefresh >reqs.json &&
+	n=$(json_get reqs.json "len([r for r in d if r[\"path\"].startswith(\"/api/builds/\")])") &&
+	echo "build reads of org-a'"'"'s credential in 6 s: $n" &&
+	# two of org-a'"'"'s credentials have watches here (3 builds): each spends its burst of
+	# 2 reads, then 1 every 30 s: at most 4 (+1 at a bucket'"'"'s edge), against ~18 unbounded
+	test "$n" -ge 2 && test "$n" -le 5 &&
+	test "$(reads codefresh /api/builds/$SLOW2)" -ge 1
+'
+
 test_expect_success 'the stored keys never appear in answers or logs' '
 	no_secret "$KEY" && no_secret "$HOOK" && no_secret cred-hook-s && check_logs_clean
 '
