@@ -191,3 +191,19 @@ pc_hook_argocd() {
 	curl -sS -o body -w '%{http_code}' -H "X-Farm-Token: $3" \
 		-H 'Content-Type: application/json' --data-binary @pc-hook.json "$FARM_URL$1" >status
 }
+
+# Codefresh's pipeline hook names a build farm then reads: the fake's build of a run
+# started for delivery ID (once; a redelivery names the same build).
+pc_hook_codefresh() {
+	local id
+	if [ -s "pc-cf-$2" ]; then
+		id=$(cat "pc-cf-$2")
+	else
+		id=$(curl -sS -X POST -H "Authorization: $PC_SECRET" -H 'Content-Type: application/json' \
+			--data-binary "{\"branch\":\"pc-$2\"}" \
+			"$(fake_url "$PC_FAKE")/api/pipelines/run/demo%2Fci-build" | tr -d '"') &&
+		echo "$id" >"pc-cf-$2"
+	fi &&
+	curl -sS -o body -w '%{http_code}' -H "X-Farm-Token: $3" -H 'Content-Type: application/json' \
+		--data-binary "{\"buildId\":\"$id\"}" "$FARM_URL$1" >status
+}

@@ -29,6 +29,12 @@ enum { FARM_PCALL_OK = 0, FARM_PCALL_NONE = 1, FARM_PCALL_ANSWERED = 2 };
  * FARM_PCALL_ANSWERED: an error answer is already in r. */
 int farm_pcall_begin(struct farm_req *r, const char *type, struct farm_pcall *pc);
 
+/* The same for credential cred_id of org (NULL: the org's most recently updated one;
+ * org NULL: the org-less scope), uncached: for a call that is not the request's
+ * own (a webhook delivery reading the run it names). */
+int farm_pcall_begin_cred(struct farm_req *r, const char *type, const char *org,
+			  const char *cred_id, struct farm_pcall *pc);
+
 /* Answers a finished call: `result` (taking ownership) with `status` when rc is
  * FARM_OK, else the call's mapped error (Retry-After passed on).  Ends pc. */
 int farm_pcall_answer(struct farm_req *r, struct farm_pcall *pc, int rc, int status,

@@ -20,12 +20,14 @@
 #include <strings.h>
 
 #include "cache.h"
+#include "clock.h"
 #include "creds.h"
 #include "httpc.h"
 #include "keys.h"
 #include "log.h"
 #include "platform.h"
 #include "provider.h"
+#include "watch.h"
 #include "banned.h"
 
 /* ---- set-up (master, before the workers) ------------------------------------------ */
@@ -128,14 +130,14 @@ void farm_pcall_end(struct farm_pcall *pc)
 	pc->rec = NULL;
 }
 
-static int providers_begin(struct farm_req *r, const char *type,
-				struct farm_provider_call *c, json_t **rec_out, void *opener_mem)
+static int providers_begin(struct farm_req *r, const char *type, const char *org,
+			   const char *want, struct farm_provider_call *c, json_t **rec_out,
+			   void *opener_mem)
 {
 	struct farm_app *app = r->app;
 	const struct farm_platform *pl = farm_platform_find(type);
 	const struct farm_provider *p = pl ? &pl->up : NULL;
-	const char *want = farm_req_query(r, "credentialId");
-	struct pick pk = {farm_req_org(r), type, NULL, NULL, 0};
+	struct pick pk = {org, type, NULL, NULL, 0};
 	struct farm_pcall_opener *o = opener_mem;
 	const char *sealed, *upd;
 	int rc;
@@ -203,7 +205,18 @@ static int providers_begin(struct farm_req *r, const char *type,
 
 int farm_pcall_begin(struct farm_req *r, const char *type, struct farm_pcall *pc)
 {
-	return providers_begin(r, type, &pc->c, &pc->rec, &pc->opener);
+	return providers_begin(r, type, farm_req_org(r), farm_req_query(r, "credentialId"),
+			       &pc->c, &pc->rec, &pc->opener);
+}
+
+int farm_pcall_begin_cred(struct farm_req *r, const char *type, const char *org,
+			  const char *cred_id, struct farm_pcall *pc)
+{
+	int b = providers_begin(r, type, org, cred_id, &pc->c, &pc->rec, &pc->opener);
+
+	pc->c.cache = NULL; /* what the platform says now */
+	pc->c.cache_ttl_ms = 0;
+	return b;
 }
 
 static int no_credential(struct farm_req *r, const char *type)
@@ -279,6 +292,43 @@ static int answer_text(struct farm_req *r, struct farm_pcall *pc, char *text, si
 	free(text);
 	farm_pcall_end(pc);
 	return copy ? 200 : farm_req_fail(r, FARM_E_NOMEM, "out of memory");
+}
+
+struct watch_io {
+	const char *type, *org, *cred_id;
+	json_t *runs;
+	long long now_ms;
+};
+
+static int watch_txn(struct farm_txn *t, void *arg)
+{
+	struct watch_io *w = arg;
+	size_t i;
+	json_t *v;
+	int rc;
+
+	json_array_foreach(w->runs, i, v)
+		if ((rc = farm_watch_add(t, w->type, w->org, w->cred_id, json_string_value(v),
+					 w->now_ms)) != FARM_OK && rc != FARM_E_INVAL &&
+		    rc != FARM_E_TOOBIG)
+			return rc;
+	return FARM_OK;
+}
+
+/* Runs the call triggered or saw unfinished are watched by farm-runner's poller
+ * (watch.h); a failure to record them is logged, the answer stands. */
+static void watch_runs(struct farm_req *r, const struct farm_platform *pl, struct farm_pcall *pc,
+		       json_t *runs)
+{
+	struct farm_app *app = r->app;
+	struct watch_io w = {pl->up.type, farm_req_org(r), pc->c.cred_id, runs, farm_clock_ms()};
+	int rc;
+
+	if (!pl->poll || !json_array_size(runs))
+		return;
+	if ((rc = farm_store_run(app->store, watch_txn, &w)) != FARM_OK)
+		farm_log(FARM_LOG_WARN, r->id, 0, "%s: cannot watch %zu run(s): %s", pl->up.type,
+			 json_array_size(runs), farm_strerror(rc));
 }
 
 /* The audit action word of an admin row (platforms.md §5): from the path's last
@@ -357,6 +407,9 @@ int farm_h_platform(struct farm_req *r)
 		written(r, &pc);
 	if (rc == FARM_OK && o.log)
 		farm_log(FARM_LOG_INFO, r->id, 0, "%s", o.log);
+	if (rc == FARM_OK)
+		watch_runs(r, pl, &pc, o.watch);
+	json_decref(o.watch);
 	if (rc == FARM_OK && o.text)
 		return answer_text(r, &pc, o.text, o.len, o.ctype);
 	free(o.text);

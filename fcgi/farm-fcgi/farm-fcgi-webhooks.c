@@ -20,6 +20,7 @@
  * cannot be had → 401, nothing stored; they look alike on purpose.
  */
 #include "farm-fcgi.h"
+#include "farm-fcgi-pcall.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -39,6 +40,7 @@
 #include "log.h"
 #include "provider.h"
 #include "platform.h"
+#include "watch.h"
 #include "webhook.h"
 #include "banned.h"
 
@@ -345,6 +347,84 @@ out:
 	return status;
 }
 
+/* --- a delivery that names a run: farm reads it (webhook.reads_run) --------------- */
+
+struct run_obs_io {
+	const char *type, *org, *cred_id, *run;
+	json_t *fields; /* NULL: the read failed; the run is only watched */
+	const char *now;
+	long long now_ms;
+	int emitted;
+};
+
+static int run_obs_txn(struct farm_txn *t, void *arg)
+{
+	struct run_obs_io *o = arg;
+
+	o->emitted = 0;
+	if (!o->fields)
+		return farm_watch_add(t, o->type, o->org, o->cred_id, o->run, o->now_ms);
+	return farm_watch_observe(t, o->type, o->org, o->cred_id, o->fields, o->now,
+				  o->now_ms, &o->emitted);
+}
+
+/* Reads the run `named` names with the path's credential (the bare path: the
+ * org-less scope's most recently updated one) and stores it as the run's observation
+ * (watch.h), shared with the poller.  A read that fails is answered with its mapped
+ * error, and the run is watched (the poller tries again).  Returns the status. */
+static int hook_read_run(struct hook *h, json_t *named)
+{
+	struct farm_req *r = h->r;
+	struct farm_app *app = r->app;
+	const struct farm_platform *pl = h->pl;
+	const char *run = json_string_value(json_object_get(named, "buildId"));
+	struct run_obs_io o = {pl->up.type, h->org, NULL, run, NULL, NULL, 0, 0};
+	char received[FARM_EVENT_TS_LEN];
+	struct farm_pcall pc;
+	int b, rc, status;
+
+	memset(&pc, 0, sizeof(pc));
+	if (!run || !pl->poll || !pl->poll->read) {
+		status = farm_req_fail(r, FARM_E_INTERNAL, "the delivery names no run");
+		goto out;
+	}
+	b = farm_pcall_begin_cred(r, pl->up.type, h->org, h->cred_id, &pc);
+	if (b == FARM_PCALL_NONE) {
+		status = farm_req_fail(r, FARM_E_NOTFOUND, "No %s credential configured for "
+							   "this organization", pl->up.type);
+		goto out;
+	}
+	if (b != FARM_PCALL_OK) {
+		status = r->status;
+		goto out;
+	}
+	o.cred_id = pc.c.cred_id;
+	rc = pl->poll->read(&pc.c, run, &o.fields);
+	o.now_ms = farm_clock_ms();
+	farm_clock_iso(o.now_ms, received);
+	o.now = received;
+	if ((b = farm_store_run(app->store, run_obs_txn, &o)) != FARM_OK && rc == FARM_OK) {
+		status = farm_req_store_fail(r, b);
+		farm_pcall_end(&pc);
+		goto out;
+	}
+	if (rc != FARM_OK) {
+		status = farm_pcall_answer(r, &pc, rc, 200, NULL);
+		goto out;
+	}
+	farm_pcall_end(&pc);
+	if (!o.emitted) {
+		status = farm_req_json(r, 200, json_pack("{s:b,s:b}", "received", 1, "duplicate", 1));
+		goto out;
+	}
+	status = farm_req_json(r, 200, json_pack("{s:b}", "received", 1));
+	farm_fcgi_nudge_eventd(r);
+out:
+	json_decref(o.fields);
+	json_decref(named);
+	return status;
+}
+
 /* --- keys published by a platform's API (fetch_key/verify_key of its webhook) ---- */
 
 /* A key fetched at most this often per API, for the whole pool. */
@@ -613,6 +693,11 @@ int farm_h_webhook(struct farm_req *r)
 	}
 	rc = wh->map(payload ? payload : r->body, payload ? plen : r->body_len, &fields, &key,
 		     &perr);
+	if (rc == FARM_OK && wh->reads_run) {
+		free(key);
+		rc = hook_read_run(&h, fields);
+		goto out;
+	}
 	rc = hook_accept(&h, rc, fields, key, &perr);
 out:
 	free(payload);

@@ -5,6 +5,7 @@
  *                         process group, output into the run's log, timeout
  *   farm-runner-candor.c  a candor stage: the plan sent to a Candor runner
  *   farm-runner-poll.c    the pollers of linked deployment targets (the fallback of webhooks)
+ *                         and the watcher of watched runs (lib/platform/watch.h)
  */
 #ifndef FARM_RUNNER_H
 #define FARM_RUNNER_H
@@ -91,8 +92,9 @@ int farm_runner_candor_stage(struct farm_runner *rn, json_t *run, json_t *st,
 /* Walks the registry and starts one poller thread per platform whose deploy hooks
  * poll (platform.h; poll_interval > 0): every interval, each linked target
  * (FARM_T_CATALOG) is read with its org's credential of that platform and observed
- * (deploy->observe): an event only on a change.  FARM_OK (also when none polls) or
- * FARM_E_NOMEM/FARM_E_IO. */
+ * (deploy->observe): an event only on a change.  And one watcher thread when a
+ * platform has a poll hook: every watched run (watch.h) read every poll.interval until
+ * it ends.  FARM_OK (also when none polls) or FARM_E_NOMEM/FARM_E_IO. */
 int farm_runner_poll_start(struct farm_runner *rn);
 /* Joins the pollers (after farm_runner_stopping was set).  Safe to call when none
  * started. */

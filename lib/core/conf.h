@@ -30,6 +30,7 @@ struct farm_conf {
 	char *upstream_ca_file;      /* extra CA bundle for platform TLS; empty = system store */
 	char *pipelines_workspace_root;
 	long pipelines_stage_timeout; /* seconds, when a stage sets none */
+	long poll_interval, poll_max_age; /* watched runs (watch.h): seconds between reads, longest watch */
 	int audit_enabled;        /* 0: no audit records (bench-audit's reference run only) */
 	long audit_retention_days; /* 0 = for ever */
 	long events_history;

@@ -29,16 +29,6 @@ struct status_row {
 /* Platforms not yet a module (platforms.md §2); a module's words are in its
  * descriptor (lib/platform/<type>/, .statuses). */
 static const struct status_row status_table[] = {
-    /* Codefresh build status; pending-approval waits for a human → queued. */
-    {"codefresh", "build", "pending", "queued"},
-    {"codefresh", "build", "elected", "queued"},
-    {"codefresh", "build", "delayed", "queued"},
-    {"codefresh", "build", "pending-approval", "queued"},
-    {"codefresh", "build", "running", "running"},
-    {"codefresh", "build", "terminating", "running"},
-    {"codefresh", "build", "success", "success"},
-    {"codefresh", "build", "terminated", "canceled"},
-    {"codefresh", "build", "error", "error"},
 
     /* Semaphore pipeline state / result (failed + an infrastructure result_reason is
      * "error": that needs two fields, so the caller decides it). */

@@ -49,7 +49,7 @@ unsigned farm_platform_capabilities(const struct farm_platform *pl)
 		caps |= FARM_PLATFORM_CAN_LOG;
 	if (pl->webhook)
 		caps |= FARM_PLATFORM_CAN_WEBHOOK;
-	if (pl->deploy && pl->deploy->poll_interval)
+	if ((pl->deploy && pl->deploy->poll_interval) || pl->poll)
 		caps |= FARM_PLATFORM_CAN_POLL;
 	return caps;
 }

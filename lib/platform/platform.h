@@ -47,6 +47,10 @@ struct farm_platform_out {
 	size_t len;
 	const char *ctype; /* text's media type when it is not JSON ("text/plain; ..."), or NULL */
 	const char *log; /* an info line for the log (arena; no secret), or NULL */
+	/* Runs to watch until they end (new array of run ids, or NULL): the platform has
+	 * a poll hook and this call triggered them or saw them queued or running.  The
+	 * handler records them for farm-runner's poller (watch.h). */
+	json_t *watch;
 };
 
 struct farm_platform_route {
@@ -121,6 +125,10 @@ struct farm_platform_webhook {
 	 * an event deduplicated by key. */
 	int (*observe)(struct farm_txn *t, const char *org, const char *cred_id, json_t *fields,
 		       const char *now, int *emitted);
+	/* 1: a delivery only names a run (map's fields hold its "buildId"); the receiver
+	 * reads the run through the descriptor's poll.read with the credential and stores
+	 * it as the observation the poller shares (watch.h): one event per change. */
+	int reads_run;
 };
 
 /* Any presented token (?token= when `query_too`, X-Farm-Token, the Basic password)
@@ -156,6 +164,22 @@ struct farm_platform_deploy {
 	int (*observe)(struct farm_txn *t, const char *org, const char *cred_id,
 		       const char *target, json_t *view, const char *source, const char *now,
 		       int *emitted);
+};
+
+/* ---- runs watched until they end (farm-runner's poller, platforms.md §4) ---------- */
+
+/* A platform whose runs do not all arrive by webhook: farm-runner reads every watched
+ * run (one farm triggered, or a list or a delivery showed queued or running) every
+ * poll.interval seconds until its status is final, and stores each read as the run's
+ * observation shared with the webhook receiver (watch.h): one event per change. */
+struct farm_platform_poll {
+	/* Reads run `run_id` through c (never cached) and maps it to the event's fields
+	 * (new; lib/events/event.h: provider, project, name, buildId, number, status,
+	 * providerStatus, branch, commitSha, url, startedAt, finishedAt).  FARM_OK, or an
+	 * error with c->err saying what happened (404: the run is gone). */
+	int (*read)(struct farm_provider_call *c, const char *run_id, json_t **fields);
+	/* Config key of the reads a minute one credential may spend on polling, or NULL. */
+	const char *rate_key;
 };
 
 /* ---- runs: one vocabulary across platforms (platforms.md §5) ---------------------- */
@@ -218,6 +242,7 @@ struct farm_platform {
 	const struct farm_platform_status *statuses; /* {NULL} ends */
 	const char *run_id; /* how a run is named (platforms.md §5): "job#number" */
 	const struct farm_platform_deploy *deploy; /* NULL: not a deployment target */
+	const struct farm_platform_poll *poll;     /* NULL: runs are not watched */
 	const struct farm_platform_runs *runs;     /* NULL: no /runs/<type> operations */
 };
 
@@ -238,7 +263,7 @@ const struct farm_platform *farm_platform_deployer(void);
 
 /* Capabilities of GET /platforms, derived from the descriptor, never listed by hand:
  * list (a FARM_PLATFORM_LIST row), get, rerun, cancel, log (runs hooks), trigger (a
- * FARM_PLATFORM_TRIGGER row), webhook (a webhook), poll (a deploy poller). */
+ * FARM_PLATFORM_TRIGGER row), webhook (a webhook), poll (a deploy poller or watched runs). */
 enum {
 	FARM_PLATFORM_CAN_LIST = 1u << 0,
 	FARM_PLATFORM_CAN_GET = 1u << 1,

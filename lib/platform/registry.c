@@ -9,6 +9,7 @@
 #include "argocd.h"
 #include "candor.h"
 #include "circleci.h"
+#include "codefresh.h"
 #include "gitflic.h"
 #include "jenkins.h"
 #include "semaphore.h"
@@ -18,6 +19,7 @@ const struct farm_platform *const farm_platforms[] = {
 	&farm_platform_argocd,
 	&farm_platform_candor,
 	&farm_platform_circleci,
+	&farm_platform_codefresh,
 	&farm_platform_gitflic,
 	&farm_platform_jenkins,
 	&farm_platform_semaphore,

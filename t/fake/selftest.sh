@@ -115,6 +115,7 @@ echo "# fakes run in $tmp"
 start argo argocd
 start candor candor
 start circle circleci
+start cf codefresh
 start circle7 circleci --page-size 7
 start gitflic gitflic
 start gfself gitflic --prefix /rest-api --max-size 10
@@ -125,6 +126,7 @@ start semaphore semaphore
 start travis travis --keyfile "$tmp/travis-key.pem"
 
 AB='Authorization: Bearer argocd-test-token'
+CK='Authorization: cf-test-key.0123456789abcdef'
 CT='Circle-Token: circle-test-token'
 JU='farm:11f0e3c2a9b8d7e6f5a4b3c2d1e0f9a8b7'
 GF='Authorization: token gitflic-test-token'
@@ -530,6 +532,45 @@ req candor POST /logs/r1 -H "$CR"
 check "candor runner: POST /logs/:runId -> the run's log" all_of 'status 200' 'body_has "run r1: Failed"'
 req candor POST /logs/..%2Fetc -H "$CR"
 check "candor runner: a malicious run id -> 400" status 400
+
+# ---------------------------------------------------------------- Codefresh
+
+req cf GET /api/workflow
+check "codefresh: no key -> 401 with its message" \
+	answers 401 'd["message"]' '"Authorization header is missing"'
+req cf GET /api/workflow -H 'Authorization: Bearer cf-test-key.0123456789abcdef'
+check "codefresh: a scheme word before the key -> 401 (the bare key only)" status 401
+req cf GET /api/pipelines/demo%2Fci-build -H "$CK"
+check "codefresh: a pipeline by its %2F-encoded name: metadata.id, name, project" \
+	answers 200 'd["metadata"]["name"], d["metadata"]["project"], len(d["metadata"]["id"])' '"demo/ci-build", "demo", 24'
+pid=$("$py" -c 'import json,sys; print(json.load(open(sys.argv[1]))["metadata"]["id"])' "$tmp/body")
+req cf GET /api/pipelines/demo/ci-build -H "$CK"
+check "codefresh: an unencoded slash does not match -> 404" status 404
+req cf GET "/api/workflow?pipeline=$pid&limit=7&page=2" -H "$CK"
+check "codefresh: /workflow of a pipeline id: workflows.docs, page 2 of 5 by 7, newest first" \
+	answers 200 'len(d["workflows"]["docs"]), d["workflows"]["total"], d["workflows"]["pages"], d["workflows"]["page"], d["workflows"]["docs"][0]["created"] > d["workflows"]["docs"][1]["created"]' '7, 30, 5, 2, True'
+req cf GET /api/workflow -H "$CK"
+check "codefresh: every build, 10 a page by default" answers 200 'len(d["workflows"]["docs"]), d["workflows"]["total"]' '10, 33'
+req cf POST /api/pipelines/run/demo%2Fci-build -H "$CK" -H 'Content-Type: application/json' -d '{"branch":"dev","variables":{"A":"1"}}'
+check "codefresh: run -> 200, the new build id as a JSON string" answers 200 'len(d)' '24'
+bid=$("$py" -c 'import json,sys; print(json.load(open(sys.argv[1])))' "$tmp/body")
+req cf GET "/api/builds/$bid" -H "$CK"
+check "codefresh: the new build is pending on branch dev with its variables" \
+	answers 200 'd["status"], d["branchName"], d["variables"], d["finished"]' '"pending", "dev", {"A": "1"}, None'
+prog=$("$py" -c 'import json,sys; print(json.load(open(sys.argv[1]))["progress"])' "$tmp/body")
+req cf POST /api/pipelines/run/demo%2Fci-build -H "$CK" -H 'Content-Type: application/json' -d '{"trigger":"nope"}'
+check "codefresh: an unknown trigger -> 400 with a message" answers 400 'd["message"]' '"Trigger nope not found"'
+ctl cf POST /__fake/advance "{\"buildId\":\"$bid\"}"
+check "codefresh: POST /__fake/advance moves pending -> running" ctl_is 'd["status"], d["started"] is not None' '"running", True'
+req cf DELETE "/api/progress/$prog" -H "$CK"
+check "codefresh: DELETE /progress/<progress> -> 200, the build terminated" answers 200 'd' '{}'
+req cf DELETE "/api/progress/$prog" -H "$CK"
+check "codefresh: ... again: 400, already finished" status 400
+req cf GET "/api/builds/rebuild/$bid" -H "$CK"
+check "codefresh: rebuild -> 200, another new build id" answers 200 'len(d) == 24 and d != "'"$bid"'"' 'True'
+req cf GET /api/builds/000000000000000000000000 -H "$CK"
+check "codefresh: an unknown build -> 404 with its message" \
+	answers 404 'd["message"]' '"Workflow 000000000000000000000000 not found"'
 
 # ---------------------------------------------------------------- lifecycle
 
