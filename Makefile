@@ -180,9 +180,11 @@ fmt:
 #   $(SBINDIR)/farm-fcgi farm-eventd farm-wsd farm-runner (those built), $(BINDIR)/farmctl,
 #   $(SYSCONFDIR)/farm/farm.conf (0640; never overwritten), units, sysusers.d, tmpfiles.d,
 #   nginx drop-ins ($(NGINXDIR)/conf.d/farm.conf upstreams, default.d/farm.conf locations,
-#   farm-fastcgi.conf), man pages, docs, $(DATADIR)/openapi.json (served by the drop-in at
-#   /api/v1/openapi.json), $(STATEDIR) (0700).
-# FARM_SOCKET, FARM_WSD, FARM_NGINX_DIR, FARM_ACCESS_LOG, FARM_NGINX_GROUP, FARM_DATA_DIR fill the
+#   default.d/farm-console.conf the console at /, farm-fastcgi.conf), man pages, docs,
+#   $(DATADIR)/openapi.json (served by the drop-in at /api/v1/openapi.json), the console's
+#   static files in $(DATADIR)/www, $(STATEDIR) (0700).
+# FARM_SOCKET, FARM_WSD, FARM_NGINX_DIR, FARM_ACCESS_LOG, FARM_NGINX_GROUP, FARM_DATA_DIR,
+# FARM_WWW_DIR fill the
 # templates' placeholders (the tests point them into a trash directory).
 # Ownership (farm user, nginx group) is the package's business: see farm.spec.
 VERSION       := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
@@ -207,6 +209,7 @@ FARM_NGINX_DIR   ?= $(NGINXDIR)
 FARM_ACCESS_LOG  ?= $(LOCALSTATEDIR)/log/nginx/farm-access.log
 FARM_NGINX_GROUP ?= nginx
 FARM_DATA_DIR    ?= $(DATADIR)
+FARM_WWW_DIR     ?= $(FARM_DATA_DIR)/www
 
 DAEMONS   := $(foreach p,farm-fcgi farm-eventd farm-wsd farm-runner,$(if $(wildcard fcgi/$(p)/$(p).c),$(p)))
 UNITS     := farm.socket farm.service $(addsuffix .service,$(filter-out farm-fcgi,$(DAEMONS)))
@@ -218,7 +221,8 @@ SUBST = sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@BINDIR@|$(BINDIR)|g' \
 	-e 's|@FARM_RUNDIR@|$(RUNDIR)|g' -e 's|@FARM_SOCKET@|$(FARM_SOCKET)|g' \
 	-e 's|@FARM_WSD@|$(FARM_WSD)|g' -e 's|@FARM_NGINX_DIR@|$(FARM_NGINX_DIR)|g' \
 	-e 's|@FARM_ACCESS_LOG@|$(FARM_ACCESS_LOG)|g' -e 's|@FARM_NGINX_GROUP@|$(FARM_NGINX_GROUP)|g' \
-	-e 's|@FARM_DATA_DIR@|$(FARM_DATA_DIR)|g' -e 's|@FARM_WS_LISTEN@|$(FARM_WS_LISTEN)|g' \
+	-e 's|@FARM_DATA_DIR@|$(FARM_DATA_DIR)|g' -e 's|@FARM_WWW_DIR@|$(FARM_WWW_DIR)|g' \
+	-e 's|@FARM_WS_LISTEN@|$(FARM_WS_LISTEN)|g' \
 	-e 's|@VERSION@|$(VERSION)|g'
 
 # farm.conf(5)'s key list comes from the config table itself (farmctl config keys --man).
@@ -262,15 +266,20 @@ install: $(PROG_BIN) $(MAN_OUT)
 	$(Q)$(SUBST) scripts/systemd/farm.tmpfiles >$(DESTDIR)$(TMPFILESDIR)/farm.conf
 	$(Q)$(SUBST) nginx/farm-upstream.conf >$(DESTDIR)$(NGINXDIR)/conf.d/farm.conf
 	$(Q)$(SUBST) nginx/farm-locations.conf >$(DESTDIR)$(NGINXDIR)/default.d/farm.conf
+	$(Q)$(SUBST) nginx/farm-console.conf >$(DESTDIR)$(NGINXDIR)/default.d/farm-console.conf
 	$(Q)$(SUBST) nginx/farm-fastcgi.conf >$(DESTDIR)$(NGINXDIR)/farm-fastcgi.conf
 	$(Q)$(SUBST) nginx/farm-stream.conf >$(DESTDIR)$(NGINXDIR)/farm-stream.conf
 	$(Q)chmod 0644 $(DESTDIR)$(SYSUSERSDIR)/farm.conf $(DESTDIR)$(TMPFILESDIR)/farm.conf \
 	  $(DESTDIR)$(NGINXDIR)/conf.d/farm.conf $(DESTDIR)$(NGINXDIR)/default.d/farm.conf \
+	  $(DESTDIR)$(NGINXDIR)/default.d/farm-console.conf \
 	  $(DESTDIR)$(NGINXDIR)/farm-fastcgi.conf $(DESTDIR)$(NGINXDIR)/farm-stream.conf
 	$(Q)install -m 0644 $(BUILD)/doc/farm.conf.5 $(DESTDIR)$(MANDIR)/man5/farm.conf.5
 	$(Q)install -m 0644 $(MAN8:%=$(BUILD)/doc/%) $(DESTDIR)$(MANDIR)/man8/
 	$(Q)install -m 0644 $(wildcard README.md docs/*.md) $(DESTDIR)$(DOCDIR)/
 	$(Q)install -m 0644 docs/openapi.json $(DESTDIR)$(DATADIR)/openapi.json
+	$(Q)install -d $(DESTDIR)$(DATADIR)/www/js
+	$(Q)install -m 0644 $(wildcard www/*.html www/*.css www/*.svg) $(DESTDIR)$(DATADIR)/www/
+	$(Q)install -m 0644 $(wildcard www/js/*.js) $(DESTDIR)$(DATADIR)/www/js/
 
 # make rpm: source and binary RPMs with rpmbuild in a private _topdir ($(BUILD)/rpmbuild).
 # --nodeps: Debian has no RPM database to check BuildRequires against.  rpmbuild runs
@@ -278,7 +287,7 @@ install: $(PROG_BIN) $(MAN_OUT)
 # ours and would leak into the spec's own make.
 RPM_TOP  := $(abspath $(BUILD))/rpmbuild
 DIST_TAR := $(RPM_TOP)/SOURCES/farm-$(VERSION).tar.gz
-DIST_SRC := $(wildcard Makefile VERSION farm.spec README.md .clang-format lib fcgi nginx scripts t doc docs packaging)
+DIST_SRC := $(wildcard Makefile VERSION farm.spec README.md .clang-format lib fcgi nginx scripts t doc docs packaging www)
 
 rpm: farm.spec
 	$(Q)test "$$(sed -n 's/^Version:[[:space:]]*//p' farm.spec)" = "$(VERSION)" || \

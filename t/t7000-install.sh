@@ -171,7 +171,6 @@ http {
         listen 127.0.0.1:$PORT;
         server_name localhost;
         include $ROOT/etc/nginx/default.d/*.conf;
-        location / { return 404; }
     }
 }
 EOF
@@ -236,6 +235,15 @@ test_expect_success 'the installed drop-in serves the installed OpenAPI document
 	api GET /api/v1/openapi.json && expect_status 200 &&
 	test_grep "^Content-Type: application/json" headers &&
 	cmp body "$SRC_DIR/docs/openapi.json"
+'
+
+test_expect_success 'the installed console drop-in serves the installed www/ at / with its CSP' '
+	test_grep "^location / {" "$ROOT/etc/nginx/default.d/farm-console.conf" &&
+	test_equal "$(mode /usr/share/farm/www/index.html)" 644 &&
+	cmp "$ROOT/usr/share/farm/www/js/app.js" "$SRC_DIR/www/js/app.js" &&
+	api GET / && expect_status 200 && cmp body "$SRC_DIR/www/index.html" &&
+	test_grep "^Content-Security-Policy: default-src .none.; script-src .self.;" headers &&
+	api GET /js/live.js && expect_status 200 && test_grep "^Content-Type: text/javascript" headers
 '
 
 test_expect_success 'the installed status location answers locally and refuses others' '

@@ -76,7 +76,8 @@ test_expect_success 'payload: units, sysusers.d, tmpfiles.d, nginx drop-ins, man
 	for p in /usr/lib/systemd/system/farm.service /usr/lib/systemd/system/farm.socket \
 		/usr/lib/systemd/system/farm-eventd.service /usr/lib/systemd/system/farm-wsd.service \
 		/usr/lib/sysusers.d/farm.conf /usr/lib/tmpfiles.d/farm.conf \
-		/etc/nginx/conf.d/farm.conf /etc/nginx/default.d/farm.conf /etc/nginx/farm-fastcgi.conf; do
+		/etc/nginx/conf.d/farm.conf /etc/nginx/default.d/farm.conf /etc/nginx/default.d/farm-console.conf \
+		/etc/nginx/farm-fastcgi.conf /usr/share/farm/www/index.html /usr/share/farm/www/js/app.js; do
 		test -n "$(qlv $p)" || { echo "missing $p"; return 1; }
 	done &&
 	for m in man5/farm.conf.5 man8/farmctl.8 man8/farm-fcgi.8 man8/farm-eventd.8 man8/farm-wsd.8; do
@@ -102,7 +103,8 @@ test_expect_success 'payload: the OpenAPI document in /usr/share/farm, 0644, ser
 	test -n "$(qlv /usr/share/farm/openapi.json)" &&
 	qlv /usr/share/farm/openapi.json | grep -q "^-rw-r--r-- .* root \+root " &&
 	cmp x/usr/share/farm/openapi.json "$SRC_DIR/docs/openapi.json" &&
-	test_grep "alias /usr/share/farm/openapi.json;" x/etc/nginx/default.d/farm.conf
+	test_grep "alias /usr/share/farm/openapi.json;" x/etc/nginx/default.d/farm.conf &&
+	test_grep "root /usr/share/farm/www;" x/etc/nginx/default.d/farm-console.conf
 '
 
 test_expect_success 'the packaged binaries run (farm-fcgi -h, farmctl config keys)' '
@@ -114,7 +116,7 @@ test_expect_success 'config files: farm.conf and the nginx drop-ins, noreplace; 
 	rpm -qp --configfiles "$RPM" >config.list 2>/dev/null &&
 	sort config.list >config.sorted &&
 	printf "%s\n" /etc/farm/farm.conf /etc/nginx/conf.d/farm.conf /etc/nginx/default.d/farm.conf \
-		/etc/nginx/farm-fastcgi.conf /etc/nginx/farm-stream.conf | sort >config.expected &&
+		/etc/nginx/default.d/farm-console.conf /etc/nginx/farm-fastcgi.conf /etc/nginx/farm-stream.conf | sort >config.expected &&
 	test_cmp config.expected config.sorted &&
 	rpm -qp --qf "[%{FILEFLAGS:fflags} %{FILENAMES}\n]" "$RPM" >fflags 2>/dev/null &&
 	for f in $(cat config.expected); do

@@ -150,6 +150,12 @@ int farm_provider_fail(struct farm_provider_call *c, int outcome,
 int farm_provider_bad_input(struct farm_provider_call *c, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
+/* farm's own refusal of an operation the platform was not asked (a run with nothing to
+ * cancel: FARM_E_CONFLICT; no log yet: FARM_E_NOTFOUND) in c->err, with the status
+ * of `code`; returns code. */
+int farm_provider_refuse(struct farm_provider_call *c, int code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
 /* Out of memory (500) in c->err; returns FARM_E_NOMEM. */
 int farm_provider_nomem(struct farm_provider_call *c);
 

@@ -1,0 +1,390 @@
+#!/bin/bash
+# t9000-console.sh - the web console (www/) in a real headless Chromium (Debian's
+# chromium + chromium-driver, python3-selenium; t/console-driver.py) against the real
+# stack: nginx serves the page with its security headers, sign-in (the fragment of
+# make run's URL, the form, an expired or refused token back to sign-in with the
+# reason), the board updated live from the WebSocket within 1 s, farm-wsd killed and
+# restarted with nothing missed or shown twice, a member without admin controls (and
+# the API refusing them anyway), a hostile build name shown as text, a credential
+# created through the form that works and whose secret is nowhere in the page, phone
+# width and 200 % zoom without sideways scrolling.
+. "$(dirname "$0")/test-lib.sh"
+. "$TEST_DIR/lib-events.sh"
+. "$TEST_DIR/lib-fakes.sh"
+
+CCI_SECRET=cci-secret-for-t9000-0123456789
+export FARM_WEBHOOK_CIRCLECI_SECRET=$CCI_SECRET
+export FARM_RUN_SUPERVISE_EXCEPT="farm-eventd farm-wsd"
+FARM_WSD_LISTEN=127.0.0.1:$(free_port)
+export FARM_WSD_LISTEN
+JSECRET=jk-console-secret-7f3a9c1e5b2d8f40
+HOSTILE='<img src=x onerror=alert(1)>'
+
+start_fake jenkins --token "$JSECRET" || exit 1
+
+# ---- the browser: one Chromium for the whole script, a command per line ------------
+DRV_PID=
+drv_start() {
+	coproc DRV { exec $PY "$TEST_DIR/console-driver.py" 2>>"$TRASH/driver.err"; }
+	DRV_PID=$DRV_PID
+	DRV_IN=${DRV[1]} DRV_OUTFD=${DRV[0]}
+	IFS= read -r -t 60 DRV_OUT <&"$DRV_OUTFD" && test_equal "$DRV_OUT" 'ok "ready"'
+}
+# drv CMD ARGS...: the answer's JSON in $DRV_OUT; fails on "err" (printed).
+drv() {
+	printf '%q ' "$@" >&"$DRV_IN" && echo >&"$DRV_IN" || { echo "driver gone"; cat "$TRASH/driver.err"; return 1; }
+	IFS= read -r -t 90 DRV_OUT <&"$DRV_OUTFD" || { echo "driver did not answer: $*"; return 1; }
+	case $DRV_OUT in
+	"ok "*) DRV_OUT=${DRV_OUT#ok }; return 0 ;;
+	*) echo "driver: $* -> $DRV_OUT"; return 1 ;;
+	esac
+}
+drv_stop() {
+	[ -n "$DRV_PID" ] || return 0
+	echo quit >&"$DRV_IN" 2>/dev/null
+	wait_until 10 _daemon_gone "$DRV_PID" || kill "$DRV_PID" 2>/dev/null
+	DRV_PID=
+}
+trap 'drv_stop; stop_farm; [ -n "${FAKE_PIDS:-}" ] && kill $FAKE_PIDS 2>/dev/null' EXIT
+
+# cci PROJECT STATUS ID [NAME]: one signed CircleCI delivery (curl), instance secret;
+# CCI_T0 is the time (date +%s%N) just before curl sent it
+cci() {
+	$PY - "$1" "$2" "$3" "${4:-wf-$3}" >cci.json <<-\EOF &&
+	import json, sys
+	project, status, n, name = sys.argv[1:5]
+	print(json.dumps({"type": "workflow-completed", "id": "00000000-0000-4000-8000-%012d" % int(n),
+	  "happened_at": "2026-01-01T10:00:00Z",
+	  "workflow": {"id": "10000000-0000-4000-8000-%012d" % int(n), "name": name, "status": status,
+	    "created_at": "2026-01-01T09:59:00Z", "stopped_at": "2026-01-01T10:00:00Z",
+	    "url": "https://app.circleci.com/pipelines/gh/x/%s" % n},
+	  "pipeline": {"id": "20000000-0000-4000-8000-%012d" % int(n), "number": int(n),
+	    "created_at": "2026-01-01T09:59:00Z", "trigger": {"type": "webhook"},
+	    "vcs": {"provider_name": "github", "origin_repository_url": "https://github.com/x/y",
+	      "target_repository_url": "https://github.com/x/y", "revision": "abc%s" % n, "branch": "main"}},
+	  "project": {"id": "30000000-0000-4000-8000-000000000000", "name": project.split("/")[-1],
+	    "slug": project}}))
+	EOF
+	sig=$(cci_sign cci.json "$CCI_SECRET") &&
+	CCI_T0=$(date +%s%N) &&
+	curl -sS -o body -w "%{http_code}" -H "Content-Type: application/json" -H "circleci-signature: $sig" \
+		--data-binary @cci.json "$FARM_URL/api/v1/webhooks/circleci" >status &&
+	expect_status 200
+}
+
+test_expect_success 'start farm and a headless Chromium' '
+	start_farm &&
+	drv_start
+'
+ADMIN=$(token alice - admin)
+MEMBER=$(token mia -)
+ORG_ADMIN=$(token olga org-x admin)
+
+# ---- served by nginx ------------------------------------------------------------------
+
+test_expect_success 'GET / is the console, with a CSP without unsafe-inline and the usual headers' '
+	api GET / && expect_status 200 &&
+	test_grep "^Content-Type: text/html" headers &&
+	test_grep "<script type=\"module\" src=\"js/app.js\"></script>" body &&
+	grep -i "^Content-Security-Policy:" headers >csp &&
+	test_grep "default-src .none." csp && test_grep "script-src .self.;" csp &&
+	test_grep "frame-ancestors .none." csp && test_no_grep unsafe csp &&
+	test_grep "^X-Content-Type-Options: nosniff" headers &&
+	test_grep "^Referrer-Policy: no-referrer" headers &&
+	test_grep "^X-Frame-Options: DENY" headers &&
+	api GET /js/app.js "" -H "Accept-Encoding: gzip" && expect_status 200 &&
+	test_grep "^Content-Type: text/javascript" headers &&
+	test_grep "^Content-Encoding: gzip" headers &&
+	test_grep "^Content-Security-Policy:" headers &&
+	api GET /nope.js && expect_status 404
+'
+
+test_expect_success 'no markup is built from strings: no innerHTML, no inline script or style' '
+	! grep -rnE "\.(inner|outer)HTML|insertAdjacentHTML\(|document\.write\(|eval\(|new Function|setTimeout\(\"" "$SRC_DIR/www" &&
+	! grep -nE "<script>|<style|style=| on[a-z]+=" "$SRC_DIR/www/index.html" &&
+	! grep -rnE "https?://" "$SRC_DIR/www" --include=*.html --include=*.css
+'
+
+# ---- sign-in --------------------------------------------------------------------------
+
+test_expect_success 'make run'"'"'s URL signs in: the token leaves the address bar, the board is live, no console error' '
+	drv open "$FARM_URL/#token=$ADMIN" &&
+	drv wait "#board-count" 10 && drv state live 10 &&
+	drv js "return location.hash" && test_equal "$DRV_OUT" "\"#/board\"" &&
+	drv js "return sessionStorage.getItem(\"farm.token\") === \"$ADMIN\"" && test_equal "$DRV_OUT" true &&
+	drv js "return performance.getEntriesByType(\"resource\").map(e => e.name).filter(n => n.includes(\"$ADMIN\")).length" &&
+	test_equal "$DRV_OUT" 0 &&
+	drv text "#who" && test_equal "$DRV_OUT" "\"alice (admin)\"" &&
+	drv errors && test_equal "$DRV_OUT" "[]"
+'
+
+test_expect_success 'a refused token goes back to sign-in with the API'"'"'s reason' '
+	drv js "sessionStorage.clear(); location.hash = \"#/board\"; location.reload()" &&
+	drv wait "#signin" 10 &&
+	drv type "#token" "${ADMIN%?}x" && drv click "#signin button[type=submit]" &&
+	drv wait "#signin-message .error" 10 &&
+	drv text "#signin-message" && echo "$DRV_OUT" &&
+	case "$DRV_OUT" in *"Signed out: "*) ;; *) false ;; esac &&
+	drv find "${ADMIN%?}x" && test_equal "$DRV_OUT" "[]"
+'
+
+test_expect_success 'an expired token goes back to sign-in, saying so' '
+	SHORT=$(FARM_CONFIG=$TRASH/state/farm.conf "$FARM_BUILD/farmctl" token --sub sam --ttl 8s) &&
+	drv type "#token" "$SHORT" && drv click "#signin button[type=submit]" &&
+	drv wait "#board-count" 10 &&
+	drv wait "#signin-message .error" 15 &&
+	drv text "#signin-message" && echo "$DRV_OUT" &&
+	case "$DRV_OUT" in *"expired"*) ;; *) false ;; esac
+'
+
+test_expect_success 'the form signs in too' '
+	drv type "#token" "$ADMIN" && drv click "#signin button[type=submit]" &&
+	drv wait "#board-count" 10 && drv state live 10 &&
+	drv js "window.__notReloaded = 1; return 1"
+'
+
+# ---- the board, live ------------------------------------------------------------------
+
+test_expect_success 'a webhook posted with curl is on the board within 1 s, without reload' '
+	cci gh/console/live running 1 &&
+	drv tile gh/console/live running 5 &&
+	el=$(ms_since $CCI_T0) && say "webhook sent to tile shown: $el ms (after the answer: $DRV_OUT ms)" &&
+	test "$el" -lt 1000 &&
+	cci gh/console/live success 2 &&
+	drv tile gh/console/live success 5 &&
+	el=$(ms_since $CCI_T0) && say "second event: $el ms" && test "$el" -lt 1000 &&
+	drv count "#board li.tile" && test_equal "$DRV_OUT" 1 &&
+	drv js "return window.__notReloaded" && test_equal "$DRV_OUT" 1
+'
+
+feed_check() { # the feed lists each event id once, and every id of /events
+	drv feed && echo "$DRV_OUT" >feed.json &&
+	TOKEN=$ADMIN api GET "/api/v1/events?since=0&limit=1000" && expect_status 200 &&
+	$PY - feed.json body <<-\EOF
+	import json, sys
+	feed = json.load(open(sys.argv[1]))
+	ids = [e["data"]["id"] for e in json.load(open(sys.argv[2]))]
+	assert len(feed) == len(set(feed)), "an event shown twice: %s" % feed
+	assert sorted(feed) == ids, "feed %s, history %s" % (sorted(feed), ids)
+	EOF
+}
+
+test_expect_success 'farm-wsd killed: "reconnecting"; restarted: the events posted meanwhile appear, none twice' '
+	daemon_stop farm-wsd KILL &&
+	drv state reconnecting 5 &&
+	drv text "#live" && test_equal "$DRV_OUT" "\"Reconnecting\\u2026\"" &&
+	cci gh/console/live failed 3 &&
+	cci gh/console/api queued 4 &&
+	cci gh/console/api running 5 &&
+	cci gh/console/web success 6 &&
+	daemon_start farm-wsd &&
+	drv state live 10 &&
+	drv tile gh/console/live failed 5 &&
+	drv tile gh/console/api running 5 &&
+	drv tile gh/console/web success 5 &&
+	drv count "#board li.tile" && test_equal "$DRV_OUT" 3 &&
+	feed_check &&
+	drv js "return window.__notReloaded" && test_equal "$DRV_OUT" 1
+'
+
+test_expect_success 'a second outage: still nothing missed or repeated' '
+	daemon_stop farm-wsd TERM &&
+	drv state reconnecting 5 &&
+	cci gh/console/web failed 7 &&
+	daemon_start farm-wsd &&
+	drv state live 10 &&
+	drv tile gh/console/web failed 5 &&
+	feed_check
+'
+
+test_expect_success 'a hostile build name is shown as its characters, nothing runs' '
+	cci gh/console/hostile failed 8 "$HOSTILE" &&
+	drv tile gh/console/hostile failed 5 &&
+	drv js "return [...document.querySelectorAll(\"#board li.tile\")].find(t => t.querySelector(\"h3\").textContent === \"gh/console/hostile\").querySelector(\"dd\").textContent" &&
+	test_equal "$DRV_OUT" "\"$HOSTILE #8\"" &&
+	drv count "main img" && test_equal "$DRV_OUT" 0 &&
+	drv alert && test_equal "$DRV_OUT" null &&
+	drv js "[...document.querySelectorAll(\"#board li.tile\")].find(t => t.querySelector(\"h3\").textContent === \"gh/console/hostile\").querySelector(\"a\").click()" &&
+	drv wait "#run-fields" 5 &&
+	drv wait "[data-field=name]" 5 &&
+	drv text "[data-field=name]" && test_equal "$DRV_OUT" "\"$HOSTILE\"" &&
+	drv count "main img" && test_equal "$DRV_OUT" 0 &&
+	drv alert && test_equal "$DRV_OUT" null
+'
+
+# ---- roles ----------------------------------------------------------------------------
+
+# platform_can TYPE CAP: GET /platforms lists CAP for TYPE (false without the route)
+platform_can() {
+	TOKEN=$ADMIN api GET /api/v1/platforms && [ "$(cat status)" = 200 ] &&
+	test_equal "$(json_get body "[p for p in d if p[\"type\"] == \"$1\"][0][\"capabilities\"].count(\"$2\")")" 1
+}
+
+test_expect_success 'an admin gets the actions /platforms offers on a run page; a failing one shows the API'"'"'s message' '
+	drv js "return location.hash" && run_hash=$(echo "$DRV_OUT" | tr -d "\"") &&
+	drv wait "[data-field=name]" 5 &&
+	if platform_can circleci rerun; then
+		drv wait "#act-rerun" 5 && drv click "#act-rerun" &&
+		drv wait "#run-message .error" 10 && drv text "#run-message" && echo "$DRV_OUT" &&
+		case "$DRV_OUT" in *"Rerun failed: "?*) ;; *) false ;; esac
+	else
+		say "GET /platforms: $(cat status), no circleci rerun: no action buttons expected" &&
+		sleep 0.5 && drv count "#run-actions button" && test_equal "$DRV_OUT" 0
+	fi
+'
+
+test_expect_success 'a member sees no admin controls' '
+	drv js "sessionStorage.clear(); location.hash = \"\"; location.reload()" &&
+	drv wait "#signin" 10 &&
+	drv open "$FARM_URL/#token=$MEMBER" && drv wait "#board-count" 10 &&
+	drv text "#who" && test_equal "$DRV_OUT" "\"mia\"" &&
+	drv count "nav li[data-admin]:not([hidden])" && test_equal "$DRV_OUT" 0 &&
+	drv open "$FARM_URL/$run_hash" && drv wait "[data-field=name]" 5 && sleep 0.5 &&
+	drv count "#run-actions button" && test_equal "$DRV_OUT" 0 &&
+	drv open "$FARM_URL/#/credentials" && drv wait "#creds p, #creds table" 5 &&
+	drv count "#cred-form" && test_equal "$DRV_OUT" 0 &&
+	drv count "#creds button" && test_equal "$DRV_OUT" 0 &&
+	drv open "$FARM_URL/#/audit" && drv wait "#board-count" 5
+'
+
+test_expect_success '... and the API refuses a member those actions anyway' '
+	TOKEN=$MEMBER api POST /api/v1/integrations/credentials \
+		"{\"type\":\"jenkins\",\"name\":\"x\",\"value\":{\"url\":\"$FAKE_JENKINS_URL\",\"username\":\"farm\",\"apiToken\":\"y\"}}" &&
+	expect_status 403 &&
+	TOKEN=$MEMBER api POST /api/v1/jenkins/jobs/farm-build/build && expect_status 403 &&
+	TOKEN=$MEMBER api POST /api/v1/circleci/pipelines/gh%2Fconsole%2Flive/trigger "{}" && expect_status 403 &&
+	TOKEN=$MEMBER api GET "/api/v1/audit" && case $(cat status) in 403|404) ;; *) false ;; esac
+'
+
+# ---- credentials ----------------------------------------------------------------------
+
+test_expect_success 'an admin adds a credential through the form; it works for a list call; its secret is nowhere in the page' '
+	drv js "sessionStorage.clear(); location.hash = \"\"; location.reload()" &&
+	drv wait "#signin" 10 &&
+	drv open "$FARM_URL/#token=$ADMIN" && drv wait "#board-count" 10 &&
+	drv open "$FARM_URL/#/credentials" && drv wait "#cred-form" 10 &&
+	drv select "#cred-type" jenkins &&
+	drv wait "#cred-fields input[name=apiToken]" 5 &&
+	drv attr "#cred-fields input[name=apiToken]" type && test_equal "$DRV_OUT" "\"password\"" &&
+	drv js "return [...document.querySelectorAll(\"#cred-form input, #cred-form select\")].filter(i => !i.labels.length).length" &&
+	test_equal "$DRV_OUT" 0 &&
+	drv type "#cred-name" "Console Jenkins" &&
+	drv type "#cred-fields input[name=url]" "$FAKE_JENKINS_URL" &&
+	drv type "#cred-fields input[name=username]" farm &&
+	drv type "#cred-fields input[name=apiToken]" "$JSECRET" &&
+	drv click "#cred-submit" &&
+	drv has "#creds-message" "Added Console Jenkins" 10 &&
+	drv wait "#creds tr[data-id]" 5 &&
+	drv text "#creds tbody" && case "$DRV_OUT" in *"Console Jenkins"*jenkins*) ;; *) false ;; esac &&
+	TOKEN=$ADMIN api GET /api/v1/integrations/credentials && expect_status 200 &&
+	test_equal "$(json_get body "[c[\"name\"] for c in d]")" "[\"Console Jenkins\"]" &&
+	TOKEN=$ADMIN api GET /api/v1/jenkins/jobs && expect_status 200 &&
+	test_grep farm-build body &&
+	drv find "$JSECRET" && test_equal "$DRV_OUT" "[]" &&
+	drv js "return document.documentElement.outerHTML.includes(\"$JSECRET\") || document.body.textContent.includes(\"$JSECRET\")" &&
+	test_equal "$DRV_OUT" false
+'
+
+test_expect_success 'rename, replace the value (password inputs, emptied), delete after a confirmation' '
+	drv click "#creds button[aria-label^=Rename]" &&
+	drv clear "#creds .panel input" && drv type "#creds .panel input" "Jenkins (renamed)" &&
+	drv click "#creds .panel button[type=submit]" &&
+	drv has "#creds-message" Renamed 5 &&
+	TOKEN=$ADMIN api GET /api/v1/integrations/credentials &&
+	test_equal "$(json_get body "d[0][\"name\"]")" "Jenkins (renamed)" &&
+	drv click "#creds button[aria-label^=Replace]" &&
+	drv attr "#creds .panel input[name=apiToken]" type && test_equal "$DRV_OUT" "\"password\"" &&
+	drv type "#creds .panel input[name=url]" "$FAKE_JENKINS_URL" &&
+	drv type "#creds .panel input[name=username]" farm &&
+	drv type "#creds .panel input[name=apiToken]" "wrong-$JSECRET" &&
+	drv click "#creds .panel button[type=submit]" &&
+	drv has "#creds-message" "Value replaced" 5 &&
+	drv find "wrong-$JSECRET" && test_equal "$DRV_OUT" "[]" &&
+	TOKEN=$ADMIN api GET /api/v1/jenkins/jobs && expect_status 502 &&
+	drv click "#creds button[aria-label^=Delete]" &&
+	drv wait "#confirm-delete" 5 &&
+	TOKEN=$ADMIN api GET /api/v1/integrations/credentials && test_equal "$(json_get body "len(d)")" 1 &&
+	drv click "#confirm-delete" &&
+	drv has "#creds-message" Deleted 5 &&
+	TOKEN=$ADMIN api GET /api/v1/integrations/credentials && test_equal "$(json_get body "len(d)")" 0
+'
+
+test_expect_success 'a failed add shows the API'"'"'s message' '
+	drv select "#cred-type" jenkins &&
+	drv type "#cred-name" "bad url" &&
+	drv js "const u = document.querySelector(\"#cred-fields input[name=url]\"); u.type = \"text\"; u.value = \"ftp://x\"; return 1" &&
+	drv type "#cred-fields input[name=username]" farm &&
+	drv type "#cred-fields input[name=apiToken]" "$JSECRET" &&
+	drv click "#cred-submit" &&
+	drv has "#creds-message" "Add failed" 5 &&
+	drv text "#creds-message" && echo "$DRV_OUT" &&
+	case "$DRV_OUT" in *"Add failed: "*url*) ;; *) false ;; esac &&
+	drv find "$JSECRET" && test_equal "$DRV_OUT" "[]"
+'
+
+_audit_on_main() { TOKEN=$ADMIN api GET "/api/v1/audit?limit=1" && [ "$(cat status)" = 200 ]; }
+
+test_expect_success 'the audit list shows an admin the credential writes, newest first, without a secret' '
+	if _audit_on_main; then
+		drv open "$FARM_URL/#/audit" && drv wait "#audit tbody tr" 10 &&
+		drv js "return [...document.querySelectorAll(\"#audit tbody tr\")].map(r => r.children[2].textContent).join(\" \")" &&
+		test_equal "$DRV_OUT" "\"credential.delete credential.update credential.update credential.create\"" &&
+		drv find "$JSECRET" && test_equal "$DRV_OUT" "[]"
+	else
+		say "GET /audit: $(cat status): the page says so" &&
+		drv open "$FARM_URL/#/audit" && drv has "#audit-message" "no audit list" 10
+	fi
+'
+
+# ---- usable -------------------------------------------------------------------------
+
+# no_sideways: the page is no wider than the window
+no_sideways() {
+	drv js "return document.documentElement.scrollWidth <= window.innerWidth" && test_equal "$DRV_OUT" true
+}
+
+test_expect_success 'phone width and 200 % zoom: no sideways scrolling on the board, a run, credentials' '
+	for i in 10 11 12 13 14 15; do cci "gh/console/a-rather-long-project-name-$i" success $i || return 1; done &&
+	drv open "$FARM_URL/#/board" && drv tile gh/console/a-rather-long-project-name-15 success 5 &&
+	for size in "360 740" "640 450"; do
+		drv size $size && sleep 0.3 &&
+		drv open "$FARM_URL/#/board" && drv wait "#board li.tile" 5 && no_sideways &&
+		drv open "$FARM_URL/$run_hash" && drv wait "[data-field=name]" 5 && no_sideways &&
+		drv open "$FARM_URL/#/credentials" && drv wait "#cred-form" 5 && no_sideways || return 1
+	done &&
+	drv size 1280 900
+'
+
+test_expect_success 'keyboard: Tab reaches the navigation, every control is labelled' '
+	drv open "$FARM_URL/#/board" && drv wait "#board li.tile" 5 &&
+	drv js "document.activeElement.blur(); return 1" &&
+	drv js "return [...document.querySelectorAll(\"input, select, button\")].filter(e => !(e.labels && e.labels.length) && !e.getAttribute(\"aria-label\") && !e.textContent.trim()).length" &&
+	test_equal "$DRV_OUT" 0 &&
+	drv js "return [...document.querySelectorAll(\"a[href], button, input, select\")].filter(e => e.offsetParent && e.tabIndex < 0).length" &&
+	test_equal "$DRV_OUT" 0
+'
+
+test_expect_success 'screenshots of the board and a run page' '
+	drv open "$FARM_URL/#/board" && drv wait "#board li.tile" 5 && sleep 0.3 &&
+	drv shot "$TRASH/console-board.png" &&
+	drv open "$FARM_URL/$run_hash" && drv wait "[data-field=name]" 5 && sleep 0.5 &&
+	drv shot "$TRASH/console-run.png" &&
+	test -s console-board.png && test -s console-run.png &&
+	if [ -n "${FARM_CONSOLE_SHOTS:-}" ]; then cp console-board.png console-run.png "$FARM_CONSOLE_SHOTS/"; fi
+'
+
+test_expect_success 'no console error on the way (the WebSocket outages excepted)' '
+	drv errors && echo "$DRV_OUT" >errors.json &&
+	$PY -c "
+import json, sys
+bad = [e for e in json.load(open(\"errors.json\")) if \"WebSocket connection\" not in e
+       and \"/api/v1/platforms\" not in e and \"/api/v1/runs/\" not in e and \"status of 4\" not in e]
+sys.exit(\"console errors: %s\" % bad if bad else 0)"
+'
+
+test_expect_success 'the browser closes; the logs are clean' '
+	drv_stop &&
+	check_logs_clean
+'
+
+test_done
