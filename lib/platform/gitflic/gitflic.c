@@ -533,11 +533,26 @@ static int run_get(struct farm_provider_call *c, const char *id, json_t **run)
 	what = farm_arena_printf(c->arena, "pipeline %s", id);
 	if (!path || !what)
 		return farm_provider_nomem(c);
-	if ((rc = farm_provider_get_json(c, path, what, 0, &pl)) != FARM_OK)
-		return rc;
-	if (!json_is_object(pl) || !farm_event_int(json_object_get(pl, "localId"), &lid)) {
-		json_decref(pl);
-		return farm_provider_fail(c, FARM_PO_GARBAGE, NULL, what);
+	/* One uncached exchange: GET /runs wraps this read in the shared cache itself, and
+	 * a poller must see the platform, not the cache. */
+	{
+		struct farm_provider_resp r;
+		int outcome;
+
+		if ((rc = farm_provider_send(c, "GET", path, NULL, 0, NULL, NULL, 0, &r)) != FARM_OK)
+			return rc;
+		outcome = r.outcome;
+		if (outcome == FARM_PO_OK &&
+		    (!json_is_object(r.json) || !farm_event_int(json_object_get(r.json, "localId"), &lid)))
+			outcome = FARM_PO_GARBAGE;
+		if (outcome != FARM_PO_OK) {
+			rc = farm_provider_fail(c, outcome, &r, what);
+			farm_provider_resp_clear(&r);
+			return rc;
+		}
+		pl = r.json;
+		r.json = NULL;
+		farm_provider_resp_clear(&r);
 	}
 	word = obj_str(pl, "status");
 	snprintf(name, sizeof(name), "pipeline #%lld", lid);
