@@ -355,9 +355,14 @@ test_expect_success 'phone width and 200 % zoom: no sideways scrolling on the bo
 	drv size 1280 900
 '
 
-test_expect_success 'keyboard: Tab reaches the navigation, every control is labelled' '
-	drv open "$FARM_URL/#/board" && drv wait "#board li.tile" 5 &&
-	drv js "document.activeElement.blur(); return 1" &&
+test_expect_success 'keyboard: Tab goes skip link, navigation, sign-out, filter, the first tile; every control is labelled' '
+	drv open "$FARM_URL/#/board" && drv js "location.reload(); return 1" && drv wait "#board li.tile" 10 &&
+	drv tab && test_equal "$DRV_OUT" "\"A Skip to content\"" &&
+	drv tab && test_equal "$DRV_OUT" "\"A Board\"" &&
+	drv tab 3 && test_equal "$DRV_OUT" "\"A Audit\"" &&
+	drv tab && test_equal "$DRV_OUT" "\"BUTTON Sign out\"" &&
+	drv tab && test_equal "$DRV_OUT" "\"INPUT board-filter\"" &&
+	drv tab && test_equal "$DRV_OUT" "\"A gh/console/a-rather-long-project-name-10\"" &&
 	drv js "return [...document.querySelectorAll(\"input, select, button\")].filter(e => !(e.labels && e.labels.length) && !e.getAttribute(\"aria-label\") && !e.textContent.trim()).length" &&
 	test_equal "$DRV_OUT" 0 &&
 	drv js "return [...document.querySelectorAll(\"a[href], button, input, select\")].filter(e => e.offsetParent && e.tabIndex < 0).length" &&
