@@ -159,10 +159,23 @@ pc_hook_circleci() { # PATH ID SECRET
 	cci_body pc-hook.json "pc-$2" pc-workflow && post_cci "$1" pc-hook.json "$3"
 }
 
+pc_hook_gitflic() {
+	printf '%s' "{\"action\":\"PIPELINE_SUCCESS\",\"project\":{\"alias\":\"pc\",\"owner_alias\":\"pc\"},\"pipeline\":{\"localId\":$2,\"status\":\"SUCCESS\"}}" >pc-hook.json &&
+	curl -sS -o body -w '%{http_code}' -H 'Content-Type: application/json' \
+		-H "Gitflic-Webhook-Secret: $3" --data-binary @pc-hook.json "$FARM_URL$1" >status
+}
+
 pc_hook_jenkins() {
 	printf '%s' "{\"name\":\"pc\",\"url\":\"job/pc/\",\"build\":{\"number\":$2,\"phase\":\"COMPLETED\",\"status\":\"SUCCESS\",\"timestamp\":1735725600000,\"duration\":1000}}" >pc-hook.json &&
 	curl -sS -o body -w '%{http_code}' -H 'Content-Type: application/json' \
 		-H "X-Farm-Token: $3" --data-binary @pc-hook.json "$FARM_URL$1" >status
+}
+
+pc_hook_semaphore() {
+	printf '%s' "{\"project\":{\"name\":\"pc\"},\"pipeline\":{\"id\":\"pc-$2\",\"name\":\"pc\",\"state\":\"done\",\"result\":\"passed\"}}" >pc-hook.json &&
+	curl -sS -o body -w '%{http_code}' -H 'Content-Type: application/json' \
+		-H "X-Semaphore-Webhook-Id: pc-$2" -H "X-Semaphore-Signature-256: $($PY -c 'import hmac,hashlib,sys; print(hmac.new(sys.argv[2].encode(), open(sys.argv[1],"rb").read(), hashlib.sha256).hexdigest())' pc-hook.json "$3")" \
+		--data-binary @pc-hook.json "$FARM_URL$1" >status
 }
 
 pc_hook_travis() {

@@ -1,8 +1,8 @@
 #!/bin/bash
 # t2600-audit.sh - the audit records (lib/audit/audit.h, GET /api/v1/audit, farmctl
 # audit): every action type leaves exactly one record with the right fields
-# (credential create/update/delete, trigger, sync, restart, catalog link, pipeline
-# run); a failed upstream action's record says "failed"; members get 403, another
+# (credential create/update/delete, trigger, sync, restart, rerun, cancel, catalog
+# link, pipeline run); a failed upstream action's record says "failed"; members get 403, another
 # org's records are invisible; paging with limit/before; bad limit/before 400; no
 # secret in any record, the store's files or farmctl's output; and the crash
 # property: with workers killed -9 under concurrent credential writes, every
@@ -43,6 +43,32 @@ test_expect_success 'no action yet: an empty page' '
 	TOKEN=$ADMIN_A audit_page && expect_status 200 &&
 	test_equal "$(cat body)" "[]" &&
 	test_no_grep X-Farm-Next-Before headers
+'
+
+# ---- retention: the checkpoint child sweeps records older than audit.retention_days --
+# First, while the table is empty: the sweep walks ids from the oldest and stops at the
+# first young record (ids follow time), so old records must be the first ones.
+
+FAKETIME_LIB=/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1
+test_expect_success 'retention: records written 100 days ago are swept, younger ones stay' '
+	stop_farm &&
+	LD_PRELOAD=$FAKETIME_LIB FAKETIME="-100d" FARM_AUDIT_RETENTION_DAYS=0 start_farm &&
+	OLD=$(token olga org-old admin) &&
+	TOKEN=$OLD make_cred travisci Old "{\"token\":\"old-$TTOKEN\"}" &&
+	TOKEN=$OLD api DELETE /api/v1/integrations/credentials/$CRED_ID && expect_status 204 &&
+	TOKEN=$OLD audit_page && test_equal "$(json_get body "len(d)")" 2 &&
+	json_get body "d[0][\"at\"]" >old_at &&
+	test "$(cat old_at)" \< "$(date -u -d "-99 days" +%Y-%m-%dT%H:%M:%S)" &&
+	stop_farm &&
+	FARM_AUDIT_RETENTION_DAYS=30 FARM_CHECKPOINT_INTERVAL=1 start_farm &&
+	TOKEN=$OLD make_cred travisci New "{\"token\":\"new-$TTOKEN\"}" &&
+	for i in $(seq 1 50); do
+		grep -q "audit retention: 2 records older than 30 days removed" state/log/farm-fcgi.log && break
+		sleep 0.2
+	done &&
+	test_grep "audit retention: 2 records older than 30 days removed" state/log/farm-fcgi.log &&
+	TOKEN=$OLD audit_page && test_equal "$(json_get body "len(d)")" 1 &&
+	test_equal "$(newest target)" "$CRED_ID"
 '
 
 test_expect_success 'credential.create: one record, in the same transaction as the credential' '
@@ -121,17 +147,34 @@ test_expect_success 'sync (Argo CD) and restart (Travis CI): one record each' '
 	test_equal "$(newest status)" ok
 '
 
+test_expect_success 'rerun and cancel (POST /runs/...): one record each; a refused cancel says failed' '
+	TOKEN=$ADMIN_A api POST /api/v1/runs/travisci/90000028/rerun && expect_status 201 &&
+	TOKEN=$ADMIN_A audit_page && test_equal "$(json_get body "len(d)")" 11 &&
+	test_equal "$(newest action)" rerun && test_equal "$(newest platform)" travisci &&
+	test_equal "$(newest target)" 90000028 && test_equal "$(newest credentialId)" "$T1" &&
+	test_equal "$(newest status)" ok &&
+	TOKEN=$ADMIN_A api POST /api/v1/runs/travisci/90000030/cancel && expect_status 202 &&
+	TOKEN=$ADMIN_A audit_page && test_equal "$(newest action)" cancel &&
+	test_equal "$(newest target)" 90000030 && test_equal "$(newest status)" ok &&
+	TOKEN=$ADMIN_A api POST /api/v1/runs/travisci/90000030/cancel && expect_status 409 &&
+	TOKEN=$ADMIN_A audit_page && test_equal "$(json_get body "len(d)")" 13 &&
+	test_equal "$(newest action)" cancel && test_equal "$(newest status)" failed &&
+	TOKEN=$ADMIN_A api POST /api/v1/runs/travisci/x/cancel && expect_status 400 &&
+	TOKEN=$MEMBER_A api POST /api/v1/runs/travisci/90000028/rerun && expect_status 403 &&
+	TOKEN=$ADMIN_A audit_page && test_equal "$(json_get body "len(d)")" 13
+'
+
 test_expect_success 'catalog.link: one record per link and unlink, in the link transaction' '
 	TOKEN=$ADMIN_A api PATCH /api/v1/catalog/components/component%3Adefault%2Fweb "{\"argocdApp\":\"guestbook\"}" &&
 	expect_status 200 &&
-	TOKEN=$ADMIN_A audit_page && test_equal "$(json_get body "len(d)")" 11 &&
+	TOKEN=$ADMIN_A audit_page && test_equal "$(json_get body "len(d)")" 14 &&
 	test_equal "$(newest action)" catalog.link &&
 	test_equal "$(newest platform)" argocd &&
 	test_equal "$(newest target)" component:default/web &&
 	test_equal "$(newest credentialId)" null &&
 	TOKEN=$ADMIN_A api PATCH /api/v1/catalog/components/component%3Adefault%2Fweb "{\"argocdApp\":null}" &&
 	expect_status 200 &&
-	TOKEN=$ADMIN_A audit_page && test_equal "$(json_get body "len(d)")" 12 &&
+	TOKEN=$ADMIN_A audit_page && test_equal "$(json_get body "len(d)")" 15 &&
 	test_equal "$(newest action)" catalog.link
 '
 
@@ -139,10 +182,10 @@ test_expect_success 'pipeline.run: one record in the transaction that queues the
 	mkdir -p state/workspaces/web &&
 	TOKEN=$ADMIN_A api POST /api/v1/pipelines "{\"name\":\"web\",\"workspace\":\"web\",\"stages\":[{\"name\":\"b\",\"type\":\"build\",\"config\":{\"tag\":\"acme/web:{{version}}\"}}]}" &&
 	expect_status 201 && PID=$(json_get body "d[\"id\"]") &&
-	TOKEN=$ADMIN_A audit_page && test_equal "$(json_get body "len(d)")" 12 &&
+	TOKEN=$ADMIN_A audit_page && test_equal "$(json_get body "len(d)")" 15 &&
 	TOKEN=$ADMIN_A api POST /api/v1/pipelines/$PID/runs "{\"version\":\"1.0.0\",\"commitSha\":\"abcdef0\"}" &&
 	expect_status 202 &&
-	TOKEN=$ADMIN_A audit_page && test_equal "$(json_get body "len(d)")" 13 &&
+	TOKEN=$ADMIN_A audit_page && test_equal "$(json_get body "len(d)")" 16 &&
 	test_equal "$(newest action)" pipeline.run &&
 	test_equal "$(newest target)" "$PID" &&
 	test_equal "$(newest platform)" null &&
@@ -160,7 +203,7 @@ test_expect_success 'another org sees only its own records' '
 	TOKEN=$ADMIN_B make_cred jenkins B "{\"url\":\"$FAKE_JENKINS_URL\",\"username\":\"farm\",\"apiToken\":\"$JTOKEN\"}" &&
 	TOKEN=$ADMIN_B audit_page && test_equal "$(json_get body "len(d)")" 1 &&
 	test_equal "$(newest orgId)" org-b && test_equal "$(newest sub)" carol &&
-	TOKEN=$ADMIN_A audit_page && test_equal "$(json_get body "len(d)")" 13 &&
+	TOKEN=$ADMIN_A audit_page && test_equal "$(json_get body "len(d)")" 16 &&
 	test_equal "$(json_get body "sorted(set(r[\"orgId\"] for r in d))")" "[\"org-a\"]"
 '
 
@@ -176,7 +219,7 @@ test_expect_success 'paging: newest first, limit and before, X-Farm-Next-Before 
 		json_get body "[r[\"id\"] for r in d]" >>got &&
 		NEXT=$(sed -n "s/^X-Farm-Next-Before: *\([0-9]*\).*/\1/Ip" headers) || return 1
 	done &&
-	$PY -c "import json,sys; a=json.load(open(\"all\")); g=sum((json.loads(l) for l in open(\"got\")), []); assert g == a and a == sorted(a, reverse=True) and len(a) == 13, (a, g)"
+	$PY -c "import json,sys; a=json.load(open(\"all\")); g=sum((json.loads(l) for l in open(\"got\")), []); assert g == a and a == sorted(a, reverse=True) and len(a) == 16, (a, g)"
 '
 
 test_expect_success 'bad limit or before: 400 naming the parameter' '
@@ -188,7 +231,7 @@ test_expect_success 'bad limit or before: 400 naming the parameter' '
 '
 
 test_expect_success 'farmctl audit: every org newest first, --org, --limit' '
-	farmctl_audit --limit 100 >out && test_equal "$(wc -l <out)" 14 &&
+	farmctl_audit --limit 100 >out && test_equal "$(wc -l <out)" 18 &&
 	farmctl_audit --org org-b >out && test_equal "$(wc -l <out)" 1 &&
 	test_grep "\"orgId\":\"org-b\"" out &&
 	farmctl_audit --org org-a --limit 2 >out && test_equal "$(wc -l <out)" 2 &&

@@ -7,8 +7,10 @@
 # (400, 401) or cannot be reached fails the run with that reason.
 . "$(dirname "$0")/test-lib.sh"
 . "$TEST_DIR/lib-fakes.sh"
+. "$TEST_DIR/lib-events.sh"
 
 export FARM_ARGOCD_POLL_INTERVAL=0
+export FARM_RUN_SUPERVISE_EXCEPT="farm-runner"
 PASS=candor-pass-4f1e9d
 RTOK=runner-token-9a8b7c
 
@@ -210,6 +212,28 @@ test_expect_success 'another org'"'"'s credential, or one of another type: the r
 	test_equal "$(json_get body "d[\"error\"]")" \
 		"stage '"'"'Candor'"'"': credential $CJ is a jenkins credential, not candor" &&
 	test_equal "$(fake_count candor)" 0
+'
+
+_run_is() {
+	api GET "/api/v1/pipelines/$1/runs/$2" >/dev/null 2>&1 &&
+	test "$(json_get body 'd["status"]' 2>/dev/null)" = "$3"
+}
+_runner_called() { fake_requests candor | grep -q '"path": *"/run"'; }
+
+test_expect_success 'SIGTERM while the runner works: farm-runner stops at once, the run failed' '
+	TOKEN=$ADMIN_A candor_pipeline "$CC" "[{\"name\":\"slow\",\"image\":\"node\",\"script\":[\"sleep 20\"]}]" &&
+	fake_forget candor &&
+	TOKEN=$ADMIN_A new_run "$PID" && STOPPED=$RID &&
+	TOKEN=$USER_A wait_until 20 _run_is "$PID" "$STOPPED" running &&
+	wait_until 10 _runner_called &&
+	t0=$(date +%s%N) &&
+	daemon_stop farm-runner TERM &&
+	el=$(ms_since $t0) && echo "# farm-runner stopped in $el ms" &&
+	test $el -lt 3000 &&
+	TOKEN=$USER_A api GET "/api/v1/pipelines/$PID/runs/$STOPPED" &&
+	test_equal "$(json_get body "d[\"status\"]")" failed &&
+	test_equal "$(json_get body "d[\"error\"]")" "stage '"'"'Candor'"'"': farm-runner was stopped" &&
+	daemon_start farm-runner
 '
 
 test_expect_success 'the runner token and the password never leak' '

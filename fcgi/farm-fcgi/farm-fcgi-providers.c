@@ -281,19 +281,26 @@ static int answer_text(struct farm_req *r, struct farm_pcall *pc, char *text, si
 	return copy ? 200 : farm_req_fail(r, FARM_E_NOMEM, "out of memory");
 }
 
-/* The audit action word of an admin row (platforms.md §5): the path's last segment
- * when it is one of the words ("/applications/:name/sync" is sync, "/builds/:id/
- * restart" restart), else trigger (Jenkins' "/jobs/:name/build" starts a run). */
+/* The audit action word of an admin row (platforms.md §5): from the path's last
+ * segment, the platform's own verb mapped onto the five words ("/applications/:name/
+ * sync" is sync, Semaphore's ".../stop" and Codefresh's ".../terminate" are cancel),
+ * else trigger (Jenkins' "/jobs/:name/build" starts a run). */
 static const char *row_action(const struct farm_platform_route *rt)
 {
-	static const char *const words[] = {"trigger", "sync", "restart", "rerun", "cancel"};
-	const char *last;
+	static const struct {
+		const char *segment, *word;
+	} words[] = {
+		{"trigger", "trigger"}, {"sync", "sync"},	  {"restart", "restart"},
+		{"rerun", "rerun"},	{"retry", "rerun"},	  {"rebuild", "rerun"},
+		{"cancel", "cancel"},	{"stop", "cancel"},	  {"terminate", "cancel"},
+		{"abort", "cancel"},
+	};
+	const char *last = strrchr(rt->path, '/');
 
-	last = strrchr(rt->path, '/');
 	last = last ? last + 1 : rt->path;
 	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
-		if (!strcmp(last, words[i]))
-			return words[i];
+		if (!strcmp(last, words[i].segment))
+			return words[i].word;
 	return "trigger";
 }
 

@@ -52,6 +52,15 @@ static const struct farm_route own_routes[] = {
 
 	/* Who did what in the caller's org (farm-fcgi-audit.c, lib/audit/audit.h). */
 	{"GET", "/api/v1/audit", farm_h_audit_list, ADMIN},
+
+	/* One vocabulary across platforms: the platforms and their runs
+	 * (farm-fcgi-runs.c, answered from the descriptors' runs hooks). */
+	{"GET", "/api/v1/platforms", farm_h_platforms, AUTH},
+	{"GET", "/api/v1/runs", farm_h_runs_history, AUTH},
+	{"GET", "/api/v1/runs/:platform/:runId", farm_h_run_one, AUTH},
+	{"POST", "/api/v1/runs/:platform/:runId/rerun", farm_h_run_rerun, ADMIN},
+	{"POST", "/api/v1/runs/:platform/:runId/cancel", farm_h_run_cancel, ADMIN},
+	{"GET", "/api/v1/runs/:platform/:runId/log", farm_h_run_platform_log, AUTH},
 };
 
 #define NOWN (sizeof(own_routes) / sizeof(own_routes[0]))

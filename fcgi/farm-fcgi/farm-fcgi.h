@@ -163,5 +163,12 @@ int farm_h_runs_list(struct farm_req *r);
 int farm_h_runs_create(struct farm_req *r);
 int farm_h_run_get(struct farm_req *r);
 int farm_h_run_log(struct farm_req *r);
+/* farm-fcgi-runs.c: GET /platforms and the runs of every platform (platforms.md §5). */
+int farm_h_platforms(struct farm_req *r);
+int farm_h_runs_history(struct farm_req *r);
+int farm_h_run_one(struct farm_req *r);
+int farm_h_run_rerun(struct farm_req *r);
+int farm_h_run_cancel(struct farm_req *r);
+int farm_h_run_platform_log(struct farm_req *r);
 
 #endif

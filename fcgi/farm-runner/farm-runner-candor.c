@@ -10,10 +10,12 @@
  * "runner" member and the run's events (lib/pipeline, farm_pipeline_run_event).  A
  * runner that refuses the plan (400) or the token (401), or cannot be reached, fails
  * the stage with that reason.  The call waits up to the stage timeout
- * (pipelines.stage_timeout).
+ * (pipelines.stage_timeout), in a thread, so SIGTERM fails the stage at once ("farm-runner
+ * was stopped") without waiting for the runner.
  */
 #include "farm-runner.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -80,6 +82,79 @@ out:
 	return value;
 }
 
+/* The runner's call runs in a thread of its own, so a stopping farm-runner does not
+ * wait for a runner that takes its time: the thread owns copies of everything it
+ * reads; when farm-runner stops first, the thread is left to the process's exit. */
+struct call {
+	struct farm_httpc *h;
+	json_t *value, *plan;
+	char *run_id;
+	json_t *result;
+	char why[256];
+	int rc;
+	int done;
+};
+
+static void call_free(struct call *k)
+{
+	if (!k)
+		return;
+	farm_httpc_free(k->h);
+	json_decref(k->value); /* Jansson's allocator wipes it */
+	json_decref(k->plan);
+	json_decref(k->result);
+	free(k->run_id);
+	free(k);
+}
+
+static void *call_main(void *arg)
+{
+	struct call *k = arg;
+
+	k->rc = farm_candor_runner_run(k->h, k->value, k->run_id, k->plan, &k->result, k->why,
+				       sizeof(k->why));
+	__atomic_store_n(&k->done, 1, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+/* POST /run in a thread; FARM_OK with *result, an error with why, or FARM_E_UNAVAIL when
+ * farm-runner is stopping (the thread and its memory are abandoned). */
+static int runner_call(const struct farm_httpc_opts *o, json_t *value, const char *run_id,
+		       json_t *plan, json_t **result, char *why, size_t cap)
+{
+	struct call *k = calloc(1, sizeof(*k));
+	pthread_t th;
+	int rc;
+
+	*result = NULL;
+	if (!k || !(k->value = json_deep_copy(value)) || !(k->plan = json_deep_copy(plan)) ||
+	    !(k->run_id = strdup(run_id)) || farm_httpc_new(&k->h, o) != FARM_OK) {
+		call_free(k);
+		snprintf(why, cap, "out of memory");
+		return FARM_E_NOMEM;
+	}
+	if (pthread_create(&th, NULL, call_main, k) != 0) {
+		call_free(k);
+		snprintf(why, cap, "cannot start the runner call");
+		return FARM_E_IO;
+	}
+	while (!__atomic_load_n(&k->done, __ATOMIC_ACQUIRE)) {
+		if (farm_runner_stopping) {
+			pthread_detach(th);
+			snprintf(why, cap, "farm-runner was stopped");
+			return FARM_E_UNAVAIL;
+		}
+		farm_runner_sleep_ms(100);
+	}
+	pthread_join(th, NULL);
+	rc = k->rc;
+	snprintf(why, cap, "%s", k->why);
+	*result = k->result;
+	k->result = NULL;
+	call_free(k);
+	return rc;
+}
+
 /* "stage 'Test' Failed (exit code 1)" of the first Candor stage that did not pass. */
 static void first_failure(json_t *result, char *out, size_t cap)
 {
@@ -132,8 +207,8 @@ int farm_runner_candor_stage(struct farm_runner *rn, json_t *run, json_t *st,
 			       json_string_value(json_object_get(value, "runnerUrl")), run_id,
 			       json_array_size(json_object_get(json_object_get(st, "plan"),
 							       "stages")));
-	if (farm_candor_runner_run(h, value, run_id, json_object_get(st, "plan"), &result, err,
-				   sizeof(err)) != FARM_OK) {
+	if (runner_call(&o, value, run_id, json_object_get(st, "plan"), &result, err,
+			sizeof(err)) != FARM_OK) {
 		snprintf(why, cap, "%s", err);
 		goto out;
 	}

@@ -64,6 +64,8 @@ static const struct farm_conf_key conf_keys[] = {
 	 "write audit records (turn off only for scripts/bench-audit's reference run)"},
 	{"audit.retention_days", FARM_CONF_INT, OFF(audit_retention_days), 0, 36500, "90", 0,
 	 "days audit records are kept (0 = for ever); swept at each checkpoint"},
+	{"runs.log_max", FARM_CONF_SIZE, OFF(runs_log_max), 1 * KIB, 64 * MIB, "1M", 0,
+	 "largest run log GET /runs/:platform/:runId/log answers (the rest is cut and marked)"},
 	{"events.history", FARM_CONF_INT, OFF(events_history), 1, 10000000, "10000", 0,
 	 "events kept for replay"},
 	{"events.push", FARM_CONF_ZMQ, OFF(events_push), 0, 0, "ipc:///run/farm/eventd.sock", 0,

@@ -222,13 +222,14 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *arg)
 
 	if (n >= 5 && !memcmp(data, "HTTP/", 5)) {
 		/* A new response (after a 100 Continue, say): forget the previous one's. */
-		rs->content_type[0] = rs->retry_after[0] = rs->location[0] = '\0';
+		rs->content_type[0] = rs->retry_after[0] = rs->location[0] = rs->link[0] = '\0';
 		farm_crypto_wipe(rs->cookies, sizeof(rs->cookies));
 		return n;
 	}
 	if (header_value(data, n, "Content-Type", rs->content_type, sizeof(rs->content_type)) ||
 	    header_value(data, n, "Retry-After", rs->retry_after, sizeof(rs->retry_after)) ||
-	    header_value(data, n, "Location", rs->location, sizeof(rs->location)))
+	    header_value(data, n, "Location", rs->location, sizeof(rs->location)) ||
+	    header_value(data, n, "Link", rs->link, sizeof(rs->link)))
 		return n;
 	if (header_value(data, n, "Set-Cookie", cookie, sizeof(cookie))) {
 		size_t cl = strcspn(cookie, ";"), have = strlen(rs->cookies);

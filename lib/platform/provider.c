@@ -57,6 +57,18 @@ int farm_provider_bad_input(struct farm_provider_call *c, const char *fmt, ...)
 	return FARM_E_INVAL;
 }
 
+int farm_provider_refuse(struct farm_provider_call *c, int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	c->err.code = code;
+	c->err.status = farm_err_http_status(code);
+	va_start(ap, fmt);
+	vsnprintf(c->err.msg, sizeof(c->err.msg), fmt, ap);
+	va_end(ap);
+	return code;
+}
+
 int farm_provider_nomem(struct farm_provider_call *c)
 {
 	set_err(c, FARM_E_NOMEM, "out of memory");
@@ -364,6 +376,7 @@ int farm_provider_send(struct farm_provider_call *c, const char *method, const c
 	hr.body = NULL;
 	memcpy(r->retry_after, hr.retry_after, sizeof(r->retry_after));
 	memcpy(r->location, hr.location, sizeof(r->location));
+	memcpy(r->link, hr.link, sizeof(r->link));
 	memcpy(r->cookies, hr.cookies, sizeof(r->cookies));
 	farm_httpc_resp_clear(&hr);
 	if (r->len)

@@ -103,6 +103,7 @@ struct farm_provider_resp {
 	char message[256];      /* the platform's error message, sanitised and redacted */
 	char retry_after[64];
 	char location[2048];
+	char link[2048];        /* the Link header (rel="next" pagination), or "" */
 	char cookies[1024];     /* session cookies (a secret: only for a follow-up call) */
 	char detail[FARM_HTTPC_ERRLEN]; /* libcurl's explanation of a transport failure */
 };
@@ -148,6 +149,12 @@ int farm_provider_fail(struct farm_provider_call *c, int outcome,
 /* An input error of the caller (400) in c->err; returns FARM_E_INVAL. */
 int farm_provider_bad_input(struct farm_provider_call *c, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+
+/* farm's own refusal of an operation the platform was not asked (a run with nothing to
+ * cancel: FARM_E_CONFLICT; no log yet: FARM_E_NOTFOUND) in c->err, with the status
+ * of `code`; returns code. */
+int farm_provider_refuse(struct farm_provider_call *c, int code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
 /* Out of memory (500) in c->err; returns FARM_E_NOMEM. */
 int farm_provider_nomem(struct farm_provider_call *c);

@@ -9,14 +9,18 @@
 #include "argocd.h"
 #include "candor.h"
 #include "circleci.h"
+#include "gitflic.h"
 #include "jenkins.h"
+#include "semaphore.h"
 #include "travisci.h"
 
 const struct farm_platform *const farm_platforms[] = {
 	&farm_platform_argocd,
 	&farm_platform_candor,
 	&farm_platform_circleci,
+	&farm_platform_gitflic,
 	&farm_platform_jenkins,
+	&farm_platform_semaphore,
 	&farm_platform_travisci,
 	NULL,
 };

@@ -9,6 +9,7 @@ Endpoints:
   POST /job/.../build                     201 + Location: <base>/queue/item/<id>/
   POST /job/.../buildWithParameters       201 (303 when an identical item waits)
   POST /job/.../{n}/stop                  abort a running build
+  GET  /job/.../{n}/consoleText           the build's log, text/plain (state "logLines")
   GET  /queue/item/{id}/api/json          WaitingItem, then LeftItem with executable
   POST /queue/cancelItem?id=N             204
   GET  /crumbIssuer/api/json              crumb (404 with --no-crumb)
@@ -625,6 +626,12 @@ class Jenkins(fakelib.Platform):
         rest = s[1:]
         if rest == ["api", "json"]:
             return self._api(req, self._build_node(j, path, b), "build")
+        if rest == ["consoleText"] and req.method in ("GET", "HEAD"):
+            lines = int(self.state.get("logLines", 100))
+            text = "Started by user %s\n" % self.args.user + "".join(
+                "[%s #%d] step %d\n" % ("/".join(path), b["number"], i + 1)
+                for i in range(lines)) + "Finished: %s\n" % (b.get("result") or "RUNNING")
+            return Response(200, text, ctype="text/plain;charset=utf-8")
         if rest in (["stop"], ["term"], ["kill"]) and req.method == "POST":
             if b.get("building") and not self.args.readonly:
                 b["building"] = False

@@ -18,6 +18,7 @@ Endpoints (Travis-API-Version: 3, or the /v3 path prefix):
   GET  /build/{id}
   POST /build/{id}/restart             -> 202 pending
   POST /build/{id}/cancel              -> 202 pending
+  GET  /job/{id}/log                   {"@type":"log","content":...} (state "logLines": lines a job)
 """
 
 import atexit
@@ -380,6 +381,8 @@ class Travis(fakelib.Platform):
                 return self.repo(req, s, hp)
             if len(s) >= 2 and s[0] == "build":
                 return self.build(req, s, hp)
+            if len(s) == 3 and s[0] == "job" and s[2] == "log" and m == "GET":
+                return self.job_log(s[1], hp)
         return err(404, "not_found", "resource not found (or insufficient access)")
 
     def config(self):
@@ -553,6 +556,18 @@ class Travis(fakelib.Platform):
                          updated_at=fakelib.iso(now))
             return json_response(202, answer)
         return err(404, "not_found", "resource not found (or insufficient access)")
+
+    def job_log(self, jid, hp):
+        """A job's log: deterministic lines (state "logLines", default 20)."""
+        for b in self.state["builds"]:
+            if jid.isdigit() and int(jid) in b["jobs"]:
+                lines = int(self.state.get("logLines", 100))
+                text = "".join("job %s line %d: building %s\n" % (jid, i + 1, b["repo"])
+                               for i in range(lines))
+                return json_response(200, {"@type": "log", "@href": "%s/job/%s/log" % (hp, jid),
+                                           "@representation": "standard", "id": int(jid),
+                                           "content": text, "log_parts": []})
+        return err(404, "not_found", "job not found (or insufficient access)", "job")
 
     def create_request(self, req, hp, r):
         try:

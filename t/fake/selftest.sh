@@ -116,14 +116,20 @@ start argo argocd
 start candor candor
 start circle circleci
 start circle7 circleci --page-size 7
+start gitflic gitflic
+start gfself gitflic --prefix /rest-api --max-size 10
 start jenkins jenkins
 start jcrumb jenkins --require-crumb --user ci --token secret-tok
 start jnocrumb jenkins --no-crumb
+start semaphore semaphore
 start travis travis --keyfile "$tmp/travis-key.pem"
 
 AB='Authorization: Bearer argocd-test-token'
 CT='Circle-Token: circle-test-token'
 JU='farm:11f0e3c2a9b8d7e6f5a4b3c2d1e0f9a8b7'
+GF='Authorization: token gitflic-test-token'
+ST='Authorization: Token sem-test-token'
+SEMP=$("$py" -c 'import uuid; print(uuid.uuid5(uuid.NAMESPACE_URL, "farm-fake:semaphore/project/api"))')
 TV='Travis-API-Version: 3'
 TT='Authorization: token travis-test-token'
 names='[a["metadata"]["name"] for a in d["items"]]'
@@ -280,6 +286,72 @@ ctl circle POST /__fake/mode '{"mode":"429","count":1,"retryAfter":"3"}'
 req circle GET /api/v2/me -H "$CT"
 check "circleci: mode 429 -> 'Rate limit exceeded.' + Retry-After" \
 	all_of 'answers 429 "d[\"message\"]" "\"Rate limit exceeded.\""' 'header_is Retry-After 3'
+
+# ---------------------------------------------------------------- GitFlic
+
+req gitflic GET /project/acme/api/cicd/pipeline
+check "gitflic: no token -> 401 (Spring error body)" answers 401 'd["status"], d["error"]' '401, "Unauthorized"'
+req gitflic GET /project/acme/api/cicd/pipeline -H 'Authorization: Token gitflic-test-token'
+check "gitflic: 'Token' (capital T) is not GitFlic's scheme -> 401" status 401
+req gitflic GET '/project/acme/api/cicd/pipeline?page=0&size=10' -H "$GF"
+check "gitflic: HATEOAS page, newest first" \
+	answers 200 '[p["localId"] for p in d["_embedded"]["restPipelineModelList"]][:3], d["page"]' \
+	'[25, 24, 23], {"size": 10, "totalElements": 25, "totalPages": 3, "number": 0}'
+check "gitflic: pipelines have seed 002's fields" \
+	is 'sorted(d["_embedded"]["restPipelineModelList"][0])' \
+	'["beforeCommitId", "commitId", "configSource", "createdAt", "duration", "failureReason", "finishedAt", "id", "localId", "projectId", "ref", "source", "startedAt", "status", "tag", "userId"]'
+req gitflic GET '/project/acme/api/cicd/pipeline?page=9&size=10' -H "$GF"
+check "gitflic: an empty page has no _embedded" answers 200 'sorted(d)' '["page"]'
+req gfself GET '/rest-api/project/acme/api/cicd/pipeline?page=0&size=25' -H "$GF"
+check "gitflic: --prefix /rest-api, --max-size caps the page size" \
+	answers 200 'len(d["_embedded"]["restPipelineModelList"]), d["page"]["size"]' '10, 10'
+req gitflic GET /project/acme/api/cicd/pipeline/25/jobs -H "$GF"
+check "gitflic: a pipeline's jobs" \
+	answers 200 '[j["name"] for j in d["_embedded"]["restPipelineJobModelList"]]' '["build", "test"]'
+req gitflic POST /project/acme/api/cicd/pipeline/start -H "$GF" -H 'Content-Type: application/json' \
+	-d '{"refName":"master","isTag":"false","variables":[{"key":"A","value":"1"}]}'
+check "gitflic: start -> 200 the new pipeline (CREATED, source API)" \
+	answers 200 'd["localId"], d["status"], d["source"]' '26, "CREATED", "API"'
+req gitflic POST /project/acme/api/cicd/pipeline/start -H "$GF" -d '{"refName":"master"}'
+check "gitflic: refName without isTag -> 422" status 422
+req gitflic POST /project/acme/api/cicd/pipeline/26/cancel -H "$GF"
+check "gitflic: cancel -> 200, empty body" all_of 'status 200' 'body_size 0'
+req gitflic GET /project/acme/api/cicd/pipeline/26 -H "$GF"
+check "gitflic: ... the pipeline is CANCELED" answers 200 'd["status"]' '"CANCELED"'
+req gitflic GET /project/acme/none/cicd/pipeline -H "$GF"
+check "gitflic: unknown project -> 404" answers 404 'd["message"]' '"No data found for the request"'
+
+# ---------------------------------------------------------------- Semaphore
+
+req semaphore GET "/api/v1alpha/pipelines?project_id=$SEMP"
+check "semaphore: no token -> 401" status 401
+req semaphore GET "/api/v1alpha/pipelines?project_id=$SEMP" -H 'Authorization: token sem-test-token'
+check "semaphore: 'token' (lower case) is not Semaphore's scheme -> 401" status 401
+req semaphore GET "/api/v1alpha/pipelines?project_id=$SEMP" -H "$ST"
+check "semaphore: a list page of 30, upper-case words, {seconds, nanos}" \
+	answers 200 'len(d), d[0]["state"], sorted(d[0]["created_at"])' '30, "RUNNING", ["nanos", "seconds"]'
+check "semaphore: the link header names the next page" \
+	header_matches link "page=2>; rel=\"next\""
+req semaphore GET "/api/v1alpha/pipelines?project_id=$SEMP&page=2" -H "$ST"
+check "semaphore: the last page has no rel=next" \
+	all_of 'answers 200 "len(d)" "15"' '! header_matches link "rel=\"next\""'
+ppl=$("$py" -c 'import json,sys; print(json.load(open(sys.argv[1]))[0]["ppl_id"])' "$tmp/body")
+wf=$("$py" -c 'import json,sys; print(json.load(open(sys.argv[1]))[0]["wf_id"])' "$tmp/body")
+req semaphore GET "/api/v1alpha/pipelines/$ppl?detailed=true" -H "$ST"
+check "semaphore: describe detailed -> {pipeline, blocks with jobs}, text timestamps" \
+	answers 200 'd["pipeline"]["state"], len(d["blocks"][0]["jobs"]), d["pipeline"]["created_at"].endswith("Z")' '"done", 2, True'
+req semaphore POST /api/v1alpha/plumber-workflows -H "$ST" \
+	-d "project_id=$SEMP&reference=refs/heads/main"
+check "semaphore: run workflow (form) -> 200 {workflow_id, pipeline_id, hook_id}" \
+	answers 200 'sorted(d)' '["hook_id", "pipeline_id", "workflow_id"]'
+req semaphore POST "/api/v1alpha/plumber-workflows/$wf/reschedule?request_token=t1" -H "$ST"
+cp "$tmp/body" "$tmp/r1"
+req semaphore POST "/api/v1alpha/plumber-workflows/$wf/reschedule?request_token=t1" -H "$ST"
+check "semaphore: reschedule is idempotent per request_token" \
+	all_of 'answers 200 "sorted(d)" "[\"ppl_id\", \"wf_id\"]"' 'cmp -s "$tmp/r1" "$tmp/body"'
+req semaphore PATCH "/api/v1alpha/pipelines/$ppl" -H "$ST" -H 'Content-Type: application/json' \
+	-d '{"terminate_request":false}'
+check "semaphore: stop without terminate_request true -> 400" status 400
 
 # ---------------------------------------------------------------- Jenkins
 

@@ -238,6 +238,26 @@ static json_t *observe_event(const char *org, const char *cred_id, const char *a
 	return json_pack("{s:s,s:o}", "event", FARM_EVENT_BUILD_UPDATED, "data", data);
 }
 
+json_t *farm_provider_argocd_run(const char *app, json_t *summary)
+{
+	json_t *ev = observe_event(NULL, NULL, app, summary, NULL, NULL);
+	json_t *run = json_incref(json_object_get(ev, "data"));
+
+	json_decref(ev);
+	if (!run)
+		return NULL;
+	json_object_del(run, "id");
+	json_object_del(run, "orgId");
+	json_object_del(run, "credentialId");
+	json_object_del(run, "receivedAt");
+	json_object_del(run, "source");
+	if (json_object_set_new(run, "buildId", json_string(app))) {
+		json_decref(run);
+		return NULL;
+	}
+	return run;
+}
+
 int farm_provider_argocd_observe(struct farm_txn *t, const char *org, const char *cred_id,
 				 const char *app, json_t *summary, const char *source,
 				 const char *now_iso, int *emitted)

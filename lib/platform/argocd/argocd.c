@@ -286,6 +286,83 @@ static int op_sync(struct farm_provider_call *c, const struct farm_platform_in *
 	return rc;
 }
 
+/* ---- runs (platforms.md §5): runId = the application's name ------------------------
+ *
+ * An application's run is its current state (the last operation, health and sync);
+ * a rerun is a sync with Argo CD's defaults, a cancel terminates the running
+ * operation.  Argo CD keeps no log of an operation: no log hook. */
+
+static int run_parse(const char *id, char *why, size_t cap)
+{
+	return !farm_provider_argocd_name_ok(id, why, cap);
+}
+
+static int run_of_app(struct farm_provider_call *c, const char *name, json_t *app, json_t **run)
+{
+	json_t *sum = farm_provider_argocd_summary(app);
+
+	*run = sum ? farm_provider_argocd_run(name, sum) : NULL;
+	json_decref(sum);
+	return *run ? FARM_OK : farm_provider_nomem(c);
+}
+
+static int run_get(struct farm_provider_call *c, const char *id, json_t **run)
+{
+	json_t *app = NULL;
+	int rc;
+
+	*run = NULL;
+	if ((rc = farm_provider_argocd_get(c, id, &app)) == FARM_OK)
+		rc = run_of_app(c, id, app, run);
+	json_decref(app);
+	return rc;
+}
+
+static int run_rerun(struct farm_provider_call *c, const char *id, json_t **run)
+{
+	json_t *app = NULL;
+	int rc;
+
+	*run = NULL;
+	if ((rc = farm_provider_argocd_sync(c, id, NULL, &app)) == FARM_OK)
+		rc = run_of_app(c, id, app, run);
+	json_decref(app);
+	return rc;
+}
+
+/* DELETE /api/v1/applications/:name/operation.  No operation running: Argo CD's
+ * FailedPrecondition (400) "Unable to terminate operation. No operation is in
+ * progress" becomes 409. */
+static int run_cancel(struct farm_provider_call *c, const char *id)
+{
+	struct farm_provider_resp r;
+	const char *enc = farm_provider_pct(c->arena, id);
+	char *path = enc ? farm_arena_printf(c->arena, "/api/v1/applications/%s/operation", enc)
+			 : NULL;
+	char *what = farm_arena_printf(c->arena, "application '%s'", id);
+	int rc, outcome;
+
+	if (!path || !what)
+		return farm_provider_nomem(c);
+	if ((rc = farm_provider_send(c, "DELETE", path, NULL, 0, NULL, NULL, 0, &r)) != FARM_OK)
+		return rc;
+	outcome = r.outcome;
+	if (strcasestr(r.message, "no operation is in progress"))
+		outcome = FARM_PO_CONFLICT;
+	else if (outcome == FARM_PO_REFUSED && r.status == 403)
+		outcome = FARM_PO_NOTFOUND; /* "permission denied": missing or not visible */
+	rc = farm_provider_fail(c, outcome, &r, what);
+	farm_provider_resp_clear(&r);
+	return rc;
+}
+
+static const struct farm_platform_runs argocd_runs = {
+	.parse = run_parse,
+	.get = run_get,
+	.rerun = run_rerun,
+	.cancel = run_cancel,
+};
+
 /* Argo CD Notifications' webhook service: X-Farm-Token or the Basic password. */
 static int hook_verify(const struct farm_platform_delivery *d, char **payload, size_t *plen,
 		       char *why, size_t cap)
@@ -383,4 +460,5 @@ const struct farm_platform farm_platform_argocd = {
 	.statuses = argocd_statuses,
 	.webhook = &argocd_webhook,
 	.run_id = "app",
+	.runs = &argocd_runs,
 };

@@ -55,6 +55,11 @@ int farm_provider_argocd_webhook(const void *body, size_t len, json_t **out,
  * "source":<source>,...} to the outbox.  `summary` is a summary as above (borrowed).
  * *emitted is 1 when an event was appended.  Shared by the webhook receiver and the
  * poller, so one change gives one event whichever sees it first. */
+/* The run object of an application (GET /runs/argocd/:app): the event an observation
+ * of `summary` emits, its data without id, orgId, credentialId, receivedAt and source,
+ * with buildId = the application's name (its runId).  New; NULL when out of memory. */
+json_t *farm_provider_argocd_run(const char *app, json_t *summary);
+
 int farm_provider_argocd_observe(struct farm_txn *t, const char *org, const char *cred_id,
 				 const char *app, json_t *summary, const char *source,
 				 const char *now_iso, int *emitted);

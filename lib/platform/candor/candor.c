@@ -233,9 +233,10 @@ static void redact_cookie(char *msg, size_t cap, const char *cookie)
 	json_decref(v); /* Jansson's allocator wipes it (farm_json_init) */
 }
 
-/* One call with the credential's session (see the top of the file).  FARM_OK when r
- * holds an outcome; else c->err is set.  *fresh: the session was obtained for this
- * call (a 401/403 then means what it says). */
+/* One call with the credential's session (see the top of the file): a kept session,
+ * else a login; a 401/403 to a kept session drops it and the call is made again once
+ * with a new one (a 401/403 to a session just obtained is the answer).  FARM_OK when
+ * r holds an outcome; else c->err is set. */
 static int candor_send(struct farm_provider_call *c, const char *method, const char *path,
 		       const char *ctype, const void *body, size_t len,
 		       struct farm_provider_resp *r)

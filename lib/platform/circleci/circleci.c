@@ -457,6 +457,243 @@ out:
 	return rc;
 }
 
+/* ---- runs (platforms.md §5): runId = the pipeline id ------------------------------------
+ *
+ * A pipeline has no pass/fail of its own (its `state` only says whether its config
+ * was read): the run's status comes from its workflows, the latest of each name (a
+ * rerun adds a workflow of the same name to the same pipeline).  Before any workflow
+ * exists, the pipeline's state ("created" -> queued, "errored" -> error). */
+
+static int run_parse(const char *id, char *why, size_t cap)
+{
+	size_t n = strlen(id);
+	int ok = n == 36;
+
+	for (size_t i = 0; ok && i < n; i++) {
+		int want_dash = i == 8 || i == 13 || i == 18 || i == 23;
+		ok = want_dash ? id[i] == '-' : isxdigit((unsigned char)id[i]) != 0;
+	}
+	if (!ok)
+		snprintf(why, cap, "a CircleCI runId is a pipeline id (a UUID)");
+	return !ok;
+}
+
+/* The pipeline and its latest workflow of each name (*wfs new, an array). */
+static int pipeline_read(struct farm_provider_call *c, const char *id, json_t **pipe,
+			 json_t **wfs)
+{
+	char *what = farm_arena_printf(c->arena, "pipeline %s", id);
+	json_t *page = NULL, *items, *w, *latest = NULL;
+	const char *k;
+	size_t i;
+	int rc;
+
+	*pipe = *wfs = NULL;
+	if (!what)
+		return farm_provider_nomem(c);
+	rc = farm_provider_get_json(c, farm_arena_printf(c->arena, "/pipeline/%s", id), what, 0,
+				    pipe);
+	if (rc != FARM_OK)
+		return rc;
+	rc = farm_provider_get_json(c, farm_arena_printf(c->arena, "/pipeline/%s/workflow", id),
+				    what, 0, &page);
+	if (rc != FARM_OK)
+		goto fail;
+	items = json_object_get(page, "items");
+	if (!json_is_object(*pipe) || !json_is_array(items)) {
+		rc = farm_provider_fail(c, FARM_PO_GARBAGE, NULL, NULL);
+		goto fail;
+	}
+	if (!(latest = json_object()) || !(*wfs = json_array()))
+		goto oom;
+	json_array_foreach(items, i, w) {
+		const char *name = json_string_value(json_object_get(w, "name"));
+		const char *at = json_string_value(json_object_get(w, "created_at"));
+		json_t *had;
+		const char *had_at;
+
+		if (!name)
+			continue;
+		had = json_object_get(latest, name);
+		had_at = json_string_value(json_object_get(had, "created_at"));
+		/* ISO 8601 UTC of one form compare as strings. */
+		if (!had || (at && (!had_at || strcmp(at, had_at) > 0)))
+			if (json_object_set(latest, name, w))
+				goto oom;
+	}
+	json_object_foreach(latest, k, w)
+		if (json_array_append(*wfs, w))
+			goto oom;
+	json_decref(latest);
+	json_decref(page);
+	return FARM_OK;
+oom:
+	rc = farm_provider_nomem(c);
+fail:
+	json_decref(latest);
+	json_decref(page);
+	json_decref(*pipe);
+	json_decref(*wfs);
+	*pipe = *wfs = NULL;
+	return rc;
+}
+
+/* The run's status from its workflows: the first normalised status in this order
+ * that any workflow has (one running workflow makes the run running; otherwise the
+ * worst outcome wins). */
+static const char *const status_rank[] = {"running", "queued", "error",   "failed",
+					  "canceled", "unstable", "unknown", "success"};
+
+static int run_of(struct farm_provider_call *c, json_t *pipe, json_t *wfs, json_t **run)
+{
+	json_t *ev = farm_event_new("circleci"), *w, *vcs = json_object_get(pipe, "vcs");
+	const char *status = NULL, *word = NULL, *finished = NULL, *name = NULL;
+	long long num;
+	size_t i, best = sizeof(status_rank) / sizeof(status_rank[0]);
+	int nomem = !ev, all_stopped = json_array_size(wfs) > 0;
+
+	json_array_foreach(wfs, i, w) {
+		const char *ws = json_string_value(json_object_get(w, "status"));
+		const char *st = farm_event_status("circleci", "workflow", ws);
+		const char *stop = json_string_value(json_object_get(w, "stopped_at"));
+
+		for (size_t k = 0; k < best; k++)
+			if (!strcmp(status_rank[k], st)) {
+				best = k;
+				status = st;
+				word = ws;
+			}
+		if (!stop)
+			all_stopped = 0;
+		else if (!finished || strcmp(stop, finished) > 0)
+			finished = stop;
+		name = json_string_value(json_object_get(w, "name"));
+	}
+	if (!json_array_size(wfs)) {
+		word = json_string_value(json_object_get(pipe, "state"));
+		status = farm_event_status("circleci", "pipeline", word);
+	}
+	farm_event_set_str(ev, "project", farm_event_str(json_object_get(pipe, "project_slug")),
+			   &nomem);
+	/* One workflow names the run; several are named by none of them. */
+	farm_event_set_str(ev, "name", json_array_size(wfs) == 1 ? name : NULL, &nomem);
+	farm_event_set_str(ev, "buildId", farm_event_str(json_object_get(pipe, "id")), &nomem);
+	if (farm_event_int(json_object_get(pipe, "number"), &num))
+		farm_event_set(ev, "number", json_integer(num), &nomem);
+	farm_event_set_str(ev, "status", status, &nomem);
+	farm_event_set_str(ev, "providerStatus", word, &nomem);
+	farm_event_set_str(ev, "branch", farm_event_str(json_object_get(vcs, "branch")), &nomem);
+	farm_event_set_str(ev, "commitSha", farm_event_str(json_object_get(vcs, "revision")), &nomem);
+	farm_event_set_ts(ev, "startedAt", json_object_get(pipe, "created_at"), &nomem);
+	if (all_stopped && finished) {
+		json_t *f = json_string(finished);
+		farm_event_set_ts(ev, "finishedAt", f, &nomem);
+		json_decref(f);
+	}
+	if (nomem) {
+		json_decref(ev);
+		return farm_provider_nomem(c);
+	}
+	*run = ev;
+	return FARM_OK;
+}
+
+static int run_get(struct farm_provider_call *c, const char *id, json_t **run)
+{
+	json_t *pipe, *wfs;
+	int rc;
+
+	*run = NULL;
+	if ((rc = pipeline_read(c, id, &pipe, &wfs)) != FARM_OK)
+		return rc;
+	rc = run_of(c, pipe, wfs, run);
+	json_decref(pipe);
+	json_decref(wfs);
+	return rc;
+}
+
+/* POST /workflow/:id/<action> with body, expecting 202. */
+static int workflow_action(struct farm_provider_call *c, const char *wid, const char *action,
+			   const char *body)
+{
+	struct farm_provider_resp r;
+	char *path = farm_arena_printf(c->arena, "/workflow/%s/%s", wid, action);
+	char *what = farm_arena_printf(c->arena, "workflow %s", wid);
+	int rc;
+
+	if (!path || !what)
+		return farm_provider_nomem(c);
+	rc = farm_provider_send(c, "POST", path, NULL, 0, body ? "application/json" : NULL, body,
+				body ? strlen(body) : 0, &r);
+	if (rc != FARM_OK)
+		return rc;
+	rc = farm_provider_fail(c, r.outcome, &r, what);
+	farm_provider_resp_clear(&r);
+	return rc;
+}
+
+/* Reruns every workflow of the pipeline (the latest of each name), whole; the new
+ * workflows belong to the same pipeline, so the new run keeps the runId. */
+static int run_rerun(struct farm_provider_call *c, const char *id, json_t **run)
+{
+	json_t *pipe, *wfs, *w;
+	size_t i;
+	int rc = FARM_OK;
+
+	*run = NULL;
+	if ((rc = pipeline_read(c, id, &pipe, &wfs)) != FARM_OK)
+		return rc;
+	if (!json_array_size(wfs))
+		rc = farm_provider_bad_input(c, "CircleCI pipeline %s has no workflow to rerun", id);
+	json_array_foreach(wfs, i, w) {
+		if (rc != FARM_OK)
+			break;
+		rc = workflow_action(c, json_string_value(json_object_get(w, "id")), "rerun",
+				     "{\"from_failed\":false}");
+	}
+	json_decref(pipe);
+	json_decref(wfs);
+	return rc == FARM_OK ? run_get(c, id, run) : rc;
+}
+
+/* Cancels the pipeline's workflows that have not ended (running, failing, on_hold);
+ * none: 409. */
+static int run_cancel(struct farm_provider_call *c, const char *id)
+{
+	json_t *pipe, *wfs, *w;
+	size_t i, n = 0;
+	int rc;
+
+	if ((rc = pipeline_read(c, id, &pipe, &wfs)) != FARM_OK)
+		return rc;
+	json_array_foreach(wfs, i, w) {
+		const char *st = farm_event_status(
+			"circleci", "workflow", json_string_value(json_object_get(w, "status")));
+
+		if (strcmp(st, "running") && strcmp(st, "queued"))
+			continue;
+		n++;
+		if ((rc = workflow_action(c, json_string_value(json_object_get(w, "id")), "cancel",
+					  NULL)) != FARM_OK)
+			break;
+	}
+	json_decref(pipe);
+	json_decref(wfs);
+	if (rc == FARM_OK && !n) {
+		return farm_provider_refuse(c, FARM_E_CONFLICT,
+					    "CircleCI pipeline %s has no running workflow to cancel", id);
+	}
+	return rc;
+}
+
+/* CircleCI API v2 has no log of a job: no log hook (GET .../log answers 404). */
+static const struct farm_platform_runs circleci_runs = {
+	.parse = run_parse,
+	.get = run_get,
+	.rerun = run_rerun,
+	.cancel = run_cancel,
+};
+
 /* ---- the module ------------------------------------------------------------------ */
 
 static int rd_pipelines(struct farm_provider_call *c, const void *vcs, json_t **out)
@@ -652,4 +889,5 @@ const struct farm_platform farm_platform_circleci = {
 	.statuses = circleci_statuses,
 	.webhook = &circleci_webhook,
 	.run_id = "pipeline id",
+	.runs = &circleci_runs,
 };

@@ -16,8 +16,12 @@
 #include <string.h>
 #include <strings.h>
 
+#include <errno.h>
+#include <time.h>
+
 #include "crypto.h"
 #include "event.h"
+#include "gate.h"
 #include "banned.h"
 
 #define MAX_SEGS 10
@@ -396,6 +400,40 @@ static char *fetch_crumb(struct farm_provider_call *c, char *cookies, size_t coo
 	return line;
 }
 
+/* POST path (an optional form body); when Jenkins answers 403 asking for a CSRF
+ * crumb, fetches one and retries once with it and its session cookie. */
+static int post(struct farm_provider_call *c, const char *path, const char *form,
+		struct farm_provider_resp *r)
+{
+	const char *hdrs[2];
+	char cookies[1024];
+	size_t nh = 0;
+	int rc;
+
+	for (int attempt = 0;; attempt++) {
+		rc = farm_provider_send(c, "POST", path, hdrs, nh,
+					form ? "application/x-www-form-urlencoded" : NULL, form,
+					form ? strlen(form) : 0, r);
+		if (rc != FARM_OK)
+			return rc;
+		if (attempt == 0 && r->status == 403 &&
+		    (strcasestr(r->message, "crumb") || (r->body && strcasestr(r->body, "crumb")))) {
+			char *line = fetch_crumb(c, cookies, sizeof(cookies));
+			if (line) {
+				farm_provider_resp_clear(r);
+				hdrs[nh++] = line;
+				if (*cookies)
+					hdrs[nh++] = farm_arena_printf(c->arena, "Cookie: %s", cookies);
+				farm_crypto_wipe(cookies, sizeof(cookies));
+				if (!hdrs[nh - 1])
+					return farm_provider_nomem(c);
+				continue;
+			}
+		}
+		return FARM_OK;
+	}
+}
+
 static long queue_id(const char *location)
 {
 	const char *p = strstr(location, "/queue/item/");
@@ -415,9 +453,6 @@ int farm_provider_jenkins_build(struct farm_provider_call *c, const char *name, 
 {
 	struct farm_provider_resp r;
 	char why[200], *jp, *path, *what, *form = NULL;
-	const char *hdrs[2];
-	char cookies[1024];
-	size_t nh = 0;
 	long id;
 	int rc, outcome;
 
@@ -430,28 +465,8 @@ int farm_provider_jenkins_build(struct farm_provider_call *c, const char *name, 
 	what = farm_arena_printf(c->arena, "job '%s'", name);
 	if (!path || !what)
 		return farm_provider_nomem(c);
-	for (int attempt = 0;; attempt++) {
-		rc = farm_provider_send(c, "POST", path, hdrs, nh,
-					form ? "application/x-www-form-urlencoded" : NULL, form,
-					form ? strlen(form) : 0, &r);
-		if (rc != FARM_OK)
-			return rc;
-		if (attempt == 0 && r.status == 403 &&
-		    (strcasestr(r.message, "crumb") || (r.body && strcasestr(r.body, "crumb")))) {
-			char *line = fetch_crumb(c, cookies, sizeof(cookies));
-			if (line) {
-				farm_provider_resp_clear(&r);
-				hdrs[nh++] = line;
-				if (*cookies)
-					hdrs[nh++] = farm_arena_printf(c->arena, "Cookie: %s", cookies);
-				farm_crypto_wipe(cookies, sizeof(cookies));
-				if (!hdrs[nh - 1])
-					return farm_provider_nomem(c);
-				continue;
-			}
-		}
-		break;
-	}
+	if ((rc = post(c, path, form, &r)) != FARM_OK)
+		return rc;
 	outcome = r.outcome;
 	/* 201, or 303 when an identical item already waits in the queue. */
 	if ((r.status == 201 || r.status == 303 || r.status == 200) &&
@@ -545,12 +560,55 @@ static const char *strip_prefix(const char *s, const char *prefix)
 	return strncmp(s, prefix, n) == 0 && s[n] ? s + n : s;
 }
 
+/* The one mapping of a Jenkins build to the run fields, shared by the Notification
+ * plugin's payload and the API's build (GET /runs/jenkins/:runId): project = the full
+ * job name, buildId "<project>#<number>", status from `word` of `kind` (the
+ * notification's status or phase; the API's result, or "building"), branch without
+ * "refs/heads/" or "origin/", startedAt = ts (epoch ms), finishedAt = ts + dur when
+ * `done`.  NULL with *nomem or *too_long. */
+static json_t *jenkins_run(const char *project, const char *name, long long number,
+			   const char *kind, const char *word, const char *branch, const char *sha,
+			   const char *url, long long ts, long long dur, int done, int *nomem,
+			   int *too_long)
+{
+	json_t *ev = farm_event_new("jenkins");
+	char *build_id;
+
+	if (!ev) {
+		*nomem = 1;
+		return NULL;
+	}
+	farm_event_set_str(ev, "project", project, nomem);
+	farm_event_set_str(ev, "name", name, nomem);
+	if (!(build_id = farm_event_key(too_long, "%s#%lld", project, number))) {
+		*nomem |= !*too_long;
+		json_decref(ev);
+		return NULL;
+	}
+	farm_event_set_str(ev, "buildId", build_id, nomem);
+	free(build_id);
+	farm_event_set(ev, "number", json_integer(number), nomem);
+	farm_event_set_str(ev, "status", farm_event_status("jenkins", kind, word), nomem);
+	farm_event_set_str(ev, "providerStatus", word, nomem);
+	if (branch)
+		branch = strip_prefix(strip_prefix(branch, "refs/heads/"), "origin/");
+	farm_event_set_str(ev, "branch", branch, nomem);
+	farm_event_set_str(ev, "commitSha", sha, nomem);
+	farm_event_set_str(ev, "url", url, nomem);
+	if (ts > 0) {
+		farm_event_set_ts_ms(ev, "startedAt", ts, nomem);
+		if (done && dur > 0 && dur <= FARM_EVENT_EPOCH_MS_MAX - ts)
+			farm_event_set_ts_ms(ev, "finishedAt", ts + dur, nomem);
+	}
+	return ev;
+}
+
 int farm_event_from_jenkins(const void *body, size_t len, json_t **data, char **dedupe_key,
 			    struct farm_error *err)
 {
 	json_t *root = NULL, *ev = NULL, *build, *scm;
 	const char *name, *phase, *status, *url, *branch, *project;
-	char *full = NULL, *key = NULL, *build_id = NULL;
+	char *full = NULL, *key = NULL;
 	long long number, ts, dur;
 	int rc, nomem = 0, too_long = 0, done_phase;
 
@@ -587,51 +645,366 @@ int farm_event_from_jenkins(const void *body, size_t len, json_t **data, char **
 	}
 	project = full ? full : name;
 
-	ev = farm_event_new("jenkins");
-	if (!ev) {
-		nomem = 1;
-		goto done;
-	}
-	farm_event_set_str(ev, "project", project, &nomem);
-	farm_event_set_str(ev, "name", name, &nomem);
-	build_id = farm_event_key(&too_long, "%s#%lld", project, number);
-	if (!build_id) {
-		nomem = !too_long;
-		goto done;
-	}
-	farm_event_set_str(ev, "buildId", build_id, &nomem);
-	farm_event_set(ev, "number", json_integer(number), &nomem);
-
 	status = farm_event_str(json_object_get(build, "status"));
-	farm_event_set_str(ev, "status", farm_event_status("jenkins", "notification", status ? status : phase),
-		&nomem);
-	farm_event_set_str(ev, "providerStatus", status ? status : phase, &nomem);
-
 	scm = json_object_get(build, "scm");
 	branch = farm_event_str(json_object_get(scm, "branch"));
-	if (branch)
-		branch = strip_prefix(strip_prefix(branch, "refs/heads/"), "origin/");
-	farm_event_set_str(ev, "branch", branch, &nomem);
-	farm_event_set_str(ev, "commitSha", farm_event_str(json_object_get(scm, "commit")), &nomem);
-	farm_event_set_str(ev, "url", farm_event_str(json_object_get(build, "full_url")), &nomem);
-
 	done_phase = strcasecmp(phase, "COMPLETED") == 0 || strcasecmp(phase, "FINALIZED") == 0;
-	if (farm_event_int(json_object_get(build, "timestamp"), &ts) && ts > 0) {
-		farm_event_set_ts_ms(ev, "startedAt", ts, &nomem);
-		if (done_phase && farm_event_int(json_object_get(build, "duration"), &dur) && dur > 0 &&
-		    dur <= FARM_EVENT_EPOCH_MS_MAX - ts)
-			farm_event_set_ts_ms(ev, "finishedAt", ts + dur, &nomem);
-	}
+	if (!farm_event_int(json_object_get(build, "timestamp"), &ts))
+		ts = 0;
+	if (!farm_event_int(json_object_get(build, "duration"), &dur))
+		dur = 0;
+	ev = jenkins_run(project, name, number, "notification", status ? status : phase, branch,
+			 farm_event_str(json_object_get(scm, "commit")),
+			 farm_event_str(json_object_get(build, "full_url")), ts, dur, done_phase,
+			 &nomem, &too_long);
+	if (!ev)
+		goto done;
 
 	key = farm_event_key(&too_long, "jenkins:%s:%lld:%s", project, number, phase);
 done:
 	rc = farm_event_finish(ev, key, nomem, too_long, data, dedupe_key, "Jenkins", err);
 out:
-	free(build_id);
 	free(full);
 	json_decref(root);
 	return rc;
 }
+
+/* ---- runs (platforms.md §5): runId = "job#number" -------------------------------------
+ *
+ * "<job>#<number>" names a build ("folder/job#12"); "<job>#q<id>" names a queue item
+ * that had not started when a rerun stopped waiting for it (GET follows it to its
+ * build once it has one; cancel takes it out of the queue). */
+
+#define RERUN_WAIT_MS 10000 /* a rerun follows its queue item this long at most */
+
+struct jrun {
+	char *job;   /* arena */
+	long long n; /* build number or queue id */
+	int queued;  /* "#q<id>" */
+	char *jp;    /* job/<a>/job/<b> (arena) */
+};
+
+static int run_split(const char *id, struct jrun *j, struct farm_arena *a, char *why,
+		     size_t cap)
+{
+	const char *h = strrchr(id, '#'), *d;
+	size_t n;
+
+	memset(j, 0, sizeof(*j));
+	if (!h || h == id) {
+		snprintf(why, cap, "a Jenkins runId is job#number (the job's full name, '#', the "
+				   "build number)");
+		return 1;
+	}
+	d = h + 1;
+	if (*d == 'q') {
+		j->queued = 1;
+		d++;
+	}
+	n = strlen(d);
+	if (!n || n > 18 || strspn(d, "0123456789") != n || (!j->queued && *d == '0')) {
+		snprintf(why, cap, "a Jenkins runId ends in '#' and a build number (or #q and a "
+				   "queue item id)");
+		return 1;
+	}
+	j->n = strtoll(d, NULL, 10);
+	if (a) {
+		j->job = farm_arena_strndup(a, id, (size_t)(h - id));
+		j->jp = j->job ? farm_provider_jenkins_job_path(a, j->job, why, cap) : NULL;
+		return !j->jp;
+	}
+	return 0;
+}
+
+static int run_parse(const char *id, char *why, size_t cap)
+{
+	struct farm_arena *a = farm_arena_new(4096);
+	struct jrun j;
+	int bad;
+
+	if (!a) {
+		snprintf(why, cap, "out of memory");
+		return 1;
+	}
+	bad = run_split(id, &j, a, why, cap);
+	farm_arena_free(a);
+	return bad;
+}
+
+static int run_args(struct farm_provider_call *c, const char *id, struct jrun *j)
+{
+	char why[200];
+
+	if (run_split(id, j, c->arena, why, sizeof(why)))
+		return farm_provider_bad_input(c, "%s", why);
+	return FARM_OK;
+}
+
+/* The BuildData action's revision: *sha and *branch borrowed from b, or NULL. */
+static void build_scm(json_t *b, const char **sha, const char **branch)
+{
+	json_t *act, *rev;
+	size_t i;
+
+	*sha = *branch = NULL;
+	json_array_foreach(json_object_get(b, "actions"), i, act) {
+		if (!(rev = json_object_get(act, "lastBuiltRevision")))
+			continue;
+		*sha = farm_event_str(json_object_get(rev, "SHA1"));
+		*branch = farm_event_str(
+			json_object_get(json_array_get(json_object_get(rev, "branch"), 0), "name"));
+		return;
+	}
+}
+
+static int build_run(struct farm_provider_call *c, const struct jrun *j, json_t **run)
+{
+	json_t *b = NULL;
+	const char *slash = strrchr(j->job, '/'), *result, *sha, *branch;
+	char *path = farm_arena_printf(c->arena, "%s/%lld/api/json", j->jp, j->n);
+	char *what = farm_arena_printf(c->arena, "build %s#%lld", j->job, j->n);
+	long long ts, dur;
+	int rc, building, nomem = 0, too_long = 0;
+
+	*run = NULL;
+	if (!path || !what)
+		return farm_provider_nomem(c);
+	if ((rc = farm_provider_get_json(c, path, what, 0, &b)) != FARM_OK)
+		return rc;
+	if (!json_is_object(b)) {
+		json_decref(b);
+		return farm_provider_fail(c, FARM_PO_GARBAGE, NULL, NULL);
+	}
+	building = json_is_true(json_object_get(b, "building"));
+	result = farm_event_str(json_object_get(b, "result"));
+	if (!farm_event_int(json_object_get(b, "timestamp"), &ts))
+		ts = 0;
+	if (!farm_event_int(json_object_get(b, "duration"), &dur))
+		dur = 0;
+	build_scm(b, &sha, &branch);
+	*run = jenkins_run(j->job, slash ? slash + 1 : j->job, j->n, "result",
+			   building || !result ? "BUILDING" : result, branch, sha,
+			   farm_event_str(json_object_get(b, "url")), ts, dur, !building && result,
+			   &nomem, &too_long);
+	json_decref(b);
+	if (!*run || nomem)
+		return farm_provider_nomem(c);
+	return FARM_OK;
+}
+
+/* A queue item: its build once it has one, else the item as a queued (or cancelled)
+ * run named "<job>#q<id>". */
+static int queue_run(struct farm_provider_call *c, const struct jrun *j, json_t **run)
+{
+	json_t *q = NULL, *exe;
+	char *what = farm_arena_printf(c->arena, "queue item %lld", j->n);
+	char *path = farm_arena_printf(c->arena, "/queue/item/%lld/api/json", j->n);
+	char *bid = farm_arena_printf(c->arena, "%s#q%lld", j->job, j->n);
+	const char *slash = strrchr(j->job, '/'), *word;
+	long long num, since;
+	int rc, nomem = 0;
+
+	*run = NULL;
+	if (!what || !path || !bid)
+		return farm_provider_nomem(c);
+	if ((rc = farm_provider_get_json(c, path, what, 0, &q)) != FARM_OK)
+		return rc;
+	exe = json_object_get(q, "executable");
+	if (farm_event_int(json_object_get(exe, "number"), &num) && num > 0) {
+		struct jrun b = *j;
+
+		json_decref(q);
+		b.n = num;
+		b.queued = 0;
+		return build_run(c, &b, run);
+	}
+	word = json_is_true(json_object_get(q, "cancelled")) ? "cancelled" : "waiting";
+	if (!(*run = farm_event_new("jenkins")))
+		nomem = 1;
+	farm_event_set_str(*run, "project", j->job, &nomem);
+	farm_event_set_str(*run, "name", slash ? slash + 1 : j->job, &nomem);
+	farm_event_set_str(*run, "buildId", bid, &nomem);
+	farm_event_set_str(*run, "status", farm_event_status("jenkins", "queue", word), &nomem);
+	farm_event_set_str(*run, "providerStatus", word, &nomem);
+	if (farm_event_int(json_object_get(q, "inQueueSince"), &since) && since > 0)
+		farm_event_set_ts_ms(*run, "startedAt", since, &nomem);
+	json_decref(q);
+	if (nomem) {
+		json_decref(*run);
+		*run = NULL;
+		return farm_provider_nomem(c);
+	}
+	return FARM_OK;
+}
+
+static int run_get(struct farm_provider_call *c, const char *id, json_t **run)
+{
+	struct jrun j;
+	int rc;
+
+	*run = NULL;
+	if ((rc = run_args(c, id, &j)) != FARM_OK)
+		return rc;
+	return j.queued ? queue_run(c, &j, run) : build_run(c, &j, run);
+}
+
+/* The build's parameters ({name: value}, new), or NULL when it had none. */
+static json_t *build_params(json_t *b)
+{
+	json_t *act, *p, *out = NULL;
+	size_t i, k;
+
+	json_array_foreach(json_object_get(b, "actions"), i, act) {
+		json_array_foreach(json_object_get(act, "parameters"), k, p) {
+			const char *name = json_string_value(json_object_get(p, "name"));
+			json_t *v = json_object_get(p, "value");
+
+			if (!name || !v || json_is_object(v) || json_is_array(v) || json_is_null(v))
+				continue;
+			if (!out && !(out = json_object()))
+				return NULL;
+			json_object_set(out, name, v);
+		}
+	}
+	return out;
+}
+
+/* Jenkins has no rebuild: the job is triggered again with the build's parameters,
+ * and its queue item followed until it has a build number (RERUN_WAIT_MS at most, or
+ * upstream.timeout when shorter).  Not started by then: the queued run "<job>#q<id>". */
+static int run_rerun(struct farm_provider_call *c, const char *id, json_t **run)
+{
+	struct jrun j;
+	json_t *b = NULL, *params, *q = NULL;
+	long long waited, budget = RERUN_WAIT_MS, step = 100;
+	struct timespec t0;
+	int rc;
+
+	*run = NULL;
+	if ((rc = run_args(c, id, &j)) != FARM_OK)
+		return rc;
+	if (j.queued)
+		return farm_provider_refuse(c, FARM_E_CONFLICT,
+					    "Jenkins run %s has not started yet: nothing to rerun",
+					    id);
+	rc = farm_provider_get_json(c, farm_arena_printf(c->arena, "%s/%lld/api/json", j.jp, j.n),
+				    farm_arena_printf(c->arena, "build %s", id), 0, &b);
+	if (rc != FARM_OK)
+		return rc;
+	params = build_params(b);
+	json_decref(b);
+	rc = farm_provider_jenkins_build(c, j.job, params, &q);
+	json_decref(params);
+	if (rc != FARM_OK)
+		return rc;
+	j.queued = 1;
+	j.n = json_integer_value(json_object_get(q, "queueId"));
+	json_decref(q);
+	if (c->timeout_s > 0 && c->timeout_s * 1000 < budget)
+		budget = c->timeout_s * 1000;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		struct timespec now, ts;
+
+		rc = queue_run(c, &j, run);
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		waited = (now.tv_sec - t0.tv_sec) * 1000LL + (now.tv_nsec - t0.tv_nsec) / 1000000;
+		if (rc != FARM_OK || strcmp(json_string_value(json_object_get(*run, "status")),
+					    "queued") || waited >= budget)
+			return rc;
+		json_decref(*run);
+		*run = NULL;
+		if (step > budget - waited)
+			step = budget - waited;
+		ts.tv_sec = step / 1000;
+		ts.tv_nsec = (step % 1000) * 1000000L;
+		farm_gate_block(); /* a wait: another thread may run meanwhile */
+		while (nanosleep(&ts, &ts) && errno == EINTR)
+			;
+		farm_gate_unblock();
+		step = step * 2 > 1000 ? 1000 : step * 2;
+	}
+}
+
+static int accepted(struct farm_provider_call *c, struct farm_provider_resp *r, const char *what)
+{
+	/* stop and cancelItem answer with a redirect (to the build, the queue) or 204. */
+	int outcome = r->status >= 300 && r->status < 400 ? FARM_PO_OK : r->outcome;
+	int rc = farm_provider_fail(c, outcome, r, what);
+
+	farm_provider_resp_clear(r);
+	return rc;
+}
+
+/* A build: POST <job>/<n>/stop.  A queue item: POST /queue/cancelItem (form id=). */
+static int run_cancel(struct farm_provider_call *c, const char *id)
+{
+	struct farm_provider_resp r;
+	struct jrun j;
+	char *path, *form = NULL, *what = farm_arena_printf(c->arena, "run %s", id);
+	int rc;
+
+	if ((rc = run_args(c, id, &j)) != FARM_OK)
+		return rc;
+	if (j.queued) {
+		path = farm_arena_strdup(c->arena, "/queue/cancelItem");
+		form = farm_arena_printf(c->arena, "id=%lld", j.n);
+	} else {
+		path = farm_arena_printf(c->arena, "%s/%lld/stop", j.jp, j.n);
+	}
+	if (!path || !what || (j.queued && !form))
+		return farm_provider_nomem(c);
+	if ((rc = post(c, path, form, &r)) != FARM_OK)
+		return rc;
+	return accepted(c, &r, what);
+}
+
+/* GET <job>/<n>/consoleText, the first cap bytes. */
+static int run_log(struct farm_provider_call *c, const char *id, size_t cap, char **text,
+		   size_t *len, int *truncated)
+{
+	struct farm_provider_resp r;
+	struct jrun j;
+	char *path, *what = farm_arena_printf(c->arena, "build %s", id);
+	int rc;
+
+	*text = NULL;
+	*len = 0;
+	*truncated = 0;
+	if ((rc = run_args(c, id, &j)) != FARM_OK)
+		return rc;
+	if (j.queued)
+		return farm_provider_refuse(c, FARM_E_NOTFOUND,
+					    "Jenkins run %s has not started: no log yet", id);
+	path = farm_arena_printf(c->arena, "%s/%lld/consoleText", j.jp, j.n);
+	if (!path || !what)
+		return farm_provider_nomem(c);
+	if ((rc = farm_provider_send(c, "GET", path, NULL, 0, NULL, NULL, 0, &r)) != FARM_OK)
+		return rc;
+	if (r.outcome != FARM_PO_OK) {
+		rc = farm_provider_fail(c, r.outcome, &r, what);
+		farm_provider_resp_clear(&r);
+		return rc;
+	}
+	*len = r.len > cap ? cap : r.len;
+	*truncated = r.len > cap;
+	if (!(*text = malloc(*len + 1))) {
+		farm_provider_resp_clear(&r);
+		return farm_provider_nomem(c);
+	}
+	memcpy(*text, r.body ? r.body : "", *len);
+	(*text)[*len] = '\0';
+	farm_provider_resp_clear(&r);
+	return FARM_OK;
+}
+
+static const struct farm_platform_runs jenkins_runs = {
+	.parse = run_parse,
+	.get = run_get,
+	.rerun = run_rerun,
+	.cancel = run_cancel,
+	.log = run_log,
+};
 
 /* ---- the module ------------------------------------------------------------------ */
 
@@ -763,6 +1136,9 @@ static const struct farm_platform_status jenkins_statuses[] = {
 	{"result", "ABORTED", "canceled"},
 	{"result", "UNSTABLE", "unstable"},
 	{"result", "NOT_BUILT", "unknown"},
+	{"result", "BUILDING", "running"}, /* farm's word for result null, building true */
+	{"queue", "waiting", "queued"},    /* a queue item without its executable yet */
+	{"queue", "cancelled", "canceled"},
 	{"color", "*_anime", "running"},
 	{"color", "blue", "success"},
 	{"color", "red", "failed"},
@@ -796,4 +1172,5 @@ const struct farm_platform farm_platform_jenkins = {
 	.statuses = jenkins_statuses,
 	.webhook = &jenkins_webhook,
 	.run_id = "job#number",
+	.runs = &jenkins_runs,
 };
