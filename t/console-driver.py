@@ -25,6 +25,7 @@ the like.
   alert                       the text of an open alert, or null
   js SCRIPT...                execute_script (the words joined: `js return 1 + 1`)
   ajs SCRIPT...               execute_async_script (the callback is arguments[0])
+  tab [N]                     presses Tab N times; the focused element (tag and text)
   size W H / shot FILE        window size; a PNG screenshot
   quit
 """
@@ -38,6 +39,7 @@ from selenium.common.exceptions import (NoAlertPresentException, StaleElementRef
                                         WebDriverException)
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import Select
 
 
@@ -159,6 +161,14 @@ class Driver:
 
     def c_ajs(self, *script):
         return self.d.execute_async_script(" ".join(script))
+
+    def c_tab(self, n=1):
+        body = self.d.switch_to.active_element
+        for _ in range(int(n)):
+            body = self.d.switch_to.active_element
+            body.send_keys(Keys.TAB)
+        return self.d.execute_script(
+            "const e=document.activeElement; return e.tagName + ' ' + (e.textContent || e.id).trim()")
 
     def c_size(self, w, h):
         self.d.set_window_size(int(w), int(h))

@@ -21,6 +21,7 @@ JSECRET=jk-console-secret-7f3a9c1e5b2d8f40
 HOSTILE='<img src=x onerror=alert(1)>'
 
 start_fake jenkins --token "$JSECRET" || exit 1
+start_fake argocd || exit 1
 
 # ---- the browser: one Chromium for the whole script, a command per line ------------
 DRV_PID=
@@ -322,13 +323,31 @@ test_expect_success 'a failed add shows the API'"'"'s message' '
 	drv find "$JSECRET" && test_equal "$DRV_OUT" "[]"
 '
 
+test_expect_success 'the catalog tab: a linked component and its Argo CD health and sync, read on request' '
+	TOKEN=$ADMIN api POST /api/v1/integrations/credentials \
+		"{\"type\":\"argocd\",\"name\":\"argo\",\"value\":{\"url\":\"$FAKE_ARGOCD_URL\",\"token\":\"argocd-test-token\"}}" &&
+	expect_status 201 &&
+	TOKEN=$ADMIN api PATCH /api/v1/catalog/components/billing "{\"argocdApp\":\"billing-api\"}" &&
+	expect_status 200 &&
+	TOKEN=$ADMIN api GET /api/v1/catalog/components/billing/cicd && expect_status 200 &&
+	health=$(json_get body "d[\"health\"][\"status\"]") && sync=$(json_get body "d[\"sync\"][\"status\"]") &&
+	drv open "$FARM_URL/#/catalog" && drv wait "#catalog .card" 10 &&
+	drv text "#catalog .card h2" && test_equal "$DRV_OUT" "\"billing\"" &&
+	drv click "#catalog .card button" &&
+	drv wait "#catalog .cicd dl" 10 &&
+	drv text "#catalog .cicd dl" && echo "$DRV_OUT" &&
+	case "$DRV_OUT" in *"Health$health"*"Sync$sync"*) ;; *) false ;; esac &&
+	TOKEN=$ADMIN api DELETE /api/v1/integrations/credentials/$(TOKEN=$ADMIN api GET /api/v1/integrations/credentials && json_get body "d[0][\"id\"]") &&
+	expect_status 204
+'
+
 _audit_on_main() { TOKEN=$ADMIN api GET "/api/v1/audit?limit=1" && [ "$(cat status)" = 200 ]; }
 
 test_expect_success 'the audit list shows an admin the credential writes, newest first, without a secret' '
 	if _audit_on_main; then
 		drv open "$FARM_URL/#/audit" && drv wait "#audit tbody tr" 10 &&
 		drv js "return [...document.querySelectorAll(\"#audit tbody tr\")].map(r => r.children[2].textContent).join(\" \")" &&
-		test_equal "$DRV_OUT" "\"credential.delete credential.update credential.update credential.create\"" &&
+		test_equal "$DRV_OUT" "\"credential.delete catalog.link credential.create credential.delete credential.update credential.update credential.create\"" &&
 		drv find "$JSECRET" && test_equal "$DRV_OUT" "[]"
 	else
 		say "GET /audit: $(cat status): the page says so" &&
@@ -355,9 +374,14 @@ test_expect_success 'phone width and 200 % zoom: no sideways scrolling on the bo
 	drv size 1280 900
 '
 
-test_expect_success 'keyboard: Tab reaches the navigation, every control is labelled' '
-	drv open "$FARM_URL/#/board" && drv wait "#board li.tile" 5 &&
-	drv js "document.activeElement.blur(); return 1" &&
+test_expect_success 'keyboard: Tab goes skip link, navigation, sign-out, filter, the first tile; every control is labelled' '
+	drv open "$FARM_URL/#/board" && drv js "location.reload(); return 1" && drv wait "#board li.tile" 10 &&
+	drv tab && test_equal "$DRV_OUT" "\"A Skip to content\"" &&
+	drv tab && test_equal "$DRV_OUT" "\"A Board\"" &&
+	drv tab 3 && test_equal "$DRV_OUT" "\"A Audit\"" &&
+	drv tab && test_equal "$DRV_OUT" "\"BUTTON Sign out\"" &&
+	drv tab && test_equal "$DRV_OUT" "\"INPUT board-filter\"" &&
+	drv tab && test_equal "$DRV_OUT" "\"A gh/console/a-rather-long-project-name-10\"" &&
 	drv js "return [...document.querySelectorAll(\"input, select, button\")].filter(e => !(e.labels && e.labels.length) && !e.getAttribute(\"aria-label\") && !e.textContent.trim()).length" &&
 	test_equal "$DRV_OUT" 0 &&
 	drv js "return [...document.querySelectorAll(\"a[href], button, input, select\")].filter(e => e.offsetParent && e.tabIndex < 0).length" &&

@@ -8,7 +8,7 @@
 // nothing is applied twice.  A row is replaced only by an event with a higher id
 // than the row's own (ids only grow), so a replayed older event never wins.
 import { api } from './api.js';
-import { token, signOut } from './session.js';
+import { token } from './session.js';
 
 export const board = new Map(); // "provider\0project" -> run row (with eventId)
 export const recent = [];       // the last RECENT events seen, newest first
@@ -152,4 +152,3 @@ export function inject(data) {
 }
 
 export function signedOut() { stop(); board.clear(); lastId = 0; attempt = 0; }
-export { signOut };
