@@ -145,6 +145,28 @@ test_expect_success 'log: text/plain, by run id; unknown run 404' '
 	test_equal "$(msg)" "Candor log of run ffffffff of pipeline 1 not found"
 '
 
+test_expect_success '/runs/candor: a run is <pipelineId>#<runId>; get, last, log, rerun; no cancel' '
+	TOKEN=$MEMBER_A api GET "/api/v1/runs/candor/1%230badc0de" && expect_status 200 &&
+	test_equal "$(json_get body "[d[k] for k in (\"provider\",\"project\",\"name\",\"buildId\",\"status\",\"providerStatus\",\"startedAt\",\"finishedAt\")]")" \
+		"[\"candor\", \"1\", \"web\", \"1#0badc0de\", \"failed\", \"Failed\", \"2025-01-01T11:00:00.000Z\", \"2025-01-01T11:01:01.000Z\"]" &&
+	TOKEN=$MEMBER_A api GET "/api/v1/runs/candor/2%23last" && expect_status 200 &&
+	test_equal "$(json_get body "[d[\"buildId\"], d[\"status\"]]")" "[\"2#last\", \"running\"]" &&
+	TOKEN=$MEMBER_A api GET "/api/v1/runs/candor/1%23ffffffff" && expect_status 404 &&
+	TOKEN=$MEMBER_A api GET "/api/v1/runs/candor/1%230badc0de/log" && expect_status 200 &&
+	printf "Build: ok\nTest: 1 failing\n" >expect && test_cmp expect body &&
+	fake_forget candor &&
+	TOKEN=$ADMIN_A api POST "/api/v1/runs/candor/1%230badc0de/rerun" && expect_status 202 &&
+	test_equal "$(json_get body "[d[\"buildId\"], d[\"status\"]]")" "[null, \"running\"]" &&
+	reqs r && printf "GET /api/pipelines/1\nPOST /trigger/3f2a9c41d0b7e6a5\n" >expect && test_cmp expect r &&
+	fake_forget candor &&
+	TOKEN=$ADMIN_A api POST "/api/v1/runs/candor/1%230badc0de/cancel" && expect_status 405 &&
+	test_equal "$(msg)" "Candor does not support cancel" &&
+	for id in 1 1%23 %23abc 01%23abc 1%23a%2Fb 1%23a%23b; do
+		TOKEN=$MEMBER_A api GET "/api/v1/runs/candor/$id" && expect_status 400 || return 1
+	done &&
+	test_equal "$(fake_count candor)" 0
+'
+
 test_expect_success 'hostile ids: 400 before any upstream call' '
 	fake_forget candor &&
 	for p in "pipelines/..%2F..%2Fetc" "pipelines/1%3B" "pipelines/01" "pipelines/-1" \
