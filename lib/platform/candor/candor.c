@@ -691,8 +691,10 @@ static int op_trigger(struct farm_provider_call *c, const struct farm_platform_i
 	int rc = trigger(c, in->params[0], in->body, &o->json);
 
 	o->status = 202;
-	if (rc == FARM_OK)
+	if (rc == FARM_OK) {
 		o->log = farm_arena_printf(c->arena, "candor: pipeline %s triggered", in->params[0]);
+		o->watch = json_pack("[s++]", in->params[0], "#", "last");
+	}
 	return rc;
 }
 
@@ -746,6 +748,34 @@ static const struct farm_platform_status candor_statuses[] = {
 	{NULL, NULL, NULL},
 };
 
+/* The poller's read (platform.h struct farm_platform_poll).  A run farm triggered is
+ * watched as "<pipelineId>#last" (Candor names a run only once it ended): its fields
+ * keep that buildId, so the watch's observation goes running -> final and the watch
+ * ends; the run's own id, once Candor has one, is in "runId". */
+static int poll_read(struct farm_provider_call *c, const char *run_id, json_t **fields)
+{
+	const char *h = strchr(run_id, '#');
+	int rc = farm_candor_runs_get(c, run_id, fields), nomem = 0;
+
+	if (rc != FARM_OK || !h || strcmp(h + 1, "last"))
+		return rc;
+	farm_event_set_str(*fields, "runId",
+			   strchr(json_string_value(json_object_get(*fields, "buildId")), '#') + 1,
+			   &nomem);
+	farm_event_set_str(*fields, "buildId", run_id, &nomem);
+	if (nomem) {
+		json_decref(*fields);
+		*fields = NULL;
+		return farm_provider_nomem(c);
+	}
+	return FARM_OK;
+}
+
+static const struct farm_platform_poll candor_poll = {
+	.read = poll_read,
+	.rate_key = NULL,
+};
+
 /* No cancel: Candor cannot stop a run. */
 static const struct farm_platform_runs candor_runs = {
 	.parse = farm_candor_runs_parse,
@@ -768,4 +798,5 @@ const struct farm_platform farm_platform_candor = {
 	.statuses = candor_statuses,
 	.run_id = "pipelineId#runId",
 	.runs = &candor_runs,
+	.poll = &candor_poll,
 };
