@@ -85,7 +85,7 @@ int farmctl_load_conf(const char *path, struct farm_conf *c)
 {
 	struct farm_error err = {0};
 
-	if (farm_conf_load(c, path, &err) != FARM_OK) {
+	if (farm_conf_load(c, path, &err) != FARM_OK || farm_daemon_replication(c, &err) != FARM_OK) {
 		fprintf(stderr, "farmctl: %s\n", err.msg[0] ? err.msg : "configuration error");
 		return 1;
 	}

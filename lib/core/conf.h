@@ -29,6 +29,12 @@ struct farm_conf {
 	char *upstream_ca_file;      /* extra CA bundle for platform TLS; empty = system store */
 	char *pipelines_workspace_root;
 	long pipelines_stage_timeout; /* seconds, when a stage sets none */
+	char *repl_local;         /* replication.local host:port; empty = one node */
+	char *repl_peers;         /* replication.peers host:port,... */
+	long repl_priority;
+	char *repl_ack_policy;    /* quorum, all, ... (lib/store/store-repl.c) */
+	long repl_ack_timeout;    /* milliseconds */
+	int repl_join, repl_2site_strict;
 	long events_history;
 	char *events_push;        /* ZeroMQ endpoint eventd pulls nudges from */
 	char *events_pub;         /* ZeroMQ endpoint eventd publishes on */
