@@ -55,6 +55,7 @@ static void usage(FILE *fp)
 		"  rotate-key [--master-key-file F] re-seal every credential\n"
 		"  credentials list [--org O]       metadata only, never values\n"
 		"  events tail [--org O] [--since ID] [--count N]  print events as published\n"
+		"  replication status [--json]      role, master and peers of this node\n"
 		"  -v, --version                    print the version\n"
 		"Each command takes --help.  The configuration is -c FILE, else $FARM_CONFIG,\n"
 		"else the first that exists of $FARM_STATE_DIR/farm.conf (FARM_STATE_DIR set),\n"
@@ -337,6 +338,8 @@ int main(int argc, char **argv)
 		return farmctl_credentials(conf_path, argc, argv);
 	if (!strcmp(argv[0], "events"))
 		return farmctl_events(conf_path, argc, argv);
+	if (!strcmp(argv[0], "replication"))
+		return farmctl_replication(conf_path, argc, argv);
 	fprintf(stderr, "farmctl: unknown command '%s'\n", argv[0]);
 	usage(stderr);
 	return 2;

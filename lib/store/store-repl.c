@@ -381,6 +381,18 @@ int farm_store_repl_status(struct farm_store *s, struct farm_repl_status *out)
 	return FARM_OK;
 }
 
+uint64_t farm_store_log_end(struct farm_store *s)
+{
+	DB_LOG_STAT *ls = NULL;
+	uint64_t v;
+
+	if (!s || !s->env || s->env->log_stat(s->env, &ls, 0) != 0 || !ls)
+		return 0;
+	v = (uint64_t)ls->st_cur_file << 32 | ls->st_cur_offset;
+	free(ls);
+	return v;
+}
+
 const char *farm_repl_role_name(int role)
 {
 	switch (role) {

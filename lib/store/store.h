@@ -101,6 +101,9 @@ struct farm_repl_status {
 };
 int farm_store_repl_status(struct farm_store *s, struct farm_repl_status *out);
 const char *farm_repl_role_name(int role);
+/* The end of this node's log (file << 32 | offset), 0 when unknown: it moves with
+ * every write, replicated ones included (caches key on it). */
+uint64_t farm_store_log_end(struct farm_store *s);
 
 /* Opens (creating if needed) the environment in `dir`.  On success *out is new,
  * free with farm_store_close().  On failure err->msg says what and where. */

@@ -1,0 +1,124 @@
+#!/usr/bin/python3
+"""lib-repl-load.py - the bounded write load of t9500-replication.sh and the checker.
+
+  lib-repl-load.py load OUT.jsonl TOKEN HOOKTOKEN N URL...
+      N requests (credential creations and Jenkins webhooks, alternating) from 4
+      threads, spread over every node URL in turn; each answer is one line of
+      OUT.jsonl: {"k", "kind", "url", "status"}.  Stops early when ./load.stop exists.
+  lib-repl-load.py check OUT.jsonl TOKEN URL...
+      every acknowledged (2xx) write is present on every node URL given: the
+      credential in its list, the webhook's event in its history; and each node's
+      event ids are unique and consecutive.  Prints what it found; exit 1 on a miss.
+"""
+import json
+import os
+import sys
+import threading
+import urllib.error
+import urllib.request
+
+
+def request(method, url, token, body=None, timeout=10):
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(url, data=data, method=method)
+    if token:
+        req.add_header("Authorization", "Bearer " + token)
+    if data is not None:
+        req.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            return r.status, r.read(), r.headers
+    except urllib.error.HTTPError as e:
+        return e.code, e.read(), e.headers
+    except Exception:  # refused, reset, timed out: not acknowledged
+        return 0, b"", {}
+
+
+def one(k, url, token, hook):
+    if k % 2 == 0:
+        st, _, _ = request("POST", url + "/api/v1/integrations/credentials", token,
+                           {"type": "argocd", "name": "cred-%d" % k,
+                            "value": {"url": "https://argocd.example.com", "token": "t%d" % k}})
+        return "cred", st
+    st, _, _ = request("POST", url + "/api/v1/webhooks/jenkins?token=" + hook, None,
+                       {"name": "job-%d" % k, "url": "job/job-%d/" % k,
+                        "build": {"number": k, "phase": "COMPLETED", "status": "SUCCESS",
+                                  "timestamp": 1700000000000 + k, "duration": 1000}})
+    return "hook", st
+
+
+def load(out, token, hook, n, urls):
+    lock = threading.Lock()
+    nxt = [0]
+    fp = open(out, "a")
+
+    def worker():
+        while not os.path.exists("load.stop"):
+            with lock:
+                k = nxt[0]
+                nxt[0] += 1
+            if k >= n:
+                return
+            url = urls[k % len(urls)]
+            kind, st = one(k, url, token, hook)
+            with lock:
+                fp.write(json.dumps({"k": k, "kind": kind, "url": url, "status": st}) + "\n")
+                fp.flush()
+
+    ts = [threading.Thread(target=worker) for _ in range(4)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    fp.close()
+
+
+def events(url, token):
+    out, since = [], 0
+    while True:
+        st, body, headers = request("GET", url + "/api/v1/events?since=%d&limit=500" % since, token)
+        if st != 200:
+            raise SystemExit("%s: GET /events answered %d" % (url, st))
+        page = json.loads(body)
+        out.extend(page)
+        nxt = int(headers.get("X-Farm-Next-Since") or since)
+        if not page or nxt == since:
+            return out
+        since = nxt
+
+
+def check(out, token, urls):
+    acks = [json.loads(l) for l in open(out)]
+    creds = {"cred-%d" % a["k"] for a in acks if a["kind"] == "cred" and 200 <= a["status"] < 300}
+    hooks = {"job-%d" % a["k"] for a in acks if a["kind"] == "hook" and 200 <= a["status"] < 300}
+    bad = 0
+    for url in urls:
+        st, body, _ = request("GET", url + "/api/v1/integrations/credentials", token)
+        have = {c["name"] for c in json.loads(body)} if st == 200 else set()
+        ev = events(url, token)
+        ids = [e["data"]["id"] if "data" in e else e["id"] for e in ev]
+        names = set()
+        for e in ev:
+            d = e.get("data", e)
+            names.add(d.get("name"))
+        miss_c, miss_h = creds - have, hooks - names
+        dup = len(ids) - len(set(ids))
+        gaps = [(a, b) for a, b in zip(ids, ids[1:]) if b != a + 1]
+        print("%s: %d/%d credentials, %d/%d webhook events, ids %s..%s, %d duplicate, gaps %s"
+              % (url, len(creds) - len(miss_c), len(creds), len(hooks) - len(miss_h), len(hooks),
+                 ids[0] if ids else "-", ids[-1] if ids else "-", dup, gaps[:5]))
+        if miss_c or miss_h or dup or gaps:
+            print("  missing credentials %s, missing events %s"
+                  % (sorted(miss_c)[:10], sorted(miss_h)[:10]))
+            bad = 1
+    print("acknowledged: %d credentials, %d webhooks (of %d requests)" % (len(creds), len(hooks), len(acks)))
+    return bad
+
+
+if __name__ == "__main__":
+    if sys.argv[1] == "load":
+        load(sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5]), sys.argv[6:])
+    elif sys.argv[1] == "check":
+        sys.exit(check(sys.argv[2], sys.argv[3], sys.argv[4:]))
+    else:
+        sys.exit(__doc__)
