@@ -34,6 +34,7 @@ node_start() {
 		exec setsid "$SRC_DIR/scripts/farm-run" >>"$TRASH/node$n.out" 2>&1
 	) &
 	eval "NODE_PID$n=$!"
+	disown # no "Killed" line from the shell when the test kills it
 }
 
 node_stop9() { # the node's whole stack, kill -9 (its session)
@@ -41,7 +42,7 @@ node_stop9() { # the node's whole stack, kill -9 (its session)
 	eval "pid=\${NODE_PID$1:-}"
 	[ -n "$pid" ] || return 0
 	pkill -KILL -s "$pid" 2>/dev/null
-	{ wait "$pid"; } 2>/dev/null
+	while kill -0 "$pid" 2>/dev/null; do sleep 0.05; done
 	eval "NODE_PID$1="
 }
 
