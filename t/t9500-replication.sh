@@ -42,7 +42,7 @@ node_stop9() { # the node's whole stack, kill -9 (its session)
 	eval "pid=\${NODE_PID$1:-}"
 	[ -n "$pid" ] || return 0
 	pkill -KILL -s "$pid" 2>/dev/null
-	while kill -0 "$pid" 2>/dev/null; do sleep 0.05; done
+	for _ in $(seq 1 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
 	eval "NODE_PID$1="
 }
 
