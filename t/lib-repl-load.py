@@ -3,7 +3,7 @@
 
   lib-repl-load.py load OUT.jsonl TOKEN HOOKTOKEN N URL...
       N requests (credential creations and Jenkins webhooks, alternating) from 4
-      threads, spread over every node URL in turn; each answer is one line of
+      threads (LOAD_THREADS), spread over every node URL in turn; each answer is one line of
       OUT.jsonl: {"k", "kind", "url", "status"}.  Stops early when ./load.stop exists.
   lib-repl-load.py check OUT.jsonl TOKEN URL...
       every acknowledged (2xx) write is present on every node URL given: the
@@ -14,6 +14,7 @@ import json
 import os
 import sys
 import threading
+import time
 import urllib.error
 import urllib.request
 
@@ -65,12 +66,15 @@ def load(out, token, hook, n, urls):
                 fp.write(json.dumps({"k": k, "kind": kind, "url": url, "status": st}) + "\n")
                 fp.flush()
 
-    ts = [threading.Thread(target=worker) for _ in range(4)]
+    t0 = time.time()
+    ts = [threading.Thread(target=worker) for _ in range(int(os.environ.get("LOAD_THREADS", "4")))]
     for t in ts:
         t.start()
     for t in ts:
         t.join()
     fp.close()
+    el = time.time() - t0
+    print("%d requests in %.2f s: %.0f/s" % (min(nxt[0], n), el, min(nxt[0], n) / el))
 
 
 def events(url, token):

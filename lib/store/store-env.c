@@ -62,7 +62,7 @@ int store_code(int rc)
 	case EDQUOT:
 		return FARM_E_NOSPACE;
 	case EACCES: /* a write on a replication client: "read-only database" */
-		return FARM_E_NOTMASTER;
+		return farm_store_repl_on() ? FARM_E_NOTMASTER : FARM_E_DB;
 	case DB_REP_HANDLE_DEAD: /* a replica rolled back under this handle */
 		return FARM_E_RECOVER;
 	case DB_REP_LOCKOUT:
