@@ -9,6 +9,9 @@
       every acknowledged (2xx) write is present on every node URL given: the
       credential in its list, the webhook's event in its history; and each node's
       event ids are unique and consecutive.  Prints what it found; exit 1 on a miss.
+  lib-repl-load.py wscheck TOKEN URL FILE...
+      the WebSocket messages in FILEs (ws-client.py --out, in order) are ids 1..n once
+      each, and each is the event URL's history holds under that id.
 """
 import json
 import os
@@ -119,9 +122,27 @@ def check(out, token, urls):
     return bad
 
 
+def wscheck(token, url, files):
+    msgs = [json.loads(l) for f in files for l in open(f)]
+    ids = [m["data"]["id"] for m in msgs]
+    if ids != list(range(1, len(ids) + 1)):
+        print("WebSocket ids are not 1..%d once each: %s" % (len(ids), ids[:30]))
+        return 1
+    hist = {e["data"]["id"]: e for e in events(url, token)}
+    diff = [m["data"]["id"] for m in msgs if hist.get(m["data"]["id"]) != m]
+    if diff:
+        print("WebSocket messages unlike %s's history: ids %s" % (url, diff[:10]))
+        return 1
+    print("WebSocket: %d events over %d connections, no gap, no duplicate, as %s holds them"
+          % (len(ids), len(files), url))
+    return 0
+
+
 if __name__ == "__main__":
     if sys.argv[1] == "load":
         load(sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5]), sys.argv[6:])
+    elif sys.argv[1] == "wscheck":
+        sys.exit(wscheck(sys.argv[2], sys.argv[3], sys.argv[4:]))
     elif sys.argv[1] == "check":
         sys.exit(check(sys.argv[2], sys.argv[3], sys.argv[4:]))
     else:

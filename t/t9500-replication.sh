@@ -112,7 +112,12 @@ test_expect_success 'a write sent to a replica is answered by the master through
 '
 
 test_expect_success 'kill -9 the master under load: a new master, nothing acknowledged lost' '
-	rm -f load.stop acks.jsonl &&
+	rm -f load.stop acks.jsonl wsA.* wsB.* &&
+	# A WebSocket client on the master that is about to die.
+	bg $PY "$TEST_DIR/ws-client.py" --url "ws://$(eval echo \$HOST$M:\$HPORT$M)/api/v1/events?since=0" \
+		--token "$TOKEN" --out wsA.out --ready wsA.ready --status wsA.status --timeout 120 &&
+	for i in $(seq 1 50); do test -e wsA.ready && break; sleep 0.1; done &&
+	test -e wsA.ready &&
 	bg $PY "$LOAD" load acks.jsonl "$TOKEN" $HOOK 900 $(node_url 1) $(node_url 2) $(node_url 3) &&
 	LOADER=$BG_PID &&
 	wait_acks() { [ "$(cat acks.jsonl 2>/dev/null | grep -c "\"status\": 20")" -ge "$1" ]; } &&
@@ -144,7 +149,15 @@ import json
 a=[json.loads(l) for l in open(\"acks.jsonl\")]
 print(sum(1 for x in a if 200<=x[\"status\"]<300 and x[\"k\"]>=800))") &&
 	say "acknowledged among the last 100 requests (after the failover): $ok_after" &&
-	test "$ok_after" -gt 0
+	test "$ok_after" -gt 0 &&
+	# The client of the dead node moves to the new master and resumes from its last id.
+	for i in $(seq 1 50); do test -e wsA.status && break; sleep 0.1; done &&
+	LAST=$(tail -n 1 wsA.out | $PY -c "import json,sys; print(json.load(sys.stdin)[\"data\"][\"id\"])") &&
+	MAX=$($PY "$LOAD" check acks.jsonl "$TOKEN" $(node_url $NEW) | sed -n "s/.*ids 1\.\.\([0-9]*\),.*/\1/p") &&
+	say "client A saw ids up to $LAST before its node died; the group has $MAX" &&
+	$PY "$TEST_DIR/ws-client.py" --url "ws://$(eval echo \$HOST$NEW:\$HPORT$NEW)/api/v1/events?since=$LAST" \
+		--token "$TOKEN" --out wsB.out --count $((MAX - LAST)) --timeout 20 &&
+	$PY "$LOAD" wscheck "$TOKEN" $(node_url $NEW) wsA.out wsB.out
 '
 
 test_expect_success 'the old master comes back as a replica and catches up' '

@@ -23,7 +23,8 @@ int farmctl_replication(const char *conf_path, int argc, char **argv)
 	if (argc < 2 || strcmp(argv[1], "status") != 0 || argc > 2 + json) {
 		printf("usage: farmctl replication status [--json]\n"
 		       "  this node's role (master, replica, none), the master it follows, how far\n"
-		       "  its log reaches (file/offset), and the sites it is connected to\n");
+		       "  its log reaches (file/offset), and the sites of its group (which of\n"
+		       "  them the node reaches: GET /api/v1/health, replication.peers)\n");
 		return argc >= 2 && !strcmp(argv[1], "--help") ? 0 : 2;
 	}
 	if (farmctl_load_conf(conf_path, &c))
@@ -47,8 +48,7 @@ int farmctl_replication(const char *conf_path, int argc, char **argv)
 
 		snprintf(lsn, sizeof(lsn), "%u/%u", (unsigned)st.lsn_file, (unsigned)st.lsn_offset);
 		for (int i = 0; i < st.npeers; i++)
-			json_array_append_new(peers, json_pack("{s:s,s:b}", "site", st.peers[i].addr,
-							       "connected", st.peers[i].connected));
+			json_array_append_new(peers, json_pack("{s:s}", "site", st.peers[i].addr));
 		j = json_pack("{s:s,s:s,s:s?,s:b,s:b,s:b,s:s,s:I,s:I,s:o}", "role",
 			      farm_repl_role_name(st.role), "site", st.local, "master",
 			      *st.master ? st.master : NULL, "writable", st.role == FARM_REPL_MASTER,
@@ -69,8 +69,7 @@ int farmctl_replication(const char *conf_path, int argc, char **argv)
 		       st.listener ? "running" : "not running", (unsigned)st.lsn_file,
 		       (unsigned)st.lsn_offset, (unsigned)st.generation, (unsigned)st.elections);
 		for (int i = 0; i < st.npeers; i++)
-			printf("peer: %s %s\n", st.peers[i].addr,
-			       st.peers[i].connected ? "connected" : "disconnected");
+			printf("peer: %s\n", st.peers[i].addr);
 	}
 	rc = 0;
 out:

@@ -66,6 +66,9 @@ static struct {
 /* This process is the node's listener (it holds repl.lock: never opened again here,
  * a close would drop the lock). */
 static int is_listener;
+/* repmgr runs in this process (listener or subordinate): connection states are this
+ * process's own connections, which a subordinate opens to every site. */
+static int started;
 
 /* Set by DB_EVENT_REP_PERM_FAILED in the thread whose commit was not acknowledged. */
 static _Thread_local int perm_failed;
@@ -284,7 +287,7 @@ int store_repl_start(struct farm_store *s, unsigned flags, struct farm_error *er
 		if (rc != 0)
 			return farm_error_set(err, store_code(rc), "store: repmgr_start: %s",
 					      db_strerror(rc));
-		is_listener = 1;
+		is_listener = started = 1;
 		return FARM_OK;
 	}
 	if (flags & FARM_STORE_REPL_PASSIVE)
@@ -296,6 +299,7 @@ int store_repl_start(struct farm_store *s, unsigned flags, struct farm_error *er
 	if (rc != 0 && rc != DB_REP_IGNORE)
 		return farm_error_set(err, store_code(rc), "store: repmgr_start (subordinate): %s",
 				      db_strerror(rc));
+	started = 1;
 	return FARM_OK;
 }
 
@@ -374,7 +378,7 @@ int farm_store_repl_status(struct farm_store *s, struct farm_repl_status *out)
 				continue;
 			p = &out->peers[out->npeers++];
 			snprintf(p->addr, sizeof(p->addr), "%s:%u", list[i].host, list[i].port);
-			p->connected = list[i].status == DB_REPMGR_CONNECTED;
+			p->connected = !started ? -1 : list[i].status == DB_REPMGR_CONNECTED;
 		}
 		free(list);
 	}

@@ -88,7 +88,7 @@ enum { FARM_REPL_NONE = 0, FARM_REPL_MASTER, FARM_REPL_REPLICA };
 #define FARM_REPL_MAX_PEERS 16
 struct farm_repl_peer {
 	char addr[280];
-	int connected;
+	int connected; /* 1/0; -1 unknown (no repmgr in this process: PASSIVE) */
 };
 struct farm_repl_status {
 	int enabled, role, startup_done, listener;
