@@ -202,6 +202,7 @@ DATADIR       ?= $(PREFIX)/share/farm
 NGINXDIR      ?= $(SYSCONFDIR)/nginx
 FARM_SOCKET      ?= $(RUNDIR)/farm.sock
 FARM_WSD         ?= 127.0.0.1:8091
+FARM_WS_LISTEN   ?= 8092
 FARM_NGINX_DIR   ?= $(NGINXDIR)
 FARM_ACCESS_LOG  ?= $(LOCALSTATEDIR)/log/nginx/farm-access.log
 FARM_NGINX_GROUP ?= nginx
@@ -217,7 +218,7 @@ SUBST = sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@BINDIR@|$(BINDIR)|g' \
 	-e 's|@FARM_RUNDIR@|$(RUNDIR)|g' -e 's|@FARM_SOCKET@|$(FARM_SOCKET)|g' \
 	-e 's|@FARM_WSD@|$(FARM_WSD)|g' -e 's|@FARM_NGINX_DIR@|$(FARM_NGINX_DIR)|g' \
 	-e 's|@FARM_ACCESS_LOG@|$(FARM_ACCESS_LOG)|g' -e 's|@FARM_NGINX_GROUP@|$(FARM_NGINX_GROUP)|g' \
-	-e 's|@FARM_DATA_DIR@|$(FARM_DATA_DIR)|g' \
+	-e 's|@FARM_DATA_DIR@|$(FARM_DATA_DIR)|g' -e 's|@FARM_WS_LISTEN@|$(FARM_WS_LISTEN)|g' \
 	-e 's|@VERSION@|$(VERSION)|g'
 
 # farm.conf(5)'s key list comes from the config table itself (farmctl config keys --man).
@@ -262,9 +263,10 @@ install: $(PROG_BIN) $(MAN_OUT)
 	$(Q)$(SUBST) nginx/farm-upstream.conf >$(DESTDIR)$(NGINXDIR)/conf.d/farm.conf
 	$(Q)$(SUBST) nginx/farm-locations.conf >$(DESTDIR)$(NGINXDIR)/default.d/farm.conf
 	$(Q)$(SUBST) nginx/farm-fastcgi.conf >$(DESTDIR)$(NGINXDIR)/farm-fastcgi.conf
+	$(Q)$(SUBST) nginx/farm-stream.conf >$(DESTDIR)$(NGINXDIR)/farm-stream.conf
 	$(Q)chmod 0644 $(DESTDIR)$(SYSUSERSDIR)/farm.conf $(DESTDIR)$(TMPFILESDIR)/farm.conf \
 	  $(DESTDIR)$(NGINXDIR)/conf.d/farm.conf $(DESTDIR)$(NGINXDIR)/default.d/farm.conf \
-	  $(DESTDIR)$(NGINXDIR)/farm-fastcgi.conf
+	  $(DESTDIR)$(NGINXDIR)/farm-fastcgi.conf $(DESTDIR)$(NGINXDIR)/farm-stream.conf
 	$(Q)install -m 0644 $(BUILD)/doc/farm.conf.5 $(DESTDIR)$(MANDIR)/man5/farm.conf.5
 	$(Q)install -m 0644 $(MAN8:%=$(BUILD)/doc/%) $(DESTDIR)$(MANDIR)/man8/
 	$(Q)install -m 0644 $(wildcard README.md docs/*.md) $(DESTDIR)$(DOCDIR)/

@@ -97,7 +97,7 @@ test_expect_success 'every validation error is listed at once (400)' '
 	test_grep "stages\[1\].config.registry is required when push is true" msgs &&
 	test_grep "stages\[2\].config.dockerfile must be a relative path" msgs &&
 	test_grep "stages\[2\].config.context must not contain" msgs &&
-	test_grep "stages\[3\].type must be one of: build" msgs &&
+	test_grep "stages\[3\].type must be one of: build, candor" msgs &&
 	test_grep "stages\[3\].config.tag: unknown template variable {{branch}}" msgs &&
 	test_grep "stages\[3\].config.registry must be host\[:port\]\[/namespace\] without a scheme" msgs &&
 	test_grep "stages\[3\].config.tlsVerify must be a boolean" msgs &&

@@ -114,7 +114,7 @@ test_expect_success 'config files: farm.conf and the nginx drop-ins, noreplace; 
 	rpm -qp --configfiles "$RPM" >config.list 2>/dev/null &&
 	sort config.list >config.sorted &&
 	printf "%s\n" /etc/farm/farm.conf /etc/nginx/conf.d/farm.conf /etc/nginx/default.d/farm.conf \
-		/etc/nginx/farm-fastcgi.conf | sort >config.expected &&
+		/etc/nginx/farm-fastcgi.conf /etc/nginx/farm-stream.conf | sort >config.expected &&
 	test_cmp config.expected config.sorted &&
 	rpm -qp --qf "[%{FILEFLAGS:fflags} %{FILENAMES}\n]" "$RPM" >fflags 2>/dev/null &&
 	for f in $(cat config.expected); do

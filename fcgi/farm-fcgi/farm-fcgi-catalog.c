@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "audit.h"
 #include "cache.h"
 #include "clock.h"
 #include "creds.h"
@@ -61,6 +62,8 @@ struct link_io {
 	json_t *set;      /* patch: the target (string) or null */
 	json_t *link;     /* out: the stored link, or NULL */
 	int existed;
+	const struct farm_req *r;      /* patch: the caller, for the audit record */
+	const char *platform;          /* patch: the deployer's type */
 };
 
 static int link_get_txn(struct farm_txn *t, void *arg)
@@ -101,7 +104,7 @@ static int link_patch_txn(struct farm_txn *t, void *arg)
 	l->existed = rc == FARM_OK;
 	if (json_is_null(l->set)) {
 		rc = l->existed ? farm_txn_del(t, FARM_T_CATALOG, l->key, l->klen) : FARM_OK;
-		goto out;
+		goto audit;
 	}
 	farm_clock_iso(farm_clock_ms(), now);
 	rec = json_pack("{s:s,s:O,s:s?,s:s,s:s}", "id", l->id, l->field, l->set, "orgId", l->org,
@@ -117,6 +120,13 @@ static int link_patch_txn(struct farm_txn *t, void *arg)
 	if (rc == FARM_OK) {
 		l->link = rec;
 		rec = NULL;
+	}
+audit:
+	/* A link and an unlink alike: catalog.link of the component. */
+	if (rc == FARM_OK) {
+		struct farm_audit a;
+		if (farm_fcgi_audit(l->r, &a, "catalog.link", l->platform, l->id, NULL))
+			rc = farm_audit_txn_add(t, &a, NULL);
 	}
 out:
 	farm_json_free(s);
@@ -234,6 +244,8 @@ int farm_h_catalog_patch(struct farm_req *r)
 		return r->status;
 	l.field = field;
 	l.set = set;
+	l.r = r;
+	l.platform = p->up.type;
 	rc = farm_store_run(app->store, link_patch_txn, &l);
 	if (rc != FARM_OK) {
 		json_decref(l.link);

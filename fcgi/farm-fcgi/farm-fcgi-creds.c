@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "audit.h"
 #include "clock.h"
 #include "json.h"
 #include "creds.h"
@@ -217,6 +218,7 @@ struct put_arg {
 	json_t *rec;
 	const char *org;
 	int noover;
+	const struct farm_req *r; /* the caller, for the audit record */
 };
 
 static int put_txn(struct farm_txn *t, void *arg)
@@ -230,6 +232,12 @@ static int put_txn(struct farm_txn *t, void *arg)
 		return FARM_E_NOMEM;
 	rc = farm_txn_put(t, FARM_T_CREDS, id, strlen(id), p->org, s, strlen(s), p->noover);
 	farm_json_free(s);
+	if (rc == FARM_OK) {
+		struct farm_audit a;
+		if (farm_fcgi_audit(p->r, &a, "credential.create",
+				    json_string_value(json_object_get(p->rec, "type")), id, id))
+			rc = farm_audit_txn_add(t, &a, NULL);
+	}
 	return rc;
 }
 
@@ -269,7 +277,7 @@ int farm_h_creds_create(struct farm_req *r)
 		json_object_set_new(rec, "orgId", json_null());
 	rc = farm_creds_seal(app->keyring, rec, value);
 	if (rc == FARM_OK) {
-		struct put_arg p = {rec, org, 1};
+		struct put_arg p = {rec, org, 1, r};
 		rc = farm_store_run(app->store, put_txn, &p);
 		if (rc == FARM_OK)
 			bump_gen(app);
@@ -351,6 +359,12 @@ static int patch_txn(struct farm_txn *t, void *arg)
 		goto out;
 	}
 	rc = farm_txn_put(t, FARM_T_CREDS, p->id, strlen(p->id), org, s, strlen(s), 0);
+	if (rc == FARM_OK) {
+		struct farm_audit a;
+		if (farm_fcgi_audit(r, &a, "credential.update",
+				    json_string_value(json_object_get(rec, "type")), p->id, p->id))
+			rc = farm_audit_txn_add(t, &a, NULL);
+	}
 	if (rc == FARM_OK)
 		p->result = farm_creds_public(rec);
 out:
@@ -395,12 +409,17 @@ int farm_h_creds_patch(struct farm_req *r)
 struct del_arg {
 	const char *id, *org;
 	int notfound;
+	const struct farm_req *r;
 };
 
 static int del_txn(struct farm_txn *t, void *arg)
 {
 	struct del_arg *d = arg;
 	char *stored_org = NULL;
+	json_t *rec = NULL;
+	void *v = NULL;
+	size_t vlen = 0;
+	struct farm_audit a;
 	int found = 0, rc;
 
 	d->notfound = 0;
@@ -412,8 +431,18 @@ static int del_txn(struct farm_txn *t, void *arg)
 		rc = FARM_E_NOTFOUND;
 		goto out;
 	}
-	rc = farm_txn_del(t, FARM_T_CREDS, d->id, strlen(d->id));
+	/* The type, for the audit record's platform (write-locked: it goes next). */
+	if ((rc = farm_txn_get(t, FARM_T_CREDS, d->id, strlen(d->id), &v, &vlen, 1)) != FARM_OK)
+		goto out;
+	rec = json_loadb(v, vlen, 0, NULL);
+	if ((rc = farm_txn_del(t, FARM_T_CREDS, d->id, strlen(d->id))) != FARM_OK)
+		goto out;
+	if (farm_fcgi_audit(d->r, &a, "credential.delete",
+			    json_string_value(json_object_get(rec, "type")), d->id, d->id))
+		rc = farm_audit_txn_add(t, &a, NULL);
 out:
+	json_decref(rec);
+	free(v);
 	free(stored_org);
 	return rc;
 }
@@ -421,7 +450,7 @@ out:
 int farm_h_creds_delete(struct farm_req *r)
 {
 	struct farm_app *app = r->app;
-	struct del_arg d = {r->params[0], farm_req_org(r), 0};
+	struct del_arg d = {r->params[0], farm_req_org(r), 0, r};
 	int rc = farm_store_run(app->store, del_txn, &d);
 
 	if (rc == FARM_OK)

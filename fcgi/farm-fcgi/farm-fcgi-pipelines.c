@@ -25,6 +25,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "audit.h"
 #include "clock.h"
 #include "crypto.h"
 #include "json.h"
@@ -305,6 +306,12 @@ static int queue_txn(struct farm_txn *t, void *arg)
 		    FARM_OK ||
 	    (rc = farm_txn_outbox_append(t, evs, strlen(evs))) != FARM_OK)
 		goto out;
+	{
+		struct farm_audit a;
+		if (farm_fcgi_audit(q->r, &a, "pipeline.run", NULL, q->pid, NULL) &&
+		    (rc = farm_audit_txn_add(t, &a, NULL)) != FARM_OK)
+			goto out;
+	}
 	q->run = run;
 	run = NULL;
 out:

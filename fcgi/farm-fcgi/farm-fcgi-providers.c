@@ -260,8 +260,10 @@ static const char *query_of(void *r, const char *name)
 	return farm_req_query(r, name);
 }
 
-/* Answers a read's JSON text (already compact JSON from the cache or the platform). */
-static int answer_text(struct farm_req *r, struct farm_pcall *pc, char *text, size_t len)
+/* Answers a read's JSON text (already compact JSON from the cache or the platform),
+ * or text of another media type (ctype, e.g. a log). */
+static int answer_text(struct farm_req *r, struct farm_pcall *pc, char *text, size_t len,
+		       const char *ctype)
 {
 	char *copy = farm_arena_alloc(r->arena, len + 1);
 
@@ -271,12 +273,39 @@ static int answer_text(struct farm_req *r, struct farm_pcall *pc, char *text, si
 		memcpy(copy, text, len + 1);
 		r->text = copy;
 		r->text_len = len;
-		r->content_type = "application/json; charset=utf-8";
+		r->content_type = ctype ? ctype : "application/json; charset=utf-8";
 		r->status = 200;
 	}
 	free(text);
 	farm_pcall_end(pc);
 	return copy ? 200 : farm_req_fail(r, FARM_E_NOMEM, "out of memory");
+}
+
+/* The audit action word of an admin row (platforms.md §5): the path's last segment
+ * when it is one of the words ("/applications/:name/sync" is sync, "/builds/:id/
+ * restart" restart), else trigger (Jenkins' "/jobs/:name/build" starts a run). */
+static const char *row_action(const struct farm_platform_route *rt)
+{
+	static const char *const words[] = {"trigger", "sync", "restart", "rerun", "cancel"};
+	const char *last;
+
+	last = strrchr(rt->path, '/');
+	last = last ? last + 1 : rt->path;
+	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+		if (!strcmp(last, words[i]))
+			return words[i];
+	return "trigger";
+}
+
+/* The audit target of a row: its path parameters, joined by '/' ("job", "gh/o/r"). */
+static const char *row_target(struct farm_req *r)
+{
+	char *t = NULL;
+
+	for (size_t i = 0; i < r->nparams; i++)
+		t = t ? farm_arena_printf(r->arena, "%s/%s", t, r->params[i])
+		      : farm_arena_strdup(r->arena, r->params[i]);
+	return t;
 }
 
 int farm_h_platform(struct farm_req *r)
@@ -287,6 +316,7 @@ int farm_h_platform(struct farm_req *r)
 	struct farm_platform_in in = {r->params, r->nparams, query_of, r, NULL};
 	struct farm_platform_out o = {0};
 	struct farm_pcall pc;
+	uint64_t audit_id = 0;
 	char why[256];
 	int b, rc;
 
@@ -304,14 +334,24 @@ int farm_h_platform(struct farm_req *r)
 								 : no_credential(r, pl->up.type);
 		return r->status;
 	}
+	/* An admin row changes something upstream: its audit record is durable before the
+	 * call (status pending), and says how it ended after (lib/audit/audit.h). */
+	if ((rt->flags & FARM_PLATFORM_ADMIN) &&
+	    farm_fcgi_audit_begin(r, row_action(rt), pl->up.type, row_target(r), pc.c.cred_id,
+				  &audit_id) != FARM_OK) {
+		json_decref(in.body);
+		farm_pcall_end(&pc);
+		return r->status;
+	}
 	rc = rt->run(&pc.c, &in, &o);
 	json_decref(in.body);
+	farm_fcgi_audit_end(r, audit_id, rc);
 	if (strcmp(rt->method, "GET") && pc.c.upstream_calls)
 		written(r, &pc);
 	if (rc == FARM_OK && o.log)
 		farm_log(FARM_LOG_INFO, r->id, 0, "%s", o.log);
 	if (rc == FARM_OK && o.text)
-		return answer_text(r, &pc, o.text, o.len);
+		return answer_text(r, &pc, o.text, o.len, o.ctype);
 	free(o.text);
 	return farm_pcall_answer(r, &pc, rc, o.status ? o.status : 200, o.json);
 }

@@ -49,6 +49,9 @@ static const struct farm_route own_routes[] = {
 	{"GET", "/api/v1/projects", farm_h_board_projects, AUTH},
 	{"GET", "/api/v1/cctray.xml", farm_h_board_cctray, 0},
 	{"GET", "/api/v1/events", farm_h_events_list, AUTH},
+
+	/* Who did what in the caller's org (farm-fcgi-audit.c, lib/audit/audit.h). */
+	{"GET", "/api/v1/audit", farm_h_audit_list, ADMIN},
 };
 
 #define NOWN (sizeof(own_routes) / sizeof(own_routes[0]))

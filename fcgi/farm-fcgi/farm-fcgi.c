@@ -47,6 +47,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "audit.h"
+#include "clock.h"
 #include "daemon.h"
 #include "platform.h"
 #include "json.h"
@@ -344,16 +346,31 @@ static int child_failchk(struct farm_app *app)
 	return 0;
 }
 
-/* In a child: a fresh handle, checkpoint and log removal.  Exits 0, or 3 when the
- * disk is full (FARM_E_NOSPACE), 2 on any other failure. */
+/* Audit records removed by one checkpoint child at most (audit.retention_days): the
+ * sweep is bounded, a backlog goes in later rounds. */
+#define AUDIT_SWEEP_MAX 10000
+
+/* In a child: a fresh handle, the audit retention sweep, checkpoint and log removal.
+ * Exits 0, or 3 when the disk is full (FARM_E_NOSPACE), 2 on any other failure. */
 static int child_checkpoint(struct farm_app *app)
 {
 	struct farm_store *s = NULL;
 	struct farm_error err = {0};
+	size_t swept = 0;
 	int rc;
 
 	if ((rc = farm_store_open(&s, app->conf.state_dir, store_flags(app), &err)) != FARM_OK)
 		return rc == FARM_E_NOSPACE ? 3 : 2;
+	if (app->conf.audit_retention_days > 0) {
+		long long cutoff = farm_clock_ms() - app->conf.audit_retention_days * 86400000LL;
+		if ((rc = farm_audit_sweep(s, cutoff, AUDIT_SWEEP_MAX, &swept)) != FARM_OK)
+			farm_log(FARM_LOG_WARN, NULL, 0, "audit retention sweep: %s",
+				 farm_strerror(rc));
+		else if (swept)
+			farm_log(FARM_LOG_INFO, NULL, 0,
+				 "audit retention: %zu records older than %ld days removed", swept,
+				 app->conf.audit_retention_days);
+	}
 	rc = farm_store_checkpoint(s);
 	farm_store_close(s);
 	return rc == FARM_OK ? 0 : rc == FARM_E_NOSPACE ? 3 : 2;

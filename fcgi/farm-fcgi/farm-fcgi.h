@@ -107,6 +107,21 @@ void farm_creds_cache_free(struct farm_list_cache *c);
 int farm_h_board_projects(struct farm_req *r);
 int farm_h_board_cctray(struct farm_req *r);
 int farm_h_events_list(struct farm_req *r);
+
+/* farm-fcgi-audit.c: GET /audit, and the audit record of a request's action (its
+ * caller, org and request id from r; the strings borrowed for the write). */
+struct farm_audit;
+int farm_h_audit_list(struct farm_req *r);
+/* Fills *a; returns 0 when audit.enabled is off (then write nothing). */
+int farm_fcgi_audit(const struct farm_req *r, struct farm_audit *a, const char *action,
+		    const char *platform, const char *target, const char *cred_id);
+/* An upstream action (trigger, sync, restart, rerun, cancel): call _begin after the
+ * credential is picked and before the platform is called; on FARM_OK (*id set, 0
+ * when audit is off) make the call, then _end with its outcome (FARM_OK or not).
+ * Otherwise the failure has been answered (503/507): do not call the platform. */
+int farm_fcgi_audit_begin(struct farm_req *r, const char *action, const char *platform,
+			  const char *target, const char *cred_id, uint64_t *id);
+void farm_fcgi_audit_end(struct farm_req *r, uint64_t id, int outcome);
 /* Frees a thread's board answer cache (NULL-safe). */
 void farm_board_cache_free(struct farm_board_cache *c);
 int farm_h_creds_create(struct farm_req *r);

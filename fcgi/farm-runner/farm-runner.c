@@ -22,6 +22,7 @@
  * At start, a run left "running" (the previous runner was killed) is marked failed;
  * queued runs stay queued.  SIGTERM/SIGINT: the engine in hand is killed, its run
  * marked failed ("farm-runner was stopped"), and the runner exits 0.
+ * A candor stage is sent to a Candor runner instead (farm-runner-candor.c).
  * One runner per state_dir (lock "<state_dir>/runner.lock").  Each platform that
  * polls linked deployment targets has a poller thread (farm-runner-poll.c).
  */
@@ -461,6 +462,7 @@ static int run_step(struct job *j, json_t *st, const char *engine, const char *e
 static int run_stage(struct job *j, json_t *st, char *why, size_t cap)
 {
 	json_t *cfg = json_object_get(st, "config");
+	const char *type = json_string_value(json_object_get(st, "type"));
 	const char *engine = json_string_value(json_object_get(cfg, "engine"));
 	const char *tag = json_string_value(json_object_get(st, "tag"));
 	const char *df = json_string_value(json_object_get(cfg, "dockerfile"));
@@ -475,6 +477,8 @@ static int run_stage(struct job *j, json_t *st, char *why, size_t cap)
 	char engine_path[PATH_MAX], df_abs[PATH_MAX], ctx_abs[PATH_MAX];
 	long long deadline = farm_clock_ms() + timeout_s * 1000LL;
 
+	if (type && !strcmp(type, "candor"))
+		return farm_runner_candor_stage(j->rn, j->run, st, &j->log, why, cap);
 	if (!engine || !tag || !df || !ctx || (push && !registry)) {
 		snprintf(why, cap, "the stage's configuration is incomplete");
 		return -1;
@@ -569,7 +573,9 @@ static void execute(struct job *j)
 		set_str(st, "startedAt", now);
 		save(j->rn, run, 0, NULL, 0);
 		farm_runner_log_printf(&j->log, "\n==> stage %zu/%zu '%s': %s\n", i + 1, nst, name,
-				       json_string_value(json_object_get(st, "image")));
+				       json_string_value(json_object_get(st, "image"))
+					       ? json_string_value(json_object_get(st, "image"))
+					       : json_string_value(json_object_get(st, "type")));
 		failed = run_stage(j, st, why, sizeof(why)) != 0;
 		farm_clock_iso(farm_clock_ms(), now);
 		if (failed) {

@@ -3,6 +3,7 @@
  *   farm-runner.c         main, the run queue, run and stage bookkeeping, events
  *   farm-runner-exec.c    one engine invocation: fork/execve (never a shell), its own
  *                         process group, output into the run's log, timeout
+ *   farm-runner-candor.c  a candor stage: the plan sent to a Candor runner
  *   farm-runner-poll.c    the pollers of linked deployment targets (the fallback of webhooks)
  */
 #ifndef FARM_RUNNER_H
@@ -11,6 +12,8 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stddef.h>
+
+#include <jansson.h>
 
 #include "conf.h"
 #include "crypto.h"
@@ -73,6 +76,15 @@ struct farm_runner_result {
  * (read res); FARM_E_IO with why when it could not be started. */
 int farm_runner_exec(char *const argv[], const char *cwd, struct farm_runner_log *lg,
 		     long long deadline_ms, struct farm_runner_result *res, char *why, size_t cap);
+
+/* ---- farm-runner-candor.c -------------------------------------------------------------- */
+
+/* Runs the candor stage st (borrowed, of run) on the Candor runner of its credential:
+ * the runner's answer into st's "runner", its log appended to lg.  0 when the runner's
+ * run Passed; else -1 with the stage's error in why (refused, unreachable, Failed or
+ * Error naming the Candor stage). */
+int farm_runner_candor_stage(struct farm_runner *rn, json_t *run, json_t *st,
+			     struct farm_runner_log *lg, char *why, size_t cap);
 
 /* ---- farm-runner-poll.c -------------------------------------------------------------- */
 

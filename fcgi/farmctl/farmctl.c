@@ -1,6 +1,7 @@
 /* farmctl.c - the operator's command line: tokens, database care, key rotation.
  *
  *   farmctl [-c FILE] token --sub S [--org O] [--role admin] [--ttl 1h]
+ *   farmctl [-c FILE] audit [--org O] [--limit N] [--before ID]
  *   farmctl [-c FILE] config check | config keys [--man]
  *   farmctl [-c FILE] db backup DIR | db verify [DIR] | db recover
  *   farmctl [-c FILE] rotate-key [--master-key-file F]
@@ -47,6 +48,7 @@ static void usage(FILE *fp)
 		"usage: farmctl [-c FILE] COMMAND ...\n"
 		"commands:\n"
 		"  token --sub S [--org O] [--role admin] [--ttl 1h]  mint an API token\n"
+		"  audit [--org O] [--limit N] [--before ID]  audit records, newest first\n"
 		"  config check                     validate the configuration\n"
 		"  config keys [--man]              every key, its default and meaning\n"
 		"  db backup DIR                    hot backup of the live database\n"
@@ -328,6 +330,8 @@ int main(int argc, char **argv)
 		}
 	if (!strcmp(argv[0], "token"))
 		return cmd_token(conf_path, argc, argv);
+	if (!strcmp(argv[0], "audit"))
+		return farmctl_audit(conf_path, argc, argv);
 	if (!strcmp(argv[0], "config"))
 		return cmd_config(conf_path, argc, argv);
 	if (!strcmp(argv[0], "db"))

@@ -5,6 +5,8 @@
 #include "conf.h"
 
 int farmctl_load_conf(const char *path, struct farm_conf *c);
+/* farmctl-audit.c: `audit [--org O] [--limit N] [--before ID]`. */
+int farmctl_audit(const char *conf_path, int argc, char **argv);
 int farmctl_db(const char *conf_path, int argc, char **argv);
 int farmctl_rotate(const char *conf_path, int argc, char **argv);
 int farmctl_credentials(const char *conf_path, int argc, char **argv);

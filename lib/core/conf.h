@@ -29,6 +29,8 @@ struct farm_conf {
 	char *upstream_ca_file;      /* extra CA bundle for platform TLS; empty = system store */
 	char *pipelines_workspace_root;
 	long pipelines_stage_timeout; /* seconds, when a stage sets none */
+	int audit_enabled;        /* 0: no audit records (bench-audit's reference run only) */
+	long audit_retention_days; /* 0 = for ever */
 	char *repl_local;         /* replication.local host:port; empty = one node */
 	char *repl_peers;         /* replication.peers host:port,... */
 	long repl_priority;

@@ -151,6 +151,117 @@ static json_t *path_member(json_t *cfg, const char *key, const char *def, const 
 	return json_string(buf);
 }
 
+/* ---- the candor stage: a Candor runner's plan (providers.md §8.2) ------------------ */
+
+static const char *const candor_keys[] = {"name", "type", "credentialId", "stages", "archive",
+					  NULL};
+static const char *const candor_stage_keys[] = {"name", "image", "runtime", "environment",
+						"script", NULL};
+
+/* A string without NUL or control characters (tab allowed when `tab`), 1..max bytes. */
+static const char *text_of(json_t *v, size_t max, int tab)
+{
+	const char *s = str_of(v, max);
+
+	if (!s)
+		return NULL;
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+		if ((*p < 0x20 && !(tab && *p == '\t')) || *p == 0x7f)
+			return NULL;
+	return s;
+}
+
+/* An optional array (absent or null: fine) of 0..max strings each checked by text_of;
+ * env: each "KEY=value" with a KEY of [A-Za-z_][A-Za-z0-9_]*. */
+static void string_list(json_t *obj, const char *key, size_t max, size_t len, int env,
+			const char *where, json_t *errors)
+{
+	json_t *v = json_object_get(obj, key), *e;
+	size_t i;
+
+	if (!v || json_is_null(v))
+		return;
+	if (!json_is_array(v) || json_array_size(v) > max) {
+		add_err(errors, "%s%s must be an array of at most %zu strings", where, key, max);
+		return;
+	}
+	json_array_foreach(v, i, e)
+	{
+		const char *s = text_of(e, len, 1);
+		size_t k;
+		if (!s) {
+			add_err(errors, "%s%s[%zu] must be a string of 1 to %zu characters without "
+					"control characters", where, key, i, len);
+			return;
+		}
+		if (!env)
+			continue;
+		k = strcspn(s, "=");
+		if (!s[k] || !k || strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+					     "0123456789_") != k || (s[0] >= '0' && s[0] <= '9')) {
+			add_err(errors, "%s%s[%zu] must be KEY=value (KEY: letters, digits and '_', "
+					"not starting with a digit)", where, key, i);
+			return;
+		}
+	}
+}
+
+static void check_candor_stage(json_t *st, const char *where, json_t *errors, json_t *stages)
+{
+	size_t before = json_array_size(errors), i;
+	json_t *v, *plan_stages, *s, *archive, *out;
+	const char *name = "Candor", *cred;
+	char w[96];
+
+	unknown_props(st, candor_keys, where, errors);
+	if ((v = json_object_get(st, "name")) && !json_is_null(v) &&
+	    !(name = str_of(v, FARM_PIPELINE_NAME_MAX)))
+		add_err(errors, "%sname must be a string of 1 to %d characters", where,
+			FARM_PIPELINE_NAME_MAX);
+	cred = json_string_value(json_object_get(st, "credentialId"));
+	if (!cred || !*cred || strlen(cred) > 64 ||
+	    strspn(cred, "0123456789abcdefABCDEF-") != strlen(cred))
+		add_err(errors, "%scredentialId must be the id of a Candor credential", where);
+	plan_stages = json_object_get(st, "stages");
+	if (!json_is_array(plan_stages) || json_array_size(plan_stages) < 1 ||
+	    json_array_size(plan_stages) > FARM_PIPELINE_CANDOR_STAGES_MAX) {
+		add_err(errors, "%sstages must be an array of 1 to %d Candor stages", where,
+			FARM_PIPELINE_CANDOR_STAGES_MAX);
+	} else {
+		json_array_foreach(plan_stages, i, s)
+		{
+			snprintf(w, sizeof(w), "%sstages[%zu].", where, i);
+			if (!json_is_object(s)) {
+				add_err(errors, "%sstages[%zu] must be an object", where, i);
+				continue;
+			}
+			unknown_props(s, candor_stage_keys, w, errors);
+			if (!text_of(json_object_get(s, "name"), FARM_PIPELINE_NAME_MAX, 0))
+				add_err(errors, "%sname must be a string of 1 to %d characters", w,
+					FARM_PIPELINE_NAME_MAX);
+			if (!text_of(json_object_get(s, "image"), FARM_PIPELINE_IMAGE_MAX, 0))
+				add_err(errors, "%simage must be a string of 1 to %d characters", w,
+					FARM_PIPELINE_IMAGE_MAX);
+			v = json_object_get(s, "runtime");
+			if (v && !json_is_null(v) && !text_of(v, 128, 0))
+				add_err(errors, "%sruntime must be a string of 1 to 128 characters", w);
+			string_list(s, "environment", 256, 4096, 1, w, errors);
+			string_list(s, "script", 1024, 65536, 0, w, errors);
+		}
+	}
+	archive = json_object_get(st, "archive");
+	if (archive && !json_is_null(archive)) {
+		string_list(st, "archive", 256, FARM_PIPELINE_PATH_MAX, 0, where, errors);
+	}
+	if (json_array_size(errors) != before)
+		return;
+	out = json_pack("{s:s,s:s,s:s,s:O,s:O}", "name", name, "type", "candor", "credentialId",
+			cred, "stages", plan_stages, "archive",
+			archive ? archive : json_null());
+	if (!out || json_array_append_new(stages, out) != 0)
+		add_err(errors, "out of memory");
+}
+
 /* Checks one stage; appends the normalised stage to `stages` when it is good. */
 static void check_stage(json_t *st, size_t idx, json_t *errors, json_t *stages)
 {
@@ -166,13 +277,17 @@ static void check_stage(json_t *st, size_t idx, json_t *errors, json_t *stages)
 		add_err(errors, "stages[%zu] must be an object", idx);
 		return;
 	}
+	type = json_string_value(json_object_get(st, "type"));
+	if (type && !strcmp(type, "candor")) {
+		check_candor_stage(st, where, errors, stages);
+		return;
+	}
 	unknown_props(st, stage_keys, where, errors);
 	if (!str_of(json_object_get(st, "name"), FARM_PIPELINE_NAME_MAX))
 		add_err(errors, "%sname must be a string of 1 to %d characters", where,
 			FARM_PIPELINE_NAME_MAX);
-	type = json_string_value(json_object_get(st, "type"));
 	if (!type || strcmp(type, "build") != 0)
-		add_err(errors, "%stype must be one of: build", where);
+		add_err(errors, "%stype must be one of: build, candor", where);
 	cfg = json_object_get(st, "config");
 	if (!json_is_object(cfg)) {
 		add_err(errors, "%sconfig must be an object", where);
@@ -353,6 +468,21 @@ int farm_pipeline_run_check(json_t *pipeline, json_t *in, json_t *errors, json_t
 	json_array_foreach(json_object_get(pipeline, "stages"), i, st)
 	{
 		json_t *cfg = json_object_get(st, "config"), *rs;
+
+		if (!strcmp(json_string_value(json_object_get(st, "type")) ?: "", "candor")) {
+			/* the runner's plan, sent as it is; the runner's answer fills "runner" */
+			rs = json_pack("{s:O,s:s,s:s,s:O,s:n,s:n,s:n,s:n,s:{s:O},s:n}", "name",
+				       json_object_get(st, "name"), "type", "candor", "status",
+				       "pending", "credentialId", json_object_get(st, "credentialId"),
+				       "startedAt", "finishedAt", "error", "exitCode", "plan", "stages",
+				       json_object_get(st, "stages"), "runner");
+			if (rs && json_is_array(json_object_get(st, "archive")))
+				json_object_set(json_object_get(rs, "plan"), "archive",
+						json_object_get(st, "archive"));
+			if (!rs || json_array_append_new(res, rs) != 0)
+				add_err(errors, "out of memory");
+			continue;
+		}
 		const char *tmpl = json_string_value(json_object_get(cfg, "tag"));
 		const char *reg = json_string_value(json_object_get(cfg, "registry"));
 		int push = json_is_true(json_object_get(cfg, "push"));
@@ -438,6 +568,47 @@ static json_t *str_or_null(const char *s)
 	return s ? json_string(s) : json_null();
 }
 
+/* A run with candor stages: the event's providerStatus is the last Candor runner's
+ * word (Passed, Failed, Error) and "stages" lists every Candor stage that ran,
+ * {"name","status","providerStatus","exitCode"}, status normalised (providers.md
+ * §9.2: Passed success, Failed failed, Error error, Skipped unknown).  Nonzero when
+ * out of memory. */
+static int candor_event(json_t *run, json_t *data)
+{
+	json_t *st, *list = NULL, *s;
+	const char *word = NULL;
+	size_t i, k;
+	int bad = 0;
+
+	json_array_foreach(json_object_get(run, "stages"), i, st)
+	{
+		json_t *runner = json_object_get(st, "runner");
+		if (!json_is_object(runner))
+			continue;
+		if (json_string_value(json_object_get(runner, "status")))
+			word = json_string_value(json_object_get(runner, "status"));
+		if (!list && !(list = json_array()))
+			return 1;
+		json_array_foreach(json_object_get(runner, "stages"), k, s)
+		{
+			const char *w = json_string_value(json_object_get(s, "status"));
+			json_t *code = json_object_get(s, "exitCode");
+			json_t *o = json_pack("{s:O,s:s,s:s?,s:O}", "name",
+					      json_object_get(s, "name") ?: json_null(), "status",
+					      farm_event_status("candor", "stage", w), "providerStatus",
+					      w, "exitCode", json_is_integer(code) ? code : json_null());
+			if (!o || json_array_append_new(list, o))
+				bad = 1;
+		}
+	}
+	if (!list)
+		return 0;
+	bad |= json_object_set_new(data, "stages", list);
+	if (word)
+		bad |= json_object_set_new(data, "providerStatus", json_string(word));
+	return bad;
+}
+
 json_t *farm_pipeline_run_event(json_t *run, const char *now_iso)
 {
 	const char *pid = json_string_value(json_object_get(run, "pipelineId"));
@@ -479,6 +650,7 @@ json_t *farm_pipeline_run_event(json_t *run, const char *now_iso)
 		data, "version", str_or_null(json_string_value(json_object_get(run, "version"))));
 	bad |= json_object_set_new(data, "error",
 				   str_or_null(json_string_value(json_object_get(run, "error"))));
+	bad |= candor_event(run, data);
 	if (bad) {
 		json_decref(data);
 		return NULL;

@@ -7,8 +7,13 @@
  *
  * A pipeline (FARM_T_PIPELINES, key = id, org in the store's header):
  *   {"id","name","workspace","stages":[{"name","type":"build","config":{
- *     "engine","dockerfile","context","tag","push","registry","tlsVerify","timeout"}}],
+ *     "engine","dockerfile","context","tag","push","registry","tlsVerify","timeout"}}
+ *     | {"name","type":"candor","credentialId","stages":[{"name","image","runtime"?,
+ *        "environment"?,"script"?}],"archive"}],
  *    "orgId","createdAt","updatedAt","runs"}
+ * A candor stage is run by a Candor runner (POST <runnerUrl>/run of the credential);
+ * its run stage holds {"credentialId","plan":{"stages","archive"?},"runner":null|the
+ * runner's answer {"status","stages","archived"?}} instead of tag and image.
  * A run (FARM_T_RUNS, key = id, org-indexed): a snapshot of the pipeline's stages
  * with per-stage status, times and error:
  *   {"id","pipelineId","pipelineName","number","version","commitSha","status",
@@ -42,6 +47,7 @@
 #define FARM_PIPELINE_IMAGE_MAX 512    /* registry + "/" + tag, with room */
 #define FARM_PIPELINE_ARGV_MAX 16
 #define FARM_PIPELINE_LOG_MAX (8L * 1024 * 1024) /* bytes of a run's log kept */
+#define FARM_PIPELINE_CANDOR_STAGES_MAX 64 /* stages of a candor stage's plan */
 
 /* The engines a build stage may name, for messages: "docker, buildah, podman". */
 extern const char *const farm_pipeline_engines[];

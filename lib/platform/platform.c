@@ -25,6 +25,35 @@ const struct farm_platform *farm_platform_deployer(void)
 	return NULL;
 }
 
+const char *const farm_platform_capability_names[] = {
+	"list", "get", "trigger", "rerun", "cancel", "log", "webhook", "poll", NULL,
+};
+
+unsigned farm_platform_capabilities(const struct farm_platform *pl)
+{
+	unsigned caps = 0;
+
+	for (const struct farm_platform_route *rt = pl->routes; rt && rt->method; rt++) {
+		if (rt->flags & FARM_PLATFORM_LIST)
+			caps |= FARM_PLATFORM_CAN_LIST;
+		if (rt->flags & FARM_PLATFORM_TRIGGER)
+			caps |= FARM_PLATFORM_CAN_TRIGGER;
+	}
+	if (pl->runs && pl->runs->get)
+		caps |= FARM_PLATFORM_CAN_GET;
+	if (pl->runs && pl->runs->rerun)
+		caps |= FARM_PLATFORM_CAN_RERUN;
+	if (pl->runs && pl->runs->cancel)
+		caps |= FARM_PLATFORM_CAN_CANCEL;
+	if (pl->runs && pl->runs->log)
+		caps |= FARM_PLATFORM_CAN_LOG;
+	if (pl->webhook)
+		caps |= FARM_PLATFORM_CAN_WEBHOOK;
+	if (pl->deploy && pl->deploy->poll_interval)
+		caps |= FARM_PLATFORM_CAN_POLL;
+	return caps;
+}
+
 const char *farm_platform_types(void)
 {
 	static char list[512];

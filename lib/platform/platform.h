@@ -28,6 +28,7 @@
 #define FARM_PLATFORM_ADMIN 2u /* ... with the admin role: triggers and actions */
 #define FARM_PLATFORM_JSON 4u  /* an optional JSON object body (parsed before the call) */
 #define FARM_PLATFORM_LIST 8u  /* no credential: [] (else 404 naming the type) */
+#define FARM_PLATFORM_TRIGGER 16u /* starts a run (GET /platforms: "trigger") */
 
 /* What a route's operation sees of the request. */
 struct farm_platform_in {
@@ -44,6 +45,7 @@ struct farm_platform_out {
 	json_t *json; /* the answer (new), or */
 	char *text;   /* the answer as JSON text (malloc, from farm_provider_read), len bytes */
 	size_t len;
+	const char *ctype; /* text's media type when it is not JSON ("text/plain; ..."), or NULL */
 	const char *log; /* an info line for the log (arena; no secret), or NULL */
 };
 
@@ -156,6 +158,35 @@ struct farm_platform_deploy {
 		       int *emitted);
 };
 
+/* ---- runs: one vocabulary across platforms (platforms.md §5) ---------------------- */
+
+/* The hooks behind /api/v1/runs/<type>/:runId (fcgi/farm-fcgi/farm-fcgi-runs.c).
+ * `run_id` is farm's name of one run on the platform (the descriptor's run_id says its
+ * form; the same string as the events' buildId), already percent-decoded.  A run
+ * object is the event's data (lib/events/event.h: provider, project, name, buildId,
+ * number, status, providerStatus, branch, commitSha, url, startedAt, finishedAt), built
+ * with the same builders as the webhook mapping; the handler adds orgId and
+ * credentialId.  A NULL hook is an operation the platform lacks: 405 naming the
+ * platform (log: 404 saying so).  Every hook but parse returns FARM_OK, or an error
+ * with c->err saying what to answer. */
+struct farm_platform_runs {
+	/* Required: 0 when run_id names a run of this platform, else nonzero with the 400
+	 * message in why.  Runs before any credential is looked at or upstream call made. */
+	int (*parse)(const char *run_id, char *why, size_t cap);
+	/* Reads the run live (the caller runs it inside farm_provider_read, so it is
+	 * cached like every platform read).  *run new. */
+	int (*get)(struct farm_provider_call *c, const char *run_id, json_t **run);
+	/* Starts the run again; *run (new) is the new run, its buildId the new runId, or
+	 * buildId null when the platform has not started it yet (then 202, not 201). */
+	int (*rerun)(struct farm_provider_call *c, const char *run_id, json_t **run);
+	/* Asks the platform to stop the run (202). */
+	int (*cancel)(struct farm_provider_call *c, const char *run_id);
+	/* The run's log as text, at most cap bytes of it: *text new (malloc), *len bytes,
+	 * *truncated 1 when the platform had more. */
+	int (*log)(struct farm_provider_call *c, const char *run_id, size_t cap, char **text,
+		   size_t *len, int *truncated);
+};
+
 /* ---- the descriptor -------------------------------------------------------------- */
 
 /* A config key a platform adds (platforms.md §1): "<type>.api_url", "webhook.<type>.secret".
@@ -187,6 +218,7 @@ struct farm_platform {
 	const struct farm_platform_status *statuses; /* {NULL} ends */
 	const char *run_id; /* how a run is named (platforms.md §5): "job#number" */
 	const struct farm_platform_deploy *deploy; /* NULL: not a deployment target */
+	const struct farm_platform_runs *runs;     /* NULL: no /runs/<type> operations */
 };
 
 /* The registry (registry.c), in its fixed order; NULL-terminated. */
@@ -203,6 +235,23 @@ int farm_platform_conf_register(void);
 /* The platform catalog components are linked to (the first with a deploy hook), or
  * NULL when none has one. */
 const struct farm_platform *farm_platform_deployer(void);
+
+/* Capabilities of GET /platforms, derived from the descriptor, never listed by hand:
+ * list (a FARM_PLATFORM_LIST row), get, rerun, cancel, log (runs hooks), trigger (a
+ * FARM_PLATFORM_TRIGGER row), webhook (a webhook), poll (a deploy poller). */
+enum {
+	FARM_PLATFORM_CAN_LIST = 1u << 0,
+	FARM_PLATFORM_CAN_GET = 1u << 1,
+	FARM_PLATFORM_CAN_TRIGGER = 1u << 2,
+	FARM_PLATFORM_CAN_RERUN = 1u << 3,
+	FARM_PLATFORM_CAN_CANCEL = 1u << 4,
+	FARM_PLATFORM_CAN_LOG = 1u << 5,
+	FARM_PLATFORM_CAN_WEBHOOK = 1u << 6,
+	FARM_PLATFORM_CAN_POLL = 1u << 7,
+};
+/* The capability names, in bit order; NULL-terminated. */
+extern const char *const farm_platform_capability_names[];
+unsigned farm_platform_capabilities(const struct farm_platform *pl);
 
 /* "a, b, c" of every type, for messages ("type must be one of: ..."). */
 const char *farm_platform_types(void);

@@ -7,12 +7,14 @@
 #include <string.h>
 
 #include "argocd.h"
+#include "candor.h"
 #include "circleci.h"
 #include "jenkins.h"
 #include "travisci.h"
 
 const struct farm_platform *const farm_platforms[] = {
 	&farm_platform_argocd,
+	&farm_platform_candor,
 	&farm_platform_circleci,
 	&farm_platform_jenkins,
 	&farm_platform_travisci,

@@ -26,6 +26,7 @@ const struct store_table store_tables[FARM_T__COUNT] = {
 	[FARM_T_DEDUPE] = {"dedupe.db", NULL},
 	[FARM_T_EVENTS] = {"events.db", NULL},
 	[FARM_T_BOARD] = {"board.db", "board-org.db"},
+	[FARM_T_AUDIT] = {"audit.db", "audit-org.db"},
 };
 
 const unsigned char store_no_org_key[1] = {0};
@@ -286,6 +287,116 @@ int farm_txn_scan(struct farm_txn *t, enum farm_table tab, const char *org, unsi
 			if ((code = store_scan_one(tab, &pk, &d, cb, arg)) != FARM_OK)
 				break;
 	}
+	crc = c->close(c);
+	if (rc == 0 || rc == DB_NOTFOUND)
+		rc = crc;
+	if (rc != 0)
+		code = txn_fail(t, rc);
+	else if (code == 1)
+		code = FARM_OK;
+	free(k.data);
+	free(pk.data);
+	free(d.data);
+	return code;
+}
+
+/* Positions c (on the "by org" secondary) at the last duplicate of `skey` whose primary
+ * key is below `before` (or the last duplicate at all when before is NULL). */
+static int scan_back_start(DBC *c, DBT *k, DBT *pk, DBT *d, const void *before, size_t blen)
+{
+	int rc;
+
+	if (before) {
+		/* The first duplicate >= before, then one back; past the last: the last. */
+		if (!(pk->data = realloc(pk->data, blen ? blen : 1)))
+			return ENOMEM;
+		memcpy(pk->data, before, blen);
+		pk->size = (u_int32_t)blen;
+		rc = c->pget(c, k, pk, d, DB_GET_BOTH_RANGE);
+		if (rc == 0)
+			return c->pget(c, k, pk, d, DB_PREV_DUP);
+		if (rc != DB_NOTFOUND)
+			return rc;
+	}
+	/* The org's last duplicate: its first, then the next org's first, one back. */
+	if ((rc = c->pget(c, k, pk, d, DB_SET)) != 0)
+		return rc;
+	rc = c->pget(c, k, pk, d, DB_NEXT_NODUP);
+	if (rc == 0)
+		return c->pget(c, k, pk, d, DB_PREV);
+	if (rc != DB_NOTFOUND)
+		return rc;
+	return c->pget(c, k, pk, d, DB_LAST);
+}
+
+/* The primary's record below `before` (or its last), for a walk of every org. */
+static int scan_back_all_start(DBC *c, DBT *k, DBT *d, const void *before, size_t blen)
+{
+	int rc;
+
+	if (before) {
+		if (!(k->data = realloc(k->data, blen)))
+			return ENOMEM;
+		memcpy(k->data, before, blen);
+		k->size = (u_int32_t)blen;
+		rc = c->get(c, k, d, DB_SET_RANGE);
+		if (rc == 0)
+			return c->get(c, k, d, DB_PREV);
+		if (rc != DB_NOTFOUND)
+			return rc;
+	}
+	return c->get(c, k, d, DB_LAST);
+}
+
+int farm_txn_scan_back(struct farm_txn *t, enum farm_table tab, const char *org, unsigned how,
+		       const void *before, size_t blen, farm_store_scan_fn cb, void *arg)
+{
+	int all = !!(how & FARM_SCAN_ALL);
+	DB *db = txn_db(t, tab);
+	DBC *c = NULL;
+	DBT k, pk, d;
+	const void *want;
+	size_t olen = 0, wlen;
+	int rc, crc, code = FARM_OK;
+
+	if (!db || !cb || !store_is_org_table(tab) || (before && (!blen || blen > UINT32_MAX)))
+		return FARM_E_INVAL;
+	if (!all && org && ((olen = strlen(org)) == 0 || olen > STORE_ORG_MAX))
+		return FARM_E_INVAL;
+	want = org ? (const void *)org : (const void *)store_no_org_key;
+	wlen = org ? olen : 1;
+	memset(&k, 0, sizeof(k));
+	memset(&pk, 0, sizeof(pk));
+	memset(&d, 0, sizeof(d));
+	k.flags = pk.flags = d.flags = DB_DBT_REALLOC;
+	if (all) {
+		if ((rc = db->cursor(db, t->tid, &c, 0)) != 0)
+			return txn_fail(t, rc);
+		for (rc = scan_back_all_start(c, &k, &d, before, blen); rc == 0;
+		     rc = c->get(c, &k, &d, DB_PREV))
+			if ((code = store_scan_one(tab, &k, &d, cb, arg)) != FARM_OK)
+				break;
+		goto close;
+	}
+	if (!(k.data = malloc(wlen)))
+		return FARM_E_NOMEM;
+	memcpy(k.data, want, wlen);
+	k.size = (u_int32_t)wlen;
+	if ((rc = t->s->org[tab]->cursor(t->s->org[tab], t->tid, &c, 0)) != 0) {
+		free(k.data);
+		return txn_fail(t, rc);
+	}
+	/* DB_PREV (not DB_PREV_DUP) after a jump may land on another org: checked below. */
+	for (rc = scan_back_start(c, &k, &pk, &d, before, blen); rc == 0;
+	     rc = c->pget(c, &k, &pk, &d, DB_PREV_DUP)) {
+		if (k.size != wlen || memcmp(k.data, want, wlen) != 0) {
+			rc = DB_NOTFOUND;
+			break;
+		}
+		if ((code = store_scan_one(tab, &pk, &d, cb, arg)) != FARM_OK)
+			break;
+	}
+close:
 	crc = c->close(c);
 	if (rc == 0 || rc == DB_NOTFOUND)
 		rc = crc;

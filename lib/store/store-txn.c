@@ -100,12 +100,14 @@ static int store_durable(struct farm_txn *t, int code)
 	return rc != 0 ? store_code(rc) : code;
 }
 
-static int store_commit_local(struct farm_store *s, struct farm_txn *t)
+static int store_commit_local(struct farm_store *s, struct farm_txn *t, int lazy)
 {
 	int rc;
 
 	if (s->flags & FARM_STORE_NOSYNC) /* benchmarks: DB_TXN_WRITE_NOSYNC */
 		return store_code(t->tid->commit(t->tid, 0)); /* the handle is gone after it */
+	if (lazy) /* durable with the next flush (farm_store_run_lazy) */
+		return store_code(t->tid->commit(t->tid, DB_TXN_NOSYNC));
 	/* (A transaction that wrote nothing has no commit record: NOSYNC changes nothing.) */
 	if ((rc = t->tid->commit(t->tid, DB_TXN_NOSYNC)) != 0)
 		return store_code(rc);
@@ -116,18 +118,18 @@ static int store_commit_local(struct farm_store *s, struct farm_txn *t)
  * asks (store-repl.c); when they did not come within the ack timeout Berkeley DB still
  * commits locally and says so only by an event in this thread: the caller gets
  * FARM_E_TIMEOUT, never a FARM_OK for a write a failover may lose. */
-static int store_commit(struct farm_store *s, struct farm_txn *t)
+static int store_commit(struct farm_store *s, struct farm_txn *t, int lazy)
 {
 	int rc;
 
 	store_repl_commit_begin();
-	rc = store_commit_local(s, t);
+	rc = store_commit_local(s, t, lazy);
 	if (!store_repl_commit_acked() && rc == FARM_OK)
 		return FARM_E_TIMEOUT;
 	return rc;
 }
 
-static int store_run(struct farm_store *s, farm_store_fn fn, void *arg, int *handed)
+static int store_run(struct farm_store *s, farm_store_fn fn, void *arg, int *handed, int lazy)
 {
 	struct farm_txn t;
 	int attempt, rc, res;
@@ -146,7 +148,7 @@ static int store_run(struct farm_store *s, farm_store_fn fn, void *arg, int *han
 		}
 		res = fn(&t, arg);
 		if (res == FARM_OK && !t.deadlock && t.fatal == FARM_OK)
-			return store_commit(s, &t);
+			return store_commit(s, &t, lazy);
 		rc = t.tid->abort(t.tid);
 		if (t.fatal == FARM_E_RECOVER || store_code(rc) == FARM_E_RECOVER)
 			return FARM_E_RECOVER;
@@ -173,7 +175,19 @@ int farm_store_run(struct farm_store *s, farm_store_fn fn, void *arg)
 
 	if (!s || !fn)
 		return FARM_E_INVAL;
-	rc = store_run(s, fn, arg, &handed);
+	rc = store_run(s, fn, arg, &handed, 0);
+	if (handed)
+		farm_gate_unblock();
+	return rc;
+}
+
+int farm_store_run_lazy(struct farm_store *s, farm_store_fn fn, void *arg)
+{
+	int rc, handed = 0;
+
+	if (!s || !fn)
+		return FARM_E_INVAL;
+	rc = store_run(s, fn, arg, &handed, 1);
 	if (handed)
 		farm_gate_unblock();
 	return rc;

@@ -57,6 +57,7 @@ enum farm_table {
 	FARM_T_DEDUPE,     /* webhook delivery key → event outbox seq (redelivery check) */
 	FARM_T_EVENTS,     /* event id (8-byte big-endian) → event JSON (history) */
 	FARM_T_BOARD,      /* org\0platform\0project → latest run (org-indexed; lib/events/board.h) */
+	FARM_T_AUDIT,      /* record id (8-byte big-endian) → audit record (org-indexed; lib/audit/audit.h) */
 	FARM_T__COUNT
 };
 
@@ -152,6 +153,11 @@ int farm_store_ping(struct farm_store *s);
  * retries are spent).  Do not call farm_store_run from inside `fn`. */
 typedef int (*farm_store_fn)(struct farm_txn *txn, void *arg);
 int farm_store_run(struct farm_store *s, farm_store_fn fn, void *arg);
+/* The same, but a commit returns without waiting for the log to be on disk: it
+ * becomes durable with the next durable commit of any process (or the checkpoint),
+ * and a crash before that undoes it.  Only for writes whose loss is harmless and
+ * whose answer does not depend on them (an audit record's outcome, lib/audit). */
+int farm_store_run_lazy(struct farm_store *s, farm_store_fn fn, void *arg);
 
 /* Inside a transaction.  `*val` is new (malloc), free with free(); the org header
  * of org-scoped tables is stripped on get and written by put.
@@ -179,6 +185,13 @@ typedef int (*farm_store_scan_fn)(const void *key, size_t klen, const void *val,
 				  size_t vlen, void *arg);
 int farm_txn_scan(struct farm_txn *t, enum farm_table tab, const char *org, unsigned how,
 		  farm_store_scan_fn cb, void *arg);
+/* One org's records of an org-scoped table in DESCENDING key order, starting with the
+ * greatest key below `before` (blen bytes; NULL: from the greatest): a cursor walk
+ * of the "by org" index, not a scan (pages of newest-first lists keyed by a counter).
+ * With FARM_SCAN_ALL in `how`, every record of the table the same way (org ignored).
+ * `cb` as for farm_txn_scan. */
+int farm_txn_scan_back(struct farm_txn *t, enum farm_table tab, const char *org, unsigned how,
+		       const void *before, size_t blen, farm_store_scan_fn cb, void *arg);
 
 /* Durable outbox of not-yet-published events: FARM_OUTBOX_SHARDS Berkeley DB Recno
  * files (lib/store/store-outbox.c explains the shards and their order).

@@ -113,6 +113,7 @@ all_of() { local c; for c in "$@"; do eval "$c" || return 1; done; }
 
 echo "# fakes run in $tmp"
 start argo argocd
+start candor candor
 start circle circleci
 start circle7 circleci --page-size 7
 start jenkins jenkins
@@ -399,6 +400,64 @@ check "travis: ... and fails for other bytes" \
 ctl travis POST /__fake/mode '{"mode":"401","count":1}'
 req travis GET /builds -H "$TV" -H "$TT"
 check "travis: mode 401 -> 403 with a v3 error" answers 403 'd["@type"]' '"error"'
+
+# ---------------------------------------------------------------- Candor CI
+
+CJ='Content-Type: application/json'
+CR='Authorization: Bearer runner-token-9a8b7c'
+req candor POST /login -H "$CJ" -d '{"username":"farm"}'
+check "candor: login without a password -> 400" status 400
+req candor POST /login -H "$CJ" -d '{"username":"farm","password":"nope"}'
+check "candor: wrong password -> 401" status 401
+req candor POST /login -H "$CJ" -d '{"username":"farm","password":"candor-pass-4f1e9d"}'
+check "candor: login -> 200 and a candor.sid session cookie" \
+	all_of 'status 200' 'header_matches Set-Cookie "^candor.sid=[0-9a-f]{32}; Path=/; HttpOnly"'
+SID=$(hdr Set-Cookie | cut -d';' -f1)
+req candor GET /me -H "Cookie: $SID"
+check "candor: /me with the session" answers 200 'd' '{"id": 1, "name": "farm"}'
+req candor GET /api/pipelines
+check "candor: the list without a session: public pipelines only" answers 200 '[p["id"] for p in d]' '[1, 3, 5]'
+req candor GET /api/pipelines -H "Cookie: $SID"
+check "candor: with it: public + assigned" answers 200 '[p["id"] for p in d]' '[1, 2, 3, 5]'
+req candor GET /api/pipelines/4 -H "Cookie: $SID"
+check "candor: a private pipeline of another user -> 403" status 403
+req candor GET /api/pipelines/1 -H "Cookie: $SID"
+check "candor: a pipeline: lastRuns (finish desc) and its trigger token" \
+	answers 200 '[r["id"] for r in d["lastRuns"]], d["trigger"], d["running"]' '["c0ffee01", "0badc0de", "a1b2c3d4"], "3f2a9c41d0b7e6a5", False'
+req candor GET /api/pipelines/5 -H "Cookie: $SID"
+check "candor: not assigned: trigger hidden" answers 200 'd["trigger"], d["assigned"]' '"hidden", False'
+req candor POST /trigger/3f2a9c41d0b7e6a5 -H "$CJ" -d '{}'
+check "candor: trigger without a session -> 403 (the code, not the wiki)" status 403
+req candor POST /trigger/77aa88bb99cc00dd -H "Cookie: $SID" -H "$CJ" -d '{}'
+check "candor: trigger of a running pipeline -> 400" status 400
+req candor POST /trigger/d3p10y5ecr3t0k3n -H "Cookie: $SID" -H "$CJ" -d '{"ref":"refs/heads/dev"}'
+check "candor: constraints not met -> 204" status 204
+req candor POST /trigger/3f2a9c41d0b7e6a5 -H "Cookie: $SID" -H "$CJ" -d '{"BRANCH":"x"}'
+check "candor: trigger -> 200" status 200
+req candor GET /api/runs/1/last/log -H "Cookie: $SID"
+check "candor: the last run's log names the parameters" body_has 'triggered by farm with {"BRANCH": "x"}'
+req candor GET /api/runs/1/ffffffff/log -H "Cookie: $SID"
+check "candor: no log -> 404 text" all_of 'status 404' 'body_has "No log could be found"'
+ctl candor POST /__fake/expire-sessions
+req candor GET /api/pipelines -H "Cookie: $SID"
+check "candor: an expired session -> 403" status 403
+req candor GET /
+check "candor runner: GET / -> 200 without auth" status 200
+req candor POST /run -H "$CJ" -d '{"plan":{"stages":[]}}'
+check "candor runner: no Authorization -> 400" status 400
+req candor POST /run -H "$CJ" -H 'Authorization: Bearer wrong' -d '{"plan":{"stages":[]}}'
+check "candor runner: wrong token -> 401" status 401
+req candor POST /run -H "$CR" -H "$CJ" -d '{"plan":{"stages":[{"name":"","image":"x"}]}}'
+check "candor runner: an empty stage name -> 400" status 400
+req candor POST /run -H "$CR" -d 'x'
+check "candor runner: not JSON -> 415" status 415
+req candor POST /run -H "$CR" -H "$CJ" -d '{"runId":"r1","plan":{"stages":[{"name":"a","image":"i"},{"name":"b","image":"i","script":["exit 2"]},{"name":"c","image":"i"}]}}'
+check "candor runner: synchronous result, the rest Skipped after a failure" \
+	answers 200 'd' '{"status": "Failed", "stages": [{"name": "a", "status": "Passed", "exitCode": 0}, {"name": "b", "status": "Failed", "exitCode": 2}, {"name": "c", "status": "Skipped", "exitCode": -1}]}'
+req candor POST /logs/r1 -H "$CR"
+check "candor runner: POST /logs/:runId -> the run's log" all_of 'status 200' 'body_has "run r1: Failed"'
+req candor POST /logs/..%2Fetc -H "$CR"
+check "candor runner: a malicious run id -> 400" status 400
 
 # ---------------------------------------------------------------- lifecycle
 

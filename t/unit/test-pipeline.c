@@ -226,7 +226,7 @@ static void test_check(void)
 	   "check: dockerfile escaping listed");
 	ok(has_msg(errors, "stages[2].config.context must not contain '..'"),
 	   "check: context escaping listed");
-	ok(has_msg(errors, "stages[3].type must be one of: build"), "check: unknown type listed");
+	ok(has_msg(errors, "stages[3].type must be one of: build, candor"), "check: unknown type listed");
 	ok(has_msg(errors, "stages[3].config.tag: unknown template variable {{branch}}"),
 	   "check: unknown template variable listed");
 	ok(has_msg(errors, "stages[3].config.registry must be host[:port]"),
@@ -478,6 +478,71 @@ static void test_run_event(void)
 	json_decref(run);
 }
 
+/* ---- the candor stage ------------------------------------------------------------------ */
+
+static void test_candor_stage(void)
+{
+	json_t *errors = json_array(), *out = NULL, *stages = NULL, *ev, *d, *st;
+	json_t *in = J("{\"name\":\"ci\",\"stages\":[{\"type\":\"candor\",\"credentialId\":"
+		       "\"0f8fad5b-d9cb-469f-a165-70867728950e\",\"stages\":[{\"name\":\"T\","
+		       "\"image\":\"node\",\"environment\":[\"CI=1\"],\"script\":[\"npm test\"]}],"
+		       "\"archive\":[\"dist/a.tgz\"]}]}");
+	json_t *bad = J("{\"name\":\"ci\",\"stages\":[{\"type\":\"candor\",\"credentialId\":"
+			"\"x'\",\"stages\":[{\"name\":\"a\\nb\",\"image\":\"\",\"environment\":"
+			"[\"=v\",\"1A=b\"],\"script\":[\"\"]}],\"archive\":[1]}]}");
+	json_t *rin = J("{\"version\":\"1\",\"commitSha\":\"abcdef0\"}"), *run;
+
+	is_int(farm_pipeline_check(in, errors, &out), 0, "candor: a good stage passes");
+	st = json_array_get(json_object_get(out, "stages"), 0);
+	is_str(json_string_value(json_object_get(st, "name")), "Candor", "candor: default name");
+	ok(json_equal(json_object_get(st, "stages"),
+		      json_object_get(json_array_get(json_object_get(in, "stages"), 0), "stages")),
+	   "candor: the plan's stages kept as given");
+	is_int(farm_pipeline_run_check(out, rin, errors, &stages), 0, "candor: a run of it checks");
+	st = json_array_get(stages, 0);
+	is_str(json_string_value(json_object_get(st, "type")), "candor", "candor run stage: type");
+	ok(json_is_null(json_object_get(st, "runner")), "candor run stage: no runner answer yet");
+	is_str(json_string_value(json_array_get(json_object_get(json_object_get(st, "plan"),
+								"archive"), 0)),
+	       "dist/a.tgz", "candor run stage: the plan carries archive");
+	json_decref(out);
+	out = NULL;
+	is_int(farm_pipeline_check(bad, errors, &out), 6, "candor: every problem listed");
+	ok(has_msg(errors, "stages[0].credentialId must be the id of a Candor credential"),
+	   "candor: a hostile credential id");
+	ok(has_msg(errors, "stages[0].stages[0].name must be a string"), "candor: a control "
+	   "character in a name");
+	ok(has_msg(errors, "stages[0].stages[0].environment[0] must be KEY=value"),
+	   "candor: environment entries are KEY=value");
+	ok(has_msg(errors, "stages[0].archive[0] must be a string"), "candor: archive strings");
+
+	/* the run's event: providerStatus and the Candor stages */
+	json_object_set_new(st, "runner", J("{\"status\":\"Failed\",\"stages\":[{\"name\":\"T\","
+					    "\"status\":\"Failed\",\"exitCode\":2},{\"name\":\"U\","
+					    "\"status\":\"Skipped\",\"exitCode\":-1}]}"));
+	run = json_pack("{s:s,s:s,s:s,s:s,s:O}", "id", "0f8fad5b-d9cb-469f-a165-70867728950e",
+			"pipelineId", "p1", "pipelineName", "ci", "status", "failed", "stages",
+			stages);
+	ev = farm_pipeline_run_event(run, "2025-01-01T00:00:01.000Z");
+	d = json_object_get(ev, "data");
+	is_str(json_string_value(json_object_get(d, "providerStatus")), "Failed",
+	       "candor event: providerStatus is the runner's word");
+	is_str(json_string_value(json_object_get(json_array_get(json_object_get(d, "stages"), 0),
+						 "status")),
+	       "failed", "candor event: stage Failed -> failed");
+	is_str(json_string_value(json_object_get(json_array_get(json_object_get(d, "stages"), 1),
+						 "status")),
+	       "unknown", "candor event: stage Skipped -> unknown");
+	json_decref(ev);
+	json_decref(run);
+	json_decref(stages);
+	json_decref(out);
+	json_decref(in);
+	json_decref(bad);
+	json_decref(rin);
+	json_decref(errors);
+}
+
 /* ---- catalog ---------------------------------------------------------------------------- */
 
 static void test_catalog(void)
@@ -692,6 +757,7 @@ int main(void)
 	test_argv();
 	test_which();
 	test_run_event();
+	test_candor_stage();
 	test_catalog();
 	test_summary_and_webhook();
 	test_observe();

@@ -980,9 +980,21 @@ static void test_registry(void)
 		}
 		n++;
 	}
-	is_int((long)n, 4, "registry: four platforms");
-	is_str(farm_platform_types(), "argocd, circleci, jenkins, travisci",
-	       "registry: the types in their fixed order");
+	/* The fixed order is alphabetical by type: each new platform's line has one place. */
+	char joined[512] = "";
+	int sorted = 1;
+	for (size_t i = 0; farm_platforms[i]; i++) {
+		if (i > 0 && strcmp(farm_platforms[i - 1]->up.type, farm_platforms[i]->up.type) >= 0)
+			sorted = 0;
+		snprintf(joined + strlen(joined), sizeof(joined) - strlen(joined), "%s%s",
+			 i ? ", " : "", farm_platforms[i]->up.type);
+	}
+	ok(n >= 4 && sorted, "registry: every type once, in alphabetical order");
+	is_str(farm_platform_types(), joined, "registry: \"one of\" lists the types in that order");
+	ok(farm_platform_find("argocd") && farm_platform_find("circleci") &&
+		   farm_platform_find("jenkins") && farm_platform_find("travisci") &&
+		   !farm_platform_find("Jenkins") && !farm_platform_find(""),
+	   "registry: the seed-000 platforms are found by exact type");
 }
 
 int main(void)

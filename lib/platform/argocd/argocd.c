@@ -337,7 +337,7 @@ static const struct farm_cred_field argocd_fields[] = {
 static const struct farm_platform_route argocd_routes[] = {
 	{"GET", "/applications", FARM_PLATFORM_AUTH | FARM_PLATFORM_LIST, NULL, op_apps},
 	{"GET", "/applications/:name", FARM_PLATFORM_AUTH, NULL, op_app},
-	{"POST", "/applications/:name/sync", FARM_PLATFORM_ADMIN | FARM_PLATFORM_JSON, NULL,
+	{"POST", "/applications/:name/sync", FARM_PLATFORM_ADMIN | FARM_PLATFORM_JSON | FARM_PLATFORM_TRIGGER, NULL,
 	 op_sync},
 	{NULL, NULL, 0, NULL, NULL},
 };

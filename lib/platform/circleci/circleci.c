@@ -593,7 +593,7 @@ static const struct farm_cred_field circleci_fields[] = {
 
 static const struct farm_platform_route circleci_routes[] = {
 	{"GET", "/pipelines", FARM_PLATFORM_AUTH | FARM_PLATFORM_LIST, NULL, op_pipelines},
-	{"POST", "/pipelines/:slug/trigger", FARM_PLATFORM_ADMIN | FARM_PLATFORM_JSON, NULL,
+	{"POST", "/pipelines/:slug/trigger", FARM_PLATFORM_ADMIN | FARM_PLATFORM_JSON | FARM_PLATFORM_TRIGGER, NULL,
 	 op_trigger},
 	{NULL, NULL, 0, NULL, NULL},
 };

@@ -746,7 +746,7 @@ static const struct farm_platform_route jenkins_routes[] = {
 	{"GET", "/jobs", FARM_PLATFORM_AUTH | FARM_PLATFORM_LIST, NULL, op_jobs},
 	{"GET", "/jobs/:name/builds", FARM_PLATFORM_AUTH | FARM_PLATFORM_LIST, check_builds,
 	 op_builds},
-	{"POST", "/jobs/:name/build", FARM_PLATFORM_ADMIN | FARM_PLATFORM_JSON, check_build,
+	{"POST", "/jobs/:name/build", FARM_PLATFORM_ADMIN | FARM_PLATFORM_JSON | FARM_PLATFORM_TRIGGER, check_build,
 	 op_build},
 	{NULL, NULL, 0, NULL, NULL},
 };

@@ -183,50 +183,30 @@ int farm_provider_travisci_fetch_key(struct farm_httpc *h, struct farm_arena *a,
  */
 /* ---- webhook payload -> event (lib/events/event.h) ------------------------------------------------------------------ */
 
-int farm_event_from_travis(const void *payload, size_t len, json_t **data, char **dedupe_key,
-			   struct farm_error *err)
+/* The one mapping of a Travis build to the run fields, shared by the webhook payload
+ * and the API's build (GET /runs/travisci/:id): their shapes differ (the payload's
+ * branch and commit are strings, the API's objects), the fields they give do not.
+ * `state`: the build state; `msg`: the payload's status_message, or NULL. */
+static json_t *travis_run(long long id, json_t *number, const char *state, const char *msg,
+			  const char *project, const char *name, const char *branch,
+			  const char *sha, const char *url, json_t *started, json_t *finished,
+			  int *nomem)
 {
-	json_t *root = NULL, *ev = NULL, *repo;
-	const char *state, *msg, *owner, *rname, *pstatus = NULL, *status = "unknown";
-	char *key = NULL, *project = NULL, idbuf[24];
-	long long id, num;
-	int rc, nomem = 0, too_long = 0;
+	const char *pstatus = NULL, *status = "unknown";
+	char idbuf[24];
+	long long num;
+	json_t *ev = farm_event_new("travisci");
 
-	rc = farm_event_out_init(data, dedupe_key, err);
-	if (rc != FARM_OK)
-		return rc;
-	rc = farm_event_load("Travis CI", payload, len, &root, err);
-	if (rc != FARM_OK)
-		return rc;
-
-	if (!farm_event_int(json_object_get(root, "id"), &id) || id < 0) {
-		rc = farm_error_set(err, FARM_E_INVAL, "Travis CI payload has no build \"id\"");
-		goto out;
+	if (!ev) {
+		*nomem = 1;
+		return NULL;
 	}
 	snprintf(idbuf, sizeof(idbuf), "%lld", id);
-	state = farm_event_str(json_object_get(root, "state"));
-	msg = farm_event_str(json_object_get(root, "status_message"));
-
-	ev = farm_event_new("travisci");
-	if (!ev) {
-		nomem = 1;
-		goto done;
-	}
-	repo = json_object_get(root, "repository");
-	owner = farm_event_str(json_object_get(repo, "owner_name"));
-	rname = farm_event_str(json_object_get(repo, "name"));
-	if (owner && rname) {
-		project = farm_event_key(&too_long, "%s/%s", owner, rname);
-		if (!project && !too_long)
-			nomem = 1;
-		farm_event_set_str(ev, "project", project, &nomem);
-	} else {
-		farm_event_set_str(ev, "project", farm_event_str(json_object_get(repo, "slug")), &nomem);
-	}
-	farm_event_set_str(ev, "name", rname, &nomem);
-	farm_event_set_str(ev, "buildId", idbuf, &nomem);
-	if (farm_event_int(json_object_get(root, "number"), &num))
-		farm_event_set(ev, "number", json_integer(num), &nomem);
+	farm_event_set_str(ev, "project", project, nomem);
+	farm_event_set_str(ev, "name", name, nomem);
+	farm_event_set_str(ev, "buildId", idbuf, nomem);
+	if (farm_event_int(number, &num))
+		farm_event_set(ev, "number", json_integer(num), nomem);
 
 	/* "started" comes only as a state (its status_message says Pending); otherwise the
 	 * status_message is the finer word (Fixed, Broken, Still Failing), and the state
@@ -243,23 +223,237 @@ int farm_event_from_travis(const void *payload, size_t len, json_t **data, char 
 	} else {
 		pstatus = msg;
 	}
-	farm_event_set_str(ev, "status", status, &nomem);
-	farm_event_set_str(ev, "providerStatus", pstatus, &nomem);
-	farm_event_set_str(ev, "branch", farm_event_str(json_object_get(root, "branch")), &nomem);
-	farm_event_set_str(ev, "commitSha", farm_event_str(json_object_get(root, "commit")), &nomem);
-	farm_event_set_str(ev, "url", farm_event_str(json_object_get(root, "build_url")), &nomem);
-	farm_event_set_ts(ev, "startedAt", json_object_get(root, "started_at"), &nomem);
-	farm_event_set_ts(ev, "finishedAt", json_object_get(root, "finished_at"), &nomem);
+	farm_event_set_str(ev, "status", status, nomem);
+	farm_event_set_str(ev, "providerStatus", pstatus, nomem);
+	farm_event_set_str(ev, "branch", branch, nomem);
+	farm_event_set_str(ev, "commitSha", sha, nomem);
+	farm_event_set_str(ev, "url", url, nomem);
+	farm_event_set_ts(ev, "startedAt", started, nomem);
+	farm_event_set_ts(ev, "finishedAt", finished, nomem);
+	return ev;
+}
 
-	if (!too_long)
-		key = farm_event_key(&too_long, "travisci:%s:%s", idbuf, state ? state : "-");
-done:
+int farm_event_from_travis(const void *payload, size_t len, json_t **data, char **dedupe_key,
+			   struct farm_error *err)
+{
+	json_t *root = NULL, *ev = NULL, *repo;
+	const char *state, *owner, *rname, *proj;
+	char *key = NULL, *project = NULL;
+	long long id;
+	int rc, nomem = 0, too_long = 0;
+
+	rc = farm_event_out_init(data, dedupe_key, err);
+	if (rc != FARM_OK)
+		return rc;
+	rc = farm_event_load("Travis CI", payload, len, &root, err);
+	if (rc != FARM_OK)
+		return rc;
+
+	if (!farm_event_int(json_object_get(root, "id"), &id) || id < 0) {
+		rc = farm_error_set(err, FARM_E_INVAL, "Travis CI payload has no build \"id\"");
+		goto out;
+	}
+	state = farm_event_str(json_object_get(root, "state"));
+	repo = json_object_get(root, "repository");
+	owner = farm_event_str(json_object_get(repo, "owner_name"));
+	rname = farm_event_str(json_object_get(repo, "name"));
+	if (owner && rname) {
+		project = farm_event_key(&too_long, "%s/%s", owner, rname);
+		if (!project && !too_long)
+			nomem = 1;
+		proj = project;
+	} else {
+		proj = farm_event_str(json_object_get(repo, "slug"));
+	}
+	ev = travis_run(id, json_object_get(root, "number"), state,
+			farm_event_str(json_object_get(root, "status_message")), proj, rname,
+			farm_event_str(json_object_get(root, "branch")),
+			farm_event_str(json_object_get(root, "commit")),
+			farm_event_str(json_object_get(root, "build_url")),
+			json_object_get(root, "started_at"), json_object_get(root, "finished_at"),
+			&nomem);
+	if (ev && !too_long)
+		key = farm_event_key(&too_long, "travisci:%lld:%s", id, state ? state : "-");
 	rc = farm_event_finish(ev, key, nomem, too_long, data, dedupe_key, "Travis CI", err);
 out:
 	free(project);
 	json_decref(root);
 	return rc;
 }
+
+/* ---- runs (platforms.md §5): runId = the build id ------------------------------------ */
+
+static int run_parse(const char *id, char *why, size_t cap)
+{
+	size_t n = strlen(id);
+
+	if (!n || n > 18 || strspn(id, "0123456789") != n) {
+		snprintf(why, cap, "a Travis CI runId is a build id (a number)");
+		return 1;
+	}
+	return 0;
+}
+
+/* A v3 build (standard representation) -> a run. */
+static int run_of_build(struct farm_provider_call *c, json_t *b, json_t **run)
+{
+	json_t *repo = json_object_get(b, "repository");
+	long long id;
+	int nomem = 0;
+
+	if (!farm_event_int(json_object_get(b, "id"), &id) || id < 0)
+		return farm_provider_fail(c, FARM_PO_GARBAGE, NULL, NULL);
+	*run = travis_run(id, json_object_get(b, "number"),
+			  farm_event_str(json_object_get(b, "state")), NULL,
+			  farm_event_str(json_object_get(repo, "slug")),
+			  farm_event_str(json_object_get(repo, "name")),
+			  farm_event_str(json_object_get(json_object_get(b, "branch"), "name")),
+			  farm_event_str(json_object_get(json_object_get(b, "commit"), "sha")), NULL,
+			  json_object_get(b, "started_at"), json_object_get(b, "finished_at"), &nomem);
+	if (nomem) {
+		json_decref(*run);
+		*run = NULL;
+		return farm_provider_nomem(c);
+	}
+	return FARM_OK;
+}
+
+static int build_get(struct farm_provider_call *c, const char *id, const char *query,
+		     json_t **b)
+{
+	char *path = farm_arena_printf(c->arena, "/build/%s%s", id, query);
+	char *what = farm_arena_printf(c->arena, "build %s", id);
+	int rc;
+
+	if (!path || !what)
+		return farm_provider_nomem(c);
+	rc = farm_provider_get_json(c, path, what, 0, b);
+	if (rc == FARM_OK && !json_is_object(*b)) {
+		json_decref(*b);
+		*b = NULL;
+		return farm_provider_fail(c, FARM_PO_GARBAGE, NULL, NULL);
+	}
+	return rc;
+}
+
+static int run_get(struct farm_provider_call *c, const char *id, json_t **run)
+{
+	json_t *b = NULL;
+	int rc;
+
+	*run = NULL;
+	if ((rc = build_get(c, id, "", &b)) == FARM_OK)
+		rc = run_of_build(c, b, run);
+	json_decref(b);
+	return rc;
+}
+
+/* POST /build/:id/<action> (restart, cancel) expecting 202. */
+static int build_action(struct farm_provider_call *c, const char *id, const char *action)
+{
+	struct farm_provider_resp r;
+	char *path = farm_arena_printf(c->arena, "/build/%s/%s", id, action);
+	char *what = farm_arena_printf(c->arena, "build %s", id);
+	int rc, outcome;
+
+	if (!path || !what)
+		return farm_provider_nomem(c);
+	if ((rc = farm_provider_send(c, "POST", path, NULL, 0, NULL, NULL, 0, &r)) != FARM_OK)
+		return rc;
+	outcome = r.outcome;
+	if (r.status == 406) /* repository_inactive */
+		outcome = FARM_PO_INVALID;
+	rc = farm_provider_fail(c, outcome, &r, what);
+	farm_provider_resp_clear(&r);
+	return rc;
+}
+
+/* Travis restarts a build in place: the new run keeps the build id, read again after
+ * the restart so its status is the restarted one. */
+static int run_rerun(struct farm_provider_call *c, const char *id, json_t **run)
+{
+	int rc;
+
+	*run = NULL;
+	if ((rc = build_action(c, id, "restart")) != FARM_OK)
+		return rc;
+	return run_get(c, id, run);
+}
+
+static int run_cancel(struct farm_provider_call *c, const char *id)
+{
+	return build_action(c, id, "cancel");
+}
+
+/* The build's jobs' logs (GET /job/:id/log, its "content"), one after the other,
+ * each under a line naming the job. */
+static int run_log(struct farm_provider_call *c, const char *id, size_t cap, char **text,
+		   size_t *len, int *truncated)
+{
+	json_t *b = NULL, *jobs, *job;
+	size_t i, o = 0;
+	char *buf = NULL;
+	int rc;
+
+	*text = NULL;
+	*len = 0;
+	*truncated = 0;
+	if ((rc = build_get(c, id, "?include=build.jobs", &b)) != FARM_OK)
+		return rc;
+	jobs = json_object_get(b, "jobs");
+	if (!(buf = malloc(cap + 1))) {
+		rc = farm_provider_nomem(c);
+		goto out;
+	}
+	json_array_foreach(jobs, i, job) {
+		long long jid;
+		json_t *log = NULL;
+		const char *content;
+		char head[64];
+		size_t hn, cn;
+
+		if (!farm_event_int(json_object_get(job, "id"), &jid) || jid < 0)
+			continue;
+		rc = farm_provider_get_json(c, farm_arena_printf(c->arena, "/job/%lld/log", jid),
+					    farm_arena_printf(c->arena, "the log of job %lld", jid), 0,
+					    &log);
+		if (rc != FARM_OK)
+			goto out;
+		content = json_string_value(json_object_get(log, "content"));
+		cn = content ? strlen(content) : 0;
+		hn = (size_t)snprintf(head, sizeof(head), "%s--- job %lld ---\n", o ? "\n" : "", jid);
+		if (o + hn + cn > cap) {
+			*truncated = 1;
+		}
+		for (const char *part[2] = {head, content}, **p = part; p < part + 2; p++) {
+			size_t n = *p ? strlen(*p) : 0;
+			if (n > cap - o)
+				n = cap - o;
+			memcpy(buf + o, *p ? *p : "", n);
+			o += n;
+		}
+		json_decref(log);
+		if (*truncated)
+			break;
+	}
+	buf[o] = '\0';
+	*text = buf;
+	*len = o;
+	buf = NULL;
+	rc = FARM_OK;
+out:
+	free(buf);
+	json_decref(b);
+	return rc;
+}
+
+static const struct farm_platform_runs travisci_runs = {
+	.parse = run_parse,
+	.get = run_get,
+	.rerun = run_rerun,
+	.cancel = run_cancel,
+	.log = run_log,
+};
 
 /* ---- the module ------------------------------------------------------------------ */
 
@@ -648,4 +842,5 @@ const struct farm_platform farm_platform_travisci = {
 	.statuses = travisci_statuses,
 	.webhook = &travisci_webhook,
 	.run_id = "build id",
+	.runs = &travisci_runs,
 };
