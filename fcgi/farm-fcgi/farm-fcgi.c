@@ -361,7 +361,7 @@ static int child_checkpoint(struct farm_app *app)
 
 	if ((rc = farm_store_open(&s, app->conf.state_dir, store_flags(app), &err)) != FARM_OK)
 		return rc == FARM_E_NOSPACE ? 3 : 2;
-	if (app->conf.audit_retention_days > 0) {
+	if (app->conf.audit_retention_days > 0 && farm_store_writable(s) == FARM_OK) { /* master only */
 		long long cutoff = farm_clock_ms() - app->conf.audit_retention_days * 86400000LL;
 		if ((rc = farm_audit_sweep(s, cutoff, AUDIT_SWEEP_MAX, &swept)) != FARM_OK)
 			farm_log(FARM_LOG_WARN, NULL, 0, "audit retention sweep: %s",
