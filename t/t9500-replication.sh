@@ -6,7 +6,7 @@
 # every write acknowledged before or after present on both survivors, event ids
 # unique and consecutive on each; the old master comes back as a replica and catches
 # up.  t/lib-repl-load.py drives the load and decides.
-. ./test-lib.sh
+. "$(dirname "$0")/test-lib.sh"
 
 FAILOVER_MAX_S=10
 HOOK=jenkins-repl-token-0123
