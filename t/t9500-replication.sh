@@ -132,7 +132,7 @@ test_expect_success 'kill -9 the master under load: a new master, nothing acknow
 		sleep 0.1
 	done &&
 	FAILOVER_MS=$(ms_since $t0) &&
-	say "new master: node $NEW after $FAILOVER_MS ms" &&
+	say "new master: node $NEW after $FAILOVER_MS ms (bound $FAILOVER_MAX_S s)" | tee -a figures &&
 	test -n "$NEW" &&
 	wait $LOADER &&
 	after=$(grep -c . acks.jsonl) &&
@@ -143,7 +143,8 @@ test_expect_success 'kill -9 the master under load: a new master, nothing acknow
 		sleep 0.5
 	done &&
 	cat check.out &&
-	$PY "$LOAD" check acks.jsonl "$TOKEN" $URLS &&
+	$PY "$LOAD" check acks.jsonl "$TOKEN" $URLS >check.out &&
+	sed "s/^/# /" check.out >>figures &&
 	ok_after=$($PY -c "
 import json
 a=[json.loads(l) for l in open(\"acks.jsonl\")]
@@ -154,11 +155,13 @@ print(sum(1 for x in a if 200<=x[\"status\"]<300 and x[\"k\"]>=800))") &&
 	for i in $(seq 1 50); do test -e wsA.status && break; sleep 0.1; done &&
 	LAST=$(tail -n 1 wsA.out | $PY -c "import json,sys; print(json.load(sys.stdin)[\"data\"][\"id\"])") &&
 	MAX=$($PY "$LOAD" check acks.jsonl "$TOKEN" $(node_url $NEW) | sed -n "s/.*ids 1\.\.\([0-9]*\),.*/\1/p") &&
-	say "client A saw ids up to $LAST before its node died; the group has $MAX" &&
+	say "client A saw ids up to $LAST before its node died; the group has $MAX" | tee -a figures &&
 	$PY "$TEST_DIR/ws-client.py" --url "ws://$(eval echo \$HOST$NEW:\$HPORT$NEW)/api/v1/events?since=$LAST" \
 		--token "$TOKEN" --out wsB.out --count $((MAX - LAST)) --timeout 20 &&
 	$PY "$LOAD" wscheck "$TOKEN" $(node_url $NEW) wsA.out wsB.out
 '
+
+[ -f figures ] && cat figures # the test's measurements, as TAP comments
 
 test_expect_success 'the old master comes back as a replica and catches up' '
 	node_start $M &&
