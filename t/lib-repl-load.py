@@ -2,8 +2,8 @@
 """lib-repl-load.py - the bounded write load of t9500-replication.sh and the checker.
 
   lib-repl-load.py load OUT.jsonl TOKEN HOOKTOKEN N URL...
-      N requests (credential creations and Jenkins webhooks, alternating) from 4
-      threads (LOAD_THREADS), spread over every node URL in turn; each answer is one line of
+      N requests (credential creations and Jenkins webhooks, alternating, named
+      cred-<LOAD_TAG><k> and job-<LOAD_TAG><k>) from 4 threads (LOAD_THREADS), spread over every node URL in turn; each answer is one line of
       OUT.jsonl: {"k", "kind", "url", "status"}.  Stops early when ./load.stop exists.
   lib-repl-load.py check OUT.jsonl TOKEN URL...
       every acknowledged (2xx) write is present on every node URL given: the
@@ -38,14 +38,17 @@ def request(method, url, token, body=None, timeout=10):
         return 0, b"", {}
 
 
+TAG = os.environ.get("LOAD_TAG", "")  # names of another load: cred-<TAG><k>, job-<TAG><k>
+
+
 def one(k, url, token, hook):
     if k % 2 == 0:
         st, _, _ = request("POST", url + "/api/v1/integrations/credentials", token,
-                           {"type": "argocd", "name": "cred-%d" % k,
+                           {"type": "argocd", "name": "cred-%s%d" % (TAG, k),
                             "value": {"url": "https://argocd.example.com", "token": "t%d" % k}})
         return "cred", st
     st, _, _ = request("POST", url + "/api/v1/webhooks/jenkins?token=" + hook, None,
-                       {"name": "job-%d" % k, "url": "job/job-%d/" % k,
+                       {"name": "job-%s%d" % (TAG, k), "url": "job/job-%s%d/" % (TAG, k),
                         "build": {"number": k, "phase": "COMPLETED", "status": "SUCCESS",
                                   "timestamp": 1700000000000 + k, "duration": 1000}})
     return "hook", st
@@ -96,8 +99,8 @@ def events(url, token):
 
 def check(out, token, urls):
     acks = [json.loads(l) for l in open(out)]
-    creds = {"cred-%d" % a["k"] for a in acks if a["kind"] == "cred" and 200 <= a["status"] < 300}
-    hooks = {"job-%d" % a["k"] for a in acks if a["kind"] == "hook" and 200 <= a["status"] < 300}
+    creds = {"cred-%s%d" % (TAG, a["k"]) for a in acks if a["kind"] == "cred" and 200 <= a["status"] < 300}
+    hooks = {"job-%s%d" % (TAG, a["k"]) for a in acks if a["kind"] == "hook" and 200 <= a["status"] < 300}
     bad = 0
     for url in urls:
         st, body, _ = request("GET", url + "/api/v1/integrations/credentials", token)
