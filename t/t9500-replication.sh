@@ -209,5 +209,10 @@ test_expect_success 'farmctl replication status names the role and the master' '
 	test_grep "^master: $(eval echo \$HOST$NEW):$(eval echo \$RPORT$NEW)" st
 '
 
+test_expect_success 'no node logged a sanitizer report or an nginx alert' '
+	! grep -lE "AddressSanitizer|runtime error:|LeakSanitizer" "$TRASH"/node*/log/*.log &&
+	! grep -E "\[(alert|emerg)\]" "$TRASH"/node*/nginx/error.log
+'
+
 nodes_stop
 test_done
