@@ -373,7 +373,9 @@ static int open_store(struct eventd *d)
 	while (!stopping) {
 		if (farm_events_store_open(&d->conf, &d->store, &err) == FARM_OK) {
 			d->oldest = 0; /* read again from the history */
-			if (fill_board(d) == FARM_OK)
+			/* A replica's board is the master's, filled there. */
+			if (farm_store_writable(d->store) == FARM_E_NOTMASTER ||
+			    fill_board(d) == FARM_OK)
 				return 0;
 			snprintf(err.msg, sizeof(err.msg), "board: could not fill it from the history");
 			farm_store_close(d->store);
@@ -425,6 +427,21 @@ static void usage(FILE *fp)
 		    "events.pub (ZeroMQ PUB, topic \"org:<orgId>\" or \"org:\").\n");
 }
 
+/* On a replica: bumps the board's generation when replication advanced the log. */
+static void replica_tick(struct eventd *d)
+{
+	static uint32_t file, off;
+	struct farm_repl_status st;
+
+	if (farm_store_repl_status(d->store, &st) != FARM_OK)
+		return;
+	if (st.lsn_file != file || st.lsn_offset != off) {
+		file = st.lsn_file;
+		off = st.lsn_offset;
+		farm_board_gen_bump(d->board_gen);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	struct eventd d;
@@ -468,6 +485,15 @@ int main(int argc, char **argv)
 		 * bigger batch and leaves the commits to the webhooks. */
 		if (farm_clock_ms() - last_drain < GAP_MS)
 			sleep_ms(GAP_MS - (farm_clock_ms() - last_drain));
+		/* Replicated: only the master numbers events (one id sequence for the
+		 * group, carried by the replicated history); on a replica the outbox is the
+		 * master's copy, and the board changes under readers' caches only through
+		 * replication, so the generation follows the end of the log. */
+		if (d.store && farm_store_writable(d.store) == FARM_E_NOTMASTER) {
+			replica_tick(&d);
+			sleep_ms(POLL_MS / 5);
+			continue;
+		}
 		/* From here until the wait ends, a receiver's commit nudges (events.h). */
 		farm_events_wake_set(d.wake, 1);
 		rc = drain(&d, &taken);

@@ -149,6 +149,10 @@ int farm_h_creds_list(struct farm_req *r)
 		thr->creds_cache = calloc(1, sizeof(*thr->creds_cache));
 	c.cache = thr ? thr->creds_cache : NULL;
 	c.gen = __atomic_load_n(&app->board->creds_gen, __ATOMIC_ACQUIRE);
+	/* Replicated, the master's writes reach this node without passing through its
+	 * pool: the end of the log, read first, is part of the generation. */
+	if (farm_store_repl_on())
+		c.gen = c.gen * 1000003u ^ farm_store_log_end(app->store);
 	/* A hit needs no transaction at all. */
 	if ((hit = cache_find(c.cache, c.org, c.gen)) >= 0) {
 		c.cache->slot[hit].used = ++c.cache->tick;

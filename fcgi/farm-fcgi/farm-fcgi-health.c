@@ -40,6 +40,27 @@ static const char *storage_state(const struct farm_app *app)
 	return ckpt == FARM_OK ? "ok" : "failing";
 }
 
+json_t *farm_fcgi_repl_json(struct farm_store *store)
+{
+	struct farm_repl_status st;
+	json_t *peers;
+	char lsn[32];
+
+	if (!farm_store_repl_on() || farm_store_repl_status(store, &st) != FARM_OK)
+		return NULL;
+	peers = json_array();
+	for (int i = 0; i < st.npeers; i++)
+		json_array_append_new(peers, json_pack("{s:s,s:b}", "site", st.peers[i].addr,
+						       "connected", st.peers[i].connected));
+	snprintf(lsn, sizeof(lsn), "%u/%u", (unsigned)st.lsn_file, (unsigned)st.lsn_offset);
+	return json_pack("{s:s,s:s,s:s?,s:b,s:b,s:b,s:s,s:I,s:I,s:o}", "role",
+			 farm_repl_role_name(st.role), "site", st.local, "master",
+			 *st.master ? st.master : NULL, "writable", st.role == FARM_REPL_MASTER,
+			 "caughtUp", st.role == FARM_REPL_MASTER || st.startup_done, "listener",
+			 st.listener, "lsn", lsn, "generation", (json_int_t)st.generation,
+			 "elections", (json_int_t)st.elections, "peers", peers);
+}
+
 int farm_h_health(struct farm_req *r)
 {
 	struct farm_app *app = r->app;
@@ -69,6 +90,14 @@ int farm_h_health(struct farm_req *r)
 		json_object_set_new(checks, "bridge", json_string(rc == 1 ? "ok" : "down"));
 		ok &= rc == 1;
 	}
+	/* Replicated: the node's repmgr listener runs (role and master are reported, a
+	 * replica is healthy: it serves reads and passes writes on). */
+	json_t *repl = farm_fcgi_repl_json(app->store);
+	if (farm_store_repl_on()) {
+		int up = repl && json_is_true(json_object_get(repl, "listener"));
+		json_object_set_new(checks, "replication", json_string(up ? "ok" : "down"));
+		ok &= up;
+	}
 	if (!ok) {
 		json_t *failing = json_array();
 		const char *k;
@@ -79,11 +108,13 @@ int farm_h_health(struct farm_req *r)
 		int st = farm_err_http_status(FARM_E_UNAVAIL);
 
 		return farm_req_json(r, st,
-				     json_pack("{s:i,s:s,s:s,s:o,s:o}", "statusCode", st, "status",
-					       "error", "error", farm_http_reason(st), "failing",
-					       failing, "checks", checks));
+				     json_pack("{s:i,s:s,s:s,s:o,s:o,s:o*}", "statusCode", st,
+					       "status", "error", "error", farm_http_reason(st),
+					       "failing", failing, "checks", checks, "replication",
+					       repl));
 	}
-	return farm_req_json(r, 200, json_pack("{s:s,s:o}", "status", "ok", "checks", checks));
+	return farm_req_json(r, 200, json_pack("{s:s,s:o,s:o*}", "status", "ok", "checks", checks,
+					       "replication", repl));
 }
 
 /* GET /api/v1/__debug/sleep?ms=N: holds a request in flight (graceful-stop and

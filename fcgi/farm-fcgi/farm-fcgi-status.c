@@ -427,8 +427,14 @@ int farm_h_status(struct farm_req *r)
 		return farm_req_fail(r, FARM_E_INVAL, "format must be json or prometheus");
 	snapshot(r->app, &s);
 	farm_req_header(r, "Cache-Control", "no-store");
-	if (!wants_prometheus(r))
-		return farm_req_json(r, 200, status_json(&s));
+	if (!wants_prometheus(r)) {
+		json_t *j = status_json(&s), *repl = farm_fcgi_repl_json(((struct farm_app *)r->app)->store);
+		if (j && repl)
+			json_object_set_new(j, "replication", repl);
+		else
+			json_decref(repl);
+		return farm_req_json(r, 200, j);
+	}
 	fp = open_memstream(&buf, &len);
 	if (!fp)
 		return farm_req_fail(r, FARM_E_NOMEM, "out of memory");

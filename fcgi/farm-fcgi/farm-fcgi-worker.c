@@ -142,6 +142,12 @@ static int read_body(struct farm_app *app, FCGX_Request *req, struct farm_req *r
 	return 0;
 }
 
+/* Methods that never write: served by any node of a replication group. */
+static int is_read(const char *m)
+{
+	return !strcmp(m, "GET") || !strcmp(m, "HEAD") || !strcmp(m, "OPTIONS");
+}
+
 static void handle(struct farm_thr *t, FCGX_Request *req)
 {
 	struct farm_app *app = t->app;
@@ -175,6 +181,11 @@ static void handle(struct farm_thr *t, FCGX_Request *req)
 		farm_req_fail(&r, rc, "request body exceeds %ld bytes", app->conf.body_limit);
 	else if (rc)
 		farm_req_fail(&r, rc, "out of memory");
+	else if (!is_read(r.method) && farm_store_writable(app->store) == FARM_E_NOTMASTER)
+		/* Replicated, and this node is a replica: nothing ran, nothing was written;
+		 * nginx sends the request to the next node (docs/replication.md). */
+		farm_req_fail(&r, FARM_E_NOTMASTER,
+			      "this node is a replica: writes go to the master; nothing was written");
 	else
 		farm_req_dispatch(&app->dispatch, &r);
 	if (r.status >= 500)

@@ -39,6 +39,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -65,6 +66,7 @@ static char unix_path[108];
 #define RECOVER_RETRY_S 5
 static pid_t ckpt_pid;
 static time_t ckpt_started;
+static pid_t repl_pid; /* the replication child (replication.local set) */
 /* No usable environment: recovery failed and is retried (no workers meanwhile). */
 static int env_down;
 static time_t env_down_retry;
@@ -192,7 +194,8 @@ static int load_keyring(struct farm_app *app)
 	struct farm_error err = {0};
 	int rc;
 
-	if ((rc = farm_store_open(&s, app->conf.state_dir, store_flags(app), &err)) != FARM_OK) {
+	if ((rc = farm_store_open(&s, app->conf.state_dir,
+				  store_flags(app) | FARM_STORE_REPL_PASSIVE, &err)) != FARM_OK) {
 		farm_log(FARM_LOG_ERROR, NULL, 0, "database: %s", err.msg);
 		return rc;
 	}
@@ -334,7 +337,8 @@ static int child_failchk(struct farm_app *app)
 	struct farm_store *s = NULL;
 	struct farm_error err = {0};
 
-	if (farm_store_open(&s, app->conf.state_dir, store_flags(app), &err) != FARM_OK)
+	if (farm_store_open(&s, app->conf.state_dir, store_flags(app) | FARM_STORE_REPL_PASSIVE,
+			    &err) != FARM_OK)
 		return 2;
 	if (farm_store_failchk(s) != FARM_OK)
 		return 2; /* not closed: the environment is poisoned */
@@ -357,7 +361,7 @@ static int child_checkpoint(struct farm_app *app)
 
 	if ((rc = farm_store_open(&s, app->conf.state_dir, store_flags(app), &err)) != FARM_OK)
 		return rc == FARM_E_NOSPACE ? 3 : 2;
-	if (app->conf.audit_retention_days > 0) {
+	if (app->conf.audit_retention_days > 0 && farm_store_writable(s) == FARM_OK) { /* master only */
 		long long cutoff = farm_clock_ms() - app->conf.audit_retention_days * 86400000LL;
 		if ((rc = farm_audit_sweep(s, cutoff, AUDIT_SWEEP_MAX, &swept)) != FARM_OK)
 			farm_log(FARM_LOG_WARN, NULL, 0, "audit retention sweep: %s",
@@ -477,6 +481,162 @@ static int open_store_master(struct farm_app *app)
 	return 0;
 }
 
+/* --- replication ---------------------------------------------------------------------
+ *
+ * With replication.local set, one child of the master is the node's repmgr listener
+ * (lib/store/store-repl.c): it opens the environment after recovery, starts repmgr
+ * with elections and then only reports, in the scoreboard, whether the node is ready:
+ * the master, or a replica that caught up (the databases then exist here).  Every
+ * other process of the node starts repmgr as its subordinate.  Berkeley DB 5.3 has
+ * no listener take-over, so when this child dies the pool restarts with recovery, as
+ * after any process that died inside Berkeley DB. */
+static void relock(int fd)
+{
+	struct flock l;
+
+	memset(&l, 0, sizeof(l));
+	l.l_type = F_WRLCK;
+	l.l_whence = SEEK_SET;
+	fcntl(fd, F_SETLK, &l);
+}
+
+static int child_repl(struct farm_app *app)
+{
+	struct farm_store *s = NULL;
+	struct farm_error err = {0};
+	struct farm_repl_status st;
+	sigset_t set;
+	int lock_fd = -1, was = -1;
+	char meta[4200];
+	struct stat sb;
+
+	snprintf(meta, sizeof(meta), "%s/meta.db", app->conf.state_dir);
+	prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlives the master */
+	if (getppid() == 1)
+		return 2;
+	if (farm_store_open(&s, app->conf.state_dir,
+			    store_flags(app) | FARM_STORE_REPL_LISTENER, &err) != FARM_OK) {
+		farm_log(FARM_LOG_ERROR, NULL, 0, "replication: %s", err.msg);
+		return 2;
+	}
+	if (farm_daemon_lock("farm-fcgi", app->conf.state_dir, "repl", &lock_fd) < 0) {
+		farm_store_close(s);
+		return 2;
+	}
+	__atomic_store_n(&app->board->repl_ready, 1, __ATOMIC_RELAXED);
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	for (;;) {
+		struct timespec ts = {0, 100 * 1000 * 1000};
+		int ready;
+
+		if (sigtimedwait(&set, NULL, &ts) > 0)
+			break;
+		/* Serving or receiving an internal init, Berkeley DB opens and closes every
+		 * file of the environment home in this process, the lock files too, and a
+		 * close drops this process's POSIX locks on that file: taken again. */
+		farm_store_relock(s);
+		relock(lock_fd);
+		if (farm_store_repl_status(s, &st) != FARM_OK)
+			continue;
+		ready = st.role == FARM_REPL_MASTER ||
+			(st.role == FARM_REPL_REPLICA && st.startup_done &&
+			 stat(meta, &sb) == 0); /* the master created the databases */
+		__atomic_store_n(&app->board->repl_ready, ready ? 2 : 1, __ATOMIC_RELAXED);
+		if (st.role != was) {
+			farm_log(FARM_LOG_INFO, NULL, 0, "replication: %s%s%s",
+				 farm_repl_role_name(st.role), *st.master ? ", master " : "",
+				 st.master);
+			was = st.role;
+		}
+	}
+	__atomic_store_n(&app->board->repl_ready, 0, __ATOMIC_RELAXED);
+	farm_store_close(s); /* repmgr stops: the listener role is free again */
+	close(lock_fd);
+	return 0;
+}
+
+static void repl_stop(void)
+{
+	int st;
+
+	if (repl_pid <= 0)
+		return;
+	kill(repl_pid, SIGTERM);
+	for (int i = 0; i < 100 && waitpid(repl_pid, &st, WNOHANG) == 0; i++)
+		usleep(50 * 1000);
+	if (waitpid(repl_pid, &st, WNOHANG) == 0) {
+		kill(repl_pid, SIGKILL);
+		waitpid(repl_pid, &st, 0);
+	}
+	repl_pid = 0;
+}
+
+/* Starts the replication child and waits until the node is ready: the master, or a
+ * replica that caught up; after 10 s a node that already has its databases goes on
+ * (it serves reads while no master is elected).  0, or -1 when the child died or
+ * the master was told to stop meanwhile. */
+static int repl_start(struct farm_app *app)
+{
+	char meta[4200];
+	struct stat sb;
+	sigset_t set;
+	pid_t pid;
+
+	if (!farm_store_repl_on())
+		return 0;
+	__atomic_store_n(&app->board->repl_ready, 0, __ATOMIC_RELAXED);
+	pid = fork();
+	if (pid < 0) {
+		farm_log(FARM_LOG_ERROR, NULL, errno, "fork (replication)");
+		return -1;
+	}
+	if (pid == 0) {
+		sigset_t none;
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		signal(SIGCHLD, SIG_DFL);
+		app->store = NULL;
+		_exit(child_repl(app));
+	}
+	repl_pid = pid;
+	snprintf(meta, sizeof(meta), "%s/meta.db", app->conf.state_dir);
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	for (int waited = 0;; waited += 100) {
+		struct timespec ts = {0, 100 * 1000 * 1000};
+		int st;
+
+		if (__atomic_load_n(&app->board->repl_ready, __ATOMIC_RELAXED) == 2)
+			break;
+		if (waited >= 10000 && waited % 1000 == 0 && stat(meta, &sb) == 0 &&
+		    __atomic_load_n(&app->board->repl_ready, __ATOMIC_RELAXED) == 1) {
+			farm_log(FARM_LOG_WARN, NULL, 0,
+				 "replication: no master yet; serving reads from this node's copy");
+			break;
+		}
+		if (waitpid(pid, &st, WNOHANG) == pid) {
+			repl_pid = 0;
+			farm_log(FARM_LOG_ERROR, NULL, 0, "replication process exited (%d)",
+				 WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
+			return -1;
+		}
+		if (sigtimedwait(&set, NULL, &ts) > 0) {
+			repl_stop();
+			return -1;
+		}
+		if (waited > 0 && waited % 10000 == 0)
+			farm_log(FARM_LOG_INFO, NULL, 0,
+				 "replication: waiting for a master (%d s; a group elects one once "
+				 "a majority of its nodes runs)", waited / 1000);
+	}
+	farm_log(FARM_LOG_INFO, NULL, 0, "replication: node ready");
+	return 0;
+}
+
 /* Recovery needs every user of the environment gone.  The daemons (farm-eventd,
  * farm-wsd, farm-runner) each hold a write lock on "<state_dir>/<name>.lock": they
  * are killed (their supervisor, farm-run or systemd, starts them again, and they
@@ -517,6 +677,7 @@ static void recover_pool(struct farm_app *app)
 	app->board->recoveries++;
 	signal_workers(app, SIGKILL, 0);
 	stop_env_users(app->conf.state_dir);
+	repl_stop();
 	while (any_worker(app)) {
 		int st;
 		pid_t p = waitpid(-1, &st, 0);
@@ -536,6 +697,11 @@ static void recover_pool(struct farm_app *app)
 		/* A full disk can refuse recovery: try again later, serve nothing until. */
 		farm_log(FARM_LOG_ERROR, NULL, 0, "recovery failed; retrying every %d s",
 			 RECOVER_RETRY_S);
+		env_down = 1;
+		env_down_retry = time(NULL) + RECOVER_RETRY_S;
+		return;
+	}
+	if (repl_start(app) < 0) {
 		env_down = 1;
 		env_down_retry = time(NULL) + RECOVER_RETRY_S;
 		return;
@@ -565,6 +731,15 @@ static void reap(struct farm_app *app, int stopping, time_t *crash_times, size_t
 		int slot = -1;
 		if (pid == ckpt_pid) {
 			ckpt_done(app, st);
+			continue;
+		}
+		if (pid == repl_pid) {
+			repl_pid = 0;
+			if (!stopping) {
+				farm_log(FARM_LOG_ERROR, NULL, 0,
+					 "replication process %ld died: restarting the pool", (long)pid);
+				need_recover = 1;
+			}
 			continue;
 		}
 		for (int i = 0; i < FARM_MAX_WORKERS; i++)
@@ -715,6 +890,8 @@ int main(int argc, char **argv)
 		return 1;
 	if (open_store_master(&app) < 0)
 		return 1;
+	if (repl_start(&app) < 0)
+		return 1;
 	if (load_keyring(&app) != FARM_OK) {
 		farm_log(FARM_LOG_ERROR, NULL, 0, "cannot load the credential keys");
 		return 1;
@@ -835,7 +1012,7 @@ int main(int argc, char **argv)
 			refuse_pending(&app);
 			if (time(NULL) >= env_down_retry) {
 				farm_log(FARM_LOG_INFO, NULL, 0, "retrying recovery");
-				if (open_store_master(&app) == 0) {
+				if (open_store_master(&app) == 0 && repl_start(&app) == 0) {
 					env_down = 0;
 					if (load_keyring(&app) != FARM_OK)
 						farm_log(FARM_LOG_ERROR, NULL, 0,
@@ -871,6 +1048,7 @@ int main(int argc, char **argv)
 	/* The last checkpoint, bounded like the others. */
 	if (!env_down)
 		run_bounded(child_checkpoint, &app, 10 * 1000);
+	repl_stop();
 	if (unix_path[0])
 		unlink(unix_path);
 	farm_keyring_free(app.keyring);

@@ -36,6 +36,8 @@ struct farm_scoreboard {
 	uint64_t creds_gen;          /* bumped after every committed credential write */
 	int32_t storage;             /* the master's last checkpoint: FARM_OK, or the
 				      * FARM_E_* it failed with (FARM_E_NOSPACE: full) */
+	int32_t repl_ready;          /* replication child: 0 not running, 1 listening,
+				      * 2 master or caught-up replica (farm-fcgi.c) */
 	struct farm_slot slot[FARM_MAX_WORKERS];
 };
 
@@ -94,6 +96,9 @@ int farm_running_slots(const struct farm_conf *conf);
 
 /* Handlers (farm-fcgi-*.c) */
 int farm_h_health(struct farm_req *r);
+/* The replication state for /health and /farm-status (new reference), or NULL when
+ * replication is off. */
+json_t *farm_fcgi_repl_json(struct farm_store *store);
 int farm_h_debug_sleep(struct farm_req *r);
 int farm_h_creds_list(struct farm_req *r);
 /* Frees a thread's credential list cache (NULL-safe). */

@@ -703,6 +703,10 @@ int main(int argc, char **argv)
 		struct job j;
 		const char *id;
 
+		if (farm_store_writable(rn.store) == FARM_E_NOTMASTER) { /* a replica: the */
+			farm_runner_sleep_ms(POLL_MS); /* master's runner takes the queue */
+			continue;
+		}
 		rc = farm_store_run(rn.store, take_txn, &tk);
 		if (rc != FARM_OK) {
 			farm_log(FARM_LOG_ERROR, NULL, 0, "run queue: %s", farm_strerror(rc));

@@ -57,6 +57,7 @@ static void usage(FILE *fp)
 		"  rotate-key [--master-key-file F] re-seal every credential\n"
 		"  credentials list [--org O]       metadata only, never values\n"
 		"  events tail [--org O] [--since ID] [--count N]  print events as published\n"
+		"  replication status [--json]      role, master and peers of this node\n"
 		"  -v, --version                    print the version\n"
 		"Each command takes --help.  The configuration is -c FILE, else $FARM_CONFIG,\n"
 		"else the first that exists of $FARM_STATE_DIR/farm.conf (FARM_STATE_DIR set),\n"
@@ -87,7 +88,7 @@ int farmctl_load_conf(const char *path, struct farm_conf *c)
 {
 	struct farm_error err = {0};
 
-	if (farm_conf_load(c, path, &err) != FARM_OK) {
+	if (farm_conf_load(c, path, &err) != FARM_OK || farm_daemon_replication(c, &err) != FARM_OK) {
 		fprintf(stderr, "farmctl: %s\n", err.msg[0] ? err.msg : "configuration error");
 		return 1;
 	}
@@ -341,6 +342,8 @@ int main(int argc, char **argv)
 		return farmctl_credentials(conf_path, argc, argv);
 	if (!strcmp(argv[0], "events"))
 		return farmctl_events(conf_path, argc, argv);
+	if (!strcmp(argv[0], "replication"))
+		return farmctl_replication(conf_path, argc, argv);
 	fprintf(stderr, "farmctl: unknown command '%s'\n", argv[0]);
 	usage(stderr);
 	return 2;

@@ -12,5 +12,6 @@ int farmctl_rotate(const char *conf_path, int argc, char **argv);
 int farmctl_credentials(const char *conf_path, int argc, char **argv);
 /* farmctl-events.c: `events tail` (ZeroMQ SUB on events.pub, history with --since). */
 int farmctl_events(const char *conf_path, int argc, char **argv);
+int farmctl_replication(const char *conf_path, int argc, char **argv);
 
 #endif

@@ -66,6 +66,20 @@ static const struct farm_conf_key conf_keys[] = {
 	 "days audit records are kept (0 = for ever); swept at each checkpoint"},
 	{"runs.log_max", FARM_CONF_SIZE, OFF(runs_log_max), 1 * KIB, 64 * MIB, "1M", 0,
 	 "largest run log GET /runs/:platform/:runId/log answers (the rest is cut and marked)"},
+	{"replication.local", FARM_CONF_STR, OFF(repl_local), 0, 0, "", 0,
+	 "host:port this node's replication manager listens on; empty = one node, no replication"},
+	{"replication.peers", FARM_CONF_STR, OFF(repl_peers), 0, 0, "", 0,
+	 "host:port,... of the other nodes' replication managers"},
+	{"replication.priority", FARM_CONF_INT, OFF(repl_priority), 0, 1000000, "100", 0,
+	 "election priority (0 = never master)"},
+	{"replication.ack_policy", FARM_CONF_STR, OFF(repl_ack_policy), 0, 0, "quorum", 0,
+	 "acknowledgements a commit waits for: quorum, all, all_available, all_peers, one, one_peer, none"},
+	{"replication.ack_timeout", FARM_CONF_INT, OFF(repl_ack_timeout), 1, 600000, "2000", 0,
+	 "milliseconds a commit waits for them; then the request fails (504)"},
+	{"replication.join", FARM_CONF_BOOL, OFF(repl_join), 0, 1, "no", 0,
+	 "join a running group through the peers instead of forming the initial group with them"},
+	{"replication.2site_strict", FARM_CONF_BOOL, OFF(repl_2site_strict), 0, 1, "yes", 0,
+	 "a group of two elects no master without both sites (DB_REPMGR_CONF_2SITE_STRICT)"},
 	{"events.history", FARM_CONF_INT, OFF(events_history), 1, 10000000, "10000", 0,
 	 "events kept for replay"},
 	{"events.push", FARM_CONF_ZMQ, OFF(events_push), 0, 0, "ipc:///run/farm/eventd.sock", 0,
@@ -778,6 +792,53 @@ static int read_secret_file(const char *path, char **out, struct farm_error *err
 	return *out ? FARM_OK : FARM_E_NOMEM;
 }
 
+/* "host:port" with a port 1..65535, `len` bytes of `s`. */
+static int is_site(const char *s, size_t len)
+{
+	size_t colon = len;
+	long port = 0;
+
+	for (size_t i = 0; i < len; i++)
+		if (s[i] == ':')
+			colon = i;
+	if (colon == 0 || colon >= len - 1 || len - colon > 6)
+		return 0;
+	for (size_t i = colon + 1; i < len; i++) {
+		if (!isdigit((unsigned char)s[i]))
+			return 0;
+		port = port * 10 + (s[i] - '0');
+	}
+	return port >= 1 && port <= 65535;
+}
+
+static int conf_check_replication(const struct farm_conf *c, struct farm_error *err)
+{
+	static const char *const policies[] = {"quorum", "all", "all_available", "all_peers",
+					       "one", "one_peer", "none"};
+	const char *p;
+	int ok = 0;
+
+	if (!c->repl_local || !*c->repl_local)
+		return FARM_OK;
+	if (!is_site(c->repl_local, strlen(c->repl_local)))
+		return farm_error_set(err, FARM_E_CONFIG, "replication.local must be host:port");
+	for (p = c->repl_peers ? c->repl_peers : ""; *p;) {
+		size_t n = strcspn(p, ", ");
+		if (n && !is_site(p, n))
+			return farm_error_set(err, FARM_E_CONFIG,
+					      "replication.peers must be host:port,host:port,...");
+		p += n;
+		p += strspn(p, ", ");
+	}
+	for (size_t i = 0; i < sizeof(policies) / sizeof(policies[0]); i++)
+		ok |= !strcmp(c->repl_ack_policy ? c->repl_ack_policy : "", policies[i]);
+	if (!ok)
+		return farm_error_set(err, FARM_E_CONFIG,
+				      "replication.ack_policy must be quorum, all, all_available, "
+				      "all_peers, one, one_peer or none");
+	return FARM_OK;
+}
+
 int farm_conf_finish(struct farm_conf *c, struct farm_error *err)
 {
 	if ((!c->jwt_secret || !*c->jwt_secret) && c->jwt_secret_file && *c->jwt_secret_file) {
@@ -794,7 +855,7 @@ int farm_conf_finish(struct farm_conf *c, struct farm_error *err)
 				      "at least 16 characters");
 	if (!c->state_dir || !*c->state_dir)
 		return farm_error_set(err, FARM_E_CONFIG, "state_dir must be set");
-	return FARM_OK;
+	return conf_check_replication(c, err);
 }
 
 void farm_conf_dump(const struct farm_conf *c, void *fpv)

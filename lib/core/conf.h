@@ -33,6 +33,12 @@ struct farm_conf {
 	long poll_interval, poll_max_age; /* watched runs (watch.h): seconds between reads, longest watch */
 	int audit_enabled;        /* 0: no audit records (bench-audit's reference run only) */
 	long audit_retention_days; /* 0 = for ever */
+	char *repl_local;         /* replication.local host:port; empty = one node */
+	char *repl_peers;         /* replication.peers host:port,... */
+	long repl_priority;
+	char *repl_ack_policy;    /* quorum, all, ... (lib/store/store-repl.c) */
+	long repl_ack_timeout;    /* milliseconds */
+	int repl_join, repl_2site_strict;
 	long events_history;
 	char *events_push;        /* ZeroMQ endpoint eventd pulls nudges from */
 	char *events_pub;         /* ZeroMQ endpoint eventd publishes on */

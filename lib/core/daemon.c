@@ -13,6 +13,7 @@
 #include "err.h"
 #include "events.h"
 #include "log.h"
+#include "store.h"
 #include "banned.h"
 
 #ifndef FARM_VERSION
@@ -24,11 +25,27 @@ const char *farm_daemon_version(void)
 	return FARM_VERSION;
 }
 
+int farm_daemon_replication(const struct farm_conf *c, struct farm_error *err)
+{
+	struct farm_store_repl_conf rc = {
+		.local = c->repl_local,
+		.peers = c->repl_peers,
+		.priority = (int)c->repl_priority,
+		.ack_policy = c->repl_ack_policy,
+		.ack_timeout_ms = (unsigned)c->repl_ack_timeout,
+		.join = c->repl_join,
+		.strict_2site = c->repl_2site_strict,
+	};
+
+	return farm_store_repl_set(&rc, err);
+}
+
 static int load(const char *prog, const char *path, struct farm_conf *conf)
 {
 	struct farm_error err = {0};
 
-	if (farm_conf_load(conf, path, &err) != FARM_OK) {
+	if (farm_conf_load(conf, path, &err) != FARM_OK ||
+	    farm_daemon_replication(conf, &err) != FARM_OK) {
 		fprintf(stderr, "%s: %s\n", prog, err.msg[0] ? err.msg : "bad configuration");
 		return -1;
 	}

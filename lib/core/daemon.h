@@ -12,6 +12,12 @@
 /* The version (the VERSION file, compiled in).  Static. */
 const char *farm_daemon_version(void);
 
+/* The replication keys of `c` handed to the store (farm_store_repl_set): done by
+ * farm_daemon_start; farmctl calls it itself.  FARM_OK or FARM_E_CONFIG. */
+struct farm_conf;
+struct farm_error;
+int farm_daemon_replication(const struct farm_conf *c, struct farm_error *err);
+
 /* Options "-c FILE -t -v -h" (and --version, --help); FARM_CONFIG (non-empty) is the
  * default -c.  Then the configuration is loaded into *conf (defaults, the file, the
  * environment, the cross-key checks: what -t checks is exactly what start-up

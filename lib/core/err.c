@@ -30,6 +30,7 @@ static const char *const err_names[FARM_E__COUNT] = {
 	"method not allowed",
 	"internal error",
 	"upgrade required",
+	"not the replication master",
 };
 
 const char *farm_strerror(int code)
@@ -81,6 +82,7 @@ int farm_err_http_status(int code)
 	case FARM_E_UPSTREAM:
 		return 502;
 	case FARM_E_UNAVAIL:
+	case FARM_E_NOTMASTER:
 	case FARM_E_RECOVER:
 	case FARM_E_DEADLOCK:
 		return 503;

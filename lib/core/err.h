@@ -36,7 +36,9 @@ enum farm_err {
 	FARM_E_METHOD = -21,    /* the operation exists, but not for this target */
 	FARM_E_INTERNAL = -22,  /* farm's own fault: a state that should not happen */
 	FARM_E_UPGRADE = -23,   /* the resource speaks another protocol (WebSocket) */
-	FARM_E__COUNT = 24
+	FARM_E_NOTMASTER = -24, /* a write on a replication replica: nothing written, the
+				 * master takes it (503: nginx tries the next node) */
+	FARM_E__COUNT = 25
 };
 
 /* Optional structured detail: who failed and why, for logs and error bodies.

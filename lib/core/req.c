@@ -133,6 +133,12 @@ int farm_req_store_fail(struct farm_req *r, int code)
 	farm_log(FARM_LOG_ERROR, r->id, 0, "store: %s", farm_strerror(code));
 	if (code == FARM_E_NOSPACE)
 		return farm_req_fail(r, code, "storage is full or failing; nothing was written");
+	if (code == FARM_E_NOTMASTER)
+		return farm_req_fail(r, code, "this node is a replica: writes go to the master; "
+					      "nothing was written");
+	if (code == FARM_E_TIMEOUT) /* only a commit the replication group did not acknowledge */
+		return farm_req_fail(r, code, "the write was not acknowledged by the replication "
+					      "group within replication.ack_timeout; it may be lost");
 	return farm_req_fail(r, FARM_E_UNAVAIL, "storage unavailable; nothing was written");
 }
 

@@ -61,6 +61,13 @@ int store_code(int rc)
 	case EIO:
 	case EDQUOT:
 		return FARM_E_NOSPACE;
+	case EACCES: /* a write on a replication client: "read-only database" */
+		return farm_store_repl_on() ? FARM_E_NOTMASTER : FARM_E_DB;
+	case DB_REP_HANDLE_DEAD: /* a replica rolled back under this handle */
+		return FARM_E_RECOVER;
+	case DB_REP_LOCKOUT:
+	case DB_REP_UNAVAIL:
+		return FARM_E_UNAVAIL;
 	default:
 		return FARM_E_DB;
 	}
@@ -191,6 +198,12 @@ static int store_db_open(struct farm_store *s, DB **out, const char *file, DBTYP
 		}
 		db->close(db, 0);
 		db = NULL;
+		/* A replica cannot create a database: the master's creation of it is on its
+		 * way (the master's pool creates every file at its first open). */
+		if (rc == ENOENT && farm_store_repl_on() && attempt < 300) {
+			usleep(100 * 1000);
+			continue;
+		}
 		if (!store_is_deadlock(rc) || attempt + 1 >= STORE_RETRIES)
 			break;
 		store_backoff(attempt);
@@ -331,6 +344,9 @@ static int store_env_open(struct farm_store *s, const char *dir, unsigned flags,
 		goto out;
 	if (flags & FARM_STORE_MASTER)
 		oflags |= DB_RECOVER;
+	what = "configure replication for";
+	if ((rc = store_repl_configure(env, &oflags)) != 0)
+		goto out;
 	what = "open environment";
 	rc = env->open(env, dir, oflags, 0600);
 	if (rc == 0 && (flags & FARM_STORE_MASTER)) {
@@ -358,7 +374,8 @@ int farm_store_open(struct farm_store **out, const char *dir, unsigned flags,
 		*out = NULL;
 	if (!out || !dir || !*dir ||
 	    (flags & ~(unsigned)(FARM_STORE_MASTER | FARM_STORE_NOSYNC | FARM_STORE_SMALL_LOGS |
-				 FARM_STORE_EVICT)))
+				 FARM_STORE_EVICT | FARM_STORE_REPL_LISTENER |
+				 FARM_STORE_REPL_PASSIVE)))
 		return farm_error_set(err, FARM_E_INVAL, "store: bad open arguments");
 	if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
 		code = farm_error_set(err, FARM_E_IO, "store: mkdir %s: %s", dir, strerror(errno));
@@ -388,6 +405,17 @@ int farm_store_open(struct farm_store **out, const char *dir, unsigned flags,
 					      strerror(errno));
 			goto out;
 		}
+	}
+	/* Replicated: recovery and the listener open no database (recovery would create
+	 * the files locally, outside the group's log); the others start repmgr first. */
+	if (farm_store_repl_on()) {
+		if (flags & (FARM_STORE_MASTER | FARM_STORE_REPL_LISTENER)) {
+			if (flags & FARM_STORE_REPL_LISTENER)
+				code = store_repl_start(s, flags, err);
+			goto out;
+		}
+		if ((code = store_repl_start(s, flags, err)) != FARM_OK)
+			goto out;
 	}
 	for (i = 0; i < FARM_T__COUNT; i++) {
 		const struct store_table *tb = &store_tables[i];
@@ -460,6 +488,18 @@ void farm_store_abandon(struct farm_store *s)
 		close(s->lock_fd); /* this process no longer counts as attached */
 	free(s->dir);
 	free(s);
+}
+
+int farm_store_relock(struct farm_store *s)
+{
+	struct flock l;
+
+	if (!s || s->lock_fd < 0)
+		return FARM_E_INVAL;
+	memset(&l, 0, sizeof(l));
+	l.l_type = F_RDLCK;
+	l.l_whence = SEEK_SET;
+	return fcntl(s->lock_fd, F_SETLK, &l) == 0 ? FARM_OK : FARM_E_IO;
 }
 
 int farm_store_space(struct farm_store *s)

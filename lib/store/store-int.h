@@ -8,6 +8,7 @@
  *                   FARM_T_META counters
  *   store-outbox.c  the event outbox: Recno shards, append, peek/merge/drop
  *   store-backup.c  hot backup and db_verify of a stopped copy
+ *   store-repl.c    replication (repmgr): sites, listener/subordinates, role, status
  *
  * The names below are internal to lib/store/ (prefix store_ / txn_).
  */
@@ -92,6 +93,12 @@ void store_backoff(int attempt);
 /* Before a write that may grow the files: FARM_E_NOSPACE (and the transaction can no
  * longer commit) when the filesystem has less than s->reserve free. */
 int store_room(struct farm_txn *t);
+
+/* store-repl.c */
+int store_repl_configure(DB_ENV *env, u_int32_t *oflags);
+int store_repl_start(struct farm_store *s, unsigned flags, struct farm_error *err);
+void store_repl_commit_begin(void);
+int store_repl_commit_acked(void); /* 0 after DB_EVENT_REP_PERM_FAILED */
 
 /* store-txn.c */
 void txn_hand_over(struct farm_txn *t);

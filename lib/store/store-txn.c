@@ -100,7 +100,7 @@ static int store_durable(struct farm_txn *t, int code)
 	return rc != 0 ? store_code(rc) : code;
 }
 
-static int store_commit(struct farm_store *s, struct farm_txn *t, int lazy)
+static int store_commit_local(struct farm_store *s, struct farm_txn *t, int lazy)
 {
 	int rc;
 
@@ -112,6 +112,21 @@ static int store_commit(struct farm_store *s, struct farm_txn *t, int lazy)
 	if ((rc = t->tid->commit(t->tid, DB_TXN_NOSYNC)) != 0)
 		return store_code(rc);
 	return store_durable(t, FARM_OK);
+}
+
+/* Replicated, the commit waits in DB_TXN->commit for the acknowledgements its policy
+ * asks (store-repl.c); when they did not come within the ack timeout Berkeley DB still
+ * commits locally and says so only by an event in this thread: the caller gets
+ * FARM_E_TIMEOUT, never a FARM_OK for a write a failover may lose. */
+static int store_commit(struct farm_store *s, struct farm_txn *t, int lazy)
+{
+	int rc;
+
+	store_repl_commit_begin();
+	rc = store_commit_local(s, t, lazy);
+	if (!store_repl_commit_acked() && rc == FARM_OK)
+		return FARM_E_TIMEOUT;
+	return rc;
 }
 
 static int store_run(struct farm_store *s, farm_store_fn fn, void *arg, int *handed, int lazy)

@@ -39,6 +39,11 @@ enum farm_store_flags {
 	FARM_STORE_SMALL_LOGS = 1 << 2, /* 128 KiB log files when the env is created
 					   (tests only: makes log removal observable) */
 	FARM_STORE_EVICT = 1 << 3,   /* with MASTER: SIGKILL every other attached process */
+	/* Replication (farm_store_repl_set; ignored while it is off): */
+	FARM_STORE_REPL_LISTENER = 1 << 4, /* this process is the node's repmgr listener:
+					      the environment only, no database opened */
+	FARM_STORE_REPL_PASSIVE = 1 << 5,  /* no repmgr in this process: reads and status
+					      only (farmctl replication status) */
 };
 
 #define FARM_STORE_LOCK_WAIT_MS 120000
@@ -56,6 +61,51 @@ enum farm_table {
 	FARM_T__COUNT
 };
 
+/* Replication (lib/store/store-repl.c, docs/replication.md).  Process-wide, set once
+ * before the first farm_store_open; `local` NULL or "" keeps replication off (a
+ * single node, nothing changes).  Copies what it needs.  FARM_E_CONFIG with err->msg
+ * for a malformed site list or policy. */
+struct farm_store_repl_conf {
+	const char *local;      /* "host:port" repmgr listens on */
+	const char *peers;      /* "host:port,host:port": the other sites */
+	int priority;           /* election priority (0 = never master) */
+	const char *ack_policy; /* quorum (default), all, all_available, all_peers, one,
+				   one_peer, none */
+	unsigned ack_timeout_ms; /* a commit not acknowledged in time fails (FARM_E_TIMEOUT) */
+	int join;               /* join a running group through the peers (else: the peers
+				   form the initial group) */
+	int strict_2site;       /* DB_REPMGR_CONF_2SITE_STRICT */
+};
+int farm_store_repl_set(const struct farm_store_repl_conf *c, struct farm_error *err);
+int farm_store_repl_on(void);
+/* The Berkeley DB constant of an ack policy name, or -1. */
+int farm_store_repl_policy(const char *name);
+
+/* FARM_OK when this node accepts writes (the master, or replication off);
+ * FARM_E_NOTMASTER on a replica or while no master is known. */
+int farm_store_writable(struct farm_store *s);
+
+enum { FARM_REPL_NONE = 0, FARM_REPL_MASTER, FARM_REPL_REPLICA };
+#define FARM_REPL_MAX_PEERS 16
+struct farm_repl_peer {
+	char addr[280];
+	int connected; /* 1/0; -1 unknown (no repmgr in this process: PASSIVE) */
+};
+struct farm_repl_status {
+	int enabled, role, startup_done, listener;
+	int master_eid, self_eid;
+	char local[280], master[280]; /* master: "" while none is known */
+	uint32_t generation, elections;
+	uint32_t lsn_file, lsn_offset; /* end of this node's log */
+	int npeers;
+	struct farm_repl_peer peers[FARM_REPL_MAX_PEERS];
+};
+int farm_store_repl_status(struct farm_store *s, struct farm_repl_status *out);
+const char *farm_repl_role_name(int role);
+/* The end of this node's log (file << 32 | offset), 0 when unknown: it moves with
+ * every write, replicated ones included (caches key on it). */
+uint64_t farm_store_log_end(struct farm_store *s);
+
 /* Opens (creating if needed) the environment in `dir`.  On success *out is new,
  * free with farm_store_close().  On failure err->msg says what and where. */
 int farm_store_open(struct farm_store **out, const char *dir, unsigned flags,
@@ -68,6 +118,11 @@ void farm_store_close(struct farm_store *s);
  * recovery after a dead process left the environment unusable (closing could block
  * on a mutex the dead process held).  The region mappings leak until exit. */
 void farm_store_abandon(struct farm_store *s);
+
+/* Takes the shared env.lock again: a replication listener's Berkeley DB opens and
+ * closes every file of the environment home during an internal init, which drops
+ * the process's POSIX locks on env.lock (store-repl.c). */
+int farm_store_relock(struct farm_store *s);
 
 /* Master only: check the environment after a child process died.
  * FARM_OK, or FARM_E_RECOVER when full recovery is needed. */

@@ -34,6 +34,7 @@ static const struct {
     {FARM_E_METHOD, -21, 405, "Method Not Allowed", "method not allowed"},
     {FARM_E_INTERNAL, -22, 500, "Internal Server Error", "internal error"},
     {FARM_E_UPGRADE, -23, 426, "Upgrade Required", "upgrade required"},
+    {FARM_E_NOTMASTER, -24, 503, "Service Unavailable", "not the replication master"},
 };
 #define NWANT (sizeof(want) / sizeof(want[0]))
 
