@@ -46,7 +46,7 @@ def body(tag, i, project="gh/farm/demo", status="success", uuid_id=False, pad=No
                      "stopped_at": "2025-01-01T10:01:00.000Z",
                      "url": "https://app.circleci.com/pipelines/gh/farm/demo/%d" % i,
                      "status": status},
-        "pipeline": {"id": "pl-%d" % i, "number": i, "created_at": "2025-01-01T10:00:00.000Z",
+        "pipeline": {"id": "pl-%s-%d" % (tag, i), "number": i, "created_at": "2025-01-01T10:00:00.000Z",
                      "trigger": {"type": "webhook"},
                      "vcs": {"provider_name": "github", "revision": "%040x" % i,
                              "branch": "main"}},

@@ -138,8 +138,10 @@ test_expect_success 'no credential: 404 naming the type, no upstream call' '
 '
 
 test_expect_success 'setup: a credential of every platform for org-a (and a slow Jenkins)' '
-	TOKEN=$ADMIN_A make_cred argocd "Argo" "{\"url\":\"$FAKE_ARGOCD_URL\",\"token\":\"argocd-test-token\"}" &&
-	TOKEN=$ADMIN_A make_cred circleci "Circle" "{\"token\":\"circle-test-token\"}" &&
+	TOKEN=$ADMIN_A make_cred argocd "Argo" "{\"url\":\"$FAKE_ARGOCD_URL\",\"token\":\"argocd-test-token\",\"webhookSecret\":\"argocd-hook-secret\"}" &&
+	A1=$CRED_ID &&
+	TOKEN=$ADMIN_A make_cred circleci "Circle" "{\"token\":\"circle-test-token\",\"webhookSecret\":\"circle-hook-secret\"}" &&
+	C1=$CRED_ID &&
 	TOKEN=$ADMIN_A make_cred jenkins "Slow Jenkins" "$(JCRED "$FAKE_JENKINS_SLOW_URL")" &&
 	J_SLOW=$CRED_ID &&
 	TOKEN=$ADMIN_A make_cred jenkins "Jenkins" "$(JCRED "$FAKE_JENKINS_URL")" &&
@@ -401,9 +403,66 @@ test_expect_success 'GET /runs: a run of no org (the instance-wide webhook path)
 	test_equal "$(json_get body "[r[\"buildId\"] for r in d]")" "[\"shared#3\", \"app#2\", \"lib#7\", \"app#1\"]"
 '
 
+# ---- a webhook event's buildId is the runId (platforms.md §5) -------------------------
+
+# cci_hook DELIVERY TYPE UNIT_ID NAME: a CircleCI delivery of pipeline $P125 to org-a's credential
+cci_hook() {
+	$PY - "$@" >cci-hook.json <<-PYEOF &&
+	import json, sys
+	dlv, typ, uid, name = sys.argv[1:5]
+	unit = {"id": uid, "name": name, "status": "success",
+	        "created_at": "2025-01-01T10:00:00Z", "started_at": "2025-01-01T10:00:00Z",
+	        "stopped_at": "2025-01-01T10:01:00Z"}
+	b = {"id": dlv, "type": typ, "project": {"slug": "gh/acme/api"},
+	     "workflow": unit if typ == "workflow-completed" else {"id": "$W125", "name": "build-test-deploy"},
+	     "pipeline": {"id": "$P125", "number": 125, "vcs": {"branch": "main", "revision": "a" * 40}}}
+	if typ == "job-completed":
+	    b["job"] = dict(unit, number=7)
+	print(json.dumps(b))
+	PYEOF
+	post_cci "/api/v1/webhooks/circleci/$C1" cci-hook.json circle-hook-secret && expect_status 200
+}
+
+test_expect_success 'circleci: a webhook event'"'"'s buildId is the pipeline id; as runId it reads that run' '
+	cci_hook dlv-job-1 job-completed job-id-1 unit-tests &&
+	cci_hook dlv-wf-1 workflow-completed "$W125" build-test-deploy &&
+	test_equal "$(json_get body "d")" "{\"received\": true}" &&
+	cci_hook dlv-wf-1 workflow-completed "$W125" build-test-deploy &&
+	test_grep duplicate body &&
+	wait_until 5 eval "TOKEN=\$MEMBER_A api GET \"/api/v1/runs?platform=circleci\" && test \"\$(json_get body \"d[0][\\\"name\\\"]\")\" = build-test-deploy" &&
+	test_equal "$(json_get body "[(r[\"buildId\"], r[\"name\"], r[\"credentialId\"]) for r in d]")" \
+		"[[\"$P125\", \"build-test-deploy\", \"$C1\"]]" &&
+	forget_all &&
+	TOKEN=$MEMBER_A api GET "/api/v1/runs/circleci/$(json_get body "d[0][\"buildId\"]")" &&
+	expect_status 200 &&
+	test_equal "$(json_get body "[d[\"buildId\"], d[\"number\"], d[\"project\"]]")" "[\"$P125\", 125, \"gh/acme/api\"]" &&
+	test_equal "$(calls circleci)" \
+		"[\"GET /api/v2/pipeline/$P125\", \"GET /api/v2/pipeline/$P125/workflow\"]"
+'
+
+argo_hook() { # BODY
+	curl -sS -o body -w "%{http_code}" -H "X-Farm-Token: argocd-hook-secret" \
+		-H "Content-Type: application/json" --data-binary "$1" \
+		"$FARM_URL/api/v1/webhooks/argocd/$A1" >status && expect_status 200
+}
+
+test_expect_success 'argocd: a webhook event'"'"'s buildId is the application; as runId it reads that run' '
+	argo_hook "{\"app\":\"guestbook\",\"health\":\"Progressing\",\"sync\":\"Synced\",\"phase\":\"Running\",\"revision\":\"r1\"}" &&
+	argo_hook "{\"app\":\"guestbook\",\"health\":\"Healthy\",\"sync\":\"Synced\",\"phase\":\"Succeeded\",\"revision\":\"r2\",\"finishedAt\":\"2025-01-06T10:00:41Z\"}" &&
+	wait_until 5 eval "TOKEN=\$MEMBER_A api GET \"/api/v1/runs?platform=argocd\" && test \"\$(json_get body \"d[0][\\\"commitSha\\\"]\")\" = r2" &&
+	test_equal "$(json_get body "[(r[\"buildId\"], r[\"name\"], r[\"commitSha\"]) for r in d]")" \
+		"[[\"guestbook\", \"guestbook\", \"r2\"]]" &&
+	forget_all &&
+	TOKEN=$MEMBER_A api GET "/api/v1/runs/argocd/$(json_get body "d[0][\"buildId\"]")" &&
+	expect_status 200 &&
+	test_equal "$(json_get body "[d[\"buildId\"], d[\"name\"]]")" "[\"guestbook\", \"guestbook\"]" &&
+	test_equal "$(calls argocd)" "[\"GET /api/v1/applications/guestbook\"]"
+'
+
 test_expect_success 'no secret in any answer or log; logs clean' '
 	no_secret travis-test-token && no_secret 11f0e3c2a9b8d7e6f5a4b3c2d1e0f9a8b7 &&
 	no_secret circle-test-token && no_secret argocd-test-token &&
+	no_secret circle-hook-secret && no_secret argocd-hook-secret &&
 	no_secret jenkins-hook-secret && no_secret instance-jenkins-token &&
 	check_logs_clean
 '

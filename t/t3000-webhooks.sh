@@ -63,7 +63,7 @@ test_expect_success 'CircleCI: the event carries the normalised fields' '
 	test_equal "$(ws_field a 0 "e[\"data\"][\"credentialId\"]")" null &&
 	test_equal "$(ws_field a 0 "e[\"data\"][\"project\"]")" gh/farm/demo &&
 	test_equal "$(ws_field a 0 "e[\"data\"][\"name\"]")" build-test-deploy &&
-	test_equal "$(ws_field a 0 "e[\"data\"][\"buildId\"]")" wf-id-cci-1-0 &&
+	test_equal "$(ws_field a 0 "e[\"data\"][\"buildId\"]")" pl-cci-1-0 &&
 	test_equal "$(ws_field a 0 "e[\"data\"][\"number\"]")" 0 &&
 	test_equal "$(ws_field a 0 "e[\"data\"][\"status\"]")" success &&
 	test_equal "$(ws_field a 0 "e[\"data\"][\"providerStatus\"]")" success &&

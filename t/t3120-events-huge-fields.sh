@@ -29,7 +29,7 @@ hostile_body() {
 	     "workflow": {"id": "wf-id-hostile", "name": "W" * 300000, "status": "success",
 	                  "url": "https://x/" + "\u0001" * 30000,
 	                  "created_at": "2025-01-01T10:00:00Z"},
-	     "pipeline": {"number": 7, "vcs": {"branch": "\u00e9" * 80000,
+	     "pipeline": {"id": "pl-hostile", "number": 7, "vcs": {"branch": "\u00e9" * 80000,
 	                                       "revision": "c" * 100000}}}
 	open(sys.argv[1], "w", encoding="utf-8").write(json.dumps(b, ensure_ascii=False))
 	PYEOF
@@ -68,7 +68,7 @@ check_three() {
 	assert d["branch"].startswith("\u00e9\u00e9") and set(d["branch"][:-1]) == {"\u00e9"}
 	assert d["url"].startswith("https://x/\u0001")
 	assert d["project"].startswith("gh/ppp")
-	assert d["buildId"] == "wf-id-hostile" and d["number"] == 7 and d["status"] == "success"
+	assert d["buildId"] == "pl-hostile" and d["number"] == 7 and d["status"] == "success"
 	PYEOF
 }
 

@@ -283,7 +283,7 @@ test_expect_success 'the webhook accepts X-Farm-Token and the Basic password; on
 	expect_status 200 && test_equal "$(json_get body "d")" "{\"received\": true}" &&
 	ev_wait evB payments-api 1 && ev_wait evA payments-api 1 &&
 	test_equal "$(ev_field evA payments-api -1 "[e[\"data\"][k] for k in (\"status\",\"orgId\",\"credentialId\",\"source\",\"commitSha\",\"buildId\")]")" \
-		"[\"running\", null, null, \"webhook\", \"abc\", \"payments-api@abc\"]" &&
+		"[\"running\", null, null, \"webhook\", \"abc\", \"payments-api\"]" &&
 	curl -sS -o body -w "%{http_code}" -u "argocd:$HOOK_TOKEN" \
 		--data-binary "{\"app\":\"payments-api\",\"health\":\"Progressing\",\"sync\":\"Synced\",\"phase\":\"Running\",\"revision\":\"abc\"}" \
 		"$FARM_URL/api/v1/webhooks/argocd" >status &&

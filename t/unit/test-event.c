@@ -101,7 +101,7 @@ static void test_circleci(void)
 	    "https://app.circleci.com/pipelines/github/octo-org/widget/4711/workflows/"
 	    "5b0c8d2e-0000-4000-8000-00000000b002";
 
-	/* workflow-completed, GitHub OAuth shape. */
+	/* workflow-completed, GitHub OAuth shape: buildId is pipeline.id (the runId). */
 	p = json_pack("{s:s, s:s, s:s, s:{s:s, s:s}, s:{s:s, s:s, s:s}, s:{s:s, s:s}, "
 		      "s:{s:s, s:s, s:s, s:s, s:s, s:s}, s:o}",
 		      "id", "d1f5e2a0-1111-4222-8333-444455556666", "type", "workflow-completed",
@@ -115,14 +115,15 @@ static void test_circleci(void)
 	check(farm_event_from_circleci, p,
 	      json_pack("{s:s, s:s, s:s, s:s, s:i, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "provider",
 			"circleci", "project", "github/octo-org/widget", "name",
-			"build-test-deploy", "buildId", "5b0c8d2e-0000-4000-8000-00000000b002",
+			"build-test-deploy", "buildId", "7a1c2f4e-0000-4000-8000-00000000a001",
 			"number", 4711, "status", "failed", "providerStatus", "failed", "branch",
 			"release/2.x", "commitSha", "0123456789abcdef0123456789abcdef01234567",
 			"url", wf_url, "startedAt", "2024-06-01T10:00:00.250Z", "finishedAt",
 			"2024-06-01T10:04:31.875Z"),
 	      "circleci:d1f5e2a0-1111-4222-8333-444455556666", "circleci workflow-completed");
 
-	/* job-completed: the job is the unit; workflow has no status. */
+	/* job-completed: the job is the unit; workflow has no status.  buildId is still the
+	 * pipeline's id (the runId, platforms.md §5); the dedupe key is the delivery's. */
 	p = json_pack("{s:s, s:s, s:s, s:{s:s, s:s, s:s}, s:{s:s, s:s, s:s, s:s, s:s}, "
 		      "s:{s:s, s:s, s:s, s:s, s:s, s:i}, s:o}",
 		      "id", "e2a6f3b1-2222-4333-8444-555566667777", "type", "job-completed",
@@ -137,7 +138,7 @@ static void test_circleci(void)
 	check(farm_event_from_circleci, p,
 	      json_pack("{s:s, s:s, s:s, s:s, s:i, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "provider",
 			"circleci", "project", "github/octo-org/widget", "name", "unit-tests",
-			"buildId", "9c3d1e7f-0000-4000-8000-00000000c003", "number", 98765,
+			"buildId", "7a1c2f4e-0000-4000-8000-00000000a001", "number", 98765,
 			"status", "canceled", "providerStatus", "canceled", "branch", "release/2.x",
 			"commitSha", "0123456789abcdef0123456789abcdef01234567", "url", wf_url,
 			"startedAt", "2024-06-01T10:01:02.003Z", "finishedAt",
@@ -159,7 +160,7 @@ static void test_circleci(void)
 	check(farm_event_from_circleci, p,
 	      json_pack("{s:s, s:s, s:s, s:s, s:i, s:s, s:s, s:s, s:s, s:n, s:s, s:s}", "provider",
 			"circleci", "project", "circleci/AbCdEf/GhIjKl", "name", "build", "buildId",
-			"0d0e0f10-0000-4000-8000-00000000d004", "number", 3, "status", "unknown",
+			"x", "number", 3, "status", "unknown",
 			"providerStatus", "brand_new_status", "branch", "main", "commitSha",
 			"fedcba9876543210fedcba9876543210fedcba98", "url", "startedAt",
 			"2024-06-01T10:00:00.123Z", "finishedAt", "2024-06-01T10:00:09.500Z"),

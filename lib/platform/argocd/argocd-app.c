@@ -200,10 +200,10 @@ static json_t *observe_event(const char *org, const char *cred_id, const char *a
 {
 	const char *rev = path_str(summary, "sync", "revision", NULL);
 	json_t *data = json_object(), *op = json_object_get(summary, "operation");
-	char build_id[600];
 	int bad = !data;
 
-	snprintf(build_id, sizeof(build_id), "%s%s%s", app, rev ? "@" : "", rev ? rev : "");
+	/* buildId is the runId (platforms.md §5): the application's name; the revision is
+	 * commitSha.  One event per change of the stored observation (below), not per buildId. */
 	bad |= json_object_set_new(data, "id", json_null());
 	bad |= json_object_set_new(data, "provider", json_string("argocd"));
 	bad |= json_object_set_new(data, "orgId", str_or_null(org));
@@ -211,7 +211,7 @@ static json_t *observe_event(const char *org, const char *cred_id, const char *a
 	bad |= json_object_set_new(data, "project",
 				   str_or_null(path_str(summary, "project", NULL, NULL)));
 	bad |= json_object_set_new(data, "name", json_string(app));
-	bad |= json_object_set_new(data, "buildId", json_string(build_id));
+	bad |= json_object_set_new(data, "buildId", json_string(app));
 	bad |= json_object_set_new(data, "number", json_null());
 	bad |= json_object_set(data, "status", json_object_get(summary, "status"));
 	bad |= json_object_set_new(data, "providerStatus",
@@ -251,10 +251,6 @@ json_t *farm_provider_argocd_run(const char *app, json_t *summary)
 	json_object_del(run, "credentialId");
 	json_object_del(run, "receivedAt");
 	json_object_del(run, "source");
-	if (json_object_set_new(run, "buildId", json_string(app))) {
-		json_decref(run);
-		return NULL;
-	}
 	return run;
 }
 

@@ -50,14 +50,14 @@ int farm_provider_argocd_webhook(const void *body, size_t len, json_t **out,
 /* Inside a transaction: records what was observed of application `app` in `org`
  * (NULL: no org) and, only when it differs from the previous observation (health,
  * sync status, phase, revision, finishedAt), appends a ci.build.updated event
- * {"provider":"argocd","project","name":<app>,"buildId":"<app>@<revision>",
+ * {"provider":"argocd","project","name":<app>,"buildId":<app> (its runId),
  * "status","providerStatus","health","sync","phase","commitSha":<revision>,
  * "source":<source>,...} to the outbox.  `summary` is a summary as above (borrowed).
  * *emitted is 1 when an event was appended.  Shared by the webhook receiver and the
  * poller, so one change gives one event whichever sees it first. */
 /* The run object of an application (GET /runs/argocd/:app): the event an observation
  * of `summary` emits, its data without id, orgId, credentialId, receivedAt and source,
- * with buildId = the application's name (its runId).  New; NULL when out of memory. */
+ * buildId being the application's name (its runId) as in the event.  New; NULL when out of memory. */
 json_t *farm_provider_argocd_run(const char *app, json_t *summary);
 
 int farm_provider_argocd_observe(struct farm_txn *t, const char *org, const char *cred_id,

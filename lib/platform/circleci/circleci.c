@@ -365,13 +365,16 @@ int farm_provider_circleci_trigger(struct farm_provider_call *c, const char *slu
 
 /* Mapping (body fields as in providers.md):
  *   CircleCI workflow-completed: project = project.slug, name = workflow.name,
- *     buildId = workflow.id, number = pipeline.number, status from workflow.status,
+ *     number = pipeline.number, status from workflow.status,
  *     url = workflow.url, startedAt = workflow.created_at, finishedAt = workflow.stopped_at.
- *   CircleCI job-completed: name = job.name, buildId = job.id, number = job.number,
+ *   CircleCI job-completed: name = job.name, number = job.number,
  *     status from job.status, startedAt/finishedAt = job.started_at/stopped_at,
  *     url = workflow.url (the payload carries no job URL).
- *   Both: branch/commitSha = pipeline.vcs.branch/revision, else (GitLab, GitHub App)
- *     pipeline.trigger_parameters.git.branch/checkout_sha.  Dedupe key "circleci:<id>".
+ *   Both: buildId = pipeline.id, the run's runId (platforms.md §5), so that every
+ *     workflow and job of one pipeline is the same run; name says which workflow or job.
+ *     branch/commitSha = pipeline.vcs.branch/revision, else (GitLab, GitHub App)
+ *     pipeline.trigger_parameters.git.branch/checkout_sha.  Dedupe key "circleci:<id>"
+ *     (the delivery id, one per workflow or job notification, never the buildId).
  */
 /* ---- webhook payload -> event (lib/events/event.h) ------------------------------------------------------------------- */
 
@@ -426,7 +429,7 @@ int farm_event_from_circleci(const void *body, size_t len, json_t **data, char *
 	farm_event_set_str(ev, "project", farm_event_str(json_object_get(json_object_get(root, "project"), "slug")),
 		&nomem);
 	farm_event_set_str(ev, "name", farm_event_str(json_object_get(unit, "name")), &nomem);
-	farm_event_set_str(ev, "buildId", farm_event_str(json_object_get(unit, "id")), &nomem);
+	farm_event_set_str(ev, "buildId", farm_event_str(json_object_get(pipe, "id")), &nomem);
 	if (farm_event_int(json_object_get(is_job ? job : pipe, "number"), &num))
 		farm_event_set(ev, "number", json_integer(num), &nomem);
 	word = farm_event_str(json_object_get(unit, "status"));
