@@ -22,6 +22,12 @@ HOSTILE='<img src=x onerror=alert(1)>'
 
 start_fake jenkins --token "$JSECRET" || exit 1
 start_fake argocd || exit 1
+start_fake circleci || exit 1
+export FARM_CIRCLECI_API_URL=$FAKE_CIRCLECI_URL
+# The fake CircleCI's ids (fakelib.det_uuid): a CircleCI runId is a pipeline id.
+cci_id() { $PY -c 'import sys,uuid; print(uuid.uuid5(uuid.NAMESPACE_URL, "farm-fake:" + "/".join(sys.argv[1:])))' "$@"; }
+P103=$(cci_id circleci-pipeline gh/acme/api 103) W103=$(cci_id circleci-workflow gh/acme/api 103)
+P125=$(cci_id circleci-pipeline gh/acme/api 125) W125=$(cci_id circleci-workflow gh/acme/api 125)
 
 # ---- the browser: one Chromium for the whole script, a command per line ------------
 DRV_PID=
@@ -48,18 +54,19 @@ drv_stop() {
 }
 trap 'drv_stop; stop_farm; [ -n "${FAKE_PIDS:-}" ] && kill $FAKE_PIDS 2>/dev/null' EXIT
 
-# cci PROJECT STATUS ID [NAME]: one signed CircleCI delivery (curl), instance secret;
-# CCI_T0 is the time (date +%s%N) just before curl sent it
+# cci PROJECT STATUS ID [NAME [PIPELINE-ID WORKFLOW-ID]]: one signed CircleCI delivery
+# (curl), instance secret; the ids are UUIDs as CircleCI's (those of the fake CircleCI
+# when given); CCI_T0 is the time (date +%s%N) just before curl sent it
 cci() {
-	$PY - "$1" "$2" "$3" "${4:-wf-$3}" >cci.json <<-\EOF &&
+	$PY - "$1" "$2" "$3" "${4:-wf-$3}" "${5:-}" "${6:-}" >cci.json <<-\EOF &&
 	import json, sys
-	project, status, n, name = sys.argv[1:5]
+	project, status, n, name, pid, wid = sys.argv[1:7]
 	print(json.dumps({"type": "workflow-completed", "id": "00000000-0000-4000-8000-%012d" % int(n),
 	  "happened_at": "2026-01-01T10:00:00Z",
-	  "workflow": {"id": "10000000-0000-4000-8000-%012d" % int(n), "name": name, "status": status,
+	  "workflow": {"id": wid or "10000000-0000-4000-8000-%012d" % int(n), "name": name, "status": status,
 	    "created_at": "2026-01-01T09:59:00Z", "stopped_at": "2026-01-01T10:00:00Z",
 	    "url": "https://app.circleci.com/pipelines/gh/x/%s" % n},
-	  "pipeline": {"id": "20000000-0000-4000-8000-%012d" % int(n), "number": int(n),
+	  "pipeline": {"id": pid or "20000000-0000-4000-8000-%012d" % int(n), "number": int(n),
 	    "created_at": "2026-01-01T09:59:00Z", "trigger": {"type": "webhook"},
 	    "vcs": {"provider_name": "github", "origin_repository_url": "https://github.com/x/y",
 	      "target_repository_url": "https://github.com/x/y", "revision": "abc%s" % n, "branch": "main"}},
@@ -381,7 +388,8 @@ test_expect_success 'keyboard: Tab goes skip link, navigation, sign-out, filter,
 	drv tab 3 && test_equal "$DRV_OUT" "\"A Audit\"" &&
 	drv tab && test_equal "$DRV_OUT" "\"BUTTON Sign out\"" &&
 	drv tab && test_equal "$DRV_OUT" "\"INPUT board-filter\"" &&
-	drv tab && test_equal "$DRV_OUT" "\"A gh/console/a-rather-long-project-name-10\"" &&
+	drv js "return \"A \" + document.querySelector(\"#board li.tile a\").textContent.trim()" && first=$DRV_OUT &&
+	drv tab && test_equal "$DRV_OUT" "$first" &&
 	drv js "return [...document.querySelectorAll(\"input, select, button\")].filter(e => !(e.labels && e.labels.length) && !e.getAttribute(\"aria-label\") && !e.textContent.trim()).length" &&
 	test_equal "$DRV_OUT" 0 &&
 	drv js "return [...document.querySelectorAll(\"a[href], button, input, select\")].filter(e => e.offsetParent && e.tabIndex < 0).length" &&
@@ -395,6 +403,63 @@ test_expect_success 'screenshots of the board and a run page' '
 	drv shot "$TRASH/console-run.png" &&
 	test -s console-board.png && test -s console-run.png &&
 	if [ -n "${FARM_CONSOLE_SHOTS:-}" ]; then cp console-board.png console-run.png "$FARM_CONSOLE_SHOTS/"; fi
+'
+
+# ---- run page actions end to end, against the fake CircleCI ------------------------
+
+# posts NAME: "METHOD path" of the POSTs fake NAME received
+posts() {
+	fake_requests "$1" | $PY -c 'import json,sys; print(json.dumps([q["method"] + " " + q["path"] for q in json.load(sys.stdin) if q["method"] == "POST"]))'
+}
+
+test_expect_success 'a CircleCI run (a delivery with the fake'"'"'s pipeline id): Rerun from the run page makes exactly the upstream rerun call' '
+	TOKEN=$ADMIN make_cred circleci "CircleCI" "{\"token\":\"circle-test-token\"}" &&
+	cci gh/acme/api failed 103 build-test-deploy "$P103" "$W103" &&
+	drv open "$FARM_URL/#/run/circleci/$P103" && drv wait "[data-field=name]" 5 &&
+	drv has "#run-source" "Read from circleci" 5 &&
+	drv text "[data-field=buildId]" && test_equal "$DRV_OUT" "\"$P103\"" &&
+	drv wait "#act-rerun" 5 && fake_forget circleci &&
+	drv click "#act-rerun" &&
+	drv has "#run-message" "Rerun: done." 10 &&
+	test_equal "$(posts circleci)" "[\"POST /api/v2/workflow/$W103/rerun\"]" &&
+	fake_requests circleci | $PY -c "import json,sys; r=[q for q in json.load(sys.stdin) if q[\"method\"] == \"POST\"]; assert r[0][\"body\"] == \"{\\\"from_failed\\\":false}\", r[0]"
+'
+
+test_expect_success '... and Cancel on a running one makes exactly the upstream cancel call' '
+	cci gh/acme/api running 125 build-test-deploy "$P125" "$W125" &&
+	drv open "$FARM_URL/#/run/circleci/$P125" && drv wait "[data-field=name]" 5 &&
+	drv has "#run-source" "Read from circleci" 5 &&
+	drv wait "#act-cancel" 5 && fake_forget circleci &&
+	drv click "#act-cancel" &&
+	drv has "#run-message" "Cancel: done." 10 &&
+	test_equal "$(posts circleci)" "[\"POST /api/v2/workflow/$W125/cancel\"]" &&
+	fake_forget circleci && drv click "#act-cancel" &&
+	drv has "#run-message" "Cancel failed: CircleCI pipeline $P125 has no running workflow to cancel" 10 &&
+	test_equal "$(posts circleci)" "[]"
+'
+
+# ---- a running Jenkins build's log, followed --------------------------------------
+
+test_expect_success 'a running Jenkins build: its growing log shows new lines without reload; once it ended, no more reads' '
+	fake_ctl jenkins PUT /__fake/state "{\"jobs\":[{\"name\":\"follow\",\"builds\":[{\"number\":5,\"result\":null,\"building\":true,\"timestamp\":$(date +%s)000,\"logLines\":3,\"logGrow\":2}]}]}" >/dev/null &&
+	TOKEN=$ADMIN make_cred jenkins "Jenkins" "{\"url\":\"$FAKE_JENKINS_URL\",\"username\":\"farm\",\"apiToken\":\"$JSECRET\"}" &&
+	drv open "$FARM_URL/#/run/jenkins/follow%235" && drv wait "#run-log" 10 &&
+	drv js "window.__followMark = 1; return 1" &&
+	drv has "#run-log-note" "Following" 5 &&
+	drv has "#run-log" "step 5" 5 &&
+	drv text "#run-log" && case "$DRV_OUT" in *Finished*) false ;; esac &&
+	drv has "#run-log" "step 7" 6 &&
+	drv has "#run-log" "step 9" 6 &&
+	drv js "return window.__followMark" && test_equal "$DRV_OUT" 1 &&
+	TOKEN=$ADMIN api POST /api/v1/runs/jenkins/follow%235/cancel && expect_status 202 &&
+	drv has "#run-log" "Finished: ABORTED" 8 &&
+	drv attr "#run-log" data-following && test_equal "$DRV_OUT" "\"no\"" &&
+	drv text "[data-field=providerStatus]" && test_equal "$DRV_OUT" "\"ABORTED\"" &&
+	drv text "#run-log-note" && test_equal "$DRV_OUT" "\"\"" &&
+	fake_forget jenkins && sleep 5 &&
+	fake_requests jenkins >reqs.json &&
+	test_equal "$($PY -c "import json; print(sum(1 for q in json.load(open(\"reqs.json\"))))")" 0 &&
+	drv js "return window.__followMark" && test_equal "$DRV_OUT" 1
 '
 
 test_expect_success 'no console error on the way (the WebSocket outages excepted)' '

@@ -9,7 +9,9 @@ Endpoints:
   POST /job/.../build                     201 + Location: <base>/queue/item/<id>/
   POST /job/.../buildWithParameters       201 (303 when an identical item waits)
   POST /job/.../{n}/stop                  abort a running build
-  GET  /job/.../{n}/consoleText           the build's log, text/plain (state "logLines")
+  GET  /job/.../{n}/consoleText           the build's log, text/plain (state "logLines"; a
+                                          build's "logLines", and "logGrow": lines added
+                                          on each read while it is building)
   GET  /queue/item/{id}/api/json          WaitingItem, then LeftItem with executable
   POST /queue/cancelItem?id=N             204
   GET  /crumbIssuer/api/json              crumb (404 with --no-crumb)
@@ -544,7 +546,9 @@ class Jenkins(fakelib.Platform):
     # routing ------------------------------------------------------------
     def cache_ok(self, req):
         # queue polls change data; so does time while --build-seconds builds run
-        return not self.running and not (req.segments and req.segments[0] == "queue")
+        # and a consoleText may grow ("logGrow")
+        return not self.running and not (req.segments and req.segments[0] == "queue") \
+            and not (req.segments and req.segments[-1] == "consoleText")
 
     def handle(self, req):
         s = list(req.segments)
@@ -627,10 +631,17 @@ class Jenkins(fakelib.Platform):
         if rest == ["api", "json"]:
             return self._api(req, self._build_node(j, path, b), "build")
         if rest == ["consoleText"] and req.method in ("GET", "HEAD"):
-            lines = int(self.state.get("logLines", 100))
+            # A build with "logGrow": N grows by N lines on each read while it is
+            # building (a log followed live); "logLines" sets where it starts.
+            lines = int(b.get("logLines", self.state.get("logLines", 100)))
+            if b.get("logGrow") and b.get("building") and req.method == "GET":
+                b["logReads"] = b.get("logReads", 0) + 1
+            lines += b.get("logReads", 0) * int(b.get("logGrow", 0))
             text = "Started by user %s\n" % self.args.user + "".join(
                 "[%s #%d] step %d\n" % ("/".join(path), b["number"], i + 1)
-                for i in range(lines)) + "Finished: %s\n" % (b.get("result") or "RUNNING")
+                for i in range(lines))
+            if not b.get("logGrow") or not b.get("building"):
+                text += "Finished: %s\n" % (b.get("result") or "RUNNING")
             return Response(200, text, ctype="text/plain;charset=utf-8")
         if rest in (["stop"], ["term"], ["kill"]) and req.method == "POST":
             if b.get("building") and not self.args.readonly:

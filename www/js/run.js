@@ -66,8 +66,22 @@ export function runView(main, platform, runId) {
     }
   }
 
+  // While the run goes on, each tick reads the run again (a platform without
+  // webhooks tells its end no other way) and then its log; once it ended, one
+  // last read of the log and no more.
+  async function tick() {
+    if (gone) return;
+    try {
+      const r = await api('GET', '/runs/' + enc(platform) + '/' + enc(runId));
+      if (gone) return;
+      show(Object.assign({}, run || {}, r));
+    } catch (e) { /* keep what we have; the log read says what is wrong */ }
+    loadLog();
+  }
+
   async function loadLog() {
     if (gone) return;
+    clearTimeout(logTimer);
     try {
       const text = await api('GET', '/runs/' + enc(platform) + '/' + enc(runId) + '/log');
       const atEnd = log.scrollTop + log.clientHeight >= log.scrollHeight - 4;
@@ -75,7 +89,8 @@ export function runView(main, platform, runId) {
       log.textContent = typeof text === 'string' ? text : JSON.stringify(text, null, 2);
       if (atEnd) log.scrollTop = log.scrollHeight;
       logNote.textContent = run && GOING.has(run.status) ? 'Following while the run goes on.' : '';
-      if (run && GOING.has(run.status)) logTimer = setTimeout(loadLog, LOG_EVERY);
+      log.dataset.following = run && GOING.has(run.status) ? 'yes' : 'no';
+      if (run && GOING.has(run.status)) logTimer = setTimeout(tick, LOG_EVERY);
     } catch (e) {
       log.hidden = !log.textContent;
       logNote.textContent = e instanceof ApiError && e.status === 404 ? 'No log: ' + e.message : e.message;
