@@ -610,6 +610,14 @@ static int run_cancel(struct farm_provider_call *c, const char *id)
 	return rc;
 }
 
+/* Runs farm started, restarted or cancelled are watched by farm-runner's poller until
+ * they end (the webhook may not be pointed at farm); the read is run_get, and
+ * gitflic.poll_rate keeps the reads within gitflic.ru's 500 requests an hour. */
+static const struct farm_platform_poll gitflic_poll = {
+	.read = run_get,
+	.rate_key = "gitflic.poll_rate",
+};
+
 /* No log hook: seed 002 documents no log endpoint (GET /runs/gitflic/:id/log is 405). */
 static const struct farm_platform_runs gitflic_runs = {
 	.parse = run_parse,
@@ -671,11 +679,16 @@ static int op_start(struct farm_provider_call *c, const struct farm_platform_in 
 		    struct farm_platform_out *o)
 {
 	int rc = start_pipeline(c, in->params[0], in->body, &o->json);
+	long long lid;
 
 	o->status = 201;
-	if (rc == FARM_OK)
+	if (rc == FARM_OK) {
 		o->log = farm_arena_printf(c->arena, "gitflic: pipeline started on %s",
 					   in->params[0]);
+		if (farm_event_int(json_object_get(o->json, "localId"), &lid) && lid >= 0)
+			o->watch = json_pack("[s]", farm_arena_printf(c->arena, "%s#%lld",
+								      in->params[0], lid));
+	}
 	return rc;
 }
 
@@ -685,9 +698,11 @@ static int op_restart(struct farm_provider_call *c, const struct farm_platform_i
 	int rc = pipeline_action(c, in->params[0], in->params[1], "restart", &o->json);
 
 	o->status = 202;
-	if (rc == FARM_OK)
+	if (rc == FARM_OK) {
 		o->log = farm_arena_printf(c->arena, "gitflic: restart of %s#%s requested",
 					   in->params[0], in->params[1]);
+		o->watch = json_pack("[O]", json_object_get(o->json, "runId"));
+	}
 	return rc;
 }
 
@@ -697,9 +712,11 @@ static int op_cancel(struct farm_provider_call *c, const struct farm_platform_in
 	int rc = pipeline_action(c, in->params[0], in->params[1], "cancel", &o->json);
 
 	o->status = 202;
-	if (rc == FARM_OK)
+	if (rc == FARM_OK) {
 		o->log = farm_arena_printf(c->arena, "gitflic: cancel of %s#%s requested",
 					   in->params[0], in->params[1]);
+		o->watch = json_pack("[O]", json_object_get(o->json, "runId"));
+	}
 	return rc;
 }
 
@@ -731,6 +748,10 @@ static const struct farm_platform_route gitflic_routes[] = {
 static const struct farm_platform_conf gitflic_conf[] = {
 	{"gitflic.api_url", "https://api.gitflic.ru", 0,
 	 "GitFlic API root (self-hosted: https://host/rest-api)", FARM_CONF_URL, 0, 0},
+	{"gitflic.poll_rate", "8", 0,
+	 "reads a minute the poller may make with one GitFlic credential (8 = 480 an hour, "
+	 "under gitflic.ru's 500)",
+	 FARM_CONF_INT, 1, 600},
 	{"webhook.gitflic.secret", "", 1, "Gitflic-Webhook-Secret of POST /webhooks/gitflic",
 	 FARM_CONF_STR, 0, 0},
 	{NULL, NULL, 0, NULL, FARM_CONF_STR, 0, 0},
@@ -767,5 +788,6 @@ const struct farm_platform farm_platform_gitflic = {
 	.statuses = gitflic_statuses,
 	.webhook = &gitflic_webhook,
 	.run_id = "owner/project#localId",
+	.poll = &gitflic_poll,
 	.runs = &gitflic_runs,
 };
