@@ -389,7 +389,7 @@ test_expect_success 'poll: a started pipeline reaches the events queued, running
 	{ daemon_stop farm-runner || :; } &&
 	fake_reset gitflic@selfhosted state && fake_forget gitflic@selfhosted &&
 	TOKEN=$ADMIN_A make_cred gitflic "GitFlic polled" \
-		"{\"token\":\"$GTOKEN\",\"url\":\"$FAKE_GITFLIC_SELFHOSTED_URL/rest-api\"}" && G3=$CRED_ID &&
+		"{\"token\":\"$GTOKEN\",\"url\":\"$FAKE_GITFLIC_SELFHOSTED_URL/rest-api\",\"webhookSecret\":\"g3-hook-secret\"}" && G3=$CRED_ID &&
 	(export FARM_GITFLIC_POLL_RATE=600 && daemon_start farm-runner) &&
 	TOKEN=$ADMIN_A api POST "/api/v1/gitflic/pipelines/acme%2Fweb/start?credentialId=$G3" &&
 	expect_status 201 && N=$(json_get body "d[\"localId\"]") &&
@@ -406,6 +406,20 @@ test_expect_success 'poll: a started pipeline reaches the events queued, running
 	fake_forget gitflic@selfhosted && sleep 3 &&
 	test_equal "$(fake_count gitflic@selfhosted)" 0 &&
 	test_equal "$(gf_events $G3 "acme/web#$N")" "[\"queued\", \"running\", \"success\"]"
+'
+
+test_expect_success 'poll and webhook share one observation: the same change by webhook is a duplicate' '
+	gf_body late.json PIPELINE_SUCCESS "$N" SUCCESS &&
+	$PY -c "import json,sys; d=json.load(open(sys.argv[1])); d[\"project\"][\"alias\"]=\"web\"; json.dump(d,open(sys.argv[1],\"w\"))" late.json &&
+	gf_post "/api/v1/webhooks/gitflic/$G3" late.json g3-hook-secret && expect_status 200 &&
+	test_equal "$(json_get body "d")" "{\"received\": true, \"duplicate\": true}" &&
+	sleep 0.3 &&
+	test_equal "$(gf_events $G3 "acme/web#$N")" "[\"queued\", \"running\", \"success\"]" &&
+	gf_body fail.json PIPELINE_FAIL "$N" FAILED &&
+	$PY -c "import json,sys; d=json.load(open(sys.argv[1])); d[\"project\"][\"alias\"]=\"web\"; json.dump(d,open(sys.argv[1],\"w\"))" fail.json &&
+	gf_post "/api/v1/webhooks/gitflic/$G3" fail.json g3-hook-secret && expect_status 200 &&
+	test_equal "$(json_get body "d")" "{\"received\": true}" &&
+	wait_until 5 _gf_last $G3 "acme/web#$N" failed
 '
 
 test_expect_success 'poll: one credential spends at most gitflic.poll_rate reads a minute' '

@@ -18,7 +18,9 @@
 #include <string.h>
 #include <strings.h>
 
+#include "clock.h"
 #include "event.h"
+#include "watch.h"
 #include "webhook.h"
 #include "banned.h"
 
@@ -720,10 +722,31 @@ static int op_cancel(struct farm_provider_call *c, const struct farm_platform_in
 	return rc;
 }
 
+/* A delivery is an observation of the run, the one the poller keeps too (watch.h):
+ * a change is emitted once whether the webhook or the poll saw it first, and a
+ * redelivery (same status) emits nothing.  So no redelivery key. */
+static int hook_map(const void *body, size_t len, json_t **fields, char **key,
+		    struct farm_error *perr)
+{
+	int rc = farm_event_from_gitflic(body, len, fields, key, perr);
+
+	free(*key);
+	*key = NULL;
+	return rc;
+}
+
+static int hook_observe(struct farm_txn *t, const char *org, const char *cred_id,
+			json_t *fields, const char *now, int *emitted)
+{
+	return farm_watch_observe(t, "gitflic", org, cred_id, fields, now, farm_clock_ms(),
+				  emitted);
+}
+
 static const struct farm_platform_webhook gitflic_webhook = {
 	.conf_secret = "webhook.gitflic.secret",
 	.verify = hook_verify,
-	.map = farm_event_from_gitflic,
+	.map = hook_map,
+	.observe = hook_observe,
 };
 
 static const struct farm_cred_field gitflic_fields[] = {
