@@ -10,12 +10,15 @@
 . "$TEST_DIR/lib-events.sh"
 . "$TEST_DIR/lib-platform-contract.sh"
 
-export FARM_CACHE_TTL=0
+# farm-runner (the watcher) is stopped while the exact upstream requests and event
+# lists are checked; the polling block at the end starts it.
+export FARM_CACHE_TTL=0 FARM_POLL_INTERVAL=1 FARM_RUN_SUPERVISE_EXCEPT=farm-runner
 GTOKEN=gitflic-test-token
 export FARM_WEBHOOK_GITFLIC_SECRET=gitflic-instance-hook-secret
 
 start_fake gitflic || exit 1
 start_fake gitflic@selfhosted --prefix /rest-api --max-size 10 || exit 1
+start_fake gitflic@pc || exit 1
 export FARM_GITFLIC_API_URL=$FAKE_GITFLIC_URL
 
 # gf_body FILE ACTION [LOCALID STATUS]: a delivery (common fields of providers.md §7.4;
@@ -46,8 +49,8 @@ gf_post() {
 _events_n() { TOKEN=$1 api GET "/api/v1/events?since=0" && [ "$(json_get body "len(d)")" -ge "$2" ]; }
 events_wait() { wait_until 5 _events_n "$1" "$2" && cp body events.json; }
 
-test_expect_success 'setup: the stack and tokens' '
-	start_farm &&
+test_expect_success 'setup: the stack (farm-runner stopped) and tokens' '
+	start_farm && daemon_stop farm-runner &&
 	ADMIN_A=$(token alice org-a admin) &&
 	MEMBER_A=$(token bob org-a) &&
 	ADMIN_B=$(token carol org-b admin) &&
@@ -349,11 +352,89 @@ test_expect_success 'the stored token and the webhook secrets never appear in an
 '
 
 # ---- the contract every platform keeps (t/lib-platform-contract.sh) ---------------------
-PC_FAKE=gitflic PC_TYPE=gitflic PC_TITLE=GitFlic PC_SECRET=$GTOKEN \
-PC_VALUE="{\"token\":\"$GTOKEN\"}" \
+# On a fake of its own: the contract restarts the stack, farm-runner with it, which
+# then reads the watches of the runs started above (on the gitflic fake).
+PC_FAKE=gitflic@pc PC_TYPE=gitflic PC_TITLE=GitFlic PC_SECRET=$GTOKEN \
+PC_VALUE="{\"token\":\"$GTOKEN\",\"url\":\"$FAKE_GITFLIC_PC_URL\"}" \
 PC_LIST="/api/v1/gitflic/pipelines?project=acme/api" \
 PC_ACTION="POST /api/v1/gitflic/pipelines/acme%2Fapi/start" PC_REFUSED=401 \
 PC_HOOK=pc_hook_gitflic PC_HOOK_CRED='"webhookSecret":"pc-gitflic-hook-secret"' \
 PC_HOOK_GOOD=pc-gitflic-hook-secret PC_HOOK_BAD=wrong-secret platform_contract
+
+# ---- polling: runs farm starts are watched by farm-runner, within gitflic.poll_rate ------
+# A credential of its own on the self-hosted fake, so that every request that fake sees
+# is one of this credential's (the watches of G1's runs above are read on the other one).
+# gf_set FAKE PROJECT LOCALID STATUS: the fake's pipeline takes that status.
+gf_set() {
+	fake_ctl "$1" GET /__fake/state >state.json &&
+	$PY - "$2" "$3" "$4" <<-\EOF &&
+	import json, sys
+	s = json.load(open("state.json"))
+	for p in s["projects"][sys.argv[1]]:
+	    if p["localId"] == int(sys.argv[2]):
+	        p["status"] = sys.argv[3]
+	        p["finishedAt"] = None if sys.argv[3] == "RUNNING" else "2025-01-02T10:00:00"
+	json.dump(s, open("state.json", "w"))
+	EOF
+	fake_ctl "$1" POST /__fake/state "$(cat state.json)" >/dev/null
+}
+# gf_events CRED BUILDID: the statuses of that run's events of that credential
+gf_events() {
+	TOKEN=$MEMBER_A api GET "/api/v1/events?since=0" &&
+	json_get body "[e[\"data\"][\"status\"] for e in d if e[\"data\"][\"buildId\"] == \"$2\" and e[\"data\"][\"credentialId\"] == \"$1\"]"
+}
+_gf_last() { gf_events "$1" "$2" >ev.out && test_grep "\"$3\"\]\$" ev.out; }
+
+test_expect_success 'poll: a started pipeline reaches the events queued, running, success; one event per change' '
+	{ daemon_stop farm-runner || :; } &&
+	fake_reset gitflic@selfhosted state && fake_forget gitflic@selfhosted &&
+	TOKEN=$ADMIN_A make_cred gitflic "GitFlic polled" \
+		"{\"token\":\"$GTOKEN\",\"url\":\"$FAKE_GITFLIC_SELFHOSTED_URL/rest-api\",\"webhookSecret\":\"g3-hook-secret\"}" && G3=$CRED_ID &&
+	(export FARM_GITFLIC_POLL_RATE=600 && daemon_start farm-runner) &&
+	TOKEN=$ADMIN_A api POST "/api/v1/gitflic/pipelines/acme%2Fweb/start?credentialId=$G3" &&
+	expect_status 201 && N=$(json_get body "d[\"localId\"]") &&
+	wait_until 10 _gf_last $G3 "acme/web#$N" queued &&
+	gf_set gitflic@selfhosted acme/web $N RUNNING &&
+	wait_until 10 _gf_last $G3 "acme/web#$N" running &&
+	sleep 3 &&
+	gf_set gitflic@selfhosted acme/web $N SUCCESS &&
+	wait_until 10 _gf_last $G3 "acme/web#$N" success &&
+	test_equal "$(gf_events $G3 "acme/web#$N")" "[\"queued\", \"running\", \"success\"]" &&
+	fake_requests gitflic@selfhosted >reqs.json &&
+	reads=$(json_get reqs.json "len([r for r in d if r[\"method\"] == \"GET\" and r[\"path\"] == \"/rest-api/project/acme/web/cicd/pipeline/$N\"])") &&
+	test "$reads" -ge 4 &&
+	fake_forget gitflic@selfhosted && sleep 3 &&
+	test_equal "$(fake_count gitflic@selfhosted)" 0 &&
+	test_equal "$(gf_events $G3 "acme/web#$N")" "[\"queued\", \"running\", \"success\"]"
+'
+
+test_expect_success 'poll and webhook share one observation: the same change by webhook is a duplicate' '
+	gf_body late.json PIPELINE_SUCCESS "$N" SUCCESS &&
+	$PY -c "import json,sys; d=json.load(open(sys.argv[1])); d[\"project\"][\"alias\"]=\"web\"; json.dump(d,open(sys.argv[1],\"w\"))" late.json &&
+	gf_post "/api/v1/webhooks/gitflic/$G3" late.json g3-hook-secret && expect_status 200 &&
+	test_equal "$(json_get body "d")" "{\"received\": true, \"duplicate\": true}" &&
+	sleep 0.3 &&
+	test_equal "$(gf_events $G3 "acme/web#$N")" "[\"queued\", \"running\", \"success\"]" &&
+	gf_body fail.json PIPELINE_FAIL "$N" FAILED &&
+	$PY -c "import json,sys; d=json.load(open(sys.argv[1])); d[\"project\"][\"alias\"]=\"web\"; json.dump(d,open(sys.argv[1],\"w\"))" fail.json &&
+	gf_post "/api/v1/webhooks/gitflic/$G3" fail.json g3-hook-secret && expect_status 200 &&
+	test_equal "$(json_get body "d")" "{\"received\": true}" &&
+	wait_until 5 _gf_last $G3 "acme/web#$N" failed
+'
+
+test_expect_success 'poll: one credential spends at most gitflic.poll_rate reads a minute' '
+	daemon_stop farm-runner && fake_forget gitflic@selfhosted &&
+	(export FARM_GITFLIC_POLL_RATE=3 && daemon_start farm-runner) &&
+	TOKEN=$ADMIN_A api POST "/api/v1/gitflic/pipelines/acme%2Fweb/start?credentialId=$G3" &&
+	expect_status 201 && N1=$(json_get body "d[\"localId\"]") &&
+	TOKEN=$ADMIN_A api POST "/api/v1/gitflic/pipelines/acme%2Fweb/start?credentialId=$G3" &&
+	expect_status 201 && N2=$(json_get body "d[\"localId\"]") &&
+	sleep 10 &&
+	fake_requests gitflic@selfhosted >reqs.json &&
+	test_equal "$(json_get reqs.json "len([r for r in d if r[\"method\"] == \"GET\"])")" 3 &&
+	test_equal "$(json_get reqs.json "sorted(set(r[\"path\"] for r in d if r[\"method\"] == \"GET\"))")" \
+		"[\"/rest-api/project/acme/web/cicd/pipeline/$N1\", \"/rest-api/project/acme/web/cicd/pipeline/$N2\"]" &&
+	daemon_stop farm-runner
+'
 
 test_done

@@ -18,7 +18,9 @@
 #include <string.h>
 #include <strings.h>
 
+#include "clock.h"
 #include "event.h"
+#include "watch.h"
 #include "webhook.h"
 #include "banned.h"
 
@@ -610,6 +612,14 @@ static int run_cancel(struct farm_provider_call *c, const char *id)
 	return rc;
 }
 
+/* Runs farm started, restarted or cancelled are watched by farm-runner's poller until
+ * they end (the webhook may not be pointed at farm); the read is run_get, and
+ * gitflic.poll_rate keeps the reads within gitflic.ru's 500 requests an hour. */
+static const struct farm_platform_poll gitflic_poll = {
+	.read = run_get,
+	.rate_key = "gitflic.poll_rate",
+};
+
 /* No log hook: seed 002 documents no log endpoint (GET /runs/gitflic/:id/log is 405). */
 static const struct farm_platform_runs gitflic_runs = {
 	.parse = run_parse,
@@ -671,11 +681,16 @@ static int op_start(struct farm_provider_call *c, const struct farm_platform_in 
 		    struct farm_platform_out *o)
 {
 	int rc = start_pipeline(c, in->params[0], in->body, &o->json);
+	long long lid;
 
 	o->status = 201;
-	if (rc == FARM_OK)
+	if (rc == FARM_OK) {
 		o->log = farm_arena_printf(c->arena, "gitflic: pipeline started on %s",
 					   in->params[0]);
+		if (farm_event_int(json_object_get(o->json, "localId"), &lid) && lid >= 0)
+			o->watch = json_pack("[s]", farm_arena_printf(c->arena, "%s#%lld",
+								      in->params[0], lid));
+	}
 	return rc;
 }
 
@@ -685,9 +700,11 @@ static int op_restart(struct farm_provider_call *c, const struct farm_platform_i
 	int rc = pipeline_action(c, in->params[0], in->params[1], "restart", &o->json);
 
 	o->status = 202;
-	if (rc == FARM_OK)
+	if (rc == FARM_OK) {
 		o->log = farm_arena_printf(c->arena, "gitflic: restart of %s#%s requested",
 					   in->params[0], in->params[1]);
+		o->watch = json_pack("[O]", json_object_get(o->json, "runId"));
+	}
 	return rc;
 }
 
@@ -697,16 +714,39 @@ static int op_cancel(struct farm_provider_call *c, const struct farm_platform_in
 	int rc = pipeline_action(c, in->params[0], in->params[1], "cancel", &o->json);
 
 	o->status = 202;
-	if (rc == FARM_OK)
+	if (rc == FARM_OK) {
 		o->log = farm_arena_printf(c->arena, "gitflic: cancel of %s#%s requested",
 					   in->params[0], in->params[1]);
+		o->watch = json_pack("[O]", json_object_get(o->json, "runId"));
+	}
 	return rc;
+}
+
+/* A delivery is an observation of the run, the one the poller keeps too (watch.h):
+ * a change is emitted once whether the webhook or the poll saw it first, and a
+ * redelivery (same status) emits nothing.  So no redelivery key. */
+static int hook_map(const void *body, size_t len, json_t **fields, char **key,
+		    struct farm_error *perr)
+{
+	int rc = farm_event_from_gitflic(body, len, fields, key, perr);
+
+	free(*key);
+	*key = NULL;
+	return rc;
+}
+
+static int hook_observe(struct farm_txn *t, const char *org, const char *cred_id,
+			json_t *fields, const char *now, int *emitted)
+{
+	return farm_watch_observe(t, "gitflic", org, cred_id, fields, now, farm_clock_ms(),
+				  emitted);
 }
 
 static const struct farm_platform_webhook gitflic_webhook = {
 	.conf_secret = "webhook.gitflic.secret",
 	.verify = hook_verify,
-	.map = farm_event_from_gitflic,
+	.map = hook_map,
+	.observe = hook_observe,
 };
 
 static const struct farm_cred_field gitflic_fields[] = {
@@ -731,6 +771,10 @@ static const struct farm_platform_route gitflic_routes[] = {
 static const struct farm_platform_conf gitflic_conf[] = {
 	{"gitflic.api_url", "https://api.gitflic.ru", 0,
 	 "GitFlic API root (self-hosted: https://host/rest-api)", FARM_CONF_URL, 0, 0},
+	{"gitflic.poll_rate", "8", 0,
+	 "reads a minute the poller may make with one GitFlic credential (8 = 480 an hour, "
+	 "under gitflic.ru's 500)",
+	 FARM_CONF_INT, 1, 600},
 	{"webhook.gitflic.secret", "", 1, "Gitflic-Webhook-Secret of POST /webhooks/gitflic",
 	 FARM_CONF_STR, 0, 0},
 	{NULL, NULL, 0, NULL, FARM_CONF_STR, 0, 0},
@@ -767,5 +811,6 @@ const struct farm_platform farm_platform_gitflic = {
 	.statuses = gitflic_statuses,
 	.webhook = &gitflic_webhook,
 	.run_id = "owner/project#localId",
+	.poll = &gitflic_poll,
 	.runs = &gitflic_runs,
 };
