@@ -315,7 +315,8 @@ static int ix_txn(struct farm_txn *t, void *arg)
 		v[i] = json_array_get(mine, i);
 	for (size_t j = 0; j < json_array_size(none); j++)
 		v[i + j] = json_array_get(none, j);
-	qsort(v, n, sizeof(*v), ix_newer);
+	if (n)
+		qsort(v, n, sizeof(*v), ix_newer);
 	for (i = 0; i < n && i < x->limit; i++) {
 		json_object_del(v[i], "eventId");
 		if (json_array_append(all, v[i]))
