@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "event.h"
+#include "events.h"
 #include "json.h"
 #include "tap.h"
 
@@ -149,6 +150,62 @@ static void test_index(void)
 	farm_store_close(s);
 }
 
+static int hist_txn(struct farm_txn *t, void *arg)
+{
+	static const char *const ev[] = {
+		"{\"event\":\"ci.build.updated\",\"data\":{\"id\":1,\"provider\":\"jenkins\","
+		"\"buildId\":\"a#1\",\"project\":\"a\",\"orgId\":\"o\",\"status\":\"running\"}}",
+		"{\"event\":\"ci.build.updated\",\"data\":{\"id\":2,\"provider\":\"jenkins\","
+		"\"buildId\":\"b#1\",\"project\":\"b\",\"orgId\":\"o\"}}",
+		"{\"event\":\"ci.build.updated\",\"data\":{\"id\":3,\"provider\":\"jenkins\","
+		"\"buildId\":\"a#1\",\"project\":\"a\",\"orgId\":\"o\",\"status\":\"success\"}}",
+	};
+	unsigned char key[8];
+	int rc = FARM_OK;
+
+	(void)arg;
+	for (uint64_t id = 1, seq = 0; id <= 3 && rc == FARM_OK; id++) {
+		if ((rc = farm_txn_next_seq(t, FARM_EVENTS_SEQ, &seq)) != FARM_OK || seq != id)
+			return rc != FARM_OK ? rc : FARM_E_DB;
+		farm_events_key(id, key);
+		rc = farm_txn_put(t, FARM_T_EVENTS, key, sizeof(key), NULL, ev[id - 1],
+				  strlen(ev[id - 1]), 0);
+	}
+	return rc;
+}
+
+struct fill {
+	int more;
+	size_t put;
+};
+
+static int fill_txn(struct farm_txn *t, void *arg)
+{
+	struct fill *f = arg;
+
+	return farm_runidx_backfill(t, 2, &f->more, &f->put);
+}
+
+static void test_backfill(void)
+{
+	struct farm_store *s = NULL;
+	struct farm_error err = {0};
+	struct fill f = {0, 0};
+	char dir[1100];
+
+	snprintf(dir, sizeof(dir), "%s/fill", root);
+	mkdir(dir, 0700);
+	if (!ok(farm_store_open(&s, dir, FARM_STORE_MASTER | FARM_STORE_NOSYNC, &err) == FARM_OK,
+		"store opens"))
+		return;
+	ok(farm_store_run(s, hist_txn, NULL) == FARM_OK, "a history without an index");
+	ok(farm_store_run(s, fill_txn, &f) == FARM_OK && f.more && f.put == 2, "backfill: 2 of 3");
+	ok(farm_store_run(s, fill_txn, &f) == FARM_OK && !f.more && f.put == 1, "backfill: the rest");
+	is_str(list(s, "o", NULL, NULL, 1, 20), "a#1@3 b#1@2", "the reduction of the history");
+	ok(farm_store_run(s, fill_txn, &f) == FARM_OK && !f.more && f.put == 0, "then nothing to do");
+	farm_store_close(s);
+}
+
 int main(void)
 {
 	farm_json_init();
@@ -158,6 +215,7 @@ int main(void)
 		return 1;
 	}
 	test_index();
+	test_backfill();
 	nftw(root, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 	return done_testing();
 }
