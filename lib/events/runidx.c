@@ -167,7 +167,7 @@ int farm_runidx_put(struct farm_txn *t, const char *event, json_t *data, uint64_
 	    (rc = farm_txn_put(t, FARM_T_RUNIDX, g, sizeof(g), NULL, rk.p, rk.len, 0)) != FARM_OK)
 		goto out;
 	rc = order_keys(t, org, json_string_value(prov), ok_field(proj) ? json_string_value(proj) : NULL,
-			id, org, val, strlen(val), 0);
+			id, org, (const char *)rk.p, rk.len, 0);
 out:
 	farm_json_free(val);
 	json_decref(row);
@@ -271,6 +271,7 @@ int farm_runidx_backfill(struct farm_txn *t, size_t per, int *more, size_t *put)
 }
 
 struct walk {
+	struct farm_txn *t;
 	const unsigned char *prefix;
 	size_t plen;
 	uint64_t first;
@@ -284,13 +285,23 @@ static int walk_cb(const void *key, size_t klen, const void *val, size_t vlen, v
 	struct walk *w = arg;
 	uint64_t id = 0;
 	json_t *row;
+	void *v = NULL;
+	size_t n = 0;
+	int rc;
 
 	if (klen != w->plen + 8 || memcmp(key, w->prefix, w->plen) != 0)
 		return 1; /* past the prefix (or a longer key of another filter) */
 	if (farm_events_key_id((const unsigned char *)key + w->plen, 8, &id) != FARM_OK ||
 	    id < w->first)
 		return 1; /* older than the history: so is everything after it */
-	row = json_loadb(val, vlen, 0, NULL);
+	/* The order row holds the run's lookup key: its row is the run's current state. */
+	rc = farm_txn_get(w->t, FARM_T_RUNIDX, val, vlen, &v, &n, 0);
+	if (rc == FARM_E_NOTFOUND)
+		return FARM_OK;
+	if (rc != FARM_OK)
+		return rc;
+	row = json_loadb(v, n, 0, NULL);
+	free(v);
 	if (!json_is_object(row) || (w->keep && !w->keep(row)))
 		json_decref(row);
 	else if (json_array_append_new(w->runs, row) != 0)
@@ -303,7 +314,7 @@ int farm_runidx_list(struct farm_txn *t, const char *org, const char *platform,
 		     int (*keep)(json_t *row), json_t *runs)
 {
 	struct key k = {malloc(KEY_MAX), 0};
-	struct walk w = {NULL, 0, first, limit, keep, runs};
+	struct walk w = {t, NULL, 0, first, limit, keep, runs};
 	int rc;
 
 	if (!k.p)

@@ -16,6 +16,7 @@
  *   S 'j' project NUL B               ... of one project
  *   S 'b' provider NUL project NUL B  ... of both
  *   0x01 'g' B  -> S 'r' provider NUL buildId   (retention, oldest first)
+ * The order rows' value is the run's 'r' key (the row is read from there).
  * An update deletes the run's previous order rows and writes the new ones: the run
  * moves to the front.  Retention (farm_runidx_prune): a run whose latest event left
  * the history (events.history) goes with it; readers also skip any row older than
