@@ -36,6 +36,7 @@
 #include <zmq.h>
 
 #include "board.h"
+#include "runidx.h"
 #include "clock.h"
 #include "conf.h"
 #include "daemon.h"
@@ -130,7 +131,9 @@ static int take_one(struct farm_txn *t, struct batch *b, const void *val, size_t
 	farm_events_key(id, key);
 	if ((rc = farm_txn_put(t, FARM_T_EVENTS, key, sizeof(key), NULL, s, strlen(s), 0)) !=
 		    FARM_OK ||
-	    (rc = farm_board_put(t, data, id)) != FARM_OK)
+	    (rc = farm_board_put(t, data, id)) != FARM_OK ||
+	    (rc = farm_runidx_put(t, json_string_value(json_object_get(ev, "event")), data, id)) !=
+		    FARM_OK)
 		goto out;
 	b->org[b->n] = json_is_string(org) ? strdup(json_string_value(org)) : NULL;
 	if (json_is_string(org) && !b->org[b->n]) {
@@ -163,7 +166,8 @@ static int prune(struct farm_txn *t, struct batch *b, uint64_t last)
 		if (rc != FARM_OK && rc != FARM_E_NOTFOUND)
 			return rc;
 	}
-	return FARM_OK;
+	/* The runs whose latest event left the history go with it (runidx.h). */
+	return farm_runidx_prune(t, b->oldest, PRUNE_PER_BATCH);
 }
 
 /* The entries were read before this transaction (farm_store_outbox_peek, which
@@ -340,7 +344,15 @@ static int fill_txn(struct farm_txn *t, void *arg)
 {
 	struct fill *f = arg;
 
-	return farm_board_backfill(t, BATCH, &f->more, &f->put);
+	int rc = farm_board_backfill(t, BATCH, &f->more, &f->put), more = 0;
+	size_t put = 0;
+
+	/* Then the runs index (an environment made before it existed), the same way. */
+	if (rc == FARM_OK && !f->more && (rc = farm_runidx_backfill(t, BATCH, &more, &put)) == FARM_OK) {
+		f->more = more;
+		f->put += put;
+	}
+	return rc;
 }
 
 /* The board of an environment made before it existed: filled from the history

@@ -30,6 +30,7 @@
 #include "log.h"
 #include "platform.h"
 #include "provider.h"
+#include "runidx.h"
 #include "banned.h"
 
 #define RUNS_LIMIT_DEFAULT 20
@@ -261,6 +262,79 @@ out:
 	return rc;
 }
 
+/* ---- GET /runs from the runs index (lib/events/runidx.h) ------------------------------ */
+
+struct ix {
+	const char *org, *platform, *project;
+	size_t limit;
+	json_t *runs;
+};
+
+static int ix_keep(json_t *row)
+{
+	/* The platform must be one farm knows (as the scan's farm_platform_find). */
+	return farm_platform_find(json_string_value(json_object_get(row, "provider"))) != NULL;
+}
+
+static int ix_newer(const void *a, const void *b)
+{
+	json_int_t x = json_integer_value(json_object_get(*(json_t *const *)a, "eventId"));
+	json_int_t y = json_integer_value(json_object_get(*(json_t *const *)b, "eventId"));
+
+	return x > y ? -1 : x < y;
+}
+
+/* The org's runs and the org-less ones (everyone's), each walk stopping at `limit`
+ * rows, merged newest first: one read transaction, at most 2 x limit rows read past
+ * those of platforms farm does not know. */
+static int ix_txn(struct farm_txn *t, void *arg)
+{
+	struct ix *x = arg;
+	json_t *mine = json_array(), *none = json_array(), *all = json_array();
+	json_t **v = NULL;
+	uint64_t first = 0;
+	size_t n = 0, i;
+	int rc = FARM_E_NOMEM;
+
+	if (!mine || !none || !all)
+		goto out;
+	if ((rc = farm_events_first(t, &first)) != FARM_OK)
+		goto out;
+	if (!first)
+		goto done; /* an empty history lists nothing */
+	if ((x->org && (rc = farm_runidx_list(t, x->org, x->platform, x->project, first, x->limit,
+					       ix_keep, mine)) != FARM_OK) ||
+	    (rc = farm_runidx_list(t, NULL, x->platform, x->project, first, x->limit, ix_keep,
+				   none)) != FARM_OK)
+		goto out;
+	rc = FARM_E_NOMEM;
+	n = json_array_size(mine) + json_array_size(none);
+	if (n && !(v = calloc(n, sizeof(*v))))
+		goto out;
+	for (i = 0; i < json_array_size(mine); i++)
+		v[i] = json_array_get(mine, i);
+	for (size_t j = 0; j < json_array_size(none); j++)
+		v[i + j] = json_array_get(none, j);
+	if (n)
+		qsort(v, n, sizeof(*v), ix_newer);
+	for (i = 0; i < n && i < x->limit; i++) {
+		json_object_del(v[i], "eventId");
+		if (json_array_append(all, v[i]))
+			goto out;
+	}
+done:
+	json_decref(x->runs);
+	x->runs = all;
+	all = NULL;
+	rc = FARM_OK;
+out:
+	free(v);
+	json_decref(mine);
+	json_decref(none);
+	json_decref(all);
+	return rc;
+}
+
 static int parse_limit(const char *v, long *out)
 {
 	size_t n = v ? strlen(v) : 0;
@@ -289,6 +363,15 @@ int farm_h_runs_history(struct farm_req *r)
 		return farm_req_fail(r, FARM_E_INVAL, "limit must be an integer from 1 to %d",
 				     RUNS_LIMIT_MAX);
 	s.limit = (size_t)limit;
+	if (app->conf.runs_index) {
+		struct ix x = {s.org, s.platform, s.project, s.limit, NULL};
+
+		if ((rc = farm_store_run(app->store, ix_txn, &x)) != FARM_OK) {
+			json_decref(x.runs);
+			goto fail;
+		}
+		return farm_req_json(r, 200, x.runs);
+	}
 	{
 		size_t k = 0;
 		int nomem = 0;

@@ -66,6 +66,8 @@ static const struct farm_conf_key conf_keys[] = {
 	 "days audit records are kept (0 = for ever); swept at each checkpoint"},
 	{"runs.log_max", FARM_CONF_SIZE, OFF(runs_log_max), 1 * KIB, 64 * MIB, "1M", 0,
 	 "largest run log GET /runs/:platform/:runId/log answers (the rest is cut and marked)"},
+	{"runs.index", FARM_CONF_BOOL, OFF(runs_index), 0, 1, "yes", 0,
+	 "GET /runs reads the runs index (no: scans the history; scripts/bench-runs' reference)"},
 	{"replication.local", FARM_CONF_STR, OFF(repl_local), 0, 0, "", 0,
 	 "host:port this node's replication manager listens on; empty = one node, no replication"},
 	{"replication.peers", FARM_CONF_STR, OFF(repl_peers), 0, 0, "", 0,

@@ -26,6 +26,7 @@ struct farm_conf {
 	long upstream_connect_timeout, upstream_timeout, upstream_max_body;
 	long cache_ttl, cache_size;
 	long runs_log_max;        /* bytes of a run log GET /runs/.../log answers */
+	int runs_index;           /* GET /runs from the runs index (else the history scan) */
 	int upstream_allow_loopback; /* providers may reach 127.0.0.0/8 and ::1 */
 	char *upstream_ca_file;      /* extra CA bundle for platform TLS; empty = system store */
 	char *pipelines_workspace_root;

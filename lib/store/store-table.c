@@ -27,6 +27,7 @@ const struct store_table store_tables[FARM_T__COUNT] = {
 	[FARM_T_EVENTS] = {"events.db", NULL},
 	[FARM_T_BOARD] = {"board.db", "board-org.db"},
 	[FARM_T_AUDIT] = {"audit.db", "audit-org.db"},
+	[FARM_T_RUNIDX] = {"runidx.db", "runidx-org.db"},
 };
 
 const unsigned char store_no_org_key[1] = {0};

@@ -58,6 +58,7 @@ enum farm_table {
 	FARM_T_EVENTS,     /* event id (8-byte big-endian) → event JSON (history) */
 	FARM_T_BOARD,      /* org\0platform\0project → latest run (org-indexed; lib/events/board.h) */
 	FARM_T_AUDIT,      /* record id (8-byte big-endian) → audit record (org-indexed; lib/audit/audit.h) */
+	FARM_T_RUNIDX,     /* runs index: latest state of every run, newest first (org-indexed; lib/events/runidx.h) */
 	FARM_T__COUNT
 };
 
