@@ -191,8 +191,10 @@ link $M up
 # Found by this test (not fixed, not always): after the heal the cut-off old master
 # may stay master beside the new one for minutes (130 s seen, DB_EVENT_REP_DUPMASTER
 # late); other runs settle within seconds, sometimes by a new election.  Berkeley DB
-# 5.3's repmgr does not step down a master that lost its quorum.  The next test holds
-# either way: no write the majority lacks is acknowledged.  docs/replication.md.
+# 5.3's repmgr does not step down a master that lost its quorum.  And once it is a
+# replica again, its GET /api/v1/events answered 503 for the rest of the test (3 runs of
+# 3), so its catch-up cannot be checked through the API.  The next test holds either
+# way: no write the majority lacks is acknowledged.  docs/replication.md.
 test_expect_failure_known 'healed, the old master steps down and rejoins as a replica (30 s)' '
 	for i in $(seq 1 60); do
 		[ "$(node_role $M)" = replica ] && master_of 1 2 3 >/dev/null && break
@@ -204,7 +206,8 @@ test_expect_failure_known 'healed, the old master steps down and rejoins as a re
 '
 
 test_expect_success 'healed, the old master still acknowledges nothing the majority lacks' '
-	say "old master $M after the heal: $(node_role $M); node $NEW: $(node_role $NEW)" | tee -a figures &&
+	say "old master $M after the heal: $(node_role $M), GET /events $(curl -s -o /dev/null -w %{http_code} -m 5 \
+		-H "Authorization: Bearer $TOKEN" "$(node_url $M)/api/v1/events?since=0"); node $NEW: $(node_role $NEW)" | tee -a figures &&
 	rm -f acksH.jsonl &&
 	LOAD_TAG=heal- $PY "$LOAD" load acksH.jsonl "$TOKEN" $HOOK 8 $(node_url $M) &&
 	say "old master $M answered after the heal: $(cut -d, -f4 acksH.jsonl | sort | uniq -c | tr -s " \n" " ")" | tee -a figures &&
