@@ -1,0 +1,228 @@
+#!/bin/bash
+# t9510-replication-netns.sh - a real link cut between replication nodes (issue 19,
+# docs/replication.md).  t9500 runs its three nodes on 127.0.0.2-.4 and freezes a node
+# (SIGSTOP) as a stand-in for a cut link; here every node lives in a network namespace
+# of its own, joined by a veth pair to a bridge in a fourth namespace ("hub") where the
+# test itself runs.  `ip link set <hub end> down` cuts a node off from every other node
+# and from the test; up heals it.  Every address (10.77.0.0/24) is inside namespaces
+# this script makes, and they are removed at the end, also on failure (trap).
+#   1. a replica's link is cut under a write load sent to the master: the load is
+#      acknowledged by the other replica (quorum); healed, the replica catches up with
+#      every acknowledged write;
+#   2. the master's link is cut: the other two elect a new master; writes sent to the
+#      cut-off old master (from inside its namespace) are not acknowledged unless they
+#      are on the majority (no split-brain acknowledgement); healed, the old master
+#      rejoins as a replica and holds every acknowledged write.
+# Root only: without `ip netns` (not root, no CAP_SYS_ADMIN, no iproute2) it is skipped.
+
+if [ -z "${FARM_T9510_INNER:-}" ]; then
+	skip() { echo "1..0 # SKIP $*"; exit 0; }
+	[ "$(id -u)" = 0 ] || skip "needs root for network namespaces"
+	command -v ip >/dev/null || skip "no ip (iproute2)"
+	NS=f9510-$$
+	cleanup() {
+		local n
+		for n in hub n1 n2 n3; do
+			# Whatever still runs in a node's namespace (a test that failed early).
+			for pid in $(ip netns pids "$NS-$n" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null; done
+			ip netns del "$NS-$n" 2>/dev/null
+		done
+	}
+	ip netns add "$NS-probe" 2>/dev/null || skip "ip netns unavailable"
+	ip netns del "$NS-probe"
+	trap cleanup EXIT
+	trap 'exit 1' INT TERM HUP
+	set -e
+	ip netns add "$NS-hub"
+	ip -n "$NS-hub" link set lo up
+	ip -n "$NS-hub" link add br0 type bridge
+	ip -n "$NS-hub" addr add 10.77.0.254/24 dev br0
+	ip -n "$NS-hub" link set br0 up
+	for n in 1 2 3; do
+		ip netns add "$NS-n$n"
+		ip -n "$NS-n$n" link set lo up
+		ip -n "$NS-hub" link add "h$n" type veth peer name eth0 netns "$NS-n$n"
+		ip -n "$NS-hub" link set "h$n" master br0 up
+		ip -n "$NS-n$n" addr add "10.77.0.$n/24" dev eth0
+		ip -n "$NS-n$n" link set eth0 up
+	done
+	set +e
+	FARM_T9510_INNER=$NS ip netns exec "$NS-hub" bash "$0" "$@"
+	exit $?
+fi
+
+. "$(dirname "$0")/test-lib.sh"
+NS=$FARM_T9510_INNER
+
+FAILOVER_MAX_S=15
+HOOK=jenkins-repl-token-0123
+LOAD=$TEST_DIR/lib-repl-load.py
+JWT=test-secret-0123456789abcdef0123456789
+
+for n in 1 2 3; do
+	eval "HOST$n=10.77.0.$n RPORT$n=7000 PPORT$n=9000 HPORT$n=8080"
+done
+node_url() { eval "echo http://\$HOST$1:\$HPORT$1"; }
+
+node_start() { # node N's farm-run (as make run) in its namespace and its own session
+	local n=$1 m peers="" pools=""
+	for m in 1 2 3; do
+		[ $m = "$n" ] && continue
+		eval "peers=\$peers\${peers:+,}\$HOST$m:\$RPORT$m; pools=\"\$pools \$HOST$m:\$PPORT$m\""
+	done
+	mkdir -p "$TRASH/node$n"
+	(
+		eval "export FARM_HOST=\$HOST$n FARM_PORT=\$HPORT$n FARM_LISTEN=\$HOST$n:\$PPORT$n"
+		eval "export FARM_REPLICATION_LOCAL=\$HOST$n:\$RPORT$n"
+		export FARM_REPLICATION_PEERS=$peers FARM_PEER_POOLS="$pools"
+		export FARM_STATE_DIR=$TRASH/node$n FARM_QUIET=1 FARM_WEBHOOK_JENKINS_TOKEN=$HOOK
+		export JWT_SECRET=$JWT FARM_WSD_LISTEN=127.0.0.1:8081 # wsd: loopback only, inside the namespace
+		exec ip netns exec "$NS-n$n" setsid "$SRC_DIR/scripts/farm-run" >>"$TRASH/node$n.out" 2>&1
+	) &
+	disown
+}
+nodes_stop() { # TERM, then KILL, everything in the nodes' namespaces
+	local n pid
+	for n in 1 2 3; do
+		for pid in $(ip netns pids "$NS-n$n" 2>/dev/null); do kill -TERM "$pid" 2>/dev/null; done
+	done
+	sleep 2
+	for n in 1 2 3; do
+		for pid in $(ip netns pids "$NS-n$n" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null; done
+	done
+}
+trap 'nodes_stop' EXIT
+
+link() { ip link set "h$1" "$2"; } # link N down|up: the hub end of node N's veth
+
+node_healthy() { curl -fsS -m 2 -o /dev/null "$(node_url $1)/api/v1/health" 2>/dev/null; }
+node_wait() {
+	local i
+	for i in $(seq 1 $((${2:-60} * 10))); do
+		node_healthy $1 && return 0
+		sleep 0.1
+	done
+	echo "node $1 not healthy after ${2:-60} s:"
+	tail -n 20 "$TRASH/node$1.out" "$TRASH/node$1/log/farm-fcgi.log"
+	return 1
+}
+role_json() { $PY -c 'import json,sys; print(json.load(sys.stdin)["replication"]["role"])' 2>/dev/null || echo down; }
+node_role() { curl -sS -m 2 "$(node_url $1)/api/v1/health" 2>/dev/null | role_json; }
+# node_role_inside N: asked from inside node N's namespace (it may be cut off from the hub).
+node_role_inside() { ip netns exec "$NS-n$1" curl -sS -m 2 "$(node_url $1)/api/v1/health" 2>/dev/null | role_json; }
+master_of() {
+	local n
+	for n in "$@"; do [ "$(node_role $n)" = master ] && { echo $n; return 0; }; done
+	return 1
+}
+acked() { local c; c=$(grep -c "\"status\": 20" "$1" 2>/dev/null); echo "${c:-0}"; }
+
+test_expect_success 'three nodes in their namespaces elect one master' '
+	node_start 1 && node_start 2 && node_start 3 &&
+	node_wait 1 && node_wait 2 && node_wait 3 &&
+	M=$(master_of 1 2 3) &&
+	say "master: node $M" &&
+	roles="$(node_role 1) $(node_role 2) $(node_role 3)" &&
+	test_equal "$(echo $roles | tr " " "\n" | sort | tr "\n" " ")" "master replica replica "
+'
+
+[ $test_failed = 0 ] || { nodes_stop; test_done; } # no group: nothing else can pass
+
+TOKEN=$(FARM_CONFIG=$TRASH/node1/farm.conf JWT_SECRET=$JWT "$FARM_BUILD/farmctl" token --sub admin --role admin --ttl 1h)
+
+test_expect_success 'a replica cut off under load, healed, catches up with every acknowledged write' '
+	X=$(for n in 1 2 3; do [ $n != $M ] && echo $n; done | head -n 1) &&
+	rm -f acks1.jsonl &&
+	LOAD_TAG=cut- bg $PY "$LOAD" load acks1.jsonl "$TOKEN" $HOOK 240 $(node_url $M) &&
+	LOADER=$BG_PID &&
+	for i in $(seq 1 300); do [ "$(acked acks1.jsonl)" -ge 40 ] && break; sleep 0.1; done &&
+	link $X down &&
+	say "node $X cut off after $(acked acks1.jsonl) acknowledged writes" &&
+	! node_healthy $X &&
+	wait $LOADER &&
+	say "answers during the cut: $(cut -d, -f4 acks1.jsonl | sort | uniq -c | tr -s " \n" " ")" &&
+	# A loaded machine may let a few commits miss replication.ack_timeout (504: not
+	# acknowledged, and not checked below); most must be acknowledged by the quorum left.
+	test "$(acked acks1.jsonl)" -ge 200 &&
+	# Cut off, the node has not got the writes made after the cut.
+	! LOAD_TAG=cut- ip netns exec $NS-n$X $PY "$LOAD" check acks1.jsonl "$TOKEN" $(node_url $X) >cut.out &&
+	tail -n 3 cut.out &&
+	link $X up &&
+	t0=$(date +%s%N) &&
+	for i in $(seq 1 60); do
+		LOAD_TAG=cut- $PY "$LOAD" check acks1.jsonl "$TOKEN" $(node_url $X) >check1.out &&
+			[ "$(node_role $X)" = replica ] && break
+		sleep 0.5
+	done &&
+	say "healed node $X caught up in $(ms_since $t0) ms" | tee -a figures &&
+	cat check1.out &&
+	LOAD_TAG=cut- $PY "$LOAD" check acks1.jsonl "$TOKEN" $(node_url 1) $(node_url 2) $(node_url 3) &&
+	test_equal "$(master_of 1 2 3)" "$M"
+'
+
+test_expect_success 'the master cut off: a new master among the two, no split-brain acknowledgement' '
+	OTHERS=$(for n in 1 2 3; do [ $n != $M ] && echo $n; done | tr "\n" " ") &&
+	link $M down &&
+	t0=$(date +%s%N) &&
+	NEW= &&
+	for i in $(seq 1 $((FAILOVER_MAX_S * 10))); do
+		NEW=$(master_of $OTHERS) && break
+		sleep 0.1
+	done &&
+	FAILOVER_MS=$(ms_since $t0) &&
+	say "link of master $M cut: node $NEW master after $FAILOVER_MS ms (bound $FAILOVER_MAX_S s)" | tee -a figures &&
+	test -n "$NEW" && test "$FAILOVER_MS" -le $((FAILOVER_MAX_S * 1000)) &&
+	# Writes sent to the old master from inside its namespace (nobody else reaches it).
+	rm -f acksM.jsonl &&
+	LOAD_TAG=old- LOAD_THREADS=4 ip netns exec $NS-n$M $PY "$LOAD" load acksM.jsonl "$TOKEN" $HOOK 12 $(node_url $M) &&
+	say "old master $M ($(node_role_inside $M)) answered: $(cut -d, -f4 acksM.jsonl | sort | uniq -c | tr -s " \n" " ")" | tee -a figures &&
+	test "$(grep -c . acksM.jsonl)" -eq 12 &&
+	# Any it acknowledged must be on the majority (with quorum acks: none is).
+	LOAD_TAG=old- $PY "$LOAD" check acksM.jsonl "$TOKEN" $(node_url $NEW) $(for n in $OTHERS; do node_url $n; done) &&
+	# The majority takes writes.
+	rm -f acks2.jsonl &&
+	LOAD_TAG=maj- $PY "$LOAD" load acks2.jsonl "$TOKEN" $HOOK 40 $(node_url $NEW) &&
+	test "$(acked acks2.jsonl)" -ge 30
+'
+
+[ -f figures ] && cat figures
+
+link $M up
+# Found by this test (not fixed, not always): after the heal the cut-off old master
+# may stay master beside the new one for minutes (130 s seen, DB_EVENT_REP_DUPMASTER
+# late); other runs settle within seconds, sometimes by a new election.  Berkeley DB
+# 5.3's repmgr does not step down a master that lost its quorum.  And once it is a
+# replica again, its GET /api/v1/events answered 503 for the rest of the test (3 runs of
+# 3), so its catch-up cannot be checked through the API.  The next test holds either
+# way: no write the majority lacks is acknowledged.  docs/replication.md.
+test_expect_failure_known 'healed, the old master steps down and rejoins as a replica (30 s)' '
+	for i in $(seq 1 60); do
+		[ "$(node_role $M)" = replica ] && master_of 1 2 3 >/dev/null && break
+		sleep 0.5
+	done &&
+	test_equal "$(node_role $M)" replica &&
+	test "$(for n in 1 2 3; do node_role $n; done | grep -c "^master$")" -eq 1 &&
+	LOAD_TAG=maj- $PY "$LOAD" check acks2.jsonl "$TOKEN" $(node_url $M)
+'
+
+test_expect_success 'healed, the old master still acknowledges nothing the majority lacks' '
+	say "old master $M after the heal: $(node_role $M), GET /events $(curl -s -o /dev/null -w %{http_code} -m 5 \
+		-H "Authorization: Bearer $TOKEN" "$(node_url $M)/api/v1/events?since=0"); node $NEW: $(node_role $NEW)" | tee -a figures &&
+	rm -f acksH.jsonl &&
+	LOAD_TAG=heal- $PY "$LOAD" load acksH.jsonl "$TOKEN" $HOOK 8 $(node_url $M) &&
+	say "old master $M answered after the heal: $(cut -d, -f4 acksH.jsonl | sort | uniq -c | tr -s " \n" " ")" | tee -a figures &&
+	test "$(grep -c . acksH.jsonl)" -eq 8 &&
+	LOAD_TAG=heal- $PY "$LOAD" check acksH.jsonl "$TOKEN" $(node_url $NEW) $(for n in $OTHERS; do node_url $n; done) &&
+	LOAD_TAG=old- $PY "$LOAD" check acksM.jsonl "$TOKEN" $(node_url $NEW) $(for n in $OTHERS; do node_url $n; done) &&
+	LOAD_TAG=cut- $PY "$LOAD" check acks1.jsonl "$TOKEN" $(node_url $NEW) $(for n in $OTHERS; do node_url $n; done)
+'
+
+[ -f figures ] && sed -n '3,$p' figures
+
+test_expect_success 'no node logged a sanitizer report or an nginx alert' '
+	! grep -lE "AddressSanitizer|runtime error:|LeakSanitizer" "$TRASH"/node*/log/*.log &&
+	! grep -E "\[(alert|emerg)\]" "$TRASH"/node*/nginx/error.log
+'
+
+nodes_stop
+test_done
