@@ -731,6 +731,12 @@ static void reap(struct farm_app *app, int stopping, time_t *crash_times, size_t
 		int slot = -1;
 		if (pid == ckpt_pid) {
 			ckpt_done(app, st);
+			/* Killed inside Berkeley DB (an operator's kill -9, the OOM killer), it
+			 * may hold the environment as a dead worker does: the same check, or
+			 * every later checkpoint blocks until CKPT_TIMEOUT_S. */
+			if (WIFSIGNALED(st) && !stopping && !env_down &&
+			    run_bounded(child_failchk, app, 5000) != 0)
+				need_recover = 1;
 			continue;
 		}
 		if (pid == repl_pid) {
