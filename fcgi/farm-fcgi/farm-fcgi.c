@@ -359,8 +359,10 @@ static int child_checkpoint(struct farm_app *app)
 	size_t swept = 0;
 	int rc;
 
-	if ((rc = farm_store_open(&s, app->conf.state_dir, store_flags(app), &err)) != FARM_OK)
+	if ((rc = farm_store_open(&s, app->conf.state_dir, store_flags(app), &err)) != FARM_OK) {
+		farm_log(FARM_LOG_WARN, NULL, 0, "checkpoint: %s", err.msg);
 		return rc == FARM_E_NOSPACE ? 3 : 2;
+	}
 	if (app->conf.audit_retention_days > 0 && farm_store_writable(s) == FARM_OK) { /* master only */
 		long long cutoff = farm_clock_ms() - app->conf.audit_retention_days * 86400000LL;
 		if ((rc = farm_audit_sweep(s, cutoff, AUDIT_SWEEP_MAX, &swept)) != FARM_OK)
@@ -373,6 +375,8 @@ static int child_checkpoint(struct farm_app *app)
 	}
 	rc = farm_store_checkpoint(s);
 	farm_store_close(s);
+	if (rc != FARM_OK) /* the master logs a change of state only: say why each time */
+		farm_log(FARM_LOG_WARN, NULL, 0, "checkpoint: %s", farm_strerror(rc));
 	return rc == FARM_OK ? 0 : rc == FARM_E_NOSPACE ? 3 : 2;
 }
 
