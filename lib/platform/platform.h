@@ -242,7 +242,8 @@ struct farm_platform {
 	const struct farm_platform_status *statuses; /* {NULL} ends */
 	const char *run_id; /* how a run is named (platforms.md §5): "job#number" */
 	const struct farm_platform_deploy *deploy; /* NULL: not a deployment target */
-	const struct farm_platform_poll *poll;     /* NULL: runs are not watched */
+	const struct farm_platform_poll *poll;     /* NULL: runs are watched only for a
+						    * credential asking for it (runs.get) */
 	const struct farm_platform_runs *runs;     /* NULL: no /runs/<type> operations */
 };
 
