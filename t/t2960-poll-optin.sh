@@ -136,4 +136,15 @@ test_expect_success 'no poll: nothing is read after the trigger, no event' '
 	test_equal "$(events_of $ADMIN_B $PB)" "[]"
 '
 
+test_expect_success 'poll: a run a read shows running is watched until it ends' '
+	TOKEN=$ADMIN_A api GET /api/v1/runs/semaphore/$PB && expect_status 200 &&
+	test_equal "$(json_get body "d[\"status\"]")" running &&
+	wait_until 10 events_are $ADMIN_A $PB "[\"running\"]" &&
+	sem_set $PB done failed &&
+	wait_until 10 events_are $ADMIN_A $PB "[\"running\", \"failed\"]" &&
+	sleep 1.5 && fake_forget semaphore && sleep 2.5 &&
+	test_equal "$(reads /api/v1alpha/pipelines/$PB)" 0 &&
+	test_equal "$(events_of $ADMIN_B $PB)" "[]"
+'
+
 test_done

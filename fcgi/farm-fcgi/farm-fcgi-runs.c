@@ -513,6 +513,8 @@ static void watch_unfinished(struct farm_req *r, const struct farm_platform *pl,
 
 	if (!json_is_string(id) || !st || (strcmp(st, "queued") && strcmp(st, "running")))
 		return;
+	if (pc->c.cache_state && !strcmp(pc->c.cache_state, "hit"))
+		return; /* only what the platform answered now */
 	if (!(runs = json_pack("[O]", id)))
 		return;
 	farm_fcgi_watch_runs(r, pl, pc, runs);
