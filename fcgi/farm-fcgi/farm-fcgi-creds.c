@@ -260,7 +260,8 @@ int farm_h_creds_create(struct farm_req *r)
 		json_array_append_new(errors, json_pack("s++", "type must be one of: ",
 							 farm_platform_types(), ""));
 	farm_creds_check_name(json_object_get(r->in, "name"), errors);
-	farm_creds_check_value(json_string_value(type), pl ? pl->fields : NULL, value, errors);
+	farm_creds_check_value_opts(json_string_value(type), pl ? pl->fields : NULL,
+				    farm_platform_poll_optin(pl) ? FARM_CREDS_POLL : 0, value, errors);
 	if (json_array_size(errors))
 		return farm_req_fail_list(r, FARM_E_INVAL, errors);
 	json_decref(errors);
@@ -342,8 +343,13 @@ static int patch_txn(struct farm_txn *t, void *arg)
 		rc = FARM_E_INVAL;
 		goto out;
 	}
-	if (value && farm_creds_check_value(json_string_value(json_object_get(rec, "type")),
-					    fields_of(rec), value, p->errors)) {
+	if (value && farm_creds_check_value_opts(
+			     json_string_value(json_object_get(rec, "type")), fields_of(rec),
+			     farm_platform_poll_optin(farm_platform_find(json_string_value(
+				     json_object_get(rec, "type"))))
+				     ? FARM_CREDS_POLL
+				     : 0,
+			     value, p->errors)) {
 		rc = FARM_E_INVAL;
 		goto out;
 	}

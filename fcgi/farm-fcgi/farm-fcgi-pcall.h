@@ -43,4 +43,12 @@ int farm_pcall_answer(struct farm_req *r, struct farm_pcall *pc, int rc, int sta
 /* NULL-safe on a zeroed pc. */
 void farm_pcall_end(struct farm_pcall *pc);
 
+/* Runs (array of run ids, borrowed) that a call through pc triggered or saw
+ * unfinished are watched by farm-runner (watch.h) when farm_watch_wanted: pl has a
+ * poll hook, or pc's credential asks for polling ("poll": true) and pl has runs.get.
+ * A failure to record them is logged; the answer stands.  farm-fcgi-providers.c. */
+int farm_watch_wanted(const struct farm_platform *pl, struct farm_pcall *pc);
+void farm_fcgi_watch_runs(struct farm_req *r, const struct farm_platform *pl,
+			  struct farm_pcall *pc, json_t *runs);
+
 #endif

@@ -315,16 +315,30 @@ static int watch_txn(struct farm_txn *t, void *arg)
 	return FARM_OK;
 }
 
+/* 1 when runs of pl seen through pc are watched: pl has a poll hook, or pc's
+ * credential asks for polling ("poll": true) and pl can read a run (runs.get). */
+int farm_watch_wanted(const struct farm_platform *pl, struct farm_pcall *pc)
+{
+	json_t *v;
+
+	if (pl->poll)
+		return 1;
+	if (!farm_platform_poll_optin(pl))
+		return 0;
+	v = pc->c.value ? pc->c.value : farm_provider_value(&pc->c);
+	return farm_creds_wants_poll(v);
+}
+
 /* Runs the call triggered or saw unfinished are watched by farm-runner's poller
  * (watch.h); a failure to record them is logged, the answer stands. */
-static void watch_runs(struct farm_req *r, const struct farm_platform *pl, struct farm_pcall *pc,
-		       json_t *runs)
+void farm_fcgi_watch_runs(struct farm_req *r, const struct farm_platform *pl,
+			  struct farm_pcall *pc, json_t *runs)
 {
 	struct farm_app *app = r->app;
 	struct watch_io w = {pl->up.type, farm_req_org(r), pc->c.cred_id, runs, farm_clock_ms()};
 	int rc;
 
-	if (!pl->poll || !json_array_size(runs))
+	if (!json_array_size(runs) || !farm_watch_wanted(pl, pc))
 		return;
 	if ((rc = farm_store_run(app->store, watch_txn, &w)) != FARM_OK)
 		farm_log(FARM_LOG_WARN, r->id, 0, "%s: cannot watch %zu run(s): %s", pl->up.type,
@@ -408,7 +422,7 @@ int farm_h_platform(struct farm_req *r)
 	if (rc == FARM_OK && o.log)
 		farm_log(FARM_LOG_INFO, r->id, 0, "%s", o.log);
 	if (rc == FARM_OK)
-		watch_runs(r, pl, &pc, o.watch);
+		farm_fcgi_watch_runs(r, pl, &pc, o.watch);
 	json_decref(o.watch);
 	if (rc == FARM_OK && o.text)
 		return answer_text(r, &pc, o.text, o.len, o.ctype);

@@ -503,6 +503,24 @@ static int rd_run(struct farm_provider_call *c, const void *arg, json_t **out)
 	return g->pl->runs->get(c, g->run_id, out);
 }
 
+/* A run read or started queued or running (its event fields, borrowed) is watched
+ * until it ends when its platform or credential asks for it (farm_watch_wanted). */
+static void watch_unfinished(struct farm_req *r, const struct farm_platform *pl,
+			     struct farm_pcall *pc, json_t *fields)
+{
+	const char *st = json_string_value(json_object_get(fields, "status"));
+	json_t *id = json_object_get(fields, "buildId"), *runs;
+
+	if (!json_is_string(id) || !st || (strcmp(st, "queued") && strcmp(st, "running")))
+		return;
+	if (pc->c.cache_state && !strcmp(pc->c.cache_state, "hit"))
+		return; /* only what the platform answered now */
+	if (!(runs = json_pack("[O]", id)))
+		return;
+	farm_fcgi_watch_runs(r, pl, pc, runs);
+	json_decref(runs);
+}
+
 int farm_h_run_one(struct farm_req *r)
 {
 	const struct farm_platform *pl = run_target(r, OP_GET);
@@ -521,6 +539,7 @@ int farm_h_run_one(struct farm_req *r)
 		return farm_pcall_answer(r, &pc, rc, 200, NULL);
 	fields = json_loadb(text, len, 0, NULL);
 	free(text);
+	watch_unfinished(r, pl, &pc, fields);
 	run = fields ? run_object(r, &pc, fields) : NULL;
 	json_decref(fields);
 	if (!run)
@@ -568,6 +587,7 @@ static int run_action(struct farm_req *r, enum run_op op)
 		return farm_pcall_answer(r, &pc, rc, 200, NULL);
 	}
 	if (op == OP_RERUN) {
+		watch_unfinished(r, pl, &pc, fields);
 		out = run_object(r, &pc, fields);
 		/* Not started yet (a Jenkins queue item that waited past the bound): 202, the
 		 * run without a buildId. */

@@ -275,8 +275,22 @@ static int observe_txn(struct farm_txn *t, void *arg)
 {
 	struct observe_io *o = arg;
 
+	if (!o->h->pl->webhook->observe) /* a credential that asks for polling */
+		return farm_watch_observe(t, o->h->pl->up.type, o->h->org, o->h->cred_id,
+					  o->fields, o->now, farm_clock_ms(), &o->emitted);
 	return o->h->pl->webhook->observe(t, o->h->org, o->h->cred_id, o->fields, o->now,
 					  &o->emitted);
+}
+
+/* 1 when the delivery's run is stored as its observation, shared with the watcher
+ * (watch.h): the path's credential asks for polling ("poll": true) on a platform
+ * that has no observation of its own, and the delivery names the run and its status. */
+static int hook_polled(const struct hook *h, json_t *fields)
+{
+	return h->cred_id && !h->pl->webhook->observe && farm_platform_poll_optin(h->pl) &&
+	       farm_creds_wants_poll(h->value) &&
+	       json_is_string(json_object_get(fields, "buildId")) &&
+	       json_is_string(json_object_get(fields, "status"));
 }
 
 /* Stores what the verified payload says (an event, or an observation), answers.
@@ -303,7 +317,7 @@ static int hook_accept(struct hook *h, int parsed, json_t *fields, char *key,
 	}
 	p.received_ms = farm_clock_ms();
 	farm_clock_iso(p.received_ms, received);
-	if (h->pl->webhook->observe) {
+	if (h->pl->webhook->observe || hook_polled(h, fields)) {
 		o.now = received;
 		rc = farm_store_run(app->store, observe_txn, &o);
 		if (rc != FARM_OK) {

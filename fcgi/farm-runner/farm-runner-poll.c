@@ -275,18 +275,21 @@ static void *poller_main(void *arg)
 
 /* ---- runs watched until they end (watch.h, platforms.md §4) ------------------------------
  *
- * One thread for every platform with a poll hook.  Every second (or poll.interval,
- * when shorter) it lists the watches and reads each one that is due (its "next"),
- * with the credential that saw it, through the platform's poll.read, and stores what
- * it read as the run's observation (farm_watch_observe: an event only on a change; a
- * final status ends the watch).  Bounds: a credential spends at most its platform's
- * rate key of reads a minute (a token bucket, here in memory); a 429 holds every read of
- * that credential for the platform's Retry-After (at least poll.interval); a failing
- * read is retried after poll.interval doubled per failure (at most an hour); a 404
- * (the run is gone), a credential that is gone, or a watch older than poll.max_age
- * ends the watch. */
+ * One thread, started when a platform has a poll hook or lets its credentials ask
+ * for polling ("poll": true, farm_platform_poll_optin).  Every second (or
+ * poll.interval, when shorter) it lists the watches and reads each one that is due
+ * (its "next"), with the credential that saw it, through the platform's poll.read
+ * (without one: runs.get, while the credential still asks for polling), and stores
+ * what it read as the run's observation (farm_watch_observe: an event only on a
+ * change; a final status ends the watch).  Bounds: a credential spends at most its
+ * platform's rate key of reads a minute (60 without one; a token bucket, here in
+ * memory); a 429 holds every read of that credential for the platform's Retry-After
+ * (at least poll.interval); a failing read is retried after poll.interval doubled per
+ * failure (at most an hour); a 404 (the run is gone), a credential that is gone, or a
+ * watch older than poll.max_age ends the watch. */
 
 #define WATCH_BATCH 1000 /* watches read per tick at most */
+#define GENERIC_POLL_RATE 60 /* reads a minute of a credential whose platform has no rate key */
 
 struct bucket {
 	double tokens;
@@ -435,7 +438,7 @@ static void watch_one(struct watcher *wt, json_t *w, long long now)
 	memset(&c, 0, sizeof(c));
 	farm_clock_iso(now, nowiso);
 	o.now = nowiso;
-	if (!p || !p->poll || !p->poll->read || !cred_id) {
+	if (!p || (!(p->poll && p->poll->read) && !farm_platform_poll_optin(p)) || !cred_id) {
 		o.drop = 1;
 		goto store;
 	}
@@ -446,8 +449,9 @@ static void watch_one(struct watcher *wt, json_t *w, long long now)
 		goto store;
 	}
 	b = bucket_of(wt, type, cred_id);
-	if (!b || !bucket_take(b, p->poll->rate_key ? farm_conf_num(&rn->conf, p->poll->rate_key)
-						     : 60, now))
+	if (!b || !bucket_take(b, p->poll && p->poll->rate_key
+					  ? farm_conf_num(&rn->conf, p->poll->rate_key)
+					  : GENERIC_POLL_RATE, now))
 		return; /* its turn comes at a later tick */
 	/* The credential that saw the run, in its org; gone: the watch ends with it. */
 	if (farm_store_run(rn->store, cred_id_txn, &ci) != FARM_OK)
@@ -467,7 +471,21 @@ static void watch_one(struct watcher *wt, json_t *w, long long now)
 	c.cred_id = cred_id;
 	c.open_value = open_value;
 	c.open_arg = &op;
-	rc = p->poll->read(&c, run, &o.fields);
+	if (p->poll && p->poll->read) {
+		rc = p->poll->read(&c, run, &o.fields);
+	} else {
+		/* No poll hook: the credential asked for polling ("poll": true); read the
+		 * run through runs.get.  A credential that no longer asks ends the watch. */
+		json_t *v = farm_provider_value(&c);
+		if (!v) {
+			rc = c.err.code ? c.err.code : FARM_E_CRYPTO;
+		} else if (!farm_creds_wants_poll(v)) {
+			o.drop = 1;
+			goto store;
+		} else {
+			rc = p->runs->get(&c, run, &o.fields);
+		}
+	}
 	if (rc == FARM_OK) {
 		json_object_set_new(w, "fails", json_integer(0));
 		json_object_set_new(w, "next", json_integer(now + interval * 1000LL));
@@ -636,8 +654,9 @@ int farm_runner_poll_start(struct farm_runner *rn)
 		if ((rc = start_one(rn, p, interval)) != FARM_OK)
 			return rc;
 	}
+	/* Every platform with a poll hook, or whose credentials may ask for polling. */
 	for (size_t i = 0; farm_platforms[i]; i++)
-		if (farm_platforms[i]->poll)
+		if (farm_platforms[i]->poll || farm_platform_poll_optin(farm_platforms[i]))
 			return start_watcher(rn);
 	return FARM_OK;
 }

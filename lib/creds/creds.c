@@ -127,6 +127,17 @@ int farm_creds_check_name(json_t *name, json_t *errors)
 int farm_creds_check_value(const char *type, const struct farm_cred_field *fields,
 			   json_t *value, json_t *errors)
 {
+	return farm_creds_check_value_opts(type, fields, 0, value, errors);
+}
+
+int farm_creds_wants_poll(json_t *value)
+{
+	return json_is_true(json_object_get(value, "poll"));
+}
+
+int farm_creds_check_value_opts(const char *type, const struct farm_cred_field *fields,
+				unsigned opts, json_t *value, json_t *errors)
+{
 	size_t before = json_array_size(errors);
 	const struct farm_cred_field *f;
 	const char *k;
@@ -149,6 +160,11 @@ int farm_creds_check_value(const char *type, const struct farm_cred_field *field
 	json_object_foreach(value, k, v)
 	{
 		const char *s = json_string_value(v);
+		if ((opts & FARM_CREDS_POLL) && !strcmp(k, "poll") && !field_find(fields, k)) {
+			if (!json_is_boolean(v))
+				add_err(errors, "value.poll must be a boolean");
+			continue;
+		}
 		if (!(f = field_find(fields, k))) {
 			add_err(errors, "value.%s is not allowed for type %s", k, type);
 			continue;

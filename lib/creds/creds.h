@@ -33,6 +33,14 @@ struct farm_cred_field {
  * is unknown, reported by the caller, so only the value's shape is checked). */
 int farm_creds_check_value(const char *type, const struct farm_cred_field *fields,
 			   json_t *value, json_t *errors);
+/* The same, with the generic fields `opts` allows besides the type's own:
+ * FARM_CREDS_POLL: "poll", a boolean (true: farm watches the credential's runs
+ * through the platform's runs.get until they end, lib/platform/watch.h). */
+#define FARM_CREDS_POLL 1u
+int farm_creds_check_value_opts(const char *type, const struct farm_cred_field *fields,
+				unsigned opts, json_t *value, json_t *errors);
+/* 1 when an opened credential value asks for polling ("poll": true). */
+int farm_creds_wants_poll(json_t *value);
 int farm_creds_check_name(json_t *name, json_t *errors);
 
 /* Associated data binding a ciphertext to its record.  Returns its length;

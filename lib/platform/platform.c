@@ -54,6 +54,11 @@ unsigned farm_platform_capabilities(const struct farm_platform *pl)
 	return caps;
 }
 
+int farm_platform_poll_optin(const struct farm_platform *pl)
+{
+	return pl && pl->runs && pl->runs->get;
+}
+
 const char *farm_platform_types(void)
 {
 	static char list[512];

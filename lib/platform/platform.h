@@ -242,7 +242,8 @@ struct farm_platform {
 	const struct farm_platform_status *statuses; /* {NULL} ends */
 	const char *run_id; /* how a run is named (platforms.md §5): "job#number" */
 	const struct farm_platform_deploy *deploy; /* NULL: not a deployment target */
-	const struct farm_platform_poll *poll;     /* NULL: runs are not watched */
+	const struct farm_platform_poll *poll;     /* NULL: runs are watched only for a
+						    * credential asking for it (runs.get) */
 	const struct farm_platform_runs *runs;     /* NULL: no /runs/<type> operations */
 };
 
@@ -256,6 +257,12 @@ const struct farm_platform *farm_platform_find(const char *type);
  * once at start-up, before the configuration is loaded, by every program that loads
  * it.  FARM_OK, FARM_E_EXISTS (a key declared twice, differently), FARM_E_NOMEM. */
 int farm_platform_conf_register(void);
+
+/* 1 when a credential of pl may ask for polling (value field "poll": true,
+ * lib/creds/creds.h FARM_CREDS_POLL): pl can read one run (runs.get).  The runs of
+ * such a credential are watched like a poll hook's (watch.h), read through runs.get
+ * when pl has no poll hook. */
+int farm_platform_poll_optin(const struct farm_platform *pl);
 
 /* The platform catalog components are linked to (the first with a deploy hook), or
  * NULL when none has one. */

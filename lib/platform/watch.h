@@ -8,7 +8,9 @@
  * poll.max_age).  What the poller reads and what a webhook delivery reports are both
  * stored as the run's *observation*; an event is appended only when the normalised
  * status differs from the stored one, so a change is emitted once, whoever saw it
- * first.
+ * first.  A credential may ask for the same on a platform without a poll hook
+ * ("poll": true, farm_platform_poll_optin): its runs are then watched and read
+ * through the platform's runs.get.
  *
  * Both live in FARM_T_META, one per (platform, org, run) whichever of the org's
  * credentials saw the run (the watch reads it with the first one that did):

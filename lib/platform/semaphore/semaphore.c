@@ -748,9 +748,13 @@ static int op_run(struct farm_provider_call *c, const struct farm_platform_in *i
 	int rc = run_workflow(c, in->body, &o->json);
 
 	o->status = 201;
-	if (rc == FARM_OK)
+	if (rc == FARM_OK) {
 		o->log = farm_arena_printf(c->arena, "semaphore: workflow %s started",
 					   json_string_value(json_object_get(o->json, "workflowId")));
+		/* Watched when the credential asks for polling (farm_platform_poll_optin). */
+		if (json_is_string(json_object_get(o->json, "pipelineId")))
+			o->watch = json_pack("[O]", json_object_get(o->json, "pipelineId"));
+	}
 	return rc;
 }
 
@@ -760,10 +764,13 @@ static int op_rerun(struct farm_provider_call *c, const struct farm_platform_in 
 	int rc = rerun_workflow(c, in->params[0], &o->json);
 
 	o->status = 201;
-	if (rc == FARM_OK)
+	if (rc == FARM_OK) {
 		o->log = farm_arena_printf(c->arena, "semaphore: workflow %s rerun as %s",
 					   in->params[0],
 					   json_string_value(json_object_get(o->json, "workflowId")));
+		if (json_is_string(json_object_get(o->json, "pipelineId")))
+			o->watch = json_pack("[O]", json_object_get(o->json, "pipelineId"));
+	}
 	return rc;
 }
 
