@@ -10,6 +10,10 @@
 . "$TEST_DIR/lib-platform-contract.sh"
 
 export FARM_CACHE_TTL=0
+# The tests below assert the exact requests Candor receives: farm-runner's watcher must not
+# read the runs they trigger meanwhile (polling is t2951's; every 30 s it would land in
+# some test's window).
+export FARM_POLL_INTERVAL=86400
 # One worker: sessions are kept per process, so the counts below are exact.
 export FARM_WORKERS=1
 PASS=candor-pass-4f1e9d
