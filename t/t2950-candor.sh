@@ -8,12 +8,13 @@
 . "$(dirname "$0")/test-lib.sh"
 . "$TEST_DIR/lib-fakes.sh"
 . "$TEST_DIR/lib-platform-contract.sh"
+. "$TEST_DIR/lib-events.sh"
 
 export FARM_CACHE_TTL=0
 # The tests below assert the exact requests Candor receives: farm-runner's watcher must not
-# read the runs they trigger meanwhile (polling is t2951's; every 30 s it would land in
-# some test's window).
-export FARM_POLL_INTERVAL=86400
+# read the runs they trigger meanwhile (it reads a triggered run at once, in whichever
+# test runs then), so it is stopped after each start; polling is t2951's.
+export FARM_RUN_SUPERVISE_EXCEPT=farm-runner
 # One worker: sessions are kept per process, so the counts below are exact.
 export FARM_WORKERS=1
 PASS=candor-pass-4f1e9d
@@ -39,7 +40,7 @@ logins() { fake_ctl candor GET /__fake/sessions | $PY -c 'import json,sys; print
 msg() { json_get body 'd["message"]'; }
 
 test_expect_success 'setup: the stack, tokens, a Candor credential for org-a' '
-	start_farm &&
+	start_farm && daemon_stop farm-runner &&
 	ADMIN_A=$(token alice org-a admin) &&
 	MEMBER_A=$(token bob org-a) &&
 	ADMIN_B=$(token carol org-b admin) &&
@@ -263,12 +264,12 @@ test_expect_success 'the address policy: a metadata address is refused, nothing 
 
 test_expect_success 'the address policy: loopback refused unless upstream.allow_loopback' '
 	stop_farm &&
-	FARM_UPSTREAM_ALLOW_LOOPBACK=no start_farm &&
+	FARM_UPSTREAM_ALLOW_LOOPBACK=no start_farm && daemon_stop farm-runner &&
 	fake_forget candor &&
 	TOKEN=$MEMBER_A api GET /api/v1/candor/pipelines && expect_status 502 &&
 	case "$(msg)" in "Candor address is not allowed"*) ;; *) cat body; false ;; esac &&
 	test_equal "$(fake_count candor)" 0 &&
-	stop_farm && start_farm
+	stop_farm && start_farm && daemon_stop farm-runner
 '
 
 test_expect_success 'the password, the runner token and the session never leak' '
