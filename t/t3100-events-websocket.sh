@@ -9,6 +9,7 @@
 CCI_SECRET=cci-secret-for-t3100-0123456789
 export FARM_WEBHOOK_CIRCLECI_SECRET=$CCI_SECRET
 export FARM_WSD_PING_INTERVAL=1
+export FARM_WSD_SEND_TIMEOUT=2
 export FARM_RUN_SUPERVISE_EXCEPT="farm-eventd farm-wsd"
 WSD_PORT=$(free_port)
 export FARM_WSD_LISTEN=127.0.0.1:$WSD_PORT
@@ -208,6 +209,23 @@ test_expect_success 'a client that stops reading is closed (1008); the others ge
 	test_equal "$(json_get slow.result "d[\"close\"]")" 1008 &&
 	test "$(json_get slow.result "d[\"texts\"]")" -lt 900 &&
 	ws_ids_consecutive again
+'
+
+# A burst far larger than a client's queue (256) and socket buffers: farm-eventd stopped
+# while 1500 deliveries are stored, then started, publishes them at once.  A client that
+# reads, slowly (1 ms a message), is not "too slow": it goes on from the ring at its pace.
+test_expect_success 'a slow reader gets a burst of 1500 events whole, and is not closed' '
+	daemon_stop farm-eventd &&
+	post_many 1500 3001 burst --threads 4 >post.out &&
+	test_equal "$(json_get post.out "d[\"status\"]")" "{\"200\": 1500}" &&
+	ws_start slowreader "$USER_NONE" "" --delay 0.001 &&
+	daemon_start farm-eventd &&
+	ws_wait slowreader 1500 30 &&
+	sleep 0.5 && test_equal "$(ws_lines slowreader)" 1500 &&
+	test_equal "$(ws_names slowreader | tr " " "\n" | sort -u | wc -l)" 1500 &&
+	ws_ids_consecutive slowreader &&
+	ws_stop slowreader && cat slowreader.status &&
+	test_equal "$(json_get slowreader.status "d[\"close\"]")" null
 '
 
 test_expect_success 'redelivery keys older than webhook.dedupe_ttl are forgotten by eventd' '

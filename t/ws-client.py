@@ -3,11 +3,12 @@
 
   ws-client.py --url ws://127.0.0.1:PORT/api/v1/events[?since=N&access_token=T]
                [--token T] --out FILE [--count N] [--timeout S] [--ready FILE]
-               [--status FILE]
+               [--status FILE] [--delay S]
 
 Connects (through nginx in the tests), writes each received text message as one
 compact JSON line to --out (flushed at once), answers pings, and exits after
 --count messages (0: keep reading until the timeout) or --timeout seconds.
+--delay sleeps S seconds after each text message: a client that reads, slowly.
 --token sends `Authorization: Bearer T`.  --ready is created once the handshake
 succeeded.  --status gets one JSON object at exit:
   {"messages":n,"pings":p,"handshake":101|status,"close":code|null,"reason":"..."}
@@ -40,6 +41,7 @@ def main():
     p.add_argument("--timeout", type=float, default=10.0)
     p.add_argument("--ready")
     p.add_argument("--status")
+    p.add_argument("--delay", type=float, default=0.0)
     a = p.parse_args()
 
     st = {"messages": 0, "pings": 0, "handshake": None, "close": None, "reason": ""}
@@ -87,6 +89,8 @@ def main():
                 msg = json.loads(frame.data.decode("utf-8"))
                 out.write(json.dumps(msg, separators=(",", ":"), sort_keys=True) + "\n")
                 st["messages"] += 1
+                if a.delay:
+                    time.sleep(a.delay)
         else:
             rc = 0
         return rc

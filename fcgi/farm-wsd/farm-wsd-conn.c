@@ -9,7 +9,9 @@
  *
  * After the upgrade the client only receives: one text frame per event, a ping after
  * wsd.ping_interval seconds without traffic (a client silent for another interval
- * after a ping is dropped), and a close 1008 if it stops keeping up.  What it sends
+ * after a ping is dropped), and a close 1008 if its socket takes nothing for
+ * wsd.send_timeout seconds while events wait (a client that reads slowly is never
+ * closed: past a full queue it goes on from the ring or the history at its pace).  What it sends
  * must be RFC 6455: an unmasked frame is closed with 1002 (farm-wsd-frames.c),
  * invalid UTF-8 in a text frame with 1007 (lws).
  */
@@ -325,11 +327,27 @@ static int cb_events(struct lws *wsi, enum lws_callback_reasons reason, void *us
 
 void wsd_conn_keepalive(void)
 {
-	int64_t now = wsd_now_ms(), ivl = wsd.conf.wsd_ping_interval * 1000;
+	int64_t now = wsd_now_ms(), ivl = wsd.conf.wsd_ping_interval * 1000,
+		send_to = wsd.conf.wsd_send_timeout * 1000;
 
 	for (struct wsd_client *c = wsd.clients; c; c = c->next) {
 		if (c->closing)
 			continue;
+		if (c->waiting_ms && now - c->waiting_ms >= send_to) {
+			/* Events wait and the socket took none of them for wsd.send_timeout:
+			 * the client stopped reading.  1008 if the close frame still fits,
+			 * else the connection goes after another send_timeout. */
+			farm_log(FARM_LOG_INFO, NULL, 0,
+				 "closing a client too slow to keep up: its socket took nothing "
+				 "for %ld s (%u queued, %zu bytes, at event %llu)",
+				 wsd.conf.wsd_send_timeout, c->qlen, c->qbytes,
+				 (unsigned long long)c->cursor);
+			c->closing = LWS_CLOSE_STATUS_POLICY_VIOLATION;
+			lws_set_timeout(c->wsi, PENDING_TIMEOUT_CLOSE_SEND,
+					(int)wsd.conf.wsd_send_timeout);
+			lws_callback_on_writable(c->wsi);
+			continue;
+		}
 		if (c->ping_outstanding && now - c->ping_sent_ms >= ivl) {
 			/* No pong for a whole interval: gone (a half-open TCP connection). */
 			lws_set_timeout(c->wsi, PENDING_TIMEOUT_CLOSE_ACK, LWS_TO_KILL_ASYNC);

@@ -306,6 +306,8 @@ static int queue_push(struct wsd_client *c, struct wsd_msg *m)
 	c->qlen++;
 	c->qbytes += m->len;
 	m->refs++;
+	if (!c->waiting_ms)
+		c->waiting_ms = wsd_now_ms();
 	return 0;
 }
 
@@ -325,6 +327,8 @@ void wsd_client_pop(struct wsd_client *c)
 	c->qlen--;
 	c->qbytes -= m->len;
 	wsd_msg_unref(m);
+	/* The socket took a message: what is left waits from now. */
+	c->waiting_ms = c->qlen ? wsd_now_ms() : 0;
 	if (c->qlen == 0) {
 		/* Back to idle: give the slots back. */
 		free(c->q);
@@ -404,27 +408,15 @@ void wsd_client_pump(struct wsd_client *c)
 			continue;
 		}
 		if (farm_events_visible(c->org, m->org)) {
-			if (queue_full(c)) {
-				if (c->live) {
-					/* It was keeping up and no longer is: it must not hold
-					 * memory or slow the others.  It may resume with ?since=. */
-					farm_log(FARM_LOG_INFO, NULL, 0,
-						 "closing a client too slow to keep up (%u queued, "
-						 "%zu bytes, at event %llu)",
-						 c->qlen, c->qbytes, (unsigned long long)c->cursor);
-					c->closing = LWS_CLOSE_STATUS_POLICY_VIOLATION;
-					lws_callback_on_writable(c->wsi);
-					return;
-				}
-				break;
-			}
-			if (queue_push(c, m) < 0)
+			/* A full queue: c goes on from the ring or the history at its own
+			 * pace, refilled from its WRITEABLE callback (a burst must not close
+			 * a client that reads).  One whose socket takes nothing is closed by
+			 * wsd_conn_keepalive after wsd.send_timeout. */
+			if (queue_full(c) || queue_push(c, m) < 0)
 				break;
 		}
 		c->cursor++;
 	}
-	if (c->cursor >= wsd.last_id)
-		c->live = 1;
 	if (c->qlen)
 		wsd_conn_send(c);
 }

@@ -47,12 +47,12 @@ struct wsd_client {
 	int has_since;
 	uint64_t since;
 	uint64_t cursor;        /* every id <= cursor is queued, sent or not for this client */
-	int live;               /* has caught up once: a full queue now means "too slow" */
 	int in_write;           /* inside its WRITEABLE callback */
 	int write_failed;       /* a direct write failed: close from the callback */
 	int closing;            /* close status to send, 0 = none */
 	int ping_due, ping_outstanding;
 	int64_t last_tx_ms, ping_sent_ms;
+	int64_t waiting_ms;     /* since when queued events wait for the socket (0: none) */
 	struct wsd_msg **q;     /* ring buffer of qcap slots */
 	unsigned qcap, qhead, qlen;
 	size_t qbytes;
@@ -105,7 +105,8 @@ extern const struct lws_protocols wsd_protocols[];
  * then costs one send per client, not two epoll_ctl and a wake-up more), else asks
  * for a WRITEABLE callback. */
 void wsd_conn_send(struct wsd_client *c);
-/* Pings idle clients, hangs up on the silent ones (called from the tick). */
+/* Pings idle clients, hangs up on the silent ones and on those whose socket took nothing
+ * for wsd.send_timeout while events waited (called from the tick). */
 void wsd_conn_keepalive(void);
 
 #endif

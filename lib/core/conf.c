@@ -92,6 +92,8 @@ static const struct farm_conf_key conf_keys[] = {
 	 "address the WebSocket bridge listens on (nginx proxies to it)"},
 	{"wsd.ping_interval", FARM_CONF_INT, OFF(wsd_ping_interval), 1, 3600, "30", 0,
 	 "seconds of silence before the WebSocket bridge pings a client"},
+	{"wsd.send_timeout", FARM_CONF_INT, OFF(wsd_send_timeout), 1, 3600, "30", 0,
+	 "seconds a WebSocket client's socket may take nothing while events wait before it is closed (1008)"},
 	{"webhook.dedupe_ttl", FARM_CONF_INT, OFF(webhook_dedupe_ttl), 0, 315360000, "604800", 0,
 	 "seconds a webhook delivery is remembered to drop redeliveries (0 = for ever)"},
 	{"poll.interval", FARM_CONF_INT, OFF(poll_interval), 1, 86400, "30", 0,

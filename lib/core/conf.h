@@ -45,6 +45,7 @@ struct farm_conf {
 	char *events_pub;         /* ZeroMQ endpoint eventd publishes on */
 	char *wsd_listen;         /* host:port the WebSocket bridge listens on */
 	long wsd_ping_interval;   /* seconds of silence before the bridge pings */
+	long wsd_send_timeout;    /* seconds a client's socket may take nothing while events wait */
 	long webhook_dedupe_ttl;  /* seconds redelivery keys are kept (0 = for ever) */
 	long request_slowlog_timeout, request_terminate_timeout;
 	long checkpoint_interval;
