@@ -151,3 +151,49 @@ int farm_platform_token_verify(const struct farm_platform_delivery *d, int query
 	}
 	return ok ? FARM_OK : FARM_E_AUTH;
 }
+
+int farm_platform_token_auth(struct farm_provider_call *c, json_t *value, const char *field,
+			     const char *fmt, const char **hdr)
+{
+	const char *tok = json_string_value(json_object_get(value, field));
+	const char *at = strstr(fmt, "%s");
+
+	if (!tok || !at || strpbrk(tok, "\r\n"))
+		return -1;
+	hdr[0] = farm_arena_printf(c->arena, "%.*s%s%s", (int)(at - fmt), fmt, tok, at + 2);
+	return hdr[0] ? 1 : -1;
+}
+
+void farm_platform_message(const char *body, size_t len, json_t *json, char *out, size_t cap)
+{
+	const char *m = json_string_value(json_object_get(json, "message"));
+
+	(void)body;
+	(void)len;
+	snprintf(out, cap, "%s", m ? m : "");
+}
+
+#define NAME_CHARS "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-"
+
+int farm_platform_name_ok(const char *s, size_t n)
+{
+	if (!n || n > 100 || (n == 1 && s[0] == '.') || (n == 2 && s[0] == '.' && s[1] == '.'))
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!s[i] || !strchr(NAME_CHARS, s[i]))
+			return 0;
+	return 1;
+}
+
+int farm_platform_text_ok(json_t *v, size_t max)
+{
+	const char *s = json_string_value(v);
+	size_t n = s ? json_string_length(v) : 0;
+
+	if (!s || !n || n > max || strlen(s) != n)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+			return 0;
+	return 1;
+}

@@ -18,12 +18,7 @@
 
 static int argocd_auth(struct farm_provider_call *c, json_t *value, const char **hdr)
 {
-	const char *tok = json_string_value(json_object_get(value, "token"));
-
-	if (!tok || strpbrk(tok, "\r\n"))
-		return -1;
-	hdr[0] = farm_arena_printf(c->arena, "Authorization: Bearer %s", tok);
-	return hdr[0] ? 1 : -1;
+	return farm_platform_token_auth(c, value, "token", "Authorization: Bearer %s", hdr);
 }
 
 static void argocd_message(const char *body, size_t len, json_t *json, char *out, size_t cap)

@@ -23,13 +23,10 @@
 
 static int travis_auth(struct farm_provider_call *c, json_t *value, const char **hdr)
 {
-	const char *tok = json_string_value(json_object_get(value, "token"));
-
-	if (!tok || strpbrk(tok, "\r\n"))
-		return -1;
 	hdr[0] = "Travis-API-Version: 3";
-	hdr[1] = farm_arena_printf(c->arena, "Authorization: token %s", tok);
-	return hdr[1] ? 2 : -1;
+	if (farm_platform_token_auth(c, value, "token", "Authorization: token %s", hdr + 1) < 0)
+		return -1;
+	return 2;
 }
 
 static void travis_message(const char *body, size_t len, json_t *json, char *out, size_t cap)
