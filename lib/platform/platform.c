@@ -197,3 +197,20 @@ int farm_platform_text_ok(json_t *v, size_t max)
 			return 0;
 	return 1;
 }
+
+int farm_platform_post_json(struct farm_provider_call *c, const char *path, const char *what,
+			    json_t *req, struct farm_provider_resp *r)
+{
+	char *text = json_dumps(req, JSON_COMPACT);
+	int rc;
+
+	json_decref(req);
+	if (!path || !what || !text) {
+		free(text);
+		return farm_provider_nomem(c);
+	}
+	rc = farm_provider_send(c, "POST", path, NULL, 0, "application/json", text, strlen(text),
+				r);
+	free(text);
+	return rc;
+}

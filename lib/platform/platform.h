@@ -84,6 +84,13 @@ int farm_platform_number(const struct farm_platform_in *in, const char *name, lo
 int farm_platform_token_auth(struct farm_provider_call *c, json_t *value, const char *field,
 			     const char *fmt, const char **hdr);
 
+/* POST path with the JSON text of req (compact) as its body: takes ownership of req.
+ * FARM_OK with *r filled (clear it with farm_provider_resp_clear), or an error with
+ * c->err set; a NULL path or what (an arena string that ran out of memory) or a
+ * failed encoding is FARM_E_NOMEM through farm_provider_nomem, before any call. */
+int farm_platform_post_json(struct farm_provider_call *c, const char *path, const char *what,
+			    json_t *req, struct farm_provider_resp *r);
+
 /* A message hook (struct farm_provider's message) for platforms whose error answers
  * carry the message as the JSON member "message": it into out, "" when absent. */
 void farm_platform_message(const char *body, size_t len, json_t *json, char *out, size_t cap);

@@ -280,7 +280,7 @@ int farm_provider_circleci_trigger(struct farm_provider_call *c, const char *slu
 {
 	struct farm_provider_resp r;
 	json_t *req = NULL, *j;
-	char why[200], *path, *what, *text;
+	char why[200], *path, *what;
 	int rc, outcome;
 
 	*out = NULL;
@@ -293,16 +293,7 @@ int farm_provider_circleci_trigger(struct farm_provider_call *c, const char *slu
 	path = slug_path(c->arena, slug);
 	path = path ? farm_arena_printf(c->arena, "%s/pipeline", path) : NULL;
 	what = farm_arena_printf(c->arena, "project '%s'", slug);
-	text = json_dumps(req, JSON_COMPACT);
-	json_decref(req);
-	if (!path || !what || !text) {
-		free(text);
-		return farm_provider_nomem(c);
-	}
-	rc = farm_provider_send(c, "POST", path, NULL, 0, "application/json", text, strlen(text),
-				&r);
-	free(text);
-	if (rc != FARM_OK)
+	if ((rc = farm_platform_post_json(c, path, what, req, &r)) != FARM_OK)
 		return rc;
 	outcome = r.outcome;
 	j = r.json;

@@ -229,22 +229,12 @@ static int start_pipeline(struct farm_provider_call *c, const char *project, jso
 	json_t *req;
 	const char *path = farm_arena_printf(c->arena, "/project/%s/cicd/pipeline/start", project);
 	const char *what = farm_arena_printf(c->arena, "project '%s'", project);
-	char *text;
 	int rc, outcome;
 
 	*out = NULL;
 	if ((rc = start_body(c, in, &req)) != FARM_OK)
 		return rc;
-	text = json_dumps(req, JSON_COMPACT);
-	json_decref(req);
-	if (!path || !what || !text) {
-		free(text);
-		return farm_provider_nomem(c);
-	}
-	rc = farm_provider_send(c, "POST", path, NULL, 0, "application/json", text, strlen(text),
-				&r);
-	free(text);
-	if (rc != FARM_OK)
+	if ((rc = farm_platform_post_json(c, path, what, req, &r)) != FARM_OK)
 		return rc;
 	outcome = r.outcome;
 	if (outcome == FARM_PO_OK && !json_is_object(r.json))

@@ -38,17 +38,13 @@ static void travis_message(const char *body, size_t len, json_t *json, char *out
 	snprintf(out, cap, "%s", m ? m : "");
 }
 
-#define NAME_CHARS "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-"
-
 int farm_provider_travisci_slug_ok(const char *slug, char *why, size_t cap)
 {
 	const char *slash = slug ? strchr(slug, '/') : NULL;
 	size_t ol = slash ? (size_t)(slash - slug) : 0, rl = slash ? strlen(slash + 1) : 0;
 
-	if (!slash || !ol || !rl || ol > 100 || rl > 100 || strchr(slash + 1, '/') ||
-	    strspn(slug, NAME_CHARS) != ol || strspn(slash + 1, NAME_CHARS) != rl ||
-	    !strcmp(slash + 1, ".") || !strcmp(slash + 1, "..") || (ol == 1 && slug[0] == '.') ||
-	    (ol == 2 && !strncmp(slug, "..", 2))) {
+	if (!slash || strchr(slash + 1, '/') || !farm_platform_name_ok(slug, ol) ||
+	    !farm_platform_name_ok(slash + 1, rl)) {
 		snprintf(why, cap, "repoSlug must be owner/name (letters, digits, '.', '_', '-')");
 		return 0;
 	}
