@@ -185,6 +185,14 @@ int farm_platform_name_ok(const char *s, size_t n)
 	return 1;
 }
 
+int farm_platform_pair_ok(const char *s)
+{
+	const char *slash = s ? strchr(s, '/') : NULL;
+
+	return slash && !strchr(slash + 1, '/') && farm_platform_name_ok(s, (size_t)(slash - s)) &&
+	       farm_platform_name_ok(slash + 1, strlen(slash + 1));
+}
+
 int farm_platform_text_ok(json_t *v, size_t max)
 {
 	const char *s = json_string_value(v);

@@ -99,6 +99,10 @@ void farm_platform_message(const char *body, size_t len, json_t *json, char *out
  * of [A-Za-z0-9._-], not "." or ".."; else 0. */
 int farm_platform_name_ok(const char *s, size_t n);
 
+/* 1 when s (NUL-terminated, or NULL) is two such names joined by one '/': "owner/name"
+ * (a repository slug, a project path); else 0. */
+int farm_platform_pair_ok(const char *s);
+
 /* 1 when v is a JSON string of 1..max bytes without control characters (and no NUL,
  * so valid as one C string); else 0. */
 int farm_platform_text_ok(json_t *v, size_t max);

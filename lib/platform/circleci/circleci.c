@@ -26,16 +26,14 @@ static int circleci_auth(struct farm_provider_call *c, json_t *value, const char
 int farm_provider_circleci_slug_ok(const char *slug, char *why, size_t cap)
 {
 	static const char *const vcs[] = {"gh", "github", "bb", "bitbucket", "circleci"};
-	const char *a = slug ? strchr(slug, '/') : NULL, *b = a ? strchr(a + 1, '/') : NULL;
+	const char *a = slug ? strchr(slug, '/') : NULL;
 	size_t vl = a ? (size_t)(a - slug) : 0;
 	int known = 0;
 
 	for (size_t i = 0; a && i < sizeof(vcs) / sizeof(vcs[0]); i++)
 		if (strlen(vcs[i]) == vl && !strncmp(slug, vcs[i], vl))
 			known = 1;
-	if (!known || !b || strchr(b + 1, '/') ||
-	    !farm_platform_name_ok(a + 1, (size_t)(b - a - 1)) ||
-	    !farm_platform_name_ok(b + 1, strlen(b + 1))) {
+	if (!known || !farm_platform_pair_ok(a + 1)) {
 		snprintf(why, cap, "slug must be gh/org/repo or bb/org/repo (URL-encoded, e.g. "
 				   "gh%%2Forg%%2Frepo)");
 		return 0;

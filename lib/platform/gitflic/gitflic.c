@@ -31,10 +31,7 @@ static int gitflic_auth(struct farm_provider_call *c, json_t *value, const char 
 
 int farm_gitflic_project_ok(const char *s, char *why, size_t cap)
 {
-	const char *slash = s ? strchr(s, '/') : NULL;
-
-	if (!slash || strchr(slash + 1, '/') || !farm_platform_name_ok(s, (size_t)(slash - s)) ||
-	    !farm_platform_name_ok(slash + 1, strlen(slash + 1))) {
+	if (!farm_platform_pair_ok(s)) {
 		snprintf(why, cap, "project must be owner/project (URL-encoded in a path: "
 				   "owner%%2Fproject; letters, digits, . _ -)");
 		return 0;
@@ -326,7 +323,7 @@ int farm_event_from_gitflic(const void *body, size_t len, json_t **data, char **
 		       {"PIPELINE_WARNING", "unstable"}};
 	json_t *root = NULL, *ev = NULL, *pl, *proj;
 	const char *action, *owner, *alias, *word, *status = NULL, *web;
-	char *key = NULL, project[256], id[280], why[8];
+	char *key = NULL, project[256], id[280];
 	long long lid;
 	int rc, nomem = 0, too_long = 0;
 
@@ -360,7 +357,7 @@ int farm_event_from_gitflic(const void *body, size_t len, json_t **data, char **
 		goto out;
 	}
 	snprintf(project, sizeof(project), "%.100s/%.100s", owner, alias);
-	if (!farm_gitflic_project_ok(project, why, sizeof(why)) ||
+	if (!farm_platform_pair_ok(project) ||
 	    !farm_event_int(json_object_get(pl, "localId"), &lid) || lid < 0) {
 		rc = farm_error_set(err, FARM_E_INVAL, "GitFlic payload has no valid project "
 						       "aliases and pipeline localId");
@@ -416,12 +413,12 @@ static int run_split(struct farm_arena *a, const char *id, const char **project,
 		     const char **local)
 {
 	const char *hash = id ? strrchr(id, '#') : NULL;
-	char why[8], *p;
+	char *p;
 
 	if (!hash || !local_id_ok(hash + 1) || !(p = farm_arena_strdup(a, id)))
 		return 0;
 	p[hash - id] = '\0';
-	if (!farm_gitflic_project_ok(p, why, sizeof(why)))
+	if (!farm_platform_pair_ok(p))
 		return 0;
 	*project = p;
 	*local = p + (hash - id) + 1;

@@ -40,11 +40,7 @@ static void travis_message(const char *body, size_t len, json_t *json, char *out
 
 int farm_provider_travisci_slug_ok(const char *slug, char *why, size_t cap)
 {
-	const char *slash = slug ? strchr(slug, '/') : NULL;
-	size_t ol = slash ? (size_t)(slash - slug) : 0, rl = slash ? strlen(slash + 1) : 0;
-
-	if (!slash || strchr(slash + 1, '/') || !farm_platform_name_ok(slug, ol) ||
-	    !farm_platform_name_ok(slash + 1, rl)) {
+	if (!farm_platform_pair_ok(slug)) {
 		snprintf(why, cap, "repoSlug must be owner/name (letters, digits, '.', '_', '-')");
 		return 0;
 	}
