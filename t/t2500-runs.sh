@@ -85,10 +85,29 @@ test_expect_success 'GET /platforms: capabilities come from the descriptors' '
 
 test_expect_success 'GET /platforms: the credential fields a form needs (url default = the configured API)' '
 	test_equal "$(pf travisci credentialFields)" \
-		"[{\"name\": \"token\", \"required\": true, \"secret\": true, \"url\": false, \"default\": null}, {\"name\": \"url\", \"required\": false, \"secret\": false, \"url\": true, \"default\": \"$FAKE_TRAVIS_URL\"}, {\"name\": \"webhookSecret\", \"required\": false, \"secret\": true, \"url\": false, \"default\": null}]" &&
+		"[{\"name\": \"token\", \"type\": \"string\", \"required\": true, \"secret\": true, \"url\": false, \"default\": null}, {\"name\": \"url\", \"type\": \"string\", \"required\": false, \"secret\": false, \"url\": true, \"default\": \"$FAKE_TRAVIS_URL\"}, {\"name\": \"webhookSecret\", \"type\": \"string\", \"required\": false, \"secret\": true, \"url\": false, \"default\": null}, {\"name\": \"poll\", \"type\": \"boolean\", \"required\": false, \"secret\": false, \"url\": false, \"default\": false}]" &&
 	test_equal "$(json_get body "[(f[\"name\"], f[\"required\"], f[\"secret\"]) for f in [p for p in d if p[\"type\"] == \"jenkins\"][0][\"credentialFields\"]]")" \
-		"[[\"url\", true, false], [\"username\", true, false], [\"apiToken\", true, true], [\"webhookSecret\", false, true]]" &&
-	test_equal "$(json_get body "[f[\"default\"] for f in [p for p in d if p[\"type\"] == \"argocd\"][0][\"credentialFields\"]]")" "[null, null, null]"
+		"[[\"url\", true, false], [\"username\", true, false], [\"apiToken\", true, true], [\"webhookSecret\", false, true], [\"poll\", false, false]]" &&
+	test_equal "$(json_get body "[f[\"default\"] for f in [p for p in d if p[\"type\"] == \"argocd\"][0][\"credentialFields\"]]")" "[null, null, null, false]"
+'
+
+# pvalue TYPE POLL: a value of TYPE's required fields (from ./platforms.json) with
+# "poll": POLL (a python expression).
+pvalue() {
+	json_get platforms.json "dict({f[\"name\"]: \"http://127.0.0.1:9\" if f[\"url\"] else \"x\" for f in [p for p in d if p[\"type\"] == \"$1\"][0][\"credentialFields\"] if f[\"required\"]}, poll=$2)"
+}
+
+test_expect_success 'GET /platforms: every platform lists poll (a boolean, optional, not secret, default false), and takes it: true 201, a string 400' '
+	TOKEN=$MEMBER_A api GET /api/v1/platforms && expect_status 200 && cp body platforms.json &&
+	test_equal "$(json_get body "[p[\"type\"] for p in d if [f for f in p[\"credentialFields\"] if f[\"name\"] == \"poll\"] != [{\"name\": \"poll\", \"type\": \"boolean\", \"required\": False, \"secret\": False, \"url\": False, \"default\": False}]]")" "[]" &&
+	test_equal "$(json_get body "sorted(set(f[\"type\"] for p in d for f in p[\"credentialFields\"] if f[\"name\"] != \"poll\"))")" "[\"string\"]" &&
+	ADMIN_C=$(token dave org-c admin) &&
+	for t in $(json_get platforms.json "\" \".join(p[\"type\"] for p in d)"); do
+		TOKEN=$ADMIN_C make_cred $t "poll $t" "$(pvalue $t True)" &&
+		TOKEN=$ADMIN_C api POST /api/v1/integrations/credentials \
+			"{\"type\":\"$t\",\"name\":\"poll $t\",\"value\":$(pvalue $t "\"yes\"")}" &&
+		expect_status 400 && msg "[\"value.poll must be a boolean\"]" || return 1
+	done
 '
 
 test_expect_success 'bad input: unknown platform 404, a runId that does not parse 400, no upstream call' '

@@ -280,6 +280,8 @@ test_expect_success 'an admin adds a credential through the form; it works for a
 	drv type "#cred-fields input[name=url]" "$FAKE_JENKINS_URL" &&
 	drv type "#cred-fields input[name=username]" farm &&
 	drv type "#cred-fields input[name=apiToken]" "$JSECRET" &&
+	drv attr "#cred-fields input[name=poll]" type && test_equal "$DRV_OUT" "\"checkbox\"" &&
+	drv click "#cred-fields input[name=poll]" &&
 	drv click "#cred-submit" &&
 	drv has "#creds-message" "Added Console Jenkins" 10 &&
 	drv wait "#creds tr[data-id]" 5 &&

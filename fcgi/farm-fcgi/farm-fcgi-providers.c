@@ -347,8 +347,8 @@ void farm_fcgi_watch_runs(struct farm_req *r, const struct farm_platform *pl,
 
 /* The audit action word of an admin row (platforms.md §5): from the path's last
  * segment, the platform's own verb mapped onto the five words ("/applications/:name/
- * sync" is sync, Semaphore's ".../stop" and Codefresh's ".../terminate" are cancel),
- * else trigger (Jenkins' "/jobs/:name/build" starts a run). */
+ * sync" is sync, ".../stop" and ".../terminate" are cancel), else trigger
+ * ("/jobs/:name/build" starts a run). */
 static const char *row_action(const struct farm_platform_route *rt)
 {
 	static const struct {

@@ -80,12 +80,18 @@ static json_t *platform_json(struct farm_app *app, const struct farm_platform *p
 		 * base (platforms.md §2: "url (default https://...)"). */
 		if ((f->flags & FARM_CRED_URL) && !(f->flags & FARM_CRED_REQUIRED))
 			def = farm_fcgi_platform_api_url(app, pl);
-		fo = json_pack("{s:s, s:b, s:b, s:b, s:o}", "name", f->name, "required",
-			       !!(f->flags & FARM_CRED_REQUIRED), "secret",
+		fo = json_pack("{s:s, s:s, s:b, s:b, s:b, s:o}", "name", f->name, "type", "string",
+			       "required", !!(f->flags & FARM_CRED_REQUIRED), "secret",
 			       !!(f->flags & FARM_CRED_SECRET), "url", !!(f->flags & FARM_CRED_URL),
 			       "default", def ? json_string(def) : json_null());
 		bad |= !fo || json_array_append_new(fields, fo);
 	}
+	/* The generic opt-in the credential validator accepts for this platform
+	 * (lib/creds/creds.h FARM_CREDS_POLL): a boolean, false when left out. */
+	if (!bad && farm_platform_poll_optin(pl))
+		bad |= json_array_append_new(
+		    fields, json_pack("{s:s, s:s, s:b, s:b, s:b, s:b}", "name", "poll", "type",
+				      "boolean", "required", 0, "secret", 0, "url", 0, "default", 0));
 	/* The route that starts a run (the console's Trigger button), or null. */
 	for (const struct farm_platform_route *rt = pl->routes; !bad && rt && rt->method; rt++)
 		if (rt->flags & FARM_PLATFORM_TRIGGER) {
@@ -589,8 +595,8 @@ static int run_action(struct farm_req *r, enum run_op op)
 	if (op == OP_RERUN) {
 		watch_unfinished(r, pl, &pc, fields);
 		out = run_object(r, &pc, fields);
-		/* Not started yet (a Jenkins queue item that waited past the bound): 202, the
-		 * run without a buildId. */
+		/* Not started yet (a queued item the platform did not start within the
+		 * bound): 202, the run without a buildId. */
 		status = json_is_string(json_object_get(fields, "buildId")) ? 201 : 202;
 	} else {
 		out = json_pack("{s:s, s:s, s:s}", "provider", pl->up.type, "buildId", run_id,

@@ -1,4 +1,4 @@
-/* event.c - webhook bodies → the normalised `ci.build.updated` data, status table,
+/* event.c - webhook bodies → the normalised `ci.build.updated` data, status words,
  * timestamps.  The field mapping for each provider is documented in event.h. */
 #include "event.h"
 
@@ -19,50 +19,6 @@
 
 /* ---- status normalisation (providers.md §9.2) ----------------------------------- */
 
-struct status_row {
-	const char *provider;
-	const char *kind;
-	const char *word; /* a leading '*' matches any prefix: "*_anime" */
-	const char *status;
-};
-
-/* Platforms not yet a module (platforms.md §2); a module's words are in its
- * descriptor (lib/platform/<type>/, .statuses). */
-static const struct status_row status_table[] = {
-
-    /* Semaphore pipeline state / result (failed + an infrastructure result_reason is
-     * "error": that needs two fields, so the caller decides it). */
-    {"semaphore", "pipeline", "initializing", "queued"},
-    {"semaphore", "pipeline", "pending", "queued"},
-    {"semaphore", "pipeline", "queuing", "queued"},
-    {"semaphore", "pipeline", "running", "running"},
-    {"semaphore", "pipeline", "stopping", "running"},
-    {"semaphore", "pipeline", "passed", "success"},
-    {"semaphore", "pipeline", "failed", "failed"},
-    {"semaphore", "pipeline", "stopped", "canceled"},
-    {"semaphore", "pipeline", "canceled", "canceled"},
-
-    /* GitFlic pipeline status; MANUAL waits for an action → queued. */
-    {"gitflic", "pipeline", "CREATED", "queued"},
-    {"gitflic", "pipeline", "PENDING", "queued"},
-    {"gitflic", "pipeline", "WAITING_FOR_RESOURCE", "queued"},
-    {"gitflic", "pipeline", "SCHEDULED", "queued"},
-    {"gitflic", "pipeline", "PREPARING", "queued"},
-    {"gitflic", "pipeline", "MANUAL", "queued"},
-    {"gitflic", "pipeline", "RUNNING", "running"},
-    {"gitflic", "pipeline", "SUCCESS", "success"},
-    {"gitflic", "pipeline", "FAILED", "failed"},
-    {"gitflic", "pipeline", "CANCELED", "canceled"},
-    {"gitflic", "pipeline", "WARNING", "unstable"},
-    {"gitflic", "pipeline", "SKIPPED", "unknown"},
-
-    /* Candor run ("running" stands for the dashboard's running:true). */
-    {"candor", "run", "running", "running"},
-    {"candor", "run", "Passed", "success"},
-    {"candor", "run", "Failed", "failed"},
-    {"candor", "run", "Error", "error"},
-};
-
 static int word_matches(const char *pattern, const char *word)
 {
 	size_t plen, wlen;
@@ -74,23 +30,16 @@ static int word_matches(const char *pattern, const char *word)
 	return wlen > plen && strcasecmp(word + wlen - plen, pattern + 1) == 0;
 }
 
+/* The words are the platform's: its descriptor's .statuses (lib/platform/<type>/). */
 const char *farm_event_status(const char *provider, const char *kind, const char *word)
 {
 	const struct farm_platform *pl = farm_platform_find(provider);
-	size_t i;
 
-	if (!provider || !kind || !word)
+	if (!pl || !kind || !word)
 		return "unknown";
-	for (const struct farm_platform_status *st = pl ? pl->statuses : NULL; st && st->kind; st++)
+	for (const struct farm_platform_status *st = pl->statuses; st && st->kind; st++)
 		if (strcasecmp(st->kind, kind) == 0 && word_matches(st->word, word))
 			return st->status;
-	for (i = 0; i < sizeof(status_table) / sizeof(status_table[0]); i++) {
-		const struct status_row *r = &status_table[i];
-
-		if (strcasecmp(r->provider, provider) == 0 && strcasecmp(r->kind, kind) == 0 &&
-		    word_matches(r->word, word))
-			return r->status;
-	}
 	return "unknown";
 }
 

@@ -101,9 +101,8 @@ int farm_event_dump(json_t *ev, char **json, size_t *len);
 
 /* Normalises a provider's status word (providers.md §9.2) to one of
  * queued running success failed canceled error unstable unknown.
- * provider: a platform type (its descriptor's .statuses say which kinds it has:
- *           the field the word comes from), or one of the platforms not yet a module
- *           (codefresh: "build"; semaphore: "pipeline"; gitflic: "pipeline"; candor: "run").
+ * provider: a platform type; its descriptor's .statuses (lib/platform/<type>/) hold
+ *           the words and say which kinds it has (the field the word comes from).
  * Words compare case-insensitively; an unknown provider, kind or word, or a NULL, is
  * "unknown".  Returns a static string (never NULL). */
 const char *farm_event_status(const char *provider, const char *kind, const char *word);

@@ -61,7 +61,7 @@ struct farm_httpc_resp {
 	char content_type[128];
 	char retry_after[64];
 	char location[2048];
-	char link[2048];               /* the Link header (pagination: Semaphore) */
+	char link[2048];               /* the Link header (pagination) */
 	char cookies[1024];
 	int curl_code;                 /* CURLcode of the transfer */
 	char errbuf[FARM_HTTPC_ERRLEN]; /* libcurl's explanation (no header, no body) */

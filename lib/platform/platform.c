@@ -151,3 +151,74 @@ int farm_platform_token_verify(const struct farm_platform_delivery *d, int query
 	}
 	return ok ? FARM_OK : FARM_E_AUTH;
 }
+
+int farm_platform_token_auth(struct farm_provider_call *c, json_t *value, const char *field,
+			     const char *fmt, const char **hdr)
+{
+	const char *tok = json_string_value(json_object_get(value, field));
+	const char *at = strstr(fmt, "%s");
+
+	if (!tok || !at || strpbrk(tok, "\r\n"))
+		return -1;
+	hdr[0] = farm_arena_printf(c->arena, "%.*s%s%s", (int)(at - fmt), fmt, tok, at + 2);
+	return hdr[0] ? 1 : -1;
+}
+
+void farm_platform_message(const char *body, size_t len, json_t *json, char *out, size_t cap)
+{
+	const char *m = json_string_value(json_object_get(json, "message"));
+
+	(void)body;
+	(void)len;
+	snprintf(out, cap, "%s", m ? m : "");
+}
+
+#define NAME_CHARS "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-"
+
+int farm_platform_name_ok(const char *s, size_t n)
+{
+	if (!n || n > 100 || (n == 1 && s[0] == '.') || (n == 2 && s[0] == '.' && s[1] == '.'))
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!s[i] || !strchr(NAME_CHARS, s[i]))
+			return 0;
+	return 1;
+}
+
+int farm_platform_pair_ok(const char *s)
+{
+	const char *slash = s ? strchr(s, '/') : NULL;
+
+	return slash && !strchr(slash + 1, '/') && farm_platform_name_ok(s, (size_t)(slash - s)) &&
+	       farm_platform_name_ok(slash + 1, strlen(slash + 1));
+}
+
+int farm_platform_text_ok(json_t *v, size_t max)
+{
+	const char *s = json_string_value(v);
+	size_t n = s ? json_string_length(v) : 0;
+
+	if (!s || !n || n > max || strlen(s) != n)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+			return 0;
+	return 1;
+}
+
+int farm_platform_post_json(struct farm_provider_call *c, const char *path, const char *what,
+			    json_t *req, struct farm_provider_resp *r)
+{
+	char *text = json_dumps(req, JSON_COMPACT);
+	int rc;
+
+	json_decref(req);
+	if (!path || !what || !text) {
+		free(text);
+		return farm_provider_nomem(c);
+	}
+	rc = farm_provider_send(c, "POST", path, NULL, 0, "application/json", text, strlen(text),
+				r);
+	free(text);
+	return rc;
+}

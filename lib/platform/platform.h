@@ -75,6 +75,38 @@ int farm_platform_read(struct farm_provider_call *c, const char *key, farm_provi
 int farm_platform_number(const struct farm_platform_in *in, const char *name, long def, long lo,
 			 long hi, long *out, char *why, size_t cap);
 
+/* ---- helpers the platform modules share ------------------------------------------ */
+
+/* An auth hook's header (struct farm_provider's auth): the credential value's string
+ * member `field` put into `fmt`, a header line with exactly one "%s" ("Circle-Token:
+ * %s"), written to hdr[0] in c's arena.  1, or -1 when the member is missing, holds CR
+ * or LF, or fmt has no "%s" (nothing is sent). */
+int farm_platform_token_auth(struct farm_provider_call *c, json_t *value, const char *field,
+			     const char *fmt, const char **hdr);
+
+/* POST path with the JSON text of req (compact) as its body: takes ownership of req.
+ * FARM_OK with *r filled (clear it with farm_provider_resp_clear), or an error with
+ * c->err set; a NULL path or what (an arena string that ran out of memory) or a
+ * failed encoding is FARM_E_NOMEM through farm_provider_nomem, before any call. */
+int farm_platform_post_json(struct farm_provider_call *c, const char *path, const char *what,
+			    json_t *req, struct farm_provider_resp *r);
+
+/* A message hook (struct farm_provider's message) for platforms whose error answers
+ * carry the message as the JSON member "message": it into out, "" when absent. */
+void farm_platform_message(const char *body, size_t len, json_t *json, char *out, size_t cap);
+
+/* 1 when the n bytes at s are one path name (an owner, project or repository): 1..100
+ * of [A-Za-z0-9._-], not "." or ".."; else 0. */
+int farm_platform_name_ok(const char *s, size_t n);
+
+/* 1 when s (NUL-terminated, or NULL) is two such names joined by one '/': "owner/name"
+ * (a repository slug, a project path); else 0. */
+int farm_platform_pair_ok(const char *s);
+
+/* 1 when v is a JSON string of 1..max bytes without control characters (and no NUL,
+ * so valid as one C string); else 0. */
+int farm_platform_text_ok(json_t *v, size_t max);
+
 /* ---- webhooks -------------------------------------------------------------------- */
 
 struct farm_txn;

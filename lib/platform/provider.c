@@ -32,16 +32,24 @@ void farm_provider_resp_clear(struct farm_provider_resp *r)
 	farm_crypto_wipe(r, sizeof(*r));
 }
 
+/* c->err = code, its HTTP status (farm_err_http_status) and the message. */
+static void set_errv(struct farm_provider_call *c, int code, const char *fmt, va_list ap)
+	__attribute__((format(printf, 3, 0)));
+static void set_errv(struct farm_provider_call *c, int code, const char *fmt, va_list ap)
+{
+	c->err.code = code;
+	c->err.status = farm_err_http_status(code);
+	vsnprintf(c->err.msg, sizeof(c->err.msg), fmt, ap);
+}
+
 static void set_err(struct farm_provider_call *c, int code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 static void set_err(struct farm_provider_call *c, int code, const char *fmt, ...)
 {
 	va_list ap;
 
-	c->err.code = code;
-	c->err.status = farm_err_http_status(code);
 	va_start(ap, fmt);
-	vsnprintf(c->err.msg, sizeof(c->err.msg), fmt, ap);
+	set_errv(c, code, fmt, ap);
 	va_end(ap);
 }
 
@@ -49,10 +57,8 @@ int farm_provider_bad_input(struct farm_provider_call *c, const char *fmt, ...)
 {
 	va_list ap;
 
-	c->err.code = FARM_E_INVAL;
-	c->err.status = 400;
 	va_start(ap, fmt);
-	vsnprintf(c->err.msg, sizeof(c->err.msg), fmt, ap);
+	set_errv(c, FARM_E_INVAL, fmt, ap);
 	va_end(ap);
 	return FARM_E_INVAL;
 }
@@ -61,10 +67,8 @@ int farm_provider_refuse(struct farm_provider_call *c, int code, const char *fmt
 {
 	va_list ap;
 
-	c->err.code = code;
-	c->err.status = farm_err_http_status(code);
 	va_start(ap, fmt);
-	vsnprintf(c->err.msg, sizeof(c->err.msg), fmt, ap);
+	set_errv(c, code, fmt, ap);
 	va_end(ap);
 	return code;
 }

@@ -11,12 +11,19 @@ let seq = 0;
 function uid(p) { return p + '-' + (++seq); }
 
 // Inputs for a type's value fields; returns [elements, read()] where read() gives the
-// value object (empty optional fields left out).
+// value object (empty optional fields left out; a boolean field is a checkbox, sent
+// only when ticked: unticked is its default, false).
 function valueInputs(fields, idp) {
   const rows = [];
   const inputs = [];
   for (const f of fields) {
     const id = uid(idp + '-' + f.name);
+    if (f.boolean) {
+      const box = h('input', { id, name: f.name, type: 'checkbox', checked: f.default === true });
+      inputs.push([f, box]);
+      rows.push(h('div', { class: 'field' }, h('label', { for: id }, box, ' ', f.name)));
+      continue;
+    }
     const input = h('input', {
       id, name: f.name, required: f.required,
       type: f.secret ? 'password' : f.url ? 'url' : 'text',
@@ -30,10 +37,12 @@ function valueInputs(fields, idp) {
   }
   const read = () => {
     const v = {};
-    for (const [f, i] of inputs) if (i.value !== '') v[f.name] = i.value;
+    for (const [f, i] of inputs) {
+      if (f.boolean) { if (i.checked) v[f.name] = true; } else if (i.value !== '') v[f.name] = i.value;
+    }
     return v;
   };
-  const wipe = () => { for (const [, i] of inputs) i.value = ''; };
+  const wipe = () => { for (const [f, i] of inputs) if (!f.boolean) i.value = ''; };
   return [rows, read, wipe];
 }
 

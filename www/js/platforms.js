@@ -9,13 +9,14 @@ import { api, missing } from './api.js';
 
 let cache = null;
 
-// Field shapes accepted from /platforms: [{name, required, secret, url}] under
+// Field shapes accepted from /platforms: [{name, type, required, secret, url}] under
 // credentialFields or fields, or {required: [...], optional: [...], secret: [...]}.
 function normaliseFields(f) {
   if (Array.isArray(f)) {
     return f.map((x) => (typeof x === 'string' ? { name: x, required: true, secret: false }
       : { name: String(x.name), required: !!x.required, secret: !!(x.secret || x.writeOnly),
-        url: !!(x.url || x.kind === 'url' || x.type === 'url'), default: x.default ?? null }));
+        url: !!(x.url || x.kind === 'url' || x.type === 'url'), boolean: x.type === 'boolean',
+        default: x.default ?? null }));
   }
   if (f && typeof f === 'object') {
     const secret = new Set(f.secret || []);
@@ -40,6 +41,7 @@ async function fromOpenapi() {
       fields: Object.entries(v.properties || {}).map(([n, p]) => ({
         name: n, required: req.has(n), secret: !!p.writeOnly,
         url: typeof p.pattern === 'string' && p.pattern.startsWith('^https?'),
+        boolean: p.type === 'boolean',
       })),
     };
   });

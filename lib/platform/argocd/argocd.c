@@ -18,12 +18,7 @@
 
 static int argocd_auth(struct farm_provider_call *c, json_t *value, const char **hdr)
 {
-	const char *tok = json_string_value(json_object_get(value, "token"));
-
-	if (!tok || strpbrk(tok, "\r\n"))
-		return -1;
-	hdr[0] = farm_arena_printf(c->arena, "Authorization: Bearer %s", tok);
-	return hdr[0] ? 1 : -1;
+	return farm_platform_token_auth(c, value, "token", "Authorization: Bearer %s", hdr);
 }
 
 static void argocd_message(const char *body, size_t len, json_t *json, char *out, size_t cap)
@@ -207,7 +202,7 @@ int farm_provider_argocd_sync(struct farm_provider_call *c, const char *name, js
 {
 	struct farm_provider_resp r;
 	json_t *req = NULL;
-	char why[200], *path, *what, *text = NULL;
+	char why[200], *path, *what;
 	const char *enc;
 	int rc, outcome;
 
@@ -219,16 +214,7 @@ int farm_provider_argocd_sync(struct farm_provider_call *c, const char *name, js
 	enc = farm_provider_pct(c->arena, name);
 	path = enc ? farm_arena_printf(c->arena, "/api/v1/applications/%s/sync", enc) : NULL;
 	what = farm_arena_printf(c->arena, "application '%s'", name);
-	text = json_dumps(req, JSON_COMPACT);
-	json_decref(req);
-	if (!path || !what || !text) {
-		free(text);
-		return farm_provider_nomem(c);
-	}
-	rc = farm_provider_send(c, "POST", path, NULL, 0, "application/json", text, strlen(text),
-				&r);
-	free(text);
-	if (rc != FARM_OK)
+	if ((rc = farm_platform_post_json(c, path, what, req, &r)) != FARM_OK)
 		return rc;
 	outcome = r.outcome;
 	if (strstr(r.message, "another operation is already in progress") ||

@@ -20,48 +20,20 @@
 
 static int circleci_auth(struct farm_provider_call *c, json_t *value, const char **hdr)
 {
-	const char *tok = json_string_value(json_object_get(value, "token"));
-
-	if (!tok || strpbrk(tok, "\r\n"))
-		return -1;
-	hdr[0] = farm_arena_printf(c->arena, "Circle-Token: %s", tok);
-	return hdr[0] ? 1 : -1;
-}
-
-static void circleci_message(const char *body, size_t len, json_t *json, char *out, size_t cap)
-{
-	const char *m = json_string_value(json_object_get(json, "message"));
-
-	(void)body;
-	(void)len;
-	snprintf(out, cap, "%s", m ? m : "");
-}
-
-#define NAME_CHARS "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-"
-
-/* One org or repository name: 1..100 of NAME_CHARS, not "." or "..". */
-static int name_ok(const char *s, size_t n)
-{
-	if (!n || n > 100 || (n == 1 && s[0] == '.') || (n == 2 && s[0] == '.' && s[1] == '.'))
-		return 0;
-	for (size_t i = 0; i < n; i++)
-		if (!strchr(NAME_CHARS, s[i]) || !s[i])
-			return 0;
-	return 1;
+	return farm_platform_token_auth(c, value, "token", "Circle-Token: %s", hdr);
 }
 
 int farm_provider_circleci_slug_ok(const char *slug, char *why, size_t cap)
 {
 	static const char *const vcs[] = {"gh", "github", "bb", "bitbucket", "circleci"};
-	const char *a = slug ? strchr(slug, '/') : NULL, *b = a ? strchr(a + 1, '/') : NULL;
+	const char *a = slug ? strchr(slug, '/') : NULL;
 	size_t vl = a ? (size_t)(a - slug) : 0;
 	int known = 0;
 
 	for (size_t i = 0; a && i < sizeof(vcs) / sizeof(vcs[0]); i++)
 		if (strlen(vcs[i]) == vl && !strncmp(slug, vcs[i], vl))
 			known = 1;
-	if (!known || !b || strchr(b + 1, '/') || !name_ok(a + 1, (size_t)(b - a - 1)) ||
-	    !name_ok(b + 1, strlen(b + 1))) {
+	if (!known || !farm_platform_pair_ok(a + 1)) {
 		snprintf(why, cap, "slug must be gh/org/repo or bb/org/repo (URL-encoded, e.g. "
 				   "gh%%2Forg%%2Frepo)");
 		return 0;
@@ -113,7 +85,7 @@ int farm_provider_circleci_slug_of(const char *url, char *out, size_t cap)
 		return 0;
 	if (rl > 4 && !strncmp(end - 4, ".git", 4))
 		rl -= 4;
-	if (!name_ok(org, ol) || !name_ok(repo, rl) || ol + rl + 5 > cap)
+	if (!farm_platform_name_ok(org, ol) || !farm_platform_name_ok(repo, rl) || ol + rl + 5 > cap)
 		return 0;
 	snprintf(out, cap, "%s/%.*s/%.*s", vcs, (int)ol, org, (int)rl, repo);
 	return 1;
@@ -249,19 +221,6 @@ int farm_provider_circleci_pipelines(struct farm_provider_call *c, const char *v
 	return FARM_OK;
 }
 
-static int text_ok(json_t *v, size_t max)
-{
-	const char *s = json_string_value(v);
-	size_t n = s ? json_string_length(v) : 0;
-
-	if (!s || !n || n > max || strlen(s) != n)
-		return 0;
-	for (size_t i = 0; i < n; i++)
-		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
-			return 0;
-	return 1;
-}
-
 static int trigger_body(struct farm_provider_call *c, json_t *in, json_t **out)
 {
 	json_t *b = json_object(), *v, *params;
@@ -284,7 +243,7 @@ static int trigger_body(struct farm_provider_call *c, json_t *in, json_t **out)
 	const char *refs[] = {"branch", "tag"};
 	for (size_t i = 0; i < 2; i++)
 		if ((v = json_object_get(in, refs[i]))) {
-			if (!text_ok(v, 255)) {
+			if (!farm_platform_text_ok(v, 255)) {
 				json_decref(b);
 				return farm_provider_bad_input(c, "%s must be a non-empty string of at "
 								  "most 255 characters", refs[i]);
@@ -319,7 +278,7 @@ int farm_provider_circleci_trigger(struct farm_provider_call *c, const char *slu
 {
 	struct farm_provider_resp r;
 	json_t *req = NULL, *j;
-	char why[200], *path, *what, *text;
+	char why[200], *path, *what;
 	int rc, outcome;
 
 	*out = NULL;
@@ -332,16 +291,7 @@ int farm_provider_circleci_trigger(struct farm_provider_call *c, const char *slu
 	path = slug_path(c->arena, slug);
 	path = path ? farm_arena_printf(c->arena, "%s/pipeline", path) : NULL;
 	what = farm_arena_printf(c->arena, "project '%s'", slug);
-	text = json_dumps(req, JSON_COMPACT);
-	json_decref(req);
-	if (!path || !what || !text) {
-		free(text);
-		return farm_provider_nomem(c);
-	}
-	rc = farm_provider_send(c, "POST", path, NULL, 0, "application/json", text, strlen(text),
-				&r);
-	free(text);
-	if (rc != FARM_OK)
+	if ((rc = farm_platform_post_json(c, path, what, req, &r)) != FARM_OK)
 		return rc;
 	outcome = r.outcome;
 	j = r.json;
@@ -884,7 +834,7 @@ const struct farm_platform farm_platform_circleci = {
 		.api_root = "/api/v2",
 		.url_required = 0,
 		.auth = circleci_auth,
-		.message = circleci_message,
+		.message = farm_platform_message,
 	},
 	.fields = circleci_fields,
 	.conf = circleci_conf,

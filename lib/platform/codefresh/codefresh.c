@@ -35,20 +35,9 @@ static int codefresh_auth(struct farm_provider_call *c, json_t *value, const cha
 {
 	const char *tok = json_string_value(json_object_get(value, "token"));
 
-	(void)c;
-	if (!tok || !*tok || strpbrk(tok, "\r\n"))
+	if (tok && !*tok) /* an empty token is refused here, before any call */
 		return -1;
-	hdr[0] = farm_arena_printf(c->arena, "Authorization: %s", tok);
-	return hdr[0] ? 1 : -1;
-}
-
-static void codefresh_message(const char *body, size_t len, json_t *json, char *out, size_t cap)
-{
-	const char *m = json_string_value(json_object_get(json, "message"));
-
-	(void)body;
-	(void)len;
-	snprintf(out, cap, "%s", m ? m : "");
+	return farm_platform_token_auth(c, value, "token", "Authorization: %s", hdr);
 }
 
 int farm_provider_codefresh_id_ok(const char *id, char *why, size_t cap)
@@ -656,7 +645,7 @@ const struct farm_platform farm_platform_codefresh = {
 		.api_root = "/api",
 		.url_required = 0,
 		.auth = codefresh_auth,
-		.message = codefresh_message,
+		.message = farm_platform_message,
 	},
 	.fields = codefresh_fields,
 	.conf = codefresh_conf,

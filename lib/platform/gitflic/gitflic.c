@@ -26,41 +26,12 @@
 
 static int gitflic_auth(struct farm_provider_call *c, json_t *value, const char **hdr)
 {
-	const char *tok = json_string_value(json_object_get(value, "token"));
-
-	if (!tok || strpbrk(tok, "\r\n"))
-		return -1;
-	hdr[0] = farm_arena_printf(c->arena, "Authorization: token %s", tok);
-	return hdr[0] ? 1 : -1;
-}
-
-static void gitflic_message(const char *body, size_t len, json_t *json, char *out, size_t cap)
-{
-	const char *m = json_string_value(json_object_get(json, "message"));
-
-	(void)body;
-	(void)len;
-	snprintf(out, cap, "%s", m ? m : "");
-}
-
-#define ALIAS_CHARS "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-"
-
-static int alias_ok(const char *s, size_t n)
-{
-	if (!n || n > 100 || (n == 1 && s[0] == '.') || (n == 2 && s[0] == '.' && s[1] == '.'))
-		return 0;
-	for (size_t i = 0; i < n; i++)
-		if (!s[i] || !strchr(ALIAS_CHARS, s[i]))
-			return 0;
-	return 1;
+	return farm_platform_token_auth(c, value, "token", "Authorization: token %s", hdr);
 }
 
 int farm_gitflic_project_ok(const char *s, char *why, size_t cap)
 {
-	const char *slash = s ? strchr(s, '/') : NULL;
-
-	if (!slash || strchr(slash + 1, '/') || !alias_ok(s, (size_t)(slash - s)) ||
-	    !alias_ok(slash + 1, strlen(slash + 1))) {
+	if (!farm_platform_pair_ok(s)) {
 		snprintf(why, cap, "project must be owner/project (URL-encoded in a path: "
 				   "owner%%2Fproject; letters, digits, . _ -)");
 		return 0;
@@ -187,19 +158,6 @@ static int rd_pipeline(struct farm_provider_call *c, const void *arg, json_t **o
 
 /* ---- writes ----------------------------------------------------------------------- */
 
-static int text_ok(json_t *v, size_t max)
-{
-	const char *s = json_string_value(v);
-	size_t n = s ? json_string_length(v) : 0;
-
-	if (!s || !n || n > max || strlen(s) != n)
-		return 0;
-	for (size_t i = 0; i < n; i++)
-		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
-			return 0;
-	return 1;
-}
-
 /* The start body (seed 002): {"refName"?, "isTag"?, "variables"?: [{"key","value"}]}.
  * isTag is required upstream with refName: farm sends false (a branch) when the caller
  * names a ref without it; isTag without refName is refused. */
@@ -221,8 +179,8 @@ static int start_body(struct farm_provider_call *c, json_t *in, json_t **out)
 		return farm_provider_nomem(c);
 	if ((v = json_object_get(in, "refName"))) {
 		const char *s = json_string_value(v);
-		if (!text_ok(v, 255) || strstr(s, "..") || strpbrk(s, " ~^:?*[\\") || s[0] == '/' ||
-		    s[0] == '-') {
+		if (!farm_platform_text_ok(v, 255) || strstr(s, "..") || strpbrk(s, " ~^:?*[\\") ||
+		    s[0] == '/' || s[0] == '-') {
 			json_decref(b);
 			return farm_provider_bad_input(c, "refName must be a branch or tag name of at "
 							  "most 255 characters");
@@ -245,7 +203,7 @@ static int start_body(struct farm_provider_call *c, json_t *in, json_t **out)
 		{
 			json_t *key = json_object_get(v, "key"), *val = json_object_get(v, "value");
 			const char *ks = json_string_value(key);
-			if (!json_is_object(v) || json_object_size(v) != 2 || !text_ok(key, 128) ||
+			if (!json_is_object(v) || json_object_size(v) != 2 || !farm_platform_text_ok(key, 128) ||
 			    strspn(ks, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_") !=
 				    strlen(ks) ||
 			    !json_is_string(val) || json_string_length(val) > 4096) {
@@ -268,22 +226,12 @@ static int start_pipeline(struct farm_provider_call *c, const char *project, jso
 	json_t *req;
 	const char *path = farm_arena_printf(c->arena, "/project/%s/cicd/pipeline/start", project);
 	const char *what = farm_arena_printf(c->arena, "project '%s'", project);
-	char *text;
 	int rc, outcome;
 
 	*out = NULL;
 	if ((rc = start_body(c, in, &req)) != FARM_OK)
 		return rc;
-	text = json_dumps(req, JSON_COMPACT);
-	json_decref(req);
-	if (!path || !what || !text) {
-		free(text);
-		return farm_provider_nomem(c);
-	}
-	rc = farm_provider_send(c, "POST", path, NULL, 0, "application/json", text, strlen(text),
-				&r);
-	free(text);
-	if (rc != FARM_OK)
+	if ((rc = farm_platform_post_json(c, path, what, req, &r)) != FARM_OK)
 		return rc;
 	outcome = r.outcome;
 	if (outcome == FARM_PO_OK && !json_is_object(r.json))
@@ -375,7 +323,7 @@ int farm_event_from_gitflic(const void *body, size_t len, json_t **data, char **
 		       {"PIPELINE_WARNING", "unstable"}};
 	json_t *root = NULL, *ev = NULL, *pl, *proj;
 	const char *action, *owner, *alias, *word, *status = NULL, *web;
-	char *key = NULL, project[256], id[280], why[8];
+	char *key = NULL, project[256], id[280];
 	long long lid;
 	int rc, nomem = 0, too_long = 0;
 
@@ -409,7 +357,7 @@ int farm_event_from_gitflic(const void *body, size_t len, json_t **data, char **
 		goto out;
 	}
 	snprintf(project, sizeof(project), "%.100s/%.100s", owner, alias);
-	if (!farm_gitflic_project_ok(project, why, sizeof(why)) ||
+	if (!farm_platform_pair_ok(project) ||
 	    !farm_event_int(json_object_get(pl, "localId"), &lid) || lid < 0) {
 		rc = farm_error_set(err, FARM_E_INVAL, "GitFlic payload has no valid project "
 						       "aliases and pipeline localId");
@@ -465,12 +413,12 @@ static int run_split(struct farm_arena *a, const char *id, const char **project,
 		     const char **local)
 {
 	const char *hash = id ? strrchr(id, '#') : NULL;
-	char why[8], *p;
+	char *p;
 
 	if (!hash || !local_id_ok(hash + 1) || !(p = farm_arena_strdup(a, id)))
 		return 0;
 	p[hash - id] = '\0';
-	if (!farm_gitflic_project_ok(p, why, sizeof(why)))
+	if (!farm_platform_pair_ok(p))
 		return 0;
 	*project = p;
 	*local = p + (hash - id) + 1;
@@ -803,7 +751,7 @@ const struct farm_platform farm_platform_gitflic = {
 		.api_root = "",
 		.url_required = 0,
 		.auth = gitflic_auth,
-		.message = gitflic_message,
+		.message = farm_platform_message,
 	},
 	.fields = gitflic_fields,
 	.conf = gitflic_conf,

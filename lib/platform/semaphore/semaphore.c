@@ -27,22 +27,10 @@
 
 static int semaphore_auth(struct farm_provider_call *c, json_t *value, const char **hdr)
 {
-	const char *tok = json_string_value(json_object_get(value, "token"));
-
-	if (!tok || strpbrk(tok, "\r\n"))
+	if (farm_platform_token_auth(c, value, "token", "Authorization: Token %s", hdr) < 0)
 		return -1;
-	hdr[0] = farm_arena_printf(c->arena, "Authorization: Token %s", tok);
 	hdr[1] = "User-Agent: SemaphoreCI v2.0 Client";
-	return hdr[0] ? 2 : -1;
-}
-
-static void semaphore_message(const char *body, size_t len, json_t *json, char *out, size_t cap)
-{
-	const char *m = json_string_value(json_object_get(json, "message"));
-
-	(void)body;
-	(void)len;
-	snprintf(out, cap, "%s", m ? m : "");
+	return 2;
 }
 
 int farm_semaphore_id_ok(const char *s)
@@ -210,28 +198,15 @@ static int rd_pipeline(struct farm_provider_call *c, const void *arg, json_t **o
 
 /* ---- writes ----------------------------------------------------------------------- */
 
-/* A string of 1..max bytes without control characters (and valid as one C string). */
-static int text_ok(json_t *v, size_t max)
-{
-	const char *s = json_string_value(v);
-	size_t n = s ? json_string_length(v) : 0;
-
-	if (!s || !n || n > max || strlen(s) != n)
-		return 0;
-	for (size_t i = 0; i < n; i++)
-		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
-			return 0;
-	return 1;
-}
-
 /* A git reference as Semaphore takes it: refs/heads/X, refs/tags/X, refs/pull/N; a
  * bare name is a branch.  No "..", no space, none of ~^:?*[\ and no "//". */
 static const char *reference_of(struct farm_arena *a, json_t *v)
 {
 	const char *s = json_string_value(v);
 
-	if (!text_ok(v, 255) || strstr(s, "..") || strstr(s, "//") || strpbrk(s, " ~^:?*[\\") ||
-	    s[0] == '/' || s[strlen(s) - 1] == '/' || s[strlen(s) - 1] == '.')
+	if (!farm_platform_text_ok(v, 255) || strstr(s, "..") || strstr(s, "//") ||
+	    strpbrk(s, " ~^:?*[\\") || s[0] == '/' || s[strlen(s) - 1] == '/' ||
+	    s[strlen(s) - 1] == '.')
 		return NULL;
 	if (!strncmp(s, "refs/", 5)) {
 		if (strncmp(s, "refs/heads/", 11) && strncmp(s, "refs/tags/", 10) &&
@@ -288,7 +263,7 @@ static int run_workflow(struct farm_provider_call *c, json_t *in, json_t **out)
 	}
 	if ((v = json_object_get(in, "pipelineFile"))) {
 		const char *f = json_string_value(v);
-		if (!text_ok(v, 255) || strstr(f, "..") || f[0] == '/')
+		if (!farm_platform_text_ok(v, 255) || strstr(f, "..") || f[0] == '/')
 			return farm_provider_bad_input(c, "pipelineFile must be a relative path in the "
 							  "repository (at most 255 characters, no ..)");
 		form = form ? farm_arena_printf(c->arena, "%s&pipeline_file=%s", form,
@@ -836,7 +811,7 @@ const struct farm_platform farm_platform_semaphore = {
 		.api_root = API_ROOT,
 		.url_required = 1,
 		.auth = semaphore_auth,
-		.message = semaphore_message,
+		.message = farm_platform_message,
 	},
 	.fields = semaphore_fields,
 	.conf = semaphore_conf,

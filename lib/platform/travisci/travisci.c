@@ -23,13 +23,10 @@
 
 static int travis_auth(struct farm_provider_call *c, json_t *value, const char **hdr)
 {
-	const char *tok = json_string_value(json_object_get(value, "token"));
-
-	if (!tok || strpbrk(tok, "\r\n"))
-		return -1;
 	hdr[0] = "Travis-API-Version: 3";
-	hdr[1] = farm_arena_printf(c->arena, "Authorization: token %s", tok);
-	return hdr[1] ? 2 : -1;
+	if (farm_platform_token_auth(c, value, "token", "Authorization: token %s", hdr + 1) < 0)
+		return -1;
+	return 2;
 }
 
 static void travis_message(const char *body, size_t len, json_t *json, char *out, size_t cap)
@@ -41,17 +38,9 @@ static void travis_message(const char *body, size_t len, json_t *json, char *out
 	snprintf(out, cap, "%s", m ? m : "");
 }
 
-#define NAME_CHARS "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-"
-
 int farm_provider_travisci_slug_ok(const char *slug, char *why, size_t cap)
 {
-	const char *slash = slug ? strchr(slug, '/') : NULL;
-	size_t ol = slash ? (size_t)(slash - slug) : 0, rl = slash ? strlen(slash + 1) : 0;
-
-	if (!slash || !ol || !rl || ol > 100 || rl > 100 || strchr(slash + 1, '/') ||
-	    strspn(slug, NAME_CHARS) != ol || strspn(slash + 1, NAME_CHARS) != rl ||
-	    !strcmp(slash + 1, ".") || !strcmp(slash + 1, "..") || (ol == 1 && slug[0] == '.') ||
-	    (ol == 2 && !strncmp(slug, "..", 2))) {
+	if (!farm_platform_pair_ok(slug)) {
 		snprintf(why, cap, "repoSlug must be owner/name (letters, digits, '.', '_', '-')");
 		return 0;
 	}
