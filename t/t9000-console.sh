@@ -412,10 +412,22 @@ posts() {
 	fake_requests "$1" | $PY -c 'import json,sys; print(json.dumps([q["method"] + " " + q["path"] for q in json.load(sys.stdin) if q["method"] == "POST"]))'
 }
 
-test_expect_success 'a CircleCI run (a delivery with the fake'"'"'s pipeline id): Rerun from the run page makes exactly the upstream rerun call' '
+# open_tile PROJECT STATUS: on the board (no reload), the webhook-made tile of PROJECT
+# once it shows STATUS; its link followed as a user clicks it.  DRV_OUT: the link's href.
+open_tile() {
+	drv open "$FARM_URL/#/board" && drv tile "$1" "$2" 5 &&
+	drv js "return [...document.querySelectorAll(\"#board li.tile\")].find(t => t.querySelector(\"h3\").textContent === \"$1\").querySelector(\"h3 a\").getAttribute(\"href\")" &&
+	local href=$DRV_OUT &&
+	drv js "[...document.querySelectorAll(\"#board li.tile\")].find(t => t.querySelector(\"h3\").textContent === \"$1\").querySelector(\"h3 a\").click(); return 1" &&
+	DRV_OUT=$href
+}
+
+test_expect_success 'a webhook-made CircleCI tile (the fake'"'"'s pipeline and workflow ids): its run page reruns, exactly the upstream rerun call' '
 	TOKEN=$ADMIN make_cred circleci "CircleCI" "{\"token\":\"circle-test-token\"}" &&
 	cci gh/acme/api failed 103 build-test-deploy "$P103" "$W103" &&
-	drv open "$FARM_URL/#/run/circleci/$P103" && drv wait "[data-field=name]" 5 &&
+	open_tile gh/acme/api failed &&
+	test_equal "$DRV_OUT" "\"#/run/circleci/$P103\"" &&
+	drv wait "[data-field=name]" 5 &&
 	drv has "#run-source" "Read from circleci" 5 &&
 	drv text "[data-field=buildId]" && test_equal "$DRV_OUT" "\"$P103\"" &&
 	drv wait "#act-rerun" 5 && fake_forget circleci &&
@@ -425,9 +437,11 @@ test_expect_success 'a CircleCI run (a delivery with the fake'"'"'s pipeline id)
 	fake_requests circleci | $PY -c "import json,sys; r=[q for q in json.load(sys.stdin) if q[\"method\"] == \"POST\"]; assert r[0][\"body\"] == \"{\\\"from_failed\\\":false}\", r[0]"
 '
 
-test_expect_success '... and Cancel on a running one makes exactly the upstream cancel call' '
+test_expect_success '... and a running one'"'"'s tile: its run page cancels, exactly the upstream cancel call' '
 	cci gh/acme/api running 125 build-test-deploy "$P125" "$W125" &&
-	drv open "$FARM_URL/#/run/circleci/$P125" && drv wait "[data-field=name]" 5 &&
+	open_tile gh/acme/api running &&
+	test_equal "$DRV_OUT" "\"#/run/circleci/$P125\"" &&
+	drv wait "[data-field=name]" 5 &&
 	drv has "#run-source" "Read from circleci" 5 &&
 	drv wait "#act-cancel" 5 && fake_forget circleci &&
 	drv click "#act-cancel" &&
