@@ -98,11 +98,35 @@ function visible(r) {
 let order = [];
 function cmp(a, b) { return a < b ? -1 : a > b ? 1 : 0; }
 
-function renderAll() {
+// The board is built in order, a screenful first: order[0..built) have their tiles in
+// the grid.  The first screen is what the reader sees at once, so it is built and
+// painted alone (scripts/bench-console: the frame after the data); the rest follows in
+// tasks of about BUDGET ms each (checked every 10 tiles), so that no task is long
+// however slow the machine.  An event for a project not built yet needs nothing: its
+// tile is built, in turn, from the row as it is then.  (In a hidden tab, where
+// requestAnimationFrame waits, the rest is built once the tab is shown.)
+let built = 0;
+let gen = 0;
+let rest = 0;
+const BUDGET = 30;
+
+// About a screenful and a half of tiles, from the viewport's size alone (reading
+// innerWidth/innerHeight forces no style or layout): a tile is at least 15rem wide and
+// about 12rem high with the gap (1rem taken as 16 px: a larger font only means fewer
+// tiles on a screen, so more than a screenful first).
+function firstScreen() {
+  const rem = 16;
+  const cols = Math.max(1, Math.ceil(innerWidth / (15 * rem)));
+  const rows = Math.ceil(innerHeight / (12 * rem)) + 1;
+  return Math.max(24, Math.ceil(cols * rows * 1.5));
+}
+
+function buildTiles(n, until) {
   const frag = document.createDocumentFragment();
-  tiles = new Map();
-  order = [...board.keys()].sort(cmp);
-  for (const k of order) {
+  const end = Math.min(order.length, built + n), first = built;
+  for (; built < end; built++) {
+    if (until && built !== first && (built - first) % 10 === 0 && performance.now() > until) break;
+    const k = order[built];
     const r = board.get(k);
     const t = makeTile();
     fill(t, r);
@@ -110,11 +134,39 @@ function renderAll() {
     tiles.set(k, t);
     frag.appendChild(t.li);
   }
-  clear(grid).appendChild(frag);
+  grid.appendChild(frag);
+}
+
+// After the next frame has been produced (a task queued from requestAnimationFrame runs
+// once the frame is done).
+function afterFrame(f) {
+  const g = gen;
+  requestAnimationFrame(() => { rest = setTimeout(() => { if (g === gen) f(); }, 0); });
+}
+
+function renderAll() {
+  gen++;
+  clearTimeout(rest);
+  tiles = new Map();
+  order = [...board.keys()].sort(cmp);
+  built = 0;
+  clear(grid);
+  buildTiles(firstScreen());
   count();
-  // The board is on screen once the frame after this one starts (scripts/bench-console).
   performance.mark('farm:board-rendered');
-  requestAnimationFrame(() => setTimeout(() => performance.mark('farm:board-painted'), 0));
+  afterFrame(() => { performance.mark('farm:board-painted'); more(); });
+}
+
+function more() {
+  if (built < order.length) {
+    buildTiles(order.length, performance.now() + BUDGET);
+    const g = gen;
+    rest = setTimeout(() => { if (g === gen) more(); }, 0);
+    return;
+  }
+  // Every tile is in the grid (scripts/bench-console: the whole board).
+  performance.mark('farm:board-complete');
+  afterFrame(() => performance.mark('farm:board-complete-painted'));
 }
 
 function count() {
@@ -130,14 +182,16 @@ function update(changed) {
     const r = board.get(k);
     let t = tiles.get(k);
     if (!t) {
-      t = makeTile();
       let lo = 0, hi = order.length;
       while (lo < hi) { const m = (lo + hi) >> 1; if (order[m] < k) lo = m + 1; else hi = m; }
-      order.splice(lo, 0, k);
-      const next = lo + 1 < order.length ? tiles.get(order[lo + 1]).li : null;
-      grid.insertBefore(t.li, next);
+      const isNew = order[lo] !== k;
+      if (isNew) { order.splice(lo, 0, k); added = true; }
+      const complete = built >= order.length - (isNew ? 1 : 0);
+      if (!complete && lo >= built) continue; // not built yet: more() builds it from board
+      t = makeTile();
+      built++;
+      grid.insertBefore(t.li, lo + 1 < built ? tiles.get(order[lo + 1]).li : null);
       tiles.set(k, t);
-      added = true;
     }
     fill(t, r);
     const hide = !visible(r);
@@ -195,5 +249,5 @@ export function boardView(main) {
     update(changed);
     growFeed(batch);
   });
-  return () => { off(); grid = null; feed = null; tiles = new Map(); order = []; };
+  return () => { off(); gen++; clearTimeout(rest); grid = null; feed = null; tiles = new Map(); order = []; built = 0; };
 }
