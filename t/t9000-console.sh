@@ -476,6 +476,33 @@ test_expect_success 'a running Jenkins build: its growing log shows new lines wi
 	drv js "return window.__followMark" && test_equal "$DRV_OUT" 1
 '
 
+# ---- a large board: first screen, then the rest; an event changes its card only -----
+
+test_expect_success 'a 300-project board: the first frame holds only a screenful, then every tile once, in order, with its /projects status' '
+	post_many 300 1 big --project gh/big/p- --projects 300 --threads 4 --status failed >/dev/null &&
+	TOKEN=$ADMIN api GET /api/v1/projects && expect_status 200 &&
+	$PY -c "import json; r=json.load(open(\"body\")); print(json.dumps([[x[\"project\"], x[\"status\"]] for x in r if x[\"provider\"] == \"circleci\"]))" >want.json &&
+	drv open "$FARM_URL/#/board" && drv js "location.reload(); return 1" &&
+	drv ajs "const done = arguments[0]; (function w() { const c = performance.getEntriesByName(\"farm:board-complete-painted\"); if (c.length) done([performance.getEntriesByName(\"farm:board-painted\")[0].detail.tiles, c[0].detail.tiles]); else setTimeout(w, 20); })()" &&
+	say "tiles built at the first frame, at the end: $DRV_OUT" &&
+	echo "$DRV_OUT" | $PY -c "import json,sys; a, b = json.load(sys.stdin); assert 24 <= a < 200 and b >= 300, (a, b)" &&
+	drv js "return [...document.querySelectorAll(\"#board li.tile\")].filter(t => t.querySelector(\".platform\").textContent === \"circleci\").map(t => [t.querySelector(\"h3\").textContent, t.dataset.status])" &&
+	echo "$DRV_OUT" >got.json &&
+	$PY -c "
+import json
+want, got = json.load(open(\"want.json\")), json.load(open(\"got.json\"))
+assert got == want, (len(got), len(want), [g for g, w in zip(got, want) if g != w][:3])"
+'
+
+test_expect_success '... an event rewrites its card (status class and text), the grid item (li) stays as it was' '
+	drv js "const t = [...document.querySelectorAll(\"#board li.tile\")].find(t => t.querySelector(\"h3\").textContent === \"gh/big/p-7\"); window.__li = t; return [t.className, t.firstChild.className]" &&
+	test_equal "$DRV_OUT" "[\"tile\", \"card st-failed\"]" &&
+	cci gh/big/p-7 success 9001 &&
+	drv tile gh/big/p-7 success 5 &&
+	drv js "const t = [...document.querySelectorAll(\"#board li.tile\")].find(t => t.querySelector(\"h3\").textContent === \"gh/big/p-7\"); return [t === window.__li, t.className, t.firstChild.className, t.querySelector(\".badge\").textContent]" &&
+	test_equal "$DRV_OUT" "[true, \"tile\", \"card st-success\", \"\\u2714Passed\"]"
+'
+
 test_expect_success 'no console error on the way (the WebSocket outages excepted)' '
 	drv errors && echo "$DRV_OUT" >errors.json &&
 	$PY -c "

@@ -154,7 +154,8 @@ function renderAll() {
   buildTiles(firstScreen());
   count();
   performance.mark('farm:board-rendered');
-  afterFrame(() => { performance.mark('farm:board-painted'); more(); });
+  const first = built;
+  afterFrame(() => { performance.mark('farm:board-painted', { detail: { tiles: first } }); more(); });
 }
 
 function more() {
@@ -166,7 +167,7 @@ function more() {
   }
   // Every tile is in the grid (scripts/bench-console: the whole board).
   performance.mark('farm:board-complete');
-  afterFrame(() => performance.mark('farm:board-complete-painted'));
+  afterFrame(() => performance.mark('farm:board-complete-painted', { detail: { tiles: built } }));
 }
 
 function count() {
