@@ -85,9 +85,6 @@ export function statusBadge(status) {
   return h('span', {class: 'badge st-' + s},
     h('span', {class: 'mark', 'aria-hidden': 'true'}, mark), ' ', word);
 }
-export function statusClass(status) {
-  return 'st-' + (Object.hasOwn(STATUS, status) ? status : 'unknown');
-}
 
 // An error box: the API's own message, as text.
 export function errorBox(msg) {
