@@ -414,10 +414,22 @@ posts() {
 	fake_requests "$1" | $PY -c 'import json,sys; print(json.dumps([q["method"] + " " + q["path"] for q in json.load(sys.stdin) if q["method"] == "POST"]))'
 }
 
-test_expect_success 'a CircleCI run (a delivery with the fake'"'"'s pipeline id): Rerun from the run page makes exactly the upstream rerun call' '
+# open_tile PROJECT STATUS: on the board (no reload), the webhook-made tile of PROJECT
+# once it shows STATUS; its link followed as a user clicks it.  DRV_OUT: the link's href.
+open_tile() {
+	drv open "$FARM_URL/#/board" && drv tile "$1" "$2" 5 &&
+	drv js "return [...document.querySelectorAll(\"#board li.tile\")].find(t => t.querySelector(\"h3\").textContent === \"$1\").querySelector(\"h3 a\").getAttribute(\"href\")" &&
+	local href=$DRV_OUT &&
+	drv js "[...document.querySelectorAll(\"#board li.tile\")].find(t => t.querySelector(\"h3\").textContent === \"$1\").querySelector(\"h3 a\").click(); return 1" &&
+	DRV_OUT=$href
+}
+
+test_expect_success 'a webhook-made CircleCI tile (the fake'"'"'s pipeline and workflow ids): its run page reruns, exactly the upstream rerun call' '
 	TOKEN=$ADMIN make_cred circleci "CircleCI" "{\"token\":\"circle-test-token\"}" &&
 	cci gh/acme/api failed 103 build-test-deploy "$P103" "$W103" &&
-	drv open "$FARM_URL/#/run/circleci/$P103" && drv wait "[data-field=name]" 5 &&
+	open_tile gh/acme/api failed &&
+	test_equal "$DRV_OUT" "\"#/run/circleci/$P103\"" &&
+	drv wait "[data-field=name]" 5 &&
 	drv has "#run-source" "Read from circleci" 5 &&
 	drv text "[data-field=buildId]" && test_equal "$DRV_OUT" "\"$P103\"" &&
 	drv wait "#act-rerun" 5 && fake_forget circleci &&
@@ -427,9 +439,11 @@ test_expect_success 'a CircleCI run (a delivery with the fake'"'"'s pipeline id)
 	fake_requests circleci | $PY -c "import json,sys; r=[q for q in json.load(sys.stdin) if q[\"method\"] == \"POST\"]; assert r[0][\"body\"] == \"{\\\"from_failed\\\":false}\", r[0]"
 '
 
-test_expect_success '... and Cancel on a running one makes exactly the upstream cancel call' '
+test_expect_success '... and a running one'"'"'s tile: its run page cancels, exactly the upstream cancel call' '
 	cci gh/acme/api running 125 build-test-deploy "$P125" "$W125" &&
-	drv open "$FARM_URL/#/run/circleci/$P125" && drv wait "[data-field=name]" 5 &&
+	open_tile gh/acme/api running &&
+	test_equal "$DRV_OUT" "\"#/run/circleci/$P125\"" &&
+	drv wait "[data-field=name]" 5 &&
 	drv has "#run-source" "Read from circleci" 5 &&
 	drv wait "#act-cancel" 5 && fake_forget circleci &&
 	drv click "#act-cancel" &&
@@ -462,6 +476,33 @@ test_expect_success 'a running Jenkins build: its growing log shows new lines wi
 	fake_requests jenkins >reqs.json &&
 	test_equal "$($PY -c "import json; print(sum(1 for q in json.load(open(\"reqs.json\"))))")" 0 &&
 	drv js "return window.__followMark" && test_equal "$DRV_OUT" 1
+'
+
+# ---- a large board: first screen, then the rest; an event changes its card only -----
+
+test_expect_success 'a 300-project board: the first frame holds only a screenful, then every tile once, in order, with its /projects status' '
+	post_many 300 1 big --project gh/big/p- --projects 300 --threads 4 --status failed >/dev/null &&
+	TOKEN=$ADMIN api GET /api/v1/projects && expect_status 200 &&
+	$PY -c "import json; r=json.load(open(\"body\")); print(json.dumps([[x[\"project\"], x[\"status\"]] for x in r if x[\"provider\"] == \"circleci\"]))" >want.json &&
+	drv open "$FARM_URL/#/board" && drv js "location.reload(); return 1" &&
+	drv ajs "const done = arguments[0]; (function w() { const c = performance.getEntriesByName(\"farm:board-complete-painted\"); if (c.length) done([performance.getEntriesByName(\"farm:board-painted\")[0].detail.tiles, c[0].detail.tiles]); else setTimeout(w, 20); })()" &&
+	say "tiles built at the first frame, at the end: $DRV_OUT" &&
+	echo "$DRV_OUT" | $PY -c "import json,sys; a, b = json.load(sys.stdin); assert 24 <= a < 200 and b >= 300, (a, b)" &&
+	drv js "return [...document.querySelectorAll(\"#board li.tile\")].filter(t => t.querySelector(\".platform\").textContent === \"circleci\").map(t => [t.querySelector(\"h3\").textContent, t.dataset.status])" &&
+	echo "$DRV_OUT" >got.json &&
+	$PY -c "
+import json
+want, got = json.load(open(\"want.json\")), json.load(open(\"got.json\"))
+assert got == want, (len(got), len(want), [g for g, w in zip(got, want) if g != w][:3])"
+'
+
+test_expect_success '... an event rewrites its card (status class and text), the grid item (li) stays as it was' '
+	drv js "const t = [...document.querySelectorAll(\"#board li.tile\")].find(t => t.querySelector(\"h3\").textContent === \"gh/big/p-7\"); window.__li = t; return [t.className, t.firstChild.className]" &&
+	test_equal "$DRV_OUT" "[\"tile\", \"card st-failed\"]" &&
+	cci gh/big/p-7 success 9001 &&
+	drv tile gh/big/p-7 success 5 &&
+	drv js "const t = [...document.querySelectorAll(\"#board li.tile\")].find(t => t.querySelector(\"h3\").textContent === \"gh/big/p-7\"); return [t === window.__li, t.className, t.firstChild.className, t.querySelector(\".badge\").textContent]" &&
+	test_equal "$DRV_OUT" "[true, \"tile\", \"card st-success\", \"\\u2714Passed\"]"
 '
 
 test_expect_success 'no console error on the way (the WebSocket outages excepted)' '

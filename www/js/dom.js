@@ -56,6 +56,12 @@ export function clear(el) {
 // One formatter for the page: Date.prototype.toLocaleString builds a new one per
 // call, which cost a 500-tile board a good part of its render time.
 const FMT = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'medium' });
+// The text when() shows, or null for no time / not a time.
+export function whenText(iso) {
+  if (!iso) return null;
+  const d = new Date(iso);
+  return Number.isNaN(d.getTime()) ? null : FMT.format(d);
+}
 export function when(iso) {
   if (!iso) return h('span', {class: 'muted'}, '—');
   const d = new Date(iso);
@@ -69,14 +75,15 @@ const STATUS = {
   failed: ['Failed', '✖'], canceled: ['Canceled', '■'], error: ['Error', '!'],
   unstable: ['Unstable', '▲'], unknown: ['Unknown', '?'],
 };
-export function statusBadge(status) {
+// [normalised status, word, mark] of any status string.
+export function statusParts(status) {
   const s = Object.hasOwn(STATUS, status) ? status : 'unknown';
-  const [word, mark] = STATUS[s];
+  return [s, STATUS[s][0], STATUS[s][1]];
+}
+export function statusBadge(status) {
+  const [s, word, mark] = statusParts(status);
   return h('span', {class: 'badge st-' + s},
     h('span', {class: 'mark', 'aria-hidden': 'true'}, mark), ' ', word);
-}
-export function statusClass(status) {
-  return 'st-' + (Object.hasOwn(STATUS, status) ? status : 'unknown');
 }
 
 // An error box: the API's own message, as text.
