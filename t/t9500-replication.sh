@@ -1,7 +1,7 @@
 #!/bin/bash
 # t9500-replication.sh - three nodes on Berkeley DB's replication manager (issue 19,
 # docs/replication.md): each node its own nginx, pool, daemons and state dir on
-# 127.0.0.2, .3 and .4.  Under a bounded credential + webhook load spread over all
+# 127.95.X.2, .3 and .4.  Under a bounded credential + webhook load spread over all
 # nodes, the master's whole stack is killed (-9): a new master within FAILOVER_MAX_S,
 # every write acknowledged before or after present on both survivors, event ids
 # unique and consecutive on each; the old master comes back as a replica and catches
@@ -18,8 +18,13 @@ FAILOVER_MAX_S=15
 HOOK=jenkins-repl-token-0123
 LOAD=$TEST_DIR/lib-repl-load.py
 
+# Addresses of this run only (127.95.X.2-4, X from the pid): free_port checks
+# 127.0.0.1, and another replication group running beside this one (t9520, a second
+# t9500, scripts/bench-replication) on the same addresses could pick a port of ours:
+# repmgr then joined the two groups (a node of one reported the other's master).
+NET=127.95.$(($$ % 200 + 20))
 for n in 1 2 3; do
-	eval "HOST$n=127.0.0.$((n + 1)) RPORT$n=$(free_port) PPORT$n=$(free_port) HPORT$n=$(free_port)"
+	eval "HOST$n=$NET.$((n + 1)) RPORT$n=$(free_port) PPORT$n=$(free_port) HPORT$n=$(free_port)"
 done
 node_url() { eval "echo http://\$HOST$1:\$HPORT$1"; }
 

@@ -510,7 +510,7 @@ static int child_repl(struct farm_app *app)
 	struct farm_error err = {0};
 	struct farm_repl_status st;
 	sigset_t set;
-	int lock_fd = -1, was = -1;
+	int lock_fd = -1, was = -1, rc;
 	char meta[4200];
 	struct stat sb;
 
@@ -543,6 +543,16 @@ static int child_repl(struct farm_app *app)
 		 * close drops this process's POSIX locks on that file: taken again. */
 		farm_store_relock(s);
 		relock(lock_fd);
+		/* A master cut off from the majority steps down after
+		 * FARM_REPL_STEPDOWN_MS: its writes could never be acknowledged, and as a
+		 * replica it passes them on (or answers 503) instead of 504. */
+		if ((rc = farm_store_repl_check(s)) == 1)
+			farm_log(FARM_LOG_WARN, NULL, 0,
+				 "replication: fewer than a majority of the group connected for "
+				 "%d ms: this master steps down", FARM_REPL_STEPDOWN_MS);
+		else if (rc < 0)
+			farm_log(FARM_LOG_ERROR, NULL, 0, "replication: stepping down: %s",
+				 farm_strerror(rc));
 		if (farm_store_repl_status(s, &st) != FARM_OK)
 			continue;
 		ready = st.role == FARM_REPL_MASTER ||
