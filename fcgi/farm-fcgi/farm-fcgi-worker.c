@@ -186,6 +186,13 @@ static void handle(struct farm_thr *t, FCGX_Request *req)
 		 * nginx sends the request to the next node (docs/replication.md). */
 		farm_req_fail(&r, FARM_E_NOTMASTER,
 			      "this node is a replica: writes go to the master; nothing was written");
+	else if (!is_read(r.method) &&
+		 __atomic_load_n(&app->board->repl_minority, __ATOMIC_RELAXED))
+		/* A master cut off from the majority (stepping down): a commit could not
+		 * be acknowledged and would be rolled back at the heal. */
+		farm_req_fail(&r, FARM_E_NOTMASTER,
+			      "this node lost the majority of its replication group: writes go "
+			      "to the master; nothing was written");
 	else
 		farm_req_dispatch(&app->dispatch, &r);
 	if (r.status >= 500)

@@ -502,7 +502,7 @@ int farm_store_repl_check(struct farm_store *s)
 	}
 	if (!short_since_ms) {
 		short_since_ms = now_ms();
-		return 0;
+		return 2;
 	}
 	if (now_ms() - short_since_ms < FARM_REPL_STEPDOWN_MS)
 		return 0;
@@ -514,6 +514,11 @@ int farm_store_repl_check(struct farm_store *s)
 			rc = on;
 	}
 	return rc == 0 ? 1 : store_code(rc);
+}
+
+int farm_store_repl_minority(void)
+{
+	return short_since_ms != 0;
 }
 
 void store_repl_commit_begin(void)
