@@ -78,6 +78,10 @@ static int started;
 /* Set by DB_EVENT_REP_PERM_FAILED in the thread whose commit was not acknowledged. */
 static _Thread_local int perm_failed;
 
+/* This process is (becoming) the listener: its repmgr sockets get TCP_USER_TIMEOUT.
+ * Set before repmgr_start, whose threads connect at once. */
+static int timeouts;
+
 /* DB_REP_HANDLE_DEAD seen in this process (farm_store_repl_stale). */
 static int handles_dead;
 
@@ -115,8 +119,12 @@ static void nodelay(int fd)
  * DB_REP_CONNECTION_RETRY; the timeout bounds a connect() (SYN retries) too, so a
  * connection is made again within about a second of the heal.  An idle connection has
  * no data to time out: keepalive probes it every second (the user timeout then decides
- * when it is dead).  Only repmgr's sockets:
- * those connected to a peer's repmgr port, and those accepted on this node's. */
+ * when it is dead).  Only repmgr's sockets (those connected to a peer's repmgr port,
+ * and those accepted on this node's), and only in the listener, whose view of the
+ * group decides the step-down (farm_store_repl_check): a subordinate's connection to
+ * a frozen (SIGSTOP) replica, closed by the timeout of its zero window and made again,
+ * held up that process's commits for several seconds each (504s in t9500's frozen-
+ * replica test), where a connection left congested did not. */
 enum { REPL_TCP_USER_TIMEOUT_MS = 3000 };
 
 static void user_timeout(int fd)
@@ -162,7 +170,7 @@ int connect(int fd, const struct sockaddr *sa, socklen_t len)
 	}
 	if (repl.on && sa && (sa->sa_family == AF_INET || sa->sa_family == AF_INET6)) {
 		nodelay(fd);
-		if (peer_port(sa_port(sa)))
+		if (timeouts && peer_port(sa_port(sa)))
 			user_timeout(fd);
 	}
 	return real(fd, sa, len);
@@ -185,7 +193,7 @@ int accept(int fd, struct sockaddr *sa, socklen_t *len)
 		socklen_t mlen = sizeof(me);
 
 		nodelay(c); /* EOPNOTSUPP on a unix socket: nothing happens */
-		if (getsockname(fd, (struct sockaddr *)&me, &mlen) == 0 &&
+		if (timeouts && getsockname(fd, (struct sockaddr *)&me, &mlen) == 0 &&
 		    sa_port((struct sockaddr *)&me) == repl.local.port)
 			user_timeout(c); /* accepted on this node's repmgr port */
 	}
@@ -410,6 +418,7 @@ int store_repl_start(struct farm_store *s, unsigned flags, struct farm_error *er
 	if (flags & FARM_STORE_REPL_LISTENER) {
 		/* A listener that died left its pid in the region: failchk clears it. */
 		s->env->failchk(s->env, 0);
+		timeouts = 1;
 		rc = s->env->repmgr_start(s->env, REPL_THREADS, DB_REP_ELECTION);
 		if (rc == DB_REP_IGNORE)
 			return farm_error_set(err, FARM_E_CONFLICT,
