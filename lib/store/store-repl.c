@@ -376,13 +376,12 @@ int store_repl_configure(DB_ENV *env, u_int32_t *oflags)
 	    (rc = env->rep_set_timeout(env, DB_REP_HEARTBEAT_SEND, 500000)) != 0 ||
 	    (rc = env->rep_set_timeout(env, DB_REP_HEARTBEAT_MONITOR, 2000000)) != 0 ||
 	    /* A master's checkpoint waits this long after telling the replicas to sync
-	     * their caches, before it writes the checkpoint record (Berkeley DB's default
-	     * 30 s), holding the environment meanwhile: a step-down
-	     * (farm_store_repl_check) waited for it (25 s seen).  0 made the replicas
-	     * flush synchronously when they applied the record, and their acks came
-	     * after ack_timeout (504s in t9500's frozen-replica step); 5 s leaves them
-	     * the time to flush in the background. */
-	    (rc = env->rep_set_timeout(env, DB_REP_CHECKPOINT_DELAY, 5000000)) != 0 ||
+	     * their caches, before it writes the checkpoint record, holding the
+	     * environment meanwhile, so a step-down (farm_store_repl_check) may wait for
+	     * it.  Shorter delays (0, 5 s) made the replicas' acks miss ack_timeout around
+	     * a checkpoint (2 of 60 writes 504 in most runs of t9500's frozen-replica
+	     * step): Berkeley DB's default, explicitly. */
+	    (rc = env->rep_set_timeout(env, DB_REP_CHECKPOINT_DELAY, 30000000)) != 0 ||
 	    (rc = env->rep_set_config(env, DB_REPMGR_CONF_2SITE_STRICT,
 				      repl.strict_2site ? 1 : 0)) != 0)
 		return rc;
