@@ -140,12 +140,13 @@ check: deps
 	$(Q)$(MAKE) --no-print-directory check-openapi
 	$(Q)$(MAKE) --no-print-directory check-sanitize
 
-# The replication group's failover test (issue 19): out of `make check` while its
-# "writes are acknowledged after the failover" step fails now and then (t9500 #3).
-HA_TESTS := t/t9500-replication.sh
+# The replication tests (issue 19, docs/replication.md).  t9500 (three nodes on
+# loopback, kill -9 of the master) is in `make check`; t9510 (a link cut in network
+# namespaces: root only, ~2 min) is not: `make check-ha` runs both.
+HA_TESTS := t/t9510-replication-netns.sh
 .PHONY: check-ha
 check-ha: all
-	$(Q)FARM_BUILD=$(CURDIR)/$(BUILD) prove --timer $(HA_TESTS)
+	$(Q)FARM_BUILD=$(CURDIR)/$(BUILD) prove --timer t/t9500-replication.sh $(HA_TESTS)
 
 # The recorded answers of the last `make check` (or of tests run by hand with
 # FARM_RECORD_DIR=$(RECORDS)) against the document's schemas.

@@ -3,8 +3,13 @@
 
   lib-repl-load.py load OUT.jsonl TOKEN HOOKTOKEN N URL...
       N requests (credential creations and Jenkins webhooks, alternating, named
-      cred-<LOAD_TAG><k> and job-<LOAD_TAG><k>) from 4 threads (LOAD_THREADS), spread over every node URL in turn; each answer is one line of
-      OUT.jsonl: {"k", "kind", "url", "status"}.  Stops early when ./load.stop exists.
+      cred-<LOAD_TAG><k> and job-<LOAD_TAG><k>) from 4 threads (LOAD_THREADS), spread
+      over every node URL in turn; each answer is one line of OUT.jsonl: {"k", "kind",
+      "url", "status", "t" (when it came, Unix time)}.  Stops early when ./load.stop
+      exists.  A thread whose request was not acknowledged waits LOAD_BACKOFF_MS (20)
+      before its next one, as a client would: without it a node that is down (refused
+      at once) or a group electing a master (503 at once) burns through N requests in
+      a second or two.
   lib-repl-load.py check OUT.jsonl TOKEN URL...
       every acknowledged (2xx) write is present on every node URL given: the
       credential in its list, the webhook's event in its history; and each node's
@@ -58,6 +63,7 @@ def load(out, token, hook, n, urls):
     lock = threading.Lock()
     nxt = [0]
     fp = open(out, "a")
+    backoff = int(os.environ.get("LOAD_BACKOFF_MS", "20")) / 1000.0
 
     def worker():
         while not os.path.exists("load.stop"):
@@ -69,8 +75,11 @@ def load(out, token, hook, n, urls):
             url = urls[k % len(urls)]
             kind, st = one(k, url, token, hook)
             with lock:
-                fp.write(json.dumps({"k": k, "kind": kind, "url": url, "status": st}) + "\n")
+                fp.write(json.dumps({"k": k, "kind": kind, "url": url, "status": st,
+                                     "t": round(time.time(), 3)}) + "\n")
                 fp.flush()
+            if not 200 <= st < 300:
+                time.sleep(backoff)
 
     t0 = time.time()
     ts = [threading.Thread(target=worker) for _ in range(int(os.environ.get("LOAD_THREADS", "4")))]

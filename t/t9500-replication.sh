@@ -1,7 +1,7 @@
 #!/bin/bash
 # t9500-replication.sh - three nodes on Berkeley DB's replication manager (issue 19,
 # docs/replication.md): each node its own nginx, pool, daemons and state dir on
-# 127.0.0.2, .3 and .4.  Under a bounded credential + webhook load spread over all
+# 127.95.X.2, .3 and .4.  Under a bounded credential + webhook load spread over all
 # nodes, the master's whole stack is killed (-9): a new master within FAILOVER_MAX_S,
 # every write acknowledged before or after present on both survivors, event ids
 # unique and consecutive on each; the old master comes back as a replica and catches
@@ -18,8 +18,13 @@ FAILOVER_MAX_S=15
 HOOK=jenkins-repl-token-0123
 LOAD=$TEST_DIR/lib-repl-load.py
 
+# Addresses of this run only (127.95.X.2-4, X from the pid): free_port checks
+# 127.0.0.1, and another replication group running beside this one (t9520, a second
+# t9500, scripts/bench-replication) on the same addresses could pick a port of ours:
+# repmgr then joined the two groups (a node of one reported the other's master).
+NET=127.95.$(($$ % 200 + 20))
 for n in 1 2 3; do
-	eval "HOST$n=127.0.0.$((n + 1)) RPORT$n=$(free_port) PPORT$n=$(free_port) HPORT$n=$(free_port)"
+	eval "HOST$n=$NET.$((n + 1)) RPORT$n=$(free_port) PPORT$n=$(free_port) HPORT$n=$(free_port)"
 done
 node_url() { eval "echo http://\$HOST$1:\$HPORT$1"; }
 
@@ -124,7 +129,9 @@ test_expect_success 'kill -9 the master under load: a new master, nothing acknow
 		--token "$TOKEN" --out wsA.out --ready wsA.ready --status wsA.status --timeout 120 &&
 	for i in $(seq 1 50); do test -e wsA.ready && break; sleep 0.1; done &&
 	test -e wsA.ready &&
-	bg $PY "$LOAD" load acks.jsonl "$TOKEN" $HOOK 900 $(node_url 1) $(node_url 2) $(node_url 3) &&
+	# The load runs until load.stop (at most 20000 requests): until 100 writes were
+	# acknowledged after the new master was seen, whatever the failover took.
+	bg $PY "$LOAD" load acks.jsonl "$TOKEN" $HOOK 20000 $(node_url 1) $(node_url 2) $(node_url 3) &&
 	LOADER=$BG_PID &&
 	wait_acks() { [ "$(cat acks.jsonl 2>/dev/null | grep -c "\"status\": 20")" -ge "$1" ]; } &&
 	for i in $(seq 1 300); do wait_acks 300 && break; sleep 0.1; done &&
@@ -141,9 +148,30 @@ test_expect_success 'kill -9 the master under load: a new master, nothing acknow
 	say "new master: node $NEW after $FAILOVER_MS ms (bound $FAILOVER_MAX_S s)" | tee -a figures &&
 	test -n "$NEW" &&
 	test "$FAILOVER_MS" -le $((FAILOVER_MAX_S * 1000)) &&
+	T_NEW=$(date +%s.%N) &&
+	acked_after() { # acknowledged answers that came after T_NEW, [to URL]
+		$PY -c "
+import json, sys
+a = [json.loads(l) for l in open(\"acks.jsonl\") if l.endswith(\"\n\")]
+print(sum(1 for x in a if 200 <= x[\"status\"] < 300 and x[\"t\"] > $T_NEW
+          and (len(sys.argv) < 2 or x[\"url\"] == sys.argv[1])))" "$@"
+	} &&
+	for i in $(seq 1 300); do [ "$(acked_after)" -ge 100 ] && break; sleep 0.1; done &&
+	touch load.stop &&
 	wait $LOADER &&
+	rm -f load.stop &&
 	after=$(grep -c . acks.jsonl) &&
 	say "$after requests answered" &&
+	ok_after=$(acked_after) &&
+	say "acknowledged after the new master was seen: $ok_after" | tee -a figures &&
+	test "$ok_after" -ge 100 &&
+	# Through every surviving node: its own pool (the master), or nginx passing the
+	# 503 of the replica on to the master (past the pool of the dead node: refused).
+	for n in $SURV; do
+		c=$(acked_after $(node_url $n)) &&
+		say "  of them through node $n: $c" &&
+		test "$c" -gt 0 || return 1
+	done &&
 	URLS="$(for n in $SURV; do node_url $n; done)" &&
 	for i in $(seq 1 30); do
 		$PY "$LOAD" check acks.jsonl "$TOKEN" $URLS >check.out && break
@@ -152,12 +180,6 @@ test_expect_success 'kill -9 the master under load: a new master, nothing acknow
 	cat check.out &&
 	$PY "$LOAD" check acks.jsonl "$TOKEN" $URLS >check.out &&
 	sed "s/^/# /" check.out >>figures &&
-	ok_after=$($PY -c "
-import json
-a=[json.loads(l) for l in open(\"acks.jsonl\")]
-print(sum(1 for x in a if 200<=x[\"status\"]<300 and x[\"k\"]>=800))") &&
-	say "acknowledged among the last 100 requests (after the failover): $ok_after" &&
-	test "$ok_after" -gt 0 &&
 	# The client of the dead node moves to the new master and resumes from its last id.
 	for i in $(seq 1 50); do test -e wsA.status && break; sleep 0.1; done &&
 	LAST=$(tail -n 1 wsA.out | $PY -c "import json,sys; print(json.load(sys.stdin)[\"data\"][\"id\"])") &&
@@ -191,7 +213,10 @@ test_expect_success 'a replica frozen (SIGSTOP) misses writes, thawed it catches
 	LOAD_TAG=frozen- $PY "$LOAD" load acks2.jsonl "$TOKEN" $HOOK 60 $(node_url $NEW) &&
 	pkill -CONT -s "$xpid" &&
 	say "frozen node $X; answers: $(cut -d, -f4 acks2.jsonl | sort | uniq -c | tr -s " \n" " ")" &&
-	test "$(grep -c "\"status\": 20" acks2.jsonl)" -eq 60 &&
+	# Only the other replica can acknowledge: on a loaded machine some of its acks
+	# come after replication.ack_timeout (504: not acknowledged, and not checked
+	# below; 16 of 60 once while a full make check ran beside); most must not.
+	test "$(grep -c "\"status\": 20" acks2.jsonl)" -ge 30 &&
 	# Thawed, its heartbeat monitor finds 2 s without the master and it may call an
 	# election the others refuse: it settles as a replica again.
 	for i in $(seq 1 60); do

@@ -186,6 +186,13 @@ static void handle(struct farm_thr *t, FCGX_Request *req)
 		 * nginx sends the request to the next node (docs/replication.md). */
 		farm_req_fail(&r, FARM_E_NOTMASTER,
 			      "this node is a replica: writes go to the master; nothing was written");
+	else if (!is_read(r.method) &&
+		 __atomic_load_n(&app->board->repl_minority, __ATOMIC_RELAXED))
+		/* A master cut off from the majority (stepping down): a commit could not
+		 * be acknowledged and would be rolled back at the heal. */
+		farm_req_fail(&r, FARM_E_NOTMASTER,
+			      "this node lost the majority of its replication group: writes go "
+			      "to the master; nothing was written");
 	else
 		farm_req_dispatch(&app->dispatch, &r);
 	if (r.status >= 500)
@@ -390,7 +397,7 @@ int farm_worker_main(struct farm_app *app)
 	long n = app->conf.threads, started = 0;
 	int wake[2] = {-1, -1};
 	sigset_t set;
-	int sig = 0, rc = 1, running;
+	int sig = 0, rc = 1, running, stale = 0;
 	uint64_t seed = 0;
 
 	if (FCGX_Init() != 0) {
@@ -447,6 +454,19 @@ int farm_worker_main(struct farm_app *app)
 			farm_log(FARM_LOG_WARN, NULL, 0, "master is gone; stopping");
 			break;
 		}
+		if (farm_store_repl_probe(app->store)) {
+			/* Replication rolled back committed transactions under this process's
+			 * database handles (a master that stepped down, docs/replication.md):
+			 * every use of them fails until they are reopened, so a new worker
+			 * takes over, as when max_requests is reached, without the drain (its
+			 * kept connections could only answer 503; nginx retries a request
+			 * whose kept connection closed on a new one). */
+			farm_log(FARM_LOG_WARN, NULL, 0,
+				 "replication rolled back this node's databases; recycling");
+			kill(getppid(), SIGUSR1);
+			stale = 1;
+			break;
+		}
 		if (app->conf.max_requests > 0 &&
 		    __atomic_load_n(&slot->requests, __ATOMIC_RELAXED) >=
 			    (uint64_t)app->conf.max_requests) {
@@ -457,7 +477,7 @@ int farm_worker_main(struct farm_app *app)
 		}
 	}
 	__atomic_store_n(&slot->draining, 1, __ATOMIC_RELAXED);
-	drain_deadline_ms = now_ms() + DRAIN_MS;
+	drain_deadline_ms = now_ms() + (stale ? 0 : DRAIN_MS);
 	__atomic_store_n(&worker_stopping, 1, __ATOMIC_RELEASE);
 	farm_gate_open();
 	for (long i = 0; i < started; i++)

@@ -383,10 +383,11 @@ static int child_checkpoint(struct farm_app *app)
 /* Starts a checkpoint child unless one runs. */
 static void ckpt_start(struct farm_app *app)
 {
-	pid_t pid;
+	pid_t pid, parent;
 
 	if (ckpt_pid > 0)
 		return;
+	parent = getpid();
 	pid = fork();
 	if (pid < 0) {
 		farm_log(FARM_LOG_WARN, NULL, errno, "fork (checkpoint)");
@@ -394,6 +395,12 @@ static void ckpt_start(struct farm_app *app)
 	}
 	if (pid == 0) {
 		sigset_t none;
+		/* Never outlives the master: forked as the master was killed (kill -9 of
+		 * the node), it blocked in Berkeley DB on a lock of a dead process and held
+		 * the inherited pool socket, so the node could not start again (t9500). */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != parent)
+			_exit(2);
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
 		app->store = NULL; /* the master's handle is not used here */
@@ -510,7 +517,8 @@ static int child_repl(struct farm_app *app)
 	struct farm_error err = {0};
 	struct farm_repl_status st;
 	sigset_t set;
-	int lock_fd = -1, was = -1;
+	int lock_fd = -1, was = -1, rc;
+	long long t0;
 	char meta[4200];
 	struct stat sb;
 
@@ -543,6 +551,24 @@ static int child_repl(struct farm_app *app)
 		 * close drops this process's POSIX locks on that file: taken again. */
 		farm_store_relock(s);
 		relock(lock_fd);
+		/* A master cut off from the majority steps down after
+		 * FARM_REPL_STEPDOWN_MS: its writes could never be acknowledged, and as a
+		 * replica it passes them on (or answers 503) instead of 504. */
+		t0 = farm_clock_ms();
+		if ((rc = farm_store_repl_check(s)) == 2)
+			farm_log(FARM_LOG_WARN, NULL, 0,
+				 "replication: this master sees fewer than a majority of the "
+				 "group: it steps down in %d ms unless they come back",
+				 FARM_REPL_STEPDOWN_MS);
+		else if (rc == 1)
+			farm_log(FARM_LOG_WARN, NULL, 0,
+				 "replication: this master stepped down (%lld ms)",
+				 farm_clock_ms() - t0);
+		else if (rc < 0)
+			farm_log(FARM_LOG_ERROR, NULL, 0, "replication: stepping down: %s",
+				 farm_strerror(rc));
+		__atomic_store_n(&app->board->repl_minority, farm_store_repl_minority(),
+				 __ATOMIC_RELAXED);
 		if (farm_store_repl_status(s, &st) != FARM_OK)
 			continue;
 		ready = st.role == FARM_REPL_MASTER ||
@@ -557,6 +583,7 @@ static int child_repl(struct farm_app *app)
 		}
 	}
 	__atomic_store_n(&app->board->repl_ready, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&app->board->repl_minority, 0, __ATOMIC_RELAXED);
 	farm_store_close(s); /* repmgr stops: the listener role is free again */
 	close(lock_fd);
 	return 0;

@@ -38,6 +38,8 @@ struct farm_scoreboard {
 				      * FARM_E_* it failed with (FARM_E_NOSPACE: full) */
 	int32_t repl_ready;          /* replication child: 0 not running, 1 listening,
 				      * 2 master or caught-up replica (farm-fcgi.c) */
+	int32_t repl_minority;       /* replication child: this master sees fewer than
+				      * a majority (it is stepping down): no write */
 	struct farm_slot slot[FARM_MAX_WORKERS];
 };
 

@@ -64,6 +64,7 @@ int store_code(int rc)
 	case EACCES: /* a write on a replication client: "read-only database" */
 		return farm_store_repl_on() ? FARM_E_NOTMASTER : FARM_E_DB;
 	case DB_REP_HANDLE_DEAD: /* a replica rolled back under this handle */
+		store_repl_handles_dead();
 		return FARM_E_RECOVER;
 	case DB_REP_LOCKOUT:
 	case DB_REP_UNAVAIL:

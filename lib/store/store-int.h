@@ -97,6 +97,7 @@ int store_room(struct farm_txn *t);
 /* store-repl.c */
 int store_repl_configure(DB_ENV *env, u_int32_t *oflags);
 int store_repl_start(struct farm_store *s, unsigned flags, struct farm_error *err);
+void store_repl_handles_dead(void); /* store_code saw DB_REP_HANDLE_DEAD */
 void store_repl_commit_begin(void);
 int store_repl_commit_acked(void); /* 0 after DB_EVENT_REP_PERM_FAILED */
 

@@ -40,6 +40,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "banned.h"
@@ -77,6 +78,17 @@ static int started;
 /* Set by DB_EVENT_REP_PERM_FAILED in the thread whose commit was not acknowledged. */
 static _Thread_local int perm_failed;
 
+/* This process is (becoming) the listener: its repmgr sockets get TCP_USER_TIMEOUT.
+ * Set before repmgr_start, whose threads connect at once. */
+static int timeouts;
+
+/* DB_REP_HANDLE_DEAD seen in this process (farm_store_repl_stale). */
+static int handles_dead;
+
+/* The listener's step-down clock (farm_store_repl_check): since when this master has
+ * seen fewer than a majority of the group connected; 0 while it sees enough. */
+static uint64_t short_since_ms;
+
 /* --- TCP_NODELAY on repmgr's connections ----------------------------------------------
  *
  * Berkeley DB 5.3's repmgr never sets TCP_NODELAY.  A commit's log record and the
@@ -94,6 +106,58 @@ static void nodelay(int fd)
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 }
 
+/* --- TCP_USER_TIMEOUT on repmgr's connections -------------------------------------------
+ *
+ * A master does not monitor heartbeats (only replicas do), and over a cut link its TCP
+ * connections to the replicas stay established: what it sends is retransmitted with
+ * an exponential back-off for ~15 minutes.  It therefore saw its peers as connected for
+ * as long as the cut lasted, could not know it had lost its quorum, and after the heal
+ * met the new master only when a retransmission happened to get through (130 s seen):
+ * only then came DB_EVENT_REP_DUPMASTER.  With TCP_USER_TIMEOUT, a connection whose
+ * data (the master's heartbeats, every 0.5 s) stays unacknowledged this long is closed
+ * by the kernel with ETIMEDOUT, repmgr marks the site disconnected and reconnects every
+ * DB_REP_CONNECTION_RETRY; the timeout bounds a connect() (SYN retries) too, so a
+ * connection is made again within about a second of the heal.  An idle connection has
+ * no data to time out: keepalive probes it every second (the user timeout then decides
+ * when it is dead).  Only repmgr's sockets (those connected to a peer's repmgr port,
+ * and those accepted on this node's), and only in the listener, whose view of the
+ * group decides the step-down (farm_store_repl_check): a subordinate's connection to
+ * a frozen (SIGSTOP) replica, closed by the timeout of its zero window and made again,
+ * held up that process's commits for several seconds each (504s in t9500's frozen-
+ * replica test), where a connection left congested did not. */
+enum { REPL_TCP_USER_TIMEOUT_MS = 3000 };
+
+static void user_timeout(int fd)
+{
+	unsigned ms = REPL_TCP_USER_TIMEOUT_MS;
+	int on = 1, idle = 1, intvl = 1, cnt = 3;
+
+	setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &ms, sizeof(ms));
+	/* A site may have two connections (one each way) and repmgr sends on one: the
+	 * idle one has nothing to time out, so keepalive probes it every second. */
+	setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on));
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl));
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
+}
+
+static unsigned sa_port(const struct sockaddr *sa)
+{
+	if (sa->sa_family == AF_INET)
+		return ntohs(((const struct sockaddr_in *)(const void *)sa)->sin_port);
+	if (sa->sa_family == AF_INET6)
+		return ntohs(((const struct sockaddr_in6 *)(const void *)sa)->sin6_port);
+	return 0;
+}
+
+static int peer_port(unsigned port)
+{
+	for (int i = 0; i < repl.npeers; i++)
+		if (repl.peers[i].port == port)
+			return 1;
+	return 0;
+}
+
 int connect(int fd, const struct sockaddr *sa, socklen_t len)
 {
 	static int (*real)(int, const struct sockaddr *, socklen_t);
@@ -104,8 +168,11 @@ int connect(int fd, const struct sockaddr *sa, socklen_t len)
 		errno = ENOSYS;
 		return -1;
 	}
-	if (repl.on && sa && (sa->sa_family == AF_INET || sa->sa_family == AF_INET6))
+	if (repl.on && sa && (sa->sa_family == AF_INET || sa->sa_family == AF_INET6)) {
 		nodelay(fd);
+		if (timeouts && peer_port(sa_port(sa)))
+			user_timeout(fd);
+	}
 	return real(fd, sa, len);
 }
 
@@ -121,8 +188,15 @@ int accept(int fd, struct sockaddr *sa, socklen_t *len)
 		return -1;
 	}
 	c = real(fd, sa, len);
-	if (c >= 0 && repl.on)
+	if (c >= 0 && repl.on) {
+		struct sockaddr_storage me;
+		socklen_t mlen = sizeof(me);
+
 		nodelay(c); /* EOPNOTSUPP on a unix socket: nothing happens */
+		if (timeouts && getsockname(fd, (struct sockaddr *)&me, &mlen) == 0 &&
+		    sa_port((struct sockaddr *)&me) == repl.local.port)
+			user_timeout(c); /* accepted on this node's repmgr port */
+	}
 	return c;
 }
 
@@ -301,6 +375,13 @@ int store_repl_configure(DB_ENV *env, u_int32_t *oflags)
 	    (rc = env->rep_set_timeout(env, DB_REP_CONNECTION_RETRY, 1000000)) != 0 ||
 	    (rc = env->rep_set_timeout(env, DB_REP_HEARTBEAT_SEND, 500000)) != 0 ||
 	    (rc = env->rep_set_timeout(env, DB_REP_HEARTBEAT_MONITOR, 2000000)) != 0 ||
+	    /* A master's checkpoint waits this long after telling the replicas to sync
+	     * their caches, before it writes the checkpoint record, holding the
+	     * environment meanwhile, so a step-down (farm_store_repl_check) may wait for
+	     * it.  Shorter delays (0, 5 s) made the replicas' acks miss ack_timeout around
+	     * a checkpoint (2 of 60 writes 504 in most runs of t9500's frozen-replica
+	     * step): Berkeley DB's default, explicitly. */
+	    (rc = env->rep_set_timeout(env, DB_REP_CHECKPOINT_DELAY, 30000000)) != 0 ||
 	    (rc = env->rep_set_config(env, DB_REPMGR_CONF_2SITE_STRICT,
 				      repl.strict_2site ? 1 : 0)) != 0)
 		return rc;
@@ -335,9 +416,11 @@ int store_repl_start(struct farm_store *s, unsigned flags, struct farm_error *er
 
 	if (!repl.on)
 		return FARM_OK;
+	handles_dead = 0; /* this open's handles are new */
 	if (flags & FARM_STORE_REPL_LISTENER) {
 		/* A listener that died left its pid in the region: failchk clears it. */
 		s->env->failchk(s->env, 0);
+		timeouts = 1;
 		rc = s->env->repmgr_start(s->env, REPL_THREADS, DB_REP_ELECTION);
 		if (rc == DB_REP_IGNORE)
 			return farm_error_set(err, FARM_E_CONFLICT,
@@ -359,6 +442,99 @@ int store_repl_start(struct farm_store *s, unsigned flags, struct farm_error *er
 				      db_strerror(rc));
 	started = 1;
 	return FARM_OK;
+}
+
+void store_repl_handles_dead(void)
+{
+	__atomic_store_n(&handles_dead, 1, __ATOMIC_RELAXED);
+}
+
+int farm_store_repl_stale(void)
+{
+	return __atomic_load_n(&handles_dead, __ATOMIC_RELAXED);
+}
+
+int farm_store_repl_probe(struct farm_store *s)
+{
+	DBT key, val;
+	char k = 0;
+	int rc;
+
+	if (!repl.on || !s || !s->db[FARM_T_META] || farm_store_repl_stale())
+		return farm_store_repl_stale();
+	memset(&key, 0, sizeof(key));
+	memset(&val, 0, sizeof(val));
+	key.data = &k;
+	key.size = 1;
+	val.flags = DB_DBT_USERMEM; /* nothing is copied: ulen 0 */
+	rc = s->db[FARM_T_META]->get(s->db[FARM_T_META], NULL, &key, &val, 0);
+	if (rc == DB_REP_HANDLE_DEAD)
+		store_repl_handles_dead();
+	return farm_store_repl_stale();
+}
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Step down a master that lost its quorum (store.h).  Berkeley DB 5.3's repmgr lets a
+ * running listener change its role only while elections are off (__repmgr_restart):
+ * they are turned off, the role set to client, and turned on again, which makes
+ * repmgr look for a master (an election, which this side of a partition cannot win;
+ * after the heal it finds the new master and syncs with it, rolling back what it
+ * committed unacknowledged).  A group that a lone master may serve (one site; two
+ * sites without 2SITE_STRICT) never steps down. */
+int farm_store_repl_check(struct farm_store *s)
+{
+	DB_REP_STAT *st = NULL;
+	DB_REPMGR_SITE *list = NULL;
+	u_int count = 0, connected = 0, nsites, need;
+	int master, rc, on;
+
+	if (!repl.on || !is_listener || !s || !s->env)
+		return 0;
+	if (s->env->rep_stat(s->env, &st, 0) != 0 || !st)
+		return 0;
+	master = st->st_status == DB_REP_MASTER;
+	free(st);
+	if (!master || s->env->repmgr_site_list(s->env, &count, &list) != 0) {
+		short_since_ms = 0;
+		return 0;
+	}
+	for (u_int i = 0; i < count; i++)
+		connected += list[i].status == DB_REPMGR_CONNECTED;
+	free(list);
+	nsites = count + 1;
+	need = nsites / 2; /* peers for a majority with this site */
+	if (nsites == 2 && !repl.strict_2site)
+		need = 0;
+	if (connected >= need) {
+		short_since_ms = 0;
+		return 0;
+	}
+	if (!short_since_ms) {
+		short_since_ms = now_ms();
+		return 2;
+	}
+	if (now_ms() - short_since_ms < FARM_REPL_STEPDOWN_MS)
+		return 0;
+	short_since_ms = 0;
+	if ((rc = s->env->rep_set_config(s->env, DB_REPMGR_CONF_ELECTIONS, 0)) == 0) {
+		rc = s->env->repmgr_start(s->env, 0, DB_REP_CLIENT);
+		on = s->env->rep_set_config(s->env, DB_REPMGR_CONF_ELECTIONS, 1);
+		if (rc == 0)
+			rc = on;
+	}
+	return rc == 0 ? 1 : store_code(rc);
+}
+
+int farm_store_repl_minority(void)
+{
+	return short_since_ms != 0;
 }
 
 void store_repl_commit_begin(void)

@@ -103,6 +103,26 @@ struct farm_repl_status {
 };
 int farm_store_repl_status(struct farm_store *s, struct farm_repl_status *out);
 const char *farm_repl_role_name(int role);
+
+/* The listener only, every ~100 ms: a master that has seen fewer than a majority of
+ * the group connected for FARM_REPL_STEPDOWN_MS steps down to a replica (Berkeley DB
+ * 5.3 keeps a cut-off master master until it meets the new one).  1 when it stepped
+ * down now, 2 when the master has just lost its majority (the clock starts), 0 when
+ * nothing changed, a FARM_E_* when stepping down failed. */
+#define FARM_REPL_STEPDOWN_MS 2000
+int farm_store_repl_check(struct farm_store *s);
+/* The listener: 1 while this master sees fewer than a majority (its step-down clock
+ * runs, or the step-down is under way). */
+int farm_store_repl_minority(void);
+
+/* 1 once Berkeley DB said, in this process, that replication rolled back committed
+ * transactions under its open handles (DB_REP_HANDLE_DEAD: the process must close
+ * and reopen them; every use answers FARM_E_RECOVER until then).  Cleared by
+ * farm_store_open. */
+int farm_store_repl_stale(void);
+/* The same, after one cheap read of a handle of `s` (a process that would otherwise
+ * find out only at its next request). */
+int farm_store_repl_probe(struct farm_store *s);
 /* The end of this node's log (file << 32 | offset), 0 when unknown: it moves with
  * every write, replicated ones included (caches key on it). */
 uint64_t farm_store_log_end(struct farm_store *s);
