@@ -103,6 +103,10 @@ struct farm_repl_status {
 };
 int farm_store_repl_status(struct farm_store *s, struct farm_repl_status *out);
 const char *farm_repl_role_name(int role);
+/* Removes host:port from the group's membership (DB_SITE->remove; store-repl-ops.c):
+ * elections and quorum acknowledgements no longer count it.  Needs repmgr running in
+ * this process (opened without FARM_STORE_REPL_PASSIVE). */
+int farm_store_repl_remove(struct farm_store *s, const char *site, struct farm_error *err);
 /* The end of this node's log (file << 32 | offset), 0 when unknown: it moves with
  * every write, replicated ones included (caches key on it). */
 uint64_t farm_store_log_end(struct farm_store *s);
