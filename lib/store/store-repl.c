@@ -301,11 +301,6 @@ int store_repl_configure(DB_ENV *env, u_int32_t *oflags)
 	    (rc = env->rep_set_timeout(env, DB_REP_CONNECTION_RETRY, 1000000)) != 0 ||
 	    (rc = env->rep_set_timeout(env, DB_REP_HEARTBEAT_SEND, 500000)) != 0 ||
 	    (rc = env->rep_set_timeout(env, DB_REP_HEARTBEAT_MONITOR, 2000000)) != 0 ||
-	    /* A master's checkpoint waits this long after telling the replicas to sync
-	     * (Berkeley DB's default 30 s): every checkpoint child, and the pool's last
-	     * one at stop (bounded at 10 s, then killed), waited it out.  A replica
-	     * still flushes its pages when it applies the checkpoint record. */
-	    (rc = env->rep_set_timeout(env, DB_REP_CHECKPOINT_DELAY, 0)) != 0 ||
 	    (rc = env->rep_set_config(env, DB_REPMGR_CONF_2SITE_STRICT,
 				      repl.strict_2site ? 1 : 0)) != 0)
 		return rc;
