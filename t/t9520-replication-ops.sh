@@ -194,7 +194,7 @@ test_expect_success 'rolling restart of the three left under writes: nothing ack
 		if [ $n = $M ]; then
 			OTHERS=$(for m in $LEFT; do [ $m != $M ] && echo $m; done | tr "\n" " ") &&
 			E= &&
-			for i in $(seq 1 300); do E=$(master_of $OTHERS) && break; sleep 0.1; done &&
+			for i in $(seq 1 450); do E=$(master_of $OTHERS) && break; sleep 0.1; done &&
 			say "master node $M stopped: node ${E:-none} master of the other two after $(ms_since $r0) ms" | tee -a figures &&
 			test -n "$E" || return 1
 		fi &&
