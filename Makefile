@@ -190,7 +190,8 @@ fmt:
 #   nginx drop-ins ($(NGINXDIR)/conf.d/farm.conf upstreams, default.d/farm.conf locations,
 #   default.d/farm-console.conf the console at /, farm-fastcgi.conf), man pages, docs,
 #   $(DATADIR)/openapi.json (served by the drop-in at /api/v1/openapi.json), the console's
-#   static files in $(DATADIR)/www, $(STATEDIR) (0700).
+#   static files in $(DATADIR)/www, the examples of a replication node's farm.socket
+#   drop-in and nginx upstream in $(DATADIR)/replication, $(STATEDIR) (0700).
 # FARM_SOCKET, FARM_WSD, FARM_NGINX_DIR, FARM_ACCESS_LOG, FARM_NGINX_GROUP, FARM_DATA_DIR,
 # FARM_WWW_DIR fill the
 # templates' placeholders (the tests point them into a trash directory).
@@ -288,6 +289,9 @@ install: $(PROG_BIN) $(MAN_OUT)
 	$(Q)install -d $(DESTDIR)$(DATADIR)/www/js
 	$(Q)install -m 0644 $(wildcard www/*.html www/*.css www/*.svg) $(DESTDIR)$(DATADIR)/www/
 	$(Q)install -m 0644 $(wildcard www/js/*.js) $(DESTDIR)$(DATADIR)/www/js/
+	$(Q)install -d $(DESTDIR)$(DATADIR)/replication
+	$(Q)install -m 0644 scripts/systemd/farm.socket-replication.conf nginx/farm-replication.conf \
+	  $(DESTDIR)$(DATADIR)/replication/
 
 # make rpm: source and binary RPMs with rpmbuild in a private _topdir ($(BUILD)/rpmbuild).
 # --nodeps: Debian has no RPM database to check BuildRequires against.  rpmbuild runs

@@ -3,8 +3,9 @@
 
   bench-events-clients.py --port P --token T --n N --ready FILE --out FILE
                           [--duration S] [--expect M] [--since ID] [--path PATH]
+                          [--host ADDR]
 
-Opens N connections to 127.0.0.1:P (GET --path, default /api/v1/events, with
+Opens N connections to ADDR:P (--host, default 127.0.0.1; GET --path, default /api/v1/events, with
 Authorization: Bearer T; up to 200 handshakes at a time), writes FILE --ready once
 every handshake is done, then reads with epoll until
 --duration seconds passed or --expect text messages arrived in total.  Pings are
@@ -63,6 +64,7 @@ def main():
     p.add_argument("--expect", type=int, default=0)
     p.add_argument("--since")
     p.add_argument("--path", default="/api/v1/events")
+    p.add_argument("--host", default="127.0.0.1")
     a = p.parse_args()
 
     path = a.path + ("?since=" + a.since if a.since else "")
@@ -82,7 +84,7 @@ def main():
         s.setblocking(False)
         s.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
         try:
-            s.connect(("127.0.0.1", a.port))
+            s.connect((a.host, a.port))
         except BlockingIOError:
             pass
         conns[s.fileno()] = Conn(s)

@@ -352,6 +352,9 @@ static int child_failchk(struct farm_app *app)
 
 /* In a child: a fresh handle, the audit retention sweep, checkpoint and log removal.
  * Exits 0, or 3 when the disk is full (FARM_E_NOSPACE), 2 on any other failure. */
+/* The pool is stopping: the last checkpoint (docs/replication.md, "A master stops slowly"). */
+static int ckpt_last;
+
 static int child_checkpoint(struct farm_app *app)
 {
 	struct farm_store *s = NULL;
@@ -363,6 +366,8 @@ static int child_checkpoint(struct farm_app *app)
 		farm_log(FARM_LOG_WARN, NULL, 0, "checkpoint: %s", err.msg);
 		return rc == FARM_E_NOSPACE ? 3 : 2;
 	}
+	if (ckpt_last)
+		farm_store_repl_stopping(s);
 	if (app->conf.audit_retention_days > 0 && farm_store_writable(s) == FARM_OK) { /* master only */
 		long long cutoff = farm_clock_ms() - app->conf.audit_retention_days * 86400000LL;
 		if ((rc = farm_audit_sweep(s, cutoff, AUDIT_SWEEP_MAX, &swept)) != FARM_OK)
@@ -1083,6 +1088,7 @@ int main(int argc, char **argv)
 		ckpt_pid = 0;
 	}
 	/* The last checkpoint, bounded like the others. */
+	ckpt_last = 1;
 	if (!env_down)
 		run_bounded(child_checkpoint, &app, 10 * 1000);
 	repl_stop();

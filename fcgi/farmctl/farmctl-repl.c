@@ -18,13 +18,17 @@ int farmctl_replication(const char *conf_path, int argc, char **argv)
 	struct farm_repl_status st;
 	int json = 0, rc = 1;
 
+	if (argc == 3 && !strcmp(argv[1], "remove"))
+		return farmctl_replication_remove(conf_path, argv[2]);
 	if (argc >= 3 && !strcmp(argv[2], "--json"))
 		json = 1;
 	if (argc < 2 || strcmp(argv[1], "status") != 0 || argc > 2 + json) {
-		printf("usage: farmctl replication status [--json]\n"
+		printf("usage: farmctl replication status [--json] | replication remove HOST:PORT\n"
 		       "  this node's role (master, replica, none), the master it follows, how far\n"
 		       "  its log reaches (file/offset), and the sites of its group (which of\n"
-		       "  them the node reaches: GET /api/v1/health, replication.peers)\n");
+		       "  them the node reaches: GET /api/v1/health, replication.peers)\n"
+		       "  remove: takes the site HOST:PORT (a stopped node) out of the group's\n"
+		       "  membership, so that elections and quorum acks no longer count it\n");
 		return argc >= 2 && !strcmp(argv[1], "--help") ? 0 : 2;
 	}
 	if (farmctl_load_conf(conf_path, &c))

@@ -58,6 +58,7 @@ static void usage(FILE *fp)
 		"  credentials list [--org O]       metadata only, never values\n"
 		"  events tail [--org O] [--since ID] [--count N]  print events as published\n"
 		"  replication status [--json]      role, master and peers of this node\n"
+		"  replication remove HOST:PORT     take a stopped node out of the group\n"
 		"  -v, --version                    print the version\n"
 		"Each command takes --help.  The configuration is -c FILE, else $FARM_CONFIG,\n"
 		"else the first that exists of $FARM_STATE_DIR/farm.conf (FARM_STATE_DIR set),\n"

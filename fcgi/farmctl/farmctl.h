@@ -13,5 +13,7 @@ int farmctl_credentials(const char *conf_path, int argc, char **argv);
 /* farmctl-events.c: `events tail` (ZeroMQ SUB on events.pub, history with --since). */
 int farmctl_events(const char *conf_path, int argc, char **argv);
 int farmctl_replication(const char *conf_path, int argc, char **argv);
+/* farmctl-repl-remove.c: `replication remove HOST:PORT` (DB_SITE->remove). */
+int farmctl_replication_remove(const char *conf_path, const char *site);
 
 #endif

@@ -123,6 +123,15 @@ int farm_store_repl_stale(void);
 /* The same, after one cheap read of a handle of `s` (a process that would otherwise
  * find out only at its next request). */
 int farm_store_repl_probe(struct farm_store *s);
+
+/* Removes host:port from the group's membership (DB_SITE->remove; store-repl-ops.c):
+ * elections and quorum acknowledgements no longer count it.  Needs repmgr running in
+ * this process (opened without FARM_STORE_REPL_PASSIVE). */
+int farm_store_repl_remove(struct farm_store *s, const char *site, struct farm_error *err);
+/* This node is stopping: its last checkpoint (as master) skips the checkpoint delay
+ * that gives the replicas time to flush first (store-repl-ops.c).  FARM_OK when
+ * replication is off. */
+int farm_store_repl_stopping(struct farm_store *s);
 /* The end of this node's log (file << 32 | offset), 0 when unknown: it moves with
  * every write, replicated ones included (caches key on it). */
 uint64_t farm_store_log_end(struct farm_store *s);
