@@ -20,7 +20,8 @@ subset of console-driver.py's, with the same meaning:
   errors                      log.entryAdded entries of level "error" since the last
                               call (console.error and uncaught JavaScript errors)
   alert                       the message of the last user prompt opened
-                              (browsingContext.userPromptOpened), or null
+                              (browsingContext.userPromptOpened, dismissed at once),
+                              or null; forgotten once read
   csp                         Content-Security-Policy violations seen since the last
                               call (securitypolicyviolation events, recorded by a
                               preload script that runs before the page's own)
@@ -111,6 +112,11 @@ class Driver:
             self.errors.append("%s: %s%s" % (p.get("type"), p.get("text"), where))
         elif m["method"] == "browsingContext.userPromptOpened":
             self.prompts.append(p.get("message"))
+            # dismissed at once, so no later command waits behind it (its answer,
+            # with an id nobody waits for, is skipped by call)
+            self.next_id += 1
+            self.ws.send(json.dumps({"id": self.next_id, "method": "browsingContext.handleUserPrompt",
+                                     "params": {"context": p.get("context", self.ctx), "accept": False}}))
 
     def call(self, method, params):
         self.next_id += 1
@@ -238,7 +244,8 @@ class Driver:
 
     def c_alert(self):
         self.fn("() => 0")
-        return self.prompts[-1] if self.prompts else None
+        p, self.prompts = (self.prompts[-1] if self.prompts else None), []
+        return p
 
     def c_csp(self):
         return self.fn("() => (window.__farmCsp || ['no preload script']).splice(0)")
