@@ -75,6 +75,7 @@ ff_stop() {
 	FF_PID=
 }
 trap 'ff_stop; stop_farm' EXIT
+trap 'exit 143' TERM; trap 'exit 130' INT # the EXIT trap then runs too
 
 test_expect_success 'start farm and a headless Firefox ESR (WebDriver BiDi)' '
 	start_farm &&
