@@ -11,6 +11,7 @@
 . "$(dirname "$0")/test-lib.sh"
 . "$TEST_DIR/lib-events.sh"
 . "$TEST_DIR/lib-fakes.sh"
+. "$TEST_DIR/lib-console.sh"
 
 CCI_SECRET=cci-secret-for-t9000-0123456789
 export FARM_WEBHOOK_CIRCLECI_SECRET=$CCI_SECRET
@@ -29,56 +30,8 @@ cci_id() { $PY -c 'import sys,uuid; print(uuid.uuid5(uuid.NAMESPACE_URL, "farm-f
 P103=$(cci_id circleci-pipeline gh/acme/api 103) W103=$(cci_id circleci-workflow gh/acme/api 103)
 P125=$(cci_id circleci-pipeline gh/acme/api 125) W125=$(cci_id circleci-workflow gh/acme/api 125)
 
-# ---- the browser: one Chromium for the whole script, a command per line ------------
-DRV_PID=
-drv_start() {
-	coproc DRV { exec $PY "$TEST_DIR/console-driver.py" 2>>"$TRASH/driver.err"; }
-	DRV_PID=$DRV_PID
-	DRV_IN=${DRV[1]} DRV_OUTFD=${DRV[0]}
-	IFS= read -r -t 60 DRV_OUT <&"$DRV_OUTFD" && test_equal "$DRV_OUT" 'ok "ready"'
-}
-# drv CMD ARGS...: the answer's JSON in $DRV_OUT; fails on "err" (printed).
-drv() {
-	printf '%q ' "$@" >&"$DRV_IN" && echo >&"$DRV_IN" || { echo "driver gone"; cat "$TRASH/driver.err"; return 1; }
-	IFS= read -r -t 90 DRV_OUT <&"$DRV_OUTFD" || { echo "driver did not answer: $*"; return 1; }
-	case $DRV_OUT in
-	"ok "*) DRV_OUT=${DRV_OUT#ok }; return 0 ;;
-	*) echo "driver: $* -> $DRV_OUT"; return 1 ;;
-	esac
-}
-drv_stop() {
-	[ -n "$DRV_PID" ] || return 0
-	echo quit >&"$DRV_IN" 2>/dev/null
-	wait_until 10 _daemon_gone "$DRV_PID" || kill "$DRV_PID" 2>/dev/null
-	DRV_PID=
-}
+# ---- the browser: one Chromium for the whole script (drv_start, drv: lib-console.sh)
 trap 'drv_stop; stop_farm; [ -n "${FAKE_PIDS:-}" ] && kill $FAKE_PIDS 2>/dev/null' EXIT
-
-# cci PROJECT STATUS ID [NAME [PIPELINE-ID WORKFLOW-ID]]: one signed CircleCI delivery
-# (curl), instance secret; the ids are UUIDs as CircleCI's (those of the fake CircleCI
-# when given); CCI_T0 is the time (date +%s%N) just before curl sent it
-cci() {
-	$PY - "$1" "$2" "$3" "${4:-wf-$3}" "${5:-}" "${6:-}" >cci.json <<-\EOF &&
-	import json, sys
-	project, status, n, name, pid, wid = sys.argv[1:7]
-	print(json.dumps({"type": "workflow-completed", "id": "00000000-0000-4000-8000-%012d" % int(n),
-	  "happened_at": "2026-01-01T10:00:00Z",
-	  "workflow": {"id": wid or "10000000-0000-4000-8000-%012d" % int(n), "name": name, "status": status,
-	    "created_at": "2026-01-01T09:59:00Z", "stopped_at": "2026-01-01T10:00:00Z",
-	    "url": "https://app.circleci.com/pipelines/gh/x/%s" % n},
-	  "pipeline": {"id": pid or "20000000-0000-4000-8000-%012d" % int(n), "number": int(n),
-	    "created_at": "2026-01-01T09:59:00Z", "trigger": {"type": "webhook"},
-	    "vcs": {"provider_name": "github", "origin_repository_url": "https://github.com/x/y",
-	      "target_repository_url": "https://github.com/x/y", "revision": "abc%s" % n, "branch": "main"}},
-	  "project": {"id": "30000000-0000-4000-8000-000000000000", "name": project.split("/")[-1],
-	    "slug": project}}))
-	EOF
-	sig=$(cci_sign cci.json "$CCI_SECRET") &&
-	CCI_T0=$(date +%s%N) &&
-	curl -sS -o body -w "%{http_code}" -H "Content-Type: application/json" -H "circleci-signature: $sig" \
-		--data-binary @cci.json "$FARM_URL/api/v1/webhooks/circleci" >status &&
-	expect_status 200
-}
 
 test_expect_success 'start farm and a headless Chromium' '
 	start_farm &&
@@ -364,12 +317,7 @@ test_expect_success 'the audit list shows an admin the credential writes, newest
 	fi
 '
 
-# ---- usable -------------------------------------------------------------------------
-
-# no_sideways: the page is no wider than the window
-no_sideways() {
-	drv js "return document.documentElement.scrollWidth <= window.innerWidth" && test_equal "$DRV_OUT" true
-}
+# ---- usable (no_sideways: lib-console.sh) --------------------------------------------
 
 test_expect_success 'phone width and 200 % zoom: no sideways scrolling on the board, a run, credentials' '
 	for i in 10 11 12 13 14 15; do cci "gh/console/a-rather-long-project-name-$i" success $i || return 1; done &&
