@@ -380,3 +380,56 @@ int farm_events_wake_claim(struct farm_events_wake *w)
 	/* A plain load first: under load the word is 0 and stays in every cache. */
 	return atomic_load(w->word) != 0 && atomic_exchange(w->word, 0u) != 0;
 }
+
+#define FILLED_DONE UINT64_MAX
+
+int farm_events_backfill(struct farm_txn *t, const char *mk, size_t per,
+			 farm_events_apply_fn apply, int *more, size_t *put)
+{
+	unsigned char mark[8];
+	uint64_t from = 0, first = 0, last = 0, to, id;
+	void *v = NULL;
+	size_t vlen = 0;
+	int rc;
+
+	*more = 0;
+	*put = 0;
+	rc = farm_txn_get(t, FARM_T_META, mk, strlen(mk), &v, &vlen, 1);
+	if (rc == FARM_OK) {
+		rc = farm_events_key_id(v, vlen, &from) == FARM_OK ? FARM_OK : FARM_E_DB;
+		free(v);
+		if (rc != FARM_OK || from == FILLED_DONE)
+			return rc;
+		from++; /* the mark is the last id applied */
+	} else if (rc != FARM_E_NOTFOUND) {
+		return rc;
+	}
+	if ((rc = farm_events_first(t, &first)) != FARM_OK ||
+	    (rc = farm_events_last(t, &last)) != FARM_OK)
+		return rc;
+	if (from < first)
+		from = first;
+	to = first == 0 || from > last ? 0 : (last - from >= per ? from + per - 1 : last);
+	for (id = from; to && id <= to; id++) {
+		json_t *ev;
+		char *json = NULL;
+		size_t len = 0;
+
+		rc = farm_events_get(t, id, &json, &len);
+		if (rc == FARM_E_NOTFOUND)
+			continue;
+		if (rc != FARM_OK)
+			return rc;
+		ev = json_loadb(json, len, 0, NULL);
+		free(json);
+		rc = apply(t, json_string_value(json_object_get(ev, "event")),
+			   json_object_get(ev, "data"), id);
+		json_decref(ev);
+		if (rc != FARM_OK)
+			return rc;
+		(*put)++;
+	}
+	*more = to != 0 && to < last;
+	farm_events_key(*more ? to : FILLED_DONE, mark);
+	return farm_txn_put(t, FARM_T_META, mk, strlen(mk), NULL, mark, sizeof(mark), 0);
+}

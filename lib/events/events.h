@@ -16,6 +16,7 @@
 #ifndef FARM_EVENTS_H
 #define FARM_EVENTS_H
 
+#include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -61,6 +62,17 @@ int farm_events_first(struct farm_txn *t, uint64_t *first);
 /* Inside a transaction: the stored JSON of event `id`.  *json is new (malloc,
  * NUL-terminated, not counted in *len), free with free().  FARM_E_NOTFOUND. */
 int farm_events_get(struct farm_txn *t, uint64_t id, char **json, size_t *len);
+
+/* Tables derived from the history (the board, the runs index) in an environment made
+ * before them: feeds up to `per` retained events, oldest first, to `apply` (the event's
+ * name and data, borrowed) and records in FARM_T_META `mark_key` the last id applied,
+ * so a crash resumes where it stopped; once the whole history is in, the mark says
+ * "done" and later calls do nothing.  *more is 1 while events remain; *put counts the
+ * events applied.  On a new environment the history is empty: the first call says done. */
+typedef int (*farm_events_apply_fn)(struct farm_txn *t, const char *event, json_t *data,
+				    uint64_t id);
+int farm_events_backfill(struct farm_txn *t, const char *mark_key, size_t per,
+			 farm_events_apply_fn apply, int *more, size_t *put);
 
 /* Opens the store as a daemon does (not the master; sync_commit honoured) after a
  * failchk, so that locks and transactions left by a killed predecessor are released
