@@ -90,6 +90,13 @@ master_of() { # master_of N...: the one of those nodes that says it is the maste
 	for n in "$@"; do [ "$(node_role $n)" = master ] && { echo $n; return 0; }; done
 	return 1
 }
+# group_start N...: nodes N... started and healthy; M the one that says it is the master.
+group_start() {
+	local n
+	for n in "$@"; do node_start $n || return 1; done
+	for n in "$@"; do node_wait $n || return 1; done
+	M=$(master_of "$@") && say "master: node $M"
+}
 # master_within SECONDS N...: master_of N..., asked every 0.1 s until one answers or
 # SECONDS pass; then it prints nothing and still succeeds (the callers say what they
 # saw, then test it).

@@ -45,10 +45,7 @@ nodes_stop() {
 trap 'nodes_stop' EXIT
 
 test_expect_success 'three nodes start, elect one master and agree on it' '
-	node_start 1 && node_start 2 && node_start 3 &&
-	node_wait 1 && node_wait 2 && node_wait 3 &&
-	M=$(master_of 1 2 3) &&
-	say "master: node $M" &&
+	group_start 1 2 3 &&
 	roles="$(node_role 1) $(node_role 2) $(node_role 3)" &&
 	test_equal "$(echo $roles | tr " " "\n" | sort | tr "\n" " ")" "master replica replica " &&
 	for n in 1 2 3; do curl -sS "$(node_url $n)/api/v1/health" >h$n || return 1; done &&

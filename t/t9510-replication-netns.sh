@@ -79,10 +79,7 @@ link() { ip link set "h$1" "$2"; } # link N down|up: the hub end of node N's vet
 node_role_inside() { ip netns exec "$NS-n$1" curl -sS -m 2 "$(node_url $1)/api/v1/health" 2>/dev/null | role_json; }
 
 test_expect_success 'three nodes in their namespaces elect one master' '
-	node_start 1 && node_start 2 && node_start 3 &&
-	node_wait 1 && node_wait 2 && node_wait 3 &&
-	M=$(master_of 1 2 3) &&
-	say "master: node $M" &&
+	group_start 1 2 3 &&
 	roles="$(node_role 1) $(node_role 2) $(node_role 3)" &&
 	test_equal "$(echo $roles | tr " " "\n" | sort | tr "\n" " ")" "master replica replica "
 '

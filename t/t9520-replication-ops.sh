@@ -93,9 +93,7 @@ test_expect_success 'the shipped nginx pieces of a node parse (nginx -t) and are
 '
 
 test_expect_success 'three nodes start and take acknowledged writes' '
-	node_start 1 && node_start 2 && node_start 3 &&
-	node_wait 1 && node_wait 2 && node_wait 3 &&
-	M=$(master_of 1 2 3) && say "master: node $M" &&
+	group_start 1 2 3 &&
 	TOKEN=$(nodectl 1 token --sub admin --role admin --ttl 1h) &&
 	LOAD_TAG=a- $PY "$LOAD" load acks-a.jsonl "$TOKEN" $HOOK 60 $(node_url 1) $(node_url 2) $(node_url 3) &&
 	test "$(acked acks-a.jsonl)" -eq 60
