@@ -30,11 +30,12 @@ subset of console-driver.py's, with the same meaning:
 """
 import base64
 import json
-import shlex
 import sys
 import time
 
 import websocket
+
+from lib_driver import serve, until, until_equal
 
 # Runs before any script of every page (script.addPreloadScript, page realm): records
 # the CSP violations the page causes, where the test can read them.
@@ -156,15 +157,7 @@ class Driver:
             return {"type": "number", "value": a}
         return {"type": "string", "value": str(a)}
 
-    def _until(self, f, secs, what):
-        end = time.monotonic() + float(secs)
-        while True:
-            v = f()
-            if v:
-                return v
-            if time.monotonic() > end:
-                raise AssertionError("timeout after %s s: %s" % (secs, what() if callable(what) else what))
-            time.sleep(0.02)
+    _until = staticmethod(until)
 
     # ---- commands ---------------------------------------------------------------------
 
@@ -202,15 +195,7 @@ class Driver:
     def c_tile(self, project, status, secs=5):
         js = ("(p) => { const t = [...document.querySelectorAll('#board li.tile')].find(t =>"
               " t.querySelector('h3').textContent === p); return t ? t.dataset.status : null; }")
-        t0 = time.monotonic()
-        end = t0 + float(secs)
-        while True:
-            if self.fn(js, project) == status:
-                return round((time.monotonic() - t0) * 1000)
-            if time.monotonic() > end:
-                raise AssertionError("tile %s not %s after %s s (is %s)" % (
-                    project, status, secs, self.fn(js, project)))
-            time.sleep(0.005)
+        return until_equal(lambda: self.fn(js, project), status, secs, "tile " + project)
 
     def c_state(self, state, secs=10):
         self._until(lambda: self.fn("() => document.getElementById('live').dataset.state") == state,
@@ -264,21 +249,7 @@ class Driver:
 
 def main():
     drv = Driver(int(sys.argv[1]))
-    print("ok \"ready\"", flush=True)
-    for line in sys.stdin:
-        words = shlex.split(line)
-        if not words:
-            continue
-        if words[0] == "quit":
-            break
-        f = getattr(drv, "c_" + words[0], None)
-        try:
-            if not f:
-                raise AssertionError("unknown command " + words[0])
-            out = "ok " + json.dumps(f(*words[1:]))
-        except (AssertionError, BidiError, TypeError, ValueError, KeyError) as e:
-            out = "err " + " ".join(str(e).split())[:2000]
-        print(out, flush=True)
+    serve(drv, (AssertionError, BidiError, TypeError, ValueError, KeyError))
     drv.close()
 
 

@@ -29,11 +29,6 @@ the like.
   size W H / shot FILE        window size; a PNG screenshot
   quit
 """
-import json
-import shlex
-import sys
-import time
-
 from selenium import webdriver
 from selenium.common.exceptions import (NoAlertPresentException, StaleElementReferenceException,
                                         WebDriverException)
@@ -41,6 +36,8 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import Select
+
+from lib_driver import serve, until, until_equal
 
 
 def browser():
@@ -66,15 +63,7 @@ class Driver:
         except StaleElementReferenceException:  # replaced while looked at: look again
             return []
 
-    def _until(self, f, secs, what):
-        end = time.monotonic() + float(secs)
-        while True:
-            v = f()
-            if v:
-                return v
-            if time.monotonic() > end:
-                raise AssertionError("timeout after %s s: %s" % (secs, what))
-            time.sleep(0.02)
+    _until = staticmethod(until)
 
     def c_open(self, url):
         self.d.get(url)
@@ -112,17 +101,9 @@ class Driver:
         Select(self.d.find_element(By.CSS_SELECTOR, css)).select_by_value(value)
 
     def c_tile(self, project, status, secs=5):
-        t0 = time.monotonic()
         js = ("const t=[...document.querySelectorAll('#board li.tile')].find(t=>"
               "t.querySelector('h3').textContent===arguments[0]); return t?t.dataset.status:null")
-        end = t0 + float(secs)
-        while True:
-            if self.d.execute_script(js, project) == status:
-                return round((time.monotonic() - t0) * 1000)
-            if time.monotonic() > end:
-                raise AssertionError("tile %s not %s after %s s (is %s)" % (
-                    project, status, secs, self.d.execute_script(js, project)))
-            time.sleep(0.005)
+        return until_equal(lambda: self.d.execute_script(js, project), status, secs, "tile " + project)
 
     def c_state(self, state, secs=10):
         self._until(lambda: self.d.execute_script(
@@ -179,21 +160,7 @@ class Driver:
 
 def main():
     drv = Driver()
-    print("ok \"ready\"", flush=True)
-    for line in sys.stdin:
-        words = shlex.split(line)
-        if not words:
-            continue
-        if words[0] == "quit":
-            break
-        f = getattr(drv, "c_" + words[0], None)
-        try:
-            if not f:
-                raise AssertionError("unknown command " + words[0])
-            out = "ok " + json.dumps(f(*words[1:]))
-        except (AssertionError, WebDriverException, TypeError, ValueError) as e:
-            out = "err " + " ".join(str(e).split())[:2000]
-        print(out, flush=True)
+    serve(drv, (AssertionError, WebDriverException, TypeError, ValueError))
     drv.d.quit()
 
 

@@ -1,7 +1,8 @@
 # lib-console.sh - the browser and the deliveries shared by the console's browser tests:
 # t9000-console.sh (Chromium, t/console-driver.py) and t9010-console-firefox.sh
 # (Firefox ESR over WebDriver BiDi, t/bidi-driver.py). Both drivers read one command per
-# line and answer "ok <json>" or "err <message>" (the commands: console-driver.py).
+# line and answer "ok <json>" or "err <message>" (the commands: console-driver.py; the
+# loop and the waits they share: t/lib_driver.py).
 # Source after test-lib.sh and lib-events.sh; set CCI_SECRET (the instance's CircleCI
 # webhook secret) before calling cci.
 
@@ -55,6 +56,12 @@ cci() {
 	curl -sS -o body -w "%{http_code}" -H "Content-Type: application/json" -H "circleci-signature: $sig" \
 		--data-binary @cci.json "$FARM_URL/api/v1/webhooks/circleci" >status &&
 	expect_status 200
+}
+
+# tile_js PROJECT: a JavaScript expression, the board's tile of PROJECT (for drv js:
+# drv js "return $(tile_js gh/x/y).className")
+tile_js() {
+	printf '[...document.querySelectorAll("#board li.tile")].find(t => t.querySelector("h3").textContent === "%s")' "$1"
 }
 
 # no_sideways: the page is no wider than the window

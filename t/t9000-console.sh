@@ -161,11 +161,11 @@ test_expect_success 'a second outage: still nothing missed or repeated' '
 test_expect_success 'a hostile build name is shown as its characters, nothing runs' '
 	cci gh/console/hostile failed 8 "$HOSTILE" &&
 	drv tile gh/console/hostile failed 5 &&
-	drv js "return [...document.querySelectorAll(\"#board li.tile\")].find(t => t.querySelector(\"h3\").textContent === \"gh/console/hostile\").querySelector(\"dd\").textContent" &&
+	drv js "return $(tile_js gh/console/hostile).querySelector(\"dd\").textContent" &&
 	test_equal "$DRV_OUT" "\"$HOSTILE #8\"" &&
 	drv count "main img" && test_equal "$DRV_OUT" 0 &&
 	drv alert && test_equal "$DRV_OUT" null &&
-	drv js "[...document.querySelectorAll(\"#board li.tile\")].find(t => t.querySelector(\"h3\").textContent === \"gh/console/hostile\").querySelector(\"a\").click()" &&
+	drv js "$(tile_js gh/console/hostile).querySelector(\"a\").click()" &&
 	drv wait "#run-fields" 5 &&
 	drv wait "[data-field=name]" 5 &&
 	drv text "[data-field=name]" && test_equal "$DRV_OUT" "\"$HOSTILE\"" &&
@@ -366,9 +366,9 @@ posts() {
 # once it shows STATUS; its link followed as a user clicks it.  DRV_OUT: the link's href.
 open_tile() {
 	drv open "$FARM_URL/#/board" && drv tile "$1" "$2" 5 &&
-	drv js "return [...document.querySelectorAll(\"#board li.tile\")].find(t => t.querySelector(\"h3\").textContent === \"$1\").querySelector(\"h3 a\").getAttribute(\"href\")" &&
+	drv js "return $(tile_js "$1").querySelector(\"h3 a\").getAttribute(\"href\")" &&
 	local href=$DRV_OUT &&
-	drv js "[...document.querySelectorAll(\"#board li.tile\")].find(t => t.querySelector(\"h3\").textContent === \"$1\").querySelector(\"h3 a\").click(); return 1" &&
+	drv js "$(tile_js "$1").querySelector(\"h3 a\").click(); return 1" &&
 	DRV_OUT=$href
 }
 
@@ -445,11 +445,11 @@ assert got == want, (len(got), len(want), [g for g, w in zip(got, want) if g != 
 '
 
 test_expect_success '... an event rewrites its card (status class and text), the grid item (li) stays as it was' '
-	drv js "const t = [...document.querySelectorAll(\"#board li.tile\")].find(t => t.querySelector(\"h3\").textContent === \"gh/big/p-7\"); window.__li = t; return [t.className, t.firstChild.className]" &&
+	drv js "const t = $(tile_js gh/big/p-7); window.__li = t; return [t.className, t.firstChild.className]" &&
 	test_equal "$DRV_OUT" "[\"tile\", \"card st-failed\"]" &&
 	cci gh/big/p-7 success 9001 &&
 	drv tile gh/big/p-7 success 5 &&
-	drv js "const t = [...document.querySelectorAll(\"#board li.tile\")].find(t => t.querySelector(\"h3\").textContent === \"gh/big/p-7\"); return [t === window.__li, t.className, t.firstChild.className, t.querySelector(\".badge\").textContent]" &&
+	drv js "const t = $(tile_js gh/big/p-7); return [t === window.__li, t.className, t.firstChild.className, t.querySelector(\".badge\").textContent]" &&
 	test_equal "$DRV_OUT" "[true, \"tile\", \"card st-success\", \"\\u2714Passed\"]"
 '
 

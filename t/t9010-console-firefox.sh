@@ -127,11 +127,11 @@ test_expect_success 'a webhook posted with curl is on the board within 1 s, with
 test_expect_success 'a hostile build name is shown as its characters: no img element, no alert' '
 	cci gh/firefox/hostile failed 8 "$HOSTILE" &&
 	drv tile gh/firefox/hostile failed 5 &&
-	drv js "return [...document.querySelectorAll(\"#board li.tile\")].find(t => t.querySelector(\"h3\").textContent === \"gh/firefox/hostile\").querySelector(\"dd\").textContent" &&
+	drv js "return $(tile_js gh/firefox/hostile).querySelector(\"dd\").textContent" &&
 	test_equal "$DRV_OUT" "\"$HOSTILE #8\"" &&
 	drv count "img" && test_equal "$DRV_OUT" 0 &&
 	drv alert && test_equal "$DRV_OUT" null &&
-	drv js "[...document.querySelectorAll(\"#board li.tile\")].find(t => t.querySelector(\"h3\").textContent === \"gh/firefox/hostile\").querySelector(\"a\").click()" &&
+	drv js "$(tile_js gh/firefox/hostile).querySelector(\"a\").click()" &&
 	drv wait "[data-field=name]" 5 &&
 	drv text "[data-field=name]" && test_equal "$DRV_OUT" "\"$HOSTILE\"" &&
 	drv count "img" && test_equal "$DRV_OUT" 0 &&
@@ -158,7 +158,7 @@ test_expect_success 'a 375 px wide window does not scroll sideways: the board an
 	drv size 375 812 && drv js "return window.innerWidth" && test_equal "$DRV_OUT" 375 &&
 	drv open "$FARM_URL/#/board" && drv tile gh/firefox/a-rather-long-project-name-15 success 5 &&
 	no_sideways &&
-	drv js "[...document.querySelectorAll(\"#board li.tile\")].find(t => t.querySelector(\"h3\").textContent === \"gh/firefox/a-rather-long-project-name-15\").querySelector(\"a\").click()" &&
+	drv js "$(tile_js gh/firefox/a-rather-long-project-name-15).querySelector(\"a\").click()" &&
 	drv wait "[data-field=name]" 5 && no_sideways &&
 	drv errors && test_equal "$DRV_OUT" "[]" && drv csp && test_equal "$DRV_OUT" "[]"
 '

@@ -15,38 +15,14 @@
 # machine, where polling /health of the survivors is itself slow (11 s seen at a load
 # average of 20 with the bound first at 10 s).
 FAILOVER_MAX_S=15
-HOOK=jenkins-repl-token-0123
-LOAD=$TEST_DIR/lib-repl-load.py
 
 # Addresses of this run only (127.95.X.2-4, X from the pid): free_port checks
 # 127.0.0.1, and another replication group running beside this one (t9520, a second
 # t9500, scripts/bench-replication) on the same addresses could pick a port of ours:
 # repmgr then joined the two groups (a node of one reported the other's master).
 NET=127.95.$(($$ % 200 + 20))
-for n in 1 2 3; do
-	eval "HOST$n=$NET.$((n + 1)) RPORT$n=$(free_port) PPORT$n=$(free_port) HPORT$n=$(free_port)"
-done
-node_url() { eval "echo http://\$HOST$1:\$HPORT$1"; }
-
-# node_start N: node N's farm-run (scripts/farm-run, as make run) in its own session.
-node_start() {
-	local n=$1 m peers="" pools=""
-	for m in 1 2 3; do
-		[ $m = "$n" ] && continue
-		eval "peers=\$peers\${peers:+,}\$HOST$m:\$RPORT$m; pools=\"\$pools \$HOST$m:\$PPORT$m\""
-	done
-	mkdir -p "$TRASH/node$n"
-	(
-		eval "export FARM_HOST=\$HOST$n FARM_PORT=\$HPORT$n FARM_LISTEN=\$HOST$n:\$PPORT$n"
-		eval "export FARM_REPLICATION_LOCAL=\$HOST$n:\$RPORT$n"
-		export FARM_REPLICATION_PEERS=$peers FARM_PEER_POOLS="$pools"
-		export FARM_STATE_DIR=$TRASH/node$n FARM_QUIET=1 FARM_WEBHOOK_JENKINS_TOKEN=$HOOK
-		export JWT_SECRET=test-secret-0123456789abcdef0123456789
-		exec setsid "$SRC_DIR/scripts/farm-run" >>"$TRASH/node$n.out" 2>&1
-	) &
-	eval "NODE_PID$n=$!"
-	disown # no "Killed" line from the shell when the test kills it
-}
+. "$TEST_DIR/lib-repl.sh"
+repl_hosts $NET 1
 
 node_stop9() { # the node's whole stack, kill -9 (its session)
 	local pid
@@ -68,34 +44,8 @@ nodes_stop() {
 }
 trap 'nodes_stop' EXIT
 
-node_healthy() { curl -fsS -m 2 -o /dev/null "$(node_url $1)/api/v1/health" 2>/dev/null; }
-node_wait() { # node_wait N SECONDS
-	local i
-	for i in $(seq 1 $((${2:-60} * 10))); do
-		node_healthy $1 && return 0
-		sleep 0.1
-	done
-	echo "node $1 not healthy after ${2:-60} s:"
-	curl -sS -m 2 "$(node_url $1)/api/v1/health"
-	tail -n 20 "$TRASH/node$1.out" "$TRASH/node$1/log/farm-fcgi.log"
-	return 1
-}
-node_role() { # master, replica, none, or "down"
-	curl -sS -m 2 "$(node_url $1)/api/v1/health" 2>/dev/null |
-		$PY -c 'import json,sys; print(json.load(sys.stdin)["replication"]["role"])' 2>/dev/null ||
-		echo down
-}
-master_of() { # master_of N...: the one of those nodes that says it is the master
-	local n
-	for n in "$@"; do [ "$(node_role $n)" = master ] && { echo $n; return 0; }; done
-	return 1
-}
-
 test_expect_success 'three nodes start, elect one master and agree on it' '
-	node_start 1 && node_start 2 && node_start 3 &&
-	node_wait 1 && node_wait 2 && node_wait 3 &&
-	M=$(master_of 1 2 3) &&
-	say "master: node $M" &&
+	group_start 1 2 3 &&
 	roles="$(node_role 1) $(node_role 2) $(node_role 3)" &&
 	test_equal "$(echo $roles | tr " " "\n" | sort | tr "\n" " ")" "master replica replica " &&
 	for n in 1 2 3; do curl -sS "$(node_url $n)/api/v1/health" >h$n || return 1; done &&
@@ -106,7 +56,7 @@ test_expect_success 'three nodes start, elect one master and agree on it' '
 	test_equal "$(json_get h$M "d[\"replication\"][\"writable\"]")" true
 '
 
-TOKEN=$(FARM_CONFIG=$TRASH/node1/farm.conf JWT_SECRET=test-secret-0123456789abcdef0123456789 \
+TOKEN=$(FARM_CONFIG=$TRASH/node1/farm.conf JWT_SECRET=$REPL_SECRET \
 	"$FARM_BUILD/farmctl" token --sub admin --role admin --ttl 1h)
 
 test_expect_success 'a write sent to a replica is answered by the master through nginx' '
@@ -139,11 +89,7 @@ test_expect_success 'kill -9 the master under load: a new master, nothing acknow
 	t0=$(date +%s%N) &&
 	node_stop9 $M &&
 	SURV=$(for n in 1 2 3; do [ $n != $M ] && echo $n; done | tr "\n" " ") &&
-	NEW= &&
-	for i in $(seq 1 $((FAILOVER_MAX_S * 10))); do
-		NEW=$(master_of $SURV) && break
-		sleep 0.1
-	done &&
+	NEW=$(master_within $FAILOVER_MAX_S $SURV) &&
 	FAILOVER_MS=$(ms_since $t0) &&
 	say "new master: node $NEW after $FAILOVER_MS ms (bound $FAILOVER_MAX_S s)" | tee -a figures &&
 	test -n "$NEW" &&
@@ -231,12 +177,11 @@ test_expect_success 'a replica frozen (SIGSTOP) misses writes, thawed it catches
 '
 
 test_expect_success 'farmctl replication status names the role and the master' '
-	FARM_CONFIG=$TRASH/node$M/farm.conf FARM_REPLICATION_LOCAL=$(eval echo \$HOST$M:\$RPORT$M) \
-		JWT_SECRET=test-secret-0123456789abcdef0123456789 \
+	FARM_CONFIG=$TRASH/node$M/farm.conf FARM_REPLICATION_LOCAL=$(site_of $M) JWT_SECRET=$REPL_SECRET \
 		"$FARM_BUILD/farmctl" replication status >st &&
 	cat st &&
 	test_grep "^role: replica" st &&
-	test_grep "^master: $(eval echo \$HOST$NEW):$(eval echo \$RPORT$NEW)" st
+	test_grep "^master: $(site_of $NEW)" st
 '
 
 test_expect_success 'no node logged a sanitizer report or an nginx alert' '

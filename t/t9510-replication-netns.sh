@@ -57,32 +57,10 @@ NS=$FARM_T9510_INNER
 FAILOVER_MAX_S=15
 STEPDOWN_MAX_S=45 # 3 s TCP_USER_TIMEOUT + 2 s without a majority + a checkpoint in its
 # DB_REP_CHECKPOINT_DELAY (30 s), which the step-down waits for (docs/replication.md)
-HOOK=jenkins-repl-token-0123
-LOAD=$TEST_DIR/lib-repl-load.py
-JWT=test-secret-0123456789abcdef0123456789
+REPL_NETNS=$NS
+. "$TEST_DIR/lib-repl.sh"
+repl_hosts 10.77.0 0 "7000 9000 8080" # fixed: each node has its namespace to itself
 
-for n in 1 2 3; do
-	eval "HOST$n=10.77.0.$n RPORT$n=7000 PPORT$n=9000 HPORT$n=8080"
-done
-node_url() { eval "echo http://\$HOST$1:\$HPORT$1"; }
-
-node_start() { # node N's farm-run (as make run) in its namespace and its own session
-	local n=$1 m peers="" pools=""
-	for m in 1 2 3; do
-		[ $m = "$n" ] && continue
-		eval "peers=\$peers\${peers:+,}\$HOST$m:\$RPORT$m; pools=\"\$pools \$HOST$m:\$PPORT$m\""
-	done
-	mkdir -p "$TRASH/node$n"
-	(
-		eval "export FARM_HOST=\$HOST$n FARM_PORT=\$HPORT$n FARM_LISTEN=\$HOST$n:\$PPORT$n"
-		eval "export FARM_REPLICATION_LOCAL=\$HOST$n:\$RPORT$n"
-		export FARM_REPLICATION_PEERS=$peers FARM_PEER_POOLS="$pools"
-		export FARM_STATE_DIR=$TRASH/node$n FARM_QUIET=1 FARM_WEBHOOK_JENKINS_TOKEN=$HOOK
-		export JWT_SECRET=$JWT FARM_WSD_LISTEN=127.0.0.1:8081 # wsd: loopback only, inside the namespace
-		exec ip netns exec "$NS-n$n" setsid "$SRC_DIR/scripts/farm-run" >>"$TRASH/node$n.out" 2>&1
-	) &
-	disown
-}
 nodes_stop() { # TERM, then KILL, everything in the nodes' namespaces
 	local n pid
 	for n in 1 2 3; do
@@ -97,40 +75,18 @@ trap 'nodes_stop' EXIT
 
 link() { ip link set "h$1" "$2"; } # link N down|up: the hub end of node N's veth
 
-node_healthy() { curl -fsS -m 2 -o /dev/null "$(node_url $1)/api/v1/health" 2>/dev/null; }
-node_wait() {
-	local i
-	for i in $(seq 1 $((${2:-60} * 10))); do
-		node_healthy $1 && return 0
-		sleep 0.1
-	done
-	echo "node $1 not healthy after ${2:-60} s:"
-	tail -n 20 "$TRASH/node$1.out" "$TRASH/node$1/log/farm-fcgi.log"
-	return 1
-}
-role_json() { $PY -c 'import json,sys; print(json.load(sys.stdin)["replication"]["role"])' 2>/dev/null || echo down; }
-node_role() { curl -sS -m 2 "$(node_url $1)/api/v1/health" 2>/dev/null | role_json; }
 # node_role_inside N: asked from inside node N's namespace (it may be cut off from the hub).
 node_role_inside() { ip netns exec "$NS-n$1" curl -sS -m 2 "$(node_url $1)/api/v1/health" 2>/dev/null | role_json; }
-master_of() {
-	local n
-	for n in "$@"; do [ "$(node_role $n)" = master ] && { echo $n; return 0; }; done
-	return 1
-}
-acked() { local c; c=$(grep -c "\"status\": 20" "$1" 2>/dev/null); echo "${c:-0}"; }
 
 test_expect_success 'three nodes in their namespaces elect one master' '
-	node_start 1 && node_start 2 && node_start 3 &&
-	node_wait 1 && node_wait 2 && node_wait 3 &&
-	M=$(master_of 1 2 3) &&
-	say "master: node $M" &&
+	group_start 1 2 3 &&
 	roles="$(node_role 1) $(node_role 2) $(node_role 3)" &&
 	test_equal "$(echo $roles | tr " " "\n" | sort | tr "\n" " ")" "master replica replica "
 '
 
 [ $test_failed = 0 ] || { nodes_stop; test_done; } # no group: nothing else can pass
 
-TOKEN=$(FARM_CONFIG=$TRASH/node1/farm.conf JWT_SECRET=$JWT "$FARM_BUILD/farmctl" token --sub admin --role admin --ttl 1h)
+TOKEN=$(FARM_CONFIG=$TRASH/node1/farm.conf JWT_SECRET=$REPL_SECRET "$FARM_BUILD/farmctl" token --sub admin --role admin --ttl 1h)
 
 test_expect_success 'a replica cut off under load, healed, catches up with every acknowledged write' '
 	X=$(for n in 1 2 3; do [ $n != $M ] && echo $n; done | head -n 1) &&
@@ -172,11 +128,7 @@ test_expect_success 'the master cut off: a new master among the two, no split-br
 	rm -f acksM.jsonl &&
 	LOAD_TAG=old- LOAD_THREADS=4 bg ip netns exec $NS-n$M $PY "$LOAD" load acksM.jsonl "$TOKEN" $HOOK 12 $(node_url $M) &&
 	LOADER=$BG_PID &&
-	NEW= &&
-	for i in $(seq 1 $((FAILOVER_MAX_S * 10))); do
-		NEW=$(master_of $OTHERS) && break
-		sleep 0.1
-	done &&
+	NEW=$(master_within $FAILOVER_MAX_S $OTHERS) &&
 	FAILOVER_MS=$(ms_since $t0) &&
 	say "link of master $M cut: node $NEW master after $FAILOVER_MS ms (bound $FAILOVER_MAX_S s)" | tee -a figures &&
 	test -n "$NEW" && test "$FAILOVER_MS" -le $((FAILOVER_MAX_S * 1000)) &&

@@ -18,44 +18,13 @@
 # t/lib-repl-load.py drives the loads and checks.
 . "$(dirname "$0")/test-lib.sh"
 
-HOOK=jenkins-repl-token-0123
-SECRET=test-secret-0123456789abcdef0123456789
-LOAD=$TEST_DIR/lib-repl-load.py
-
-for n in 1 2 3 4; do
-	eval "HOST$n=127.0.0.$((n + 1)) RPORT$n=$(free_port) PPORT$n=$(free_port) HPORT$n=$(free_port)"
+REPL_NODES="1 2 3 4"
+. "$TEST_DIR/lib-repl.sh"
+repl_hosts 127.0.0 1
+for n in $REPL_NODES; do
 	eval "KNOWS$n='1 2 3'" # the nodes each one lists in replication.peers (itself skipped)
 done
 JOIN4=yes
-node_url() { eval "echo http://\$HOST$1:\$HPORT$1"; }
-site_of() { eval "echo \$HOST$1:\$RPORT$1"; }
-
-# node_env N: the replication environment of node N (farm-run and farmctl alike: the
-# generated farm.conf has no replication keys, the FARM_ variables set them).
-node_env() {
-	local n=$1 m peers="" pools=""
-	for m in $(eval echo \$KNOWS$n); do
-		[ $m = "$n" ] && continue
-		peers="$peers${peers:+,}$(site_of $m)"
-		pools="$pools $(eval echo \$HOST$m:\$PPORT$m)"
-	done
-	export FARM_REPLICATION_LOCAL=$(site_of $n) FARM_REPLICATION_PEERS=$peers
-	export FARM_PEER_POOLS="$pools" FARM_REPLICATION_JOIN=$(eval echo \${JOIN$n:-no})
-	export JWT_SECRET=$SECRET
-}
-
-node_start() {
-	local n=$1
-	mkdir -p "$TRASH/node$n"
-	(
-		node_env $n
-		eval "export FARM_HOST=\$HOST$n FARM_PORT=\$HPORT$n FARM_LISTEN=\$HOST$n:\$PPORT$n"
-		export FARM_STATE_DIR=$TRASH/node$n FARM_QUIET=1 FARM_WEBHOOK_JENKINS_TOKEN=$HOOK
-		exec setsid "$SRC_DIR/scripts/farm-run" >>"$TRASH/node$n.out" 2>&1
-	) &
-	eval "NODE_PID$n=$!"
-	disown
-}
 
 # node_stop N: SIGTERM to farm-run (it stops the stack), then its session, -9.
 node_stop() {
@@ -77,7 +46,7 @@ trap 'nodes_stop' EXIT
 single_start() {
 	(
 		export FARM_HOST=127.0.0.2 FARM_PORT=$2 FARM_STATE_DIR=$1 FARM_QUIET=1
-		export JWT_SECRET=$SECRET FARM_WEBHOOK_JENKINS_TOKEN=$HOOK
+		export JWT_SECRET=$REPL_SECRET FARM_WEBHOOK_JENKINS_TOKEN=$HOOK
 		exec setsid "$SRC_DIR/scripts/farm-run" >>"$1.out" 2>&1
 	) &
 	NODE_PIDsingle=$!
@@ -91,28 +60,6 @@ nodectl() {
 	(node_env $n && FARM_CONFIG=$TRASH/node$n/farm.conf "$FARM_BUILD/farmctl" "$@")
 }
 
-node_healthy() { curl -fsS -m 2 -o /dev/null "$(node_url $1)/api/v1/health" 2>/dev/null; }
-node_wait() { # node_wait N SECONDS
-	local i
-	for i in $(seq 1 $((${2:-60} * 10))); do
-		node_healthy $1 && return 0
-		sleep 0.1
-	done
-	echo "node $1 not healthy after ${2:-60} s:"
-	curl -sS -m 2 "$(node_url $1)/api/v1/health"
-	tail -n 20 "$TRASH/node$1.out" "$TRASH/node$1/log/farm-fcgi.log"
-	return 1
-}
-node_role() {
-	curl -sS -m 2 "$(node_url $1)/api/v1/health" 2>/dev/null |
-		$PY -c 'import json,sys; print(json.load(sys.stdin)["replication"]["role"])' 2>/dev/null ||
-		echo down
-}
-master_of() {
-	local n
-	for n in "$@"; do [ "$(node_role $n)" = master ] && { echo $n; return 0; }; done
-	return 1
-}
 # check_until SECONDS TAG ACKS URL...: lib-repl-load.py check, retried while replicas catch up.
 check_until() {
 	local s=$1 tag=$2 acks=$3 i
@@ -124,7 +71,6 @@ check_until() {
 	cat check.out
 	LOAD_TAG=$tag $PY "$LOAD" check "$acks" "$TOKEN" "$@"
 }
-acked() { grep -c '"status": 20' "$1"; }
 
 test_expect_success 'the shipped nginx pieces of a node parse (nginx -t) and are installed' '
 	mkdir -p ngx/logs &&
@@ -147,9 +93,7 @@ test_expect_success 'the shipped nginx pieces of a node parse (nginx -t) and are
 '
 
 test_expect_success 'three nodes start and take acknowledged writes' '
-	node_start 1 && node_start 2 && node_start 3 &&
-	node_wait 1 && node_wait 2 && node_wait 3 &&
-	M=$(master_of 1 2 3) && say "master: node $M" &&
+	group_start 1 2 3 &&
 	TOKEN=$(nodectl 1 token --sub admin --role admin --ttl 1h) &&
 	LOAD_TAG=a- $PY "$LOAD" load acks-a.jsonl "$TOKEN" $HOOK 60 $(node_url 1) $(node_url 2) $(node_url 3) &&
 	test "$(acked acks-a.jsonl)" -eq 60
@@ -193,8 +137,7 @@ test_expect_success 'rolling restart of the three left under writes: nothing ack
 		node_stop $n &&
 		if [ $n = $M ]; then
 			OTHERS=$(for m in $LEFT; do [ $m != $M ] && echo $m; done | tr "\n" " ") &&
-			E= &&
-			for i in $(seq 1 450); do E=$(master_of $OTHERS) && break; sleep 0.1; done &&
+			E=$(master_within 45 $OTHERS) &&
 			say "master node $M stopped: node ${E:-none} master of the other two after $(ms_since $r0) ms" | tee -a figures &&
 			test -n "$E" || return 1
 		fi &&

@@ -2,29 +2,17 @@
  * platform filter, events without a row), cctray's words and escaping, the generation. */
 #include "board.h"
 
-#include <errno.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "events.h"
 #include "json.h"
+#include "store-fixture.h"
 #include "tap.h"
 
 #include "banned.h"
-
-static char root[1024];
-
-static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
 
 struct put_arg {
 	const char *json;
@@ -91,14 +79,9 @@ static char *list(struct farm_store *s, const char *org, const char *platform, j
 static void test_rows(void)
 {
 	struct farm_store *s = NULL;
-	struct farm_error err = {0};
-	char dir[1100];
 	json_t *rows = NULL, *r;
 
-	snprintf(dir, sizeof(dir), "%s/env", root);
-	mkdir(dir, 0700);
-	if (!ok(farm_store_open(&s, dir, FARM_STORE_MASTER | FARM_STORE_NOSYNC, &err) == FARM_OK,
-		"store opens"))
+	if (!fixture_store(&s, "env", "store opens"))
 		return;
 	ok(put(s,
 	       "{\"id\":1,\"provider\":\"circleci\",\"orgId\":\"a\",\"project\":\"web\","
@@ -197,14 +180,9 @@ static int fill(struct farm_store *s, struct fill *f)
 static void test_backfill(void)
 {
 	struct farm_store *s = NULL;
-	struct farm_error err = {0};
 	struct fill f = {2, 0, 0, 0};
-	char dir[1100];
 
-	snprintf(dir, sizeof(dir), "%s/old", root);
-	mkdir(dir, 0700);
-	if (!ok(farm_store_open(&s, dir, FARM_STORE_MASTER | FARM_STORE_NOSYNC, &err) == FARM_OK,
-		"a second store opens"))
+	if (!fixture_store(&s, "old", "a second store opens"))
 		return;
 	ok(farm_store_run(s, hist_txn, "x") == FARM_OK &&
 	       farm_store_run(s, hist_txn, "y") == FARM_OK &&
@@ -224,10 +202,7 @@ static void test_backfill(void)
 	       "(so the drain alone writes rows from then on)");
 	farm_store_close(s);
 
-	snprintf(dir, sizeof(dir), "%s/new", root);
-	mkdir(dir, 0700);
-	if (!ok(farm_store_open(&s, dir, FARM_STORE_MASTER | FARM_STORE_NOSYNC, &err) == FARM_OK,
-		"a new store opens"))
+	if (!fixture_store(&s, "new", "a new store opens"))
 		return;
 	ok(fill(s, &f) == FARM_OK && f.put == 0 && f.calls == 1 && !f.more,
 	   "a new environment: one call, nothing to fill");
@@ -281,7 +256,8 @@ static void test_gen(void)
 	struct farm_board_gen *w = NULL, *r = NULL;
 	uint64_t g0;
 
-	ok(farm_board_gen_open(root, &w) == FARM_OK && farm_board_gen_open(root, &r) == FARM_OK,
+	ok(farm_board_gen_open(fixture_dir, &w) == FARM_OK &&
+	       farm_board_gen_open(fixture_dir, &r) == FARM_OK,
 	   "two mappings of the generation");
 	g0 = farm_board_gen_read(r);
 	farm_board_gen_bump(w);
@@ -296,16 +272,12 @@ static void test_gen(void)
 int main(void)
 {
 	farm_json_init();
-	snprintf(root, sizeof(root), "%s/farm-test-board.XXXXXX",
-		 getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-	if (!mkdtemp(root)) {
-		printf("Bail out! mkdtemp: %s\n", strerror(errno));
+	if (fixture_init("board"))
 		return 1;
-	}
 	test_rows();
 	test_backfill();
 	test_cctray();
 	test_gen();
-	nftw(root, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	fixture_cleanup();
 	return done_testing();
 }

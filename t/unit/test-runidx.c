@@ -3,30 +3,18 @@
  * removes runs whose latest event is gone, events without a run. */
 #include "runidx.h"
 
-#include <errno.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "event.h"
 #include "events.h"
 #include "json.h"
+#include "store-fixture.h"
 #include "tap.h"
 
 #include "banned.h"
-
-static char root[1024];
-
-static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
 
 struct put_arg {
 	const char *event, *json;
@@ -111,14 +99,9 @@ static int prune_txn(struct farm_txn *t, void *arg)
 static void test_index(void)
 {
 	struct farm_store *s = NULL;
-	struct farm_error err = {0};
 	struct put_arg other = {"ci.deploy.updated", "{\"provider\":\"x\",\"buildId\":\"z\"}", 20};
-	char dir[1100];
 
-	snprintf(dir, sizeof(dir), "%s/env", root);
-	mkdir(dir, 0700);
-	if (!ok(farm_store_open(&s, dir, FARM_STORE_MASTER | FARM_STORE_NOSYNC, &err) == FARM_OK,
-		"store opens"))
+	if (!fixture_store(&s, "env", "store opens"))
 		return;
 	ok(put(s, 1, "jenkins", "app#1", "app", "a") == FARM_OK, "put");
 	ok(put(s, 2, "jenkins", "lib#1", "lib", "a") == FARM_OK, "put another run");
@@ -189,14 +172,9 @@ static int fill_txn(struct farm_txn *t, void *arg)
 static void test_backfill(void)
 {
 	struct farm_store *s = NULL;
-	struct farm_error err = {0};
 	struct fill f = {0, 0};
-	char dir[1100];
 
-	snprintf(dir, sizeof(dir), "%s/fill", root);
-	mkdir(dir, 0700);
-	if (!ok(farm_store_open(&s, dir, FARM_STORE_MASTER | FARM_STORE_NOSYNC, &err) == FARM_OK,
-		"store opens"))
+	if (!fixture_store(&s, "fill", "store opens"))
 		return;
 	ok(farm_store_run(s, hist_txn, NULL) == FARM_OK, "a history without an index");
 	ok(farm_store_run(s, fill_txn, &f) == FARM_OK && f.more && f.put == 2, "backfill: 2 of 3");
@@ -209,13 +187,10 @@ static void test_backfill(void)
 int main(void)
 {
 	farm_json_init();
-	snprintf(root, sizeof(root), "%s/farm-test-runidx.XXXXXX", getenv("TMPDIR") ?: "/tmp");
-	if (!mkdtemp(root)) {
-		printf("Bail out! mkdtemp: %s\n", strerror(errno));
+	if (fixture_init("runidx"))
 		return 1;
-	}
 	test_index();
 	test_backfill();
-	nftw(root, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	fixture_cleanup();
 	return done_testing();
 }

@@ -3,29 +3,17 @@
  * watches started by unfinished runs and ended by final ones, listed, updated, dropped. */
 #include "watch.h"
 
-#include <errno.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "json.h"
 #include "store.h"
+#include "store-fixture.h"
 #include "tap.h"
 
 #include "banned.h"
-
-static char root[1024];
-
-static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
 
 struct obs_arg {
 	const char *org, *cred, *run, *status;
@@ -116,22 +104,13 @@ static int drop_txn(struct farm_txn *t, void *arg)
 int main(void)
 {
 	struct farm_store *s = NULL;
-	struct farm_error err = {0};
 	struct add_arg add = {"a", "r3"}, bad = {"a", "r\n4"};
-	char dir[1100];
 	json_t *list = NULL;
 
 	farm_json_init();
-	snprintf(root, sizeof(root), "%s/farm-test-watch.XXXXXX",
-		 getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-	if (!mkdtemp(root)) {
-		printf("Bail out! mkdtemp: %s\n", strerror(errno));
+	if (fixture_init("watch"))
 		return 1;
-	}
-	snprintf(dir, sizeof(dir), "%s/env", root);
-	mkdir(dir, 0700);
-	if (!ok(farm_store_open(&s, dir, FARM_STORE_MASTER | FARM_STORE_NOSYNC, &err) == FARM_OK,
-		"store opens"))
+	if (!fixture_store(&s, "env", "store opens"))
 		return done_testing();
 
 	ok(farm_watch_final("success") && farm_watch_final("canceled") &&
@@ -177,6 +156,6 @@ int main(void)
 	is_str(watched(s, NULL), "-:r1 b:r1", "dropped for good");
 
 	farm_store_close(s);
-	nftw(root, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	fixture_cleanup();
 	return done_testing();
 }
