@@ -136,17 +136,18 @@ check: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)rm -rf $(RECORDS)
 	$(Q)FARM_BUILD=$(CURDIR)/$(BUILD) FARM_RECORD_DIR=$(RECORDS) \
-	  prove -j2 --timer $(UNIT_BIN) t/fuzz.t $(filter-out $(HA_TESTS),$(sort $(wildcard t/t[0-9]*.sh)))
+	  prove -j2 --timer $(UNIT_BIN) t/fuzz.t $(sort $(wildcard t/t[0-9]*.sh))
 	$(Q)$(MAKE) --no-print-directory check-openapi
 	$(Q)$(MAKE) --no-print-directory check-sanitize
 
-# The replication tests (issue 19, docs/replication.md).  t9500 (three nodes on
-# loopback, kill -9 of the master) is in `make check`; t9510 (a link cut in network
-# namespaces: root only, ~2 min) is not: `make check-ha` runs both.
-HA_TESTS := t/t9510-replication-netns.sh
+# The replication tests alone (issue 19, docs/replication.md; all three are in `make
+# check` too): t9500 (three nodes on loopback, kill -9 of the master), t9510 (a link cut
+# in network namespaces: root only, a TAP skip otherwise), t9520 (join, remove, rolling
+# restart, a replica's backup).
+HA_TESTS := t/t9500-replication.sh t/t9510-replication-netns.sh t/t9520-replication-ops.sh
 .PHONY: check-ha
 check-ha: all
-	$(Q)FARM_BUILD=$(CURDIR)/$(BUILD) prove --timer t/t9500-replication.sh $(HA_TESTS)
+	$(Q)FARM_BUILD=$(CURDIR)/$(BUILD) prove --timer $(HA_TESTS)
 
 # The recorded answers of the last `make check` (or of tests run by hand with
 # FARM_RECORD_DIR=$(RECORDS)) against the document's schemas.

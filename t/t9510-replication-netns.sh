@@ -115,7 +115,17 @@ test_expect_success 'a replica cut off under load, healed, catches up with every
 	say "healed node $X caught up in $(ms_since $t0) ms" | tee -a figures &&
 	cat check1.out &&
 	LOAD_TAG=cut- $PY "$LOAD" check acks1.jsonl "$TOKEN" $(node_url 1) $(node_url 2) $(node_url 3) &&
-	test_equal "$(master_of 1 2 3)" "$M"
+	# One master: usually still M, but a loaded machine may miss heartbeats and hold an
+	# election while the healed node rejoins (seen twice in ~12 runs); what matters is
+	# one master and nothing acknowledged lost (checked above).  M follows it.
+	for i in $(seq 1 150); do
+		masters=$(for n in 1 2 3; do [ "$(node_role $n)" = master ] && echo $n; done)
+		[ "$(echo "$masters" | grep -c .)" = 1 ] && break
+		sleep 0.1
+	done &&
+	test "$(echo "$masters" | grep -c .)" = 1 &&
+	{ [ "$masters" = "$M" ] || say "the master moved from node $M to node $masters during the heal"; } &&
+	M=$masters
 '
 
 test_expect_success 'the master cut off: a new master among the two, no split-brain acknowledgement' '
