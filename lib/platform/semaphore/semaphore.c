@@ -667,7 +667,7 @@ static int run_cancel(struct farm_provider_call *c, const char *id)
 }
 
 /* No log hook: Semaphore serves job logs outside its API root (<org>/jobs/:id/
- * plain_logs.json), one per job; GET /runs/semaphore/:id/log is a 405. */
+ * plain_logs.json), one per job; GET /runs/semaphore/:id/log is a 404 (docs/runs.md). */
 static const struct farm_platform_runs semaphore_runs = {
 	.parse = run_parse,
 	.get = run_get,
