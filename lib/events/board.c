@@ -48,7 +48,7 @@ static int board_key(const char *org, const char *provider, size_t plen, const c
 int farm_board_put(struct farm_txn *t, json_t *data, uint64_t id)
 {
 	json_t *prov = json_object_get(data, "provider"), *proj = json_object_get(data, "project");
-	json_t *org = json_object_get(data, "orgId"), *row = NULL;
+	json_t *org = json_object_get(data, "orgId");
 	const char *o = json_is_string(org) ? json_string_value(org) : NULL;
 	char *key = NULL, *val = NULL;
 	size_t klen = 0;
@@ -65,17 +65,11 @@ int farm_board_put(struct farm_txn *t, json_t *data, uint64_t id)
 	if (rc != FARM_OK)
 		return rc;
 	rc = FARM_E_NOMEM;
-	if (!(row = json_copy(data)))
-		goto out;
-	json_object_del(row, "id");
-	json_object_del(row, "receivedAt");
-	if (json_object_set_new(row, "eventId", json_integer((json_int_t)id)) != 0 ||
-	    !(val = json_dumps(row, JSON_COMPACT)))
+	if (!(val = farm_events_row(data, id)))
 		goto out;
 	rc = farm_txn_put(t, FARM_T_BOARD, key, klen, o, val, strlen(val), 0);
 out:
 	farm_json_free(val);
-	json_decref(row);
 	free(key);
 	return rc;
 }

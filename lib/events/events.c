@@ -381,6 +381,21 @@ int farm_events_wake_claim(struct farm_events_wake *w)
 	return atomic_load(w->word) != 0 && atomic_exchange(w->word, 0u) != 0;
 }
 
+char *farm_events_row(json_t *data, uint64_t id)
+{
+	json_t *row = json_copy(data);
+	char *val = NULL;
+
+	if (!row)
+		return NULL;
+	json_object_del(row, "id");
+	json_object_del(row, "receivedAt");
+	if (json_object_set_new(row, "eventId", json_integer((json_int_t)id)) == 0)
+		val = json_dumps(row, JSON_COMPACT);
+	json_decref(row);
+	return val;
+}
+
 #define FILLED_DONE UINT64_MAX
 
 int farm_events_backfill(struct farm_txn *t, const char *mk, size_t per,

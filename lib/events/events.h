@@ -63,6 +63,11 @@ int farm_events_first(struct farm_txn *t, uint64_t *first);
  * NUL-terminated, not counted in *len), free with free().  FARM_E_NOTFOUND. */
 int farm_events_get(struct farm_txn *t, uint64_t id, char **json, size_t *len);
 
+/* The row a table derived from the history keeps of event `id` with `data` (borrowed):
+ * data without its "id" and "receivedAt", with "eventId": id, as compact JSON.  New,
+ * free with farm_json_free(); NULL when out of memory. */
+char *farm_events_row(json_t *data, uint64_t id);
+
 /* Tables derived from the history (the board, the runs index) in an environment made
  * before them: feeds up to `per` retained events, oldest first, to `apply` (the event's
  * name and data, borrowed) and records in FARM_T_META `mark_key` the last id applied,

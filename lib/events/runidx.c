@@ -135,7 +135,6 @@ int farm_runidx_put(struct farm_txn *t, const char *event, json_t *data, uint64_
 {
 	json_t *prov = json_object_get(data, "provider"), *bid = json_object_get(data, "buildId");
 	json_t *proj = json_object_get(data, "project"), *jorg = json_object_get(data, "orgId");
-	json_t *row = NULL;
 	const char *org = json_is_string(jorg) ? json_string_value(jorg) : NULL;
 	struct key rk = {NULL, 0};
 	unsigned char g[10];
@@ -154,12 +153,7 @@ int farm_runidx_put(struct farm_txn *t, const char *event, json_t *data, uint64_
 	if ((rc = drop_run(t, rk.p, rk.len, 1)) != FARM_OK)
 		goto out;
 	rc = FARM_E_NOMEM;
-	if (!(row = json_copy(data)))
-		goto out;
-	json_object_del(row, "id");
-	json_object_del(row, "receivedAt");
-	if (json_object_set_new(row, "eventId", json_integer((json_int_t)id)) != 0 ||
-	    !(val = json_dumps(row, JSON_COMPACT)))
+	if (!(val = farm_events_row(data, id)))
 		goto out;
 	global_key(id, g);
 	if ((rc = farm_txn_put(t, FARM_T_RUNIDX, rk.p, rk.len, org, val, strlen(val), 0)) !=
@@ -170,7 +164,6 @@ int farm_runidx_put(struct farm_txn *t, const char *event, json_t *data, uint64_
 			id, org, (const char *)rk.p, rk.len, 0);
 out:
 	farm_json_free(val);
-	json_decref(row);
 	free(rk.p);
 	return rc;
 }
