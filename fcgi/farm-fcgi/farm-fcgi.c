@@ -572,9 +572,36 @@ static int child_repl(struct farm_app *app)
 		else if (rc < 0)
 			farm_log(FARM_LOG_ERROR, NULL, 0, "replication: stepping down: %s",
 				 farm_strerror(rc));
+		t0 = farm_clock_ms();
+		if ((rc = farm_store_repl_space_check(s)) == 2)
+			farm_log(FARM_LOG_WARN, NULL, 0,
+				 "replication: this master is short of space: it steps down in "
+				 "%d ms unless space returns", FARM_REPL_STEPDOWN_MS);
+		else if (rc == 1)
+			farm_log(FARM_LOG_WARN, NULL, 0,
+				 "replication: this master stepped down for want of space (%lld ms)",
+				 farm_clock_ms() - t0);
+		else if (rc == 3)
+			farm_log(FARM_LOG_INFO, NULL, 0,
+				 "replication: space again: this node may be elected again");
+		else if (rc < 0)
+			farm_log(FARM_LOG_ERROR, NULL, 0, "replication: short of space: %s",
+				 farm_strerror(rc));
 		__atomic_store_n(&app->board->repl_minority, farm_store_repl_minority(),
 				 __ATOMIC_RELAXED);
-		if (farm_store_repl_status(s, &st) != FARM_OK)
+		if ((rc = farm_store_repl_status(s, &st)) == FARM_E_RECOVER) {
+			/* Berkeley DB panicked the environment: a replica's repmgr thread that
+			 * could not write the master's log records (a full disk) panics it,
+			 * and so does a master's checkpoint that cannot write its record.
+			 * Exiting makes the pool recover (reap), once there is room. */
+			farm_log(FARM_LOG_ERROR, NULL, 0,
+				 "replication: the environment needs recovery (%s)",
+				 farm_store_space_dir(app->conf.state_dir) == FARM_E_NOSPACE
+					 ? "no space left on the disk"
+					 : "a failure inside Berkeley DB");
+			return 4; /* not closed: the environment is poisoned */
+		}
+		if (rc != FARM_OK)
 			continue;
 		ready = st.role == FARM_REPL_MASTER ||
 			(st.role == FARM_REPL_REPLICA && st.startup_done &&
@@ -706,6 +733,26 @@ static void stop_env_users(const char *dir)
 	}
 }
 
+/* A replicated node recovers only once its disk has the writes' reserve again
+ * (farm_store_space_dir): a replica that rejoined on a full disk would panic again at
+ * the master's next log record, and every round would stop the daemons.  1 while it
+ * waits (said once), 0 to go on. */
+static int repl_wait_space(struct farm_app *app)
+{
+	static int said;
+
+	if (!farm_store_repl_on() || farm_store_space_dir(app->conf.state_dir) != FARM_E_NOSPACE) {
+		said = 0;
+		return 0;
+	}
+	if (!said)
+		farm_log(FARM_LOG_ERROR, NULL, 0,
+			 "storage: no space left in %s: this node recovers and rejoins the "
+			 "group once there is", app->conf.state_dir);
+	said = 1;
+	return 1;
+}
+
 /* A dead process held the environment: stop every worker, recover, start again. */
 static void recover_pool(struct farm_app *app)
 {
@@ -728,6 +775,11 @@ static void recover_pool(struct farm_app *app)
 		kill(ckpt_pid, SIGKILL);
 		waitpid(ckpt_pid, &st, 0);
 		ckpt_pid = 0;
+	}
+	if (repl_wait_space(app)) {
+		env_down = 1;
+		env_down_retry = time(NULL) + RECOVER_RETRY_S;
+		return;
 	}
 	if (open_store_master(app) < 0) {
 		/* A full disk can refuse recovery: try again later, serve nothing until. */
@@ -1052,7 +1104,9 @@ int main(int argc, char **argv)
 		}
 		if (env_down) {
 			refuse_pending(&app);
-			if (time(NULL) >= env_down_retry) {
+			if (time(NULL) >= env_down_retry && repl_wait_space(&app)) {
+				env_down_retry = time(NULL) + RECOVER_RETRY_S;
+			} else if (time(NULL) >= env_down_retry) {
 				farm_log(FARM_LOG_INFO, NULL, 0, "retrying recovery");
 				if (open_store_master(&app) == 0 && repl_start(&app) == 0) {
 					env_down = 0;
