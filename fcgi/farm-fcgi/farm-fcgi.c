@@ -368,6 +368,14 @@ static int child_checkpoint(struct farm_app *app)
 	}
 	if (ckpt_last)
 		farm_store_repl_stopping(s);
+	/* Replicated and short of space: no checkpoint.  A master's waits
+	 * DB_REP_CHECKPOINT_DELAY holding the environment, which delays its step-down
+	 * (farm_store_repl_space_check), and its record, on a disk full to the last
+	 * byte, panics the environment; the group elects a node with room instead. */
+	if (farm_store_repl_on() && farm_store_space(s) == FARM_E_NOSPACE) {
+		farm_store_close(s);
+		return 3;
+	}
 	if (app->conf.audit_retention_days > 0 && farm_store_writable(s) == FARM_OK) { /* master only */
 		long long cutoff = farm_clock_ms() - app->conf.audit_retention_days * 86400000LL;
 		if ((rc = farm_audit_sweep(s, cutoff, AUDIT_SWEEP_MAX, &swept)) != FARM_OK)
@@ -778,7 +786,7 @@ static void recover_pool(struct farm_app *app)
 	}
 	if (repl_wait_space(app)) {
 		env_down = 1;
-		env_down_retry = time(NULL) + RECOVER_RETRY_S;
+		env_down_retry = time(NULL) + 1; /* a statvfs a second */
 		return;
 	}
 	if (open_store_master(app) < 0) {
@@ -1105,7 +1113,7 @@ int main(int argc, char **argv)
 		if (env_down) {
 			refuse_pending(&app);
 			if (time(NULL) >= env_down_retry && repl_wait_space(&app)) {
-				env_down_retry = time(NULL) + RECOVER_RETRY_S;
+				env_down_retry = time(NULL) + 1;
 			} else if (time(NULL) >= env_down_retry) {
 				farm_log(FARM_LOG_INFO, NULL, 0, "retrying recovery");
 				if (open_store_master(&app) == 0 && repl_start(&app) == 0) {
