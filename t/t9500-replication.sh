@@ -7,7 +7,8 @@
 # unique and consecutive on each; the old master comes back as a replica and catches
 # up; a replica frozen while writes go on catches up once thawed (a stand-in for a
 # link cut, which needs network namespaces: not done).  t/lib-repl-load.py drives the
-# load and decides.
+# load and decides.  After the kill, `farmctl replication status` on a survivor
+# answers within seconds, naming the killed node unreachable (exit 3).
 . "$(dirname "$0")/test-lib.sh"
 
 # The election itself takes ~2 s (heartbeat monitor 2 s, election timeout 2 s;
@@ -43,6 +44,19 @@ nodes_stop() {
 	for n in 1 2 3; do node_stop9 $n; done
 }
 trap 'nodes_stop' EXIT
+
+# The bound on `farmctl replication status` against a group with a killed node: its
+# own are 3 s to read this node's state, then 1.5 s for the sites, probed at once.
+# The read of the killed node's own state never came in time (2 of 2 runs): the
+# farmctl before these bounds waited for it without end.
+STATUS_MAX_MS=6000
+
+# nodectl N ARGS...: farmctl as node N runs it, bounded by `timeout` (a hang fails).
+nodectl() {
+	local n=$1
+	shift
+	(node_env $n && FARM_CONFIG=$TRASH/node$n/farm.conf timeout 30 "$FARM_BUILD/farmctl" "$@")
+}
 
 test_expect_success 'three nodes start, elect one master and agree on it' '
 	group_start 1 2 3 &&
@@ -86,9 +100,9 @@ test_expect_success 'kill -9 the master under load: a new master, nothing acknow
 	wait_acks() { [ "$(cat acks.jsonl 2>/dev/null | grep -c "\"status\": 20")" -ge "$1" ]; } &&
 	for i in $(seq 1 300); do wait_acks 300 && break; sleep 0.1; done &&
 	wait_acks 300 &&
+	SURV=$(for n in 1 2 3; do [ $n != $M ] && echo $n; done | tr "\n" " ") &&
 	t0=$(date +%s%N) &&
 	node_stop9 $M &&
-	SURV=$(for n in 1 2 3; do [ $n != $M ] && echo $n; done | tr "\n" " ") &&
 	NEW=$(master_within $FAILOVER_MAX_S $SURV) &&
 	FAILOVER_MS=$(ms_since $t0) &&
 	say "new master: node $NEW after $FAILOVER_MS ms (bound $FAILOVER_MAX_S s)" | tee -a figures &&
@@ -134,6 +148,30 @@ print(sum(1 for x in a if 200 <= x[\"status\"] < 300 and x[\"t\"] > $T_NEW
 	$PY "$TEST_DIR/ws-client.py" --url "ws://$(eval echo \$HOST$NEW:\$HPORT$NEW)/api/v1/events?since=$LAST" \
 		--token "$TOKEN" --out wsB.out --count $((MAX - LAST)) --timeout 20 &&
 	$PY "$LOAD" wscheck "$TOKEN" $(node_url $NEW) wsA.out wsB.out
+'
+
+test_expect_success 'farmctl replication status with the master killed: bounded, names it unreachable' '
+	S=$(echo $SURV | cut -d" " -f1) &&
+	O=$(echo $SURV | cut -d" " -f2) &&
+	t1=$(date +%s%N) &&
+	rc=0 && nodectl $S replication status >stS 2>stS.err || rc=$? &&
+	ms=$(ms_since $t1) &&
+	cat stS stS.err &&
+	say "farmctl replication status on node $S: exit $rc in $ms ms (bound $STATUS_MAX_MS)" | tee -a figures &&
+	test "$ms" -le $STATUS_MAX_MS &&
+	test_equal $rc 3 &&
+	test_grep "^peer: $(site_of $M) unreachable (" stS &&
+	test_grep "^peer: $(site_of $O) reachable$" stS &&
+	nodectl $S replication status --json >stS.json || test $? = 3 &&
+	test_equal "$(json_get stS.json "[p[\"reachable\"] for p in d[\"peers\"] if p[\"site\"] == \"$(site_of $M)\"]")" "[false]" &&
+	# On the killed node itself: its replication process is gone; still bounded.
+	t1=$(date +%s%N) &&
+	rc=0 && nodectl $M replication status >stM 2>stM.err || rc=$? &&
+	ms=$(ms_since $t1) &&
+	cat stM stM.err &&
+	say "farmctl replication status on the killed node $M: exit $rc in $ms ms" | tee -a figures &&
+	test "$ms" -le $STATUS_MAX_MS &&
+	{ test_grep "^replication process: not running" stM || test_grep "did not come within" stM.err; }
 '
 
 [ -f figures ] && cat figures # the test's measurements, as TAP comments
