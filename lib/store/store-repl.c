@@ -551,6 +551,8 @@ static int full_priority0;
 int farm_store_repl_space_check(struct farm_store *s)
 {
 	DB_REP_STAT *st = NULL;
+	DB_REPMGR_SITE *list = NULL;
+	u_int count = 0, connected = 0;
 	int master, full, rc;
 
 	if (!repl.on || !is_listener || !s || !s->env)
@@ -586,6 +588,15 @@ int farm_store_repl_space_check(struct farm_store *s)
 		return 2;
 	}
 	if (now_ms() - full_since_ms < FARM_REPL_STEPDOWN_MS)
+		return 0;
+	/* Nobody to hand over to (one site, or no peer connected): it stays the master
+	 * and answers 507, as a single node does. */
+	if (s->env->repmgr_site_list(s->env, &count, &list) != 0)
+		return 0;
+	for (u_int i = 0; i < count; i++)
+		connected += list[i].status == DB_REPMGR_CONNECTED;
+	free(list);
+	if (!connected)
 		return 0;
 	full_since_ms = 0;
 	return step_down(s);

@@ -113,8 +113,9 @@ const char *farm_repl_role_name(int role);
 int farm_store_repl_check(struct farm_store *s);
 /* The listener, every ~100 ms: a node short of space (farm_store_space) stands at
  * priority 0 (it never wins an election), and a master short of it for
- * FARM_REPL_STEPDOWN_MS steps down, so that the group elects a node with room (its
- * own writes answer 507 meanwhile); with room again, the configured priority.  1 when
+ * FARM_REPL_STEPDOWN_MS steps down if a peer is connected, so that the group elects a
+ * node with room (its own writes answer 507 meanwhile); with room again, the
+ * configured priority.  1 when
  * it stepped down now, 2 when the master has just run short (the clock starts), 3
  * when it has room again, 0 when nothing changed, a FARM_E_* when a step failed. */
 int farm_store_repl_space_check(struct farm_store *s);
