@@ -176,8 +176,10 @@ test_expect_success 'the master disk full: 507 until it steps down, then another
 	say "node $M (master) full: $(free_kb $M) KiB free" &&
 	bg env LOAD_TAG=d- $PY "$LOAD" load d.jsonl "$TOKEN" $HOOK 20000 $(node_url 1) $(node_url 2) $(node_url 3) &&
 	LOADER=$BG_PID &&
-	NEW=$(master_within 20 $R1 $R2) &&
-	say "new master: node $NEW after $(ms_since $t0) ms (the full master steps down after 2 s)" | tee -a figures &&
+	# The full master steps down after 2 s, or later when a checkpoint is in its
+	# 30 s DB_REP_CHECKPOINT_DELAY (whose record then panics it: the same outcome).
+	NEW=$(master_within 40 $R1 $R2) &&
+	say "new master: node $NEW after $(ms_since $t0) ms (bound 40 s)" | tee -a figures &&
 	test -n "$NEW" &&
 	T_NEW=$(date +%s.%N) &&
 	acked_after() { $PY -c "

@@ -326,6 +326,10 @@ int farm_events_word_map(const char *dir, const char *name, void **out)
 		close(f);
 		return FARM_E_IO;
 	}
+	/* Its block allocated now, not at the first store through the mapping: on a full
+	 * filesystem that store into a hole is a SIGBUS (farm-eventd of a replica whose
+	 * disk filled, t9530).  Best effort: a full disk at creation changes nothing. */
+	(void)posix_fallocate(f, 0, FARM_EVENTS_WORD_FILE);
 	map = mmap(NULL, FARM_EVENTS_WORD_FILE, PROT_READ | PROT_WRITE, MAP_SHARED, f, 0);
 	close(f);
 	if (map == MAP_FAILED)
