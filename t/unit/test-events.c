@@ -338,6 +338,7 @@ static void test_wake(void)
 	is_int(farm_events_wake_open(fixture_dir, &w), FARM_OK, "the word opens (created)");
 	snprintf(path, sizeof(path), "%s/eventd.wake", fixture_dir);
 	ok(stat(path, &st) == 0 && (st.st_mode & 0777) == 0600, "the file is 0600");
+	ok(st.st_blocks > 0, "its block is allocated: no hole for a store to fault on (full disk)");
 	is_int(farm_events_wake_claim(w), 0, "a new word says awake: no nudge");
 	is_int(child_claims(), 0, "nor for another process");
 	farm_events_wake_set(w, 1);
