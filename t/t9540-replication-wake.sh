@@ -132,7 +132,8 @@ test_expect_success 'kill -9 of the master: the new master drops the watch, the 
 	M=$(master_within 15 $SURV) &&
 	test -n "$M" &&
 	say "new master: node $M" &&
-	for i in $(seq 1 20); do grep -q "$WATCH_OFF" "$(wsd_log $M)" && break; sleep 0.1; done &&
+	for i in $(seq 1 100); do grep -q "$WATCH_OFF" "$(wsd_log $M)" && break; sleep 0.1; done &&
+	{ grep -q "$WATCH_OFF" "$(wsd_log $M)" || { gdb -batch -p $(cat $TRASH/node$M/run/farm-wsd.pid) -ex "thread apply all bt" >$TRASH/gdb.out 2>&1; false; }; } &&
 	test_grep "$WATCH_OFF" "$(wsd_log $M)" &&
 	R=$(for n in $SURV; do [ $n != $M ] && echo $n; done | head -n 1) &&
 	test_no_grep "$WATCH_OFF" "$(wsd_log $R)"

@@ -11,15 +11,15 @@
  * log file schedules a read of its own history (never anything else: what it sends
  * is what this node has applied, so a rolled-back event is never sent):
  *   - WSD_WAKE_DELAY_MS after the write, so that a burst of writes (a transaction's
- *     records, the next commits) costs one read;
+ *     records) costs one read;
  *   - the log record can be written before the transaction is applied, and not every
- *     commit carries an event (the webhook's commit precedes the drain that numbers
- *     its event): when that read finds nothing new, it is repeated up to
+ *     commit carries an event (a webhook's commit precedes the one that numbers its
+ *     event): when that read finds nothing new, it is repeated up to
  *     WSD_WAKE_RECHECKS times, each after twice the previous delay (2, 4, 8, 16 ms),
- *     then the bridge waits for the next write.  Writes during those reads are
- *     folded into them.  So a replica reads its history at most 1 + WSD_WAKE_RECHECKS
- *     times per ~31 ms however fast the master commits, and never while nothing is
- *     replicated.
+ *     then the bridge waits for the next write; a write in between starts over;
+ *   - two reads are at least WSD_WAKE_GAP_MS apart: however fast the master commits,
+ *     a replica's bridge reads its history at most 200 times a second, and not at
+ *     all while nothing is replicated (the tick's read aside).
  * On a master, a single node, or with the watch impossible (logged), nothing changes.
  */
 #include "farm-wsd.h"
@@ -32,17 +32,34 @@
 #include "log.h"
 #include "banned.h"
 
-#define WSD_WAKE_DELAY_MS 1  /* from the log write to the first read */
-#define WSD_WAKE_RECHECKS 4  /* more reads when the first found nothing: 2, 4, 8, 16 ms */
+#define WSD_WAKE_DELAY_MS 1  /* from a log write to the read it causes */
+#define WSD_WAKE_RECHECKS 4  /* more reads when one found nothing: 2, 4, 8, 16 ms later */
+#define WSD_WAKE_GAP_MS 5    /* at least this long between two reads: <= 200 a second */
 
 static struct {
 	int fd;                   /* inotify descriptor (owned by lws once adopted), -1: none */
 	int wd;                   /* the watch on the environment home, -1 while not a replica */
-	int pending;              /* a read is scheduled */
-	int recheck;              /* reads already done for this wake-up without finding one */
+	int pending;              /* a read is scheduled, at due_ms */
+	int recheck;              /* reads since the last write that found nothing */
 	int warned;               /* the watch could not be added (said once) */
+	int64_t due_ms, last_read_ms;
 	lws_sorted_usec_list_t sul;
 } wk = {.fd = -1, .wd = -1};
+
+static void on_read(lws_sorted_usec_list_t *sul);
+
+/* (Re)schedules the read at `due`, not sooner than WSD_WAKE_GAP_MS after the last. */
+static void schedule(int64_t due)
+{
+	int64_t now = wsd_now_ms();
+
+	if (due < wk.last_read_ms + WSD_WAKE_GAP_MS)
+		due = wk.last_read_ms + WSD_WAKE_GAP_MS;
+	wk.pending = 1;
+	wk.due_ms = due;
+	lws_sul_schedule(wsd.ctx, 0, &wk.sul, on_read,
+			 (lws_usec_t)(due > now ? due - now : 0) * LWS_US_PER_MS);
+}
 
 static void on_read(lws_sorted_usec_list_t *sul)
 {
@@ -50,6 +67,7 @@ static void on_read(lws_sorted_usec_list_t *sul)
 	wk.pending = 0;
 	if (wk.wd < 0)
 		return; /* no longer a replica */
+	wk.last_read_ms = wsd_now_ms();
 	wsd.stat_wake_reads++;
 	if (wsd_feed_sync()) {
 		wsd.stat_wake_found++;
@@ -59,23 +77,25 @@ static void on_read(lws_sorted_usec_list_t *sul)
 		return;
 	}
 	if (wk.recheck < WSD_WAKE_RECHECKS) {
-		wk.pending = 1;
-		lws_sul_schedule(wsd.ctx, 0, &wk.sul, on_read,
-				 (lws_usec_t)(2 << wk.recheck) * LWS_US_PER_MS);
+		schedule(wk.last_read_ms + (2 << wk.recheck));
 		wk.recheck++;
 		return;
 	}
 	wk.recheck = 0;
 }
 
-/* A log file was written: read the history soon, unless a read is scheduled. */
+/* A log file was written: read the history WSD_WAKE_DELAY_MS from now (or as soon
+ * after the last read as the gap allows), unless a read is due by then anyway. */
 static void kick(void)
 {
-	if (wk.pending)
+	int64_t due = wsd_now_ms() + WSD_WAKE_DELAY_MS;
+
+	if (due < wk.last_read_ms + WSD_WAKE_GAP_MS)
+		due = wk.last_read_ms + WSD_WAKE_GAP_MS;
+	if (wk.pending && wk.due_ms <= due)
 		return;
-	wk.pending = 1;
 	wk.recheck = 0;
-	lws_sul_schedule(wsd.ctx, 0, &wk.sul, on_read, WSD_WAKE_DELAY_MS * LWS_US_PER_MS);
+	schedule(due);
 }
 
 void wsd_wake_rx(void)
