@@ -132,8 +132,15 @@ test_expect_success 'kill -9 of the master: the new master drops the watch, the 
 	M=$(master_within 15 $SURV) &&
 	test -n "$M" &&
 	say "new master: node $M" &&
+	# Its farm-wsd reads the role every 250 ms tick; 10 s for a loaded machine.  Once
+	# (not reproduced in the runs since) it had not switched 7 s after the election:
+	# then where its event loop was goes to gdb.out.
 	for i in $(seq 1 100); do grep -q "$WATCH_OFF" "$(wsd_log $M)" && break; sleep 0.1; done &&
-	{ grep -q "$WATCH_OFF" "$(wsd_log $M)" || { gdb -batch -p $(cat $TRASH/node$M/run/farm-wsd.pid) -ex "thread apply all bt" >$TRASH/gdb.out 2>&1; false; }; } &&
+	{ grep -q "$WATCH_OFF" "$(wsd_log $M)" || {
+		command -v gdb >/dev/null &&
+			gdb -batch -p "$(cat "$TRASH/node$M/run/farm-wsd.pid")" -ex "thread apply all bt" >gdb.out 2>&1
+		false
+	}; } &&
 	test_grep "$WATCH_OFF" "$(wsd_log $M)" &&
 	R=$(for n in $SURV; do [ $n != $M ] && echo $n; done | head -n 1) &&
 	test_no_grep "$WATCH_OFF" "$(wsd_log $R)"
