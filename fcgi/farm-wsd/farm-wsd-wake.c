@@ -15,8 +15,9 @@
  *   - the log record can be written before the transaction is applied, and not every
  *     commit carries an event (a webhook's commit precedes the one that numbers its
  *     event): when that read finds nothing new, it is repeated up to
- *     WSD_WAKE_RECHECKS times, each after twice the previous delay (2, 4, 8, 16 ms),
- *     then the bridge waits for the next write; a write in between starts over;
+ *     WSD_WAKE_RECHECKS times, each after twice the previous delay (2, 4, 8, 16 ms,
+ *     but not within the gap below: in effect 5, 5, 8, 16 ms), then the bridge waits
+ *     for the next write; a write in between starts over;
  *   - two reads are at least WSD_WAKE_GAP_MS apart: however fast the master commits,
  *     a replica's bridge reads its history at most 200 times a second, and not at
  *     all while nothing is replicated (the tick's read aside).
@@ -33,7 +34,8 @@
 #include "banned.h"
 
 #define WSD_WAKE_DELAY_MS 1  /* from a log write to the read it causes */
-#define WSD_WAKE_RECHECKS 4  /* more reads when one found nothing: 2, 4, 8, 16 ms later */
+#define WSD_WAKE_RECHECKS 4  /* more reads when one found nothing: 2, 4, 8, 16 ms later
+				(the first two stretched to the gap) */
 #define WSD_WAKE_GAP_MS 5    /* at least this long between two reads: <= 200 a second */
 
 static struct {
