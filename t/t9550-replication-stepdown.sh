@@ -1,5 +1,5 @@
 #!/bin/bash
-# t9530-replication-stepdown.sh - a master left without a majority steps down without
+# t9550-replication-stepdown.sh - a master left without a majority steps down without
 # waiting for a checkpoint in its DB_REP_CHECKPOINT_DELAY (issue 19, docs/replication.md
 # "Failure modes").  A master's checkpoint sleeps 30 s between telling the replicas to
 # flush and writing its record, and the step-down (repmgr_start(DB_REP_CLIENT) in the
