@@ -193,6 +193,13 @@ static void handle(struct farm_thr *t, FCGX_Request *req)
 		 * nginx sends the request to the next node (docs/replication.md). */
 		farm_req_fail(&r, FARM_E_NOTMASTER,
 			      "this node is a replica: writes go to the master; nothing was written");
+	else if (!is_read(r.method) && farm_store_repl_on() &&
+		 farm_store_space(app->store) == FARM_E_NOSPACE)
+		/* A replicated master short of space (it steps down: its listener's
+		 * role change blocks new transactions meanwhile, up to a checkpoint's
+		 * delay): 507 at once, as the write itself would (docs/replication.md). */
+		farm_req_fail(&r, FARM_E_NOSPACE,
+			      "no space left on this node's disk: nothing was written");
 	else if (!is_read(r.method) &&
 		 __atomic_load_n(&app->board->repl_minority, __ATOMIC_RELAXED))
 		/* A master cut off from the majority (stepping down): a commit could not
