@@ -144,9 +144,11 @@ check: deps
 # check` too): t9500 (three nodes on loopback, kill -9 of the master), t9510 (a link cut
 # in network namespaces: root only, a TAP skip otherwise), t9520 (join, remove, rolling
 # restart, a replica's backup), t9530 (a disk full on a replica, then on the master: root
-# only), t9540 (a replica's WebSocket clients as quick as the master's).
+# only), t9540 (a replica's WebSocket clients as quick as the master's), t9550 (step-down
+# beside a checkpoint in its delay).
 HA_TESTS := t/t9500-replication.sh t/t9510-replication-netns.sh t/t9520-replication-ops.sh \
-	t/t9530-replication-diskfull.sh t/t9540-replication-wake.sh
+	t/t9530-replication-diskfull.sh t/t9540-replication-wake.sh \
+	t/t9550-replication-stepdown.sh
 .PHONY: check-ha
 check-ha: all
 	$(Q)FARM_BUILD=$(CURDIR)/$(BUILD) prove --timer $(HA_TESTS)
