@@ -263,6 +263,18 @@ static void test_locks(void)
 	is_int(farm_events_lock_held("", "eventd"), FARM_E_INVAL, "an empty dir is refused");
 }
 
+/* A daemon's request for recovery: taken once, by whoever looks first. */
+static void test_recover_request(void)
+{
+	is_int(farm_events_recover_take(root), 0, "no request: nothing to take");
+	is_int(farm_events_recover_ask(root), FARM_OK, "a daemon asks");
+	is_int(farm_events_recover_ask(root), FARM_OK, "and asks again (one request)");
+	is_int(farm_events_recover_take(root), 1, "the master takes the request");
+	is_int(farm_events_recover_take(root), 0, "only once");
+	is_int(farm_events_recover_ask(""), FARM_E_INVAL, "an empty dir is refused");
+	is_int(farm_events_recover_take(""), 0, "and has no request");
+}
+
 /* In a child: opens its own mapping and claims once; exit status = the claim. */
 static int child_claims(void)
 {
@@ -391,6 +403,7 @@ int main(void)
 	test_parse();
 	test_history();
 	test_locks();
+	test_recover_request();
 	test_wake();
 	nftw(root, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 	return done_testing();
