@@ -12,7 +12,8 @@
  *            complete" is logged once no worker of the old configuration is left
  *   SIGUSR2  emergency restart: kill every worker, run recovery, start again
  *   SIGTERM/SIGINT/SIGQUIT  stop: workers finish in-flight requests, then exit
- * and every second: checkpoints, the request_terminate_timeout watchdog.
+ * and every second: checkpoints, the request_terminate_timeout watchdog, and the
+ * daemons' watcher (a daemon that died inside Berkeley DB: failchk, then recovery).
  *
  * Nothing in the master may block on the environment: a process that dies inside
  * Berkeley DB (or a disk that fills up) can leave a mutex held for good, and a master
