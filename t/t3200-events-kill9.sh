@@ -17,6 +17,14 @@
 CCI_SECRET=cci-secret-for-t3200-0123456789
 export FARM_WEBHOOK_CIRCLECI_SECRET=$CCI_SECRET
 ROUNDS=${FARM_KILL9_ROUNDS:-2}
+# The kills inside Berkeley DB need gdb attached to a process that is not its child:
+# root, or Yama's ptrace_scope 0.  Without, those checks are left out (said at the
+# end) and only the kills at random moments remain.
+IN_DB=
+if command -v gdb >/dev/null &&
+	{ [ "$(id -u)" = 0 ] || [ "$(cat /proc/sys/kernel/yama/ptrace_scope 2>/dev/null || echo 0)" = 0 ]; }; then
+	IN_DB=1
+fi
 FARM_WSD_LISTEN=127.0.0.1:$(free_port)
 export FARM_WSD_LISTEN
 
@@ -76,7 +84,7 @@ for ROUND in $(seq 1 "$ROUNDS"); do
 
 	# Without the master's watcher, the restarted daemon waits for a recovery
 	# nobody runs: not ready in 20 s.
-	test_expect_success "round $ROUND: wsd, then eventd killed inside Berkeley DB: the master recovers unasked" '
+	[ -z "$IN_DB" ] || test_expect_success "round $ROUND: wsd, then eventd killed inside Berkeley DB: the master recovers unasked" '
 		base=$((ROUND * 1000 + 700)) &&
 		seen=$(grep -c "ended inside Berkeley DB" state/log/farm-fcgi.log || :) &&
 		{ post_many 100 $((base + 1)) db-$ROUND --rate 50 --times times-d$ROUND >/dev/null 2>&1 & } &&
@@ -96,6 +104,7 @@ test_expect_success 'the stack is healthy again and the logs are clean' '
 	check_logs_clean
 '
 
+[ -n "$IN_DB" ] || say "no gdb, or ptrace not allowed: the kills inside Berkeley DB were left out"
 say "recoveries the master ran: $(grep -c "database needs recovery: restarting the pool" state/log/farm-fcgi.log)"
 for c in $(ls ./*.pid 2>/dev/null); do ws_stop "$(basename "${c%.pid}")"; done
 stop_daemons
