@@ -143,8 +143,10 @@ check: deps
 # The replication tests alone (issue 19, docs/replication.md; all three are in `make
 # check` too): t9500 (three nodes on loopback, kill -9 of the master), t9510 (a link cut
 # in network namespaces: root only, a TAP skip otherwise), t9520 (join, remove, rolling
-# restart, a replica's backup).
-HA_TESTS := t/t9500-replication.sh t/t9510-replication-netns.sh t/t9520-replication-ops.sh
+# restart, a replica's backup), t9530 (a disk full on a replica, then on the master: root
+# only), t9540 (a replica's WebSocket clients as quick as the master's).
+HA_TESTS := t/t9500-replication.sh t/t9510-replication-netns.sh t/t9520-replication-ops.sh \
+	t/t9530-replication-diskfull.sh t/t9540-replication-wake.sh
 .PHONY: check-ha
 check-ha: all
 	$(Q)FARM_BUILD=$(CURDIR)/$(BUILD) prove --timer $(HA_TESTS)

@@ -7,7 +7,10 @@
 # unique and consecutive on each; the old master comes back as a replica and catches
 # up; a replica frozen while writes go on catches up once thawed (a stand-in for a
 # link cut, which needs network namespaces: not done).  t/lib-repl-load.py drives the
-# load and decides.
+# load and decides.  Around the kill: a pipeline run the master's farm-runner was
+# executing is failed by the new master's runner ("interrupted by a failover"), and
+# `farmctl replication status` on a survivor answers within seconds, naming the
+# killed node unreachable (exit 3).
 . "$(dirname "$0")/test-lib.sh"
 
 # The election itself takes ~2 s (heartbeat monitor 2 s, election timeout 2 s;
@@ -44,6 +47,53 @@ nodes_stop() {
 }
 trap 'nodes_stop' EXIT
 
+# A stand-in build engine for farm-runner (as t6100): a Dockerfile saying SLEEP makes
+# the build last 120 s, so a run is still running when its master is killed.
+mkdir -p bin
+cat >bin/docker <<'EOF2'
+#!/bin/bash
+if [ "$1" = build ] && grep -q SLEEP "$3"; then echo $$ >"${3%/*}/engine.pid"; exec sleep 120; fi
+exit 0
+EOF2
+chmod +x bin/docker
+export PATH="$TRASH/bin:$PATH"
+for n in 1 2 3; do
+	mkdir -p "$TRASH/node$n/workspaces/long" && echo SLEEP >"$TRASH/node$n/workspaces/long/Dockerfile"
+done
+# The bound on the new master's runner failing the run the old master's was running,
+# from the kill: the failover (FAILOVER_MAX_S) and the runner's 0.5 s poll.
+RUN_TAKEOVER_MAX_S=20
+# The bound on `farmctl replication status` against a group with a killed node: its
+# own are 3 s to read this node's state, then 1.5 s for the sites, probed at once.
+# The read of the killed node's own state never came in time (2 of 2 runs): the
+# farmctl before these bounds waited for it without end.
+STATUS_MAX_MS=6000
+
+# nodectl N ARGS...: farmctl as node N runs it, bounded by `timeout` (a hang fails).
+nodectl() {
+	local n=$1
+	shift
+	(node_env $n && FARM_CONFIG=$TRASH/node$n/farm.conf timeout 30 "$FARM_BUILD/farmctl" "$@")
+}
+# run_status N: the long run's status on node N (empty when it does not answer).
+run_status() {
+	curl -sS -m 2 -H "Authorization: Bearer $TOKEN" \
+		"$(node_url $1)/api/v1/pipelines/$LPID/runs/$LRID" 2>/dev/null |
+		$PY -c 'import json,sys; print(json.load(sys.stdin)["status"])' 2>/dev/null
+}
+# run_watch FILE N...: polls nodes N... until one says the long run failed, then writes
+# the time (ns) to FILE; gives up after 90 s.
+run_watch() {
+	local f=$1 n
+	shift
+	for _ in $(seq 1 450); do
+		for n in "$@"; do
+			[ "$(run_status $n)" = failed ] && { date +%s%N >"$f"; return 0; }
+		done
+		sleep 0.2
+	done
+}
+
 test_expect_success 'three nodes start, elect one master and agree on it' '
 	group_start 1 2 3 &&
 	roles="$(node_role 1) $(node_role 2) $(node_role 3)" &&
@@ -72,8 +122,22 @@ test_expect_success 'a write sent to a replica is answered by the master through
 	done
 '
 
+test_expect_success 'a long pipeline run is running on the master' '
+	FARM_URL=$(node_url $M) api POST /api/v1/pipelines "{\"name\":\"long\",\"workspace\":\"long\",
+		\"stages\":[{\"name\":\"build\",\"type\":\"build\",\"config\":{\"tag\":\"acme/long:{{version}}\"}}]}" &&
+	expect_status 201 &&
+	LPID=$(json_get body "d[\"id\"]") &&
+	FARM_URL=$(node_url $M) api POST "/api/v1/pipelines/$LPID/runs" "{\"version\":\"1\",\"commitSha\":\"abcdef0\"}" &&
+	expect_status 202 &&
+	LRID=$(json_get body "d[\"id\"]") &&
+	for i in $(seq 1 150); do [ "$(run_status $M)" = running ] && break; sleep 0.2; done &&
+	test_equal "$(run_status $M)" running &&
+	for i in $(seq 1 50); do test -s "$TRASH/node$M/workspaces/long/engine.pid" && break; sleep 0.1; done &&
+	test -s "$TRASH/node$M/workspaces/long/engine.pid"
+'
+
 test_expect_success 'kill -9 the master under load: a new master, nothing acknowledged lost' '
-	rm -f load.stop acks.jsonl wsA.* wsB.* &&
+	rm -f load.stop acks.jsonl wsA.* wsB.* run.failed &&
 	# A WebSocket client on the master that is about to die.
 	bg $PY "$TEST_DIR/ws-client.py" --url "ws://$(eval echo \$HOST$M:\$HPORT$M)/api/v1/events?since=0" \
 		--token "$TOKEN" --out wsA.out --ready wsA.ready --status wsA.status --timeout 120 &&
@@ -86,9 +150,12 @@ test_expect_success 'kill -9 the master under load: a new master, nothing acknow
 	wait_acks() { [ "$(cat acks.jsonl 2>/dev/null | grep -c "\"status\": 20")" -ge "$1" ]; } &&
 	for i in $(seq 1 300); do wait_acks 300 && break; sleep 0.1; done &&
 	wait_acks 300 &&
-	t0=$(date +%s%N) &&
-	node_stop9 $M &&
 	SURV=$(for n in 1 2 3; do [ $n != $M ] && echo $n; done | tr "\n" " ") &&
+	bg run_watch run.failed $SURV >/dev/null 2>&1 &&
+	WATCH=$BG_PID &&
+	t0=$(date +%s%N) &&
+	T_KILL=$t0 &&
+	node_stop9 $M &&
 	NEW=$(master_within $FAILOVER_MAX_S $SURV) &&
 	FAILOVER_MS=$(ms_since $t0) &&
 	say "new master: node $NEW after $FAILOVER_MS ms (bound $FAILOVER_MAX_S s)" | tee -a figures &&
@@ -134,6 +201,47 @@ print(sum(1 for x in a if 200 <= x[\"status\"] < 300 and x[\"t\"] > $T_NEW
 	$PY "$TEST_DIR/ws-client.py" --url "ws://$(eval echo \$HOST$NEW:\$HPORT$NEW)/api/v1/events?since=$LAST" \
 		--token "$TOKEN" --out wsB.out --count $((MAX - LAST)) --timeout 20 &&
 	$PY "$LOAD" wscheck "$TOKEN" $(node_url $NEW) wsA.out wsB.out
+'
+
+test_expect_success 'farmctl replication status with the master killed: bounded, names it unreachable' '
+	S=$(echo $SURV | cut -d" " -f1) &&
+	O=$(echo $SURV | cut -d" " -f2) &&
+	t1=$(date +%s%N) &&
+	rc=0 && nodectl $S replication status >stS 2>stS.err || rc=$? &&
+	ms=$(ms_since $t1) &&
+	cat stS stS.err &&
+	say "farmctl replication status on node $S: exit $rc in $ms ms (bound $STATUS_MAX_MS)" | tee -a figures &&
+	test "$ms" -le $STATUS_MAX_MS &&
+	test_equal $rc 3 &&
+	test_grep "^peer: $(site_of $M) unreachable (" stS &&
+	test_grep "^peer: $(site_of $O) reachable$" stS &&
+	nodectl $S replication status --json >stS.json || test $? = 3 &&
+	test_equal "$(json_get stS.json "[p[\"reachable\"] for p in d[\"peers\"] if p[\"site\"] == \"$(site_of $M)\"]")" "[false]" &&
+	# On the killed node itself: its replication process is gone; still bounded.
+	t1=$(date +%s%N) &&
+	rc=0 && nodectl $M replication status >stM 2>stM.err || rc=$? &&
+	ms=$(ms_since $t1) &&
+	cat stM stM.err &&
+	say "farmctl replication status on the killed node $M: exit $rc in $ms ms" | tee -a figures &&
+	test "$ms" -le $STATUS_MAX_MS &&
+	{ test_grep "^replication process: not running" stM || test_grep "did not come within" stM.err; }
+'
+
+test_expect_success 'the run the killed master was running: failed by the new master (failover)' '
+	for i in $(seq 1 $((RUN_TAKEOVER_MAX_S * 10))); do test -s run.failed && break; sleep 0.1; done &&
+	kill $WATCH 2>/dev/null; test -s run.failed &&
+	RUN_MS=$(( ($(cat run.failed) - T_KILL) / 1000000 )) &&
+	say "the run left running by the killed master failed $RUN_MS ms after the kill (bound $RUN_TAKEOVER_MAX_S s)" | tee -a figures &&
+	test "$RUN_MS" -le $((RUN_TAKEOVER_MAX_S * 1000)) &&
+	FARM_URL=$(node_url $NEW) api GET "/api/v1/pipelines/$LPID/runs/$LRID" &&
+	expect_status 200 &&
+	cat body && echo &&
+	test_equal "$(json_get body "d[\"status\"]")" failed &&
+	json_get body "d[\"error\"]" >why &&
+	test_grep "^interrupted by a failover" why &&
+	test_equal "$(json_get body "d[\"stages\"][0][\"status\"]")" failed &&
+	test_grep "marked failed: interrupted by a failover" "$TRASH/node$NEW/log/farm-runner.log" || {
+		tail -n 20 "$TRASH/node$NEW/log/farm-runner.log"; false; }
 '
 
 [ -f figures ] && cat figures # the test's measurements, as TAP comments

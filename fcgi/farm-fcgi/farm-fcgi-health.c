@@ -45,6 +45,7 @@ json_t *farm_fcgi_repl_json(struct farm_store *store)
 	struct farm_repl_status st;
 	json_t *peers;
 	char lsn[32];
+	int caught_up;
 
 	if (!farm_store_repl_on() || farm_store_repl_status(store, &st) != FARM_OK)
 		return NULL;
@@ -53,10 +54,15 @@ json_t *farm_fcgi_repl_json(struct farm_store *store)
 		json_array_append_new(peers, json_pack("{s:s,s:b}", "site", st.peers[i].addr,
 						       "connected", st.peers[i].connected));
 	snprintf(lsn, sizeof(lsn), "%u/%u", (unsigned)st.lsn_file, (unsigned)st.lsn_offset);
+	/* A replica short of space may not be able to write the master's next log records
+	 * (Berkeley DB then panics its environment: docs/replication.md, "Disk full on
+	 * one node"): it does not claim to be caught up. */
+	caught_up = st.role == FARM_REPL_MASTER ||
+		    (st.startup_done && farm_store_space(store) != FARM_E_NOSPACE);
 	return json_pack("{s:s,s:s,s:s?,s:b,s:b,s:b,s:s,s:I,s:I,s:o}", "role",
 			 farm_repl_role_name(st.role), "site", st.local, "master",
 			 *st.master ? st.master : NULL, "writable", st.role == FARM_REPL_MASTER,
-			 "caughtUp", st.role == FARM_REPL_MASTER || st.startup_done, "listener",
+			 "caughtUp", caught_up, "listener",
 			 st.listener, "lsn", lsn, "generation", (json_int_t)st.generation,
 			 "elections", (json_int_t)st.elections, "peers", peers);
 }

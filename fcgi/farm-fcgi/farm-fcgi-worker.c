@@ -29,6 +29,13 @@
 #include "banned.h"
 
 #define DRAIN_MS 5000
+/* A stopping worker leaves once no request has been served for this long (and none is
+ * being served): its kept connections are idle.  docs/replication.md, "A master's
+ * stop": the other nodes' nginx keep connections to a master's pool (their write
+ * upstream) and close them only after their keepalive timeout, so the drain waited
+ * its whole DRAIN_MS for them on every master's worker (5 s against < 1.3 s on a
+ * replica, whose connections came from its own, stopping, nginx). */
+#define DRAIN_IDLE_MS 200
 
 static volatile int worker_stopping;
 static volatile int64_t drain_deadline_ms;
@@ -186,6 +193,13 @@ static void handle(struct farm_thr *t, FCGX_Request *req)
 		 * nginx sends the request to the next node (docs/replication.md). */
 		farm_req_fail(&r, FARM_E_NOTMASTER,
 			      "this node is a replica: writes go to the master; nothing was written");
+	else if (!is_read(r.method) && farm_store_repl_on() &&
+		 farm_store_space(app->store) == FARM_E_NOSPACE)
+		/* A replicated master short of space (it steps down: its listener's
+		 * role change blocks new transactions meanwhile, up to a checkpoint's
+		 * delay): 507 at once, as the write itself would (docs/replication.md). */
+		farm_req_fail(&r, FARM_E_NOSPACE,
+			      "no space left on this node's disk: nothing was written");
 	else if (!is_read(r.method) &&
 		 __atomic_load_n(&app->board->repl_minority, __ATOMIC_RELAXED))
 		/* A master cut off from the majority (stepping down): a commit could not
@@ -236,6 +250,8 @@ static int pool_ep = -1;         /* the worker's epoll set */
 static int dead_listen = -1;     /* what libfcgi believes it accepts on */
 static _Atomic long open_conns;  /* connections accepted and not yet closed */
 static _Atomic int listen_off;   /* the listening socket left the set (stopping) */
+static _Atomic long serving;      /* threads serving a request now */
+static _Atomic int64_t served_ms; /* when the last request ended (now_ms) */
 
 static int pool_set_open(struct farm_app *app)
 {
@@ -294,12 +310,15 @@ static void take_new(struct farm_app *app)
 /* Serves the request nginx sent on fd, then parks fd again (or it was closed). */
 static void serve_conn(struct farm_thr *t, FCGX_Request *req, int fd)
 {
+	atomic_fetch_add(&serving, 1);
 	req->ipcFd = fd;
 	req->keepConnection = 1;
 	if (FCGX_Accept_r(req) >= 0) {
 		handle(t, req);
 		FCGX_Finish_r(req);
 	}
+	atomic_store(&served_ms, now_ms());
+	atomic_fetch_sub(&serving, 1);
 	if (req->ipcFd < 0) { /* closed: by nginx, after an error, or not kept */
 		atomic_fetch_sub(&open_conns, 1);
 		return;
@@ -334,14 +353,23 @@ static void *accept_thread(void *arg)
 
 		if (stopping) {
 			/* Stop accepting; serve the kept connections until nginx closes
-			 * them (it closes idle ones first, so no request is caught in a
-			 * close race) or the drain deadline passes. */
-			int64_t left = drain_deadline_ms - now_ms();
+			 * them (a stopping nginx closes idle ones first, so no request is
+			 * caught in a close race), the drain deadline passes, or no request
+			 * came for DRAIN_IDLE_MS since the stop began (an nginx that is not
+			 * stopping, another node's or a reload's, keeps its idle
+			 * connections: they close with the process, and nginx resends a
+			 * request that meets a closed kept connection on a new one). */
+			int64_t at = now_ms(), left = drain_deadline_ms - at;
+			int64_t quiet = atomic_load(&served_ms), began = drain_deadline_ms - DRAIN_MS;
 			if (!atomic_exchange(&listen_off, 1))
 				epoll_ctl(pool_ep, EPOLL_CTL_DEL, app->listen_fd, NULL);
 			if (atomic_load(&open_conns) <= 0 || left <= 0)
 				break;
-			timeout = left < 100 ? (int)left : 100;
+			if (quiet < began)
+				quiet = began;
+			if (atomic_load(&serving) == 0 && at - quiet >= DRAIN_IDLE_MS)
+				break;
+			timeout = left < 50 ? (int)left : 50;
 		}
 		/* One event per call: a thread takes exactly what it will handle, so a
 		 * request costs one epoll_wait and one re-arm (with several events per

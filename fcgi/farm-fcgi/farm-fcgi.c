@@ -370,6 +370,14 @@ static int child_checkpoint(struct farm_app *app)
 	}
 	if (ckpt_last)
 		farm_store_repl_stopping(s);
+	/* Replicated and short of space: no checkpoint.  A master's waits
+	 * DB_REP_CHECKPOINT_DELAY holding the environment, which delays its step-down
+	 * (farm_store_repl_space_check), and its record, on a disk full to the last
+	 * byte, panics the environment; the group elects a node with room instead. */
+	if (farm_store_repl_on() && farm_store_space(s) == FARM_E_NOSPACE) {
+		farm_store_close(s);
+		return 3;
+	}
 	if (app->conf.audit_retention_days > 0 && farm_store_writable(s) == FARM_OK) { /* master only */
 		long long cutoff = farm_clock_ms() - app->conf.audit_retention_days * 86400000LL;
 		if ((rc = farm_audit_sweep(s, cutoff, AUDIT_SWEEP_MAX, &swept)) != FARM_OK)
@@ -574,9 +582,36 @@ static int child_repl(struct farm_app *app)
 		else if (rc < 0)
 			farm_log(FARM_LOG_ERROR, NULL, 0, "replication: stepping down: %s",
 				 farm_strerror(rc));
+		t0 = farm_clock_ms();
+		if ((rc = farm_store_repl_space_check(s)) == 2)
+			farm_log(FARM_LOG_WARN, NULL, 0,
+				 "replication: this master is short of space: it steps down in "
+				 "%d ms unless space returns", FARM_REPL_STEPDOWN_MS);
+		else if (rc == 1)
+			farm_log(FARM_LOG_WARN, NULL, 0,
+				 "replication: this master stepped down for want of space (%lld ms)",
+				 farm_clock_ms() - t0);
+		else if (rc == 3)
+			farm_log(FARM_LOG_INFO, NULL, 0,
+				 "replication: space again: this node may be elected again");
+		else if (rc < 0)
+			farm_log(FARM_LOG_ERROR, NULL, 0, "replication: short of space: %s",
+				 farm_strerror(rc));
 		__atomic_store_n(&app->board->repl_minority, farm_store_repl_minority(),
 				 __ATOMIC_RELAXED);
-		if (farm_store_repl_status(s, &st) != FARM_OK)
+		if ((rc = farm_store_repl_status(s, &st)) == FARM_E_RECOVER) {
+			/* Berkeley DB panicked the environment: a replica's repmgr thread that
+			 * could not write the master's log records (a full disk) panics it,
+			 * and so does a master's checkpoint that cannot write its record.
+			 * Exiting makes the pool recover (reap), once there is room. */
+			farm_log(FARM_LOG_ERROR, NULL, 0,
+				 "replication: the environment needs recovery (%s)",
+				 farm_store_space_dir(app->conf.state_dir) == FARM_E_NOSPACE
+					 ? "no space left on the disk"
+					 : "a failure inside Berkeley DB");
+			return 4; /* not closed: the environment is poisoned */
+		}
+		if (rc != FARM_OK)
 			continue;
 		ready = st.role == FARM_REPL_MASTER ||
 			(st.role == FARM_REPL_REPLICA && st.startup_done &&
@@ -716,6 +751,26 @@ static void stop_env_users(const char *dir)
 	memset(env_user_pid, 0, sizeof(env_user_pid));
 }
 
+/* A replicated node recovers only once its disk has the writes' reserve again
+ * (farm_store_space_dir): a replica that rejoined on a full disk would panic again at
+ * the master's next log record, and every round would stop the daemons.  1 while it
+ * waits (said once), 0 to go on. */
+static int repl_wait_space(struct farm_app *app)
+{
+	static int said;
+
+	if (!farm_store_repl_on() || farm_store_space_dir(app->conf.state_dir) != FARM_E_NOSPACE) {
+		said = 0;
+		return 0;
+	}
+	if (!said)
+		farm_log(FARM_LOG_ERROR, NULL, 0,
+			 "storage: no space left in %s: this node recovers and rejoins the "
+			 "group once there is", app->conf.state_dir);
+	said = 1;
+	return 1;
+}
+
 /* A dead process held the environment: stop every worker, recover, start again. */
 static void recover_pool(struct farm_app *app)
 {
@@ -738,6 +793,11 @@ static void recover_pool(struct farm_app *app)
 		kill(ckpt_pid, SIGKILL);
 		waitpid(ckpt_pid, &st, 0);
 		ckpt_pid = 0;
+	}
+	if (repl_wait_space(app)) {
+		env_down = 1;
+		env_down_retry = time(NULL) + 1; /* a statvfs a second */
+		return;
 	}
 	if (open_store_master(app) < 0) {
 		/* A full disk can refuse recovery: try again later, serve nothing until. */
@@ -1106,7 +1166,9 @@ int main(int argc, char **argv)
 		}
 		if (env_down) {
 			refuse_pending(&app);
-			if (time(NULL) >= env_down_retry) {
+			if (time(NULL) >= env_down_retry && repl_wait_space(&app)) {
+				env_down_retry = time(NULL) + 1;
+			} else if (time(NULL) >= env_down_retry) {
 				farm_log(FARM_LOG_INFO, NULL, 0, "retrying recovery");
 				if (open_store_master(&app) == 0 && repl_start(&app) == 0) {
 					env_down = 0;

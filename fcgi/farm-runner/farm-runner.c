@@ -20,8 +20,11 @@
  * pipelines.stage_timeout).  Output goes to <state_dir>/runs/<run id>.log.
  *
  * At start, a run left "running" (the previous runner was killed) is marked failed;
- * queued runs stay queued.  SIGTERM/SIGINT: the engine in hand is killed, its run
- * marked failed ("farm-runner was stopped"), and the runner exits 0.
+ * queued runs stay queued.  With replication, only the master's runner takes runs; when
+ * its node becomes the master (a failover), the runs the old master's runner left
+ * "running" are marked failed ("interrupted by a failover ...", not re-run).
+ * SIGTERM/SIGINT: the engine in hand is killed, its run marked failed ("farm-runner was
+ * stopped"), and the runner exits 0.
  * A candor stage is sent to a Candor runner instead (farm-runner-candor.c).
  * One runner per state_dir (lock "<state_dir>/runner.lock").  Each platform that
  * polls linked deployment targets has a poller thread (farm-runner-poll.c).
@@ -324,7 +327,15 @@ static void fail_run(json_t *run, const char *why, const char *now)
 
 struct stale_io {
 	size_t n;
+	const char *why;
 };
+
+/* The reasons a run left "running" is failed with (docs/replication.md, "Pipeline
+ * runs after a failover"). */
+#define WHY_STOPPED "farm-runner stopped while this run was running"
+#define WHY_FAILOVER                                                                      \
+	"interrupted by a failover: the node that was running it stopped being the "      \
+	"master; not re-run (start it again)"
 
 /* Fails up to STALE_BATCH runs left "running"; s->n = how many. */
 static int stale_txn(struct farm_txn *t, void *arg)
@@ -344,7 +355,7 @@ static int stale_txn(struct farm_txn *t, void *arg)
 		struct save_io sv;
 		rc = load_run(t, queue_run_id(s.keys[i]), &run);
 		if (rc == FARM_OK) {
-			fail_run(run, "farm-runner stopped while this run was running", now);
+			fail_run(run, st->why, now);
 			set_str(run, "queueKey", s.keys[i]);
 			sv = (struct save_io){run, 1, "", NULL};
 			rc = save_txn(t, &sv);
@@ -638,6 +649,32 @@ static int reopen_store(struct farm_runner *rn)
 	return rc;
 }
 
+/* Fails every run left "running": what a killed predecessor on this node was running
+ * (at start), or what the old master's runner was running when this node became the
+ * master.  Only the master's runner executes runs, so when this one starts or takes
+ * over, nothing it could still finish is running.  FARM_OK when done. */
+static int sweep(struct farm_runner *rn, const char *why)
+{
+	size_t total = 0;
+	int rc;
+
+	for (;;) {
+		struct stale_io st = {0, why};
+		if ((rc = farm_store_run(rn->store, stale_txn, &st)) != FARM_OK) {
+			farm_log(FARM_LOG_ERROR, NULL, 0, "failing stale runs: %s",
+				 farm_strerror(rc));
+			return rc;
+		}
+		total += st.n;
+		if (st.n < STALE_BATCH)
+			break;
+	}
+	if (total)
+		farm_log(FARM_LOG_WARN, NULL, 0, "%zu run(s) left running marked failed: %s",
+			 total, why);
+	return FARM_OK;
+}
+
 static void usage(FILE *fp)
 {
 	fprintf(fp, "usage: farm-runner [-c FILE] [-t] [-v] [-h]\n"
@@ -674,20 +711,6 @@ int main(int argc, char **argv)
 	if (open_store(&rn) < 0 || !(rn.zctx = zmq_ctx_new()))
 		goto out;
 
-	/* Runs a killed predecessor left running: failed, with their event. */
-	for (;;) {
-		struct stale_io st = {0};
-		rc = farm_store_run(rn.store, stale_txn, &st);
-		if (rc != FARM_OK) {
-			farm_log(FARM_LOG_ERROR, NULL, 0, "failing stale runs: %s", farm_strerror(rc));
-			break;
-		}
-		if (st.n)
-			farm_log(FARM_LOG_WARN, NULL, 0, "%zu run(s) left running by a stopped "
-							 "runner marked failed", st.n);
-		if (st.n < STALE_BATCH)
-			break;
-	}
 	farm_runner_nudge(&rn, &nudge);
 	rc = farm_runner_poll_start(&rn);
 	poller = 1; /* joins whatever pollers started */
@@ -698,14 +721,30 @@ int main(int argc, char **argv)
 		 rn.conf.pipelines_workspace_root, rn.conf.pipelines_stage_timeout,
 		 farm_runner_pollers());
 
-	while (!farm_runner_stopping) {
+	/* swept: 0 until the runs left running were failed; was_replica: this runner
+	 * saw its node a replica since it started (so it takes over from another
+	 * node's runner: a failover). */
+	for (int swept = 0, was_replica = 0; !farm_runner_stopping;) {
 		struct take_io tk = {NULL};
 		struct job j;
 		const char *id;
 
 		if (farm_store_writable(rn.store) == FARM_E_NOTMASTER) { /* a replica: the */
-			farm_runner_sleep_ms(POLL_MS); /* master's runner takes the queue */
+			swept = 0, was_replica = 1;    /* master's runner takes the queue */
+			farm_runner_sleep_ms(POLL_MS);
 			continue;
+		}
+		if (!swept) {
+			rc = sweep(&rn, was_replica ? WHY_FAILOVER : WHY_STOPPED);
+			if (rc == FARM_E_RECOVER && reopen_store(&rn) < 0)
+				break;
+			if (rc == FARM_OK) {
+				swept = 1;
+				farm_runner_nudge(&rn, &nudge);
+			} else if (rc == FARM_E_NOTMASTER || rc == FARM_E_RECOVER) {
+				farm_runner_sleep_ms(POLL_MS); /* not the master after all */
+				continue;
+			} /* else the queue goes on, and the sweep is tried again next round */
 		}
 		rc = farm_store_run(rn.store, take_txn, &tk);
 		if (rc != FARM_OK) {

@@ -375,6 +375,19 @@ static int cb_zmq(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 	return 0;
 }
 
+/* Raw file wsi around a replica's inotify descriptor (farm-wsd-wake.c). */
+static int cb_wake(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+		   size_t len)
+{
+	(void)wsi;
+	(void)user;
+	(void)in;
+	(void)len;
+	if (reason == LWS_CALLBACK_RAW_RX_FILE)
+		wsd_wake_rx();
+	return 0;
+}
+
 const struct lws_protocols wsd_protocols[] = {
 	/* rx_buffer_size: lws allocates it for every client for its life, and clients
 	 * only send pongs and closes (control frames carry at most 125 bytes; anything
@@ -382,5 +395,6 @@ const struct lws_protocols wsd_protocols[] = {
 	 * per client.  tx unchunked. */
 	{"farm-events", cb_events, sizeof(struct wsd_client), 128, 0, NULL, 65536},
 	{"farm-zmq", cb_zmq, 0, 0, 0, NULL, 0},
+	{"farm-wake", cb_wake, 0, 0, 0, NULL, 0},
 	{NULL, NULL, 0, 0, 0, NULL, 0},
 };

@@ -202,10 +202,12 @@ static int sync_to(uint64_t upto)
 	return advanced;
 }
 
-void wsd_feed_sync(void)
+int wsd_feed_sync(void)
 {
-	if (sync_to(0))
-		wsd_pump_all();
+	if (!sync_to(0))
+		return 0;
+	wsd_pump_all();
+	return 1;
 }
 
 /* --- ZeroMQ ------------------------------------------------------------------------- */

@@ -8,7 +8,9 @@
  * the org-less ones, in id order, with ?since= replay and no gap or duplicate.
  * One thread, one libwebsockets event loop: the ZeroMQ socket's ZMQ_FD is adopted
  * into it, and a WSD_TICK_MS timer polls the history, drains ZeroMQ again (its fd is
- * edge-triggered) and pings idle clients.
+ * edge-triggered) and pings idle clients.  On a replica (no farm-eventd publishing
+ * there) an inotify watch on the replicated log files wakes it instead
+ * (farm-wsd-wake.c).
  *
  * Readiness: an exclusive lock on <state_dir>/wsd.lock ("bridge" in /api/v1/health),
  * taken once the socket listens and dropped first when stopping.
@@ -56,6 +58,7 @@ static void on_tick(lws_sorted_usec_list_t *sul)
 	(void)sul;
 	wsd_feed_zmq();
 	wsd_feed_sync();
+	wsd_wake_role();
 	wsd_conn_keepalive();
 	lws_sul_schedule(wsd.ctx, 0, &wsd.tick, on_tick, WSD_TICK_MS * LWS_US_PER_MS);
 }
@@ -177,7 +180,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	wsd.vh = lws_get_vhost_by_name(wsd.ctx, "farm-wsd");
-	if (!wsd.vh || open_zmq() < 0)
+	if (!wsd.vh || open_zmq() < 0 || wsd_wake_open() < 0)
 		goto out;
 	wsd_frames_init();
 	/* The lock is what /api/v1/health reports as "bridge": taken only now that the
@@ -198,9 +201,17 @@ int main(int argc, char **argv)
 	close(wsd.lock_fd);
 	wsd.lock_fd = -1;
 	farm_log(FARM_LOG_INFO, NULL, 0, "stopping: closing %zu connections", wsd.nclients);
+	if (farm_store_repl_on())
+		farm_log(FARM_LOG_INFO, NULL, 0, "replica wake-ups: %llu log writes, %llu history "
+			 "reads, %llu found new events (%llu of them on a recheck)",
+			 (unsigned long long)wsd.stat_wake_writes,
+			 (unsigned long long)wsd.stat_wake_reads,
+			 (unsigned long long)wsd.stat_wake_found,
+			 (unsigned long long)wsd.stat_wake_late);
 out:
 	if (wsd.ctx) {
 		lws_sul_cancel(&wsd.tick);
+		wsd_wake_close();
 		lws_context_destroy(wsd.ctx);
 	}
 	for (size_t i = 0; i < WSD_RING; i++)

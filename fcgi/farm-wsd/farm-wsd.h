@@ -7,6 +7,7 @@
  *   farm-wsd-query.c the handshake's query (?access_token=, ?since=)
  *   farm-wsd-frames.c client frames must be masked (RFC 6455 5.1): a recv() that
  *                    follows frame headers under lws
+ *   farm-wsd-wake.c  a replica's wake-up: inotify on the replicated log files
  *
  * One thread: lws's event loop runs everything, so nothing here is locked.
  */
@@ -71,6 +72,10 @@ struct wsd {
 	size_t nclients;
 	lws_sorted_usec_list_t tick;
 	uint64_t stat_dropped_pub; /* PUB messages that arrived out of order */
+	uint64_t stat_wake_writes; /* a replica: inotify batches with a log write */
+	uint64_t stat_wake_reads;  /* history reads they caused (rechecks included) */
+	uint64_t stat_wake_found;  /* of which found new events */
+	uint64_t stat_wake_late;   /* of those, found by a recheck (not by the first read) */
 };
 
 extern struct wsd wsd;
@@ -81,7 +86,8 @@ int64_t wsd_now_ms(void);
 void wsd_msg_unref(struct wsd_msg *m);
 /* Drains the SUB socket; then brings the ring up to the store's newest id. */
 void wsd_feed_zmq(void);
-void wsd_feed_sync(void);
+/* 1 when the ring advanced (its clients were pumped). */
+int wsd_feed_sync(void);
 /* Fills c's queue in id order (ring, else the history) and asks for a write. */
 void wsd_client_pump(struct wsd_client *c);
 void wsd_pump_all(void);
@@ -98,6 +104,15 @@ void wsd_frames_init(void);
 void wsd_frames_accept(int fd);
 void wsd_frames_established(int fd, struct lws *wsi);
 void wsd_frames_forget(int fd);
+
+/* farm-wsd-wake.c: a replica's wake-up.  open once the vhost exists (nothing with
+ * replication off); role from every tick (watch on while the node is not the master);
+ * rx when the inotify descriptor is readable. */
+int wsd_wake_open(void);
+void wsd_wake_role(void);
+void wsd_wake_rx(void);
+int wsd_wake_watching(void);
+void wsd_wake_close(void);
 
 /* farm-wsd-conn.c */
 extern const struct lws_protocols wsd_protocols[];

@@ -514,6 +514,17 @@ int farm_store_space(struct farm_store *s)
 	return (uint64_t)sv.f_bavail * sv.f_frsize < s->reserve ? FARM_E_NOSPACE : FARM_OK;
 }
 
+int farm_store_space_dir(const char *dir)
+{
+	struct statvfs sv;
+
+	if (!dir || statvfs(dir, &sv) != 0)
+		return FARM_OK;
+	return (uint64_t)sv.f_bavail * sv.f_frsize < (uint64_t)store_cache_size(dir) + (1u << 20)
+		       ? FARM_E_NOSPACE
+		       : FARM_OK;
+}
+
 int store_room(struct farm_txn *t)
 {
 	int rc = farm_store_space(t->s);

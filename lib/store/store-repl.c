@@ -481,6 +481,23 @@ static uint64_t now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+/* This master becomes a replica.  Berkeley DB 5.3's repmgr lets a running listener
+ * change its role only while elections are off (__repmgr_restart): they are turned
+ * off, the role set to client, and turned on again, which makes repmgr look for a
+ * master (an election among the others).  1, or a FARM_E_*. */
+static int step_down(struct farm_store *s)
+{
+	int rc, on;
+
+	if ((rc = s->env->rep_set_config(s->env, DB_REPMGR_CONF_ELECTIONS, 0)) == 0) {
+		rc = s->env->repmgr_start(s->env, 0, DB_REP_CLIENT);
+		on = s->env->rep_set_config(s->env, DB_REPMGR_CONF_ELECTIONS, 1);
+		if (rc == 0)
+			rc = on;
+	}
+	return rc == 0 ? 1 : store_code(rc);
+}
+
 /* Step down a master that lost its quorum (store.h).  Berkeley DB 5.3's repmgr lets a
  * running listener change its role only while elections are off (__repmgr_restart):
  * they are turned off, the role set to client, and turned on again, which makes
@@ -493,7 +510,7 @@ int farm_store_repl_check(struct farm_store *s)
 	DB_REP_STAT *st = NULL;
 	DB_REPMGR_SITE *list = NULL;
 	u_int count = 0, connected = 0, nsites, need;
-	int master, rc, on;
+	int master;
 
 	if (!repl.on || !is_listener || !s || !s->env)
 		return 0;
@@ -523,13 +540,66 @@ int farm_store_repl_check(struct farm_store *s)
 	if (now_ms() - short_since_ms < FARM_REPL_STEPDOWN_MS)
 		return 0;
 	short_since_ms = 0;
-	if ((rc = s->env->rep_set_config(s->env, DB_REPMGR_CONF_ELECTIONS, 0)) == 0) {
-		rc = s->env->repmgr_start(s->env, 0, DB_REP_CLIENT);
-		on = s->env->rep_set_config(s->env, DB_REPMGR_CONF_ELECTIONS, 1);
-		if (rc == 0)
-			rc = on;
+	return step_down(s);
+}
+
+/* The listener: a master short of space gives the group to a node with room
+ * (store.h).  full_since_ms: since when this master has been short of space. */
+static uint64_t full_since_ms;
+static int full_priority0;
+
+int farm_store_repl_space_check(struct farm_store *s)
+{
+	DB_REP_STAT *st = NULL;
+	DB_REPMGR_SITE *list = NULL;
+	u_int count = 0, connected = 0;
+	int master, full, rc;
+
+	if (!repl.on || !is_listener || !s || !s->env)
+		return 0;
+	full = farm_store_space(s) == FARM_E_NOSPACE;
+	if (!full) {
+		full_since_ms = 0;
+		if (!full_priority0)
+			return 0;
+		/* Room again: this node may be elected again. */
+		if ((rc = s->env->rep_set_priority(s->env, (u_int32_t)repl.priority)) != 0)
+			return store_code(rc);
+		full_priority0 = 0;
+		return 3;
 	}
-	return rc == 0 ? 1 : store_code(rc);
+	if (!full_priority0) {
+		/* A site of priority 0 never wins an election (a replica short of space
+		 * does not stand either). */
+		if ((rc = s->env->rep_set_priority(s->env, 0)) != 0)
+			return store_code(rc);
+		full_priority0 = 1;
+	}
+	if (s->env->rep_stat(s->env, &st, 0) != 0 || !st)
+		return 0;
+	master = st->st_status == DB_REP_MASTER;
+	free(st);
+	if (!master) {
+		full_since_ms = 0;
+		return 0;
+	}
+	if (!full_since_ms) {
+		full_since_ms = now_ms();
+		return 2;
+	}
+	if (now_ms() - full_since_ms < FARM_REPL_STEPDOWN_MS)
+		return 0;
+	/* Nobody to hand over to (one site, or no peer connected): it stays the master
+	 * and answers 507, as a single node does. */
+	if (s->env->repmgr_site_list(s->env, &count, &list) != 0)
+		return 0;
+	for (u_int i = 0; i < count; i++)
+		connected += list[i].status == DB_REPMGR_CONNECTED;
+	free(list);
+	if (!connected)
+		return 0;
+	full_since_ms = 0;
+	return step_down(s);
 }
 
 int farm_store_repl_minority(void)

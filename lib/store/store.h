@@ -111,6 +111,14 @@ const char *farm_repl_role_name(int role);
  * nothing changed, a FARM_E_* when stepping down failed. */
 #define FARM_REPL_STEPDOWN_MS 2000
 int farm_store_repl_check(struct farm_store *s);
+/* The listener, every ~100 ms: a node short of space (farm_store_space) stands at
+ * priority 0 (it never wins an election), and a master short of it for
+ * FARM_REPL_STEPDOWN_MS steps down if a peer is connected, so that the group elects a
+ * node with room (its own writes answer 507 meanwhile); with room again, the
+ * configured priority.  1 when
+ * it stepped down now, 2 when the master has just run short (the clock starts), 3
+ * when it has room again, 0 when nothing changed, a FARM_E_* when a step failed. */
+int farm_store_repl_space_check(struct farm_store *s);
 /* The listener: 1 while this master sees fewer than a majority (its step-down clock
  * runs, or the step-down is under way). */
 int farm_store_repl_minority(void);
@@ -170,6 +178,9 @@ int farm_store_checkpoint(struct farm_store *s);
  * it, so the disk that fills up is answered 507 before Berkeley DB meets ENOSPC.
  * One statvfs(2). */
 int farm_store_space(struct farm_store *s);
+/* The same answer for the environment in dir, without a handle (a pool whose
+ * environment is down asks it before recovering a replicated node). */
+int farm_store_space_dir(const char *dir);
 
 /* Cheap liveness check for /health: FARM_OK or FARM_E_RECOVER/FARM_E_DB. */
 int farm_store_ping(struct farm_store *s);

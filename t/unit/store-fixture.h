@@ -1,6 +1,7 @@
 /* store-fixture.h - scratch Berkeley DB environments for farm's C unit tests that need a
- * real store (test-board, test-runidx, test-watch): a temporary directory for the whole
- * test, one environment directory per name under it, all removed at the end.
+ * real store (test-audit, test-board, test-events, test-pipeline, test-runidx, test-store,
+ * test-watch): a temporary directory for the whole test (or for one part of it: init and
+ * cleanup pair up), one environment directory per name under it, all removed at the end.
  *
  *   if (fixture_init("board")) return 1;   // $TMPDIR/farm-test-board.XXXXXX, or Bail out!
  *   if (!fixture_store(&s, "env", "store opens")) return;  // fixture_dir/env: an ok() line

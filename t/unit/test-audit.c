@@ -3,52 +3,31 @@
  * all-orgs walk, and the retention sweep (oldest first, bounded). */
 #include "audit.h"
 
-#include <errno.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "clock.h"
+#include "store-fixture.h"
 #include "tap.h"
 
 #include "banned.h"
 
-static char tmp_root[1024];
-
-static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
+/* Each test on a fresh store, removed after it. */
 static struct farm_store *fresh_store(void)
 {
-	const char *base = getenv("TMPDIR");
-	struct farm_error err = {0};
 	struct farm_store *s = NULL;
-	char env[1100];
 
-	snprintf(tmp_root, sizeof(tmp_root), "%s/farm-audit-XXXXXX", base && *base ? base : "/tmp");
-	if (!mkdtemp(tmp_root)) {
-		printf("Bail out! mkdtemp: %s\n", strerror(errno));
+	if (fixture_init("audit") || !fixture_store(&s, "env", "a fresh store opens"))
 		exit(1);
-	}
-	snprintf(env, sizeof(env), "%s/env", tmp_root);
-	if (farm_store_open(&s, env, FARM_STORE_MASTER, &err) != FARM_OK) {
-		printf("Bail out! farm_store_open: %s\n", err.msg);
-		exit(1);
-	}
 	return s;
 }
 
 static void store_done(struct farm_store *s)
 {
 	farm_store_close(s);
-	nftw(tmp_root, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	fixture_cleanup();
 }
 
 static uint64_t add(struct farm_store *s, const char *org, const char *action, const char *status)

@@ -4,7 +4,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <poll.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -16,19 +15,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "store-fixture.h"
 #include "tap.h"
 
 #include "banned.h"
-
-static char root[1024];
-
-static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
 
 static void test_keys(void)
 {
@@ -160,19 +150,13 @@ static int look_txn(struct farm_txn *t, void *arg)
 
 static void test_history(void)
 {
-	char dir[1100];
 	struct farm_store *s = NULL;
-	struct farm_error err = {0};
 	struct look l = {0};
 	struct fill f = {3, 0};
 	uint64_t id = 0;
 
-	snprintf(dir, sizeof(dir), "%s/env", root);
-	if (!ok(farm_store_open(&s, dir, FARM_STORE_MASTER | FARM_STORE_NOSYNC, &err) == FARM_OK,
-		"store opens")) {
-		diag("%s", err.msg);
+	if (!fixture_store(&s, "env", "store opens"))
 		return;
-	}
 	l.want = 1;
 	ok(farm_store_run(s, look_txn, &l) == FARM_OK && l.first == 0 && l.last == 0 &&
 		   l.get_rc == FARM_E_NOTFOUND,
@@ -206,10 +190,10 @@ static int child_sees(const char *name, int try_take)
 	if (p == 0) {
 		int fd = -1, rc;
 		if (try_take) {
-			rc = farm_events_lock_take(root, name, &fd);
+			rc = farm_events_lock_take(fixture_dir, name, &fd);
 			_exit(rc == FARM_E_EXISTS ? 10 : rc == FARM_OK ? 11 : 12);
 		}
-		rc = farm_events_lock_held(root, name);
+		rc = farm_events_lock_held(fixture_dir, name);
 		_exit(rc == 1 ? 1 : rc == 0 ? 0 : 2);
 	}
 	waitpid(p, &st, 0);
@@ -224,8 +208,8 @@ static int child_sees_fd(const char *name)
 
 	if (p == 0) {
 		int f = -1, a, b;
-		a = farm_events_lock_held_fd(root, name, &f);
-		b = farm_events_lock_held_fd(root, name, &f);
+		a = farm_events_lock_held_fd(fixture_dir, name, &f);
+		b = farm_events_lock_held_fd(fixture_dir, name, &f);
 		_exit(a == b && f >= 0 ? a : 9);
 	}
 	waitpid(p, &st, 0);
@@ -240,14 +224,14 @@ static void test_locks(void)
 	char path[1200];
 	FILE *fp;
 
-	is_int(farm_events_lock_held(root, "eventd"), 0, "no lock file: nobody runs");
-	is_int(farm_events_lock_held_fd(root, "eventd", &nofile), 0, "kept-fd probe: nobody runs");
+	is_int(farm_events_lock_held(fixture_dir, "eventd"), 0, "no lock file: nobody runs");
+	is_int(farm_events_lock_held_fd(fixture_dir, "eventd", &nofile), 0, "kept-fd probe: nobody runs");
 	is_int(nofile, -1, "and nothing is kept open for a missing file");
-	ok(farm_events_lock_take(root, "eventd", &fd) == FARM_OK && fd >= 0, "lock taken");
+	ok(farm_events_lock_take(fixture_dir, "eventd", &fd) == FARM_OK && fd >= 0, "lock taken");
 	is_int(child_sees("eventd", 0), 1, "another process sees it held");
 	is_int(child_sees("eventd", 1), 10, "another process cannot take it");
 	is_int(child_sees_fd("eventd"), 1, "the kept-fd probe sees it held, twice");
-	snprintf(path, sizeof(path), "%s/eventd.lock", root);
+	snprintf(path, sizeof(path), "%s/eventd.lock", fixture_dir);
 	fp = fopen(path, "r");
 	ok(fp && fgets(buf, sizeof(buf), fp) && strtol(buf, NULL, 10) == (long)getpid(),
 	   "the lock file names the holder's pid");
@@ -257,9 +241,9 @@ static void test_locks(void)
 	close(fd);
 	is_int(child_sees("eventd", 0), 0, "released when the holder closes it");
 	is_int(child_sees_fd("eventd"), 0, "the kept-fd probe sees it released");
-	ok(farm_events_lock_take(root, "eventd", &fd2) == FARM_OK, "and can be taken again");
+	ok(farm_events_lock_take(fixture_dir, "eventd", &fd2) == FARM_OK, "and can be taken again");
 	close(fd2);
-	is_int(farm_events_lock_take(root, "../x", &fd), FARM_E_INVAL, "a name with / is refused");
+	is_int(farm_events_lock_take(fixture_dir, "../x", &fd), FARM_E_INVAL, "a name with / is refused");
 	is_int(farm_events_lock_held("", "eventd"), FARM_E_INVAL, "an empty dir is refused");
 }
 
@@ -283,7 +267,7 @@ static int child_claims(void)
 
 	if (p == 0) {
 		struct farm_events_wake *w = NULL;
-		if (farm_events_wake_open(root, &w) != FARM_OK)
+		if (farm_events_wake_open(fixture_dir, &w) != FARM_OK)
 			_exit(9);
 		_exit(farm_events_wake_claim(w));
 	}
@@ -313,7 +297,7 @@ static int race_lost_wakeups(int rounds)
 	p = fork();
 	if (p == 0) { /* receiver */
 		close(fds[0]);
-		if (farm_events_wake_open(root, &w) != FARM_OK)
+		if (farm_events_wake_open(fixture_dir, &w) != FARM_OK)
 			_exit(9);
 		for (long i = 1; i <= rounds; i++) {
 			atomic_store(&box[0], i);
@@ -334,7 +318,7 @@ static int race_lost_wakeups(int rounds)
 		_exit(0);
 	}
 	close(fds[1]);
-	farm_events_wake_open(root, &w);
+	farm_events_wake_open(fixture_dir, &w);
 	while (seen < rounds) {
 		farm_events_wake_set(w, 1);
 		long now = atomic_load(&box[0]);
@@ -363,8 +347,8 @@ static void test_wake(void)
 	struct stat st;
 
 	is_int(farm_events_wake_claim(NULL), 1, "no word: always nudge");
-	is_int(farm_events_wake_open(root, &w), FARM_OK, "the word opens (created)");
-	snprintf(path, sizeof(path), "%s/eventd.wake", root);
+	is_int(farm_events_wake_open(fixture_dir, &w), FARM_OK, "the word opens (created)");
+	snprintf(path, sizeof(path), "%s/eventd.wake", fixture_dir);
 	ok(stat(path, &st) == 0 && (st.st_mode & 0777) == 0600, "the file is 0600");
 	is_int(farm_events_wake_claim(w), 0, "a new word says awake: no nudge");
 	is_int(child_claims(), 0, "nor for another process");
@@ -378,9 +362,9 @@ static void test_wake(void)
 	is_int(farm_events_wake_claim(w), 0, "awake again: no nudge");
 	farm_events_wake_close(w);
 	is_int(race_lost_wakeups(20000), 0, "20,000 appends raced one by one against the sleeper: none waits unseen");
-	snprintf(link, sizeof(link), "%s/waketest", root);
+	snprintf(link, sizeof(link), "%s/waketest", fixture_dir);
 	mkdir(link, 0700);
-	snprintf(path, sizeof(path), "%s/waketest/eventd.wake", root);
+	snprintf(path, sizeof(path), "%s/waketest/eventd.wake", fixture_dir);
 	ok(symlink("/etc/passwd", path) == 0, "a symlink planted at the word's path");
 	w = NULL;
 	is_int(farm_events_wake_open(link, &w), FARM_E_IO, "is not followed");
@@ -390,13 +374,8 @@ static void test_wake(void)
 
 int main(void)
 {
-	const char *base = getenv("TMPDIR");
-
-	snprintf(root, sizeof(root), "%s/farm-events-XXXXXX", base && *base ? base : "/tmp");
-	if (!mkdtemp(root)) {
-		printf("Bail out! mkdtemp: %s\n", strerror(errno));
+	if (fixture_init("events"))
 		return 1;
-	}
 	test_keys();
 	test_topics();
 	test_visible();
@@ -405,6 +384,6 @@ int main(void)
 	test_locks();
 	test_recover_request();
 	test_wake();
-	nftw(root, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	fixture_cleanup();
 	return done_testing();
 }

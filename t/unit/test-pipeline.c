@@ -6,8 +6,6 @@
 #include "pipeline.h"
 #include "argocd.h"
 
-#include <errno.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,7 +13,7 @@
 #include <unistd.h>
 
 #include "json.h"
-#include "store.h"
+#include "store-fixture.h"
 #include "tap.h"
 
 #include "banned.h"
@@ -371,16 +369,6 @@ static void test_argv(void)
 
 /* ---- PATH, environment, paths, keys -------------------------------------------------- */
 
-static char tmp_root[512];
-
-static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 static void write_file(const char *path, int mode)
 {
 	FILE *fp = fopen(path, "w");
@@ -394,16 +382,12 @@ static void write_file(const char *path, int mode)
 
 static void test_which(void)
 {
-	const char *base = getenv("TMPDIR");
-	char d1[600], d2[600], f[700], path[2000], out[1024];
+	char d1[1100], d2[1100], f[1200], path[2400], out[1024];
 
-	snprintf(tmp_root, sizeof(tmp_root), "%s/farm-pipeline-XXXXXX", base && *base ? base : "/tmp");
-	if (!mkdtemp(tmp_root)) {
-		printf("Bail out! mkdtemp: %s\n", strerror(errno));
+	if (fixture_init("pipeline"))
 		exit(1);
-	}
-	snprintf(d1, sizeof(d1), "%s/a", tmp_root);
-	snprintf(d2, sizeof(d2), "%s/b", tmp_root);
+	snprintf(d1, sizeof(d1), "%s/a", fixture_dir);
+	snprintf(d2, sizeof(d2), "%s/b", fixture_dir);
 	mkdir(d1, 0700);
 	mkdir(d2, 0700);
 	snprintf(f, sizeof(f), "%s/buildah", d1);
@@ -424,7 +408,7 @@ static void test_which(void)
 	       "which: empty PATH finds nothing");
 	is_int(farm_pipeline_which("../a/buildah", path, out, sizeof(out)), FARM_E_NOTFOUND,
 	       "which: names with a slash refused");
-	nftw(tmp_root, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	fixture_cleanup();
 
 	ok(farm_pipeline_env_keep("PATH=/usr/bin"), "env: PATH kept");
 	ok(farm_pipeline_env_keep("CONTAINERS_STORAGE_CONF=/x"), "env: CONTAINERS_* kept");
@@ -690,25 +674,16 @@ static int pop_txn(struct farm_txn *t, void *arg)
 
 static void test_observe(void)
 {
-	const char *base = getenv("TMPDIR");
-	struct farm_error err = {0};
 	struct farm_store *s = NULL;
-	char dir[600];
 	json_t *ev = NULL;
 	struct obs o = {"org-a", "guestbook", NULL, 0};
 	uint64_t depth = 0;
 	int rc;
 
-	snprintf(tmp_root, sizeof(tmp_root), "%s/farm-pipeline-XXXXXX", base && *base ? base : "/tmp");
-	if (!mkdtemp(tmp_root)) {
-		printf("Bail out! mkdtemp: %s\n", strerror(errno));
+	if (fixture_init("pipeline"))
 		exit(1);
-	}
-	snprintf(dir, sizeof(dir), "%s/env", tmp_root);
-	if (farm_store_open(&s, dir, FARM_STORE_MASTER | FARM_STORE_NOSYNC, &err) != FARM_OK) {
-		printf("Bail out! store: %s\n", err.msg);
+	if (!fixture_store(&s, "env", "observe: a store opens"))
 		exit(1);
-	}
 	o.summary = J("{\"health\":{\"status\":\"Healthy\"},\"sync\":{\"status\":\"Synced\","
 		      "\"revision\":\"ea87\"},\"operation\":{\"phase\":\"Succeeded\",\"finishedAt\":"
 		      "\"2024-03-05T07:33:04Z\"},\"status\":\"success\",\"providerStatus\":\"Healthy\","
@@ -743,7 +718,7 @@ static void test_observe(void)
 	json_decref(ev);
 	json_decref(o.summary);
 	farm_store_close(s);
-	nftw(tmp_root, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	fixture_cleanup();
 }
 
 int main(void)

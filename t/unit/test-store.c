@@ -23,41 +23,26 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "store-fixture.h"
 #include "tap.h"
 
 #include "banned.h"
 
 /* --- scratch directories ----------------------------------------------------------- */
 
-static char tmp_root[1024];
-
-static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 /* A new empty directory; `env` gets "<it>/env" (not created: the store creates it). */
 static void scratch_new(char *env, size_t n)
 {
-	const char *base = getenv("TMPDIR");
-
-	snprintf(tmp_root, sizeof(tmp_root), "%s/farm-store-XXXXXX",
-		 base && *base ? base : "/tmp");
-	if (!mkdtemp(tmp_root)) {
-		printf("Bail out! mkdtemp: %s\n", strerror(errno));
+	if (fixture_init("store"))
 		exit(1);
-	}
-	snprintf(env, n, "%s/env", tmp_root);
+	snprintf(env, n, "%s/env", fixture_dir);
 }
 
 static void scratch_done(void)
 {
-	if (tmp_root[0])
-		nftw(tmp_root, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-	tmp_root[0] = '\0';
+	if (fixture_dir[0])
+		fixture_cleanup();
+	fixture_dir[0] = '\0';
 }
 
 static struct farm_store *open_or_bail(const char *dir, unsigned flags)
@@ -1135,8 +1120,8 @@ static void test_backup_verify(void)
 	int i, good = 0, fd, code;
 
 	scratch_new(dir, sizeof(dir));
-	snprintf(bak, sizeof(bak), "%s/backup", tmp_root);
-	snprintf(bad, sizeof(bad), "%s/corrupt", tmp_root);
+	snprintf(bak, sizeof(bak), "%s/backup", fixture_dir);
+	snprintf(bad, sizeof(bad), "%s/corrupt", fixture_dir);
 	s = open_or_bail(dir, FARM_STORE_MASTER | FARM_STORE_NOSYNC);
 	for (i = 0; i < 300; i++) {
 		snprintf(key, sizeof(key), "cred-%04d", i);
@@ -1194,7 +1179,7 @@ static void test_backup_verify(void)
 	ok(code != FARM_OK, "verify_dir rejects the corrupted copy");
 	ok(strstr(err.msg, "creds.db") != NULL, "  ... and names the damaged file");
 	diag("verify of the corrupt copy: %s", err.msg);
-	is_int(farm_store_verify_dir(tmp_root, &err), FARM_E_NOTFOUND,
+	is_int(farm_store_verify_dir(fixture_dir, &err), FARM_E_NOTFOUND,
 	       "verify_dir of a directory without databases is NOTFOUND");
 
 	b = open_or_bail(bak, FARM_STORE_MASTER);
