@@ -250,11 +250,11 @@ static void test_locks(void)
 /* A daemon's request for recovery: taken once, by whoever looks first. */
 static void test_recover_request(void)
 {
-	is_int(farm_events_recover_take(root), 0, "no request: nothing to take");
-	is_int(farm_events_recover_ask(root), FARM_OK, "a daemon asks");
-	is_int(farm_events_recover_ask(root), FARM_OK, "and asks again (one request)");
-	is_int(farm_events_recover_take(root), 1, "the master takes the request");
-	is_int(farm_events_recover_take(root), 0, "only once");
+	is_int(farm_events_recover_take(fixture_dir), 0, "no request: nothing to take");
+	is_int(farm_events_recover_ask(fixture_dir), FARM_OK, "a daemon asks");
+	is_int(farm_events_recover_ask(fixture_dir), FARM_OK, "and asks again (one request)");
+	is_int(farm_events_recover_take(fixture_dir), 1, "the master takes the request");
+	is_int(farm_events_recover_take(fixture_dir), 0, "only once");
 	is_int(farm_events_recover_ask(""), FARM_E_INVAL, "an empty dir is refused");
 	is_int(farm_events_recover_take(""), 0, "and has no request");
 }
