@@ -9,8 +9,11 @@
 #   daemon_pid NAME / daemon_stop NAME [SIG] / daemon_start NAME   farm-eventd, farm-wsd
 #     (start_farm must run with FARM_RUN_SUPERVISE_EXCEPT naming them, and with
 #     FARM_WSD_LISTEN exported so that a restarted farm-wsd listens where nginx looks)
-#   supervise ROUND                restarts a dead farm-eventd / farm-wsd, with the
-#                                  master's recovery (SIGUSR2) when one cannot get ready
+#   supervise ROUND                restarts a dead farm-eventd / farm-wsd (also one that
+#                                  dies while starting) until both are ready (20 s)
+#   supervised_ready [SECONDS=20]  with farm-run supervising the daemons: waits until
+#                                  farm-eventd and farm-wsd run and are ready again
+#   kill_in_db NAME [FUNCTION]     SIGKILL to a daemon stopped inside a Berkeley DB call
 
 WS_CLIENT=$TEST_DIR/ws-client.py
 POSTER=$TEST_DIR/events-post.py
@@ -121,34 +124,76 @@ daemon_stop() {
 	wait_until 5 _daemon_gone "$pid"
 }
 # Restarted daemons are children of the test, not of farm-run: test_done stops them.
-_ready_count() { grep -c "ready" "$TRASH/state/log/$1.log" 2>/dev/null; }
+# daemon_start marks the log first, as farm-run does ("exited; restarting it"), so
+# that "ready since its last start" can be told from the log (_started_ready).
+_ready_count() { grep -c " ready: " "$TRASH/state/log/$1.log" 2>/dev/null; }
 _ready_more() { [ "$(_ready_count "$1")" -gt "$2" ]; }
-daemon_start() {
-	local before
-	before=$(_ready_count "$1")
+_spawn() {
+	echo "$(date -u +%FT%TZ) test: $1 exited; restarting it" >>"$TRASH/state/log/$1.log"
 	FARM_CONFIG=$TRASH/state/farm.conf "$FARM_BUILD/$1" >>"$TRASH/state/log/$1.log" 2>&1 </dev/null &
 	echo $! >"$TRASH/state/run/$1.pid"
 	echo $! >>"$TRASH/daemons.pids"
+}
+daemon_start() {
+	local before
+	before=$(_ready_count "$1")
+	_spawn "$1"
 	wait_until 5 _ready_more "$1" "${before:-0}" ||
 		{ echo "$1 did not start:"; tail -n 5 "$TRASH/state/log/$1.log"; return 1; }
 }
 _alive() { kill -0 "$(daemon_pid "$1")" 2>/dev/null; }
-# The supervisor's part (farm-run and systemd restart a dead daemon), and the
-# master's watcher's: a daemon that cannot get ready means the environment needs
-# recovery, which SIGUSR2 asks of the master (it stops every daemon through its
-# lock file, recovers, restarts its workers); then the daemons start again.
-# (supervise ROUND: ROUND names the attempt in ./recoveries)
+# _restarted NAME OLD-PID: another process of NAME runs (farm-run restarted it).
+_restarted() { local p; p=$(daemon_pid "$1") && [ -n "$p" ] && [ "$p" != "$2" ] && kill -0 "$p" 2>/dev/null; }
+# Running, and logged "ready: " since it was last started.
+_started_ready() {
+	_alive "$1" &&
+		awk '/exited; restarting it/ { r = 0 } / ready: / { r = 1 } END { exit !r }' \
+			"$TRASH/state/log/$1.log"
+}
+_both_ready() { _started_ready farm-eventd && _started_ready farm-wsd; }
+_not_ready() {
+	echo "$1: not ready again within $2 s:"
+	tail -n 4 "$TRASH/state/log/farm-eventd.log" "$TRASH/state/log/farm-wsd.log" \
+		"$TRASH/state/log/farm-fcgi.log"
+}
+# The supervisor's part, as farm-run and systemd do it: a dead farm-eventd or
+# farm-wsd is started again, also when it dies while starting (the master's recovery
+# stops the daemons through their lock files).  Nothing more: a daemon killed inside
+# Berkeley DB leaves the environment needing recovery, which the master's watcher
+# sees and runs by itself (docs/events.md, "kill -9"); the restarted daemon waits
+# for it.  Returns once both run and are ready, at most 20 s.
+# (supervise ROUND: ROUND names the attempt in the message when they do not)
 supervise() {
-	local d
-	for d in farm-eventd farm-wsd; do
-		_alive $d && continue
-		daemon_start $d >/dev/null && continue
-		echo "round $1: $d not ready: recovery" >>recoveries
-		kill -USR2 "$(farm_master_pid)" &&
-			wait_until 15 _daemon_gone "$(daemon_pid $d)" &&
-			supervise "$1-after-recovery" || return 1
-		return 0
+	local end d
+	end=$(($(date +%s) + 20))
+	until _both_ready; do
+		for d in farm-eventd farm-wsd; do
+			_alive $d || _spawn $d
+		done
+		[ "$(date +%s)" -ge "$end" ] && { _not_ready "round $1" 20; return 1; }
+		sleep 0.1
 	done
+}
+
+# With farm-run supervising farm-eventd and farm-wsd (no FARM_RUN_SUPERVISE_EXCEPT),
+# as in production: farm-run restarts a dead one, and nothing asks the master for
+# recovery.  Waits until both run and are ready again.
+supervised_ready() {
+	wait_until "${1:-20}" _both_ready || { _not_ready "farm-run's daemons" "${1:-20}"; return 1; }
+}
+# kill_in_db NAME [FUNCTION=__dbc_get]: stops the daemon under gdb at a breakpoint on
+# a Berkeley DB function (a cursor read: the library marked the thread as inside
+# its API), then SIGKILL: a kill inside Berkeley DB by construction, after which
+# failchk answers DB_RUNRECOVERY.  Fails when the breakpoint was not hit in 15 s.
+kill_in_db() {
+	local pid fn=${2:-__dbc_get}
+	pid=$(daemon_pid "$1") && kill -0 "$pid" 2>/dev/null || return 1
+	timeout 15 gdb -nx -batch -p "$pid" -iex 'set debuginfod enabled off' \
+		-iex 'set pagination off' -ex "break $fn" \
+		-ex continue -ex "shell kill -KILL $pid" \
+		>"$1-gdb.out" 2>&1 </dev/null
+	grep -q "Breakpoint 1, .*$fn" "$1-gdb.out" && wait_until 5 _daemon_gone "$pid" ||
+		{ echo "$1: no kill inside Berkeley DB:"; tail -n 5 "$1-gdb.out"; kill -CONT "$pid" 2>/dev/null; return 1; }
 }
 
 stop_daemons() {

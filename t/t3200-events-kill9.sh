@@ -4,18 +4,27 @@
 # acknowledged with 200 becomes exactly one event, delivered in id order to a client
 # that resumes with ?since=; a delivery that was not acknowledged appears at most once.
 #
-# A daemon killed inside a Berkeley DB call leaves the environment needing recovery
-# (failchk says so when the daemon restarts); only the farm-fcgi master can run it.
-# The test then does what the master's watcher must do (docs/events.md, "kill -9"):
-# SIGUSR2 to the master (recovery; it stops the daemons through their lock files),
-# and starts the daemons again as their supervisor would.
+# farm-run supervises the daemons as in production (it restarts a dead one, as
+# systemd's Restart= does), and the test asks the master for nothing.  A daemon
+# killed inside a Berkeley DB call leaves the environment needing recovery, which
+# only the farm-fcgi master can run: its watcher must see it and recover by itself
+# (docs/events.md, "kill -9"), or the restarted daemon waits for ever.  Each round
+# kills at random moments (which land inside Berkeley DB now and then) and, under
+# gdb, inside a Berkeley DB call for certain.
 . "$(dirname "$0")/test-lib.sh"
 . "$TEST_DIR/lib-events.sh"
 
 CCI_SECRET=cci-secret-for-t3200-0123456789
 export FARM_WEBHOOK_CIRCLECI_SECRET=$CCI_SECRET
-export FARM_RUN_SUPERVISE_EXCEPT="farm-eventd farm-wsd"
 ROUNDS=${FARM_KILL9_ROUNDS:-2}
+# The kills inside Berkeley DB need gdb attached to a process that is not its child:
+# root, or Yama's ptrace_scope 0.  Without, those checks are left out (said at the
+# end) and only the kills at random moments remain.
+IN_DB=
+if command -v gdb >/dev/null &&
+	{ [ "$(id -u)" = 0 ] || [ "$(cat /proc/sys/kernel/yama/ptrace_scope 2>/dev/null || echo 0)" = 0 ]; }; then
+	IN_DB=1
+fi
 FARM_WSD_LISTEN=127.0.0.1:$(free_port)
 export FARM_WSD_LISTEN
 
@@ -39,7 +48,7 @@ PYEOF
 }
 
 test_expect_success 'start farm' '
-	start_farm
+	start_farm && supervised_ready
 '
 USER_NONE=$(token nobody -)
 last=0
@@ -48,10 +57,10 @@ for ROUND in $(seq 1 "$ROUNDS"); do
 	test_expect_success "round $ROUND: eventd kill -9 twice while webhooks arrive" '
 		base=$((ROUND * 1000)) &&
 		{ post_many 150 $((base + 1)) k9-$ROUND --rate 100 --times times-e$ROUND >/dev/null 2>&1 & } &&
-		sleep 0.4 && daemon_stop farm-eventd KILL && sleep 0.3 && supervise e$ROUND-1 &&
-		sleep 0.3 && daemon_stop farm-eventd KILL && sleep 0.2 && supervise e$ROUND-2 &&
-		wait_until 20 test -s times-e$ROUND &&
-		sleep 1 && supervise e$ROUND-3 &&
+		sleep 0.4 && pid=$(daemon_pid farm-eventd) && daemon_stop farm-eventd KILL &&
+		wait_until 5 _restarted farm-eventd $pid && sleep 0.2 &&
+		daemon_stop farm-eventd KILL && supervised_ready &&
+		wait_until 20 test -s times-e$ROUND && supervised_ready &&
 		ws_start e$ROUND "$USER_NONE" "?since=$last" &&
 		wait_until 10 check_round times-e$ROUND e$ROUND >/dev/null &&
 		check_round times-e$ROUND e$ROUND &&
@@ -62,9 +71,8 @@ for ROUND in $(seq 1 "$ROUNDS"); do
 		base=$((ROUND * 1000 + 500)) &&
 		ws_start w$ROUND "$USER_NONE" "?since=$last" &&
 		{ post_many 100 $((base + 1)) wk9-$ROUND --rate 100 --times times-w$ROUND >/dev/null 2>&1 & } &&
-		sleep 0.3 && daemon_stop farm-wsd KILL && sleep 0.3 && supervise w$ROUND &&
-		wait_until 20 test -s times-w$ROUND &&
-		sleep 1 && supervise w$ROUND-2 &&
+		sleep 0.3 && daemon_stop farm-wsd KILL && supervised_ready &&
+		wait_until 20 test -s times-w$ROUND && supervised_ready &&
 		n=$(ws_lines w$ROUND) && cp w$ROUND.out w$ROUND-all.out &&
 		if [ "$n" = 0 ]; then resume=$last; else resume=$(ws_field w$ROUND -1 "e[\"data\"][\"id\"]"); fi &&
 		ws_start w${ROUND}b "$USER_NONE" "?since=$resume" &&
@@ -73,14 +81,31 @@ for ROUND in $(seq 1 "$ROUNDS"); do
 		check_round times-w$ROUND w$ROUND-all &&
 		last=$(ws_field w$ROUND-all -1 "e[\"data\"][\"id\"]") && ws_stop w${ROUND}b
 	'
+
+	# Without the master's watcher, the restarted daemon waits for a recovery
+	# nobody runs: not ready in 20 s.
+	[ -z "$IN_DB" ] || test_expect_success "round $ROUND: wsd, then eventd killed inside Berkeley DB: the master recovers unasked" '
+		base=$((ROUND * 1000 + 700)) &&
+		seen=$(grep -c "ended inside Berkeley DB" state/log/farm-fcgi.log || :) &&
+		{ post_many 100 $((base + 1)) db-$ROUND --rate 50 --times times-d$ROUND >/dev/null 2>&1 & } &&
+		sleep 0.2 && kill_in_db farm-wsd && supervised_ready &&
+		kill_in_db farm-eventd && supervised_ready &&
+		test "$(grep -c "ended inside Berkeley DB" state/log/farm-fcgi.log)" -ge $((seen + 2)) &&
+		wait_until 20 test -s times-d$ROUND && supervised_ready &&
+		ws_start d$ROUND "$USER_NONE" "?since=$last" &&
+		wait_until 10 check_round times-d$ROUND d$ROUND >/dev/null &&
+		check_round times-d$ROUND d$ROUND &&
+		last=$(ws_field d$ROUND -1 "e[\"data\"][\"id\"]") && ws_stop d$ROUND
+	'
 done
 
 test_expect_success 'the stack is healthy again and the logs are clean' '
-	supervise final && wait_until 5 eval "api GET /api/v1/health && test \"\$(cat status)\" = 200" &&
+	supervised_ready && wait_until 5 eval "api GET /api/v1/health && test \"\$(cat status)\" = 200" &&
 	check_logs_clean
 '
 
-say "recoveries asked of the master: $(cat recoveries 2>/dev/null | wc -l)"
+[ -n "$IN_DB" ] || say "no gdb, or ptrace not allowed: the kills inside Berkeley DB were left out"
+say "recoveries the master ran: $(grep -c "database needs recovery: restarting the pool" state/log/farm-fcgi.log)"
 for c in $(ls ./*.pid 2>/dev/null); do ws_stop "$(basename "${c%.pid}")"; done
 stop_daemons
 test_done

@@ -12,7 +12,8 @@
  *            complete" is logged once no worker of the old configuration is left
  *   SIGUSR2  emergency restart: kill every worker, run recovery, start again
  *   SIGTERM/SIGINT/SIGQUIT  stop: workers finish in-flight requests, then exit
- * and every second: checkpoints, the request_terminate_timeout watchdog.
+ * and every second: checkpoints, the request_terminate_timeout watchdog, and the
+ * daemons' watcher (a daemon that died inside Berkeley DB: failchk, then recovery).
  *
  * Nothing in the master may block on the environment: a process that dies inside
  * Berkeley DB (or a disk that fills up) can leave a mutex held for good, and a master
@@ -50,6 +51,7 @@
 #include "audit.h"
 #include "clock.h"
 #include "daemon.h"
+#include "events.h"
 #include "platform.h"
 #include "json.h"
 #include "keys.h"
@@ -723,15 +725,21 @@ static int repl_start(struct farm_app *app)
 	return 0;
 }
 
-/* Recovery needs every user of the environment gone.  The daemons (farm-eventd,
- * farm-wsd, farm-runner) each hold a write lock on "<state_dir>/<name>.lock": they
- * are killed (their supervisor, farm-run or systemd, starts them again, and they
- * reopen the recovered environment). */
+/* The daemons that use the environment: each holds a write lock on
+ * "<state_dir>/<name>.lock" while it runs (farm-wsd once its environment is open). */
+static const char *const env_users[] = {"eventd", "wsd", "runner"};
+#define N_ENV_USERS (sizeof(env_users) / sizeof(env_users[0]))
+/* The holder of each lock at the watcher's last look (0: none). */
+static long env_user_pid[N_ENV_USERS];
+
+/* Recovery needs every user of the environment gone.  The daemons are killed
+ * through their lock files (their supervisor, farm-run or systemd, starts them
+ * again, and they reopen the recovered environment). */
 static void stop_env_users(const char *dir)
 {
-	static const char *const names[] = {"eventd", "wsd", "runner"};
+	const char *const *names = env_users;
 
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+	for (size_t i = 0; i < N_ENV_USERS; i++) {
 		char path[4200];
 		struct flock l;
 		int fd;
@@ -754,6 +762,8 @@ static void stop_env_users(const char *dir)
 		}
 		close(fd);
 	}
+	/* Those were stopped on purpose: their successors are no news for the watcher. */
+	memset(env_user_pid, 0, sizeof(env_user_pid));
 }
 
 /* A replicated node recovers only once its disk has the writes' reserve again
@@ -820,6 +830,50 @@ static void recover_pool(struct farm_app *app)
 	env_down = 0;
 	if (load_keyring(app) != FARM_OK)
 		farm_log(FARM_LOG_ERROR, NULL, 0, "cannot load the credential keys");
+}
+
+/* --- the daemons' watcher -------------------------------------------------------------
+ *
+ * A daemon killed inside a Berkeley DB call (kill -9, the OOM killer) leaves the
+ * environment needing recovery, which only this master runs.  Its supervisor
+ * (farm-run, systemd) starts it again, but the new one can only wait ("recovery
+ * needed", says failchk at its start), and the workers' outbox appends may block on
+ * what the dead one held.  So the master watches, on every pass of its loop (at
+ * least once a second):
+ *   - who holds each daemon's lock (F_GETLK, which takes nothing): a holder gone or
+ *     replaced by another process means a daemon ended, maybe inside Berkeley DB;
+ *     one that starts (no holder before) is no news, nor are those recovery stopped;
+ *   - a daemon's request (farm_events_recover_ask: its own failchk at start said
+ *     recovery), which also covers one that died holding no lock (farm-wsd takes
+ *     its lock only once it listens).
+ * Either is a reason to look: a bounded failchk decides, and the pool recovers when
+ * it fails. */
+static void watch_env_users(struct farm_app *app)
+{
+	const char *ended = NULL;
+	long ended_pid = 0;
+	int asked = farm_events_recover_take(app->conf.state_dir);
+
+	for (size_t i = 0; i < N_ENV_USERS; i++) {
+		long pid = farm_daemon_lock_holder(app->conf.state_dir, env_users[i]);
+
+		if (env_user_pid[i] > 0 && pid != env_user_pid[i] && !ended) {
+			ended = env_users[i];
+			ended_pid = env_user_pid[i];
+		}
+		env_user_pid[i] = pid;
+	}
+	if ((!ended && !asked) || run_bounded(child_failchk, app, 5000) == 0)
+		return;
+	if (ended)
+		farm_log(FARM_LOG_WARN, NULL, 0,
+			 "%s (pid %ld) ended inside Berkeley DB: the database needs recovery",
+			 ended, ended_pid);
+	else
+		farm_log(FARM_LOG_WARN, NULL, 0,
+			 "a daemon found the database needing recovery (a process died inside "
+			 "Berkeley DB)");
+	recover_pool(app);
 }
 
 /* While there is no environment: nginx's connections are closed at once (nginx
@@ -1166,6 +1220,8 @@ int main(int argc, char **argv)
 		}
 		watchdog(&app);
 		ckpt_tick(&app, &last_ckp);
+		if (!env_down)
+			watch_env_users(&app);
 	}
 	stop_ms[0] = farm_clock_ms();
 	if (ckpt_pid > 0) {

@@ -207,13 +207,48 @@ int farm_events_store_open(const struct farm_conf *c, struct farm_store **out,
 	if (!c || !out)
 		return farm_error_set(err, FARM_E_INVAL, "store: bad open arguments");
 	code = failchk_bounded(c, FARM_EVENTS_FAILCHK_MS);
+	if (code == FARM_E_RECOVER)
+		farm_events_recover_ask(c->state_dir);
 	if (code != FARM_OK)
 		return farm_error_set(err, code, "store: %s",
 				      code == FARM_E_RECOVER
 					      ? "recovery needed (a process died inside Berkeley DB; "
-						"the farm-fcgi master recovers on SIGUSR2)"
+						"asked the farm-fcgi master for it)"
 					      : "cannot open the environment for failchk");
 	return farm_store_open(out, c->state_dir, c->sync_commit ? 0 : FARM_STORE_NOSYNC, err);
+}
+
+static int recover_path(const char *dir, char *out, size_t cap)
+{
+	int n;
+
+	if (!dir || !*dir)
+		return FARM_E_INVAL;
+	n = snprintf(out, cap, "%s/recover.wanted", dir);
+	return n < 0 || (size_t)n >= cap ? FARM_E_TOOBIG : FARM_OK;
+}
+
+int farm_events_recover_ask(const char *dir)
+{
+	char path[PATH_MAX];
+	int fd, rc;
+
+	if ((rc = recover_path(dir, path, sizeof(path))) != FARM_OK)
+		return rc;
+	fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return FARM_E_IO;
+	close(fd);
+	return FARM_OK;
+}
+
+int farm_events_recover_take(const char *dir)
+{
+	char path[PATH_MAX];
+
+	if (recover_path(dir, path, sizeof(path)) != FARM_OK)
+		return 0;
+	return unlink(path) == 0;
 }
 
 static int lock_path(const char *dir, const char *name, char *out, size_t cap)

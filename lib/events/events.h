@@ -85,10 +85,19 @@ int farm_events_backfill(struct farm_txn *t, const char *mark_key, size_t per,
  * children die).  failchk runs in a child process bounded by FARM_EVENTS_FAILCHK_MS:
  * it can block for ever on a mutex a process killed inside Berkeley DB still holds.
  * *out new, free with farm_store_close().  FARM_E_RECOVER when the environment needs
- * the master's recovery (SIGUSR2 to the farm-fcgi master). */
+ * the master's recovery: then this also asks for it (farm_events_recover_ask), and the
+ * caller tries again later. */
 #define FARM_EVENTS_FAILCHK_MS 5000
 int farm_events_store_open(const struct farm_conf *c, struct farm_store **out,
 			   struct farm_error *err);
+
+/* A daemon's request for recovery: the file "<dir>/recover.wanted".  The farm-fcgi
+ * master's watcher takes it (removes it) and runs its own bounded failchk, recovering
+ * when that fails too: a request is a reason to look, never a recovery by itself.
+ * ask: FARM_OK, or FARM_E_IO when the file cannot be made.  take: 1 when a request
+ * was there (now removed), 0 when not. */
+int farm_events_recover_ask(const char *dir);
+int farm_events_recover_take(const char *dir);
 
 /* Takes the exclusive lock "<dir>/<name>.lock" (created 0600) without waiting and
  * writes the caller's pid into it.  *fd is the open lock; keep it open for the life

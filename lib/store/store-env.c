@@ -546,16 +546,49 @@ int store_room(struct farm_txn *t)
  * ignore that error in the failchk thread (see __db_pthread_mutex_destroy) but loses
  * track of being that thread.  So EBUSY gets another pass, which finds nothing left of
  * the dead process's handles and completes; only its verdict counts.  Whatever stays
- * unexplained is reported as needing recovery, the safe answer. */
+ * unexplained is reported as needing recovery, the safe answer.
+ *
+ * One failchk at a time per environment: after a daemon's death the master's watcher
+ * and the daemon's successor both run one, and __txn_failchk drops its region mutex
+ * before it aborts a dead process's transaction, so two at once could both find that
+ * transaction and abort it twice.  A write lock on "<dir>/failchk.lock" (F_SETLKW)
+ * orders them: every caller runs failchk in a child it kills at a deadline, and the
+ * kernel drops a killed process's lock.  Without the file (it cannot be made), the
+ * check runs unordered rather than not at all. */
+static int failchk_lock(const char *dir)
+{
+	char path[PATH_MAX];
+	struct flock l;
+	int fd, n;
+
+	n = snprintf(path, sizeof(path), "%s/failchk.lock", dir);
+	if (n < 0 || (size_t)n >= sizeof(path))
+		return -1;
+	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600)) < 0)
+		return -1;
+	memset(&l, 0, sizeof(l));
+	l.l_type = F_WRLCK;
+	l.l_whence = SEEK_SET;
+	while (fcntl(fd, F_SETLKW, &l) < 0)
+		if (errno != EINTR) {
+			close(fd);
+			return -1;
+		}
+	return fd;
+}
+
 int farm_store_failchk(struct farm_store *s)
 {
-	int rc, pass;
+	int rc, pass, lock_fd;
 
 	if (!s)
 		return FARM_E_INVAL;
+	lock_fd = failchk_lock(s->dir);
 	for (pass = 0; pass < 3; pass++)
 		if ((rc = s->env->failchk(s->env, 0)) != EBUSY)
 			break;
+	if (lock_fd >= 0)
+		close(lock_fd);
 	if (rc == 0)
 		return FARM_OK;
 	if (store_code(rc) == FARM_E_NOMEM)

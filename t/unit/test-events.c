@@ -247,6 +247,18 @@ static void test_locks(void)
 	is_int(farm_events_lock_held("", "eventd"), FARM_E_INVAL, "an empty dir is refused");
 }
 
+/* A daemon's request for recovery: taken once, by whoever looks first. */
+static void test_recover_request(void)
+{
+	is_int(farm_events_recover_take(fixture_dir), 0, "no request: nothing to take");
+	is_int(farm_events_recover_ask(fixture_dir), FARM_OK, "a daemon asks");
+	is_int(farm_events_recover_ask(fixture_dir), FARM_OK, "and asks again (one request)");
+	is_int(farm_events_recover_take(fixture_dir), 1, "the master takes the request");
+	is_int(farm_events_recover_take(fixture_dir), 0, "only once");
+	is_int(farm_events_recover_ask(""), FARM_E_INVAL, "an empty dir is refused");
+	is_int(farm_events_recover_take(""), 0, "and has no request");
+}
+
 /* In a child: opens its own mapping and claims once; exit status = the claim. */
 static int child_claims(void)
 {
@@ -371,6 +383,7 @@ int main(void)
 	test_parse();
 	test_history();
 	test_locks();
+	test_recover_request();
 	test_wake();
 	fixture_cleanup();
 	return done_testing();
