@@ -20,18 +20,6 @@ POSTER=$TEST_DIR/events-post.py
 
 ws_url() { echo "ws://127.0.0.1:$FARM_PORT/api/v1/events${1:-}"; }
 
-# wait_until SECONDS CMD...: polls CMD every 20 ms.
-wait_until() {
-	local end
-	end=$(awk -v t="$1" -v n="$(date +%s%N)" 'BEGIN { printf "%.0f", n + t * 1e9 }')
-	shift
-	while :; do
-		"$@" && return 0
-		[ "$(date +%s%N)" -ge "$end" ] && return 1
-		sleep 0.02
-	done
-}
-
 ws_start() {
 	local name=$1 tok=$2 q=${3:-}
 	shift 3 2>/dev/null || shift $#

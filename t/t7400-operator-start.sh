@@ -112,6 +112,35 @@ test_expect_success 'the first stack was not disturbed: same master, workers and
 	test_no_grep "exited" farm-run.out
 '
 
+# ---- farm-run's supervision: a daemon that keeps dying does not spin ------------------
+
+# runner_restarted OLD: farm-run started a farm-runner other than pid OLD.
+runner_restarted() {
+	p=$(cat state/run/farm-runner.pid 2>/dev/null) && [ -n "$p" ] && [ "$p" != "$1" ] &&
+		kill -0 "$p" 2>/dev/null
+}
+test_expect_success 'a daemon that ran 10 s is restarted at once; one that dies soon after each start waits 0.5, 1, 2 s' '
+	up=$(ps -o etimes= -p "$(cat state/run/farm-runner.pid)") && echo "farm-runner up $up s" &&
+	{ [ "$up" -ge 11 ] || sleep $((11 - up)); } &&
+	: >gaps &&
+	for i in 1 2 3 4; do
+		old=$(cat state/run/farm-runner.pid) && kill -0 "$old" &&
+		t0=$(date +%s%N) && kill -TERM "$old" &&
+		wait_until 10 runner_restarted "$old" &&
+		echo "$(ms_since $t0)" >>gaps || return 1
+	done &&
+	echo "kill to new pid, ms:" $(cat gaps) &&
+	grep "farm-run: farm-runner exited" state/log/farm-runner.log | tail -n 4 >restarts &&
+	cat restarts &&
+	sed -n 1p restarts | grep -q "restarting it$" &&
+	sed -n 2p restarts | grep -q "restarting it in 500 ms (it ran under 10 s)$" &&
+	sed -n 3p restarts | grep -q "restarting it in 1000 ms" &&
+	sed -n 4p restarts | grep -q "restarting it in 2000 ms" &&
+	[ "$(sed -n 1p gaps)" -lt 1900 ] &&
+	[ "$(sed -n 3p gaps)" -ge 950 ] && [ "$(sed -n 4p gaps)" -ge 1950 ] &&
+	wait_healthy 10
+'
+
 # ---- farmctl token as the README writes it --------------------------------------------
 
 # A make run as the README has it: from a checkout (build/ and the default ./var),

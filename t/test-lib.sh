@@ -178,6 +178,18 @@ expect_status() {
 }
 
 # Milliseconds since a `date +%s%N` stamp.
+# wait_until SECONDS CMD...: polls CMD every 20 ms.
+wait_until() {
+	local end
+	end=$(awk -v t="$1" -v n="$(date +%s%N)" 'BEGIN { printf "%.0f", n + t * 1e9 }')
+	shift
+	while :; do
+		"$@" && return 0
+		[ "$(date +%s%N)" -ge "$end" ] && return 1
+		sleep 0.02
+	done
+}
+
 ms_since() { echo $(( ($(date +%s%N) - $1) / 1000000 )); }
 
 # health_quick MS: five /health requests one after another, each 200 within MS ms
