@@ -111,3 +111,32 @@ master_within() {
 }
 # acked FILE: how many writes of a lib-repl-load.py acks file were acknowledged (0 if none).
 acked() { local c; c=$(grep -c '"status": 20' "$1" 2>/dev/null); echo "${c:-0}"; }
+
+# node_stop9 N: node N's whole stack killed -9 (its session), waited for up to 2 s.
+node_stop9() {
+	local pid
+	eval "pid=\${NODE_PID$1:-}"
+	[ -n "$pid" ] || return 0
+	pkill -KILL -s "$pid" 2>/dev/null
+	for _ in $(seq 1 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+	eval "NODE_PID$1="
+}
+# nodes_stop: every node (1 2 3) stopped with TERM, as an operator would, waited for up
+# to 10 s; what is left then is killed -9.  The tests' EXIT trap.
+nodes_stop() {
+	local n pid left
+	for n in 1 2 3; do
+		eval "pid=\${NODE_PID$n:-}"
+		[ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null
+	done
+	for _ in $(seq 1 100); do
+		left=
+		for n in 1 2 3; do
+			eval "pid=\${NODE_PID$n:-}"
+			[ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && left=1
+		done
+		[ -z "$left" ] && break
+		sleep 0.1
+	done
+	for n in 1 2 3; do node_stop9 $n; done
+}

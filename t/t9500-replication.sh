@@ -27,24 +27,6 @@ NET=127.95.$(($$ % 200 + 20))
 . "$TEST_DIR/lib-repl.sh"
 repl_hosts $NET 1
 
-node_stop9() { # the node's whole stack, kill -9 (its session)
-	local pid
-	eval "pid=\${NODE_PID$1:-}"
-	[ -n "$pid" ] || return 0
-	pkill -KILL -s "$pid" 2>/dev/null
-	for _ in $(seq 1 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
-	eval "NODE_PID$1="
-}
-
-nodes_stop() {
-	local n pid
-	for n in 1 2 3; do
-		eval "pid=\${NODE_PID$n:-}"
-		[ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null
-	done
-	sleep 2
-	for n in 1 2 3; do node_stop9 $n; done
-}
 trap 'nodes_stop' EXIT
 
 # A stand-in build engine for farm-runner (as t6100): a Dockerfile saying SLEEP makes

@@ -27,27 +27,6 @@ repl_hosts $NET 1
 # writes keep cache + 1 MiB in reserve on the master).
 DISK_MB=32
 
-node_stop9() {
-	local pid
-	eval "pid=\${NODE_PID$1:-}"
-	[ -n "$pid" ] || return 0
-	pkill -KILL -s "$pid" 2>/dev/null
-	for _ in $(seq 1 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
-	eval "NODE_PID$1="
-}
-nodes_stop() {
-	local n pid
-	for n in 1 2 3; do
-		eval "pid=\${NODE_PID$n:-}"
-		[ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null
-	done
-	for _ in $(seq 1 100); do
-		pid=$(for n in 1 2 3; do eval "p=\${NODE_PID$n:-}"; [ -n "$p" ] && kill -0 $p 2>/dev/null && echo $p; done)
-		[ -z "$pid" ] && break
-		sleep 0.1
-	done
-	for n in 1 2 3; do node_stop9 $n; done
-}
 unmount_all() {
 	local n
 	for n in 1 2 3; do

@@ -25,25 +25,7 @@ NET=127.97.$(($$ % 200 + 20))
 . "$TEST_DIR/lib-repl.sh"
 repl_hosts $NET 1
 
-node_stop9() {
-	local pid
-	eval "pid=\${NODE_PID$1:-}"
-	[ -n "$pid" ] || return 0
-	pkill -KILL -s "$pid" 2>/dev/null
-	for _ in $(seq 1 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
-	eval "NODE_PID$1="
-}
-nodes_stop() {
-	local n pid
-	[ -n "${CLIENTS:-}" ] && kill $CLIENTS 2>/dev/null
-	for n in 1 2 3; do
-		eval "pid=\${NODE_PID$n:-}"
-		[ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null
-	done
-	sleep 2
-	for n in 1 2 3; do node_stop9 $n; done
-}
-trap 'nodes_stop' EXIT
+trap '[ -n "${CLIENTS:-}" ] && kill $CLIENTS 2>/dev/null; nodes_stop' EXIT
 
 wsd_log() { echo "$TRASH/node$1/log/farm-wsd.log"; }
 WATCH_ON="a replica: new events are read when replication writes the log"

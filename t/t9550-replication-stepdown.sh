@@ -21,23 +21,6 @@ NET=127.97.$(($$ % 200 + 20))
 repl_hosts $NET 1
 export FARM_CHECKPOINT_INTERVAL=1
 
-node_stop9() {
-	local pid
-	eval "pid=\${NODE_PID$1:-}"
-	[ -n "$pid" ] || return 0
-	pkill -KILL -s "$pid" 2>/dev/null
-	for _ in $(seq 1 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
-	eval "NODE_PID$1="
-}
-nodes_stop() {
-	local n pid
-	for n in 1 2 3; do
-		eval "pid=\${NODE_PID$n:-}"
-		[ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null
-	done
-	sleep 2
-	for n in 1 2 3; do node_stop9 $n; done
-}
 trap 'nodes_stop' EXIT
 
 # in_delay N: the pid of node N's checkpoint child while it sleeps out its delay
