@@ -80,20 +80,26 @@ test_expect_success 'a checkpoint just began its delay: both replicas killed, th
 '
 
 # After the step-down, alone (no majority reachable: it keeps calling elections it
-# cannot win), the node serves reads from its copy, but some requests stall 5 s inside
-# Berkeley DB (a 503 after 5,004 ms seen): probably its API lockout around each
-# election attempt; not investigated (docs/replication.md, Not done).  Reads must come.
-test_expect_success 'the old master still serves reads (some stall, counted)' '
-	ok=0 && slow=0 &&
-	for i in $(seq 1 10); do
+# cannot win), the node serves reads from its copy.  Before DB_REP_CONF_NOWAIT some
+# stalled 5 s inside Berkeley DB (a 503 after 5,004 ms): a transaction begun while a
+# role change locked operations out slept in __op_rep_enter's 5 s steps.  Now a
+# lockout costs what it lasts (farm retries in 2-50 ms steps): no read may take
+# READ_MAX_MS (docs/replication.md, "Lockouts").
+READ_MAX_MS=${READ_MAX_MS:-2500}
+test_expect_success "the old master serves reads, none over $READ_MAX_MS ms" '
+	ok=0 && slow=0 && max=0 && all="" &&
+	for i in $(seq 1 20); do
 		t1=$(date +%s%N) &&
 		code=$(curl -sS -m 8 -o /dev/null -w "%{http_code}" "$(node_url $M)/api/v1/health") &&
 		[ "$code" = 200 ] && ok=$((ok + 1))
-		[ "$(ms_since $t1)" -gt 1000 ] && slow=$((slow + 1))
+		ms=$(ms_since $t1) && all="$all $ms" &&
+		[ "$ms" -gt "$max" ] && max=$ms
+		[ "$ms" -gt 1000 ] && slow=$((slow + 1))
 		sleep 0.3
 	done
-	say "old master alone: $ok of 10 /health 200, $slow over 1 s" | tee -a figures &&
-	test "$ok" -ge 1
+	say "old master alone: $ok of 20 /health 200, $slow over 1 s, longest $max ms (ms:$all)" | tee -a figures &&
+	test "$ok" -ge 1 &&
+	test "$max" -le "$READ_MAX_MS"
 '
 
 test_expect_success 'no node logged a sanitizer report or an nginx alert' '

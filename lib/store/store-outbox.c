@@ -216,7 +216,8 @@ int farm_store_outbox_peek(struct farm_store *s, size_t per, struct farm_outbox_
 		return FARM_E_INVAL;
 	farm_outbox_batch_clear(b);
 	for (attempt = 0;; attempt++) {
-		if ((rc = s->env->txn_begin(s->env, NULL, &tid, 0)) != 0)
+		STORE_LOCKOUT_RETRY(rc, s->env->txn_begin(s->env, NULL, &tid, 0));
+		if (rc != 0)
 			return store_code(rc);
 		/* A shard with more than was read bounds what the others may give now. */
 		bound = UINT64_MAX;
