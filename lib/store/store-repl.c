@@ -706,7 +706,6 @@ uint64_t farm_store_log_end(struct farm_store *s)
 {
 	DB_LOG_STAT *ls = NULL;
 	uint64_t v;
-
 	int rc;
 
 	if (!s || !s->env)
