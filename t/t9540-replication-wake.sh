@@ -109,15 +109,17 @@ test_expect_success "a replica's client gets each event soon after the master's 
 
 test_expect_success 'kill -9 of the master: the new master drops the watch, the other replica keeps it' '
 	OLD=$M &&
+	t0=$(date +%s%N) &&
 	node_stop9 $OLD &&
 	SURV=$REPLICAS &&
 	M=$(master_within 15 $SURV) &&
 	test -n "$M" &&
+	el=$(ms_since $t0) &&
 	say "new master: node $M" &&
-	# Its farm-wsd reads the role every 250 ms tick; 10 s for a loaded machine (and for
-	# Berkeley DB, which makes a transaction begun during the role change sleep 5 s).
-	# Once (not reproduced since) it had not switched 7 s after the election: then
-	# where its event loop is goes to gdb.out.
+	# Its farm-wsd reads the role every 250 ms tick; 10 s for a loaded machine.  Once
+	# it had not switched 7 s after the election (before DB_REP_CONF_NOWAIT, a
+	# transaction begun during the role change slept 5 s in Berkeley DB): then where
+	# its event loop is goes to gdb.out.
 	for i in $(seq 1 100); do grep -q "$WATCH_OFF" "$(wsd_log $M)" && break; sleep 0.1; done &&
 	{ grep -q "$WATCH_OFF" "$(wsd_log $M)" || {
 		command -v gdb >/dev/null &&
@@ -125,6 +127,7 @@ test_expect_success 'kill -9 of the master: the new master drops the watch, the 
 		false
 	}; } &&
 	test_grep "$WATCH_OFF" "$(wsd_log $M)" &&
+	say "kill -9 to new master seen $el ms, to its farm-wsd dropping the watch $(ms_since $t0) ms" | tee -a figures &&
 	R=$(for n in $SURV; do [ $n != $M ] && echo $n; done | head -n 1) &&
 	test_no_grep "$WATCH_OFF" "$(wsd_log $R)"
 '

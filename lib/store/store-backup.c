@@ -89,8 +89,10 @@ int farm_store_backup(struct farm_store *s, const char *target, struct farm_erro
 	if ((code = store_prepare_target(target, err)) != FARM_OK)
 		return code;
 	/* A fresh checkpoint keeps the recovery below short (as db_hotbackup -c does). */
-	if ((rc = s->env->txn_checkpoint(s->env, 0, 0, 0)) != 0 ||
-	    (rc = s->env->backup(s->env, target, 0)) != 0)
+	STORE_LOCKOUT_RETRY(rc, s->env->txn_checkpoint(s->env, 0, 0, 0));
+	if (rc == 0)
+		STORE_LOCKOUT_RETRY(rc, s->env->backup(s->env, target, 0));
+	if (rc != 0)
 		return farm_error_set(err, store_code(rc), "store: backup to %s: %s", target,
 				      db_strerror(rc));
 	return store_recover_fatal(target, err);

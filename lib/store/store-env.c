@@ -25,6 +25,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -79,11 +80,18 @@ int store_is_deadlock(int rc)
 	return rc == DB_LOCK_DEADLOCK || rc == DB_LOCK_NOTGRANTED;
 }
 
-/* Berkeley DB's own messages name files and methods, never record contents. */
+/* Berkeley DB's own messages name files and methods, never record contents.  Under
+ * DB_REP_CONF_NOWAIT each DB_REP_LOCKOUT comes with "Operation locked out.  Waiting
+ * for replication lockout to complete": farm retries it (store_lockout_sleep), a line
+ * every few ms would only fill the log. */
 void store_errcall(const DB_ENV *env, const char *pfx, const char *msg)
 {
+	static const char lockout[] = "Operation locked out.";
+
 	(void)env;
 	(void)pfx;
+	if (strstr(msg, lockout)) /* "BDB3504 Operation locked out. ..." */
+		return;
 	fprintf(stderr, "store: %s\n", msg);
 }
 
@@ -117,6 +125,26 @@ void store_backoff(int attempt)
 		seed = (unsigned)getpid() ^ (unsigned)(uintptr_t)&seed ^ (unsigned)time(NULL);
 	ts.tv_sec = 0;
 	ts.tv_nsec = (50 + rand_r(&seed) % max_us) * 1000L;
+	nanosleep(&ts, NULL);
+}
+
+/* Berkeley DB 5.3 waits out a replication lockout (a role change, a replica's sync
+ * or rollback) by sleeping: __op_rep_enter (DB_ENV->txn_begin) in steps of 5 s,
+ * __env_rep_enter (log_flush, txn_checkpoint, the statistics, DB_ENV->open) in steps
+ * of 1 s, so a lockout of a few milliseconds cost a request 5 s (t9550: /health after
+ * 5,004 ms).  With DB_REP_CONF_NOWAIT those return DB_REP_LOCKOUT and farm sleeps
+ * in steps it chooses (docs/replication.md, "Lockouts"). */
+static _Atomic unsigned long lockout_sleeps, lockout_slept_ms; /* logged at close */
+
+void store_lockout_sleep(unsigned *wait_ms)
+{
+	struct timespec ts;
+
+	*wait_ms = *wait_ms == 0 ? 2 : *wait_ms * 2 > 50 ? 50 : *wait_ms * 2;
+	atomic_fetch_add(&lockout_sleeps, 1);
+	atomic_fetch_add(&lockout_slept_ms, *wait_ms);
+	ts.tv_sec = 0;
+	ts.tv_nsec = (long)*wait_ms * 1000000L;
 	nanosleep(&ts, NULL);
 }
 
@@ -177,10 +205,35 @@ static int store_env_lock(struct farm_store *s, const char *dir, unsigned flags,
 	}
 }
 
+/* Replicated, the open runs in a transaction of its own: without one, DB->open meeting
+ * a lockout of operations sleeps 5 s before it returns DB_LOCK_DEADLOCK
+ * (__db_rep_enter); with one it returns at once, and the next txn_begin waits the
+ * lockout out in short steps.  Such a deadlock then ends a lockout, not a real
+ * conflict: it is retried for up to STORE_OPEN_LOCKOUT_MS (10 tries of 5 s before). */
+enum { STORE_OPEN_LOCKOUT_MS = 50000 };
+
+static int store_db_open_once(struct farm_store *s, DB *db, const char *file, DBTYPE type)
+{
+	DB_TXN *tid = NULL;
+	int rc, crc;
+
+	if (!farm_store_repl_on())
+		return db->open(db, NULL, file, NULL, type, DB_CREATE | DB_AUTO_COMMIT | DB_THREAD,
+				0600);
+	STORE_LOCKOUT_RETRY(rc, s->env->txn_begin(s->env, NULL, &tid, 0));
+	if (rc != 0)
+		return rc;
+	rc = db->open(db, tid, file, NULL, type, DB_CREATE | DB_THREAD, 0600);
+	crc = rc == 0 ? tid->commit(tid, 0) : tid->abort(tid);
+	return rc != 0 ? rc : crc;
+}
+
 static int store_db_open(struct farm_store *s, DB **out, const char *file, DBTYPE type,
 			 u_int32_t dbflags, struct farm_error *err)
 {
 	DB *db = NULL;
+	unsigned lockout_ms = 0;
+	long waited_ms = 0;
 	int rc, attempt;
 
 	for (attempt = 0;; attempt++) {
@@ -190,8 +243,7 @@ static int store_db_open(struct farm_store *s, DB **out, const char *file, DBTYP
 		if (rc == 0 && type == DB_RECNO)
 			rc = db->set_append_recno(db, store_stamp);
 		if (rc == 0) {
-			rc = db->open(db, NULL, file, NULL, type,
-				      DB_CREATE | DB_AUTO_COMMIT | DB_THREAD, 0600);
+			rc = store_db_open_once(s, db, file, type);
 			if (rc == 0) {
 				*out = db;
 				return FARM_OK;
@@ -199,6 +251,12 @@ static int store_db_open(struct farm_store *s, DB **out, const char *file, DBTYP
 		}
 		db->close(db, 0);
 		db = NULL;
+		if (store_is_deadlock(rc) && farm_store_repl_on() &&
+		    waited_ms < STORE_OPEN_LOCKOUT_MS) {
+			store_lockout_sleep(&lockout_ms);
+			waited_ms += lockout_ms;
+			continue;
+		}
 		/* A replica cannot create a database: the master's creation of it is on its
 		 * way (the master's pool creates every file at its first open). */
 		if (rc == ENOENT && farm_store_repl_on() && attempt < 300) {
@@ -210,6 +268,23 @@ static int store_db_open(struct farm_store *s, DB **out, const char *file, DBTYP
 		store_backoff(attempt);
 	}
 	return farm_error_set(err, store_code(rc), "store: open %s: %s", file, db_strerror(rc));
+}
+
+/* Like store_db_open_once: replicated, in a transaction (a lockout then ends it at
+ * once with a deadlock, retried by the caller, instead of a 5 s sleep). */
+static int store_associate(struct farm_store *s, int i)
+{
+	DB_TXN *tid = NULL;
+	int rc, crc;
+
+	if (!farm_store_repl_on())
+		return s->db[i]->associate(s->db[i], NULL, s->org[i], store_org_key, DB_CREATE);
+	STORE_LOCKOUT_RETRY(rc, s->env->txn_begin(s->env, NULL, &tid, 0));
+	if (rc != 0)
+		return rc;
+	rc = s->db[i]->associate(s->db[i], tid, s->org[i], store_org_key, DB_CREATE);
+	crc = rc == 0 ? tid->commit(tid, 0) : tid->abort(tid);
+	return rc != 0 ? rc : crc;
 }
 
 /* --- a full disk and the shared regions ----------------------------------------------
@@ -321,8 +396,10 @@ static int store_env_open(struct farm_store *s, const char *dir, unsigned flags,
 	int small = !!(flags & FARM_STORE_SMALL_LOGS);
 	DB_ENV *env = NULL;
 	const char *what = "db_env_create";
+	unsigned lockout_ms = 0;
 	int rc;
 
+again:
 	if ((rc = db_env_create(&env, 0)) != 0)
 		goto out;
 	env->set_errcall(env, store_errcall);
@@ -350,6 +427,12 @@ static int store_env_open(struct farm_store *s, const char *dir, unsigned flags,
 		goto out;
 	what = "open environment";
 	rc = env->open(env, dir, oflags, 0600);
+	if (rc == DB_REP_LOCKOUT) { /* DB_REP_CONF_NOWAIT: a role change is under way */
+		env->close(env, 0); /* after a failed open: frees the handle only */
+		env = NULL;
+		store_lockout_sleep(&lockout_ms);
+		goto again;
+	}
 	if (rc == 0 && (flags & FARM_STORE_MASTER)) {
 		what = "reserve the shared regions of";
 		rc = store_reserve_regions(env, dir); /* recovery made them: see above */
@@ -430,8 +513,7 @@ int farm_store_open(struct farm_store **out, const char *dir, unsigned flags,
 			goto out;
 		/* DB_CREATE: build the index if the secondary is empty (never, in practice). */
 		for (attempt = 0;; attempt++) {
-			rc = s->db[i]->associate(s->db[i], NULL, s->org[i], store_org_key,
-						 DB_CREATE);
+			rc = store_associate(s, i);
 			if (!store_is_deadlock(rc) || attempt + 1 >= STORE_RETRIES)
 				break;
 			store_backoff(attempt);
@@ -457,6 +539,27 @@ out:
 	return FARM_OK;
 }
 
+/* DB_ENV->close enters the replication API (__env_rep_enter) and, whether or not that
+ * succeeded, leaves it again when it detaches: under DB_REP_CONF_NOWAIT a close during
+ * a lockout of the API would lower the region's handle count below what is held, and a
+ * later lockout could wait for ever.  So the close first waits for the lockout to end
+ * (log_flush enters the same way, and flushes what the close would), and says so if a
+ * new one began in the microseconds between. */
+static void store_env_close(struct farm_store *s)
+{
+	int rc;
+
+	if (farm_store_repl_on())
+		STORE_LOCKOUT_RETRY(rc, s->env->log_flush(s->env, NULL));
+	if (atomic_load(&lockout_sleeps) > 0)
+		fprintf(stderr, "store: replication lockouts waited out: %lu sleeps, %lu ms\n",
+			atomic_load(&lockout_sleeps), atomic_load(&lockout_slept_ms));
+	rc = s->env->close(s->env, 0);
+	if (rc == DB_REP_LOCKOUT)
+		fprintf(stderr, "store: environment closed during a replication lockout: "
+				"restart the node's pool if a role change hangs\n");
+}
+
 void farm_store_close(struct farm_store *s)
 {
 	int i;
@@ -474,7 +577,7 @@ void farm_store_close(struct farm_store *s)
 		if (s->outbox[i])
 			s->outbox[i]->close(s->outbox[i], 0);
 	if (s->env)
-		s->env->close(s->env, 0);
+		store_env_close(s);
 	if (s->lock_fd >= 0)
 		close(s->lock_fd); /* last: the environment is left before recovery may run */
 	free(s->dir);
@@ -602,9 +705,11 @@ int farm_store_checkpoint(struct farm_store *s)
 
 	if (!s)
 		return FARM_E_INVAL;
-	if ((rc = s->env->txn_checkpoint(s->env, 0, 0, 0)) != 0)
+	STORE_LOCKOUT_RETRY(rc, s->env->txn_checkpoint(s->env, 0, 0, 0));
+	if (rc != 0)
 		return store_code(rc);
-	return store_code(s->env->log_archive(s->env, NULL, DB_ARCH_REMOVE));
+	STORE_LOCKOUT_RETRY(rc, s->env->log_archive(s->env, NULL, DB_ARCH_REMOVE));
+	return store_code(rc);
 }
 
 /* Beginning and aborting a transaction touches the shared regions and reports a
@@ -616,7 +721,8 @@ int farm_store_ping(struct farm_store *s)
 
 	if (!s)
 		return FARM_E_INVAL;
-	if ((rc = s->env->txn_begin(s->env, NULL, &tid, 0)) != 0)
+	STORE_LOCKOUT_RETRY(rc, s->env->txn_begin(s->env, NULL, &tid, 0));
+	if (rc != 0)
 		return store_code(rc) == FARM_E_RECOVER ? FARM_E_RECOVER : FARM_E_DB;
 	if ((rc = tid->abort(tid)) != 0)
 		return store_code(rc) == FARM_E_RECOVER ? FARM_E_RECOVER : FARM_E_DB;
@@ -634,22 +740,26 @@ int farm_store_stats(struct farm_store *s, struct farm_store_stats *st)
 	if (!s || !st)
 		return FARM_E_INVAL;
 	memset(st, 0, sizeof(*st));
-	if ((rc = s->env->txn_stat(s->env, &ts, 0)) != 0)
+	STORE_LOCKOUT_RETRY(rc, s->env->txn_stat(s->env, &ts, 0));
+	if (rc != 0)
 		return store_code(rc);
 	st->txn_commits = ts->st_ncommits;
 	st->txn_aborts = ts->st_naborts;
 	free(ts);
-	if ((rc = s->env->lock_stat(s->env, &ls, 0)) != 0)
+	STORE_LOCKOUT_RETRY(rc, s->env->lock_stat(s->env, &ls, 0));
+	if (rc != 0)
 		return store_code(rc);
 	st->deadlocks = ls->st_ndeadlocks;
 	free(ls);
-	if ((rc = s->env->log_stat(s->env, &gs, 0)) != 0)
+	STORE_LOCKOUT_RETRY(rc, s->env->log_stat(s->env, &gs, 0));
+	if (rc != 0)
 		return store_code(rc);
 	st->log_flushes = gs->st_scount;
 	free(gs);
 	if ((code = farm_store_outbox_depth(s, &st->outbox_depth)) != FARM_OK)
 		return code;
-	if ((rc = s->env->log_archive(s->env, &logs, DB_ARCH_LOG)) != 0)
+	STORE_LOCKOUT_RETRY(rc, s->env->log_archive(s->env, &logs, DB_ARCH_LOG));
+	if (rc != 0)
 		return store_code(rc);
 	for (p = logs; p && *p; p++)
 		st->log_files++;

@@ -90,6 +90,18 @@ int store_is_deadlock(int rc);
 void store_errcall(const DB_ENV *env, const char *pfx, const char *msg);
 void store_msgcall(const DB_ENV *env, const char *msg);
 void store_backoff(int attempt);
+/* A replicated environment runs with DB_REP_CONF_NOWAIT (store-repl.c): a call that
+ * meets a replication lockout returns DB_REP_LOCKOUT at once.  store_lockout_sleep
+ * sleeps before the next try: 2 ms, doubling to 50 ms (*wait_ms keeps the step).
+ * STORE_LOCKOUT_RETRY(rc, call) repeats `call` until it returns something else, with
+ * no bound: Berkeley DB's own wait (steps of 5 s or 1 s) had none either. */
+void store_lockout_sleep(unsigned *wait_ms);
+#define STORE_LOCKOUT_RETRY(rc, call)                                                   \
+	do {                                                                            \
+		unsigned lockout_ms_ = 0;                                               \
+		while (((rc) = (call)) == DB_REP_LOCKOUT)                               \
+			store_lockout_sleep(&lockout_ms_);                              \
+	} while (0)
 /* Before a write that may grow the files: FARM_E_NOSPACE (and the transaction can no
  * longer commit) when the filesystem has less than s->reserve free. */
 int store_room(struct farm_txn *t);

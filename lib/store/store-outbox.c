@@ -216,7 +216,8 @@ int farm_store_outbox_peek(struct farm_store *s, size_t per, struct farm_outbox_
 		return FARM_E_INVAL;
 	farm_outbox_batch_clear(b);
 	for (attempt = 0;; attempt++) {
-		if ((rc = s->env->txn_begin(s->env, NULL, &tid, 0)) != 0)
+		STORE_LOCKOUT_RETRY(rc, s->env->txn_begin(s->env, NULL, &tid, 0));
+		if (rc != 0)
 			return store_code(rc);
 		/* A shard with more than was read bounds what the others may give now. */
 		bound = UINT64_MAX;
@@ -326,6 +327,29 @@ void farm_outbox_batch_done(struct farm_outbox_batch *b)
 	farm_outbox_batch_clear(b);
 }
 
+/* Replicated, in a transaction: without one, DB->stat meeting a lockout of operations
+ * sleeps 5 s before it returns a deadlock (__db_rep_enter); with one, at once, and the
+ * next txn_begin waits the lockout out (store_lockout_sleep). */
+static int store_outbox_stat(struct farm_store *s, int k, DB_BTREE_STAT **sp)
+{
+	DB_TXN *tid = NULL;
+	unsigned lockout_ms = 0;
+	int rc, attempt;
+
+	if (!farm_store_repl_on())
+		return s->outbox[k]->stat(s->outbox[k], NULL, sp, DB_FAST_STAT);
+	for (attempt = 0;; attempt++) {
+		STORE_LOCKOUT_RETRY(rc, s->env->txn_begin(s->env, NULL, &tid, 0));
+		if (rc != 0)
+			return rc;
+		rc = s->outbox[k]->stat(s->outbox[k], tid, sp, DB_FAST_STAT);
+		tid->abort(tid);
+		if (!store_is_deadlock(rc) || attempt + 1 >= STORE_RETRIES)
+			return rc;
+		store_lockout_sleep(&lockout_ms);
+	}
+}
+
 int farm_store_outbox_depth(struct farm_store *s, uint64_t *depth)
 {
 	DB_BTREE_STAT *sp = NULL;
@@ -337,7 +361,7 @@ int farm_store_outbox_depth(struct farm_store *s, uint64_t *depth)
 		return FARM_E_INVAL;
 	/* Exact for a renumbering Recno: the root page carries the record count. */
 	for (int k = 0; k < STORE_OUTBOX_SHARDS; k++) {
-		if ((rc = s->outbox[k]->stat(s->outbox[k], NULL, &sp, DB_FAST_STAT)) != 0)
+		if ((rc = store_outbox_stat(s, k, &sp)) != 0)
 			return store_code(rc);
 		*depth += sp->bt_nkeys;
 		free(sp);

@@ -383,7 +383,11 @@ int store_repl_configure(DB_ENV *env, u_int32_t *oflags)
 	     * step): Berkeley DB's default, explicitly. */
 	    (rc = env->rep_set_timeout(env, DB_REP_CHECKPOINT_DELAY, 30000000)) != 0 ||
 	    (rc = env->rep_set_config(env, DB_REPMGR_CONF_2SITE_STRICT,
-				      repl.strict_2site ? 1 : 0)) != 0)
+				      repl.strict_2site ? 1 : 0)) != 0 ||
+	    /* A call meeting a lockout returns DB_REP_LOCKOUT instead of sleeping in
+	     * steps of 5 s: farm retries it in short steps (store_lockout_sleep).  The
+	     * setting is the region's: the recovering process that creates it sets it. */
+	    (rc = env->rep_set_config(env, DB_REP_CONF_NOWAIT, 1)) != 0)
 		return rc;
 	return 0;
 }
@@ -456,6 +460,7 @@ int farm_store_repl_stale(void)
 
 int farm_store_repl_probe(struct farm_store *s)
 {
+	DB_TXN *tid = NULL;
 	DBT key, val;
 	char k = 0;
 	int rc;
@@ -467,9 +472,16 @@ int farm_store_repl_probe(struct farm_store *s)
 	key.data = &k;
 	key.size = 1;
 	val.flags = DB_DBT_USERMEM; /* nothing is copied: ulen 0 */
-	rc = s->db[FARM_T_META]->get(s->db[FARM_T_META], NULL, &key, &val, 0);
+	/* In a transaction: without one, a get meeting a lockout of operations sleeps 5 s
+	 * (__db_rep_enter) before it returns a deadlock; with one, at once (the next
+	 * probe looks again). */
+	STORE_LOCKOUT_RETRY(rc, s->env->txn_begin(s->env, NULL, &tid, 0));
+	if (rc != 0)
+		return farm_store_repl_stale();
+	rc = s->db[FARM_T_META]->get(s->db[FARM_T_META], tid, &key, &val, 0);
 	if (rc == DB_REP_HANDLE_DEAD)
 		store_repl_handles_dead();
+	tid->abort(tid);
 	return farm_store_repl_stale();
 }
 
@@ -665,7 +677,8 @@ int farm_store_repl_status(struct farm_store *s, struct farm_repl_status *out)
 	out->lsn_file = st->st_next_lsn.file;
 	out->lsn_offset = st->st_next_lsn.offset;
 	free(st);
-	if (s->env->log_stat(s->env, &ls, 0) == 0 && ls) {
+	STORE_LOCKOUT_RETRY(rc, s->env->log_stat(s->env, &ls, 0));
+	if (rc == 0 && ls) {
 		out->lsn_file = ls->st_cur_file;
 		out->lsn_offset = ls->st_cur_offset;
 		free(ls);
@@ -693,8 +706,12 @@ uint64_t farm_store_log_end(struct farm_store *s)
 {
 	DB_LOG_STAT *ls = NULL;
 	uint64_t v;
+	int rc;
 
-	if (!s || !s->env || s->env->log_stat(s->env, &ls, 0) != 0 || !ls)
+	if (!s || !s->env)
+		return 0;
+	STORE_LOCKOUT_RETRY(rc, s->env->log_stat(s->env, &ls, 0));
+	if (rc != 0 || !ls)
 		return 0;
 	v = (uint64_t)ls->st_cur_file << 32 | ls->st_cur_offset;
 	free(ls);

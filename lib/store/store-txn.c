@@ -83,7 +83,7 @@ static int store_durable(struct farm_txn *t, int code)
 		idle = 0;
 		if (atomic_compare_exchange_strong(&f->running, &idle, 1)) {
 			upto = atomic_load(&f->asked);
-			rc = s->env->log_flush(s->env, NULL);
+			STORE_LOCKOUT_RETRY(rc, s->env->log_flush(s->env, NULL));
 			atomic_store(&f->rc, rc);
 			atomic_store(&f->covered, upto);
 			atomic_store(&f->running, 0);
@@ -132,13 +132,20 @@ static int store_commit(struct farm_store *s, struct farm_txn *t, int lazy)
 static int store_run(struct farm_store *s, farm_store_fn fn, void *arg, int *handed, int lazy)
 {
 	struct farm_txn t;
+	unsigned lockout_ms = 0;
 	int attempt, rc, res;
 
 	for (attempt = 0;; attempt++) {
 		memset(&t, 0, sizeof(t));
 		t.s = s;
 		t.handed = handed;
-		if ((rc = s->env->txn_begin(s->env, NULL, &t.tid, 0)) != 0)
+		/* A replication lockout (store_lockout_sleep): the wait is outside the gate,
+		 * and costs no attempt. */
+		while ((rc = s->env->txn_begin(s->env, NULL, &t.tid, 0)) == DB_REP_LOCKOUT) {
+			txn_hand_over(&t);
+			store_lockout_sleep(&lockout_ms);
+		}
+		if (rc != 0)
 			return store_code(rc);
 		/* Each lost round raises the priority (default 100): the detector picks
 		 * victims among the lowest, so a retried transaction is not starved. */
