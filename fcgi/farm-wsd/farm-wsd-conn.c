@@ -361,30 +361,25 @@ void wsd_conn_keepalive(void)
 	}
 }
 
-/* Raw file wsi around the SUB socket's ZMQ_FD: readable means "look at ZMQ_EVENTS".
- * ZMQ_FD is edge-like, so every wake-up drains the socket until EAGAIN. */
-static int cb_zmq(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
-		  size_t len)
-{
-	(void)wsi;
-	(void)user;
-	(void)in;
-	(void)len;
-	if (reason == LWS_CALLBACK_RAW_RX_FILE)
-		wsd_feed_zmq();
-	return 0;
-}
+/* Raw file wsis: farm-zmq around the SUB socket's ZMQ_FD (readable means "look at
+ * ZMQ_EVENTS"; edge-like, so every wake-up drains the socket until EAGAIN), farm-wake
+ * around a replica's inotify descriptor (farm-wsd-wake.c).  One callback: the reader
+ * is the protocol's `user`. */
+struct raw_reader {
+	void (*rx)(void);
+};
+static struct raw_reader zmq_reader = {wsd_feed_zmq}, wake_reader = {wsd_wake_rx};
 
-/* Raw file wsi around a replica's inotify descriptor (farm-wsd-wake.c). */
-static int cb_wake(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
-		   size_t len)
+static int cb_raw_fd(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+		     size_t len)
 {
-	(void)wsi;
+	const struct raw_reader *r;
+
 	(void)user;
 	(void)in;
 	(void)len;
-	if (reason == LWS_CALLBACK_RAW_RX_FILE)
-		wsd_wake_rx();
+	if (reason == LWS_CALLBACK_RAW_RX_FILE && (r = lws_get_protocol(wsi)->user))
+		r->rx();
 	return 0;
 }
 
@@ -394,7 +389,7 @@ const struct lws_protocols wsd_protocols[] = {
 	 * longer arrives in pieces and is ignored).  128 rather than 512: 0.4 KiB less
 	 * per client.  tx unchunked. */
 	{"farm-events", cb_events, sizeof(struct wsd_client), 128, 0, NULL, 65536},
-	{"farm-zmq", cb_zmq, 0, 0, 0, NULL, 0},
-	{"farm-wake", cb_wake, 0, 0, 0, NULL, 0},
+	{"farm-zmq", cb_raw_fd, 0, 0, 0, &zmq_reader, 0},
+	{"farm-wake", cb_raw_fd, 0, 0, 0, &wake_reader, 0},
 	{NULL, NULL, 0, 0, 0, NULL, 0},
 };
