@@ -566,6 +566,10 @@ void farm_store_close(struct farm_store *s)
 
 	if (!s)
 		return;
+	if (s->acks) { /* the listener's reporter uses the environment */
+		store_acks_listener_stop();
+		store_acks_unmap(s);
+	}
 	/* Secondaries first: closing one dissolves its association. */
 	for (i = 0; i < FARM_T__COUNT; i++)
 		if (s->org[i])
@@ -590,6 +594,7 @@ void farm_store_abandon(struct farm_store *s)
 		return;
 	if (s->lock_fd >= 0)
 		close(s->lock_fd); /* this process no longer counts as attached */
+	store_acks_unmap(s);
 	free(s->dir);
 	free(s);
 }

@@ -9,6 +9,7 @@
  *   store-outbox.c  the event outbox: Recno shards, append, peek/merge/drop
  *   store-backup.c  hot backup and db_verify of a stopped copy
  *   store-repl.c    replication (repmgr): sites, listener/subordinates, role, status
+ *   store-acks.c    farm's acknowledgement wait: replicas' reports, the shared table
  *
  * The names below are internal to lib/store/ (prefix store_ / txn_).
  */
@@ -65,6 +66,7 @@ struct farm_store {
 	int lock_fd; /* "<dir>/env.lock": shared, or exclusive for recovery */
 	char *dir;         /* the environment home */
 	uint64_t reserve;  /* free bytes writes leave in dir's filesystem (store_room) */
+	struct acks_table *acks; /* "<dir>/repl.acks" mapped (store-acks.c), or NULL */
 	struct store_flush { /* in-process group commit: store_durable */
 		_Atomic uint64_t asked;   /* tickets handed out: one per store_durable call */
 		_Atomic uint64_t covered; /* every ticket up to this one is durable */
@@ -112,6 +114,26 @@ int store_repl_start(struct farm_store *s, unsigned flags, struct farm_error *er
 void store_repl_handles_dead(void); /* store_code saw DB_REP_HANDLE_DEAD */
 void store_repl_commit_begin(void);
 int store_repl_commit_acked(void); /* 0 after DB_EVENT_REP_PERM_FAILED */
+/* Whether commits wait for farm's acknowledgements (store-acks.c); then *policy is
+ * the configured DB_REPMGR_ACKS_*, and the 2SITE_STRICT setting and the ack timeout. */
+int store_repl_farm_acks(int *policy, int *strict_2site, unsigned *timeout_ms);
+
+/* store-acks.c (docs at the top of that file) */
+struct acks_table;
+/* The listener, before repmgr_start: maps the table, receives the replicas' reports.
+ * local_site is this node's "host:port" as its reports name it.  0 or an errno /
+ * Berkeley DB error. */
+int store_acks_listener_begin(struct farm_store *s, const char *local_site);
+/* The listener, after repmgr_start: the reporter thread; stopped by _stop (joined). */
+int store_acks_listener_start(struct farm_store *s);
+void store_acks_listener_stop(void);
+/* The master's listener: replicas connected now (-1: not the master, unknown). */
+void store_acks_connected(struct farm_store *s, int n);
+/* After a commit whose token is *token: FARM_OK once the replicas `policy` asks for
+ * reported it, FARM_E_TIMEOUT after timeout_ms or when too few are connected. */
+int store_acks_wait(struct farm_store *s, const DB_TXN_TOKEN *token, int policy,
+		    int strict_2site, unsigned timeout_ms);
+void store_acks_unmap(struct farm_store *s);
 
 /* store-txn.c */
 void txn_hand_over(struct farm_txn *t);

@@ -63,6 +63,7 @@ static struct {
 	int npeers;
 	int priority;
 	int ack_policy;
+	int farm_acks; /* the commit waits in store-acks.c, not in Berkeley DB */
 	unsigned ack_timeout_ms;
 	int join;
 	int strict_2site;
@@ -275,6 +276,8 @@ int farm_store_repl_set(const struct farm_store_repl_conf *c, struct farm_error 
 		return farm_error_set(err, FARM_E_CONFIG,
 				      "replication.ack_policy: quorum, all, all_available, "
 				      "all_peers, one, one_peer or none");
+	repl.farm_acks = repl.ack_policy == DB_REPMGR_ACKS_QUORUM ||
+			 repl.ack_policy == DB_REPMGR_ACKS_ALL || repl.ack_policy == DB_REPMGR_ACKS_ONE;
 	repl.priority = c->priority;
 	repl.ack_timeout_ms = c->ack_timeout_ms ? c->ack_timeout_ms : 2000;
 	repl.join = c->join;
@@ -367,7 +370,10 @@ int store_repl_configure(DB_ENV *env, u_int32_t *oflags)
 	for (int i = 0; i < repl.npeers; i++)
 		if ((rc = site_config(env, &repl.peers[i], 0)) != 0)
 			return rc;
-	if ((rc = env->repmgr_set_ack_policy(env, repl.ack_policy)) != 0 ||
+	/* With farm's acknowledgements (store-acks.c) Berkeley DB waits for none: the
+	 * commit releases its locks first, then waits there. */
+	if ((rc = env->repmgr_set_ack_policy(env, repl.farm_acks ? DB_REPMGR_ACKS_NONE
+								 : repl.ack_policy)) != 0 ||
 	    (rc = env->rep_set_priority(env, (u_int32_t)repl.priority)) != 0 ||
 	    (rc = env->rep_set_timeout(env, DB_REP_ACK_TIMEOUT, repl.ack_timeout_ms * 1000)) != 0 ||
 	    (rc = env->rep_set_timeout(env, DB_REP_ELECTION_TIMEOUT, 2000000)) != 0 ||
@@ -387,7 +393,13 @@ int store_repl_configure(DB_ENV *env, u_int32_t *oflags)
 	    /* A call meeting a lockout returns DB_REP_LOCKOUT instead of sleeping in
 	     * steps of 5 s: farm retries it in short steps (store_lockout_sleep).  The
 	     * setting is the region's: the recovering process that creates it sets it. */
-	    (rc = env->rep_set_config(env, DB_REP_CONF_NOWAIT, 1)) != 0)
+	    (rc = env->rep_set_config(env, DB_REP_CONF_NOWAIT, 1)) != 0 ||
+	    /* Bulk transfer: the master gathers a transaction's log records (and those
+	     * of others committing meanwhile) and sends them as one message when a
+	     * commit is written, instead of one message per record: a replica wakes
+	     * and writes once per commit.  bench-replication's writes to a 3-node
+	     * master: 538 against 344/s without (farm's acks, same day). */
+	    (rc = env->rep_set_config(env, DB_REP_CONF_BULK, 1)) != 0)
 		return rc;
 	return 0;
 }
@@ -425,6 +437,13 @@ int store_repl_start(struct farm_store *s, unsigned flags, struct farm_error *er
 		/* A listener that died left its pid in the region: failchk clears it. */
 		s->env->failchk(s->env, 0);
 		timeouts = 1;
+		if (repl.farm_acks) {
+			char site[REPL_HOST_MAX + 8];
+			snprintf(site, sizeof(site), "%s:%u", repl.local.host, repl.local.port);
+			if ((rc = store_acks_listener_begin(s, site)) != 0)
+				return farm_error_set(err, store_code(rc),
+						      "store: replication acks: %s", db_strerror(rc));
+		}
 		rc = s->env->repmgr_start(s->env, REPL_THREADS, DB_REP_ELECTION);
 		if (rc == DB_REP_IGNORE)
 			return farm_error_set(err, FARM_E_CONFLICT,
@@ -433,6 +452,9 @@ int store_repl_start(struct farm_store *s, unsigned flags, struct farm_error *er
 			return farm_error_set(err, store_code(rc), "store: repmgr_start: %s",
 					      db_strerror(rc));
 		is_listener = started = 1;
+		if (repl.farm_acks && (rc = store_acks_listener_start(s)) != 0)
+			return farm_error_set(err, FARM_E_NOMEM,
+					      "store: replication acks: no reporter thread");
 		return FARM_OK;
 	}
 	if (flags & FARM_STORE_REPL_PASSIVE)
@@ -531,12 +553,14 @@ int farm_store_repl_check(struct farm_store *s)
 	master = st->st_status == DB_REP_MASTER;
 	free(st);
 	if (!master || s->env->repmgr_site_list(s->env, &count, &list) != 0) {
+		store_acks_connected(s, -1);
 		short_since_ms = 0;
 		return 0;
 	}
 	for (u_int i = 0; i < count; i++)
 		connected += list[i].status == DB_REPMGR_CONNECTED;
 	free(list);
+	store_acks_connected(s, (int)connected);
 	nsites = count + 1;
 	need = nsites / 2; /* peers for a majority with this site */
 	if (nsites == 2 && !repl.strict_2site)
@@ -630,6 +654,16 @@ int store_repl_commit_acked(void)
 
 	perm_failed = 0;
 	return !f;
+}
+
+int store_repl_farm_acks(int *policy, int *strict_2site, unsigned *timeout_ms)
+{
+	if (!repl.on || !repl.farm_acks)
+		return 0;
+	*policy = repl.ack_policy;
+	*strict_2site = repl.strict_2site;
+	*timeout_ms = repl.ack_timeout_ms;
+	return 1;
 }
 
 int farm_store_writable(struct farm_store *s)

@@ -114,19 +114,29 @@ static int store_commit_local(struct farm_store *s, struct farm_txn *t, int lazy
 	return store_durable(t, FARM_OK);
 }
 
-/* Replicated, the commit waits in DB_TXN->commit for the acknowledgements its policy
- * asks (store-repl.c); when they did not come within the ack timeout Berkeley DB still
- * commits locally and says so only by an event in this thread: the caller gets
- * FARM_E_TIMEOUT, never a FARM_OK for a write a failover may lose. */
+/* Replicated, a commit is acknowledged by the replicas its policy asks.  For quorum,
+ * all and one the thread waits after the commit released its locks, and after its
+ * flush (store-acks.c: the replicas write the record meanwhile); for the other
+ * policies Berkeley DB waits inside DB_TXN->commit (store-repl.c) and, when the acks
+ * did not come within the ack timeout, still commits locally and says so only by an
+ * event in this thread.  Either way the caller gets FARM_E_TIMEOUT, never a FARM_OK
+ * for a write a failover may lose.  A lazy commit waits for nothing. */
 static int store_commit(struct farm_store *s, struct farm_txn *t, int lazy)
 {
-	int rc;
+	DB_TXN_TOKEN token;
+	unsigned timeout_ms = 0;
+	int rc, policy = 0, strict = 0, acks;
 
+	acks = !lazy && store_repl_farm_acks(&policy, &strict, &timeout_ms) &&
+	       t->tid->set_commit_token(t->tid, &token) == 0;
 	store_repl_commit_begin();
 	rc = store_commit_local(s, t, lazy);
 	if (!store_repl_commit_acked() && rc == FARM_OK)
 		return FARM_E_TIMEOUT;
-	return rc;
+	if (rc != FARM_OK || !acks)
+		return rc;
+	txn_hand_over(t); /* the wait is outside the worker's gate */
+	return store_acks_wait(s, &token, policy, strict, timeout_ms);
 }
 
 static int store_run(struct farm_store *s, farm_store_fn fn, void *arg, int *handed, int lazy)
