@@ -145,10 +145,10 @@ check: deps
 # in network namespaces: root only, a TAP skip otherwise), t9520 (join, remove, rolling
 # restart, a replica's backup), t9530 (a disk full on a replica, then on the master: root
 # only), t9540 (a replica's WebSocket clients as quick as the master's), t9550 (step-down
-# beside a checkpoint in its delay).
+# beside a checkpoint in its delay), t9560 (farm's acknowledgement wait).
 HA_TESTS := t/t9500-replication.sh t/t9510-replication-netns.sh t/t9520-replication-ops.sh \
 	t/t9530-replication-diskfull.sh t/t9540-replication-wake.sh \
-	t/t9550-replication-stepdown.sh
+	t/t9550-replication-stepdown.sh t/t9560-replication-acks.sh
 .PHONY: check-ha
 check-ha: all
 	$(Q)FARM_BUILD=$(CURDIR)/$(BUILD) prove --timer $(HA_TESTS)

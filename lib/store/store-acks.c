@@ -59,6 +59,7 @@ enum {
 	ACKS_FILE_SIZE = 4096,     /* "<dir>/repl.acks" */
 	ACKS_HEARTBEAT_MS = 250,   /* a replica reports at least this often */
 	ACKS_WAIT_SLICE_MS = 50,   /* a waiter looks at the connected count this often */
+	ACKS_ASK_TIMEOUT_US = 500000, /* a replica's question to the master */
 	ACKS_MSG_LEN = 18 + ACKS_SITE_MAX,
 };
 
@@ -74,7 +75,8 @@ struct acks_table {
 	_Atomic uint32_t version;  /* futex word: bumped after each report written */
 	_Atomic uint32_t waiters;  /* threads about to wait on `version` */
 	_Atomic int32_t connected; /* replicas connected to the master's listener, -1: unknown */
-	uint32_t pad;
+	_Atomic uint32_t caught_up_gen; /* a replica: has the master's last commit of this
+					   generation (farm_store_repl_status) */
 	struct acks_slot slot[ACKS_SLOTS];
 };
 
@@ -91,6 +93,7 @@ static struct {
 	int running;
 	_Atomic int stop;
 	struct farm_store *s;
+	struct acks_table *table; /* this node's */
 	char site[ACKS_SITE_MAX];
 } reporter;
 
@@ -193,6 +196,30 @@ static void acks_record(struct acks_table *t, const char *site, uint32_t gen, ui
 		syscall(SYS_futex, &t->version, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
 }
 
+/* A replica that asked (its start-up not marked done): the master's generation and
+ * last commit record, 12 bytes; nothing when this node is not the master. */
+static void acks_answer(DB_ENV *env, DB_CHANNEL *ch)
+{
+	DB_REP_STAT *st = NULL;
+	unsigned char buf[12];
+	DBT d;
+	int master;
+
+	if (env->rep_stat(env, &st, 0) != 0 || !st) {
+		ch->send_msg(ch, NULL, 0, 0);
+		return;
+	}
+	master = st->st_status == DB_REP_MASTER;
+	put32(buf, st->st_gen);
+	put32(buf + 4, st->st_max_perm_lsn.file);
+	put32(buf + 8, st->st_max_perm_lsn.offset);
+	free(st);
+	memset(&d, 0, sizeof(d));
+	d.data = buf;
+	d.size = sizeof(buf);
+	ch->send_msg(ch, master ? &d : NULL, master ? 1 : 0, 0);
+}
+
 /* repmgr's message threads of the listener: a replica's report. */
 static void acks_dispatch(DB_ENV *env, DB_CHANNEL *ch, DBT *msg, u_int32_t nmsg,
 			  u_int32_t flags)
@@ -201,9 +228,8 @@ static void acks_dispatch(DB_ENV *env, DB_CHANNEL *ch, DBT *msg, u_int32_t nmsg,
 	char site[ACKS_SITE_MAX];
 	size_t len;
 
-	(void)env;
 	if (flags & DB_REPMGR_NEED_RESPONSE)
-		ch->send_msg(ch, NULL, 0, 0); /* nothing asks one; answer anyway */
+		acks_answer(env, ch);
 	if (nmsg != 1 || !msg || msg->size < 18 || !listener_table)
 		return;
 	p = msg->data;
@@ -230,16 +256,19 @@ static int acks_report(DB_ENV *env, DB_CHANNEL **ch, uint64_t *sent, uint32_t *s
 	uint64_t lsn;
 	size_t len;
 	DBT d;
-	int client, rc;
+	int client, started, ask, rc;
 
 	if (env->rep_stat(env, &st, 0) != 0 || !st)
 		return 0;
 	client = st->st_status == DB_REP_CLIENT;
 	gen = st->st_gen;
 	lsn = (uint64_t)st->st_max_perm_lsn.file << 32 | st->st_max_perm_lsn.offset;
+	started = st->st_startup_complete != 0;
 	free(st);
 	if (!client || lsn == 0 || (!force && gen == *sent_gen && lsn == *sent))
 		return 0;
+	/* Start-up not marked done: ask (below) rather than tell. */
+	ask = !started && atomic_load(&reporter.table->caught_up_gen) != gen;
 	if (!*ch && env->repmgr_channel(env, DB_EID_MASTER, ch, 0) != 0) {
 		*ch = NULL;
 		return 0;
@@ -256,7 +285,24 @@ static int acks_report(DB_ENV *env, DB_CHANNEL **ch, uint64_t *sent, uint32_t *s
 	memset(&d, 0, sizeof(d));
 	d.data = buf;
 	d.size = (u_int32_t)(18 + len);
-	if ((rc = (*ch)->send_msg(*ch, &d, 1, 0)) != 0)
+	if (ask) {
+		DBT r;
+
+		memset(&r, 0, sizeof(r));
+		r.flags = DB_DBT_MALLOC;
+		if ((rc = (*ch)->send_request(*ch, &d, 1, &r, ACKS_ASK_TIMEOUT_US, 0)) != 0)
+			return 0;
+		/* Berkeley DB marks a replica's start-up done at the first live log
+		 * record after its catch-up, and with bulk transfer the end of a
+		 * catch-up is not marked otherwise: a node that caught up with an idle
+		 * group waited for the group's next write.  It has caught up when it
+		 * has the master's last commit record. */
+		if (r.size == 12 && get32(r.data) == gen &&
+		    ((uint64_t)get32((unsigned char *)r.data + 4) << 32 |
+		     get32((unsigned char *)r.data + 8)) <= lsn)
+			atomic_store(&reporter.table->caught_up_gen, gen);
+		free(r.data);
+	} else if ((rc = (*ch)->send_msg(*ch, &d, 1, 0)) != 0)
 		return 0; /* no master now (DB_REP_UNAVAIL): the heartbeat sends it again */
 	*sent = lsn;
 	*sent_gen = gen;
@@ -333,6 +379,7 @@ int store_acks_listener_begin(struct farm_store *s, const char *local_site)
 		return EIO;
 	listener_table = s->acks;
 	atomic_store(&s->acks->connected, -1);
+	atomic_store(&s->acks->caught_up_gen, 0); /* until this start's catch-up */
 	snprintf(reporter.site, sizeof(reporter.site), "%s", local_site);
 	if ((rc = s->env->repmgr_msg_dispatch(s->env, acks_dispatch, 0)) != 0)
 		return rc;
@@ -342,6 +389,7 @@ int store_acks_listener_begin(struct farm_store *s, const char *local_site)
 int store_acks_listener_start(struct farm_store *s)
 {
 	reporter.s = s;
+	reporter.table = s->acks;
 	atomic_store(&reporter.stop, 0);
 	if (pthread_create(&reporter.thread, NULL, acks_reporter, s) != 0)
 		return ENOMEM;
@@ -356,6 +404,13 @@ void store_acks_listener_stop(void)
 	atomic_store(&reporter.stop, 1);
 	pthread_join(reporter.thread, NULL);
 	reporter.running = 0;
+}
+
+int store_acks_caught_up(struct farm_store *s, uint32_t gen)
+{
+	if (!s || gen == 0 || (!s->acks && !(s->acks = acks_map(s->dir))))
+		return 0;
+	return atomic_load(&s->acks->caught_up_gen) == gen;
 }
 
 void store_acks_connected(struct farm_store *s, int n)

@@ -129,6 +129,9 @@ int store_acks_listener_start(struct farm_store *s);
 void store_acks_listener_stop(void);
 /* The master's listener: replicas connected now (-1: not the master, unknown). */
 void store_acks_connected(struct farm_store *s, int n);
+/* A replica: 1 when its reporter saw it has the master's last commit of generation
+ * `gen` (start-up done though Berkeley DB has not said so yet). */
+int store_acks_caught_up(struct farm_store *s, uint32_t gen);
 /* After a commit whose token is *token: FARM_OK once the replicas `policy` asks for
  * reported it, FARM_E_TIMEOUT after timeout_ms or when too few are connected. */
 int store_acks_wait(struct farm_store *s, const DB_TXN_TOKEN *token, int policy,

@@ -703,7 +703,9 @@ int farm_store_repl_status(struct farm_store *s, struct farm_repl_status *out)
 	out->role = st->st_status == DB_REP_MASTER   ? FARM_REPL_MASTER
 		    : st->st_status == DB_REP_CLIENT ? FARM_REPL_REPLICA
 						     : FARM_REPL_NONE;
-	out->startup_done = st->st_startup_complete != 0;
+	out->startup_done = st->st_startup_complete != 0 ||
+			    (st->st_status == DB_REP_CLIENT && repl.farm_acks &&
+			     store_acks_caught_up(s, st->st_gen));
 	out->generation = st->st_gen;
 	out->elections = st->st_elections;
 	out->master_eid = st->st_master;
