@@ -14,7 +14,7 @@
  *   - Each replica's listener runs a reporter thread: while the node is a replica it
  *     reads the highest commit record this node wrote (rep_stat's st_max_perm_lsn,
  *     the LSN Berkeley DB's own acknowledgement carries: the record is in this node's
- *     log, written without fsync as with Berkeley DB's acks) whenever a log file of
+ *     log, flushed to its disk after it was applied) whenever a log file of
  *     the state dir is written (inotify), and sends it with the generation to the
  *     master on a repmgr channel (DB_EID_MASTER: whoever is master at the send); at
  *     least every ACKS_HEARTBEAT_MS too, so that a report lost with a connection or
@@ -441,13 +441,19 @@ static unsigned acks_needed(int policy, u_int32_t nsites, int strict_2site, int 
 	}
 }
 
-static unsigned acks_count(struct acks_table *t, uint32_t gen, uint64_t lsn, int electable)
+/* Whether the reports in t acknowledge (gen, lsn): `need` of them, electable ones only
+ * if `electable` (quorum); or, as Berkeley DB's got_acks has it, every replica of the
+ * group (nclients) reported in this generation and none of the electable ones lacks
+ * the commit (a group whose replicas all have priority 0 has no peer to wait for). */
+static int acks_enough(struct acks_table *t, uint32_t gen, uint64_t lsn, unsigned need,
+		       int electable, unsigned nclients)
 {
-	unsigned n = 0;
+	unsigned acked = 0, known = 0, unacked_peers = 0;
 
 	for (int i = 0; i < ACKS_SLOTS; i++) {
 		struct acks_slot *e = &t->slot[i];
 		uint32_t seq, g, f, o, el;
+		int has;
 
 		do {
 			seq = atomic_load(&e->seq);
@@ -456,10 +462,16 @@ static unsigned acks_count(struct acks_table *t, uint32_t gen, uint64_t lsn, int
 			o = atomic_load(&e->offset);
 			el = atomic_load(&e->electable);
 		} while ((seq & 1) || seq != atomic_load(&e->seq));
-		if (g == gen && ((uint64_t)f << 32 | o) >= lsn && (el || !electable))
-			n++;
+		if (g != gen)
+			continue;
+		known++;
+		has = ((uint64_t)f << 32 | o) >= lsn;
+		if (has && (el || !electable))
+			acked++;
+		if (!has && el)
+			unacked_peers++;
 	}
-	return n;
+	return acked >= need || (electable && known >= nclients && !unacked_peers);
 }
 
 int store_acks_wait(struct farm_store *s, const DB_TXN_TOKEN *token, int policy,
@@ -490,7 +502,7 @@ int store_acks_wait(struct farm_store *s, const DB_TXN_TOKEN *token, int policy,
 		int32_t connected;
 		uint64_t now;
 
-		if (acks_count(t, gen, lsn, electable) >= need)
+		if (acks_enough(t, gen, lsn, need, electable, nsites - 1))
 			return FARM_OK;
 		connected = atomic_load(&t->connected);
 		if (connected >= 0 && (unsigned)connected < need)

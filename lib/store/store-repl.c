@@ -359,9 +359,10 @@ int store_repl_configure(DB_ENV *env, u_int32_t *oflags)
 	if (!repl.on)
 		return 0;
 	*oflags |= DB_INIT_REP;
-	/* A replica writes the master's log records without an fsync of each before it
-	 * acknowledges them (the master made them durable on its disk first:
-	 * store-txn.c flushes its own commits explicitly, whatever this flag says). */
+	/* Commits made on this node write their record without an fsync: store-txn.c
+	 * flushes its own commits explicitly (the group commit), whatever this flag says.
+	 * (A replica applying the master's commits flushes its log after each, fsync
+	 * included, unless DB_TXN_NOSYNC: this flag does not change that.) */
 	if ((rc = env->set_flags(env, DB_TXN_WRITE_NOSYNC, 1)) != 0)
 		return rc;
 	if ((rc = env->set_event_notify(env, store_repl_event)) != 0 ||
