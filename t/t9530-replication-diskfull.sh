@@ -92,37 +92,53 @@ test_expect_success 'a replica disk full under load: the group acknowledges, not
 # not from nginx for a pool that is down.
 farm_answered() { json_get h$1.json "\"checks\" in d" 2>/dev/null | grep -q true; }
 
-test_expect_success 'the full replica says so and stops; the others carry on' '
-	# Berkeley DB panics a replica that cannot write the master'"'"'s log records: its
-	# pool waits for space to recover (the log says why); until the panic its
-	# /health answers 503 storage full, not caught up.  Never 200.
+test_expect_success 'the full replica says so, then stops or carries on; the others carry on' '
+	# A replica that cannot write what the master sends panics its environment (its
+	# pool then waits for space to recover; the log says why).  Whether it comes to
+	# that depends on where the bytes go: the log file is allocated in advance, and
+	# with bulk transfer and farm'"'"'s acknowledgements a replica wrote into it, had
+	# its space back 16 s later (this box, session 17; docs/replication.md) and
+	# carried on as a replica.  Either way
+	# its /health never answers 200 while it has less than its reserve free (storage
+	# full, not caught up), and the group acknowledges every write.
+	stopped= &&
 	for i in $(seq 1 100); do
-		grep -q "recovers and rejoins the group once there is" "$TRASH/log$R1/farm-fcgi.log" && break
-		code=$(health $R1) &&
-		test "$code" != 200 &&
-		if farm_answered $R1; then
+		grep -q "recovers and rejoins the group once there is" "$TRASH/log$R1/farm-fcgi.log" &&
+			{ stopped=1; break; }
+		code=$(health $R1) && kb=$(free_kb $R1) &&
+		if [ "$code" = 200 ]; then
+			# Space came back: a healthy replica with its reserve (cache + 1 MiB).
+			test "$kb" -ge 4096 &&
+			test_equal "$(json_get h$R1.json "d[\"checks\"][\"storage\"]")" ok &&
+			break
+		elif farm_answered $R1; then
 			test_equal "$(json_get h$R1.json "d[\"checks\"][\"storage\"]")" full &&
 			test_equal "$(json_get h$R1.json "d[\"replication\"][\"caughtUp\"]")" false
 		fi || return 1
 		sleep 0.1
 	done &&
-	grep "recovers and rejoins\|needs recovery (no space" "$TRASH/log$R1/farm-fcgi.log" &&
-	code=$(health $R1) && cat h$R1.json && echo && test "$code" != 200 &&
-	say "node $R1 stopped for want of space: its /health answers $code" | tee -a figures &&
-	# The master: healthy, writable, and it sees the full node gone.
-	for i in $(seq 1 50); do
-		fstatus $M &&
-		[ "$(json_get s$M.json "[p[\"connected\"] for p in d[\"replication\"][\"peers\"] if p[\"site\"] == \"$(site_of $R1)\"][0]")" = false ] && break
-		sleep 0.1
-	done &&
-	test_equal "$(json_get s$M.json "[p[\"connected\"] for p in d[\"replication\"][\"peers\"] if p[\"site\"] == \"$(site_of $R1)\"][0]")" false &&
+	grep "no space left in" "$TRASH/log$R1/farm-fcgi.log" &&
+	code=$(health $R1) && cat h$R1.json && echo &&
+	if [ -n "$stopped" ]; then
+		test "$code" != 200 &&
+		say "node $R1 stopped for want of space: its /health answers $code" | tee -a figures &&
+		# The master sees the full node gone.
+		for i in $(seq 1 50); do
+			fstatus $M &&
+			[ "$(json_get s$M.json "[p[\"connected\"] for p in d[\"replication\"][\"peers\"] if p[\"site\"] == \"$(site_of $R1)\"][0]")" = false ] && break
+			sleep 0.1
+		done &&
+		test_equal "$(json_get s$M.json "[p[\"connected\"] for p in d[\"replication\"][\"peers\"] if p[\"site\"] == \"$(site_of $R1)\"][0]")" false
+	else
+		say "node $R1 did not stop: $(free_kb $R1) KiB free, /health $code" | tee -a figures
+	fi &&
 	test_equal "$(health $M)" 200 &&
 	test_equal "$(json_get h$M.json "d[\"replication\"][\"writable\"]")" true &&
 	test_equal "$(health $R2)" 200 &&
 	test_equal "$(json_get h$R2.json "d[\"replication\"][\"caughtUp\"]")" true &&
 	# Writes through every node, the full one included (its nginx passes them on).
 	LOAD_TAG=b2- $PY "$LOAD" load b2.jsonl "$TOKEN" $HOOK 60 $(node_url 1) $(node_url 2) $(node_url 3) &&
-	say "answers with node $R1 stopped for want of space: $(statuses b2.jsonl)" | tee -a figures &&
+	say "answers with node $R1 full: $(statuses b2.jsonl)" | tee -a figures &&
 	test "$(acked b2.jsonl)" -eq 60
 '
 
