@@ -11,8 +11,8 @@
  *   - every other process (pool workers, farm-eventd, farm-wsd, farm-runner,
  *     farmctl, the master's checkpoint child) starts repmgr as a subordinate: repmgr
  *     opens its outgoing connections there, so that the log records of a transaction
- *     committed in that process reach the replicas and their acknowledgements come
- *     back to the committing thread.  A subordinate refuses to start while no listener
+ *     committed in that process reach the replicas (their acknowledgements: farm's
+ *     own, store-acks.c).  A subordinate refuses to start while no listener
  *     runs (FARM_E_UNAVAIL), so that a short-lived process never takes the listener
  *     role in its place.
  *
@@ -23,9 +23,11 @@
  * operate it.
  *
  * Outcomes: a write on a replica fails in Berkeley DB with EACCES ("read-only"),
- * mapped to FARM_E_NOTMASTER (store_code); a commit that a quorum did not acknowledge
- * within replication.ack_timeout fires DB_EVENT_REP_PERM_FAILED in the committing
- * thread, and farm_store_run then returns FARM_E_TIMEOUT instead of FARM_OK.
+ * mapped to FARM_E_NOTMASTER (store_code); a commit that the replicas its policy asks
+ * did not acknowledge within replication.ack_timeout returns FARM_E_TIMEOUT instead of
+ * FARM_OK (farm's wait, store-acks.c, for quorum, all and one; for the other
+ * policies Berkeley DB's, which fires DB_EVENT_REP_PERM_FAILED in the committing
+ * thread).
  */
 #include "store-int.h"
 
