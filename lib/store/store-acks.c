@@ -97,27 +97,6 @@ static struct {
 	char site[ACKS_SITE_MAX];
 } reporter;
 
-static uint64_t acks_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static void put32(unsigned char *p, uint32_t v)
-{
-	p[0] = (unsigned char)(v >> 24);
-	p[1] = (unsigned char)(v >> 16);
-	p[2] = (unsigned char)(v >> 8);
-	p[3] = (unsigned char)v;
-}
-
-static uint32_t get32(const unsigned char *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
 /* Maps "<dir>/repl.acks", creating it zeroed if needed (any process may: growing an
  * empty file to the same size twice is harmless).  Its block is allocated now: a store
  * into a hole of a full filesystem would be a SIGBUS. */
@@ -210,9 +189,9 @@ static void acks_answer(DB_ENV *env, DB_CHANNEL *ch)
 		return;
 	}
 	master = st->st_status == DB_REP_MASTER;
-	put32(buf, st->st_gen);
-	put32(buf + 4, st->st_max_perm_lsn.file);
-	put32(buf + 8, st->st_max_perm_lsn.offset);
+	store_be32_put(buf, st->st_gen);
+	store_be32_put(buf + 4, st->st_max_perm_lsn.file);
+	store_be32_put(buf + 8, st->st_max_perm_lsn.offset);
 	free(st);
 	memset(&d, 0, sizeof(d));
 	d.data = buf;
@@ -239,7 +218,7 @@ static void acks_dispatch(DB_ENV *env, DB_CHANNEL *ch, DBT *msg, u_int32_t nmsg,
 		return;
 	memcpy(site, p + 18, len);
 	site[len] = '\0';
-	acks_record(listener_table, site, get32(p + 4), get32(p + 8), get32(p + 12), p[16]);
+	acks_record(listener_table, site, store_be32_get(p + 4), store_be32_get(p + 8), store_be32_get(p + 12), p[16]);
 }
 
 /* --- a replica: reports out ----------------------------------------------------------- */
@@ -276,9 +255,9 @@ static int acks_report(DB_ENV *env, DB_CHANNEL **ch, uint64_t *sent, uint32_t *s
 	(void)env->rep_get_priority(env, &prio);
 	len = strlen(reporter.site);
 	memcpy(buf, acks_magic, 4);
-	put32(buf + 4, gen);
-	put32(buf + 8, (uint32_t)(lsn >> 32));
-	put32(buf + 12, (uint32_t)lsn);
+	store_be32_put(buf + 4, gen);
+	store_be32_put(buf + 8, (uint32_t)(lsn >> 32));
+	store_be32_put(buf + 12, (uint32_t)lsn);
 	buf[16] = prio > 0;
 	buf[17] = (unsigned char)len;
 	memcpy(buf + 18, reporter.site, len);
@@ -291,22 +270,31 @@ static int acks_report(DB_ENV *env, DB_CHANNEL **ch, uint64_t *sent, uint32_t *s
 		memset(&r, 0, sizeof(r));
 		r.flags = DB_DBT_MALLOC;
 		if ((rc = (*ch)->send_request(*ch, &d, 1, &r, ACKS_ASK_TIMEOUT_US, 0)) != 0)
-			return 0;
+			goto failed;
 		/* Berkeley DB marks a replica's start-up done at the first live log
 		 * record after its catch-up, and with bulk transfer the end of a
 		 * catch-up is not marked otherwise: a node that caught up with an idle
 		 * group waited for the group's next write.  It has caught up when it
 		 * has the master's last commit record. */
-		if (r.size == 12 && get32(r.data) == gen &&
-		    ((uint64_t)get32((unsigned char *)r.data + 4) << 32 |
-		     get32((unsigned char *)r.data + 8)) <= lsn)
+		if (r.size == 12 && store_be32_get(r.data) == gen &&
+		    ((uint64_t)store_be32_get((unsigned char *)r.data + 4) << 32 |
+		     store_be32_get((unsigned char *)r.data + 8)) <= lsn)
 			atomic_store(&reporter.table->caught_up_gen, gen);
 		free(r.data);
 	} else if ((rc = (*ch)->send_msg(*ch, &d, 1, 0)) != 0)
-		return 0; /* no master now (DB_REP_UNAVAIL): the heartbeat sends it again */
+		goto failed;
 	*sent = lsn;
 	*sent_gen = gen;
 	return 1;
+failed:
+	/* No master now (DB_REP_UNAVAIL), or the connection the channel keeps to it is
+	 * gone (its process restarted, a master that stepped down and came back): the
+	 * next report opens a new channel, and so new connections.  A channel that kept
+	 * a dead connection to a master lost every report (t9510: a new master's
+	 * writes all 504).  Not sent: the heartbeat sends it again. */
+	(*ch)->close(*ch, 0);
+	*ch = NULL;
+	return 0;
 }
 
 /* A write to log.NNNNNNNNNN in the inotify buffer?  (Also drains it.) */
@@ -346,7 +334,7 @@ static void *acks_reporter(void *arg)
 			s->dir, strerror(errno), ACKS_HEARTBEAT_MS);
 	while (!atomic_load(&reporter.stop)) {
 		struct pollfd pf = {.fd = ifd, .events = POLLIN};
-		uint64_t now = acks_now_ms();
+		uint64_t now = store_now_ms();
 		int force = now - last_ms >= ACKS_HEARTBEAT_MS;
 
 		if (acks_report(s->env, &ch, &sent, &sent_gen, force) && force)
@@ -478,8 +466,8 @@ int store_acks_wait(struct farm_store *s, const DB_TXN_TOKEN *token, int policy,
 		    int strict_2site, unsigned timeout_ms)
 {
 	const unsigned char *p = token->buf;
-	uint32_t gen = get32(p + 4);
-	uint64_t lsn = (uint64_t)get32(p + 12) << 32 | get32(p + 16), deadline;
+	uint32_t gen = store_be32_get(p + 4);
+	uint64_t lsn = (uint64_t)store_be32_get(p + 12) << 32 | store_be32_get(p + 16), deadline;
 	u_int32_t nsites = 0;
 	unsigned need;
 	int electable;
@@ -495,7 +483,7 @@ int store_acks_wait(struct farm_store *s, const DB_TXN_TOKEN *token, int policy,
 		return FARM_OK;
 	if (!s->acks && !(s->acks = acks_map(s->dir)))
 		return FARM_E_IO;
-	deadline = acks_now_ms() + timeout_ms;
+	deadline = store_now_ms() + timeout_ms;
 	for (;;) {
 		struct acks_table *t = s->acks;
 		uint32_t v = atomic_load(&t->version);
@@ -507,7 +495,7 @@ int store_acks_wait(struct farm_store *s, const DB_TXN_TOKEN *token, int policy,
 		connected = atomic_load(&t->connected);
 		if (connected >= 0 && (unsigned)connected < need)
 			return FARM_E_TIMEOUT; /* could not reach enough replicas */
-		if ((now = acks_now_ms()) >= deadline)
+		if ((now = store_now_ms()) >= deadline)
 			return FARM_E_TIMEOUT;
 		{
 			uint64_t left = deadline - now;

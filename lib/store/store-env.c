@@ -115,6 +115,14 @@ static int store_isalive(DB_ENV *env, pid_t pid, db_threadid_t tid, u_int32_t fl
 }
 
 /* Sleeps a random moment that grows with `attempt` (deadlock victims step aside). */
+uint64_t store_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
 void store_backoff(int attempt)
 {
 	static _Thread_local unsigned seed;

@@ -149,6 +149,21 @@ int store_org_key(DB *sdb, const DBT *key, const DBT *data, DBT *result);
 void store_outbox_file(int k, char *buf, size_t cap);
 int store_stamp(DB *db, DBT *data, db_recno_t recno);
 
+/* Milliseconds of CLOCK_MONOTONIC (store-env.c). */
+uint64_t store_now_ms(void);
+
+/* 32-bit fields of farm's replication messages are sent big-endian (store-acks.c). */
+static inline void store_be32_put(unsigned char *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (unsigned char)(v >> (24 - 8 * i));
+}
+
+static inline uint32_t store_be32_get(const unsigned char *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
 /* Counters and stamps are stored big-endian, so that they sort as numbers. */
 static inline void store_be64_put(unsigned char *p, uint64_t v)
 {

@@ -510,14 +510,6 @@ int farm_store_repl_probe(struct farm_store *s)
 	return farm_store_repl_stale();
 }
 
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* This master becomes a replica.  Berkeley DB 5.3's repmgr lets a running listener
  * change its role only while elections are off (__repmgr_restart): they are turned
  * off, the role set to client, and turned on again, which makes repmgr look for a
@@ -573,10 +565,10 @@ int farm_store_repl_check(struct farm_store *s)
 		return 0;
 	}
 	if (!short_since_ms) {
-		short_since_ms = now_ms();
+		short_since_ms = store_now_ms();
 		return 2;
 	}
-	if (now_ms() - short_since_ms < FARM_REPL_STEPDOWN_MS)
+	if (store_now_ms() - short_since_ms < FARM_REPL_STEPDOWN_MS)
 		return 0;
 	short_since_ms = 0;
 	return step_down(s);
@@ -623,10 +615,10 @@ int farm_store_repl_space_check(struct farm_store *s)
 		return 0;
 	}
 	if (!full_since_ms) {
-		full_since_ms = now_ms();
+		full_since_ms = store_now_ms();
 		return 2;
 	}
-	if (now_ms() - full_since_ms < FARM_REPL_STEPDOWN_MS)
+	if (store_now_ms() - full_since_ms < FARM_REPL_STEPDOWN_MS)
 		return 0;
 	/* Nobody to hand over to (one site, or no peer connected): it stays the master
 	 * and answers 507, as a single node does. */
