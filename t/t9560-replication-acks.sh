@@ -8,8 +8,8 @@
 #     answers 504 after replication.ack_timeout (a wait that returned early, e.g. a
 #     commit token read wrong, answers 201 here);
 #   - one replica frozen: the other acknowledges (quorum = one of two replicas);
-#   - thawed, the 504'd write reaches every node (it was committed, only not
-#     acknowledged in time);
+#   - thawed, writes are acknowledged again, and the 504'd write (committed, only not
+#     acknowledged in time) is on every node or, rolled back by an election, on none;
 #   - with no replica connected, the write fails at once (503 from the minority check,
 #     or 504 from the wait, which gives up when the master's replication process sees
 #     fewer replicas connected than it needs), not after the whole ack timeout;
@@ -70,31 +70,38 @@ test_expect_success 'both replicas frozen: 504 after the ack timeout, not a 2xx'
 	test "$ms" -ge $((ACK_MS - 100))
 '
 
-test_expect_success 'thawed, the unacknowledged write reaches every node; writes are acknowledged again' '
-	for i in $(seq 1 100); do
-		has_cred $R1 unacked && has_cred $R2 unacked && break
-		sleep 0.1
-	done &&
-	has_cred $M unacked && has_cred $R1 unacked && has_cred $R2 unacked &&
-	M2=$(master_within 20 1 2 3) &&
+# Thawed, the replicas may call an election (their heartbeat monitor saw no master for
+# seconds), and a 504 write may or may not survive one (docs/replication.md): what must
+# hold is one master that acknowledges writes again, and every node agreeing on it.
+test_expect_success 'thawed: writes are acknowledged again; the unacknowledged one is on every node or on none' '
+	M2=$(master_within 30 1 2 3) &&
 	test -n "$M2" &&
-	for i in $(seq 1 50); do
-		read -r code ms <<<"$(post_cred $(node_url $M2) after-thaw-$i)"
+	for i in $(seq 1 100); do
+		M2=$(master_of 1 2 3) &&
+		read -r code ms <<<"$(post_cred $(node_url $M2) after-thaw-$i)" &&
 		[ "$code" = 201 ] && break
 		sleep 0.2
 	done &&
 	say "after the thaw: $code in $ms ms (master node $M2)" &&
 	test_equal "$code" 201 &&
+	for i in $(seq 1 150); do
+		have=0 &&
+		for n in 1 2 3; do has_cred $n unacked && have=$((have + 1)); done
+		[ "$have" = 0 ] || [ "$have" = 3 ] && break
+		sleep 0.1
+	done &&
+	say "the unacknowledged write is on $have of 3 nodes" &&
+	case "$have" in 0 | 3) ;; *) false ;; esac &&
 	M=$M2 && REPLICAS=$(for n in 1 2 3; do [ $n != $M ] && echo $n; done | tr "\n" " ") &&
 	set -- $REPLICAS && R1=$1 R2=$2
 '
 
 test_expect_success 'one replica frozen: the other acknowledges' '
 	freeze $R1 &&
-	ok=0 slow=0 &&
+	ok=0 slow=0 acked_names= &&
 	for i in $(seq 1 20); do
 		read -r code ms <<<"$(post_cred $(node_url $M) one-frozen-$i)"
-		[ "$code" = 201 ] && ok=$((ok + 1))
+		[ "$code" = 201 ] && ok=$((ok + 1)) && acked_names="$acked_names $i"
 		[ "$ms" -ge 1000 ] && slow=$((slow + 1))
 		: # (the loop'"'"'s status must not be the last test'"'"'s)
 	done
@@ -103,7 +110,7 @@ test_expect_success 'one replica frozen: the other acknowledges' '
 	test "$ok" -ge 18 &&
 	# A replica'"'"'s lists come from its cache until its farm-eventd sees the log
 	# advance: a moment after the acknowledgement.
-	for i in $(seq 1 20); do
+	for i in $acked_names; do
 		for t in $(seq 1 50); do has_cred $R2 one-frozen-$i && break; sleep 0.1; done
 		has_cred $R2 one-frozen-$i || return 1
 	done

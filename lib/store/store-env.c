@@ -114,7 +114,6 @@ static int store_isalive(DB_ENV *env, pid_t pid, db_threadid_t tid, u_int32_t fl
 	return kill(pid, 0) == 0 || errno == EPERM;
 }
 
-/* Sleeps a random moment that grows with `attempt` (deadlock victims step aside). */
 uint64_t store_now_ms(void)
 {
 	struct timespec ts;
@@ -123,6 +122,7 @@ uint64_t store_now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+/* Sleeps a random moment that grows with `attempt` (deadlock victims step aside). */
 void store_backoff(int attempt)
 {
 	static _Thread_local unsigned seed;
