@@ -14,6 +14,10 @@
       every acknowledged (2xx) write is present on every node URL given: the
       credential in its list, the webhook's event in its history; and each node's
       event ids are unique and consecutive.  Prints what it found; exit 1 on a miss.
+  lib-repl-load.py reads TOKEN N URL...
+      N reads of the first 2 events of the history (GET /events?since=0&limit=2)
+      spread over the URLs from LOAD_THREADS threads; prints "N reads in S s: R/s,
+      K answered 200" (scripts/bench-replication: reads scale with nodes).
   lib-repl-load.py wscheck TOKEN URL FILE...
       the WebSocket messages in FILEs (ws-client.py --out, in order) are ids 1..n once
       each, and each is the event URL's history holds under that id.
@@ -92,6 +96,39 @@ def load(out, token, hook, n, urls):
     print("%d requests in %.2f s: %.0f/s" % (min(nxt[0], n), el, min(nxt[0], n) / el))
 
 
+def reads(token, n, urls):
+    # The same read on every node: the first 2 events of the history (small: a
+    # bigger answer made the Python client the bottleneck, 400/s).
+    path = "/api/v1/events?since=0&limit=2"
+    for url in urls:
+        for _ in range(300):
+            if request("GET", url + path, token)[0] == 200:
+                break
+            time.sleep(0.1)
+    lock = threading.Lock()
+    nxt, ok = [0], [0]
+
+    def worker():
+        while True:
+            with lock:
+                k = nxt[0]
+                nxt[0] += 1
+            if k >= n:
+                return
+            if request("GET", urls[k % len(urls)] + path, token)[0] == 200:
+                with lock:
+                    ok[0] += 1
+
+    t0 = time.time()
+    ts = [threading.Thread(target=worker) for _ in range(int(os.environ.get("LOAD_THREADS", "4")))]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    el = time.time() - t0
+    print("%d reads in %.2f s: %.0f/s, %d answered 200" % (n, el, n / el, ok[0]))
+
+
 def events(url, token):
     out, since = [], 0
     while True:
@@ -153,6 +190,8 @@ def wscheck(token, url, files):
 if __name__ == "__main__":
     if sys.argv[1] == "load":
         load(sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5]), sys.argv[6:])
+    elif sys.argv[1] == "reads":
+        reads(sys.argv[2], int(sys.argv[3]), sys.argv[4:])
     elif sys.argv[1] == "wscheck":
         sys.exit(wscheck(sys.argv[2], sys.argv[3], sys.argv[4:]))
     elif sys.argv[1] == "check":
