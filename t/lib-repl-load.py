@@ -63,27 +63,20 @@ def one(k, url, token, hook):
     return "hook", st
 
 
-def load(out, token, hook, n, urls):
+def spread(n, fn, stop=lambda: False):
+    """fn(k) for k = 0..n-1 from LOAD_THREADS threads, each taking the next k, until
+    stop(); returns (how many were taken, seconds)."""
     lock = threading.Lock()
     nxt = [0]
-    fp = open(out, "a")
-    backoff = int(os.environ.get("LOAD_BACKOFF_MS", "20")) / 1000.0
 
     def worker():
-        while not os.path.exists("load.stop"):
+        while not stop():
             with lock:
                 k = nxt[0]
                 nxt[0] += 1
             if k >= n:
                 return
-            url = urls[k % len(urls)]
-            kind, st = one(k, url, token, hook)
-            with lock:
-                fp.write(json.dumps({"k": k, "kind": kind, "url": url, "status": st,
-                                     "t": round(time.time(), 3)}) + "\n")
-                fp.flush()
-            if not 200 <= st < 300:
-                time.sleep(backoff)
+            fn(k)
 
     t0 = time.time()
     ts = [threading.Thread(target=worker) for _ in range(int(os.environ.get("LOAD_THREADS", "4")))]
@@ -91,9 +84,27 @@ def load(out, token, hook, n, urls):
         t.start()
     for t in ts:
         t.join()
+    return min(nxt[0], n), time.time() - t0
+
+
+def load(out, token, hook, n, urls):
+    lock = threading.Lock()
+    fp = open(out, "a")
+    backoff = int(os.environ.get("LOAD_BACKOFF_MS", "20")) / 1000.0
+
+    def write(k):
+        url = urls[k % len(urls)]
+        kind, st = one(k, url, token, hook)
+        with lock:
+            fp.write(json.dumps({"k": k, "kind": kind, "url": url, "status": st,
+                                 "t": round(time.time(), 3)}) + "\n")
+            fp.flush()
+        if not 200 <= st < 300:
+            time.sleep(backoff)
+
+    done, el = spread(n, write, lambda: os.path.exists("load.stop"))
     fp.close()
-    el = time.time() - t0
-    print("%d requests in %.2f s: %.0f/s" % (min(nxt[0], n), el, min(nxt[0], n) / el))
+    print("%d requests in %.2f s: %.0f/s" % (done, el, done / el))
 
 
 def reads(token, n, urls):
@@ -106,27 +117,15 @@ def reads(token, n, urls):
                 break
             time.sleep(0.1)
     lock = threading.Lock()
-    nxt, ok = [0], [0]
+    ok = [0]
 
-    def worker():
-        while True:
+    def read(k):
+        if request("GET", urls[k % len(urls)] + path, token)[0] == 200:
             with lock:
-                k = nxt[0]
-                nxt[0] += 1
-            if k >= n:
-                return
-            if request("GET", urls[k % len(urls)] + path, token)[0] == 200:
-                with lock:
-                    ok[0] += 1
+                ok[0] += 1
 
-    t0 = time.time()
-    ts = [threading.Thread(target=worker) for _ in range(int(os.environ.get("LOAD_THREADS", "4")))]
-    for t in ts:
-        t.start()
-    for t in ts:
-        t.join()
-    el = time.time() - t0
-    print("%d reads in %.2f s: %.0f/s, %d answered 200" % (n, el, n / el, ok[0]))
+    done, el = spread(n, read)
+    print("%d reads in %.2f s: %.0f/s, %d answered 200" % (done, el, done / el, ok[0]))
 
 
 def events(url, token):

@@ -92,7 +92,6 @@ static struct {
 	pthread_t thread;
 	int running;
 	_Atomic int stop;
-	struct farm_store *s;
 	struct acks_table *table; /* this node's */
 	char site[ACKS_SITE_MAX];
 } reporter;
@@ -376,7 +375,6 @@ int store_acks_listener_begin(struct farm_store *s, const char *local_site)
 
 int store_acks_listener_start(struct farm_store *s)
 {
-	reporter.s = s;
 	reporter.table = s->acks;
 	atomic_store(&reporter.stop, 0);
 	if (pthread_create(&reporter.thread, NULL, acks_reporter, s) != 0)
